@@ -1,0 +1,1 @@
+"""Handoff's wire contract: events, names, topology. Import from the submodules."""

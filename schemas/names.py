@@ -1,0 +1,148 @@
+"""Every subject, stream, consumer, bucket and header name Handoff uses. Nothing else spells them.
+
+Subject layout (all lifecycle events of a task live on subjects that carry its run and task id, so a
+late subscriber can ask JetStream for exactly the messages it needs):
+
+    handoff.evt.<run>.<task>.submitted   TaskSubmitted      published by pipelines (the client)
+    handoff.evt.<run>.<task>.started     TaskStarted        published by a generator replica
+    handoff.evt.<run>.<task>.progress    TaskProgress       published by a generator replica
+    handoff.evt.<run>.<task>.finished    TaskFinished       exactly one per task
+    handoff.run.<run>.sealed             RunSealed          declares a run's size after the fact
+    handoff.run.<run>.finished           RunFinished        published by the collector
+    handoff.cancel.<task>                CancelRequested
+    handoff.dlq.<origin>                 DeadLettered       the original bytes and the reason
+
+``<run>`` is ``NO_RUN`` for a task submitted without a run id.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+PREFIX = "handoff"
+NO_RUN = "_"
+
+# ---- streams -------------------------------------------------------------------------------------
+EVENTS_STREAM = "HANDOFF_EVENTS"
+CONTROL_STREAM = "HANDOFF_CONTROL"
+DLQ_STREAM = "HANDOFF_DLQ"
+
+# ---- durable consumers ---------------------------------------------------------------------------
+GENERATOR_CONSUMER = "generators"
+COLLECTOR_CONSUMER = "collector"
+
+# ---- key-value and object-store buckets ----------------------------------------------------------
+TASKS_BUCKET = "handoff_tasks"
+RUNS_BUCKET = "handoff_runs"
+SNAPSHOTS_BUCKET = "handoff_snapshots"
+ARTIFACTS_BUCKET = "handoff_artifacts"
+
+# ---- queue groups (core NATS) --------------------------------------------------------------------
+DEAD_LETTER_QUEUE_GROUP = "handoff-dead-letterers"
+
+
+class EventType(StrEnum):
+    """The last token of a task lifecycle subject."""
+
+    SUBMITTED = "submitted"
+    STARTED = "started"
+    PROGRESS = "progress"
+    FINISHED = "finished"
+
+
+class Header(StrEnum):
+    MSG_ID = "Nats-Msg-Id"
+    SCHEMA = "Handoff-Schema"
+    DEAD_LETTER_REASON = "Handoff-Dead-Letter-Reason"
+    TRACEPARENT = "traceparent"
+    TRACESTATE = "tracestate"
+
+
+# ---- subject builders and filters ----------------------------------------------------------------
+EVENTS_SUBJECTS = (f"{PREFIX}.evt.>", f"{PREFIX}.run.>")
+CONTROL_SUBJECTS = (f"{PREFIX}.cancel.>",)
+DLQ_SUBJECTS = (f"{PREFIX}.dlq.>",)
+
+SUBMIT_FILTER = f"{PREFIX}.evt.*.*.{EventType.SUBMITTED}"
+ALL_TASK_EVENTS = f"{PREFIX}.evt.>"
+ALL_RUN_EVENTS = f"{PREFIX}.run.>"
+CANCEL_FILTER = f"{PREFIX}.cancel.*"
+
+
+def run_token(run_id: str | None) -> str:
+    return run_id if run_id else NO_RUN
+
+
+def task_subject(run_id: str | None, task_id: str, event: EventType) -> str:
+    return f"{PREFIX}.evt.{run_token(run_id)}.{task_id}.{event}"
+
+
+def task_filter(task_id: str, event: EventType | None = None) -> str:
+    """Filter for one task's events when its run is not known."""
+    return f"{PREFIX}.evt.*.{task_id}.{event if event else '*'}"
+
+
+def run_events_filter(run_id: str) -> str:
+    return f"{PREFIX}.evt.{run_id}.>"
+
+
+def run_sealed_subject(run_id: str) -> str:
+    return f"{PREFIX}.run.{run_id}.sealed"
+
+
+def run_finished_subject(run_id: str) -> str:
+    return f"{PREFIX}.run.{run_id}.finished"
+
+
+def cancel_subject(task_id: str) -> str:
+    return f"{PREFIX}.cancel.{task_id}"
+
+
+def dlq_subject(origin: str) -> str:
+    return f"{PREFIX}.dlq.{origin}"
+
+
+def parse_task_subject(subject: str) -> tuple[str | None, str, str] | None:
+    """``(run_id, task_id, event)`` of a task lifecycle subject, or None if it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 5 or parts[0] != PREFIX or parts[1] != "evt":
+        return None
+    run = None if parts[2] == NO_RUN else parts[2]
+    return run, parts[3], parts[4]
+
+
+def max_deliveries_advisory(stream: str, consumer: str) -> str:
+    return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
+
+
+def kv_key_subject(bucket: str, key: str) -> str:
+    return f"$KV.{bucket}.{key}"
+
+
+def kv_stream(bucket: str) -> str:
+    return f"KV_{bucket}"
+
+
+# ---- message ids (JetStream de-duplication) ------------------------------------------------------
+def submit_msg_id(task_id: str) -> str:
+    return f"submit:{task_id}"
+
+
+def finished_msg_id(task_id: str) -> str:
+    return f"finished:{task_id}"
+
+
+def started_msg_id(task_id: str, attempt: int) -> str:
+    return f"started:{task_id}:{attempt}"
+
+
+def progress_msg_id(task_id: str, attempt: int, seq: int) -> str:
+    return f"progress:{task_id}:{attempt}:{seq}"
+
+
+def run_finished_msg_id(run_id: str) -> str:
+    return f"run-finished:{run_id}"
+
+
+def dead_letter_msg_id(stream: str, stream_seq: int) -> str:
+    return f"dlq:{stream}:{stream_seq}"

@@ -1,0 +1,1 @@
+"""Everything between Handoff and NATS: the embedded server, connections, topology provisioning."""

@@ -1,0 +1,124 @@
+"""Connecting to NATS with Handoff's settings, and the ``Broker`` that also brings up the embedded server."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from types import TracebackType
+
+import structlog
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from schemas.topology import build_topology
+from services.broker.embedded import EmbeddedNats
+from services.broker.provision import Change, apply_topology
+from services.common.settings import CommonSettings, EmbeddedSettings, NatsSettings
+
+log = structlog.get_logger(__name__)
+
+
+async def connect(settings: NatsSettings, *, name: str, url: str | None = None) -> NATS:
+    """A client that gives up on the first connect after a few attempts, then reconnects forever."""
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats connection error", client=name, error=str(exc))
+
+    client = NATS()
+
+    async def on_disconnected() -> None:
+        if not client.is_closed:  # our own close() also reports a disconnect
+            log.warning("nats disconnected", client=name)
+
+    async def on_reconnected() -> None:
+        log.info("nats reconnected", client=name)
+
+    target = url or settings.url
+    if not target:
+        raise ValueError("no NATS URL: set HANDOFF_NATS_URL or use the embedded server")
+    options: dict[str, object] = {
+        "servers": [s.strip() for s in target.split(",")],
+        "name": name,
+        "connect_timeout": settings.connect_timeout_s,
+        "reconnect_time_wait": settings.reconnect_wait_s,
+        # nats-py applies this to the first connect too, where -1 would retry forever; bound it there and
+        # switch to unlimited reconnects once connected (the reconnect loop reads the option each time).
+        "max_reconnect_attempts": settings.connect_attempts,
+        "error_cb": on_error,
+        "disconnected_cb": on_disconnected,
+        "reconnected_cb": on_reconnected,
+    }
+    if settings.creds_file:
+        options["user_credentials"] = str(settings.creds_file)
+    if settings.user:
+        options["user"] = settings.user
+        options["password"] = settings.password or ""
+    if settings.token:
+        options["token"] = settings.token
+    await client.connect(**options)  # type: ignore[arg-type]
+    client.options["max_reconnect_attempts"] = -1
+    return client
+
+
+class Broker:
+    """A NATS connection plus JetStream, with the embedded server started first when no URL is set.
+
+    ``async with Broker(settings, name="collector") as broker: broker.js ...``. Closing never drains (a drain
+    with pull subscriptions hangs for its whole timeout): services stop their own consumers first.
+    """
+
+    def __init__(self, settings: CommonSettings, *, name: str, apply: bool | None = None) -> None:
+        self.settings = settings
+        self.name = name
+        self._apply = settings.apply_topology if apply is None else apply
+        self.embedded: EmbeddedNats | None = None
+        self.nc: NATS | None = None
+        self.changes: list[Change] = []
+
+    @property
+    def url(self) -> str:
+        if self.settings.nats.url:
+            return self.settings.nats.url
+        assert self.embedded is not None
+        return self.embedded.url
+
+    @property
+    def js(self) -> JetStreamContext:
+        assert self.nc is not None, "Broker is not started"
+        return self.nc.jetstream()
+
+    async def __aenter__(self) -> Broker:
+        if not self.settings.nats.url:
+            self.embedded = embedded_server(self.settings.embedded)
+            await asyncio.to_thread(self.embedded.start)
+            log.info("embedded nats-server running", url=self.embedded.url, data_dir=str(self.embedded.data_dir))
+        try:
+            self.nc = await connect(self.settings.nats, name=self.name, url=self.url)
+            if self._apply:
+                self.changes = await apply_topology(self.js, build_topology(self.settings.topology))
+        except BaseException:
+            await self.close()
+            raise
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        if self.nc is not None and not self.nc.is_closed:
+            await self.nc.close()
+        self.nc = None
+        if self.embedded is not None:
+            await asyncio.to_thread(self.embedded.stop)
+            self.embedded = None
+
+
+def embedded_server(settings: EmbeddedSettings) -> EmbeddedNats:
+    return EmbeddedNats(
+        data_dir=Path(settings.data_dir),
+        port=settings.port,
+        host=settings.host,
+        start_timeout_s=settings.start_timeout_s,
+    )

@@ -1,0 +1,57 @@
+"""Entry point of the ``handoff`` console script: builds the parser from the command modules and runs one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import sys
+from collections.abc import Sequence
+
+# The agent SDK reads these at import time; a service must never pick up its interactive defaults.
+os.environ.setdefault("LOG_AUTO_CONFIG", "false")
+os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
+os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+
+from services.cli.exit_codes import Exit
+from services.common.env import SettingsError
+
+# Each module exposes ``register(subparsers)``; the parser it adds sets ``handler`` (sync or async).
+COMMAND_MODULES = (
+    "services.cli.topology_cmd",
+    "services.cli.schemas_cmd",
+    "services.cli.server_cmd",
+    "services.cli.roundtrip_cmd",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="handoff",
+        description="Take long-running agent work off a pipeline's critical path.",
+        epilog="Settings come from HANDOFF_* environment variables; see README.md.",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for module_name in COMMAND_MODULES:
+        importlib.import_module(module_name).register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        result = args.handler(args)
+        if asyncio.iscoroutine(result):
+            result = asyncio.run(result)
+    except SettingsError as exc:
+        print(f"handoff: settings error: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    except KeyboardInterrupt:
+        return Exit.INTERRUPTED
+    return int(result or Exit.OK)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,52 @@
+"""``handoff topology apply|show``: create or update the streams, consumers and buckets."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+import msgspec
+from nats.errors import NoServersError
+from nats.js.errors import APIError
+
+from schemas.topology import build_topology
+from services.broker.connect import Broker
+from services.broker.embedded import EmbeddedNatsError
+from services.broker.provision import Action, TopologyConflict
+from services.cli.exit_codes import Exit
+from services.common.logging import configure_logging
+from services.common.settings import CommonSettings
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser("topology", help="create or update streams, consumers and buckets (idempotent)")
+    parser.add_argument("action", choices=("apply", "show"))
+    parser.add_argument("--json", action="store_true", help="machine-readable output")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = CommonSettings.from_env()
+    configure_logging(settings.log)
+    topology = build_topology(settings.topology)
+    if args.action == "show":
+        print(msgspec.json.format(msgspec.json.encode(topology), indent=2).decode())
+        return Exit.OK
+    try:
+        async with Broker(settings, name="handoff-topology", apply=True) as broker:
+            changes = broker.changes
+    except TopologyConflict as exc:
+        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
+        print(f"handoff: cannot apply topology: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    if args.json:
+        print(json.dumps([msgspec.to_builtins(c) for c in changes]))
+    else:
+        for change in changes:
+            print(change)
+        if all(c.action == Action.UNCHANGED for c in changes):
+            print("topology unchanged")
+    return Exit.OK

@@ -1,0 +1,45 @@
+"""The one structlog setup. Console renderer on a terminal, JSON otherwise; ``task_id`` comes from contextvars.
+
+Services call ``configure_logging`` once at start; code logs with ``structlog.get_logger()`` and binds
+per-message context with ``structlog.contextvars.bound_contextvars(task_id=...)``.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+import structlog
+
+from services.common.settings import LogSettings
+
+_SECRET_KEYS = frozenset({"api_key", "password", "token", "secret", "authorization"})
+
+
+def _redact_secrets(_: object, __: str, event_dict: structlog.typing.EventDict) -> structlog.typing.EventDict:
+    for key in list(event_dict):
+        if key.lower() in _SECRET_KEYS:
+            event_dict[key] = "***"
+    return event_dict
+
+
+def configure_logging(settings: LogSettings | None = None) -> None:
+    settings = settings or LogSettings()
+    as_json = settings.json if settings.json is not None else not sys.stderr.isatty()
+    level = logging.getLevelNamesMapping().get(settings.level.upper(), logging.INFO)
+    renderer: structlog.typing.Processor = (
+        structlog.processors.JSONRenderer() if as_json else structlog.dev.ConsoleRenderer(colors=False)
+    )
+    structlog.configure(
+        processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            structlog.processors.TimeStamper(fmt="iso", utc=True),
+            _redact_secrets,
+            structlog.processors.format_exc_info if as_json else structlog.processors.StackInfoRenderer(),
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(level),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )

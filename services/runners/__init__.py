@@ -1,0 +1,1 @@
+"""What a generator replica runs for each task kind: the runner interface and its implementations."""

@@ -1,0 +1,1 @@
+"""Test helpers: a real nats-server per test, event waiting without sleeps."""

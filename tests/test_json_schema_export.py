@@ -1,0 +1,36 @@
+"""The committed JSON Schema files match the code."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+
+from schemas import export
+from schemas.events import ALL_EVENT_TYPES
+
+
+def test_committed_json_schemas_are_up_to_date() -> None:
+    """schemas/json/ holds exactly what 'handoff schemas export' writes today."""
+    assert export.stale_files() == [], "run 'handoff schemas export' and commit schemas/json/"
+
+
+def test_the_staleness_check_notices_an_edited_and_a_missing_file(tmp_path: Path) -> None:
+    """The check above can fail: an edited file and a deleted file are both reported."""
+    export.write(tmp_path)
+    assert export.stale_files(tmp_path) == []
+    edited, missing = sorted(tmp_path.glob("*.schema.json"))[:2]
+    edited.write_text(edited.read_text().replace('"type"', '"typo"', 1))
+    missing.unlink()
+    assert export.stale_files(tmp_path) == sorted([edited.name, missing.name])
+
+
+def test_every_event_has_a_schema_with_its_tag() -> None:
+    """Each event type has one schema file whose type tag is the event's tag."""
+    rendered = export.render()
+    assert len(rendered) == len(ALL_EVENT_TYPES)
+    for event_type in ALL_EVENT_TYPES:
+        tag = event_type.__struct_config__.tag
+        schema = msgspec.json.decode(rendered[f"{tag}.schema.json"])
+        definition = schema["$defs"][event_type.__name__]
+        assert definition["properties"]["type"] == {"enum": [tag]}
