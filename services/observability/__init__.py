@@ -1,0 +1,1 @@
+"""Metrics, health endpoints and trace-context propagation shared by the services."""
