@@ -48,3 +48,14 @@ def test_a_taken_port_gives_an_error_that_names_the_port(tmp_path: Path) -> None
         with pytest.raises(EmbeddedNatsError, match=f"port {port} is taken"):
             server.start()
         assert not server.running
+
+
+def test_a_data_dir_in_use_by_another_server_is_refused(tmp_path: Path) -> None:
+    """nats-server would happily share a store; Handoff refuses a second server on the same data dir."""
+    with EmbeddedNats(data_dir=tmp_path):
+        second = EmbeddedNats(data_dir=tmp_path)
+        with pytest.raises(EmbeddedNatsError, match="is in use by another Handoff process"):
+            second.start()
+        assert not second.running
+    with EmbeddedNats(data_dir=tmp_path) as third:  # free again once the first stopped
+        assert third.running

@@ -7,6 +7,7 @@ temporary store directory).
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import shutil
@@ -72,6 +73,7 @@ class EmbeddedNats:
         self.extra_args = extra_args
         self._proc: subprocess.Popen[bytes] | None = None
         self._log_path = self.data_dir / "nats-server.log"
+        self._lock_fd: int | None = None
 
     @property
     def url(self) -> str:
@@ -91,6 +93,7 @@ class EmbeddedNats:
         if self.running:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        self._lock_data_dir()
         store = self.data_dir / "jetstream"
         ports_dir = Path(tempfile.mkdtemp(prefix="handoff-nats-ports-"))
         args = [str(nats_server_binary())]
@@ -114,6 +117,30 @@ class EmbeddedNats:
         finally:
             shutil.rmtree(ports_dir, ignore_errors=True)
         log.debug("embedded nats-server started", url=self.url, pid=self._proc.pid, store=str(store))
+
+    def _lock_data_dir(self) -> None:
+        """nats-server does not lock its store; two servers on one store would corrupt it. We lock it."""
+        if self._lock_fd is not None:
+            return
+        lock_path = self.data_dir / "handoff.lock"
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.pread(fd, 32, 0).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise EmbeddedNatsError(
+                f"data dir {self.data_dir} is in use by another Handoff process (pid {holder}); "
+                "stop it or set HANDOFF_DATA_DIR to another folder"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, str(os.getpid()).encode(), 0)
+        self._lock_fd = fd
+
+    def _unlock_data_dir(self) -> None:
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)  # closing releases the flock
+            self._lock_fd = None
 
     def _wait_for_port(self, ports_dir: Path) -> int:
         assert self._proc is not None
@@ -157,6 +184,7 @@ class EmbeddedNats:
         """Graceful stop (SIGTERM), then SIGKILL if it does not exit in time."""
         proc = self._proc
         if proc is None:
+            self._unlock_data_dir()
             return
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
@@ -167,17 +195,20 @@ class EmbeddedNats:
                 proc.wait()
         self._close_pipes(proc)
         self._proc = None
+        self._unlock_data_dir()
 
     def kill(self) -> None:
         """SIGKILL, as a crash would."""
         proc = self._proc
         if proc is None:
+            self._unlock_data_dir()
             return
         if proc.poll() is None:
             proc.kill()
             proc.wait()
         self._close_pipes(proc)
         self._proc = None
+        self._unlock_data_dir()
 
     @staticmethod
     def _close_pipes(proc: subprocess.Popen[bytes]) -> None:
