@@ -1,0 +1,1 @@
+"""Content-addressed source snapshots and task artifacts in JetStream object stores."""

@@ -1,0 +1,30 @@
+"""Size limits for snapshots and artifacts, read from ``HANDOFF_*`` environment variables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from services.common.env import env_int
+
+MIB = 1024 * 1024
+
+
+class SnapshotLimits(msgspec.Struct, kw_only=True, frozen=True):
+    max_file_bytes: int = 5 * MIB
+    max_total_bytes: int = 100 * MIB
+    max_files: int = 20_000
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> SnapshotLimits:
+        d = cls()
+        return cls(
+            max_file_bytes=env_int("HANDOFF_SNAPSHOT_MAX_FILE_BYTES", d.max_file_bytes, env, minimum=1),
+            max_total_bytes=env_int("HANDOFF_SNAPSHOT_MAX_BYTES", d.max_total_bytes, env, minimum=1),
+            max_files=env_int("HANDOFF_SNAPSHOT_MAX_FILES", d.max_files, env, minimum=1),
+        )
+
+
+def artifact_max_bytes_from_env(env: Mapping[str, str] | None = None) -> int:
+    return env_int("HANDOFF_ARTIFACT_MAX_BYTES", 20 * MIB, env, minimum=1)

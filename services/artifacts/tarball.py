@@ -1,0 +1,187 @@
+"""Deterministic tarballs of source trees, and their safe extraction. Blocking; callers use a thread.
+
+The same files with the same contents always give the same bytes: names sorted, mtimes, owners and groups
+zeroed, modes normalised to 0644/0755. That makes the sha256 of the tarball a content address.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import subprocess
+import tarfile
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+
+from services.artifacts.errors import SnapshotCorrupt, SnapshotRefused
+from services.artifacts.settings import SnapshotLimits
+
+SKIP_DIRS = frozenset(
+    {".git", ".venv", "__pycache__", ".pytest_cache", "node_modules", ".mypy_cache", ".ruff_cache", ".tox"}
+)
+GIT_TIMEOUT_S = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Tarball:
+    data: bytes
+    files: int
+
+
+def list_files(source: Path, files: Sequence[str] | None = None) -> list[str]:
+    """Relative POSIX paths to snapshot: ``files`` if given, what git tracks in a work tree, else a walk."""
+    if files is not None:
+        names = [_checked_name(name) for name in files]
+    elif _is_git_work_tree(source):
+        names = _git_tracked(source)
+    else:
+        names = _walk(source)
+    return sorted(set(names))
+
+
+def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) -> Tarball:
+    root = source.resolve()
+    if len(names) > limits.max_files:
+        raise SnapshotRefused(f"{len(names)} files exceed the limit of {limits.max_files} (HANDOFF_SNAPSHOT_MAX_FILES)")
+    buffer = io.BytesIO()
+    total = 0
+    count = 0
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name in sorted(names):
+            path = source / name
+            _check_inside(root, path.parent, name)
+            try:
+                st = path.lstat()
+            except FileNotFoundError:
+                raise SnapshotRefused(f"{name}: listed but not found under {source}") from None
+            info = tarfile.TarInfo(name)
+            info.mtime = 0
+            info.uid = info.gid = 0
+            info.uname = info.gname = ""
+            if stat.S_ISLNK(st.st_mode):
+                info.type = tarfile.SYMTYPE
+                info.linkname = _inside_link(root, path, name)
+                info.mode = 0o777
+                tar.addfile(info)
+            elif stat.S_ISREG(st.st_mode):
+                if st.st_size > limits.max_file_bytes:
+                    raise SnapshotRefused(
+                        f"{name}: {st.st_size} bytes exceed the per-file limit of {limits.max_file_bytes} "
+                        "(HANDOFF_SNAPSHOT_MAX_FILE_BYTES)"
+                    )
+                total += st.st_size
+                if total > limits.max_total_bytes:
+                    raise SnapshotRefused(
+                        f"the source tree exceeds the snapshot limit of {limits.max_total_bytes} bytes "
+                        "(HANDOFF_SNAPSHOT_MAX_BYTES)"
+                    )
+                info.size = st.st_size
+                info.mode = 0o755 if st.st_mode & stat.S_IXUSR else 0o644
+                with path.open("rb") as handle:
+                    tar.addfile(info, handle)
+            else:
+                continue  # directories come implicitly; submodules, sockets and devices are not source
+            count += 1
+    return Tarball(data=buffer.getvalue(), files=count)
+
+
+def extract_tarball(data: bytes, dest: Path) -> int:
+    """Extract into ``dest`` (created, must be empty); refuse anything that could land outside it."""
+    dest.mkdir(parents=True, exist_ok=True)
+    if any(dest.iterdir()):
+        raise SnapshotCorrupt(f"refusing to extract into non-empty directory {dest}")
+    try:
+        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
+            members = tar.getmembers()
+            for member in members:
+                _check_member(member)
+            tar.extractall(dest, members=members, filter="data")
+    except tarfile.TarError as err:  # FilterError is a TarError
+        raise SnapshotCorrupt(f"snapshot cannot be extracted safely: {err}") from err
+    return sum(1 for m in members if m.isfile() or m.issym())
+
+
+def _check_member(member: tarfile.TarInfo) -> None:
+    name = PurePosixPath(member.name)
+    if name.is_absolute() or ".." in name.parts or "\\" in member.name or "\x00" in member.name:
+        raise SnapshotCorrupt(f"unsafe path in snapshot: {member.name!r}")
+    if not (member.isfile() or member.isdir() or member.issym()):
+        raise SnapshotCorrupt(f"unsupported member type in snapshot: {member.name!r}")
+    if member.issym():
+        target = PurePosixPath(member.linkname)
+        resolved = os.path.normpath(name.parent / target)
+        if target.is_absolute() or resolved == ".." or resolved.startswith("../"):
+            raise SnapshotCorrupt(f"link escaping the workspace in snapshot: {member.name!r} -> {member.linkname!r}")
+
+
+def _checked_name(name: str) -> str:
+    path = PurePosixPath(name)
+    if not name or path.is_absolute() or ".." in path.parts or "\\" in name or "\x00" in name:
+        raise SnapshotRefused(f"not a relative path inside the source tree: {name!r}")
+    return path.as_posix()
+
+
+def _check_inside(root: Path, directory: Path, name: str) -> None:
+    resolved = directory.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise SnapshotRefused(f"{name}: its directory resolves outside the source tree ({resolved})")
+
+
+def _inside_link(root: Path, path: Path, name: str) -> str:
+    target = Path(os.readlink(path))
+    resolved = (path.parent / target).resolve() if not target.is_absolute() else target.resolve()
+    if resolved != root and root not in resolved.parents:
+        raise SnapshotRefused(f"{name}: symlink points outside the source tree ({os.readlink(path)})")
+    return os.path.relpath(resolved, path.parent.resolve())
+
+
+def _is_git_work_tree(source: Path) -> bool:
+    try:
+        done = subprocess.run(
+            ["git", "-C", str(source), "rev-parse", "--is-inside-work-tree"],
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT_S,
+            check=False,
+        )
+    except FileNotFoundError:  # no git installed: walk the directory
+        return False
+    return done.returncode == 0 and done.stdout.strip() == "true"
+
+
+def _git_tracked(source: Path) -> list[str]:
+    done = subprocess.run(
+        ["git", "-C", str(source), "ls-files", "-z", "--cached"],
+        capture_output=True,
+        timeout=GIT_TIMEOUT_S,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise SnapshotRefused(f"git ls-files failed in {source}: {done.stderr.decode(errors='replace').strip()}")
+    names = [raw.decode("utf-8", errors="surrogateescape") for raw in done.stdout.split(b"\0") if raw]
+    # tracked but deleted in the work tree, or a submodule: not a file to snapshot
+    return [name for name in names if (source / name).is_file() or (source / name).is_symlink()]
+
+
+def _walk(source: Path) -> list[str]:
+    if not source.is_dir():
+        raise SnapshotRefused(f"source is not a directory: {source}")
+    names: list[str] = []
+    for directory, dirnames, filenames in os.walk(source):
+        here = Path(directory)
+        keep = []
+        for d in dirnames:
+            if d in SKIP_DIRS:
+                continue
+            if (here / d).is_symlink():
+                filenames.append(d)  # snapshotted as a link, never followed
+            else:
+                keep.append(d)
+        dirnames[:] = keep
+        for f in filenames:
+            if f.endswith((".pyc", ".pyo")):
+                continue
+            names.append((here / f).relative_to(source).as_posix())
+    return names
