@@ -14,6 +14,7 @@ from schemas.topology import build_topology
 from services.broker.embedded import EmbeddedNats
 from services.broker.provision import Change, apply_topology
 from services.common.settings import CommonSettings, EmbeddedSettings, NatsSettings
+from services.stack.state import running_stack
 
 log = structlog.get_logger(__name__)
 
@@ -74,11 +75,12 @@ class Broker:
         self.embedded: EmbeddedNats | None = None
         self.nc: NATS | None = None
         self.changes: list[Change] = []
+        self._url = settings.nats.url
 
     @property
     def url(self) -> str:
-        if self.settings.nats.url:
-            return self.settings.nats.url
+        if self._url:
+            return self._url
         assert self.embedded is not None
         return self.embedded.url
 
@@ -88,7 +90,11 @@ class Broker:
         return self.nc.jetstream()
 
     async def __aenter__(self) -> Broker:
-        if not self.settings.nats.url:
+        if not self._url:
+            stack = running_stack(Path(self.settings.embedded.data_dir))
+            if stack is not None:  # a `handoff up` on this machine owns the embedded server: use it
+                self._url = stack.url
+        if not self._url:
             self.embedded = embedded_server(self.settings.embedded)
             await asyncio.to_thread(self.embedded.start)
             log.info("embedded nats-server running", url=self.embedded.url, data_dir=str(self.embedded.data_dir))

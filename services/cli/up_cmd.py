@@ -1,0 +1,67 @@
+"""``handoff up``: the whole stack on this machine until Ctrl-C."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+
+import msgspec
+from nats.errors import NoServersError
+from nats.js.errors import APIError
+
+from services.broker.embedded import EmbeddedNatsError
+from services.broker.provision import Action, TopologyConflict
+from services.cli.exit_codes import Exit
+from services.common.logging import configure_logging
+from services.stack.settings import StackSettings
+from services.stack.supervisor import Stack
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "up",
+        help="run nats-server (embedded unless HANDOFF_NATS_URL is set), a collector and generators until Ctrl-C",
+    )
+    parser.add_argument("--generators", type=int, help="generator replicas (default HANDOFF_UP_GENERATORS or 2)")
+    parser.add_argument("--slots", type=int, help="task slots per generator (default: the generator's own)")
+    parser.add_argument("--health-base-port", type=int, help="collector's health port; generators use the next ones")
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = StackSettings.from_env()
+    overrides: dict[str, object] = {}
+    if args.generators is not None:
+        overrides["generators"] = args.generators
+    if args.slots is not None:
+        overrides["slots_per_generator"] = args.slots
+    if args.health_base_port is not None:
+        overrides["health_base_port"] = args.health_base_port
+    settings = msgspec.structs.replace(settings, **overrides)
+    configure_logging(settings.common.log)
+    stack = Stack(settings)
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stack.request_stop)
+    try:
+        async with stack:
+            changed = [str(c) for c in stack.changes if c.action != Action.UNCHANGED]
+            print(f"Handoff is up: nats {stack.url}, 1 collector, {settings.generators} generator(s)", flush=True)
+            for line in changed:
+                print(f"  topology {line}", flush=True)
+            for child in stack.children:
+                pid = child.proc.pid if child.proc else "?"
+                print(f"  {child.name:<14} pid {pid:<8} log {child.log_path}", flush=True)
+            print("Ctrl-C stops everything (generators finish or hand back their tasks first).", flush=True)
+            await stack.run()
+            print("stopping…", flush=True)
+    except TopologyConflict as exc:
+        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
+        print(f"handoff: cannot start the stack: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    print("stopped", flush=True)
+    return Exit.OK

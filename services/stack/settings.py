@@ -1,0 +1,29 @@
+"""Settings of ``handoff up``."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import msgspec
+
+from services.common.env import env_float, env_int
+from services.common.settings import CommonSettings
+
+
+class StackSettings(msgspec.Struct, kw_only=True, frozen=True):
+    common: CommonSettings
+    generators: int = 2
+    slots_per_generator: int | None = None  # None: the generator's own default
+    health_base_port: int | None = None  # collector on base, generator i on base + 1 + i
+    child_stop_timeout_s: float = 45.0
+    restart_backoff_max_s: float = 30.0
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> StackSettings:
+        health = env_int("HANDOFF_UP_HEALTH_BASE_PORT", 0, env, minimum=0)
+        return cls(
+            common=CommonSettings.from_env(env),
+            generators=env_int("HANDOFF_UP_GENERATORS", 2, env, minimum=0),
+            health_base_port=health or None,
+            child_stop_timeout_s=env_float("HANDOFF_UP_CHILD_STOP_TIMEOUT_S", 45.0, env, minimum=1.0),
+        )

@@ -1,0 +1,50 @@
+"""A small state file that tells other ``handoff`` commands where a running ``handoff up`` stack listens."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import msgspec
+
+from services.common.clock import utcnow
+
+
+class StackState(msgspec.Struct, kw_only=True, frozen=True):
+    url: str
+    pid: int
+    started_at: str
+    generators: int
+
+
+def state_path(data_dir: Path) -> Path:
+    return Path(data_dir) / "stack.json"
+
+
+def write_state(data_dir: Path, *, url: str, generators: int) -> None:
+    state = StackState(url=url, pid=os.getpid(), started_at=utcnow().isoformat(), generators=generators)
+    path = state_path(data_dir)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(msgspec.json.encode(state))
+    tmp.replace(path)
+
+
+def clear_state(data_dir: Path) -> None:
+    state_path(data_dir).unlink(missing_ok=True)
+
+
+def running_stack(data_dir: Path) -> StackState | None:
+    """The state of a stack whose supervisor process is still alive, else None (stale files are ignored)."""
+    path = state_path(data_dir)
+    try:
+        state = msgspec.json.decode(path.read_bytes(), type=StackState)
+    except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    try:
+        os.kill(state.pid, 0)
+    except ProcessLookupError:
+        return None
+    except PermissionError:
+        return state  # alive, owned by someone else
+    return state
