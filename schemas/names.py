@@ -66,6 +66,7 @@ DLQ_SUBJECTS = (f"{PREFIX}.dlq.>",)
 SUBMIT_FILTER = f"{PREFIX}.evt.*.*.{EventType.SUBMITTED}"
 ALL_TASK_EVENTS = f"{PREFIX}.evt.>"
 ALL_RUN_EVENTS = f"{PREFIX}.run.>"
+RUN_SEALED_FILTER = f"{PREFIX}.run.*.sealed"
 CANCEL_FILTER = f"{PREFIX}.cancel.*"
 
 
@@ -84,6 +85,11 @@ def task_filter(task_id: str, event: EventType | None = None) -> str:
 
 def run_events_filter(run_id: str) -> str:
     return f"{PREFIX}.evt.{run_id}.>"
+
+
+def run_filter(run_id: str) -> str:
+    """The run-level subjects of one run (sealed, finished)."""
+    return f"{PREFIX}.run.{run_id}.*"
 
 
 def run_sealed_subject(run_id: str) -> str:

@@ -56,8 +56,9 @@ class StreamSpec(msgspec.Struct, kw_only=True, frozen=True):
 class ConsumerSpec(msgspec.Struct, kw_only=True, frozen=True):
     stream: str
     durable: str
-    filter_subject: str
     description: str
+    filter_subject: str = ""
+    filter_subjects: tuple[str, ...] = ()  # several filters; when set, ``filter_subject`` is unused
     ack_wait_s: float
     max_deliver: int
     max_ack_pending: int
@@ -136,7 +137,7 @@ def build_topology(p: TopologyParams | None = None) -> Topology:
             ConsumerSpec(
                 stream=names.EVENTS_STREAM,
                 durable=names.COLLECTOR_CONSUMER,
-                filter_subject=names.ALL_TASK_EVENTS,
+                filter_subjects=(names.ALL_TASK_EVENTS, names.RUN_SEALED_FILTER),
                 description="collector replicas fold lifecycle events into task and run records",
                 ack_wait_s=p.collector_ack_wait_s,
                 max_deliver=-1,

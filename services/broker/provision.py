@@ -71,6 +71,7 @@ _STREAM_COMPARED = (
 _CONSUMER_IMMUTABLE = ("ack_policy", "deliver_policy")
 _CONSUMER_COMPARED = (
     "filter_subject",
+    "filter_subjects",
     "ack_policy",
     "deliver_policy",
     "ack_wait",
@@ -112,7 +113,8 @@ def _consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=spec.durable,
         description=spec.description,
-        filter_subject=spec.filter_subject,
+        filter_subject=None if spec.filter_subjects else spec.filter_subject,
+        filter_subjects=list(spec.filter_subjects) or None,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
         ack_wait=spec.ack_wait_s,
