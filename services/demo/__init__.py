@@ -1,0 +1,1 @@
+"""``handoff demo``: the whole path on one machine, on a shipped sample project."""

@@ -1,0 +1,5 @@
+import inventory
+
+
+def test_package_imports():
+    assert inventory.__doc__
