@@ -117,6 +117,14 @@ def parse_task_subject(subject: str) -> tuple[str | None, str, str] | None:
     return run, parts[3], parts[4]
 
 
+def parse_run_subject(subject: str) -> tuple[str, str] | None:
+    """``(run_id, event)`` of a run-level subject (``sealed``/``finished``), or None if it is not one."""
+    parts = subject.split(".")
+    if len(parts) != 4 or parts[0] != PREFIX or parts[1] != "run":
+        return None
+    return parts[2], parts[3]
+
+
 def max_deliveries_advisory(stream: str, consumer: str) -> str:
     return f"$JS.EVENT.ADVISORY.CONSUMER.MAX_DELIVERIES.{stream}.{consumer}"
 

@@ -1,0 +1,267 @@
+"""The collector: folds every lifecycle event into its task's record and joins runs, as one of any number of replicas.
+
+Replicas share the durable pull consumer ``collector``; JetStream spreads the events over them and remembers
+what was acknowledged, so a restarted replica carries on where the consumer stands and rebuilds nothing. Each
+pull is handled as a batch: events are grouped by task, each task's group is folded into its record with one
+compare-and-set write, then the runs those tasks belong to are updated the same way, and only then are the events
+acknowledged. A failed write leaves its events unacknowledged (``nak`` with a delay); folding them again later is
+harmless because folding is idempotent.
+
+    async with Collector(js, settings=settings) as collector:
+        await collector.run()          # until request_stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass
+from types import TracebackType
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from schemas import names
+from schemas.codec import encode
+from services.collector.dead_letters import reject
+from services.collector.fold import fold_task
+from services.collector.intake import Intake, Rejected, SealItem, TaskItem
+from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
+from services.collector.runs import RunDelta, delta_of_task, fold_run, mark_published, run_finished_event
+from services.collector.settings import CollectorSettings
+from services.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
+from services.common.clock import utcnow
+from services.observability import metrics
+
+log = structlog.get_logger(__name__)
+
+# What a record write or a publish can fail with that is worth retrying later rather than crashing for.
+_RETRYABLE = (nats.errors.Error, TimeoutError, RecordCorrupt, ConflictsExhausted)
+
+
+@dataclass(slots=True)
+class CollectorStats:
+    """Counters for a metrics endpoint; also what the tests look at."""
+
+    batches: int = 0
+    events_folded: int = 0
+    redeliveries: int = 0
+    dead_lettered: int = 0
+    rejected_submits: int = 0
+    retried: int = 0
+    runs_finished: int = 0
+    task_writes: int = 0
+    run_writes: int = 0
+    cas_conflicts: int = 0
+
+
+class Collector:
+    def __init__(self, js: JetStreamContext, *, settings: CollectorSettings) -> None:
+        self._js = js
+        self.settings = settings
+        self.stats = CollectorStats()
+        self._intake = Intake(max_bytes=settings.common.topology.max_msg_bytes)
+        self._stop = asyncio.Event()
+        self._sub: JetStreamContext.PullSubscription | None = None
+        self._tasks: RecordStore[TaskRecord] | None = None
+        self._runs: RecordStore[RunRecord] | None = None
+        self._running = False
+
+    @property
+    def ready(self) -> bool:
+        """Bound to its consumer and pulling."""
+        return self._sub is not None and self._running and not self._stop.is_set()
+
+    async def __aenter__(self) -> Collector:
+        s = self.settings
+        self._tasks = RecordStore(
+            await self._js.key_value(names.TASKS_BUCKET),
+            task_record_decoder,
+            cache_size=s.cache_records,
+            attempts=s.cas_attempts,
+        )
+        self._runs = RecordStore(
+            await self._js.key_value(names.RUNS_BUCKET),
+            run_record_decoder,
+            cache_size=s.cache_records,
+            attempts=s.cas_attempts,
+        )
+        self._sub = await self._js.pull_subscribe_bind(durable=names.COLLECTOR_CONSUMER, stream=names.EVENTS_STREAM)
+        log.info("collector bound", replica=s.replica_id, consumer=names.COLLECTOR_CONSUMER)
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.request_stop()
+        if self._sub is not None:
+            sub, self._sub = self._sub, None
+            try:
+                await sub.unsubscribe()
+            except (nats.errors.Error, TimeoutError) as err:  # a closed connection needs no unsubscribe
+                log.debug("unsubscribe failed", error=str(err))
+
+    def request_stop(self) -> None:
+        """Stop pulling; ``run()`` returns once the batch in hand is folded and acknowledged."""
+        self._stop.set()
+
+    async def run(self) -> None:
+        assert self._sub is not None, "use 'async with Collector(...)' before run()"
+        self._running = True
+        busy = False
+        try:
+            while not self._stop.is_set():
+                msgs = await self._pull(busy)
+                busy = len(msgs) > 0
+                if msgs:
+                    await self.handle_batch(msgs)
+        finally:
+            self._running = False
+            log.info("collector stopped", replica=self.settings.replica_id, **self._stats_fields())
+
+    async def _pull(self, busy: bool) -> list[Msg]:
+        """After a busy batch, take whatever is there (lingering briefly); when idle, wait for the first event."""
+        assert self._sub is not None
+        s = self.settings
+        try:
+            if busy and s.batch > 1:
+                return await self._sub.fetch(s.batch, timeout=s.linger_s)
+            return await self._sub.fetch(1, timeout=s.idle_wait_s)
+        except TimeoutError:  # nats' TimeoutError is also an asyncio.TimeoutError
+            return []
+        except nats.errors.Error as err:  # disconnected: the client reconnects by itself
+            log.warning("pull failed; retrying", error=str(err))
+            await asyncio.sleep(min(1.0, s.idle_wait_s))
+            return []
+
+    # ---- one batch ----------------------------------------------------------------------------------
+    async def handle_batch(self, msgs: list[Msg]) -> None:
+        self.stats.batches += 1
+        by_task: dict[str, list[TaskItem]] = defaultdict(list)
+        seals: dict[str, list[SealItem]] = defaultdict(list)
+        rejected: list[Rejected] = []
+        for msg in msgs:
+            if msg.metadata.num_delivered > 1:
+                self.stats.redeliveries += 1
+            item = self._intake.classify(msg)
+            match item:
+                case TaskItem():
+                    by_task[item.event.task_id].append(item)
+                case SealItem():
+                    seals[item.event.run_id].append(item)
+                case Rejected():
+                    rejected.append(item)
+        await asyncio.gather(*(self._reject(r) for r in rejected))
+
+        folded = await asyncio.gather(*(self._fold_task(task_id, items) for task_id, items in by_task.items()))
+        deltas: dict[str, RunDelta] = {}
+        waiting: dict[str, list[Msg]] = defaultdict(list)  # run_id -> messages acked once the run is written
+        done: list[Msg] = []
+        failed: list[Msg] = []
+        for items, record in zip(by_task.values(), folded, strict=True):
+            group = [i.msg for i in items]
+            if record is None:
+                failed += group
+                continue
+            delta = delta_of_task(record)
+            if delta is None or record.run_id is None:
+                done += group
+                continue
+            deltas[record.run_id] = deltas.get(record.run_id, RunDelta()).merge(delta)
+            waiting[record.run_id] += group
+        for run_id, items in seals.items():
+            sizes = RunDelta(sealed_sizes=frozenset(i.event.size for i in items))
+            deltas[run_id] = deltas.get(run_id, RunDelta()).merge(sizes)
+            waiting[run_id] += [i.msg for i in items]
+        run_ids = list(deltas)
+        run_ok = await asyncio.gather(*(self._fold_run(run_id, deltas[run_id]) for run_id in run_ids))
+        for run_id, ok in zip(run_ids, run_ok, strict=True):
+            (done if ok else failed).extend(waiting[run_id])
+        await asyncio.gather(*(m.ack() for m in done))
+        if failed:
+            self.stats.retried += len(failed)
+            await asyncio.gather(*(m.nak(delay=self.settings.retry_delay_s) for m in failed))
+        self.stats.events_folded += sum(len(v) for v in by_task.values()) + sum(len(v) for v in seals.values())
+        self._sync_store_stats()
+
+    async def _reject(self, item: Rejected) -> None:
+        try:
+            await reject(self._js, item, publish_timeout_s=self.settings.common.nats.publish_timeout_s)
+        except _RETRYABLE as err:
+            log.warning("dead-lettering failed; will retry", subject=item.msg.subject, error=str(err))
+            self.stats.retried += 1
+            await item.msg.nak(delay=self.settings.retry_delay_s)
+            return
+        if item.is_submit:
+            self.stats.rejected_submits += 1
+        else:
+            self.stats.dead_lettered += 1
+
+    async def _fold_task(self, task_id: str, items: list[TaskItem]) -> TaskRecord | None:
+        assert self._tasks is not None
+        with structlog.contextvars.bound_contextvars(task_id=task_id):
+            try:
+                record, written = await self._tasks.update(task_id, lambda r: _fold_all(r, items))
+            except _RETRYABLE as err:
+                log.warning("task record not written; events will be retried", error=str(err))
+                return None
+            for item in items:
+                metrics.EVENTS_FOLDED.labels(type=type(item.event).__struct_config__.tag).inc()
+            if written and record.final:
+                log.debug("task record final", state=record.state.value, run_id=record.run_id)
+            return record
+
+    async def _fold_run(self, run_id: str, delta: RunDelta) -> bool:
+        assert self._runs is not None
+        with structlog.contextvars.bound_contextvars(run_id=run_id):
+            try:
+                record, written = await self._runs.update(run_id, lambda r: fold_run(r, run_id, delta))
+                if record.published_at is not None:
+                    if written:
+                        log.warning("run changed after it was reported finished", finished=len(record.finished))
+                    return True
+                if record.complete:
+                    await self._publish_run_finished(record, delta)
+                return True
+            except _RETRYABLE as err:
+                log.warning("run record not written; events will be retried", error=str(err))
+                return False
+
+    async def _publish_run_finished(self, record: RunRecord, delta: RunDelta) -> None:
+        assert self._runs is not None
+        now = utcnow()
+        event = run_finished_event(record, now)
+        if record.expected_size is not None and len(event.tasks) != record.expected_size:
+            log.warning("run finished with more tasks than its declared size", size=record.expected_size)
+        ack = await self._js.publish(
+            names.run_finished_subject(record.run_id),
+            encode(event),
+            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id)},
+            timeout=self.settings.common.nats.publish_timeout_s,
+        )
+        await self._runs.update(record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now))
+        if not ack.duplicate:
+            self.stats.runs_finished += 1
+            metrics.RUNS_FINISHED.inc()
+            log.info("run finished", tasks=len(event.tasks), counts={k.value: v for k, v in event.counts.items()})
+
+    def _sync_store_stats(self) -> None:
+        assert self._tasks is not None and self._runs is not None
+        conflicts = self._tasks.conflicts + self._runs.conflicts
+        if conflicts > self.stats.cas_conflicts:
+            metrics.RECORD_CONFLICTS.inc(conflicts - self.stats.cas_conflicts)
+        self.stats.cas_conflicts = conflicts
+        self.stats.task_writes = self._tasks.writes
+        self.stats.run_writes = self._runs.writes
+
+    def _stats_fields(self) -> dict[str, int]:
+        return {k: getattr(self.stats, k) for k in self.stats.__dataclass_fields__}
+
+
+def _fold_all(record: TaskRecord | None, items: list[TaskItem]) -> TaskRecord:
+    for item in items:
+        record = fold_task(record, item.event, run_id=item.run_id)
+    assert record is not None, "a task group holds at least one event"
+    return record

@@ -1,0 +1,92 @@
+"""Compare-and-set updates of JSON records in a KV bucket, safe with any number of collector replicas.
+
+``update(key, change)`` reads the record (from a small cache when it can), applies ``change``, and writes the
+result only if the key still has the revision that was read; on a conflict it reads again and retries. A change
+that leaves the record as it was writes nothing, which is what makes redelivered events cheap.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+
+import msgspec
+import structlog
+from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
+from nats.js.kv import KeyValue
+
+log = structlog.get_logger(__name__)
+
+
+class RecordCorrupt(Exception):
+    """A stored record cannot be decoded; the events for it are retried until an operator repairs the key."""
+
+
+class ConflictsExhausted(Exception):
+    """Other writers kept changing a record faster than this one could update it."""
+
+
+class RecordStore[R: msgspec.Struct]:
+    def __init__(self, kv: KeyValue, decoder: msgspec.json.Decoder[R], *, cache_size: int, attempts: int) -> None:
+        self._kv = kv
+        self._decoder = decoder
+        self._cache: OrderedDict[str, tuple[R, int]] = OrderedDict()
+        self._cache_size = cache_size
+        self._attempts = attempts
+        self.conflicts = 0
+        self.writes = 0
+
+    def cached(self, key: str) -> R | None:
+        hit = self._cache.get(key)
+        return hit[0] if hit else None
+
+    async def read(self, key: str) -> tuple[R | None, int]:
+        """The stored record and its revision (0 when there is none)."""
+        try:
+            entry = await self._kv.get(key)
+        except KeyNotFoundError:
+            return None, 0
+        if not entry.value:
+            return None, entry.revision or 0
+        try:
+            record = self._decoder.decode(entry.value)
+        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
+            raise RecordCorrupt(f"record {key!r} (revision {entry.revision}) cannot be decoded: {exc}") from exc
+        assert entry.revision is not None
+        return record, entry.revision
+
+    async def update(self, key: str, change: Callable[[R | None], R]) -> tuple[R, bool]:
+        """Apply ``change`` to the current record of ``key``; ``(record, written)``."""
+        hit = self._cache.get(key)
+        current, revision = hit if hit else await self.read(key)
+        for _ in range(self._attempts):
+            wanted = change(current)
+            if current is not None and wanted == current:
+                self._remember(key, current, revision)
+                return current, False
+            data = msgspec.json.encode(wanted)
+            try:
+                if revision == 0:
+                    new_revision = await self._kv.create(key, data)
+                else:
+                    new_revision = await self._kv.update(key, data, last=revision)
+            except KeyWrongLastSequenceError:
+                self.conflicts += 1
+                self._cache.pop(key, None)
+                current, revision = await self.read(key)
+                continue
+            self.writes += 1
+            self._remember(key, wanted, new_revision)
+            return wanted, True
+        raise ConflictsExhausted(f"record {key!r}: {self._attempts} compare-and-set attempts all conflicted")
+
+    def forget(self, key: str) -> None:
+        self._cache.pop(key, None)
+
+    def _remember(self, key: str, record: R, revision: int) -> None:
+        if self._cache_size <= 0:
+            return
+        self._cache[key] = (record, revision)
+        self._cache.move_to_end(key)
+        while len(self._cache) > self._cache_size:
+            self._cache.popitem(last=False)
