@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "services.cli.schemas_cmd",
     "services.cli.server_cmd",
     "services.cli.roundtrip_cmd",
+    "services.cli.collector_cmd",
     "services.cli.up_cmd",
 )
 

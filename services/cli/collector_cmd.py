@@ -1,0 +1,89 @@
+"""``handoff collector``: run one collector replica until SIGTERM/SIGINT, then stop gracefully.
+
+On a signal the replica stops pulling, folds and acknowledges the batch in hand (for up to
+``HANDOFF_SHUTDOWN_GRACE_S``; whatever is left unacknowledged is redelivered to another replica), unsubscribes and
+closes its connection. It never drains the connection (a drain with a pull subscription hangs).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+
+import structlog
+from nats.errors import NoServersError
+from nats.js.errors import APIError, NotFoundError
+
+from services.broker.connect import Broker
+from services.broker.embedded import EmbeddedNatsError
+from services.broker.provision import TopologyConflict
+from services.cli.exit_codes import Exit
+from services.collector import Collector, CollectorSettings
+from services.common.logging import configure_logging
+from services.observability.http import HealthServer
+
+log = structlog.get_logger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "collector",
+        help="run a collector replica: fold lifecycle events into task and run records (until SIGTERM)",
+    )
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = CollectorSettings.from_env()
+    configure_logging(settings.common.log)
+    try:
+        async with Broker(settings.common, name=f"handoff-{settings.replica_id}") as broker:
+            async with Collector(broker.js, settings=settings) as collector:
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.health_port:
+                        await stack.enter_async_context(
+                            HealthServer(port=settings.health_port, ready=lambda: collector.ready)
+                        )
+                    await serve(collector, grace_s=settings.shutdown_grace_s)
+    except TopologyConflict as exc:
+        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    except NotFoundError as exc:
+        print(f"handoff: the topology is missing (run 'handoff topology apply'): {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
+        print(f"handoff: NATS unavailable: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    return Exit.OK
+
+
+async def serve(collector: Collector, *, grace_s: float) -> None:
+    """Run ``collector`` until SIGTERM/SIGINT; give the batch in hand ``grace_s`` to finish, then cancel it."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    running = asyncio.create_task(collector.run(), name="collector")
+    stopping = asyncio.create_task(stop.wait(), name="collector-signal")
+    try:
+        await asyncio.wait({running, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not running.done():
+            log.info("stop requested; finishing the batch in hand", grace_s=grace_s)
+            collector.request_stop()
+            done, _ = await asyncio.wait({running}, timeout=grace_s)
+            if not done:
+                log.warning("grace period over; unacknowledged events will be redelivered", grace_s=grace_s)
+                running.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await running
+                return
+        running.result()  # a collector that failed on its own raises here
+    finally:
+        stopping.cancel()
+        if not running.done():  # we are being cancelled ourselves
+            running.cancel()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)

@@ -1,0 +1,54 @@
+"""``handoff collector`` as an operator runs it: a subprocess that folds events until SIGTERM, then exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+
+from nats.js import JetStreamContext
+
+from schemas.topology import Topology
+from services.broker.embedded import EmbeddedNats
+from services.cli.exit_codes import Exit
+from tests.collector.lifecycle import lifecycle, publish
+from tests.collector.probes import task_record
+from tests.support.nats import eventually
+
+
+async def test_the_collector_command_folds_events_and_stops_cleanly_on_sigterm(
+    js: JetStreamContext, topology: Topology, nats_server: EmbeddedNats
+) -> None:
+    """A task published while the command runs gets a final record; SIGTERM ends it with exit code 0."""
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "services.cli.main",
+        "collector",
+        env={
+            **os.environ,
+            "HANDOFF_NATS_URL": nats_server.url,
+            "HANDOFF_APPLY_TOPOLOGY": "false",
+            "HANDOFF_LOG_FORMAT": "json",
+            "HANDOFF_REPLICA_ID": "collector-cli",
+        },
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        await publish(js, lifecycle("via-cli"))
+
+        async def final() -> bool:
+            record = await task_record(js, "via-cli")
+            return record is not None and record.final
+
+        await eventually(final, timeout_s=30, what="record folded by the command")
+        proc.send_signal(signal.SIGTERM)
+        _, stderr = await asyncio.wait_for(proc.communicate(), timeout=20)
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
+    assert proc.returncode == Exit.OK, stderr.decode()
+    assert b"collector stopped" in stderr and b"collector-cli" in stderr
