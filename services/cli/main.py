@@ -25,6 +25,7 @@ COMMAND_MODULES = (
     "services.cli.roundtrip_cmd",
     "services.cli.collector_cmd",
     "services.cli.up_cmd",
+    "services.cli.generator_cmd",
 )
 
 

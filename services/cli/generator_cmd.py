@@ -1,0 +1,78 @@
+"""``handoff generator``: run one generator replica until SIGTERM or SIGINT, then shut down gracefully.
+
+Settings come from the environment (``GeneratorSettings.from_env``). With no ``HANDOFF_NATS_URL`` the embedded
+nats-server is started first. A first signal starts the graceful shutdown; a second one skips the rest of the
+grace period. Exit code 0 after a graceful shutdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from collections.abc import Mapping
+
+import structlog
+from nats.errors import NoServersError
+from nats.js.errors import APIError
+
+from schemas.events import Payload
+from services.broker.connect import Broker
+from services.broker.embedded import EmbeddedNatsError
+from services.broker.provision import TopologyConflict
+from services.cli.exit_codes import Exit
+from services.common.logging import configure_logging
+from services.generator import Generator, GeneratorError, GeneratorSettings
+from services.runners.base import Runner
+
+log = structlog.get_logger(__name__)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "generator",
+        help="run one generator replica (consumes submits, runs tasks) until SIGTERM/SIGINT",
+        description="Run one generator replica. Settings: HANDOFF_GENERATOR_SLOTS, HANDOFF_REPLICA_ID, "
+        "HANDOFF_SHUTDOWN_GRACE_S, ... (see docs/generator.md).",
+    )
+    parser.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    settings = GeneratorSettings.from_env()
+    configure_logging(settings.common.log)
+    return await serve(settings)
+
+
+async def serve(
+    settings: GeneratorSettings,
+    *,
+    handle_signals: bool = True,
+    runners: Mapping[type[Payload], Runner] | None = None,
+) -> int:
+    """Run one replica until a signal (or, without signal handling, until the task is cancelled)."""
+    try:
+        async with Broker(settings.common, name=f"handoff-generator-{settings.replica_id}") as broker:
+            assert broker.nc is not None
+            async with Generator(broker.nc, settings=settings, runners=runners) as generator:
+                if handle_signals:
+                    loop = asyncio.get_running_loop()
+                    for sig in (signal.SIGTERM, signal.SIGINT):
+                        loop.add_signal_handler(sig, _on_signal, generator, sig)
+                await generator.run()
+    except TopologyConflict as exc:
+        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    except GeneratorError as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
+        print(f"handoff: NATS unavailable: {exc}", file=sys.stderr)
+        return Exit.UNAVAILABLE
+    return Exit.OK
+
+
+def _on_signal(generator: Generator, sig: signal.Signals) -> None:
+    log.info("signal received: shutting down", signal=sig.name, again_to_skip_grace=True)
+    generator.stop()

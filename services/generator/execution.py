@@ -1,0 +1,210 @@
+"""One delivery of one submit, from pull to ack: decode, idempotency check, run under guards, settle.
+
+Order of things, and why:
+1. The heartbeat starts first, so nothing below (not even a slow lookup during an outage) lets the delivery
+   expire while this replica still holds it.
+2. A submit that does not decode, or names another task than its subject, is dead-lettered and termed.
+3. If the task already has its TaskFinished, the submit is a redelivery of finished work: ack, do not run.
+4. A stored cancel request, or a deadline already past, finishes the task without starting it.
+5. TaskStarted, then the runner under its deadline and the interrupt (cancel or shutdown).
+6. The outcome becomes one decision (``errors.decide``): publish TaskFinished then ack; or progress then a
+   delayed nak; or (shutdown) an immediate nak with nothing published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import partial
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder
+from schemas.events import DeadLetterReason, ErrorCode, TaskStatus, TaskSubmitted
+from services.common.clock import utcnow
+from services.generator.cancellation import reason_of
+from services.generator.dead_letters import DeadLetters
+from services.generator.errors import (
+    Decision,
+    Finish,
+    Interrupted,
+    Interruption,
+    Release,
+    Retry,
+    attempts_allowed,
+    decide,
+    task_error,
+)
+from services.generator.guard import run_guarded
+from services.generator.heartbeat import ConnectionWatch, heartbeat
+from services.generator.lifecycle import TaskEvents
+from services.generator.publisher import PublishAborted, Publisher
+from services.generator.settings import GeneratorSettings
+from services.generator.stats import GeneratorStats
+from services.runners.base import TaskContext
+from services.runners.registry import RunnerRegistry, RunnerUnavailable
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Services:
+    """What every execution of a replica shares."""
+
+    settings: GeneratorSettings
+    js: JetStreamContext
+    publisher: Publisher
+    dead_letters: DeadLetters
+    registry: RunnerRegistry
+    stats: GeneratorStats
+    watch: ConnectionWatch
+    decoder: Decoder[TaskSubmitted]
+    ack_wait_s: float
+    max_deliver: int
+
+
+def check_subject(task: TaskSubmitted, subject: str) -> None:
+    """A submit must sit on its own task's subject; anything else is dead-lettered as a mismatch."""
+    expected = names.task_subject(task.run_id, task.task_id, names.EventType.SUBMITTED)
+    if subject != expected:
+        raise DecodeError(
+            DeadLetterReason.SUBJECT_MISMATCH,
+            f"submit for task {task.task_id!r} (run {task.run_id!r}) arrived on {subject!r}, expected {expected!r}",
+        )
+
+
+class Execution:
+    def __init__(self, msg: Msg, services: Services) -> None:
+        self.msg = msg
+        self._s = services
+        self.task_id: str | None = None
+        self._interrupt: asyncio.Future[Interrupted] = asyncio.get_running_loop().create_future()
+
+    def interrupt(self, why: Interruption, reason: str = "") -> None:
+        """Stop this task: a cancel, or a shutdown. The first interruption wins."""
+        if not self._interrupt.done():
+            self._interrupt.set_result(Interrupted(why, reason))
+
+    async def run(self) -> None:
+        async with heartbeat(self.msg, interval_s=self._s.ack_wait_s / 3, watch=self._s.watch):
+            try:
+                await self._handle()
+            except (PublishAborted, nats.errors.ConnectionClosedError) as exc:
+                log.warning("broker unreachable until shutdown; handing the submit back", error=str(exc))
+                with contextlib.suppress(nats.errors.Error):
+                    await self.msg.nak()
+                self._s.stats.released += 1
+
+    async def _handle(self) -> None:
+        attempt = self.msg.metadata.num_delivered
+        stats = self._s.stats
+        stats.received += 1
+        stats.redeliveries += attempt > 1
+        try:
+            task = self._s.decoder.decode(self.msg.data)
+            check_subject(task, self.msg.subject)
+        except DecodeError as exc:
+            await self._s.dead_letters.undecodable(self.msg, exc.reason, exc.message)
+            await self.msg.term()
+            return
+        self.task_id = task.task_id
+        with structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt):
+            finished_subject = names.task_subject(task.run_id, task.task_id, names.EventType.FINISHED)
+            if await self._s.publisher.last_on_subject(names.EVENTS_STREAM, finished_subject) is not None:
+                stats.already_finished += 1
+                log.info("task has finished already; acking the redelivered submit without running it")
+                await self.msg.ack()
+                return
+            events = TaskEvents(self._s.publisher, task, attempt=attempt, replica_id=self._s.settings.replica_id)
+            decision = await self._attempt(task, events)
+            await self._settle(decision, events)
+
+    async def _attempt(self, task: TaskSubmitted, events: TaskEvents) -> Decision:
+        to_decision = partial(
+            decide,
+            attempt=events.attempt,
+            allowed=attempts_allowed(task.max_attempts, self._s.max_deliver),
+            backoff_s=self._s.settings.retry_backoff_s,
+        )
+        stored_cancel = await self._s.publisher.last_on_subject(
+            names.CONTROL_STREAM, names.cancel_subject(task.task_id)
+        )
+        if stored_cancel is not None:
+            self.interrupt(Interruption.CANCELLED, reason_of(stored_cancel.data))
+        if self._interrupt.done():
+            return to_decision(self._interrupt.result())
+        if task.deadline is not None and task.deadline <= utcnow():
+            late = f"the deadline {task.deadline.isoformat()} passed before the task started"
+            return to_decision(Interrupted(Interruption.TIMED_OUT, late))
+        try:
+            runner = await self._s.registry.resolve(type(task.payload))
+        except RunnerUnavailable as exc:
+            return Finish(TaskStatus.FAILED, error=task_error(ErrorCode.INTERNAL, str(exc)))
+        await events.started()
+        self._s.stats.started += 1
+        log.info("task started", kind=task.kind)
+        ctx = TaskContext(
+            task=task,
+            attempt=events.attempt,
+            replica_id=self._s.settings.replica_id,
+            js=self._s.js,
+            report=events.progress,
+        )
+        timeout_s = None if task.deadline is None else (task.deadline - utcnow()).total_seconds()
+        async with self._recheck_cancel_after_reconnects(task.task_id):
+            outcome = await run_guarded(
+                runner.run(ctx),
+                timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
+                interrupt=self._interrupt,
+                interrupt_grace_s=self._s.settings.interrupt_grace_s,
+                timeout_reason=f"the deadline {task.deadline.isoformat() if task.deadline else ''} passed",
+            )
+        return to_decision(outcome)
+
+    async def _settle(self, decision: Decision, events: TaskEvents) -> None:
+        stats = self._s.stats
+        match decision:
+            case Finish(status=status, error=error):
+                await events.finished(decision)
+                await self.msg.ack()
+                stats.count_finished(status)
+                log.info("task finished", status=status, error_code=error.code if error else None)
+            case Retry(delay_s=delay_s, error=error):
+                note = f"attempt {events.attempt} failed ({error.code}): {error.message}; retrying in {delay_s:g} s"
+                await events.progress("retrying", note)
+                await self.msg.nak(delay=delay_s)
+                stats.retries_scheduled += 1
+                log.info("task will be retried", delay_s=delay_s, error_code=error.code)
+            case Release():
+                await self.msg.nak()
+                stats.released += 1
+                log.info("task handed back to the queue (shutdown)")
+
+    @contextlib.asynccontextmanager
+    async def _recheck_cancel_after_reconnects(self, task_id: str) -> AsyncIterator[None]:
+        """A cancel sent while this client was disconnected never reached the live subscription: look it up."""
+
+        async def recheck() -> None:
+            subject = names.cancel_subject(task_id)
+            while True:
+                await self._s.watch.reconnected()
+                try:
+                    stored = await self._s.publisher.last_on_subject(names.CONTROL_STREAM, subject)
+                except PublishAborted:
+                    return
+                if stored is not None:
+                    self.interrupt(Interruption.CANCELLED, reason_of(stored.data))
+
+        watcher = asyncio.create_task(recheck(), name="generator-cancel-recheck")
+        try:
+            yield
+        finally:
+            watcher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher

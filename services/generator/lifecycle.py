@@ -1,0 +1,119 @@
+"""The lifecycle events of one attempt at a task: TaskStarted, TaskProgress, and the one TaskFinished.
+
+Each carries a message id derived from the task id (and attempt and sequence), so a publish retried after an
+outage is de-duplicated by the stream. TaskFinished's id depends on the task id alone: however many replicas
+finish the same task, the stream keeps one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import nats.errors
+import nats.js.errors
+import structlog
+
+from schemas import names
+from schemas.events import ErrorCode, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
+from services.common.clock import utcnow
+from services.generator.errors import Finish, task_error
+from services.generator.publisher import PublishAborted, Publisher
+
+log = structlog.get_logger(__name__)
+
+PROGRESS_ATTEMPTS = 3
+"""Progress is informational: after this many failed publishes it is logged and dropped, and the task goes on."""
+
+
+def _seconds(start: datetime | None, end: datetime | None) -> float | None:
+    if start is None or end is None:
+        return None
+    return max(0.0, (end - start).total_seconds())
+
+
+class TaskEvents:
+    def __init__(self, publisher: Publisher, task: TaskSubmitted, *, attempt: int, replica_id: str) -> None:
+        self._publisher = publisher
+        self.task = task
+        self.attempt = attempt
+        self.replica_id = replica_id
+        self.started_at: datetime | None = None
+        self._seq = 0
+
+    def _subject(self, event: names.EventType) -> str:
+        return names.task_subject(self.task.run_id, self.task.task_id, event)
+
+    async def started(self) -> None:
+        self.started_at = utcnow()
+        event = TaskStarted(
+            task_id=self.task.task_id,
+            run_id=self.task.run_id,
+            attempt=self.attempt,
+            replica_id=self.replica_id,
+            started_at=self.started_at,
+        )
+        await self._publisher.publish(
+            self._subject(names.EventType.STARTED),
+            event,
+            msg_id=names.started_msg_id(self.task.task_id, self.attempt),
+        )
+
+    async def progress(self, stage: str, message: str = "") -> None:
+        """Publish a TaskProgress; a broker outage delays it a little and then drops it (with a log line)."""
+        seq, self._seq = self._seq, self._seq + 1
+        event = TaskProgress(
+            task_id=self.task.task_id,
+            run_id=self.task.run_id,
+            attempt=self.attempt,
+            seq=seq,
+            stage=stage[:200],
+            at=utcnow(),
+            message=message[:65_536],
+        )
+        try:
+            await self._publisher.publish(
+                self._subject(names.EventType.PROGRESS),
+                event,
+                msg_id=names.progress_msg_id(self.task.task_id, self.attempt, seq),
+                attempts=PROGRESS_ATTEMPTS,
+            )
+        except PublishAborted as exc:
+            log.warning("progress event dropped", stage=stage, error=str(exc))
+
+    def _finished_event(self, decision: Finish) -> TaskFinished:
+        now = utcnow()
+        return TaskFinished(
+            task_id=self.task.task_id,
+            run_id=self.task.run_id,
+            status=decision.status,
+            finished_at=now,
+            attempt=self.attempt,
+            replica_id=self.replica_id,
+            result=decision.result,
+            error=decision.error,
+            timings=Timings(
+                submitted_at=self.task.submitted_at,
+                started_at=self.started_at,
+                finished_at=now,
+                queue_wait_s=_seconds(self.task.submitted_at, self.started_at),
+                run_s=_seconds(self.started_at, now),
+                total_s=_seconds(self.task.submitted_at, now),
+            ),
+        )
+
+    async def finished(self, decision: Finish) -> None:
+        """Publish the TaskFinished. A result the stream refuses (too large) becomes a failure saying so."""
+        subject = self._subject(names.EventType.FINISHED)
+        msg_id = names.finished_msg_id(self.task.task_id)
+        try:
+            await self._publisher.publish(subject, self._finished_event(decision), msg_id=msg_id)
+            return
+        except (nats.js.errors.APIError, nats.errors.MaxPayloadError) as exc:
+            log.error("the stream refused the TaskFinished; publishing a failure instead", error=repr(exc))
+            refused = task_error(
+                ErrorCode.INTERNAL,
+                f"the task's final event could not be stored ({type(exc).__name__}: {exc}); "
+                "its result was probably larger than the stream accepts",
+            )
+        fallback = self._finished_event(Finish(TaskStatus.FAILED, error=refused))
+        await self._publisher.publish(subject, fallback, msg_id=msg_id)

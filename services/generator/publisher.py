@@ -1,0 +1,106 @@
+"""JetStream calls that cannot hang: every publish and lookup is bounded and retried while the broker is away.
+
+A publish is retried with the same ``Nats-Msg-Id``, so a retry of a publish that did land is dropped by the
+stream's de-duplication. Retrying stops when the caller's ``abort`` event is set (a hard shutdown), and for
+calls that may give up (progress) after ``attempts``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+import nats.errors
+import nats.js.errors
+import structlog
+from nats.js import JetStreamContext
+from nats.js.api import PubAck, RawStreamMsg
+
+from schemas import names
+from schemas.codec import encode
+from schemas.events import Event
+
+log = structlog.get_logger(__name__)
+
+# Errors that mean "the broker is not answering right now", never "the request is wrong".
+TRANSIENT_BROKER_ERRORS: tuple[type[BaseException], ...] = (
+    TimeoutError,  # asyncio's, the builtin one and nats.errors.TimeoutError alike
+    nats.errors.NoRespondersError,
+    nats.errors.ConnectionReconnectingError,
+    nats.errors.StaleConnectionError,
+    nats.errors.OutboundBufferLimitError,
+    nats.js.errors.NoStreamResponseError,
+    nats.js.errors.ServiceUnavailableError,
+    nats.js.errors.ServerError,
+)
+
+
+class PublishAborted(Exception):
+    """Retrying stopped before the broker answered (shutdown, or the attempts ran out)."""
+
+
+class Publisher:
+    def __init__(
+        self,
+        js: JetStreamContext,
+        *,
+        timeout_s: float,
+        abort: asyncio.Event,
+        first_backoff_s: float = 0.1,
+        max_backoff_s: float = 2.0,
+    ) -> None:
+        self._js = js
+        self.timeout_s = timeout_s
+        self._abort = abort
+        self._first_backoff_s = first_backoff_s
+        self._max_backoff_s = max_backoff_s
+
+    async def publish(self, subject: str, event: Event, *, msg_id: str, attempts: int | None = None) -> PubAck:
+        """Publish ``event`` and wait for the stream's ack, retrying with the same msg id until it lands."""
+        data = encode(event)
+        headers = {names.Header.MSG_ID: msg_id}
+        return await self._retrying(
+            lambda: self._js.publish(subject, data, timeout=self.timeout_s, headers=headers),
+            what=f"publish {msg_id}",
+            attempts=attempts,
+        )
+
+    async def last_on_subject(self, stream: str, subject: str) -> RawStreamMsg | None:
+        """The last message on ``subject`` in ``stream``, or None if there is none."""
+
+        async def get() -> RawStreamMsg | None:
+            try:
+                return await self._js.get_last_msg(stream, subject)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return await self._retrying(get, what=f"look up {subject}")
+
+    async def message_at(self, stream: str, seq: int) -> RawStreamMsg | None:
+        async def get() -> RawStreamMsg | None:
+            try:
+                return await self._js.get_msg(stream, seq)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return await self._retrying(get, what=f"read {stream} #{seq}")
+
+    async def _retrying[T](self, call: Callable[[], Awaitable[T]], *, what: str, attempts: int | None = None) -> T:
+        backoff = self._first_backoff_s
+        tried = 0
+        while True:
+            if self._abort.is_set():
+                raise PublishAborted(f"{what}: stopped retrying (shutting down)")
+            tried += 1
+            try:
+                # the outer bound also covers a request queued while the client reconnects
+                return await asyncio.wait_for(call(), self.timeout_s + 1.0)
+            except TRANSIENT_BROKER_ERRORS as exc:
+                if attempts is not None and tried >= attempts:
+                    raise PublishAborted(f"{what}: gave up after {tried} attempts: {exc!r}") from exc
+                log.warning("broker call failed, retrying", what=what, attempt=tried, error=repr(exc))
+            try:
+                await asyncio.wait_for(self._abort.wait(), backoff)
+            except TimeoutError:
+                pass
+            backoff = min(backoff * 2, self._max_backoff_s)
