@@ -1,0 +1,83 @@
+"""Connections as one of the roles in ``deploy/nats/accounts.conf``, and how a refusal is observed.
+
+The server answers a forbidden publish or subscription with ``-ERR 'Permissions Violation for <Publish|Subscription>
+to "<subject>"'`` and drops it; nats-py hands that to the error callback (lower-cased) and keeps the connection.
+A refused JetStream request therefore never gets a reply: the evidence of a refusal is the violation naming the
+exact subject, which ``expect_refused`` waits for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable
+from typing import Literal
+
+import nats
+from nats.aio.client import Client as NATS
+from nats.errors import Error as NatsError
+from nats.js import JetStreamContext
+
+from tests.deploy.servers import ROLE_PASSWORDS
+from tests.support.nats import eventually
+
+Action = Literal["publish", "subscription"]
+
+
+class RoleClient:
+    """A NATS connection as one role that records every permission violation the server reports."""
+
+    def __init__(self, nc: NATS, role: str, violations: list[str]) -> None:
+        self.nc = nc
+        self.role = role
+        self.violations = violations
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream()
+
+    @classmethod
+    async def connect(cls, url: str, role: str) -> RoleClient:
+        violations: list[str] = []
+
+        async def on_error(exc: Exception) -> None:
+            violations.append(str(exc).lower())
+
+        nc = await nats.connect(
+            url,
+            user=role,
+            password=ROLE_PASSWORDS[role],
+            name=f"test-{role}",
+            error_cb=on_error,
+            max_reconnect_attempts=0,
+            connect_timeout=5,
+        )
+        return cls(nc, role, violations)
+
+    def violated(self, action: Action, subject: str) -> bool:
+        wanted = f'permissions violation for {action} to "{subject.lower()}"'
+        return any(wanted in v for v in self.violations)
+
+    async def expect_refused(self, op: Awaitable[object], *, action: Action, subject: str) -> None:
+        """Run ``op`` and wait until the server reports it refused ``action`` on ``subject``."""
+        task = asyncio.ensure_future(op)
+
+        async def refused() -> bool:
+            return self.violated(action, subject)
+
+        try:
+            await eventually(
+                refused,
+                timeout_s=5.0,
+                what=f"{self.role}: refusal of {action} to {subject!r} (violations so far: {self.violations})",
+            )
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError, NatsError):
+                await task
+
+    def assert_no_violations(self) -> None:
+        assert not self.violations, f"{self.role} was refused something it needs: {self.violations}"
+
+    async def close(self) -> None:
+        await self.nc.close()
