@@ -1,0 +1,208 @@
+"""One agent conversation per task: a new LLM and Agent, the real tools, ``arun()`` that cancel can interrupt.
+
+Outcomes are mapped here, once, onto typed failures: stuck -> AGENT_STUCK, iteration cap -> MAX_ITERATIONS,
+cost cap -> BUDGET_EXCEEDED (all permanent); rate limits -> the next fallback model, then LLM_RATE_LIMITED;
+an unreachable LLM -> LLM_UNAVAILABLE (both transient, so the generator retries later).
+Importing this module imports the SDK (~6 s); the runner does so lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable, Sequence
+
+from openhands.sdk import LLM, Agent, LocalConversation
+from openhands.sdk.conversation import ConversationExecutionStatus
+from openhands.sdk.conversation.exceptions import ConversationRunError
+from openhands.sdk.event import ActionEvent, AgentErrorEvent, MessageEvent, ObservationEvent
+from openhands.sdk.event.conversation_error import ConversationErrorEvent
+from openhands.sdk.llm.exceptions import (
+    LLMAuthenticationError,
+    LLMError,
+    LLMNoResponseError,
+    LLMRateLimitError,
+    LLMServiceUnavailableError,
+    LLMTimeoutError,
+)
+
+from schemas.events import ErrorCode, LlmUsage
+from services.runners.base import PermanentFailure, TaskFailure, TransientFailure
+from services.runners.openhands.settings import LlmSettings
+from services.runners.openhands.tools import tool_specs
+from services.runners.openhands.workspace import TaskDirs
+
+Emit = Callable[[str, str], None]
+INTERRUPT_GRACE_S = 0.5
+_ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
+UNAVAILABLE = (LLMServiceUnavailableError, LLMTimeoutError, LLMNoResponseError)
+
+
+def build_llm(settings: LlmSettings, model: str, *, index: int, base_url: str | None, emit: Emit) -> LLM:
+    """A fresh LLM (its cost and token counters are per task) with Handoff's retry and timeout settings."""
+
+    def on_retry(attempt: int, total: int, error: BaseException | None) -> None:
+        emit("llm_retry", f"{model}: {type(error).__name__ if error else 'error'}, retry {attempt} of {total}")
+
+    return LLM(
+        model=model,
+        base_url=base_url,
+        api_key=settings.api_key,
+        usage_id=f"handoff-{index}",
+        api_mode=settings.api_mode,  # type: ignore[arg-type]
+        reasoning_effort=settings.reasoning_effort,
+        stream=settings.stream,
+        num_retries=settings.retries,
+        retry_multiplier=1.0,
+        retry_min_wait=int(settings.retry_min_wait_s),
+        retry_max_wait=int(settings.retry_max_wait_s),
+        timeout=int(settings.timeout_s),
+        stream_idle_timeout=settings.timeout_s,
+        input_cost_per_token=settings.input_cost_per_token,
+        output_cost_per_token=settings.output_cost_per_token,
+        retry_listener=on_retry,
+    )
+
+
+class AgentSession:
+    def __init__(
+        self,
+        *,
+        llms: Sequence[LLM],
+        dirs: TaskDirs,
+        shell: str,
+        emit: Emit,
+        max_iterations: int,
+        max_budget_usd: float | None,
+    ) -> None:
+        if not llms:
+            raise ValueError("an agent session needs at least one LLM")
+        self._llms = list(llms)
+        self._current = 0
+        self._emit = emit
+        self._last_error: ConversationErrorEvent | None = None
+        agent = Agent(llm=self._llms[0], tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell))
+        self.conversation = LocalConversation(
+            agent=agent,
+            workspace=str(dirs.workspace),
+            persistence_dir=str(dirs.conversation),
+            profile_store_dir=str(dirs.home / "profiles"),
+            callbacks=[self._on_event],
+            visualizer=None,
+            max_iteration_per_run=max_iterations,
+            max_budget_per_run=max_budget_usd,
+            stuck_detection=True,
+        )
+
+    @property
+    def model(self) -> str:
+        return self._llms[self._current].model
+
+    async def run_round(self, message: str) -> None:
+        """Send ``message`` and run the agent until it finishes; raise a ``TaskFailure`` for any other end."""
+        self.conversation.send_message(message)
+        while True:
+            try:
+                await self._arun()
+            except ConversationRunError as err:
+                cause = err.original_exception
+                if isinstance(cause, LLMRateLimitError) and self._current + 1 < len(self._llms):
+                    self._current += 1
+                    self._emit("llm_fallback", f"rate limited; switching to {self.model}")
+                    self.conversation.switch_llm(self._llms[self._current])
+                    continue
+                raise _failure(cause, self.model) from err
+            break
+        self._check_outcome()
+
+    async def _arun(self) -> None:
+        run = asyncio.create_task(self.conversation.arun(), name="agent-run")
+        try:
+            await asyncio.shield(run)
+        except asyncio.CancelledError:
+            self.conversation.interrupt()
+            await asyncio.wait({run}, timeout=INTERRUPT_GRACE_S)
+            raise
+
+    def _check_outcome(self) -> None:
+        status = self.conversation.state.execution_status
+        if status == ConversationExecutionStatus.FINISHED:
+            return
+        if status == ConversationExecutionStatus.STUCK:
+            raise PermanentFailure(ErrorCode.AGENT_STUCK, "the agent repeated itself without progress (stuck)")
+        code = self._last_error.code if self._last_error else ""
+        detail = self._last_error.detail if self._last_error else ""
+        if code == "MaxIterationsReached":
+            raise PermanentFailure(ErrorCode.MAX_ITERATIONS, detail or "the agent hit its iteration limit")
+        if code == "MaxBudgetReached":
+            raise PermanentFailure(ErrorCode.BUDGET_EXCEEDED, detail or "the agent spent its cost budget")
+        raise PermanentFailure(ErrorCode.INTERNAL, f"the agent stopped with status {status.value}", detail=detail)
+
+    def usage(self) -> LlmUsage:
+        metrics = self.conversation.conversation_stats.get_combined_metrics()
+        tokens = metrics.accumulated_token_usage
+        return LlmUsage(
+            model=self.model[:200],
+            prompt_tokens=tokens.prompt_tokens if tokens else 0,
+            completion_tokens=tokens.completion_tokens if tokens else 0,
+            cost_usd=max(0.0, float(metrics.accumulated_cost)),
+        )
+
+    def close(self) -> None:
+        self.conversation.close()
+
+    # ---- SDK callbacks (any thread) ---------------------------------------------------------------------
+    def _on_event(self, event: object) -> None:
+        match event:
+            case ActionEvent():
+                self._emit("agent_action", _describe_action(event))
+            case ObservationEvent():
+                exit_code = getattr(event.observation, "exit_code", None)
+                suffix = f" (exit {exit_code})" if exit_code is not None else ""
+                line = _telling_line(event.observation.text, last=exit_code is not None)
+                self._emit("agent_observation", f"{event.tool_name}{suffix}: {line}")
+            case AgentErrorEvent():
+                self._emit("agent_error", f"{event.tool_name}: {event.error}")
+            case ConversationErrorEvent():
+                self._last_error = event
+                self._emit("agent_error", f"{event.code}: {event.detail}")
+            case MessageEvent(source="agent"):
+                texts = [getattr(c, "text", "") for c in event.llm_message.content]
+                self._emit("agent_message", " ".join(t for t in texts if t))
+            case _:
+                return
+
+
+def _telling_line(text: str, *, last: bool) -> str:
+    """The first (or, for terminal output, the last) non-empty line, without terminal escape sequences."""
+    lines = [line.strip() for line in _ESCAPES.sub("", text).splitlines() if line.strip()]
+    if not lines:
+        return ""
+    return lines[-1] if last else lines[0]
+
+
+def _describe_action(event: ActionEvent) -> str:
+    action = event.action
+    if action is None:
+        return f"{event.tool_name} (arguments not understood)"
+    for field in ("command", "path", "message", "thought"):
+        value = getattr(action, field, None)
+        if not isinstance(value, str) or not value:
+            continue
+        if field == "command" and isinstance(getattr(action, "path", None), str):
+            return f"{event.tool_name} {value} {action.path}"  # type: ignore[attr-defined]
+        return f"{event.tool_name}: {value}"
+    return event.tool_name
+
+
+def _failure(cause: BaseException, model: str) -> TaskFailure:
+    text = f"{type(cause).__name__}: {cause}"[:2000]
+    if isinstance(cause, LLMRateLimitError):
+        return TransientFailure(ErrorCode.LLM_RATE_LIMITED, f"{model} is rate limited (all models tried)", detail=text)
+    if isinstance(cause, UNAVAILABLE):
+        return TransientFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} is unreachable or failing", detail=text)
+    if isinstance(cause, LLMAuthenticationError):
+        return PermanentFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} rejected the API key", detail=text)
+    if isinstance(cause, LLMError):
+        return PermanentFailure(ErrorCode.INTERNAL, f"{model} rejected the request", detail=text)
+    return PermanentFailure(ErrorCode.INTERNAL, "the agent run failed", detail=text)

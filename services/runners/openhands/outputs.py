@@ -1,0 +1,75 @@
+"""What a task leaves behind: its patch and the files it wrote, in the artifacts store; a one-paragraph summary.
+
+Events carry references (bucket, name, size, sha256), never the bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from nats.js import JetStreamContext
+
+from schemas.events import ArtifactRef
+from services.artifacts.settings import artifact_max_bytes_from_env
+from services.artifacts.store import put_artifact
+from services.runners.openhands.progress import SCRIPTED_LABEL
+from services.runners.openhands.validation import ValidationReport
+from services.runners.openhands.workspace import Change
+
+MAX_STORED_FILES = 100
+PATCH_TYPE = "text/x-diff"
+
+
+@dataclass(frozen=True, slots=True)
+class Outputs:
+    patch: ArtifactRef | None = None
+    files: list[ArtifactRef] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+    skipped_files: list[str] = field(default_factory=list)
+
+
+async def store_outputs(
+    js: JetStreamContext, workspace: Path, *, prefix: str, patch: bytes, changes: Sequence[Change]
+) -> Outputs:
+    """Store the patch and each added or modified file (up to ``MAX_STORED_FILES``) under ``prefix/``."""
+    if not changes:
+        return Outputs()
+    limit = artifact_max_bytes_from_env()
+    patch_ref = await put_artifact(js, f"{prefix}/patch.diff", patch, content_type=PATCH_TYPE, max_bytes=limit)
+    files: list[ArtifactRef] = []
+    skipped: list[str] = []
+    for change in changes:
+        path = workspace / change.path
+        if change.status == "D" or path.is_symlink() or not path.is_file():
+            continue
+        if len(files) >= MAX_STORED_FILES or path.stat().st_size > limit:
+            skipped.append(change.path)  # still in the patch
+            continue
+        content_type = "text/x-python" if change.path.endswith(".py") else "application/octet-stream"
+        files.append(
+            await put_artifact(js, f"{prefix}/files/{change.path}", path.read_bytes(), content_type=content_type)
+        )
+    return Outputs(patch=patch_ref, files=files, changes=list(changes), skipped_files=skipped)
+
+
+def summarize(
+    report: ValidationReport, outputs: Outputs, *, rounds_used: int, rounds_total: int, goal_pct: float, scripted: bool
+) -> str:
+    tests = ", ".join(report.test_files) or "none"
+    others = [c.path for c in outputs.changes if c.path not in report.test_files]
+    coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage) or "not measured"
+    goal = "met" if report.goal_met else "not met"
+    parts = [
+        f"Wrote {len(report.test_files)} test file(s): {tests}.",
+        f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed.",
+        f"Coverage: {coverage} (goal {goal_pct:g} %, {goal}).",
+        f"Validation rounds used: {rounds_used} of {rounds_total}.",
+    ]
+    if others:
+        parts.append(f"Other files changed: {', '.join(others[:20])}{' …' if len(others) > 20 else ''}.")
+    if outputs.skipped_files:
+        parts.append(f"{len(outputs.skipped_files)} file(s) only in the patch (too many or too large).")
+    text = " ".join(parts)
+    return SCRIPTED_LABEL + text if scripted else text

@@ -1,0 +1,87 @@
+"""Agent events -> ``TaskProgress`` messages, published in order from whatever thread the SDK calls back on.
+
+Every message passes the ``Redactor`` (secret values become ``***``) and is cut to ``MAX_MESSAGE_CHARS``;
+in scripted mode each is labelled ``[scripted model]``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable
+from types import TracebackType
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+MAX_MESSAGE_CHARS = 400
+SCRIPTED_LABEL = "[scripted model] "
+_STOP = object()
+
+
+class Redactor:
+    """Replaces every occurrence of the given secret values (and nothing else) with ``***``."""
+
+    def __init__(self, secrets: Iterable[str | None]) -> None:
+        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for secret in self._secrets:
+            text = text.replace(secret, "***")
+        return text
+
+
+class ProgressPump:
+    """Thread-safe ``emit(stage, message)``; one task awaits the sink so messages keep their order.
+
+    A sink that fails (the broker is unreachable) does not fail the task: the error is logged with its
+    traceback and counted in ``dropped``.
+    """
+
+    def __init__(
+        self, sink: Callable[[str, str], Awaitable[None]], *, redact: Redactor, scripted: bool = False
+    ) -> None:
+        self._sink = sink
+        self._redact = redact
+        self._label = SCRIPTED_LABEL if scripted else ""
+        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.dropped = 0
+        self.sent = 0
+
+    async def __aenter__(self) -> ProgressPump:
+        self._loop = asyncio.get_running_loop()
+        self._task = asyncio.create_task(self._pump(), name="progress-pump")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        assert self._task is not None
+        if exc_type is asyncio.CancelledError:
+            self._task.cancel()
+        else:
+            self._queue.put_nowait(_STOP)
+        await asyncio.gather(self._task, return_exceptions=True)
+
+    def emit(self, stage: str, message: str = "") -> None:
+        if self._loop is None:
+            raise RuntimeError("ProgressPump used outside its context")
+        text = self._redact(self._label + message)
+        if len(text) > MAX_MESSAGE_CHARS:
+            text = text[: MAX_MESSAGE_CHARS - 1] + "…"
+        self._loop.call_soon_threadsafe(self._queue.put_nowait, (stage, text))
+
+    async def _pump(self) -> None:
+        while True:
+            item = await self._queue.get()
+            if item is _STOP:
+                return
+            stage, text = item  # type: ignore[misc]
+            try:
+                await self._sink(stage, text)
+                self.sent += 1
+            except Exception:
+                self.dropped += 1
+                log.warning("progress_dropped", stage=stage, exc_info=True)

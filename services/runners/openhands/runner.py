@@ -1,0 +1,99 @@
+"""``OpenHandsTestRunner``: the generator's runner for ``GenerateTests`` tasks (see docs/runner.md).
+
+One instance lives as long as its generator process. Each task gets a new LLM, Agent and conversation in a
+fresh workspace; the SDK's imports stay warm between tasks. With ``HANDOFF_SCRIPTED_MODEL=true`` and no base
+URL, the runner starts an in-process scripted model server (labelled as such in every result and progress).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from types import TracebackType
+
+import structlog
+
+from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from services.runners.base import PermanentFailure, TaskContext
+from services.runners.openhands.progress import ProgressPump, Redactor
+from services.runners.openhands.sdk import load_sdk
+from services.runners.openhands.settings import SCRIPTED_MODEL_NAME, RunnerSettings
+from services.runners.openhands.task_run import TaskRun
+from services.scripted_model.replies import Policy
+from services.scripted_model.server import ScriptedModelServer
+
+log = structlog.get_logger(__name__)
+
+
+class OpenHandsTestRunner:
+    def __init__(self, settings: RunnerSettings, *, scripted_policy: Policy | None = None) -> None:
+        self.settings = settings
+        self._scripted_policy = scripted_policy
+        self._scripted_server: ScriptedModelServer | None = None
+        self._ready = asyncio.Lock()
+        self._loaded = False
+        secret = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
+        self._redact = Redactor([secret])
+
+    @classmethod
+    def from_env(cls) -> OpenHandsTestRunner:
+        return cls(RunnerSettings.from_env())
+
+    def __repr__(self) -> str:
+        return f"OpenHandsTestRunner(settings={self.settings.llm!r}, scripted={self.settings.scripted_model})"
+
+    async def __aenter__(self) -> OpenHandsTestRunner:
+        await self._ensure_ready()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        if self._scripted_server is not None:
+            await self._scripted_server.__aexit__(None, None, None)
+            self._scripted_server = None
+
+    async def run(self, ctx: TaskContext) -> TestGenerationResult:
+        payload = ctx.task.payload
+        if not isinstance(payload, GenerateTests):
+            raise PermanentFailure(ErrorCode.INVALID_TASK, f"OpenHandsTestRunner cannot run {type(payload).__name__}")
+        await self._ensure_ready()
+        with structlog.contextvars.bound_contextvars(task_id=ctx.task.task_id, attempt=ctx.attempt):
+            async with ProgressPump(ctx.progress, redact=self._redact, scripted=self.settings.scripted_model) as pump:
+                llms = self._llms(pump.emit)
+                run = TaskRun(ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact)
+                return await run.execute()
+
+    async def _ensure_ready(self) -> None:
+        async with self._ready:
+            if not self._loaded:
+                await asyncio.to_thread(load_sdk)
+                self._loaded = True
+            if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:
+                from services.scripted_model.policies import TestWriterPolicy
+
+                server = ScriptedModelServer(policy=self._scripted_policy or TestWriterPolicy())
+                self._scripted_server = await server.__aenter__()
+                log.info("scripted_model_started", base_url=self._scripted_server.base_url)
+
+    def _llms(self, emit) -> list[object]:  # type: ignore[no-untyped-def]
+        from services.runners.openhands.conversation import build_llm
+
+        llm = self.settings.llm
+        if self.settings.scripted_model:
+            base_url = llm.base_url or (self._scripted_server.base_url if self._scripted_server else None)
+            scripted = llm.__class__(
+                api_key=llm.api_key,
+                timeout_s=llm.timeout_s,
+                retries=llm.retries,
+                retry_min_wait_s=llm.retry_min_wait_s,
+                retry_max_wait_s=llm.retry_max_wait_s,
+                api_mode="chat",
+                stream=llm.stream,
+                input_cost_per_token=llm.input_cost_per_token or 0.0,
+                output_cost_per_token=llm.output_cost_per_token or 0.0,
+            )
+            return [build_llm(scripted, SCRIPTED_MODEL_NAME, index=0, base_url=base_url, emit=emit)]
+        return [build_llm(llm, model, index=i, base_url=llm.base_url, emit=emit) for i, model in enumerate(llm.models)]

@@ -1,0 +1,234 @@
+"""The runner's own check of the agent's work: tests exist, compile, pass under pytest, and cover the targets.
+
+pytest runs as ``python -m coverage run -m pytest`` in a subprocess of the worker's interpreter, in the task
+workspace, with the agent's scrubbed environment and a time limit; its junit xml and coverage json are parsed
+from the task's validation directory. The agent's own claims are not consulted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import sys
+import xml.etree.ElementTree as ET
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+
+from schemas.events import TargetCoverage
+from services.runners.openhands.workspace import Change, TaskDirs
+
+PYTEST_EXIT = {
+    2: "the test run was interrupted (usually an import or collection error)",
+    3: "pytest hit an internal error",
+    4: "pytest was called wrongly (usage error)",
+    5: "no tests were collected",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class ValidationReport:
+    ok: bool
+    problem: str = ""
+    output: str = ""
+    test_files: list[str] = field(default_factory=list)
+    collected: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    coverage: list[TargetCoverage] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def goal_met(self) -> bool:
+        return self.ok and not self.gaps
+
+
+def test_files_among(changes: Sequence[Change], test_dir: str) -> list[str]:
+    """Added or modified Python test modules: ``test_*.py`` / ``*_test.py`` anywhere, or any module in test_dir."""
+    found = []
+    for change in changes:
+        path = PurePosixPath(change.path)
+        if change.status == "D" or path.suffix != ".py" or path.name == "conftest.py":
+            continue
+        in_test_dir = path.parts[: len(PurePosixPath(test_dir).parts)] == PurePosixPath(test_dir).parts
+        if (
+            path.name.startswith("test_")
+            or path.name.endswith("_test.py")
+            or (in_test_dir and path.name != "__init__.py")
+        ):
+            found.append(change.path)
+    return sorted(found)
+
+
+async def validate(
+    *,
+    dirs: TaskDirs,
+    env: Mapping[str, str],
+    test_files: Sequence[str],
+    targets: Sequence[str],
+    goal_pct: float,
+    timeout_s: float,
+    max_output_chars: int,
+) -> ValidationReport:
+    if not test_files:
+        return ValidationReport(ok=False, problem="no test files were written")
+    for name in test_files:
+        problem = _compile_problem(dirs.workspace, name)
+        if problem:
+            return ValidationReport(ok=False, problem=problem, test_files=list(test_files))
+    junit = dirs.validation / "junit.xml"
+    data = dirs.validation / ".coverage"
+    rcfile = dirs.validation / "coveragerc"
+    rcfile.write_text("[run]\nbranch = False\n")  # ignore the project's coverage config: measure targets only
+    for stale in (junit, data, dirs.validation / "coverage.json"):
+        stale.unlink(missing_ok=True)
+    include = ",".join(str(dirs.workspace / t) for t in targets)
+    run_env = _with_pythonpath(env, dirs.workspace)
+    code, output = await _run(
+        [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
+         "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
+         *test_files],
+        cwd=dirs.workspace, env=run_env, timeout_s=timeout_s,
+    )  # fmt: skip
+    output = _tail(output, max_output_chars)
+    if code is None:
+        return ValidationReport(ok=False, problem=f"pytest did not finish within {timeout_s:g} s", output=output,
+                                test_files=list(test_files))  # fmt: skip
+    collected, failed, skipped = _junit_counts(junit)
+    passed = max(0, collected - failed - skipped)
+    coverage, gaps = await _coverage(dirs, run_env, rcfile, data, targets, goal_pct, timeout_s)
+    counts = {"collected": collected, "passed": passed, "failed": failed, "skipped": skipped}
+    if code != 0:
+        problem = PYTEST_EXIT.get(code, f"{failed} of {collected} tests failed")
+        return ValidationReport(ok=False, problem=problem, output=output, test_files=list(test_files),
+                                coverage=coverage, gaps=gaps, **counts)  # fmt: skip
+    if passed == 0:
+        return ValidationReport(ok=False, problem="no test passed (all skipped?)", output=output,
+                                test_files=list(test_files), coverage=coverage, gaps=gaps, **counts)  # fmt: skip
+    return ValidationReport(ok=True, output=output, test_files=list(test_files), coverage=coverage, gaps=gaps, **counts)
+
+
+def _compile_problem(workspace: Path, name: str) -> str:
+    try:
+        source = (workspace / name).read_bytes()
+        compile(source, name, "exec", dont_inherit=True)
+    except SyntaxError as err:
+        return f"{name} does not compile: {err.msg} (line {err.lineno})"
+    except (ValueError, OSError) as err:
+        return f"{name} cannot be compiled: {err}"
+    return ""
+
+
+async def _coverage(
+    dirs: TaskDirs,
+    env: Mapping[str, str],
+    rcfile: Path,
+    data: Path,
+    targets: Sequence[str],
+    goal_pct: float,
+    timeout_s: float,
+) -> tuple[list[TargetCoverage], list[str]]:
+    report = dirs.validation / "coverage.json"
+    await _run(
+        [sys.executable, "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
+         "--quiet"],
+        cwd=dirs.workspace, env=env, timeout_s=timeout_s,
+    )  # fmt: skip
+    return _parse_coverage(dirs.workspace, report, targets, goal_pct)
+
+
+def _parse_coverage(
+    workspace: Path, report: Path, targets: Sequence[str], goal_pct: float
+) -> tuple[list[TargetCoverage], list[str]]:
+    """Per-target coverage from coverage.py's json report (absent when nothing ran: 0 % for every target)."""
+    files: dict[str, dict] = {}
+    if report.exists():
+        raw = json.loads(report.read_text()).get("files", {})
+        files = {str((workspace / name).resolve()): entry for name, entry in raw.items()}
+    coverage, gaps = [], []
+    for target in targets:
+        entry = files.get(str((workspace / target).resolve()))
+        if entry is None:
+            coverage.append(TargetCoverage(target=target, percent=0.0))
+            gaps.append(f"{target}: not imported by the tests (0 %)")
+            continue
+        summary = entry["summary"]
+        percent = round(float(summary["percent_covered"]), 2)
+        coverage.append(TargetCoverage(target=target, percent=percent, covered_lines=summary["covered_lines"],
+                                       total_lines=summary["num_statements"]))  # fmt: skip
+        if percent < goal_pct:
+            gaps.append(f"{target}: {percent:g} %, lines not covered: {_ranges(entry.get('missing_lines', []))}")
+    return coverage, gaps
+
+
+def _junit_counts(junit: Path) -> tuple[int, int, int]:
+    if not junit.exists():
+        return 0, 0, 0
+    try:
+        root = ET.parse(junit).getroot()
+    except ET.ParseError:
+        return 0, 0, 0
+    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+    tests = sum(int(s.get("tests", 0)) for s in suites)
+    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
+    skipped = sum(int(s.get("skipped", 0)) for s in suites)
+    return tests, failed, skipped
+
+
+async def _run(
+    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float
+) -> tuple[int | None, str]:
+    """``(exit code, output)``; exit code None on timeout. The process group dies on timeout or cancel."""
+    process = await asyncio.create_subprocess_exec(
+        *command,
+        cwd=cwd,
+        env=dict(env),
+        stdin=asyncio.subprocess.DEVNULL,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        stdout, _ = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
+    except TimeoutError:
+        _kill_group(process.pid)
+        stdout, _ = await process.communicate()
+        return None, stdout.decode(errors="replace")
+    except asyncio.CancelledError:
+        _kill_group(process.pid)
+        await process.wait()
+        raise
+    return process.returncode, stdout.decode(errors="replace")
+
+
+def _kill_group(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def _with_pythonpath(env: Mapping[str, str], workspace: Path) -> dict[str, str]:
+    paths = [str(workspace)] + ([str(workspace / "src")] if (workspace / "src").is_dir() else [])
+    return {**env, "PYTHONPATH": os.pathsep.join(paths)}
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else "…(truncated)…\n" + text[-limit:]
+
+
+def _ranges(lines: Sequence[int]) -> str:
+    if not lines:
+        return "none"
+    spans, start, prev = [], lines[0], lines[0]
+    for n in [*lines[1:], None]:
+        if n is not None and n == prev + 1:
+            prev = n
+            continue
+        spans.append(f"{start}-{prev}" if prev != start else str(start))
+        if n is not None:
+            start = prev = n
+    return ", ".join(spans[:40]) + (" …" if len(spans) > 40 else "")

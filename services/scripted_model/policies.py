@@ -1,0 +1,73 @@
+"""``TestWriterPolicy``: a scripted stand-in that writes a test file per target, runs it, and finishes.
+
+It reads the workspace and the ``module -> test file`` lines of the runner's prompt. A test's body comes from
+``bodies`` (keyed by target path) when given, else a generic one that imports the module and runs its
+doctests: honest, passing, and as good as the module's doctests. It is a script, not a model; every test it
+writes says so in its docstring.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import PurePosixPath
+
+from services.runners.openhands.prompt import Assignment, parse_targets
+from services.scripted_model.replies import ChatRequest, Reply, Say
+from services.scripted_model.scripts import create_file, finish, run
+
+GENERIC_TEST = '''"""Tests for {module}, written by the Handoff scripted model (a script, not an LLM)."""
+
+import doctest
+import importlib
+
+
+def test_{name}_imports():
+    module = importlib.import_module("{module}")
+    assert module.__name__ == "{module}"
+
+
+def test_{name}_doctests_pass():
+    module = importlib.import_module("{module}")
+    assert doctest.testmod(module).failed == 0
+'''
+
+
+class TestWriterPolicy:
+    """Turn 0..n-1: create the test file of each target; then run pytest on them; then finish.
+
+    After a feedback round (a new user message), it finishes again: it cannot improve its tests.
+    """
+
+    __test__ = False  # not a pytest class
+
+    def __init__(self, bodies: Mapping[str, str] | None = None) -> None:
+        self.bodies = dict(bodies or {})
+
+    def __call__(self, request: ChatRequest) -> Reply:
+        workspace, assignments = parse_targets(request.first_user_text)
+        if workspace is None or not assignments:
+            return Say("[scripted model] I found no targets in the prompt; nothing to do.")
+        step = request.step
+        if step < len(assignments):
+            a = assignments[step]
+            return create_file(str(workspace / a.test_file), self.body(a))
+        if step == len(assignments):
+            files = " ".join(a.test_file for a in assignments)
+            return run(f"python -m pytest -q {files}", timeout_s=120)
+        return finish(f"[scripted model] wrote {len(assignments)} test file(s)")
+
+    def body(self, assignment: Assignment) -> str:
+        if assignment.target in self.bodies:
+            return self.bodies[assignment.target]
+        module = module_name(assignment.target)
+        return GENERIC_TEST.format(module=module, name=module.replace(".", "_"))
+
+
+def module_name(target: str) -> str:
+    """``src/pkg/calc.py`` -> ``pkg.calc``; ``pkg/__init__.py`` -> ``pkg``."""
+    parts = list(PurePosixPath(target).with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)

@@ -1,0 +1,81 @@
+"""The real agent, driven by the scripted model over HTTP, writes tests that the runner validates and stores."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+from pathlib import Path
+
+from nats.js import JetStreamContext
+
+from schemas.topology import Topology
+from services.artifacts.snapshots import materialize_snapshot, upload_snapshot
+from services.artifacts.store import get_artifact
+from services.runners.openhands import OpenHandsTestRunner
+from services.scripted_model import ScriptedModelServer
+from services.scripted_model.scripts import Script, create_file, finish, run, view
+from tests.runners.conftest import (
+    PASSING_TEST,
+    TARGET,
+    TEST_FILE,
+    ProgressLog,
+    llm_settings,
+    make_ctx,
+    runner_settings,
+)
+
+
+def _workspace_of(request_text: str) -> Path:
+    from services.runners.openhands.prompt import parse_targets
+
+    workspace, _ = parse_targets(request_text)
+    assert workspace is not None
+    return workspace
+
+
+def _git_apply(tree: Path, patch: Path) -> None:
+    subprocess.run(["git", "apply", "--check", str(patch)], cwd=tree, check=True, capture_output=True)
+    subprocess.run(["git", "apply", str(patch)], cwd=tree, check=True, capture_output=True)
+
+
+def writes_passing_test() -> Script:
+    return Script(
+        [
+            lambda r: view(str(_workspace_of(r.first_user_text) / TARGET)),
+            lambda r: create_file(str(_workspace_of(r.first_user_text) / TEST_FILE), PASSING_TEST),
+            run(f"python -m pytest -q {TEST_FILE}"),
+            finish("tests written"),
+        ]
+    )
+
+
+async def test_a_submitted_module_comes_back_as_a_validated_patch_that_applies(
+    js: JetStreamContext, topology: Topology, sample_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Snapshot -> agent writes a test over HTTP -> runner runs it with coverage -> patch applies to the snapshot."""
+    model_server.policy = writes_passing_test()
+    source = await upload_snapshot(js, sample_project)
+    progress = ProgressLog()
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    result = await runner.run(make_ctx(js, source, progress, coverage_goal_pct=80.0))
+
+    assert result.files_produced
+    assert result.test_files == [TEST_FILE]
+    assert (result.tests_collected, result.tests_passed, result.tests_failed) == (3, 3, 0)
+    assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
+    assert result.goal_met and result.rounds_used == 1
+    assert result.usage.prompt_tokens > 0 and result.usage.model == "openai/scripted-test"
+    assert result.patch is not None and [f.name for f in result.files] == [f"task-1/1/files/{TEST_FILE}"]
+    assert await get_artifact(js, result.files[0]) == PASSING_TEST.encode()
+
+    original = tmp_path / "original"
+    await materialize_snapshot(js, source, original)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_git_apply, original, patch)
+    assert (original / TEST_FILE).read_text() == PASSING_TEST
+
+    stages = progress.stages()
+    for stage in ("workspace", "round", "agent_action", "agent_observation", "validation", "result"):
+        assert stage in stages, f"no {stage} progress in {stages}"
+    assert not list((tmp_path / "work").iterdir()), "the task workspace was not cleaned up"
