@@ -1,0 +1,24 @@
+"""The Python client of Handoff: submit work, await results, follow runs; plus the legacy facade."""
+
+from services.client.client import HandoffClient, new_task_id
+from services.client.errors import (
+    ArtifactUnavailableError,
+    HandoffClientError,
+    ResultTimeoutError,
+    SubmitError,
+    UnknownRunError,
+    UnknownTaskError,
+)
+from services.client.settings import ClientSettings
+
+__all__ = [
+    "ArtifactUnavailableError",
+    "ClientSettings",
+    "HandoffClient",
+    "HandoffClientError",
+    "ResultTimeoutError",
+    "SubmitError",
+    "UnknownRunError",
+    "UnknownTaskError",
+    "new_task_id",
+]

@@ -1,0 +1,69 @@
+"""Source snapshots in, artifacts out: what a test-generation task needs and what it produced."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from nats.js import JetStreamContext
+
+from schemas.events import ArtifactRef, GenerateTests, TaskFinished, TestGenerationResult
+from services.artifacts.errors import ArtifactError
+from services.artifacts.snapshots import upload_snapshot
+from services.artifacts.store import get_artifact
+from services.client.errors import ArtifactUnavailableError, SubmitError
+
+if TYPE_CHECKING:
+    from services.client.client import HandoffClient
+
+
+async def submit_tests(
+    client: HandoffClient,
+    repo: Path | str,
+    targets: list[str],
+    *,
+    coverage_goal_pct: float = 80.0,
+    test_dir: str = "tests",
+    instructions: str = "",
+    feedback_rounds: int | None = None,
+    files: list[str] | None = None,
+    **submit_options: Any,
+) -> str:
+    """Upload a snapshot of ``repo`` (the files git tracks, a directory walk, or exactly ``files``) and submit a
+    GenerateTests task for ``targets`` (paths relative to ``repo``). Other options go to ``client.submit``."""
+    try:
+        snapshot = await upload_snapshot(client.js, Path(repo), files=files)
+    except ArtifactError as exc:
+        raise SubmitError(
+            f"cannot snapshot {repo}: {exc}", task_id=submit_options.get("task_id"), retryable=False
+        ) from exc
+    payload = GenerateTests(
+        source=snapshot,
+        targets=list(targets),
+        coverage_goal_pct=coverage_goal_pct,
+        test_dir=test_dir,
+        instructions=instructions,
+        feedback_rounds=feedback_rounds,
+    )
+    return await client.submit(payload, **submit_options)
+
+
+async def fetch_artifact(js: JetStreamContext, ref: ArtifactRef) -> bytes:
+    try:
+        return await get_artifact(js, ref)
+    except ArtifactError as exc:
+        raise ArtifactUnavailableError(str(exc)) from exc
+
+
+async def fetch_patch(js: JetStreamContext, finished: TaskFinished) -> bytes | None:
+    result = finished.result
+    if not isinstance(result, TestGenerationResult) or result.patch is None:
+        return None
+    return await fetch_artifact(js, result.patch)
+
+
+async def fetch_files(js: JetStreamContext, finished: TaskFinished) -> dict[str, bytes]:
+    result = finished.result
+    if not isinstance(result, TestGenerationResult):
+        return {}
+    return {ref.name: await fetch_artifact(js, ref) for ref in result.files}

@@ -1,0 +1,288 @@
+"""``HandoffClient``: submit work, await results without polling, follow runs, fetch artifacts.
+
+    async with HandoffClient.connect(url="nats://127.0.0.1:4222") as client:
+        task_id = await client.submit(Sleep(duration_s=1), run_id="build-42", run_size=1)
+        finished = await client.result(task_id, timeout=60)
+
+Every call is bounded: submits by ``submit_timeout_s`` (retried with the same message id, so a retried submit is
+stored once), waits by their ``timeout`` (``ResultTimeoutError``; the work keeps running). An unknown or expired
+task id fails at once with ``UnknownTaskError``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import uuid
+from collections.abc import AsyncIterator, Generator, Iterable
+from contextlib import aclosing
+from datetime import datetime, timedelta
+from types import TracebackType
+from typing import Any
+
+from nats.aio.client import Client as NATS
+from nats.js import JetStreamContext
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder, encode
+from schemas.events import (
+    AnyEvent,
+    CancelRequested,
+    Priority,
+    RunFinished,
+    RunSealed,
+    TaskFinished,
+    TaskPayload,
+    TaskSubmitted,
+)
+from services.broker.connect import connect
+from services.client import artifacts, runs
+from services.client.errors import ResultTimeoutError, SubmitError
+from services.client.lookups import Lookups
+from services.client.publishing import PublishFailed, publish_acked
+from services.client.settings import ClientSettings
+from services.client.watchers import FinishWatch
+from services.collector.records import RunRecord, TaskRecord
+from services.common.clock import utcnow
+from services.observability.tracing import current_trace_headers
+
+
+def new_task_id() -> str:
+    return uuid.uuid4().hex
+
+
+class HandoffClient:
+    """A Handoff client on a NATS connection. Construct it on your own ``nc``, or use ``HandoffClient.connect()``."""
+
+    def __init__(self, nc: NATS, *, settings: ClientSettings | None = None, owns_connection: bool = False) -> None:
+        self.nc = nc
+        self.settings = settings or ClientSettings.from_env()
+        self._owns_connection = owns_connection
+        self._lookups = Lookups(nc.jetstream(), concurrency=self.settings.lookup_concurrency)
+        self._submit_check: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=nc.max_payload or None)
+
+    @classmethod
+    def connect(cls, settings: ClientSettings | None = None, *, url: str | None = None) -> _Connecting:
+        """``client = await HandoffClient.connect()`` or ``async with HandoffClient.connect() as client``."""
+        return _Connecting(cls, settings or ClientSettings.from_env(), url)
+
+    @property
+    def js(self) -> JetStreamContext:
+        return self.nc.jetstream()
+
+    async def close(self) -> None:
+        """Close the connection if this client opened it (never drains: nothing to flush but acknowledged work)."""
+        if self._owns_connection and not self.nc.is_closed:
+            await self.nc.close()
+
+    async def __aenter__(self) -> HandoffClient:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    # ---- submitting ---------------------------------------------------------------------------------
+    async def submit(
+        self,
+        payload: TaskPayload,
+        *,
+        task_id: str | None = None,
+        run_id: str | None = None,
+        run_size: int | None = None,
+        deadline: datetime | None = None,
+        timeout_s: float | None = None,
+        priority: Priority = Priority.NORMAL,
+        max_attempts: int = 3,
+        labels: dict[str, str] | None = None,
+    ) -> str:
+        """Publish a TaskSubmitted; return its task id as soon as JetStream has stored it.
+
+        ``deadline`` (or ``timeout_s`` from now) bounds the task's whole life, retries included. Submitting the same
+        ``task_id`` again is idempotent: JetStream de-duplicates it and the first submit counts.
+        """
+        task_id = task_id or new_task_id()
+        if deadline is not None and timeout_s is not None:
+            raise ValueError("give either deadline or timeout_s, not both")
+        now = utcnow()
+        if timeout_s is not None:
+            deadline = now + timedelta(seconds=timeout_s)
+        event = TaskSubmitted(
+            task_id=task_id,
+            payload=payload,
+            submitted_at=now,
+            run_id=run_id,
+            run_size=run_size,
+            priority=priority,
+            deadline=deadline,
+            max_attempts=max_attempts,
+            submitter=self.settings.submitter,
+            labels=dict(labels or {}),
+        )
+        data = encode(event)
+        try:
+            self._submit_check.decode(data)
+        except DecodeError as exc:
+            raise SubmitError(f"invalid task {task_id!r}: {exc.message}", task_id=task_id, retryable=False) from exc
+        try:
+            await publish_acked(
+                self.js,
+                names.task_subject(run_id, task_id, names.EventType.SUBMITTED),
+                data,
+                msg_id=names.submit_msg_id(task_id),
+                headers=current_trace_headers(),
+                attempt_timeout_s=self.settings.nats.publish_timeout_s,
+                total_timeout_s=self.settings.submit_timeout_s,
+            )
+        except PublishFailed as exc:
+            raise SubmitError(str(exc), task_id=task_id, retryable=exc.retryable) from exc
+        return task_id
+
+    async def submit_tests(self, repo: Any, targets: list[str], **options: Any) -> str:
+        """Snapshot ``repo``, then submit a GenerateTests task for ``targets`` (see ``artifacts.submit_tests``)."""
+        return await artifacts.submit_tests(self, repo, targets, **options)
+
+    async def seal_run(self, run_id: str, size: int) -> None:
+        """Declare how many tasks ``run_id`` has (when the submits did not say); its RunFinished follows."""
+        event = RunSealed(run_id=run_id, size=size, sealed_at=utcnow())
+        await self._publish(names.run_sealed_subject(run_id), encode(event), what=f"seal of run {run_id}")
+
+    async def cancel(self, task_id: str, reason: str = "") -> bool:
+        """Ask for ``task_id`` to be cancelled; False if it had already finished. Unknown ids raise."""
+        record = await self._lookups.status(task_id)
+        if record.final:
+            return False
+        event = CancelRequested(
+            task_id=task_id, requested_at=utcnow(), reason=reason, requested_by=self.settings.submitter
+        )
+        await self._publish(names.cancel_subject(task_id), encode(event), what=f"cancel of {task_id}")
+        return True
+
+    # ---- reading and waiting ------------------------------------------------------------------------
+    async def status(self, task_id: str) -> TaskRecord:
+        """Where the task stands now (queued, running with replica/attempt/progress, or final with timings)."""
+        return await self._lookups.status(task_id)
+
+    async def run_status(self, run_id: str) -> RunRecord | None:
+        """The collector's record of a run (expected size, finished tasks), None if it has none yet."""
+        return await self._lookups.run_record(run_id)
+
+    async def result(self, task_id: str, timeout: float | None = None) -> TaskFinished:  # noqa: ASYNC109 (the API's typed timeout)
+        """The task's final TaskFinished (any status), as soon as there is one."""
+        async with aclosing(self.as_completed([task_id], timeout)) as finishes:
+            async for finished in finishes:
+                return finished
+        raise AssertionError("as_completed ended without a result or an error")  # pragma: no cover
+
+    async def gather(self, task_ids: Iterable[str], timeout: float | None = None) -> list[TaskFinished]:  # noqa: ASYNC109 (the API's typed timeout)
+        """The final events of all ``task_ids``, in their order; one deadline for all of them."""
+        ids = list(task_ids)
+        got: dict[str, TaskFinished] = {}
+        async with aclosing(self.as_completed(ids, timeout)) as finishes:
+            async for finished in finishes:
+                got[finished.task_id] = finished
+        return [got[t] for t in ids]
+
+    async def as_completed(
+        self,
+        task_ids: Iterable[str],
+        timeout: float | None = None,  # noqa: ASYNC109 (the API's typed timeout)
+    ) -> AsyncIterator[TaskFinished]:
+        """The final events of ``task_ids`` in the order they finish (already finished ones first).
+
+        Unknown ids raise ``UnknownTaskError`` before anything is yielded; when ``timeout`` (seconds, default
+        ``result_timeout_s``, ``math.inf`` for none) runs out, ``ResultTimeoutError`` names the tasks still going.
+        Use it with ``contextlib.aclosing`` if you may stop early.
+        """
+        ids = list(dict.fromkeys(task_ids))
+        limit = self.settings.result_timeout_s if timeout is None else timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + limit if math.isfinite(limit) else None
+        try:
+            async with asyncio.timeout_at(deadline):
+                finals = await self._lookups.finals(ids)
+        except TimeoutError:
+            raise ResultTimeoutError(ids, limit) from None
+        pending = {t for t, f in finals.items() if f is None}
+        for finished in finals.values():
+            if finished is not None:
+                yield finished
+        if not pending:
+            return
+        async with FinishWatch(self.js, pending, heartbeat_s=self.settings.watch_heartbeat_s) as watch:
+            while pending:
+                try:
+                    async with asyncio.timeout_at(deadline):
+                        finished = await watch.next()
+                except TimeoutError:
+                    raise ResultTimeoutError(sorted(pending), limit) from None
+                pending.discard(finished.task_id)
+                yield finished
+
+    def watch(self, run_id: str, *, from_start: bool = False, until_finished: bool = True) -> AsyncIterator[AnyEvent]:
+        """The run's lifecycle events as they happen (all since the start with ``from_start``), decoded.
+
+        Ends after the run's RunFinished when ``until_finished``; otherwise runs until the caller stops.
+        """
+        return runs.watch(self, run_id, from_start=from_start, until_finished=until_finished)
+
+    async def wait_run(self, run_id: str, timeout: float | None = None) -> RunFinished:  # noqa: ASYNC109 (the API's typed timeout)
+        """The run's RunFinished, once its last task has finished. ``UnknownRunError`` for a run nobody started."""
+        return await runs.wait_run(self, run_id, self.settings.result_timeout_s if timeout is None else timeout)
+
+    # ---- artifacts ----------------------------------------------------------------------------------
+    async def fetch_patch(self, finished: TaskFinished) -> bytes | None:
+        """The unified diff a test-generation task produced, or None if it produced none."""
+        return await artifacts.fetch_patch(self.js, finished)
+
+    async def fetch_files(self, finished: TaskFinished) -> dict[str, bytes]:
+        """The generated files of a test-generation task, by artifact name."""
+        return await artifacts.fetch_files(self.js, finished)
+
+    async def fetch_artifact(self, ref: Any) -> bytes:
+        return await artifacts.fetch_artifact(self.js, ref)
+
+    # ---- internals ----------------------------------------------------------------------------------
+    @property
+    def lookups(self) -> Lookups:
+        return self._lookups
+
+    async def _publish(self, subject: str, data: bytes, *, what: str) -> None:
+        try:
+            await publish_acked(
+                self.js,
+                subject,
+                data,
+                msg_id=None,
+                attempt_timeout_s=self.settings.nats.publish_timeout_s,
+                total_timeout_s=self.settings.submit_timeout_s,
+            )
+        except PublishFailed as exc:
+            raise SubmitError(f"{what}: {exc}", retryable=exc.retryable) from exc
+
+
+class _Connecting:
+    """What ``HandoffClient.connect`` returns: await it, or use it as an async context manager."""
+
+    def __init__(self, cls: type[HandoffClient], settings: ClientSettings, url: str | None) -> None:
+        self._cls, self._settings, self._url = cls, settings, url
+        self._client: HandoffClient | None = None
+
+    async def _open(self) -> HandoffClient:
+        name = f"handoff-client-{self._settings.submitter}"
+        nc = await connect(self._settings.nats, name=name, url=self._url or self._settings.url)
+        return self._cls(nc, settings=self._settings, owns_connection=True)
+
+    def __await__(self) -> Generator[Any, None, HandoffClient]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> HandoffClient:
+        self._client = await self._open()
+        return self._client
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._client is not None:
+            await self._client.close()

@@ -1,0 +1,126 @@
+"""One-shot reads of where tasks stand: the collector's record first, then the events stream itself.
+
+The events stream is the source of truth and the record is derived from it, so a task whose events are in the
+stream but not yet in a record (the collector is catching up, or down) is still known, and its finish is read
+straight from the stream. A task with neither a record nor any event is unknown: never submitted here, or
+expired (records and events share the result retention).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterable
+
+import structlog
+from nats.js import JetStreamContext
+from nats.js.errors import KeyNotFoundError, NotFoundError
+from nats.js.kv import KeyValue
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder
+from schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
+from services.client.errors import UnknownTaskError
+from services.collector.fold import fold_task
+from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
+
+log = structlog.get_logger(__name__)
+
+_finished: Decoder[TaskFinished] = Decoder(TaskFinished)
+_submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
+_run_finished: Decoder[RunFinished] = Decoder(RunFinished)
+_any_task_event: Decoder[TaskEvent] = Decoder(TaskEvent)
+
+
+class Lookups:
+    def __init__(self, js: JetStreamContext, *, concurrency: int) -> None:
+        self._js = js
+        self._limit = asyncio.Semaphore(concurrency)
+        self._tasks_kv: KeyValue | None = None
+        self._runs_kv: KeyValue | None = None
+
+    async def task_record(self, task_id: str) -> TaskRecord | None:
+        if self._tasks_kv is None:
+            self._tasks_kv = await self._js.key_value(names.TASKS_BUCKET)
+        try:
+            entry = await self._tasks_kv.get(task_id)
+        except KeyNotFoundError:
+            return None
+        return task_record_decoder.decode(entry.value or b"")
+
+    async def run_record(self, run_id: str) -> RunRecord | None:
+        if self._runs_kv is None:
+            self._runs_kv = await self._js.key_value(names.RUNS_BUCKET)
+        try:
+            entry = await self._runs_kv.get(run_id)
+        except KeyNotFoundError:
+            return None
+        return run_record_decoder.decode(entry.value or b"")
+
+    async def finished_in_stream(self, task_id: str) -> TaskFinished | None:
+        return await self._last(names.task_filter(task_id, names.EventType.FINISHED), _finished)
+
+    async def submitted_in_stream(self, task_id: str) -> TaskSubmitted | None:
+        return await self._last(names.task_filter(task_id, names.EventType.SUBMITTED), _submitted)
+
+    async def run_finished(self, run_id: str) -> RunFinished | None:
+        return await self._last(names.run_finished_subject(run_id), _run_finished)
+
+    async def any_event(self, subject_filter: str) -> bool:
+        try:
+            await self._js.get_last_msg(names.EVENTS_STREAM, subject_filter)
+        except NotFoundError:
+            return False
+        return True
+
+    async def final(self, task_id: str) -> TaskFinished | None:
+        """The task's final event if it has finished, None if it is still going; ``UnknownTaskError`` if unknown."""
+        async with self._limit:
+            record = await self.task_record(task_id)
+            if record is not None and record.finished is not None:
+                return record.finished
+            finished = await self.finished_in_stream(task_id)
+            if finished is not None:
+                return finished
+            if record is None and not await self.any_event(names.task_filter(task_id)):
+                raise UnknownTaskError([task_id])
+            return None
+
+    async def finals(self, task_ids: Iterable[str]) -> dict[str, TaskFinished | None]:
+        """``final`` of many tasks at once; one ``UnknownTaskError`` naming every unknown id."""
+        ids = list(dict.fromkeys(task_ids))
+        outcomes = await asyncio.gather(*(self.final(t) for t in ids), return_exceptions=True)
+        unknown = [t for t, o in zip(ids, outcomes, strict=True) if isinstance(o, UnknownTaskError)]
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(outcome, UnknownTaskError):
+                raise outcome
+        if unknown:
+            raise UnknownTaskError(unknown)
+        return {t: o for t, o in zip(ids, outcomes, strict=True) if not isinstance(o, BaseException)}
+
+    async def status(self, task_id: str) -> TaskRecord:
+        """The collector's record; while the collector has not folded the task yet, one built from the stream."""
+        record = await self.task_record(task_id)
+        if record is not None:
+            return record
+        found = await asyncio.gather(
+            self.submitted_in_stream(task_id),
+            self._last(names.task_filter(task_id), _any_task_event),
+            self.finished_in_stream(task_id),
+        )
+        for event in found:
+            if event is not None:
+                record = fold_task(record, event)
+        if record is None:
+            raise UnknownTaskError([task_id])
+        return record
+
+    async def _last[T](self, subject: str, decoder: Decoder[T]) -> T | None:
+        try:
+            msg = await self._js.get_last_msg(names.EVENTS_STREAM, subject)
+        except NotFoundError:
+            return None
+        try:
+            return decoder.decode(msg.data or b"")
+        except DecodeError as exc:
+            log.warning("undecodable event in the stream ignored", subject=msg.subject, reason=exc.reason.value)
+            return None

@@ -1,0 +1,104 @@
+"""Following a run: its lifecycle events as they happen, and its RunFinished."""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
+
+import nats.errors
+import structlog
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder
+from schemas.events import AnyEvent, RunFinished
+from services.client.errors import ResultTimeoutError, UnknownRunError
+from services.client.watchers import ordered_subscription
+
+if TYPE_CHECKING:
+    from services.client.client import HandoffClient
+
+log = structlog.get_logger(__name__)
+
+_any: Decoder[AnyEvent] = Decoder(AnyEvent)
+_run_finished: Decoder[RunFinished] = Decoder(RunFinished)
+
+
+async def watch(
+    client: HandoffClient, run_id: str, *, from_start: bool, until_finished: bool
+) -> AsyncIterator[AnyEvent]:
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def on_msg(msg: Msg) -> None:
+        queue.put_nowait(msg)
+
+    sub = await ordered_subscription(
+        client.js,
+        stream=names.EVENTS_STREAM,
+        filters=[names.run_events_filter(run_id), names.run_filter(run_id)],
+        deliver=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
+        heartbeat_s=client.settings.watch_heartbeat_s,
+        on_msg=on_msg,
+    )
+    try:
+        while True:
+            msg = await queue.get()
+            try:
+                event = _any.decode(msg.data)
+            except DecodeError as exc:
+                log.warning("undecodable run event skipped", subject=msg.subject, reason=exc.reason.value)
+                continue
+            yield event
+            if until_finished and isinstance(event, RunFinished):
+                return
+    finally:
+        try:
+            await sub.unsubscribe()
+        except (nats.errors.Error, TimeoutError) as err:
+            log.debug("run watch unsubscribe failed", error=str(err))
+
+
+async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunFinished:
+    lookups = client.lookups
+    finished = await lookups.run_finished(run_id)
+    if finished is not None:
+        return finished
+    known = (
+        await lookups.run_record(run_id) is not None
+        or await lookups.any_event(names.run_events_filter(run_id))
+        or await lookups.any_event(names.run_filter(run_id))
+    )
+    if not known:
+        raise UnknownRunError(run_id)
+    done: asyncio.Future[RunFinished] = asyncio.get_running_loop().create_future()
+
+    async def on_msg(msg: Msg) -> None:
+        try:
+            event = _run_finished.decode(msg.data)
+        except DecodeError as exc:
+            log.warning("undecodable RunFinished skipped", subject=msg.subject, reason=exc.reason.value)
+            return
+        if not done.done():
+            done.set_result(event)
+
+    sub = await ordered_subscription(
+        client.js,
+        stream=names.EVENTS_STREAM,
+        filters=[names.run_finished_subject(run_id)],
+        deliver=DeliverPolicy.LAST_PER_SUBJECT,
+        heartbeat_s=client.settings.watch_heartbeat_s,
+        on_msg=on_msg,
+    )
+    try:
+        async with asyncio.timeout(timeout_s if math.isfinite(timeout_s) else None):
+            return await asyncio.shield(done)
+    except TimeoutError:
+        raise ResultTimeoutError([run_id], timeout_s, what="run") from None
+    finally:
+        try:
+            await sub.unsubscribe()
+        except (nats.errors.Error, TimeoutError) as err:
+            log.debug("run wait unsubscribe failed", error=str(err))
