@@ -1,0 +1,78 @@
+"""Test-generation tasks through the client: the source snapshot goes up, the patch and files come back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import msgspec
+import pytest
+from nats.js import JetStreamContext
+
+from schemas import names
+from schemas.codec import encode
+from schemas.events import GenerateTests, TaskFinished, TaskStatus, TestGenerationResult
+from schemas.topology import Topology
+from services.artifacts.snapshots import materialize_snapshot
+from services.artifacts.store import put_artifact
+from services.client import ArtifactUnavailableError, HandoffClient, SubmitError
+from services.common.clock import utcnow
+
+
+def sample_repo(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "mod.py").write_text("def double(x):\n    return 2 * x\n")
+    return root
+
+
+async def test_submit_tests_uploads_the_snapshot_and_fetches_the_patch_and_files_back(
+    client: HandoffClient, js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """The submitted GenerateTests points at a stored snapshot of the repo; the result's artifacts come back."""
+    repo = sample_repo(tmp_path / "repo")
+    task_id = await client.submit_tests(repo, ["pkg/mod.py"], coverage_goal_pct=70, run_id="tests-run", run_size=1)
+    status = await client.status(task_id)
+    assert status.kind == "generate_tests" and status.run_id == "tests-run"
+    submitted = await client.lookups.submitted_in_stream(task_id)
+    assert submitted is not None and isinstance(submitted.payload, GenerateTests)
+    assert submitted.payload.targets == ["pkg/mod.py"] and submitted.payload.coverage_goal_pct == 70
+    unpacked = tmp_path / "unpacked"
+    await materialize_snapshot(js, submitted.payload.source, unpacked)
+    assert (unpacked / "pkg" / "mod.py").read_text() == (repo / "pkg" / "mod.py").read_text()
+
+    patch = b"--- /dev/null\n+++ b/tests/test_mod.py\n@@ -0,0 +1 @@\n+def test_double(): ...\n"
+    patch_ref = await put_artifact(js, f"{task_id}/patch.diff", patch, content_type="text/x-diff")
+    file_ref = await put_artifact(
+        js, f"{task_id}/tests/test_mod.py", b"def test_double(): ...\n", content_type="text/x-python"
+    )
+    finish = TaskFinished(
+        task_id=task_id,
+        status=TaskStatus.SUCCEEDED,
+        finished_at=utcnow(),
+        attempt=1,
+        run_id="tests-run",
+        result=TestGenerationResult(files_produced=True, patch=patch_ref, files=[file_ref]),
+    )
+    await js.publish(names.task_subject("tests-run", task_id, names.EventType.FINISHED), encode(finish))
+    result = await client.result(task_id, timeout=10)
+    assert await client.fetch_patch(result) == patch
+    assert await client.fetch_files(result) == {file_ref.name: b"def test_double(): ...\n"}
+
+    gone = TaskFinished(
+        task_id=task_id,
+        status=TaskStatus.SUCCEEDED,
+        finished_at=utcnow(),
+        result=TestGenerationResult(patch=msgspec.structs.replace(patch_ref, name="missing")),
+    )
+    with pytest.raises(ArtifactUnavailableError, match="missing"):
+        await client.fetch_patch(gone)
+
+
+async def test_submit_tests_of_a_directory_that_does_not_exist_is_refused(
+    client: HandoffClient, js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """A snapshot that cannot be taken gives a non-retryable SubmitError and publishes nothing."""
+    with pytest.raises(SubmitError) as info:
+        await client.submit_tests(tmp_path / "absent", ["x.py"], task_id="no-repo")
+    assert not info.value.retryable and info.value.task_id == "no-repo"
+    assert (await js.stream_info(names.EVENTS_STREAM)).state.messages == 0
