@@ -55,9 +55,11 @@ def task_of_subject(subject: str) -> tuple[str | None, str | None]:
     parsed = names.parse_task_subject(subject)
     if parsed is None:
         return None, None
-    run_id, task_id, _ = parsed
-    task_id = ident_or_none(task_id)
-    return (ident_or_none(run_id) if task_id else None), task_id
+    run_token, task_token, _ = parsed
+    run_id, task_id = ident_or_none(run_token), ident_or_none(task_token)
+    if task_id is None or (run_token is not None and run_id is None):
+        return None, None
+    return run_id, task_id
 
 
 class DeadLetters:

@@ -51,7 +51,8 @@ async def run_guarded(
     """Run ``work``; stop it on ``interrupt`` or after ``timeout_s`` (the time left until the deadline)."""
     task = asyncio.create_task(work, name="generator-runner")
     try:
-        done, _ = await asyncio.wait({task, interrupt}, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        waiting: set[asyncio.Future[Any]] = {task, interrupt}
+        done, _ = await asyncio.wait(waiting, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
     except asyncio.CancelledError:
         task.cancel()
         raise

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import nats.errors
 import nats.js.errors
@@ -58,7 +59,7 @@ class Publisher:
     async def publish(self, subject: str, event: Event, *, msg_id: str, attempts: int | None = None) -> PubAck:
         """Publish ``event`` and wait for the stream's ack, retrying with the same msg id until it lands."""
         data = encode(event)
-        headers = {names.Header.MSG_ID: msg_id}
+        headers: dict[str, Any] = {names.Header.MSG_ID.value: msg_id}
         return await self._retrying(
             lambda: self._js.publish(subject, data, timeout=self.timeout_s, headers=headers),
             what=f"publish {msg_id}",

@@ -6,13 +6,16 @@ import os
 import signal
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from schemas.topology import TopologyParams
 from tests.support.nats import FAST_TOPOLOGY
 
 
-def replica_env(url: str, replica_id: str, topology: TopologyParams = FAST_TOPOLOGY, **extra: str) -> dict[str, str]:
+def replica_env(
+    url: str, replica_id: str, extra: Mapping[str, str] | None = None, *, topology: TopologyParams = FAST_TOPOLOGY
+) -> dict[str, str]:
     return {
         **os.environ,
         "HANDOFF_NATS_URL": url,
@@ -25,7 +28,7 @@ def replica_env(url: str, replica_id: str, topology: TopologyParams = FAST_TOPOL
         "HANDOFF_FETCH_TIMEOUT_S": "0.5",
         "HANDOFF_NATS_RECONNECT_WAIT_S": "0.1",
         "HANDOFF_LOG_FORMAT": "json",
-        **extra,
+        **(extra or {}),
     }
 
 
@@ -36,7 +39,7 @@ class ReplicaProcess:
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "services.cli.main", "generator"],
-            env=replica_env(url, replica_id, **extra),
+            env=replica_env(url, replica_id, extra),
             stdin=subprocess.DEVNULL,
             stdout=self._log,
             stderr=subprocess.STDOUT,

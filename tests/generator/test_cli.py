@@ -30,6 +30,6 @@ def test_a_generator_without_its_consumer_exits_4_and_says_to_apply_the_topology
 
 def test_a_malformed_generator_setting_is_a_usage_error(nats_server: EmbeddedNats) -> None:
     """HANDOFF_GENERATOR_SLOTS=many exits 2 and names the variable."""
-    done = handoff_generator(replica_env(nats_server.url, "bad", HANDOFF_GENERATOR_SLOTS="many"))
+    done = handoff_generator(replica_env(nats_server.url, "bad", {"HANDOFF_GENERATOR_SLOTS": "many"}))
     assert done.returncode == 2
     assert "HANDOFF_GENERATOR_SLOTS must be an integer" in done.stderr

@@ -105,6 +105,7 @@ async def test_shutdown_hands_back_a_task_that_outlives_the_grace_period_at_once
     assert finished.replica_id == "stay" and finished.status is TaskStatus.SUCCEEDED
 
 
-async def _at_least[T](events: Awaitable[list[T]], n: int) -> list[T] | None:
+async def _at_least[T](events: Awaitable[list[T]], n: int) -> list[T]:
+    """The events once there are ``n`` of them; an empty (falsy) list before that."""
     found = await events
-    return found if len(found) >= n else None
+    return found if len(found) >= n else []

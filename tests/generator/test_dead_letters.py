@@ -49,8 +49,9 @@ async def test_random_bytes_wrong_schema_and_oversize_submits_are_dead_lettered_
         assert letter.original_subject == submit_subject(letter.task_id or "")
     finished = {f.task_id: f for f in await finished_events(js)}
     for task_id in ("bad-bytes", "bad-schema", "bad-big"):
+        error = finished[task_id].error
         assert finished[task_id].status is TaskStatus.DEAD_LETTERED
-        assert finished[task_id].error is not None and finished[task_id].error.code is ErrorCode.DEAD_LETTERED
+        assert error is not None and error.code is ErrorCode.DEAD_LETTERED
     assert finished["good-1"].status is TaskStatus.SUCCEEDED and finished["good-2"].status is TaskStatus.SUCCEEDED
 
     async def nothing_pending() -> bool:
