@@ -108,12 +108,13 @@ async def test_pipeline_can_submit_seal_cancel_and_upload_a_snapshot(pipeline: R
 async def test_pipeline_can_read_results_from_the_records_and_the_events_stream(
     pipeline: RoleClient, admin: RoleClient
 ) -> None:
-    """Results are readable: KV get and watch, artifacts, direct get, and a named ordered consumer."""
+    """Results are readable: KV get and watch, artifacts, direct get, ordered consumers (unnamed and named)."""
     task, run = new_id("t"), new_id("r")
     await (await admin.js.key_value(names.TASKS_BUCKET)).put(task, b"task-record")
     await (await admin.js.key_value(names.RUNS_BUCKET)).put(run, b"run-record")
     await admin.js.publish(names.task_subject(run, task, EventType.FINISHED), b"finished")
 
+    finished = names.task_subject(run, task, EventType.FINISHED)
     tasks = await pipeline.js.key_value(names.TASKS_BUCKET)
     assert (await tasks.get(task)).value == b"task-record"
     assert (await (await pipeline.js.key_value(names.RUNS_BUCKET)).get(run)).value == b"run-record"
@@ -122,7 +123,6 @@ async def test_pipeline_can_read_results_from_the_records_and_the_events_stream(
     assert first is not None and first.value == b"task-record"
     await watcher.stop()
 
-    finished = names.task_subject(run, task, EventType.FINISHED)
     assert (await pipeline.js.get_last_msg(EVENTS, finished, direct=True)).data == b"finished"
     assert (await pipeline.js.get_last_msg(EVENTS, finished)).data == b"finished"
 
@@ -130,21 +130,26 @@ async def test_pipeline_can_read_results_from_the_records_and_the_events_stream(
     artifact = await (await pipeline.js.object_store(names.ARTIFACTS_BUCKET)).get(f"patch-{task}")
     assert artifact.data == b"y" * 200_000
 
-    sub = await pipeline.js.subscribe(
-        names.run_events_filter(run),
-        stream=EVENTS,
-        ordered_consumer=True,
-        config=ConsumerConfig(name=new_id("client")),
+    # ordered consumers as the client creates them: unnamed, one or several filters
+    for config in (
+        None,
+        ConsumerConfig(filter_subjects=[finished, names.task_subject(run, "other", EventType.FINISHED)]),
+    ):
+        sub = await pipeline.js.subscribe(finished, stream=EVENTS, ordered_consumer=True, config=config)
+        assert (await sub.next_msg(timeout=5)).data == b"finished"
+        await sub.unsubscribe()
+    named = await pipeline.js.subscribe(
+        names.run_events_filter(run), stream=EVENTS, ordered_consumer=True, config=ConsumerConfig(name=new_id("c"))
     )
-    assert (await sub.next_msg(timeout=5)).data == b"finished"
-    await sub.unsubscribe()
+    assert (await named.next_msg(timeout=5)).data == b"finished"
+    await named.unsubscribe()
     pipeline.assert_no_violations()
 
 
 async def test_pipeline_cannot_consume_submits_or_touch_the_generators_consumer(
     pipeline: RoleClient, admin: RoleClient, applied: Topology
 ) -> None:
-    """Pulling, acking, subscribing to submits and creating, updating or deleting a durable are all refused."""
+    """Pulling, acking, subscribing to submits, and creating, renaming onto or deleting a durable are refused."""
     task = new_id("t")
     await pipeline.js.publish(names.task_subject(None, task, EventType.SUBMITTED), b"{}")
 
@@ -172,13 +177,6 @@ async def test_pipeline_cannot_consume_submits_or_touch_the_generators_consumer(
         pipeline.js.add_consumer(EVENTS, takeover, name=names.GENERATOR_CONSUMER),
         action="publish",
         subject=f"$JS.API.CONSUMER.CREATE.{EVENTS}.{names.GENERATOR_CONSUMER}.{names.SUBMIT_FILTER}",
-    )
-    # the unnamed form takes the name from the body: it would overwrite the durable, so it is refused
-    body = {"stream_name": EVENTS, "config": {**takeover.as_dict(), "name": names.GENERATOR_CONSUMER}}
-    await pipeline.expect_refused(
-        pipeline.nc.request(f"$JS.API.CONSUMER.CREATE.{EVENTS}", json.dumps(body).encode(), timeout=3),
-        action="publish",
-        subject=f"$JS.API.CONSUMER.CREATE.{EVENTS}",
     )
     await pipeline.expect_refused(
         pipeline.js.delete_consumer(EVENTS, names.GENERATOR_CONSUMER),
@@ -334,15 +332,15 @@ async def test_generator_cannot_publish_submits_or_write_results(generator: Role
 async def test_collector_can_consume_events_and_write_the_records(
     collector: RoleClient, pipeline: RoleClient, generator: RoleClient, admin: RoleClient
 ) -> None:
-    """Pull and ack task events, write task and run records, publish run-finished and dead letters."""
+    """Pull and ack task and run-sealed events, write task and run records, publish run-finished, dead letters."""
     task, run = new_id("t"), new_id("r")
     await pipeline.js.publish(names.task_subject(run, task, EventType.SUBMITTED), b"submit")
     await generator.js.publish(names.task_subject(run, task, EventType.FINISHED), b"finished")
     await pipeline.js.publish(names.run_sealed_subject(run), b"sealed")
 
     pull = await collector.js.pull_subscribe_bind(names.COLLECTOR_CONSUMER, stream=EVENTS)
-    msgs = await pull.fetch(2, timeout=5)
-    assert [m.subject.rsplit(".", 1)[1] for m in msgs] == ["submitted", "finished"]
+    msgs = await pull.fetch(3, timeout=5)
+    assert [m.subject.rsplit(".", 1)[1] for m in msgs] == ["submitted", "finished", "sealed"]
     for m in msgs:
         await m.ack()
 
@@ -353,11 +351,6 @@ async def test_collector_can_consume_events_and_write_the_records(
     await runs.put(run, b"run")
     assert (await (await admin.js.key_value(names.TASKS_BUCKET)).get(task)).value == b"done"
 
-    sealed = await collector.js.subscribe(
-        names.run_sealed_subject(run), stream=EVENTS, ordered_consumer=True, config=ConsumerConfig(name=new_id("c"))
-    )
-    assert (await sealed.next_msg(timeout=5)).data == b"sealed"
-    await sealed.unsubscribe()
     finished = names.task_subject(run, task, EventType.FINISHED)
     assert (await collector.js.get_last_msg(EVENTS, finished, direct=True)).data == b"finished"
     assert (await collector.js.publish(names.run_finished_subject(run), b"{}")).stream == EVENTS
@@ -385,6 +378,12 @@ async def test_collector_cannot_create_work_consume_submits_or_publish_lifecycle
         collector.js.subscribe(names.ALL_TASK_EVENTS, stream=EVENTS, ordered_consumer=True),
         action="publish",
         subject=f"$JS.API.CONSUMER.CREATE.{EVENTS}",
+    )
+    takeover = ConsumerConfig(filter_subject=names.SUBMIT_FILTER, ack_policy=AckPolicy.EXPLICIT)
+    await collector.expect_refused(
+        collector.js.add_consumer(EVENTS, takeover, name=names.GENERATOR_CONSUMER),
+        action="publish",
+        subject=f"$JS.API.CONSUMER.CREATE.{EVENTS}.{names.GENERATOR_CONSUMER}.{names.SUBMIT_FILTER}",
     )
     await collector.expect_refused(
         collector.js.object_store(names.SNAPSHOTS_BUCKET),
