@@ -115,13 +115,12 @@ class Execution:
             return
         self.task_id = task.task_id
         with structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt):
-            finished_subject = names.task_subject(task.run_id, task.task_id, names.EventType.FINISHED)
-            if await self._s.publisher.last_on_subject(names.EVENTS_STREAM, finished_subject) is not None:
+            events = TaskEvents(self._s.publisher, task, attempt=attempt, replica_id=self._s.settings.replica_id)
+            if await self._finished_elsewhere(events):
                 stats.already_finished += 1
                 log.info("task has finished already; acking the redelivered submit without running it")
                 await self.msg.ack()
                 return
-            events = TaskEvents(self._s.publisher, task, attempt=attempt, replica_id=self._s.settings.replica_id)
             decision = await self._attempt(task, events)
             await self._settle(decision, events)
 
@@ -171,10 +170,15 @@ class Execution:
         stats = self._s.stats
         match decision:
             case Finish(status=status, error=error):
-                await events.finished(decision)
+                if await self._finished_elsewhere(events):
+                    # a concurrent run (after a redelivery) got there first, perhaps outside the dedup window
+                    stats.already_finished += 1
+                    log.warning("another run finished this task first; dropping this attempt's outcome")
+                else:
+                    await events.finished(decision)
+                    stats.count_finished(status)
+                    log.info("task finished", status=status, error_code=error.code if error else None)
                 await self.msg.ack()
-                stats.count_finished(status)
-                log.info("task finished", status=status, error_code=error.code if error else None)
             case Retry(delay_s=delay_s, error=error):
                 note = f"attempt {events.attempt} failed ({error.code}): {error.message}; retrying in {delay_s:g} s"
                 await events.progress("retrying", note)
@@ -185,6 +189,10 @@ class Execution:
                 await self.msg.nak()
                 stats.released += 1
                 log.info("task handed back to the queue (shutdown)")
+
+    async def _finished_elsewhere(self, events: TaskEvents) -> bool:
+        subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
+        return await self._s.publisher.last_on_subject(names.EVENTS_STREAM, subject) is not None
 
     @contextlib.asynccontextmanager
     async def _recheck_cancel_after_reconnects(self, task_id: str) -> AsyncIterator[None]:

@@ -1,0 +1,94 @@
+"""A generator replica reports itself (slots, counters, readiness) in the ``handoff_replicas`` bucket every few
+seconds. Entries expire with the bucket's TTL, so a killed replica disappears from ``handoff status`` on its own."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import socket
+from datetime import datetime
+from types import TracebackType
+
+import msgspec
+import nats.errors
+import structlog
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, NotFoundError
+
+from schemas import names
+from services.common.clock import utcnow
+from services.generator.stats import GeneratorStats
+
+log = structlog.get_logger(__name__)
+
+
+class ReplicaPresence(msgspec.Struct, kw_only=True, frozen=True):
+    replica_id: str
+    hostname: str
+    pid: int
+    slots: int
+    slots_in_use: int
+    started: int
+    finished: int
+    dead_letters: int
+    ready: bool
+    since: datetime
+    reported_at: datetime
+
+
+presence_decoder = msgspec.json.Decoder(ReplicaPresence)
+
+
+class PresenceReporter:
+    """``async with PresenceReporter(js, stats, interval_s=5):`` reports until the block ends, then withdraws."""
+
+    def __init__(self, js: JetStreamContext, stats: GeneratorStats, *, interval_s: float = 5.0) -> None:
+        self._js = js
+        self._stats = stats
+        self._interval_s = interval_s
+        self._since = utcnow()
+        self._task: asyncio.Task[None] | None = None
+
+    def snapshot(self) -> ReplicaPresence:
+        s = self._stats
+        return ReplicaPresence(
+            replica_id=s.replica_id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            slots=s.slots,
+            slots_in_use=s.slots_in_use,
+            started=s.started,
+            finished=s.finished_total,
+            dead_letters=s.dead_letters,
+            ready=s.ready,
+            since=self._since,
+            reported_at=utcnow(),
+        )
+
+    async def __aenter__(self) -> PresenceReporter:
+        self._task = asyncio.create_task(self._loop(), name="presence")
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        try:
+            kv = await self._js.key_value(names.REPLICAS_BUCKET)
+            await asyncio.wait_for(kv.delete(self._stats.replica_id), timeout=2)
+        except (BucketNotFoundError, NotFoundError, nats.errors.Error, TimeoutError) as err:
+            log.debug("presence not withdrawn; it expires by itself", error=str(err))
+
+    async def _loop(self) -> None:
+        kv = None
+        while True:
+            try:
+                kv = kv or await self._js.key_value(names.REPLICAS_BUCKET)
+                await asyncio.wait_for(kv.put(self._stats.replica_id, msgspec.json.encode(self.snapshot())), 2)
+            except (BucketNotFoundError, NotFoundError, nats.errors.Error, TimeoutError) as err:
+                log.debug("presence report skipped", error=str(err))
+            await asyncio.sleep(self._interval_s)
