@@ -25,7 +25,7 @@ Action = Literal["publish", "subscription"]
 
 
 class RoleClient:
-    """A NATS connection as one role that records every permission violation the server reports."""
+    """A NATS connection as one role that records the permission violations the server reports."""
 
     def __init__(self, nc: NATS, role: str, violations: list[str]) -> None:
         self.nc = nc
@@ -37,19 +37,23 @@ class RoleClient:
         return self.nc.jetstream()
 
     @classmethod
-    async def connect(cls, url: str, role: str) -> RoleClient:
+    async def connect(cls, servers: str | list[str], role: str, *, reconnect: bool = False) -> RoleClient:
+        """Connect as ``role``; with ``reconnect`` it moves to another server of a cluster when its own dies."""
         violations: list[str] = []
 
         async def on_error(exc: Exception) -> None:
-            violations.append(str(exc).lower())
+            text = str(exc).lower()
+            if "permissions violation" in text:
+                violations.append(text)
 
         nc = await nats.connect(
-            url,
+            servers,
             user=role,
             password=ROLE_PASSWORDS[role],
             name=f"test-{role}",
             error_cb=on_error,
-            max_reconnect_attempts=0,
+            max_reconnect_attempts=-1 if reconnect else 0,
+            reconnect_time_wait=0.2,
             connect_timeout=5,
         )
         return cls(nc, role, violations)

@@ -146,3 +146,27 @@ def single_server(tmp_path: Path, *, extra_env: Mapping[str, str] | None = None)
     config = render_config("nats.conf", tmp_path / "conf", client_port=client_port, http_port=http_port)
     env = {**password_env(), "NATS_STORE_DIR": str(tmp_path / "store"), **(extra_env or {})}
     return NatsProcess(config=config, env=env, client_port=client_port, http_port=http_port, log=tmp_path / "nats.log")
+
+
+def cluster_servers(tmp_path: Path, *, size: int = 3) -> list[NatsProcess]:
+    """``deploy/nats/cluster.conf`` as ``size`` servers on loopback that list each other as routes (not started)."""
+    ports = [(free_port(), free_port(), free_port()) for _ in range(size)]
+    routes = ", ".join(f"nats://route:{ROUTE_PASSWORD}@127.0.0.1:{cluster}" for _, _, cluster in ports)
+    servers = []
+    for index, (client_port, http_port, cluster_port) in enumerate(ports, start=1):
+        name = f"nats-{index}"
+        node_dir = tmp_path / name
+        config = render_config(
+            "cluster.conf", node_dir, client_port=client_port, http_port=http_port, cluster_port=cluster_port
+        )
+        env = {
+            **password_env(),
+            "NATS_SERVER_NAME": name,
+            "NATS_ROUTES": f"[{routes}]",
+            "NATS_ROUTE_PASSWORD": ROUTE_PASSWORD,
+            "NATS_STORE_DIR": str(node_dir / "store"),
+        }
+        servers.append(
+            NatsProcess(config=config, env=env, client_port=client_port, http_port=http_port, log=node_dir / "nats.log")
+        )
+    return servers
