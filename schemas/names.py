@@ -34,6 +34,7 @@ COLLECTOR_CONSUMER = "collector"
 # ---- key-value and object-store buckets ----------------------------------------------------------
 TASKS_BUCKET = "handoff_tasks"
 RUNS_BUCKET = "handoff_runs"
+REPLICAS_BUCKET = "handoff_replicas"  # generator presence: slots and counters, expiring when a replica dies
 SNAPSHOTS_BUCKET = "handoff_snapshots"
 ARTIFACTS_BUCKET = "handoff_artifacts"
 
@@ -54,6 +55,7 @@ class Header(StrEnum):
     MSG_ID = "Nats-Msg-Id"
     SCHEMA = "Handoff-Schema"
     DEAD_LETTER_REASON = "Handoff-Dead-Letter-Reason"
+    REPLAY_OF = "Handoff-Replay-Of"  # on a submit republished from the dead-letter stream: the DLQ sequence
     TRACEPARENT = "traceparent"
     TRACESTATE = "tracestate"
 
@@ -152,6 +154,15 @@ def started_msg_id(task_id: str, attempt: int) -> str:
 
 def progress_msg_id(task_id: str, attempt: int, seq: int) -> str:
     return f"progress:{task_id}:{attempt}:{seq}"
+
+
+def replay_msg_id(dlq_seq: int) -> str:
+    return f"replay:{dlq_seq}"
+
+
+def replayed_finished_msg_id(task_id: str, dlq_seq: int) -> str:
+    """A replayed task finishes again after its dead-lettered finish; its finish needs an id of its own."""
+    return f"finished:{task_id}:replay-{dlq_seq}"
 
 
 def run_finished_msg_id(run_id: str) -> str:

@@ -38,6 +38,7 @@ class TopologyParams(msgspec.Struct, kw_only=True, frozen=True):
     snapshot_ttl_s: float = 7 * DAY_S
     collector_ack_wait_s: float = 30.0
     collector_max_ack_pending: int = 1024
+    presence_ttl_s: float = 15.0
 
 
 class StreamSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -156,6 +157,13 @@ def build_topology(p: TopologyParams | None = None) -> Topology:
                 description="one record per run_id, maintained by the collector",
                 ttl_s=p.result_ttl_s,
                 replicas=p.replicas,
+            ),
+            KvSpec(
+                bucket=names.REPLICAS_BUCKET,
+                description="generator replicas report slots and counters here; entries expire with the replica",
+                ttl_s=p.presence_ttl_s,
+                replicas=p.replicas,
+                storage="memory",
             ),
         ),
         object_stores=(

@@ -20,7 +20,7 @@ async def test_applying_twice_creates_everything_then_reports_everything_unchang
     assert {c.action for c in first} == {Action.CREATED}
     assert {c.action for c in second} == {Action.UNCHANGED}
     assert [c.name for c in first] == [c.name for c in second]
-    assert len(first) == 3 + 2 + 2 + 2
+    assert len(first) == 3 + 2 + 3 + 2
 
 
 async def test_an_older_compatible_config_is_updated_in_place_naming_the_fields(js: JetStreamContext) -> None:

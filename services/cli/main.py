@@ -14,6 +14,7 @@ os.environ.setdefault("LOG_AUTO_CONFIG", "false")
 os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
+from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.common.env import SettingsError
 
@@ -25,6 +26,13 @@ COMMAND_MODULES = (
     "services.cli.roundtrip_cmd",
     "services.cli.collector_cmd",
     "services.cli.up_cmd",
+    "services.cli.submit_cmd",
+    "services.cli.wait_cmd",
+    "services.cli.watch_cmd",
+    "services.cli.result_cmd",
+    "services.cli.cancel_cmd",
+    "services.cli.status_cmd",
+    "services.cli.dlq_cmd",
     "services.cli.generator_cmd",
 )
 
@@ -51,6 +59,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except SettingsError as exc:
         print(f"handoff: settings error: {exc}", file=sys.stderr)
         return Exit.USAGE
+    except CliError as exc:
+        print(f"handoff: {exc.message}", file=sys.stderr)
+        return exc.code
     except KeyboardInterrupt:
         return Exit.INTERRUPTED
     return int(result or Exit.OK)

@@ -1,0 +1,75 @@
+"""What the client-facing commands share: finding the server, opening a client, output, error -> exit code."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import msgspec
+from nats.errors import NoServersError
+
+from services.cli.errors import CliError
+from services.cli.exit_codes import Exit
+from services.client.client import HandoffClient
+from services.client.errors import (
+    ArtifactUnavailableError,
+    ResultTimeoutError,
+    SubmitError,
+    UnknownRunError,
+    UnknownTaskError,
+)
+from services.client.settings import ClientSettings
+from services.common.logging import configure_logging
+from services.common.settings import EmbeddedSettings, LogSettings
+from services.stack.state import running_stack
+
+
+def resolve_url(settings: ClientSettings) -> str:
+    """HANDOFF_NATS_URL, else the stack a ``handoff up`` runs on this machine, else the default local port."""
+    if settings.nats.url:
+        return settings.nats.url
+    stack = running_stack(Path(EmbeddedSettings.from_env().data_dir))
+    return stack.url if stack else settings.default_url
+
+
+@asynccontextmanager
+async def open_client() -> AsyncIterator[HandoffClient]:
+    configure_logging(LogSettings.from_env())
+    settings = ClientSettings.from_env()
+    url = resolve_url(settings)
+    try:
+        client = await HandoffClient.connect(settings, url=url)
+    except (NoServersError, OSError, TimeoutError) as exc:
+        raise CliError(
+            Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {exc or type(exc).__name__} (start one with 'handoff up')"
+        ) from exc
+    try:
+        yield client
+    except UnknownTaskError as exc:
+        raise CliError(Exit.NOT_FOUND, str(exc)) from exc
+    except UnknownRunError as exc:
+        raise CliError(Exit.NOT_FOUND, str(exc)) from exc
+    except ResultTimeoutError as exc:
+        raise CliError(Exit.TIMEOUT, str(exc)) from exc
+    except SubmitError as exc:
+        raise CliError(Exit.UNAVAILABLE if exc.retryable else Exit.USAGE, str(exc)) from exc
+    except ArtifactUnavailableError as exc:
+        raise CliError(Exit.NOT_FOUND, str(exc)) from exc
+    finally:
+        await client.close()
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(msgspec.to_builtins(value), default=str)
+
+
+def print_json(value: Any) -> None:
+    print(to_json(value), flush=True)
+
+
+def err(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,86 @@
+"""Live progress of many tasks for ``handoff wait``: a one-line bar on a terminal, change lines otherwise."""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field
+
+from schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
+
+
+@dataclass(slots=True)
+class TaskLine:
+    task_id: str
+    state: str = "queued"
+    note: str = ""
+
+
+@dataclass(slots=True)
+class ProgressBoard:
+    tasks: dict[str, TaskLine]
+    tty: bool = field(default_factory=lambda: sys.stderr.isatty())
+    quiet: bool = False
+    _last_width: int = 0
+
+    @classmethod
+    def of(cls, task_ids: list[str], *, quiet: bool = False) -> ProgressBoard:
+        return cls(tasks={t: TaskLine(t) for t in task_ids}, quiet=quiet)
+
+    def apply(self, event: AnyEvent) -> None:
+        line = self.tasks.get(getattr(event, "task_id", ""))
+        if line is None or line.state not in ("queued", "running"):
+            return
+        if isinstance(event, TaskStarted):
+            self._change(line, "running", f"{event.replica_id} attempt {event.attempt}")
+        elif isinstance(event, TaskProgress):
+            line.state, line.note = "running", f"{event.stage}: {event.message}"[:70]
+            self.render()
+        elif isinstance(event, TaskFinished):
+            self.finish(event)
+
+    def finish(self, finished: TaskFinished) -> None:
+        line = self.tasks.get(finished.task_id)
+        if line is None or line.state not in ("queued", "running"):
+            return
+        note = f"{finished.error.code}: {finished.error.message}"[:90] if finished.error else ""
+        self._change(line, str(finished.status), note)
+
+    def _change(self, line: TaskLine, state: str, note: str) -> None:
+        line.state, line.note = state, note
+        if not self.quiet:
+            self._clear()
+            print(f"{line.task_id}  {state}  {note}".rstrip(), file=sys.stderr, flush=True)
+        self.render()
+
+    def counts(self) -> dict[str, int]:
+        out: dict[str, int] = {}
+        for line in self.tasks.values():
+            out[line.state] = out.get(line.state, 0) + 1
+        return out
+
+    def render(self) -> None:
+        if self.quiet or not self.tty:
+            return
+        total = len(self.tasks)
+        done = sum(1 for t in self.tasks.values() if t.state not in ("queued", "running"))
+        width = 24
+        filled = int(width * done / total) if total else width
+        counts = self.counts()
+        running = next((t for t in self.tasks.values() if t.state == "running" and t.note), None)
+        tail = f" | {running.task_id}: {running.note}" if running else ""
+        text = (
+            f"[{'#' * filled}{'.' * (width - filled)}] {done}/{total} done · {counts.get('running', 0)} running · "
+            f"{counts.get('queued', 0)} queued{tail}"
+        )[:160]
+        self._clear()
+        sys.stderr.write(text)
+        sys.stderr.flush()
+        self._last_width = len(text)
+
+    def _clear(self) -> None:
+        if self.tty and self._last_width:
+            sys.stderr.write("\r" + " " * self._last_width + "\r")
+            self._last_width = 0
+
+    def close(self) -> None:
+        self._clear()

@@ -1,0 +1,86 @@
+"""``handoff result``: a task's final result; ``--patch`` prints the generated diff, ``--apply DIR`` applies it."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+from pathlib import Path
+
+from schemas.events import SleepResult, TaskFinished, TaskStatus, TestGenerationResult
+from services.cli.common import open_client, print_json
+from services.cli.errors import CliError
+from services.cli.exit_codes import Exit
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("result", help="show a task's result; --patch prints its diff, --apply DIR applies it")
+    p.add_argument("task_id")
+    p.add_argument("--wait-s", type=float, default=0.0, help="wait this long for the task to finish (exit 3 if not)")
+    out = p.add_mutually_exclusive_group()
+    out.add_argument("--patch", action="store_true", help="print the patch (git apply-able) on stdout")
+    out.add_argument("--apply", type=Path, metavar="DIR", help="apply the patch to this work tree with git apply")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run)
+
+
+def summarize(finished: TaskFinished) -> list[str]:
+    lines = [f"task {finished.task_id}: {finished.status} (attempt {finished.attempt}, {finished.replica_id})"]
+    t = finished.timings
+    if t.total_s is not None:
+        lines.append(f"  queue wait {t.queue_wait_s or 0:.1f} s, run {t.run_s or 0:.1f} s, total {t.total_s:.1f} s")
+    if finished.error:
+        lines.append(f"  error {finished.error.code}: {finished.error.message}")
+        if finished.error.detail:
+            lines += ["  " + line for line in finished.error.detail.splitlines()[-15:]]
+    result = finished.result
+    if isinstance(result, TestGenerationResult):
+        lines.append(f"  {result.summary}" if result.summary else "  (no summary)")
+        lines.append(
+            f"  tests: {result.tests_passed} passed, {result.tests_failed} failed of {result.tests_collected}; "
+            f"rounds {result.rounds_used}; files produced: {'yes' if result.files_produced else 'NO'}"
+        )
+        for cov in result.coverage:
+            lines.append(f"  coverage {cov.target}: {cov.percent:.0f} % (goal {result.coverage_goal_pct:.0f} %)")
+        for path in result.test_files:
+            lines.append(f"  test file {path}")
+        if result.patch:
+            lines.append(f"  patch: {result.patch.size_bytes} bytes (handoff result {finished.task_id} --patch)")
+        u = result.usage
+        lines.append(f"  llm {u.model}: {u.prompt_tokens}+{u.completion_tokens} tokens, ${u.cost_usd:.4f}")
+    elif isinstance(result, SleepResult):
+        lines.append(f"  slept {result.slept_s:.2f} s")
+    return lines
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with open_client() as client:
+        if args.wait_s > 0:
+            finished = await client.result(args.task_id, timeout=args.wait_s)
+        else:
+            finished = await client.lookups.final(args.task_id)
+            if finished is None:
+                record = await client.status(args.task_id)
+                raise CliError(Exit.TIMEOUT, f"task {args.task_id} has not finished yet ({record.state})")
+        patch = await client.fetch_patch(finished) if (args.patch or args.apply) else None
+    if args.patch or args.apply:
+        if patch is None:
+            raise CliError(Exit.NOT_FOUND, f"task {args.task_id} produced no patch ({finished.status})")
+        if args.patch:
+            sys.stdout.buffer.write(patch)
+            sys.stdout.flush()
+        else:
+            proc = await asyncio.create_subprocess_exec(
+                "git", "apply", "--whitespace=nowarn", "-", cwd=args.apply,
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            _, stderr = await proc.communicate(patch)
+            if proc.returncode != 0:
+                raise CliError(Exit.TASK_FAILED, f"git apply failed: {stderr.decode(errors='replace').strip()}")
+            print(f"applied the patch of {args.task_id} to {args.apply}")
+        return Exit.OK
+    if args.json:
+        print_json(finished)
+    else:
+        print("\n".join(summarize(finished)))
+    return Exit.OK if finished.status == TaskStatus.SUCCEEDED else Exit.TASK_FAILED

@@ -1,0 +1,116 @@
+"""``handoff status``: the system at a glance (queue, in flight, replicas, dead letters, oldest waiting task),
+or one task's record with ``handoff status TASK_ID``."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+import msgspec
+from nats.js import JetStreamContext
+from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder
+from schemas.events import TaskSubmitted
+from services.cli.common import open_client, print_json
+from services.cli.exit_codes import Exit
+from services.collector.records import TaskRecord
+from services.common.clock import utcnow
+from services.generator.presence import ReplicaPresence, presence_decoder
+
+_submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("status", help="queue depth, in flight, replicas, dead letters; or one task's record")
+    p.add_argument("task_id", nargs="?")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run)
+
+
+async def overview(js: JetStreamContext) -> dict[str, Any]:
+    gen = await js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER)
+    col = await js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
+    dlq = await js.stream_info(names.DLQ_STREAM)
+    oldest = None
+    if gen.num_pending:
+        delivered = gen.delivered.stream_seq if gen.delivered else 0
+        try:
+            raw = await js.get_msg(names.EVENTS_STREAM, seq=delivered + 1, next=True, subject=names.SUBMIT_FILTER)
+            event = _submitted.decode(raw.data or b"")
+            oldest = {
+                "task_id": event.task_id,
+                "submitted_at": event.submitted_at.isoformat(),
+                "waiting_s": round((utcnow() - event.submitted_at).total_seconds(), 1),
+            }
+        except (NotFoundError, DecodeError):
+            oldest = None
+    return {
+        "queued": gen.num_pending or 0,
+        "in_flight": gen.num_ack_pending or 0,
+        "in_flight_cap": gen.config.max_ack_pending,
+        "redelivered_now": gen.num_redelivered or 0,
+        "waiting_pulls": gen.num_waiting or 0,
+        "collector_lag": col.num_pending or 0,
+        "dead_letters": dlq.state.messages,
+        "oldest_waiting": oldest,
+        "replicas": [msgspec.to_builtins(r) for r in await replicas(js)],
+    }
+
+
+async def replicas(js: JetStreamContext) -> list[ReplicaPresence]:
+    try:
+        kv = await js.key_value(names.REPLICAS_BUCKET)
+        keys = await kv.keys()
+    except (BucketNotFoundError, NotFoundError, NoKeysError):
+        return []
+    found = []
+    for key in keys:
+        try:
+            entry = await kv.get(key)
+        except (NotFoundError, BucketNotFoundError):
+            continue
+        if entry.value:
+            found.append(presence_decoder.decode(entry.value))
+    return sorted(found, key=lambda r: r.replica_id)
+
+
+def human(view: dict[str, Any]) -> str:
+    lines = [
+        f"queued {view['queued']} · in flight {view['in_flight']}/{view['in_flight_cap']} · "
+        f"dead letters {view['dead_letters']} · collector lag {view['collector_lag']}",
+    ]
+    oldest = view["oldest_waiting"]
+    lines.append(f"oldest waiting: {oldest['task_id']} for {oldest['waiting_s']} s" if oldest else "nothing waiting")
+    if not view["replicas"]:
+        lines.append("no generator replica has reported in")
+    for r in view["replicas"]:
+        lines.append(
+            f"  {r['replica_id']:<24} slots {r['slots_in_use']}/{r['slots']} · started {r['started']} · "
+            f"finished {r['finished']} · {'ready' if r['ready'] else 'NOT READY'}"
+        )
+    return "\n".join(lines)
+
+
+def record_lines(record: TaskRecord) -> str:
+    lines = [f"task {record.task_id}: {record.state} (kind {record.kind or '?'}, run {record.run_id or '-'})"]
+    if record.attempt:
+        lines.append(f"  attempt {record.attempt} on {record.replica_id}")
+    if record.last_progress:
+        p = record.last_progress
+        lines.append(f"  last progress [{p.stage}] {p.message} at {p.at.isoformat()}")
+    if record.finished and record.finished.error:
+        lines.append(f"  error {record.finished.error.code}: {record.finished.error.message}")
+    return "\n".join(lines)
+
+
+async def run(args: argparse.Namespace) -> int:
+    async with open_client() as client:
+        if args.task_id:
+            record = await client.status(args.task_id)
+            print_json(record) if args.json else print(record_lines(record))
+            return Exit.OK
+        view = await overview(client.js)
+    print_json(view) if args.json else print(human(view))
+    return Exit.OK

@@ -1,0 +1,97 @@
+"""``handoff submit``: publish test-generation tasks (one per target module) and return at once."""
+
+from __future__ import annotations
+
+import argparse
+import uuid
+from pathlib import Path
+
+from nats.js import JetStreamContext
+
+from schemas.events import GenerateTests, Sleep, TaskPayload
+from services.artifacts.errors import ArtifactError
+from services.artifacts.snapshots import upload_snapshot
+from services.cli.common import open_client, print_json
+from services.cli.errors import CliError
+from services.cli.exit_codes import Exit
+from services.workflow.config import WorkflowConfigError, WorkflowSpec
+from services.workflow.discovery import discover_targets
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("submit", help="submit test generation for modules of a repo (one task each); returns at once")
+    p.add_argument("targets", nargs="*", help="modules to write tests for, relative to --repo")
+    p.add_argument("--repo", type=Path, default=Path("."), help="the source tree (default: current directory)")
+    p.add_argument("--component", help="instead of targets: every non-test module under this folder")
+    p.add_argument("--run-id", help="group the tasks under this run id (default: a new one); makes retries idempotent")
+    p.add_argument("--coverage-goal", type=float, default=80.0, metavar="PCT")
+    p.add_argument("--test-dir", default="tests")
+    p.add_argument("--instructions", default="", help="extra instructions for the agent")
+    p.add_argument("--timeout-s", type=float, help="deadline of each task, from now")
+    p.add_argument("--max-attempts", type=int, default=3)
+    p.add_argument("--sleep-s", type=float, help="diagnostics: submit Sleep tasks of this length instead (no agent)")
+    p.add_argument("--count", type=int, default=1, help="with --sleep-s: how many tasks")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    run_id = args.run_id or f"run-{uuid.uuid4().hex[:12]}"
+    async with open_client() as client:
+        planned: list[tuple[str, TaskPayload]]
+        if args.sleep_s is not None:
+            planned = [(f"sleep-{i}", Sleep(duration_s=args.sleep_s)) for i in range(args.count)]
+        else:
+            planned = await _test_generation_payloads(client.js, args)
+        submitted = []
+        for index, (target, payload) in enumerate(planned):
+            task_id = await client.submit(
+                payload,
+                task_id=f"{run_id}-{index:04d}",  # deterministic: re-running the same submit is de-duplicated
+                run_id=run_id,
+                run_size=len(planned),
+                timeout_s=args.timeout_s,
+                max_attempts=args.max_attempts,
+            )
+            submitted.append({"task_id": task_id, "target": target})
+    if args.json:
+        print_json({"run_id": run_id, "tasks": submitted})
+    else:
+        print(f"submitted {len(submitted)} task(s) in run {run_id}")
+        for item in submitted:
+            print(f"  {item['task_id']}  {item['target']}")
+        print(f"follow with: handoff wait --run-id {run_id}")
+    return Exit.OK
+
+
+def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
+    repo: Path = args.repo.resolve()
+    if not repo.is_dir():
+        raise CliError(Exit.USAGE, f"--repo {args.repo} is not a folder")
+    if not args.targets and not args.component:
+        raise CliError(Exit.USAGE, "name target modules, or --component FOLDER to test every module in it")
+    try:
+        return repo, discover_targets(repo, WorkflowSpec(targets=list(args.targets), component=args.component))
+    except WorkflowConfigError as exc:
+        raise CliError(Exit.USAGE, str(exc)) from exc
+
+
+async def _test_generation_payloads(js: JetStreamContext, args: argparse.Namespace) -> list[tuple[str, TaskPayload]]:
+    repo, targets = _plan_targets(args)
+    try:
+        snapshot = await upload_snapshot(js, repo)  # once for all tasks: content-addressed
+    except ArtifactError as exc:
+        raise CliError(Exit.USAGE, f"cannot snapshot {repo}: {exc}") from exc
+    return [
+        (
+            target,
+            GenerateTests(
+                source=snapshot,
+                targets=[target],
+                coverage_goal_pct=args.coverage_goal,
+                test_dir=args.test_dir,
+                instructions=args.instructions,
+            ),
+        )
+        for target in targets
+    ]

@@ -1,0 +1,106 @@
+"""``handoff wait``: wait for tasks or a whole run, with live progress; the exit code tells the outcome."""
+
+from __future__ import annotations
+
+import argparse
+from contextlib import aclosing
+
+from nats.aio.msg import Msg
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder
+from schemas.events import AnyEvent, TaskFinished, TaskStatus
+from services.cli.common import open_client, print_json
+from services.cli.errors import CliError
+from services.cli.exit_codes import Exit
+from services.cli.progress import ProgressBoard
+from services.client.client import HandoffClient
+from services.client.errors import ResultTimeoutError
+
+_events: Decoder[AnyEvent] = Decoder(AnyEvent)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("wait", help="wait for tasks or a run to finish, showing progress")
+    p.add_argument("task_ids", nargs="*", help="task ids (or use --run-id)")
+    p.add_argument("--run-id", help="wait for every task of this run")
+    p.add_argument("--timeout-s", type=float, default=900.0, help="give up waiting after this long (exit 3)")
+    p.add_argument("--json", action="store_true", help="one JSON summary on stdout at the end")
+    p.add_argument("--quiet", action="store_true", help="no progress on stderr")
+    p.set_defaults(handler=run)
+
+
+async def run_task_ids(client: HandoffClient, run_id: str) -> list[str]:
+    """The task ids submitted under ``run_id``, from the subjects of their submit events."""
+    info = await client.js.stream_info(
+        names.EVENTS_STREAM, subjects_filter=names.task_subject(run_id, "*", names.EventType.SUBMITTED)
+    )
+    subjects = (info.state.subjects or {}) if info.state else {}
+    ids = sorted(parsed[1] for s in subjects if (parsed := names.parse_task_subject(s)) is not None)
+    if not ids:
+        raise CliError(Exit.NOT_FOUND, f"unknown run: {run_id} (no task of it was submitted, or it expired)")
+    return ids
+
+
+async def run(args: argparse.Namespace) -> int:
+    if bool(args.task_ids) == bool(args.run_id):
+        raise CliError(Exit.USAGE, "give task ids or --run-id (one of them)")
+    async with open_client() as client:
+        ids = await run_task_ids(client, args.run_id) if args.run_id else list(dict.fromkeys(args.task_ids))
+        board = ProgressBoard.of(ids, quiet=args.quiet or args.json)
+        finals: dict[str, TaskFinished] = {}
+
+        async def on_event(msg: Msg) -> None:
+            try:
+                board.apply(_events.decode(msg.data))
+            except DecodeError:
+                return  # display only; the result itself comes from as_completed below
+
+        subjects = [names.run_events_filter(args.run_id)] if args.run_id else [names.task_filter(t) for t in ids]
+        subs = [await client.nc.subscribe(s, cb=on_event) for s in subjects]
+        timed_out: ResultTimeoutError | None = None
+        try:
+            board.render()
+            async with aclosing(client.as_completed(ids, args.timeout_s)) as finishes:
+                async for finished in finishes:
+                    finals[finished.task_id] = finished
+                    board.finish(finished)
+        except ResultTimeoutError as exc:
+            timed_out = exc
+        finally:
+            board.close()
+            for s in subs:
+                await s.unsubscribe()
+    return _report(args, ids, finals, timed_out)
+
+
+def _report(
+    args: argparse.Namespace, ids: list[str], finals: dict[str, TaskFinished], timed_out: ResultTimeoutError | None
+) -> int:
+    rows = []
+    for task_id in ids:
+        f = finals.get(task_id)
+        rows.append(
+            {
+                "task_id": task_id,
+                "status": str(f.status) if f else "unfinished",
+                "error_code": str(f.error.code) if f and f.error else None,
+                "error": f.error.message if f and f.error else None,
+            }
+        )
+    ok = timed_out is None and all(r["status"] == TaskStatus.SUCCEEDED for r in rows)
+    if args.json:
+        print_json({"run_id": args.run_id, "ok": ok, "timed_out": timed_out is not None, "tasks": rows})
+    else:
+        counts: dict[str, int] = {}
+        for r in rows:
+            counts[r["status"]] = counts.get(r["status"], 0) + 1
+        print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        for r in rows:
+            if r["status"] != TaskStatus.SUCCEEDED:
+                print(f"  {r['task_id']}  {r['status']}  {r['error_code'] or ''} {r['error'] or ''}".rstrip())
+        if timed_out is not None:
+            print(f"gave up after {args.timeout_s:g} s; unfinished tasks keep running")
+    if timed_out is not None:
+        return Exit.TIMEOUT
+    return Exit.OK if ok else Exit.TASK_FAILED

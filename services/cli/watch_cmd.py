@@ -1,0 +1,95 @@
+"""``handoff watch``: the live lifecycle stream of a run or a task (``--from start`` replays its history)."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+
+from nats.aio.msg import Msg
+from nats.js.api import DeliverPolicy
+
+from schemas import names
+from schemas.codec import DecodeError, Decoder
+from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted
+from services.cli.common import open_client, print_json
+from services.cli.errors import CliError
+from services.cli.exit_codes import Exit
+from services.client.watchers import ordered_subscription
+
+_events: Decoder[AnyEvent] = Decoder(AnyEvent)
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("watch", help="print lifecycle events of a run or task as they happen")
+    target = p.add_mutually_exclusive_group()
+    target.add_argument("--run-id")
+    target.add_argument("--task-id")
+    p.add_argument("--from", dest="start", choices=("now", "start"), default="now", help="'start' replays history")
+    p.add_argument("--until-finished", action="store_true", help="stop after the run's or task's final event")
+    p.add_argument("--json", action="store_true", help="one JSON event per line")
+    p.set_defaults(handler=run)
+
+
+def describe(event: AnyEvent) -> str:
+    at = getattr(event, "at", None) or getattr(event, "started_at", None) or getattr(event, "finished_at", None)
+    at = at or getattr(event, "submitted_at", None)
+    stamp = at.strftime("%H:%M:%S") if at else "--:--:--"
+    task = getattr(event, "task_id", "") or getattr(event, "run_id", "")
+    match event:
+        case TaskSubmitted():
+            what = f"submitted ({event.kind})"
+        case TaskStarted():
+            what = f"started on {event.replica_id}, attempt {event.attempt}"
+        case TaskProgress():
+            what = f"[{event.stage}] {event.message}"
+        case TaskFinished():
+            error = f" - {event.error.code}: {event.error.message}" if event.error else ""
+            what = f"finished {event.status}{error}"
+        case RunFinished():
+            what = f"run finished: {', '.join(f'{n} {s}' for s, n in event.counts.items())}"
+        case _:
+            what = type(event).__name__
+    return f"{stamp}  {task}  {what}"
+
+
+async def run(args: argparse.Namespace) -> int:
+    if args.run_id:
+        filters = [names.run_events_filter(args.run_id), names.run_filter(args.run_id)]
+    elif args.task_id:
+        filters = [names.task_filter(args.task_id)]
+    else:
+        filters = [names.ALL_TASK_EVENTS, names.ALL_RUN_EVENTS]
+    queue: asyncio.Queue[Msg] = asyncio.Queue()
+
+    async def on_msg(msg: Msg) -> None:
+        queue.put_nowait(msg)
+
+    async with open_client() as client:
+        sub = await ordered_subscription(
+            client.js,
+            stream=names.EVENTS_STREAM,
+            filters=filters,
+            deliver=DeliverPolicy.ALL if args.start == "start" else DeliverPolicy.NEW,
+            heartbeat_s=client.settings.watch_heartbeat_s,
+            on_msg=on_msg,
+        )
+        try:
+            while True:
+                msg = await queue.get()
+                try:
+                    event = _events.decode(msg.data)
+                except DecodeError as exc:
+                    print(f"(undecodable message on {msg.subject}: {exc.reason})", flush=True)
+                    continue
+                print_json(event) if args.json else print(describe(event), flush=True)
+                if args.until_finished and _is_end(args, event):
+                    return Exit.OK
+        finally:
+            await sub.unsubscribe()
+    raise CliError(Exit.UNAVAILABLE, "watch ended unexpectedly")  # pragma: no cover
+
+
+def _is_end(args: argparse.Namespace, event: AnyEvent) -> bool:
+    if args.run_id:
+        return isinstance(event, RunFinished)
+    return isinstance(event, TaskFinished)
