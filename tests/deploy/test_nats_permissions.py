@@ -203,6 +203,8 @@ async def test_pipeline_cannot_write_results_lifecycle_events_or_artifacts(
     await pipeline.expect_refused(
         tasks.put(task, b"forged"), action="publish", subject=names.kv_key_subject(names.TASKS_BUCKET, task)
     )
+    presence = names.kv_key_subject(names.REPLICAS_BUCKET, "replica-1")
+    await pipeline.expect_refused(pipeline.js.publish(presence, b"forged"), action="publish", subject=presence)
     runs = await pipeline.js.key_value(names.RUNS_BUCKET)
     await pipeline.expect_refused(
         runs.put(run, b"forged"), action="publish", subject=names.kv_key_subject(names.RUNS_BUCKET, run)
@@ -224,7 +226,7 @@ async def test_pipeline_cannot_write_results_lifecycle_events_or_artifacts(
 async def test_generator_can_consume_submits_and_publish_lifecycle_events_and_artifacts(
     generator: RoleClient, pipeline: RoleClient, admin: RoleClient
 ) -> None:
-    """Pull, heartbeat, nak, ack; lifecycle events, dead letters, artifacts; snapshot, record and cancel reads."""
+    """Pull, heartbeat, nak, ack; lifecycle events, dead letters, artifacts, presence; snapshot, record, cancel reads."""
     task, run = new_id("t"), new_id("r")
     submit = names.task_subject(run, task, EventType.SUBMITTED)
     seq = (await pipeline.js.publish(submit, b"submit")).seq
@@ -257,6 +259,9 @@ async def test_generator_can_consume_submits_and_publish_lifecycle_events_and_ar
     assert (await (await admin.js.object_store(names.ARTIFACTS_BUCKET)).get(f"patch-{task}")).data == b"patch"
 
     assert (await (await generator.js.key_value(names.TASKS_BUCKET)).get(task)).value == b"record"
+    presence = await generator.js.key_value(names.REPLICAS_BUCKET)
+    await presence.put("replica-1", b"{}")
+    await presence.delete("replica-1")
     cancel = names.cancel_subject(task)
     assert (await generator.js.get_last_msg(names.CONTROL_STREAM, cancel, direct=True)).data == b"cancel"
     cancels = await generator.js.subscribe(names.CANCEL_FILTER, stream=names.CONTROL_STREAM, ordered_consumer=True)
