@@ -226,7 +226,7 @@ async def test_pipeline_cannot_write_results_lifecycle_events_or_artifacts(
 async def test_generator_can_consume_submits_and_publish_lifecycle_events_and_artifacts(
     generator: RoleClient, pipeline: RoleClient, admin: RoleClient
 ) -> None:
-    """Pull, heartbeat, nak, ack; lifecycle events, dead letters, artifacts, presence; snapshot, record, cancel reads."""
+    """Pull, heartbeat, nak, ack; lifecycle events, DLQ, artifacts, presence; snapshot, record and cancel reads."""
     task, run = new_id("t"), new_id("r")
     submit = names.task_subject(run, task, EventType.SUBMITTED)
     seq = (await pipeline.js.publish(submit, b"submit")).seq
