@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
@@ -12,13 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from nats.js.errors import KeyNotFoundError, NotFoundError
 
 from schemas import names
-from schemas.codec import encode
-from schemas.events import RunSealed, Sleep, TaskSubmitted
-from schemas.names import EventType, Header
-from services.common.clock import utcnow
+from schemas.events import RunFinished, Sleep, TaskStatus
+from schemas.names import EventType
+from services.client.client import HandoffClient
+from services.client.settings import ClientSettings
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import ROLE_PASSWORDS, NatsProcess
 from tests.support.nats import eventually
@@ -80,39 +78,30 @@ def violations(server: NatsProcess) -> list[str]:
     return [line for line in server.log.read_text(errors="replace").splitlines() if "Violation" in line]
 
 
-async def test_generator_and_collector_finish_a_run_with_only_their_roles_permissions(
+async def test_the_services_and_the_client_work_with_only_their_roles_permissions(
     secured_server: NatsProcess, services: dict[str, Service], pipeline: RoleClient, admin: RoleClient
 ) -> None:
-    """A pipeline submits a run and a malformed submit; the services finish, record and dead-letter them unrefused."""
-    run, task = f"r-{uuid.uuid4().hex[:10]}", f"t-{uuid.uuid4().hex[:10]}"
-    submit = TaskSubmitted(task_id=task, run_id=run, payload=Sleep(duration_s=0.1), submitted_at=utcnow())
-    await pipeline.js.publish(
-        names.task_subject(run, task, EventType.SUBMITTED),
-        encode(submit),
-        headers={Header.MSG_ID: names.submit_msg_id(task)},
-    )
-    await pipeline.js.publish(names.run_sealed_subject(run), encode(RunSealed(run_id=run, size=1, sealed_at=utcnow())))
+    """The real client (as pipeline), generator and collector run, cancel, watch and dead-letter work, unrefused."""
+    client = HandoffClient(pipeline.nc, settings=ClientSettings.from_env({"HANDOFF_WATCH_HEARTBEAT_S": "0.5"}))
+    run = f"r-{uuid.uuid4().hex[:10]}"
+    quick = [await client.submit(Sleep(duration_s=0.1), run_id=run) for _ in range(3)]
+    slow = await client.submit(Sleep(duration_s=60), run_id=run)
+    await client.seal_run(run, 4)
     await pipeline.js.publish(names.task_subject(None, "t-malformed", EventType.SUBMITTED), b"not an event")
 
-    tasks = await pipeline.js.key_value(names.TASKS_BUCKET)
+    finished = await client.gather(quick, timeout=30)
+    assert {f.status for f in finished} == {TaskStatus.SUCCEEDED}
 
-    async def task_record() -> dict[str, object] | None:
-        try:
-            record = json.loads((await tasks.get(task)).value or b"{}")
-        except KeyNotFoundError:
-            return None
-        return record if record.get("state") == "succeeded" else None
+    async def running() -> bool:
+        return (await client.status(slow)).state == "running"
 
-    await eventually(task_record, timeout_s=30, interval_s=0.2, what=f"a succeeded record for {task}")
-
-    async def run_finished() -> bool:
-        try:
-            await pipeline.js.get_last_msg(names.EVENTS_STREAM, names.run_finished_subject(run))
-        except NotFoundError:
-            return False
-        return True
-
-    await eventually(run_finished, timeout_s=30, interval_s=0.2, what=f"RunFinished for {run}")
+    await eventually(running, timeout_s=30, interval_s=0.2, what=f"{slow} to start")
+    assert await client.cancel(slow, reason="deployment test")
+    assert (await client.result(slow, timeout=30)).status == TaskStatus.CANCELLED
+    done = await client.wait_run(run, timeout=30)
+    assert done.run_id == run
+    seen = [event async for event in client.watch(run, from_start=True)]
+    assert any(isinstance(e, RunFinished) for e in seen)
 
     async def dead_lettered() -> int:
         return (await admin.js.stream_info(names.DLQ_STREAM)).state.messages
