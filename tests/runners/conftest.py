@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -14,9 +14,10 @@ from pydantic import SecretStr
 
 from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted
 from services.runners.base import TaskContext
+from services.runners.openhands.prompt import parse_targets
 from services.runners.openhands.settings import LlmSettings, RunnerSettings
 from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import Say
+from services.scripted_model.replies import ChatRequest, Reply, Say
 
 collect_ignore = ["sample_project"]
 
@@ -102,6 +103,18 @@ def runner_settings(tmp_path: Path, llm: LlmSettings, **overrides: object) -> Ru
     }
     values.update(overrides)
     return RunnerSettings(**values)  # type: ignore[arg-type]
+
+
+def workspace_of(request: ChatRequest) -> Path:
+    """The task workspace named in the runner's prompt (the first user message)."""
+    workspace, _ = parse_targets(request.first_user_text)
+    assert workspace is not None, "no workspace in the prompt"
+    return workspace
+
+
+def in_workspace(relative: str, step: Callable[[str], Reply]) -> Callable[[ChatRequest], Reply]:
+    """A script step that needs the absolute path of ``relative`` inside the task workspace."""
+    return lambda request: step(str(workspace_of(request) / relative))
 
 
 def make_ctx(js: JetStreamContext, source: SourceSnapshot, progress: ProgressLog, **payload: object) -> TaskContext:

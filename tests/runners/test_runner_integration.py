@@ -19,18 +19,11 @@ from tests.runners.conftest import (
     TARGET,
     TEST_FILE,
     ProgressLog,
+    in_workspace,
     llm_settings,
     make_ctx,
     runner_settings,
 )
-
-
-def _workspace_of(request_text: str) -> Path:
-    from services.runners.openhands.prompt import parse_targets
-
-    workspace, _ = parse_targets(request_text)
-    assert workspace is not None
-    return workspace
 
 
 def _git_apply(tree: Path, patch: Path) -> None:
@@ -41,8 +34,8 @@ def _git_apply(tree: Path, patch: Path) -> None:
 def writes_passing_test() -> Script:
     return Script(
         [
-            lambda r: view(str(_workspace_of(r.first_user_text) / TARGET)),
-            lambda r: create_file(str(_workspace_of(r.first_user_text) / TEST_FILE), PASSING_TEST),
+            in_workspace(TARGET, view),
+            in_workspace(TEST_FILE, lambda path: create_file(path, PASSING_TEST)),
             run(f"python -m pytest -q {TEST_FILE}"),
             finish("tests written"),
         ]

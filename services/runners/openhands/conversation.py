@@ -42,7 +42,8 @@ def build_llm(settings: LlmSettings, model: str, *, index: int, base_url: str | 
     """A fresh LLM (its cost and token counters are per task) with Handoff's retry and timeout settings."""
 
     def on_retry(attempt: int, total: int, error: BaseException | None) -> None:
-        emit("llm_retry", f"{model}: {type(error).__name__ if error else 'error'}, retry {attempt} of {total}")
+        failed = type(error).__name__ if error else "error"
+        emit("llm_retry", f"{model}: attempt {attempt} of {total} failed ({failed}); retrying")
 
     return LLM(
         model=model,
@@ -52,7 +53,7 @@ def build_llm(settings: LlmSettings, model: str, *, index: int, base_url: str | 
         api_mode=settings.api_mode,  # type: ignore[arg-type]
         reasoning_effort=settings.reasoning_effort,
         stream=settings.stream,
-        num_retries=settings.retries,
+        num_retries=settings.retries + 1,  # the SDK counts attempts
         retry_multiplier=1.0,
         retry_min_wait=int(settings.retry_min_wait_s),
         retry_max_wait=int(settings.retry_max_wait_s),

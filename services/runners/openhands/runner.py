@@ -11,6 +11,7 @@ import asyncio
 from types import TracebackType
 
 import structlog
+from pydantic import SecretStr
 
 from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
 from services.runners.base import PermanentFailure, TaskContext
@@ -85,7 +86,7 @@ class OpenHandsTestRunner:
         if self.settings.scripted_model:
             base_url = llm.base_url or (self._scripted_server.base_url if self._scripted_server else None)
             scripted = llm.__class__(
-                api_key=llm.api_key,
+                api_key=llm.api_key or SecretStr("scripted-model-needs-no-key"),  # the OpenAI client insists on one
                 timeout_s=llm.timeout_s,
                 retries=llm.retries,
                 retry_min_wait_s=llm.retry_min_wait_s,

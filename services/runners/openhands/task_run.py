@@ -17,7 +17,7 @@ from services.runners.openhands.outputs import Outputs, store_outputs, summarize
 from services.runners.openhands.progress import ProgressPump, Redactor
 from services.runners.openhands.prompt import assign_test_files, coverage_prompt, feedback_prompt, task_prompt
 from services.runners.openhands.settings import RunnerSettings
-from services.runners.openhands.validation import ValidationReport, test_files_among, validate
+from services.runners.openhands.validation import ValidationReport, select_test_files, validate
 
 log = structlog.get_logger(__name__)
 
@@ -80,7 +80,7 @@ class TaskRun:
             emit("round", f"agent round {round_no} of {rounds_total} ({session.model})")
             await session.run_round(message)
             _patch, changes = await asyncio.to_thread(ws.diff_against_baseline, dirs, env)
-            test_files = test_files_among(changes, payload.test_dir)
+            test_files = select_test_files(changes, payload.test_dir)
             emit("validation", f"round {round_no}: running {len(test_files)} test file(s) with coverage")
             report = await validate(
                 dirs=dirs,

@@ -46,7 +46,7 @@ class ValidationReport:
         return self.ok and not self.gaps
 
 
-def test_files_among(changes: Sequence[Change], test_dir: str) -> list[str]:
+def select_test_files(changes: Sequence[Change], test_dir: str) -> list[str]:
     """Added or modified Python test modules: ``test_*.py`` / ``*_test.py`` anywhere, or any module in test_dir."""
     found = []
     for change in changes:

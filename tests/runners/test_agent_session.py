@@ -1,0 +1,109 @@
+"""AgentSession with the SDK's TestLLM: real Agent, conversation and tools; only the LLM is scripted in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+
+import pytest
+
+from schemas.events import ErrorCode
+from services.runners.base import PermanentFailure
+from services.runners.openhands import workspace as ws
+from services.runners.openhands.sdk import load_sdk
+
+
+@pytest.fixture(scope="module", autouse=True)
+def sdk() -> None:
+    load_sdk()
+
+
+def _call(n: int, name: str, **arguments: object):  # type: ignore[no-untyped-def]
+    from openhands.sdk.llm import Message, MessageToolCall, TextContent
+
+    call = MessageToolCall(id=f"call-{n}", name=name, arguments=json.dumps(arguments), origin="completion")
+    return Message(role="assistant", content=[TextContent(text="")], tool_calls=[call])
+
+
+def _session(tmp_path: Path, llms: list[object], events: list[tuple[str, str]], **options: object):  # type: ignore[no-untyped-def]
+    from services.runners.openhands.conversation import AgentSession
+
+    dirs = ws.TaskDirs.create(tmp_path / "work", "unit", 1)
+    dirs.workspace.mkdir()
+    shell = ws.write_shell(dirs, ws.agent_env(dirs))
+    values: dict[str, object] = {"max_iterations": 10, "max_budget_usd": None}
+    values.update(options)
+    session = AgentSession(
+        llms=llms,  # type: ignore[arg-type]
+        dirs=dirs,
+        shell=str(shell),
+        emit=lambda stage, message: events.append((stage, message)),
+        **values,  # type: ignore[arg-type]
+    )
+    return session, dirs
+
+
+async def test_a_round_runs_the_real_tools_and_reports_actions_and_observations(tmp_path: Path) -> None:
+    """The agent's file edit lands in the workspace; its action and observation become progress."""
+    from openhands.sdk.testing import TestLLM
+
+    events: list[tuple[str, str]] = []
+    llm = TestLLM.from_messages(
+        [_call(1, "terminal", command="echo hello > note.txt"), _call(2, "finish", message="ok")]
+    )
+    session, dirs = _session(tmp_path, [llm], events)
+    try:
+        await session.run_round("write a note")
+        assert (dirs.workspace / "note.txt").read_text().strip() == "hello"
+    finally:
+        ws.end_agent_processes(dirs)
+        await asyncio.to_thread(session.close)
+    assert ("agent_action", "terminal: echo hello > note.txt") in events
+    assert any(stage == "agent_observation" and "(exit 0)" in message for stage, message in events), events
+
+
+async def test_a_rate_limited_model_hands_over_to_the_fallback(tmp_path: Path) -> None:
+    """LLMRateLimitError from the first LLM switches the conversation to the second, which finishes."""
+    from openhands.sdk.llm.exceptions import LLMRateLimitError
+    from openhands.sdk.testing import TestLLM
+
+    events: list[tuple[str, str]] = []
+    primary = TestLLM.from_messages([LLMRateLimitError("429")], model="primary", usage_id="handoff-0")
+    fallback = TestLLM.from_messages([_call(1, "finish", message="ok")], model="fallback", usage_id="handoff-1")
+    session, _ = _session(tmp_path, [primary, fallback], events)
+    try:
+        await session.run_round("go")
+    finally:
+        await asyncio.to_thread(session.close)
+    assert session.model == "fallback"
+    assert ("llm_fallback", "rate limited; switching to fallback") in events
+
+
+async def test_the_iteration_cap_ends_a_round_as_max_iterations(tmp_path: Path) -> None:
+    """An agent still working when the cap is reached fails permanently with MAX_ITERATIONS."""
+    from openhands.sdk.testing import TestLLM
+
+    llm = TestLLM.from_messages([_call(n, "terminal", command=f"echo {n}") for n in range(5)])
+    session, dirs = _session(tmp_path, [llm], [], max_iterations=2)
+    try:
+        with pytest.raises(PermanentFailure) as failure:
+            await session.run_round("go")
+    finally:
+        ws.end_agent_processes(dirs)
+        await asyncio.to_thread(session.close)
+    assert failure.value.code == ErrorCode.MAX_ITERATIONS
+
+
+async def test_an_llm_error_the_runner_does_not_know_is_a_permanent_internal_failure(tmp_path: Path) -> None:
+    """A scripted LLM that runs out of answers surfaces as INTERNAL with the cause in the detail."""
+    from openhands.sdk.testing import TestLLM
+
+    session, _ = _session(tmp_path, [TestLLM.from_messages([])], [])
+    try:
+        with pytest.raises(PermanentFailure) as failure:
+            await session.run_round("go")
+    finally:
+        await asyncio.to_thread(session.close)
+    assert failure.value.code == ErrorCode.INTERNAL
+    assert "TestLLMExhaustedError" in failure.value.detail

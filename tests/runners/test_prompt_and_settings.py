@@ -1,0 +1,92 @@
+"""The task prompt, its parseable target block, and the runner's settings (secrets stay secret)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from schemas.events import GenerateTests, SourceSnapshot
+from services.common.env import SettingsError
+from services.runners.openhands.prompt import assign_test_files, conventions, parse_targets, task_prompt
+from services.runners.openhands.settings import RunnerSettings
+from tests.runners.conftest import API_KEY, SAMPLE
+
+SOURCE = SourceSnapshot(digest="a" * 64, size_bytes=1, files=1)
+
+
+def test_each_target_gets_a_test_file_and_colliding_stems_get_their_package() -> None:
+    """pkg/calc.py -> tests/test_calc.py; two utils.py get distinct names; a package __init__ is named after it."""
+    assignments = assign_test_files(["pkg/calc.py", "a/utils.py", "b/utils.py", "pkg/__init__.py"], "tests")
+    assert [a.test_file for a in assignments] == [
+        "tests/test_calc.py",
+        "tests/test_a_utils.py",
+        "tests/test_b_utils.py",
+        "tests/test_pkg.py",
+    ]
+
+
+def test_the_prompt_names_workspace_targets_goal_and_instructions_and_parses_back(tmp_path: Path) -> None:
+    """Everything the task asks for is in the prompt, and the target block parses back exactly."""
+    workspace = tmp_path / "ws"
+    shutil.copytree(SAMPLE, workspace)
+    payload = GenerateTests(
+        source=SOURCE, targets=["shapes/geometry.py"], coverage_goal_pct=90, instructions="Use hypothesis."
+    )
+    assignments = assign_test_files(payload.targets, payload.test_dir)
+    prompt = task_prompt(payload, workspace, assignments)
+    assert "at least 90 % line coverage" in prompt and "Use hypothesis." in prompt
+    assert "tests/test_package.py" in prompt, "existing tests should be shown as conventions"
+    assert parse_targets(prompt) == (workspace, assignments)
+
+
+def test_conventions_recognise_unittest_style_and_conftest(tmp_path: Path) -> None:
+    """A project of unittest classes with a conftest is described as such."""
+    (tmp_path / "tests").mkdir()
+    (tmp_path / "tests" / "conftest.py").write_text("import pytest\n")
+    (tmp_path / "tests" / "test_x.py").write_text("import unittest\n\nclass T(unittest.TestCase):\n    pass\n")
+    text = conventions(tmp_path, "tests")
+    assert "unittest.TestCase" in text and "conftest.py defines shared fixtures" in text
+
+
+def test_settings_read_the_key_from_a_file_and_never_show_it(tmp_path: Path) -> None:
+    """HANDOFF_LLM_API_KEY_FILE is read; repr and str of the settings mask the key."""
+    key_file = tmp_path / "key"
+    key_file.write_text(API_KEY + "\n")
+    settings = RunnerSettings.from_env(
+        {
+            "HANDOFF_LLM_MODEL": "openai/gpt-4o-mini",
+            "HANDOFF_LLM_API_KEY_FILE": str(key_file),
+            "HANDOFF_LLM_FALLBACK_MODELS": "openai/a, openai/b",
+            "HANDOFF_AGENT_MAX_BUDGET_USD": "0.5",
+            "HANDOFF_FEEDBACK_ROUNDS": "3",
+        }
+    )
+    assert settings.llm.api_key is not None and settings.llm.api_key.get_secret_value() == API_KEY
+    assert settings.llm.models == ("openai/gpt-4o-mini", "openai/a", "openai/b")
+    assert (settings.max_budget_usd, settings.feedback_rounds) == (0.5, 3)
+    assert API_KEY not in repr(settings) and API_KEY not in str(settings.llm)
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_LLM_API_KEY": "k", "HANDOFF_LLM_API_KEY_FILE": "/x"}, "not both"),
+        ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_LLM_API_KEY_FILE": "/nonexistent/key"}, "cannot be read"),
+        ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_SCRIPTED_MODEL": "true"}, "choose one"),
+        ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_AGENT_MAX_ITERATIONS": "0"}, "HANDOFF_AGENT_MAX_ITERATIONS"),
+        ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_LLM_API_MODE": "fast"}, "HANDOFF_LLM_API_MODE"),
+    ],
+)
+def test_contradictory_or_invalid_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
+    """Bad settings fail at start with the variable's name, never half-configured."""
+    with pytest.raises(SettingsError, match=message):
+        RunnerSettings.from_env(env)
+
+
+def test_a_zero_budget_means_no_budget_and_the_default_work_dir_is_temporary() -> None:
+    """HANDOFF_AGENT_MAX_BUDGET_USD=0 disables the cap; without HANDOFF_WORK_DIR tasks go to the temp dir."""
+    settings = RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "1", "HANDOFF_AGENT_MAX_BUDGET_USD": "0"})
+    assert settings.max_budget_usd is None and settings.scripted_model
+    assert settings.workspace_root.name == "handoff-tasks"

@@ -1,0 +1,176 @@
+"""Every way an agent run can end maps onto a typed result or failure the generator can act on."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from schemas.events import ErrorCode, SourceSnapshot
+from schemas.topology import Topology
+from services.artifacts.snapshots import upload_snapshot
+from services.runners.base import PermanentFailure, TransientFailure
+from services.runners.openhands import OpenHandsTestRunner
+from services.scripted_model import Fail, ScriptedModelServer
+from services.scripted_model.scripts import Script, create_file, finish, replace_in_file, run
+from tests.runners.conftest import (
+    FAILING_TEST,
+    PASSING_TEST,
+    TEST_FILE,
+    ProgressLog,
+    in_workspace,
+    llm_settings,
+    make_ctx,
+    runner_settings,
+)
+
+
+@pytest.fixture
+async def source(js: JetStreamContext, topology: Topology, sample_project: Path) -> SourceSnapshot:
+    return await upload_snapshot(js, sample_project)
+
+
+def _runner(tmp_path: Path, server: ScriptedModelServer, **overrides: object) -> OpenHandsTestRunner:
+    llm_overrides = overrides.pop("llm", {})
+    return OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(server.base_url, **llm_overrides), **overrides))
+
+
+async def test_a_failing_test_gets_feedback_and_is_fixed_in_round_two(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Round 1 writes a failing test; the pytest output goes back to the agent; round 2 fixes it."""
+    seen_feedback: list[str] = []
+
+    def fix(path: str):  # type: ignore[no-untyped-def]
+        return replace_in_file(path, "== 7", "== 6")
+
+    def remember_feedback(request):  # type: ignore[no-untyped-def]
+        seen_feedback.append(request.last_user_text)
+        return in_workspace(TEST_FILE, fix)(request)
+
+    model_server.policy = Script(
+        [in_workspace(TEST_FILE, lambda p: create_file(p, FAILING_TEST)), finish(), remember_feedback, finish()]
+    )
+    progress = ProgressLog()
+    result = await _runner(tmp_path, model_server).run(make_ctx(js, source, progress))
+    assert result.rounds_used == 2
+    assert (result.tests_passed, result.tests_failed) == (3, 0)
+    assert "Validation of your tests failed (round 1 of 2)" in seen_feedback[0]
+    assert "assert 6 == 7" in seen_feedback[0], "the agent did not get pytest's output"
+    assert any("round 1: failed" in message for stage, message in progress.events if stage == "validation")
+
+
+async def test_an_agent_that_never_fixes_its_test_ends_as_validation_failed_with_the_output(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """When every round fails validation, the failure is permanent and carries pytest's output."""
+    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, FAILING_TEST)), finish()])
+    with pytest.raises(PermanentFailure) as failure:
+        await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.VALIDATION_FAILED
+    assert "after 2 round(s)" in failure.value.message
+    assert "1 of 3 tests failed" in failure.value.message
+    assert "assert 6 == 7" in failure.value.detail
+    assert "task-1/1/patch.diff" in failure.value.detail
+
+
+async def test_an_agent_that_writes_nothing_fails_as_no_files_produced(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """A run that only says it is done, in every round, is not a success: NO_FILES_PRODUCED."""
+    model_server.policy = Script([finish("all done, trust me")])
+    with pytest.raises(PermanentFailure) as failure:
+        await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.NO_FILES_PRODUCED
+
+
+async def test_an_agent_repeating_itself_ends_as_agent_stuck(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The same command with the same output over and over is detected as stuck."""
+    model_server.policy = Script([run("ls")])
+    with pytest.raises(PermanentFailure) as failure:
+        await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.AGENT_STUCK
+
+
+async def test_an_agent_that_never_finishes_ends_at_max_iterations(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Different commands forever hit the iteration cap: MAX_ITERATIONS."""
+    model_server.policy = lambda request: run(f"echo step {request.step}")
+    with pytest.raises(PermanentFailure) as failure:
+        await _runner(tmp_path, model_server, max_iterations=3).run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.MAX_ITERATIONS
+
+
+async def test_a_run_over_its_cost_budget_ends_as_budget_exceeded(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """With a price per token, the conversation's cost crosses the budget and the run stops."""
+    model_server.policy = lambda request: run(f"echo step {request.step}")
+    runner = _runner(
+        tmp_path,
+        model_server,
+        llm={"input_cost_per_token": 0.0001, "output_cost_per_token": 0.0001},
+        max_budget_usd=1.0,
+    )
+    with pytest.raises(PermanentFailure) as failure:
+        await runner.run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.BUDGET_EXCEEDED
+    assert "budget" in failure.value.message
+
+
+async def test_an_unreachable_llm_is_retried_then_fails_as_llm_unavailable(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, unused_tcp_port: int
+) -> None:
+    """Connection refused: the SDK retries (reported as progress), then a transient LLM_UNAVAILABLE."""
+    from services.runners.openhands.settings import RunnerSettings  # noqa: F401  (type of the settings)
+
+    llm = llm_settings(f"http://127.0.0.1:{unused_tcp_port}/v1", retries=2)
+    progress = ProgressLog()
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm))
+    with pytest.raises(TransientFailure) as failure:
+        await runner.run(make_ctx(js, source, progress))
+    assert failure.value.code == ErrorCode.LLM_UNAVAILABLE
+    assert failure.value.retryable
+    assert progress.stages().count("llm_retry") == 2, progress.text()
+
+
+async def test_rate_limits_fall_back_to_the_next_model(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The primary model answers 429; the runner switches to the fallback, which does the work."""
+    writer = Script([in_workspace(TEST_FILE, lambda p: create_file(p, PASSING_TEST)), finish()])
+    model_server.policy = lambda request: Fail(429, "slow down") if request.model == "primary" else writer(request)
+    progress = ProgressLog()
+    runner = _runner(tmp_path, model_server, llm={"model": "openai/primary", "fallback_models": ("openai/fallback",)})
+    result = await runner.run(make_ctx(js, source, progress))
+    assert result.tests_passed == 3
+    assert result.usage.model == "openai/fallback"
+    assert "llm_fallback" in progress.stages()
+    assert model_server.requests_by_model["primary"] >= 1
+
+
+async def test_when_every_model_is_rate_limited_the_failure_is_transient(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """All models answering 429 ends as a retryable LLM_RATE_LIMITED."""
+    model_server.policy = lambda request: Fail(429, "slow down")
+    runner = _runner(tmp_path, model_server, llm={"model": "openai/primary", "fallback_models": ("openai/fallback",)})
+    with pytest.raises(TransientFailure) as failure:
+        await runner.run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.LLM_RATE_LIMITED
+
+
+async def test_a_missing_snapshot_fails_as_snapshot_missing(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """A task referencing a snapshot nobody uploaded fails permanently before any agent runs."""
+    ghost = SourceSnapshot(digest="0" * 64, size_bytes=1, files=1)
+    requests_before = model_server.requests
+    with pytest.raises(PermanentFailure) as failure:
+        await _runner(tmp_path, model_server).run(make_ctx(js, ghost, ProgressLog()))
+    assert failure.value.code == ErrorCode.SNAPSHOT_MISSING
+    assert model_server.requests == requests_before

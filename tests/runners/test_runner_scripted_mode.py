@@ -1,0 +1,51 @@
+"""With no LLM configured and HANDOFF_SCRIPTED_MODEL=true, the runner drives the agent with its own scripted model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from schemas.topology import Topology
+from services.artifacts.snapshots import upload_snapshot
+from services.artifacts.store import get_artifact
+from services.common.env import SettingsError
+from services.runners.openhands import OpenHandsTestRunner
+from services.runners.openhands.settings import RunnerSettings
+from tests.runners.conftest import ProgressLog, make_ctx
+
+
+async def test_scripted_mode_runs_the_real_agent_and_labels_everything_as_scripted(
+    js: JetStreamContext,
+    topology: Topology,
+    sample_project: Path,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """from_env in scripted mode starts a scripted server; tests get written and run; output says 'scripted'."""
+    monkeypatch.setenv("HANDOFF_SCRIPTED_MODEL", "true")
+    monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setenv("HANDOFF_LLM_STREAM", "true")  # server-sent events through the real LLM client
+    monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "1")
+    source = await upload_snapshot(js, sample_project)
+    progress = ProgressLog()
+    async with OpenHandsTestRunner.from_env() as runner:
+        result = await runner.run(make_ctx(js, source, progress))
+
+    assert result.summary.startswith("[scripted model] ")
+    assert all(message.startswith("[scripted model] ") for _, message in progress.events), progress.text()
+    assert result.test_files == ["tests/test_geometry.py"]
+    assert result.tests_failed == 0 and result.tests_passed == 2
+    generated = (await get_artifact(js, result.files[0])).decode()
+    assert "scripted model" in generated and "doctest.testmod" in generated
+    # the generic scripted tests only import the module: the goal is honestly reported as not met
+    assert not result.goal_met and result.coverage[0].percent < 80
+    assert result.rounds_used == 2, "coverage below the goal should have earned a feedback round"
+    assert result.usage.model.endswith("handoff-scripted")
+
+
+def test_without_an_llm_or_scripted_mode_settings_refuse_to_start() -> None:
+    """No model and no scripted mode is a configuration error that says what to set."""
+    with pytest.raises(SettingsError, match="HANDOFF_LLM_MODEL"):
+        RunnerSettings.from_env({})

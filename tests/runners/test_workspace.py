@@ -1,0 +1,87 @@
+"""Task directories: the scrubbed environment, the agent's shell wrapper, and diffs against the baseline."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+from services.runners.openhands import workspace as ws
+from tests.runners.conftest import SAMPLE
+from tests.support.nats import eventually
+
+
+def _dirs(tmp_path: Path) -> ws.TaskDirs:
+    dirs = ws.TaskDirs.create(tmp_path / "work", "task", 1)
+    shutil.copytree(SAMPLE, dirs.workspace)
+    return dirs
+
+
+def test_the_agent_environment_is_an_allowlist_with_its_own_home_and_tmp(tmp_path: Path) -> None:
+    """Only allowlisted variables pass; HOME/TMPDIR point into the task; the interpreter comes first on PATH."""
+    dirs = _dirs(tmp_path)
+    source = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "OPENAI_API_KEY": "sk-x", "EXTRA": "1", "HOME": "/root"}
+    env = ws.agent_env(dirs, allow=("EXTRA",), source=source)
+    assert "OPENAI_API_KEY" not in env
+    assert env["EXTRA"] == "1" and env["LANG"] == "C.UTF-8"
+    assert env["HOME"] == str(dirs.home) and env["TMPDIR"] == str(dirs.tmp)
+    assert env["PATH"].endswith("/usr/bin")
+
+
+def test_the_shell_wrapper_starts_bash_with_exactly_the_given_environment(tmp_path: Path) -> None:
+    """Whatever the caller's environment holds, the wrapped shell sees only the task env, and records its pid."""
+    dirs = _dirs(tmp_path)
+    shell = ws.write_shell(dirs, {"PATH": "/usr/bin:/bin", "HOME": str(dirs.home), "ONLY": "this"})
+    done = subprocess.run(
+        [str(shell), "-c", "env"],
+        env={"PATH": "/usr/bin:/bin", "SECRET_TOKEN": "leak"},
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    names = {line.split("=", 1)[0] for line in done.stdout.splitlines() if "=" in line}
+    assert "SECRET_TOKEN" not in names and "ONLY=this" in done.stdout
+    assert dirs.shell_pids.read_text().strip().isdigit()
+
+
+def test_the_diff_against_the_baseline_applies_to_the_original_tree(tmp_path: Path) -> None:
+    """Added, modified and deleted files become one patch `git apply` accepts on a copy of the snapshot."""
+    dirs = _dirs(tmp_path)
+    env = ws.agent_env(dirs)
+    ws.record_baseline(dirs, env)
+    (dirs.workspace / "tests" / "test_new.py").write_text("def test_new():\n    assert True\n")
+    (dirs.workspace / "shapes" / "geometry.py").write_text("changed\n")
+    (dirs.workspace / "README.md").unlink()
+    (dirs.workspace / "shapes" / "__pycache__").mkdir()
+    (dirs.workspace / "shapes" / "__pycache__" / "x.pyc").write_bytes(b"\0")
+    patch, changes = ws.diff_against_baseline(dirs, env)
+    assert sorted((c.status, c.path) for c in changes) == [
+        ("A", "tests/test_new.py"),
+        ("D", "README.md"),
+        ("M", "shapes/geometry.py"),
+    ]
+    copy = tmp_path / "copy"
+    shutil.copytree(SAMPLE, copy)
+    (tmp_path / "p.diff").write_bytes(patch)
+    subprocess.run(["git", "apply", str(tmp_path / "p.diff")], cwd=copy, check=True, capture_output=True)
+    assert (copy / "shapes" / "geometry.py").read_text() == "changed\n" and not (copy / "README.md").exists()
+
+
+async def test_processes_left_in_the_agent_session_are_killed(tmp_path: Path) -> None:
+    """A background job started from the agent's shell dies with end_agent_processes."""
+    dirs = _dirs(tmp_path)
+    shell = ws.write_shell(dirs, ws.agent_env(dirs))
+    proc = await asyncio.create_subprocess_exec(str(shell), "-c", "sleep 59.75 & wait", start_new_session=True)
+    try:
+
+        async def job_running() -> bool:
+            return dirs.shell_pids.exists() and len(ws._processes_in_sessions({proc.pid})) >= 2
+
+        await eventually(job_running, timeout_s=5, what="the shell and its background job")
+        assert ws.end_agent_processes(dirs) >= 2
+        assert await asyncio.wait_for(proc.wait(), timeout=5) != 0
+    finally:
+        if proc.returncode is None:
+            proc.kill()
+            await proc.wait()
