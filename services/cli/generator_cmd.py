@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import signal
 import sys
 from collections.abc import Mapping
@@ -24,6 +25,8 @@ from services.broker.provision import TopologyConflict
 from services.cli.exit_codes import Exit
 from services.common.logging import configure_logging
 from services.generator import Generator, GeneratorError, GeneratorSettings
+from services.generator.presence import PresenceReporter
+from services.observability.http import HealthServer
 from services.runners.base import Runner
 
 log = structlog.get_logger(__name__)
@@ -55,7 +58,14 @@ async def serve(
     try:
         async with Broker(settings.common, name=f"handoff-generator-{settings.replica_id}") as broker:
             assert broker.nc is not None
-            async with Generator(broker.nc, settings=settings, runners=runners) as generator:
+            async with (
+                Generator(broker.nc, settings=settings, runners=runners) as generator,
+                PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s),
+                contextlib.AsyncExitStack() as stack,
+            ):
+                if settings.health_port:
+                    ready = HealthServer(port=settings.health_port, ready=lambda: generator.stats.ready)
+                    await stack.enter_async_context(ready)
                 if handle_signals:
                     loop = asyncio.get_running_loop()
                     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -101,7 +101,7 @@ class Generator:
         await self._cancels.start()
         await self._dead_letters.start()
         self._watch.start()
-        self.stats.ready = True
+        self.stats.became_ready()
         log.info(
             "generator ready",
             replica_id=self.settings.replica_id,
@@ -200,12 +200,12 @@ class Generator:
         key = next(self._keys)
         task = asyncio.create_task(execution.run(), name=f"generator-execution-{key}")
         self._running[key] = (execution, task)
-        self.stats.slots_in_use = len(self._running)
+        self.stats.slots_used(len(self._running))
         task.add_done_callback(lambda done: self._finished(key, done))
 
     def _finished(self, key: int, task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
-        self.stats.slots_in_use = len(self._running)
+        self.stats.slots_used(len(self._running))
         self._wake.set()
         if task.cancelled():
             log.warning("an execution was cancelled before it settled its submit; it will be redelivered")

@@ -22,7 +22,7 @@ from schemas.events import DeadLettered, DeadLetterReason, ErrorCode, Ident, Tas
 from services.common.clock import utcnow
 from services.generator.errors import task_error
 from services.generator.publisher import PublishAborted, Publisher
-from services.generator.stats import GeneratorStats
+from services.generator.stats import UNKNOWN_KIND, GeneratorStats
 
 log = structlog.get_logger(__name__)
 
@@ -157,7 +157,7 @@ class DeadLetters:
         await self._publisher.publish(
             names.dlq_subject(ORIGIN), letter, msg_id=names.dead_letter_msg_id(names.EVENTS_STREAM, stream_seq)
         )
-        self._stats.dead_letters += 1
+        self._stats.dead_lettered(ORIGIN, reason)
         log.warning("submit dead-lettered", reason=reason, detail=detail, subject=subject, stream_seq=stream_seq)
         if task_id is None or await self._is_finished(subject):
             return
@@ -172,4 +172,4 @@ class DeadLetters:
         )
         finished_subject = names.task_subject(run_id, task_id, names.EventType.FINISHED)
         await self._publisher.publish(finished_subject, finished, msg_id=names.finished_msg_id(task_id))
-        self._stats.count_finished(TaskStatus.DEAD_LETTERED)
+        self._stats.task_finished(UNKNOWN_KIND, finished)

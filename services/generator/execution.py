@@ -47,6 +47,7 @@ from services.generator.lifecycle import TaskEvents
 from services.generator.publisher import PublishAborted, Publisher
 from services.generator.settings import GeneratorSettings
 from services.generator.stats import GeneratorStats
+from services.observability.tracing import trace_context_from, trace_headers_of
 from services.runners.base import TaskContext
 from services.runners.registry import RunnerRegistry, RunnerUnavailable
 
@@ -104,8 +105,7 @@ class Execution:
     async def _handle(self) -> None:
         attempt = self.msg.metadata.num_delivered
         stats = self._s.stats
-        stats.received += 1
-        stats.redeliveries += attempt > 1
+        stats.delivery_received(attempt)
         try:
             task = self._s.decoder.decode(self.msg.data)
             check_subject(task, self.msg.subject)
@@ -114,8 +114,17 @@ class Execution:
             await self.msg.term()
             return
         self.task_id = task.task_id
-        with structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt):
-            events = TaskEvents(self._s.publisher, task, attempt=attempt, replica_id=self._s.settings.replica_id)
+        with (
+            structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt),
+            trace_context_from(self.msg.headers),  # the submitter's trace spans the run and its events
+        ):
+            events = TaskEvents(
+                self._s.publisher,
+                task,
+                attempt=attempt,
+                replica_id=self._s.settings.replica_id,
+                trace_headers=trace_headers_of(self.msg.headers),
+            )
             if await self._finished_elsewhere(events):
                 stats.already_finished += 1
                 log.info("task has finished already; acking the redelivered submit without running it")
@@ -146,7 +155,7 @@ class Execution:
         except RunnerUnavailable as exc:
             return Finish(TaskStatus.FAILED, error=task_error(ErrorCode.INTERNAL, str(exc)))
         await events.started()
-        self._s.stats.started += 1
+        self._s.stats.task_started(task.kind)
         log.info("task started", kind=task.kind)
         ctx = TaskContext(
             task=task,
@@ -175,15 +184,14 @@ class Execution:
                     stats.already_finished += 1
                     log.warning("another run finished this task first; dropping this attempt's outcome")
                 else:
-                    await events.finished(decision)
-                    stats.count_finished(status)
+                    stats.task_finished(events.task.kind, await events.finished(decision))
                     log.info("task finished", status=status, error_code=error.code if error else None)
                 await self.msg.ack()
             case Retry(delay_s=delay_s, error=error):
                 note = f"attempt {events.attempt} failed ({error.code}): {error.message}; retrying in {delay_s:g} s"
                 await events.progress("retrying", note)
                 await self.msg.nak(delay=delay_s)
-                stats.retries_scheduled += 1
+                stats.retry_scheduled(events.task.kind, error.code)
                 log.info("task will be retried", delay_s=delay_s, error_code=error.code)
             case Release():
                 await self.msg.nak()

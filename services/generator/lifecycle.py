@@ -7,6 +7,7 @@ finish the same task, the stream keeps one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 
 import nats.errors
@@ -32,8 +33,17 @@ def _seconds(start: datetime | None, end: datetime | None) -> float | None:
 
 
 class TaskEvents:
-    def __init__(self, publisher: Publisher, task: TaskSubmitted, *, attempt: int, replica_id: str) -> None:
+    def __init__(
+        self,
+        publisher: Publisher,
+        task: TaskSubmitted,
+        *,
+        attempt: int,
+        replica_id: str,
+        trace_headers: Mapping[str, str] | None = None,
+    ) -> None:
         self._publisher = publisher
+        self._headers = dict(trace_headers or {})
         self.task = task
         self.attempt = attempt
         self.replica_id = replica_id
@@ -56,6 +66,7 @@ class TaskEvents:
             self._subject(names.EventType.STARTED),
             event,
             msg_id=names.started_msg_id(self.task.task_id, self.attempt),
+            headers=self._headers,
         )
 
     async def progress(self, stage: str, message: str = "") -> None:
@@ -76,6 +87,7 @@ class TaskEvents:
                 event,
                 msg_id=names.progress_msg_id(self.task.task_id, self.attempt, seq),
                 attempts=PROGRESS_ATTEMPTS,
+                headers=self._headers,
             )
         except PublishAborted as exc:
             log.warning("progress event dropped", stage=stage, error=str(exc))
@@ -101,13 +113,14 @@ class TaskEvents:
             ),
         )
 
-    async def finished(self, decision: Finish) -> None:
+    async def finished(self, decision: Finish) -> TaskFinished:
         """Publish the TaskFinished. A result the stream refuses (too large) becomes a failure saying so."""
         subject = self._subject(names.EventType.FINISHED)
         msg_id = names.finished_msg_id(self.task.task_id)
+        event = self._finished_event(decision)
         try:
-            await self._publisher.publish(subject, self._finished_event(decision), msg_id=msg_id)
-            return
+            await self._publisher.publish(subject, event, msg_id=msg_id, headers=self._headers)
+            return event
         except (nats.js.errors.APIError, nats.errors.MaxPayloadError) as exc:
             log.error("the stream refused the TaskFinished; publishing a failure instead", error=repr(exc))
             refused = task_error(
@@ -116,4 +129,5 @@ class TaskEvents:
                 "its result was probably larger than the stream accepts",
             )
         fallback = self._finished_event(Finish(TaskStatus.FAILED, error=refused))
-        await self._publisher.publish(subject, fallback, msg_id=msg_id)
+        await self._publisher.publish(subject, fallback, msg_id=msg_id, headers=self._headers)
+        return fallback

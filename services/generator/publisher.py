@@ -8,8 +8,7 @@ calls that may give up (progress) after ``attempts``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
 
 import nats.errors
 import nats.js.errors
@@ -56,10 +55,18 @@ class Publisher:
         self._first_backoff_s = first_backoff_s
         self._max_backoff_s = max_backoff_s
 
-    async def publish(self, subject: str, event: Event, *, msg_id: str, attempts: int | None = None) -> PubAck:
+    async def publish(
+        self,
+        subject: str,
+        event: Event,
+        *,
+        msg_id: str,
+        attempts: int | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> PubAck:
         """Publish ``event`` and wait for the stream's ack, retrying with the same msg id until it lands."""
         data = encode(event)
-        headers: dict[str, Any] = {names.Header.MSG_ID.value: msg_id}
+        headers = {**(headers or {}), names.Header.MSG_ID.value: msg_id}
         return await self._retrying(
             lambda: self._js.publish(subject, data, timeout=self.timeout_s, headers=headers),
             what=f"publish {msg_id}",

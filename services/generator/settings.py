@@ -37,6 +37,10 @@ class GeneratorSettings(msgspec.Struct, kw_only=True, frozen=True):
     """How long an interrupted runner gets to clean up before the replica stops waiting for it."""
     error_backoff_s: float = 0.5
     """Pause after a failed pull (broker unreachable, consumer missing) before trying again."""
+    health_port: int | None = None
+    """Serve /healthz, /readyz and /metrics on this port (``handoff generator`` only); None: no endpoint."""
+    presence_interval_s: float = 5.0
+    """How often ``handoff generator`` reports itself in the replicas bucket (seen by ``handoff status``)."""
 
     @property
     def publish_timeout_s(self) -> float:
@@ -68,4 +72,6 @@ class GeneratorSettings(msgspec.Struct, kw_only=True, frozen=True):
             fetch_timeout_s=env_float("HANDOFF_FETCH_TIMEOUT_S", 1.0, env, minimum=0.05),
             interrupt_grace_s=env_float("HANDOFF_INTERRUPT_GRACE_S", 10.0, env, minimum=0.0),
             error_backoff_s=env_float("HANDOFF_PULL_ERROR_BACKOFF_S", 0.5, env, minimum=0.01),
+            health_port=env_int("HANDOFF_HEALTH_PORT", 0, env, minimum=0) or None,
+            presence_interval_s=env_float("HANDOFF_PRESENCE_INTERVAL_S", 5.0, env, minimum=0.1),
         )

@@ -1,11 +1,18 @@
-"""In-process counters of one replica, for logs now and a metrics or health endpoint later."""
+"""What one replica has done: in-process counters (``Generator.stats``) mirrored into the Prometheus metrics.
+
+Every change goes through a method here, so the counters a health check reads and the ``/metrics`` a scraper
+reads never disagree.
+"""
 
 from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
 
-from schemas.events import TaskStatus
+from schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TestGenerationResult
+from services.observability import metrics
+
+UNKNOWN_KIND = "unknown"
 
 
 @dataclass(slots=True)
@@ -24,12 +31,48 @@ class GeneratorStats:
     released: int = 0
     """Submits handed back with an immediate nak: shutdown, or delivered beyond the free slots."""
     already_finished: int = 0
-    """Redelivered submits of tasks that had finished already: acked without running again."""
+    """Submits of tasks that had finished already (a redelivery, or a concurrent run): acked, not run again."""
     dead_letters: int = 0
-
-    def count_finished(self, status: TaskStatus) -> None:
-        self.finished[status] += 1
 
     @property
     def finished_total(self) -> int:
         return sum(self.finished.values())
+
+    def became_ready(self) -> None:
+        self.ready = True
+        metrics.SLOTS_TOTAL.set(self.slots)
+
+    def slots_used(self, count: int) -> None:
+        self.slots_in_use = count
+        metrics.SLOTS_IN_USE.set(count)
+
+    def delivery_received(self, attempt: int) -> None:
+        self.received += 1
+        if attempt > 1:
+            self.redeliveries += 1
+            metrics.REDELIVERIES.inc()
+
+    def task_started(self, kind: str) -> None:
+        self.started += 1
+        metrics.TASKS_STARTED.labels(kind=kind).inc()
+
+    def retry_scheduled(self, kind: str, code: ErrorCode) -> None:
+        self.retries_scheduled += 1
+        metrics.TASK_RETRIES.labels(kind=kind, code=code.value).inc()
+
+    def task_finished(self, kind: str, event: TaskFinished) -> None:
+        self.finished[event.status] += 1
+        metrics.TASKS_FINISHED.labels(kind=kind, status=event.status.value).inc()
+        if event.timings.run_s is not None:
+            metrics.RUN_SECONDS.labels(kind=kind).observe(event.timings.run_s)
+        if event.timings.queue_wait_s is not None:
+            metrics.QUEUE_WAIT_SECONDS.labels(kind=kind).observe(event.timings.queue_wait_s)
+        if isinstance(event.result, TestGenerationResult):
+            usage = event.result.usage
+            metrics.LLM_TOKENS.labels(direction="prompt").inc(usage.prompt_tokens)
+            metrics.LLM_TOKENS.labels(direction="completion").inc(usage.completion_tokens)
+            metrics.LLM_COST_USD.inc(usage.cost_usd)
+
+    def dead_lettered(self, origin: str, reason: DeadLetterReason) -> None:
+        self.dead_letters += 1
+        metrics.DEAD_LETTERS.labels(origin=origin, reason=reason.value).inc()

@@ -93,9 +93,11 @@ def sleep_task(task_id: str, duration_s: float, *, run_id: str | None = None, **
     )
 
 
-async def submit(js: JetStreamContext, task: TaskSubmitted) -> None:
+async def submit(js: JetStreamContext, task: TaskSubmitted, headers: Mapping[str, str] | None = None) -> None:
     subject = names.task_subject(task.run_id, task.task_id, names.EventType.SUBMITTED)
-    await js.publish(subject, encode(task), headers={names.Header.MSG_ID: names.submit_msg_id(task.task_id)})
+    await js.publish(
+        subject, encode(task), headers={**(headers or {}), names.Header.MSG_ID: names.submit_msg_id(task.task_id)}
+    )
 
 
 async def cancel(js: JetStreamContext, task_id: str, reason: str = "test") -> CancelRequested:

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
+import nats.js.errors
 import pytest
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 
 from schemas import names
 from schemas.events import TaskStatus
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.common.clock import utcnow
+from services.generator.presence import presence_decoder
 from tests.generator.processes import ReplicaProcess
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import FAST_TOPOLOGY, eventually
@@ -79,6 +83,44 @@ async def test_sigterm_lets_a_short_task_finish_and_exits_zero(
     assert finished.status is TaskStatus.SUCCEEDED and finished.replica_id == "term-a"
     info = await js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER)
     assert info.num_ack_pending == 0
+
+
+async def test_a_running_replica_is_ready_on_its_health_port_and_listed_in_the_replicas_bucket(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """With HANDOFF_HEALTH_PORT set, /readyz answers 200 once serving; its presence entry names its slots."""
+    port = free_port()
+    extra = {"HANDOFF_HEALTH_PORT": str(port), "HANDOFF_GENERATOR_SLOTS": "3", "HANDOFF_PRESENCE_INTERVAL_S": "0.2"}
+    with processes(nats_server.url, tmp_path, "healthy", **extra):
+        await pull_requests_waiting(js, 1)
+        assert await http_status(port, "/readyz") == 200
+        kv = await js.key_value(names.REPLICAS_BUCKET)
+        entry = await eventually(lambda: _presence(kv, "healthy"), what="the presence entry")
+    presence = presence_decoder.decode(entry or b"")
+    assert presence.slots == 3 and presence.ready
+
+
+async def _presence(kv: KeyValue, replica_id: str) -> bytes | None:
+    try:
+        return (await kv.get(replica_id)).value
+    except nats.js.errors.KeyNotFoundError:
+        return None
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def http_status(port: int, path: str) -> int:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    await writer.drain()
+    status_line = await reader.readline()
+    writer.close()
+    await writer.wait_closed()
+    return int(status_line.split()[1])
 
 
 async def test_shutdown_hands_back_a_task_that_outlives_the_grace_period_at_once(

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from nats.js import JetStreamContext
+from prometheus_client import REGISTRY
 
 from schemas import names
 from schemas.codec import encode
 from schemas.events import (
     ErrorCode,
     GenerateTests,
+    Sleep,
     SleepResult,
     SourceSnapshot,
+    TaskFinished,
     TaskProgress,
     TaskStatus,
     TaskSubmitted,
@@ -18,6 +21,7 @@ from schemas.events import (
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.common.clock import utcnow
+from services.runners.sleep import SleepRunner
 from tests.generator.support import (
     finished_events,
     read_events,
@@ -29,8 +33,8 @@ from tests.generator.support import (
 from tests.support.nats import eventually
 
 
-async def finished_once(js: JetStreamContext, task_id: str, timeout_s: float = 10.0):
-    async def probe():
+async def finished_once(js: JetStreamContext, task_id: str, timeout_s: float = 10.0) -> TaskFinished:
+    async def probe() -> list[TaskFinished]:
         return await finished_events(js, task_id)
 
     found = await eventually(probe, timeout_s=timeout_s, what=f"TaskFinished of {task_id}")
@@ -42,6 +46,8 @@ async def test_a_task_runs_once_and_its_submit_is_acked(
     nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
 ) -> None:
     """A sleep task gets one TaskStarted (attempt 1, this replica), one succeeded TaskFinished, and is acked."""
+    labels = {"kind": "sleep", "status": "succeeded"}
+    metric_before = REGISTRY.get_sample_value("handoff_tasks_finished_total", labels) or 0.0
     async with replica(nats_server.url, replica_id="solo") as generator:
         await submit(js, sleep_task("t-basic", 0.1, run_id="run-1"))
         finished = await finished_once(js, "t-basic")
@@ -58,6 +64,24 @@ async def test_a_task_runs_once_and_its_submit_is_acked(
     assert finished.timings.run_s is not None and finished.timings.run_s >= 0.1
     assert [(s.attempt, s.replica_id) for s in started] == [(1, "solo")]
     assert generator.stats.finished[TaskStatus.SUCCEEDED] == 1 and generator.stats.started == 1
+    assert REGISTRY.get_sample_value("handoff_tasks_finished_total", labels) == metric_before + 1
+
+
+async def test_progress_and_trace_context_reach_the_lifecycle_events(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
+) -> None:
+    """Runner progress becomes numbered TaskProgress events; the submit's traceparent is on every event."""
+    traceparent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"
+    async with replica(nats_server.url, runners={Sleep: SleepRunner(progress_every_s=0.1)}):
+        await submit(js, sleep_task("t-progress", 0.35), headers={"traceparent": traceparent})
+        await finished_once(js, "t-progress")
+    progress = await read_events(js, names.task_filter("t-progress", names.EventType.PROGRESS))
+    assert [(p.seq, p.stage, p.attempt) for p in progress if isinstance(p, TaskProgress)] == [
+        (n, "sleeping", 1) for n in range(4)
+    ]
+    for event in (names.EventType.STARTED, names.EventType.PROGRESS, names.EventType.FINISHED):
+        stored = await js.get_last_msg(names.EVENTS_STREAM, names.task_subject(None, "t-progress", event))
+        assert (stored.headers or {}).get("traceparent") == traceparent, event
 
 
 async def test_a_transient_failure_is_retried_until_attempts_run_out(
