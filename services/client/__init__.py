@@ -4,6 +4,7 @@ from services.client.client import HandoffClient, new_task_id
 from services.client.errors import (
     ArtifactUnavailableError,
     HandoffClientError,
+    HandoffUnavailableError,
     ResultTimeoutError,
     SubmitError,
     UnknownRunError,
@@ -16,6 +17,7 @@ __all__ = [
     "ClientSettings",
     "HandoffClient",
     "HandoffClientError",
+    "HandoffUnavailableError",
     "ResultTimeoutError",
     "SubmitError",
     "UnknownRunError",

@@ -15,7 +15,7 @@ import asyncio
 import math
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterable
-from contextlib import aclosing
+from contextlib import AsyncExitStack, aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -58,7 +58,11 @@ class HandoffClient:
         self.nc = nc
         self.settings = settings or ClientSettings.from_env()
         self._owns_connection = owns_connection
-        self._lookups = Lookups(nc.jetstream(), concurrency=self.settings.lookup_concurrency)
+        self._lookups = Lookups(
+            nc.jetstream(),
+            concurrency=self.settings.lookup_concurrency,
+            give_up_after_s=self.settings.submit_timeout_s,
+        )
         self._submit_check: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=nc.max_payload or None)
 
     @classmethod
@@ -210,7 +214,18 @@ class HandoffClient:
                 yield finished
         if not pending:
             return
-        async with FinishWatch(self.js, pending, heartbeat_s=self.settings.watch_heartbeat_s) as watch:
+        async with AsyncExitStack() as stack:
+            watch = FinishWatch(
+                self.js,
+                pending,
+                heartbeat_s=self.settings.watch_heartbeat_s,
+                give_up_after_s=self.settings.submit_timeout_s,
+            )
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await stack.enter_async_context(watch)
+            except TimeoutError:
+                raise ResultTimeoutError(sorted(pending), limit) from None
             while pending:
                 try:
                     async with asyncio.timeout_at(deadline):

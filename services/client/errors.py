@@ -62,5 +62,9 @@ class ResultTimeoutError(HandoffClientError, TimeoutError):
         return self.pending[0]
 
 
+class HandoffUnavailableError(HandoffClientError):
+    """NATS did not answer a look-up for longer than the client's bound (``HANDOFF_SUBMIT_TIMEOUT_S``)."""
+
+
 class ArtifactUnavailableError(HandoffClientError):
     """A result's artifact cannot be fetched: missing (expired), corrupt, or the result has none."""

@@ -9,7 +9,7 @@ expired (records and events share the result retention).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 
 import structlog
 from nats.js import JetStreamContext
@@ -20,6 +20,7 @@ from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
 from services.client.errors import UnknownTaskError
+from services.client.retry import retry_transient
 from services.collector.fold import fold_task
 from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 
@@ -32,26 +33,29 @@ _any_task_event: Decoder[TaskEvent] = Decoder(TaskEvent)
 
 
 class Lookups:
-    def __init__(self, js: JetStreamContext, *, concurrency: int) -> None:
+    def __init__(self, js: JetStreamContext, *, concurrency: int, give_up_after_s: float) -> None:
         self._js = js
+        self._give_up_after_s = give_up_after_s
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks_kv: KeyValue | None = None
         self._runs_kv: KeyValue | None = None
 
     async def task_record(self, task_id: str) -> TaskRecord | None:
         if self._tasks_kv is None:
-            self._tasks_kv = await self._js.key_value(names.TASKS_BUCKET)
+            self._tasks_kv = await self._rpc(lambda: self._js.key_value(names.TASKS_BUCKET), "open the task bucket")
+        kv = self._tasks_kv
         try:
-            entry = await self._tasks_kv.get(task_id)
+            entry = await self._rpc(lambda: kv.get(task_id), f"read the record of {task_id}")
         except KeyNotFoundError:
             return None
         return task_record_decoder.decode(entry.value or b"")
 
     async def run_record(self, run_id: str) -> RunRecord | None:
         if self._runs_kv is None:
-            self._runs_kv = await self._js.key_value(names.RUNS_BUCKET)
+            self._runs_kv = await self._rpc(lambda: self._js.key_value(names.RUNS_BUCKET), "open the run bucket")
+        kv = self._runs_kv
         try:
-            entry = await self._runs_kv.get(run_id)
+            entry = await self._rpc(lambda: kv.get(run_id), f"read the record of run {run_id}")
         except KeyNotFoundError:
             return None
         return run_record_decoder.decode(entry.value or b"")
@@ -67,7 +71,7 @@ class Lookups:
 
     async def any_event(self, subject_filter: str) -> bool:
         try:
-            await self._js.get_last_msg(names.EVENTS_STREAM, subject_filter)
+            await self._rpc(lambda: self._js.get_last_msg(names.EVENTS_STREAM, subject_filter), subject_filter)
         except NotFoundError:
             return False
         return True
@@ -116,7 +120,7 @@ class Lookups:
 
     async def _last[T](self, subject: str, decoder: Decoder[T]) -> T | None:
         try:
-            msg = await self._js.get_last_msg(names.EVENTS_STREAM, subject)
+            msg = await self._rpc(lambda: self._js.get_last_msg(names.EVENTS_STREAM, subject), subject)
         except NotFoundError:
             return None
         try:
@@ -124,3 +128,6 @@ class Lookups:
         except DecodeError as exc:
             log.warning("undecodable event in the stream ignored", subject=msg.subject, reason=exc.reason.value)
             return None
+
+    async def _rpc[T](self, call: Callable[[], Awaitable[T]], what: str) -> T:
+        return await retry_transient(call, what=what, give_up_after_s=self._give_up_after_s)

@@ -42,6 +42,7 @@ async def watch(
         deliver=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
         heartbeat_s=client.settings.watch_heartbeat_s,
         on_msg=on_msg,
+        give_up_after_s=client.settings.submit_timeout_s,
     )
     try:
         while True:
@@ -91,6 +92,7 @@ async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunF
         deliver=DeliverPolicy.LAST_PER_SUBJECT,
         heartbeat_s=client.settings.watch_heartbeat_s,
         on_msg=on_msg,
+        give_up_after_s=client.settings.submit_timeout_s,
     )
     try:
         async with asyncio.timeout(timeout_s if math.isfinite(timeout_s) else None):

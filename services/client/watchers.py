@@ -28,6 +28,7 @@ from nats.js.api import ConsumerConfig, DeliverPolicy
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskFinished
+from services.client.retry import retry_transient
 from services.collector.records import task_record_decoder
 
 log = structlog.get_logger(__name__)
@@ -45,25 +46,35 @@ async def ordered_subscription(
     deliver: DeliverPolicy,
     heartbeat_s: float,
     on_msg: Callable[[Msg], Awaitable[None]],
+    give_up_after_s: float,
 ) -> JetStreamContext.PushSubscription:
-    """An ephemeral ordered consumer over ``filters`` of ``stream`` that calls ``on_msg`` for each message."""
-    config = ConsumerConfig(filter_subjects=filters) if len(filters) > 1 else None
-    return await js.subscribe(
-        filters[0],
-        stream=stream,
-        cb=on_msg,
-        ordered_consumer=True,
-        idle_heartbeat=heartbeat_s,
-        deliver_policy=deliver,
-        config=config,
-    )
+    """An ephemeral ordered consumer over ``filters`` of ``stream`` that calls ``on_msg`` for each message.
+
+    Creating it is retried while the server does not answer (a restart), for up to ``give_up_after_s``.
+    """
+
+    async def subscribe() -> JetStreamContext.PushSubscription:
+        return await js.subscribe(
+            filters[0],
+            stream=stream,
+            cb=on_msg,
+            ordered_consumer=True,
+            idle_heartbeat=heartbeat_s,
+            deliver_policy=deliver,
+            config=ConsumerConfig(filter_subjects=filters) if len(filters) > 1 else None,
+        )
+
+    return await retry_transient(subscribe, what=f"watch {filters[0]}", give_up_after_s=give_up_after_s)
 
 
 class FinishWatch:
     """``async with FinishWatch(js, ids) as watch: finished = await watch.next()`` (each task reported once)."""
 
-    def __init__(self, js: JetStreamContext, task_ids: Iterable[str], *, heartbeat_s: float) -> None:
+    def __init__(
+        self, js: JetStreamContext, task_ids: Iterable[str], *, heartbeat_s: float, give_up_after_s: float
+    ) -> None:
         self._js = js
+        self._give_up_after_s = give_up_after_s
         self._ids = list(dict.fromkeys(task_ids))
         self._wanted = set(self._ids)
         self._heartbeat_s = heartbeat_s
@@ -83,6 +94,7 @@ class FinishWatch:
                         deliver=DeliverPolicy.LAST_PER_SUBJECT,
                         heartbeat_s=self._heartbeat_s,
                         on_msg=self._on_finished,
+                        give_up_after_s=self._give_up_after_s,
                     )
                 )
                 self._subs.append(
@@ -93,6 +105,7 @@ class FinishWatch:
                         deliver=DeliverPolicy.LAST_PER_SUBJECT,
                         heartbeat_s=self._heartbeat_s,
                         on_msg=self._on_record,
+                        give_up_after_s=self._give_up_after_s,
                     )
                 )
         except BaseException:

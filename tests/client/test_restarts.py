@@ -74,3 +74,23 @@ async def test_results_survive_a_nats_server_restart(
         assert (await asyncio.wait_for(waiting, timeout=30)).task_id == during
         assert (await client.result(before, timeout=5)).status == TaskStatus.SUCCEEDED
         await eventually(lambda: record_final(js, during), timeout_s=30, what="collector folds after the restart")
+
+
+async def test_a_result_asked_for_while_the_server_is_down_arrives_once_it_is_back(
+    client: HandoffClient,
+    js: JetStreamContext,
+    topology: Topology,
+    nats_server: EmbeddedNats,
+    running_collector: RunningCollector,
+) -> None:
+    """Look-ups that fail during the outage are retried within the caller's timeout instead of failing."""
+    async with running_collector(js):
+        task_id = await client.submit(Sleep(duration_s=0))
+        await publish(js, lifecycle(task_id)[1:])
+        await eventually(lambda: record_final(js, task_id), what="finished before the outage")
+    nats_server.kill()
+    waiting = asyncio.create_task(client.result(task_id, timeout=30))
+    await asyncio.sleep(1.0)  # several look-ups fail meanwhile
+    assert not waiting.done()
+    await asyncio.to_thread(nats_server.start)
+    assert (await asyncio.wait_for(waiting, timeout=20)).status == TaskStatus.SUCCEEDED
