@@ -46,7 +46,7 @@ async def ordered_subscription(
     deliver: DeliverPolicy,
     heartbeat_s: float,
     on_msg: Callable[[Msg], Awaitable[None]],
-    give_up_after_s: float,
+    give_up_after_s: float = 30.0,
 ) -> JetStreamContext.PushSubscription:
     """An ephemeral ordered consumer over ``filters`` of ``stream`` that calls ``on_msg`` for each message.
 
