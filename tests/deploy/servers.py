@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import signal
 import socket
@@ -170,3 +171,16 @@ def cluster_servers(tmp_path: Path, *, size: int = 3) -> list[NatsProcess]:
             NatsProcess(config=config, env=env, client_port=client_port, http_port=http_port, log=node_dir / "nats.log")
         )
     return servers
+
+
+def env_references(*sources: str) -> set[str]:
+    """The environment variables ``deploy/nats/<sources>`` read: ``$NAME`` outside strings and comments, minus
+    the variables the files define themselves (``NAME = {...}``)."""
+    found: set[str] = set()
+    defined: set[str] = set()
+    for source in sources:
+        for line in (NATS_DIR / source).read_text().splitlines():
+            code = re.sub(r'"[^"]*"', '""', line).split("#", 1)[0]
+            found.update(re.findall(r"\$([A-Za-z_][A-Za-z0-9_]*)", code))
+            defined.update(re.findall(r"^([A-Za-z_][A-Za-z0-9_]*)\s*=", code))
+    return found - defined
