@@ -88,6 +88,8 @@ class Collector:
             cache_size=s.cache_records,
             attempts=s.cas_attempts,
         )
+        # Fails with NotFoundError when the topology was never applied (binding alone would not notice).
+        await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
         self._sub = await self._js.pull_subscribe_bind(durable=names.COLLECTOR_CONSUMER, stream=names.EVENTS_STREAM)
         log.info("collector bound", replica=s.replica_id, consumer=names.COLLECTOR_CONSUMER)
         return self

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import subprocess
 import sys
 
 from nats.js import JetStreamContext
@@ -52,3 +53,17 @@ async def test_the_collector_command_folds_events_and_stops_cleanly_on_sigterm(
             await proc.wait()
     assert proc.returncode == Exit.OK, stderr.decode()
     assert b"collector stopped" in stderr and b"collector-cli" in stderr
+
+
+def test_the_collector_command_without_a_topology_says_so_and_exits_unavailable(nats_server: EmbeddedNats) -> None:
+    """On a server where the topology was never applied, the command names the fix and exits 4."""
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "collector"],
+        env={**os.environ, "HANDOFF_NATS_URL": nats_server.url, "HANDOFF_APPLY_TOPOLOGY": "false"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == Exit.UNAVAILABLE, done.stderr
+    assert "handoff topology apply" in done.stderr
