@@ -57,6 +57,7 @@ class Generator:
         self._nc = nc
         self.settings = settings
         self._js: JetStreamContext = nc.jetstream(timeout=settings.publish_timeout_s)
+        self._owns_registry = runners is None  # runners passed in belong to the caller, who closes them
         if runners is None:
             runners = default_registry()
         self._registry = runners if isinstance(runners, RunnerRegistry) else RunnerRegistry.of(runners)
@@ -257,6 +258,8 @@ class Generator:
                 task.cancel()
             await asyncio.gather(*(task for _, task in self._running.values()), return_exceptions=True)
             await self._close_subscriptions()
+            if self._owns_registry:
+                await self._registry.aclose()
         finally:
             self.stats.ready = False
             self._shutdown_done.set()

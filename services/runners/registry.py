@@ -1,8 +1,9 @@
 """Which runner does which kind of task. The generator asks the registry for a runner per payload type.
 
-Runners are built on first use, in a worker thread: the agent runner imports the agent SDK (seconds of
-import time) and reads its settings, and the generator's event loop must keep heartbeating meanwhile. A kind
-whose runner cannot be built raises ``RunnerUnavailable``, which ends that task as failed with the reason.
+Runners are built on first use, in a worker thread: the agent runner imports the agent SDK and reads its
+settings, and the generator's event loop must keep heartbeating meanwhile. Whoever created the registry closes
+it (``aclose()`` of every built runner that has one). A kind whose runner cannot be built raises
+``RunnerUnavailable``, which ends that task as failed with the reason.
 """
 
 from __future__ import annotations
@@ -63,6 +64,14 @@ class RunnerRegistry:
             if payload_type not in self._built:
                 self._built[payload_type] = await asyncio.to_thread(_build, kind, factory)
         return self._built[payload_type]
+
+    async def aclose(self) -> None:
+        """Release what built runners hold (the agent runner's scripted model server, for instance)."""
+        built, self._built = list(self._built.values()), {}
+        for runner in built:
+            close = getattr(runner, "aclose", None)
+            if close is not None:
+                await close()
 
 
 def _build(kind: str, factory: RunnerFactory) -> Runner:

@@ -63,11 +63,13 @@ async def replica(
     url: str,
     *,
     replica_id: str = "r1",
-    runners: Mapping[type[Payload], Runner] = SLEEP_ONLY,
+    runners: Mapping[type[Payload], Runner] | None = SLEEP_ONLY,
     topology: TopologyParams = FAST_TOPOLOGY,
     **overrides: object,
 ) -> AsyncIterator[Generator]:
-    """A generator replica on its own connection, serving in a background task until the block ends."""
+    """A generator replica on its own connection, serving in a background task until the block ends.
+
+    ``runners=None`` gives it the default registry (the real agent runner included)."""
     settings = generator_settings(url, replica_id=replica_id, topology=topology, **overrides)
     nc = await connect(settings.common.nats, name=replica_id, url=url)
     try:

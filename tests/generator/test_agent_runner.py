@@ -1,0 +1,60 @@
+"""The generator and the real agent runner meet through the registry (the model is the scripted stand-in)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from schemas.events import GenerateTests, TaskStatus, TaskSubmitted, TestGenerationResult
+from schemas.topology import Topology
+from services.artifacts.snapshots import upload_snapshot
+from services.broker.embedded import EmbeddedNats
+from services.common.clock import utcnow
+from services.runners.registry import RunnerUnavailable, default_registry
+from tests.generator.support import finished_events, replica, started_events, submit
+from tests.support.nats import eventually
+
+SAMPLE = Path(__file__).parent.parent / "runners" / "sample_project"
+
+
+async def test_without_an_llm_the_default_registry_says_what_to_configure(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Resolving generate_tests with no model configured raises RunnerUnavailable naming the setting."""
+    for name in ("HANDOFF_LLM_MODEL", "HANDOFF_LLM_BASE_URL", "HANDOFF_SCRIPTED_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    registry = default_registry()
+    with pytest.raises(RunnerUnavailable) as info:
+        await registry.resolve(GenerateTests)
+    assert info.value.kind == "generate_tests" and "HANDOFF_LLM_MODEL" in info.value.reason
+    await registry.aclose()
+
+
+@pytest.mark.slow
+async def test_a_generate_tests_task_runs_the_agent_runner_from_the_default_registry(
+    nats_server: EmbeddedNats,
+    js: JetStreamContext,
+    topology: Topology,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A generate_tests submit is run by the OpenHands runner the registry builds; its result is the finish."""
+    monkeypatch.setenv("HANDOFF_SCRIPTED_MODEL", "true")
+    monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
+    monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "0")
+    source = await upload_snapshot(js, SAMPLE)
+    task = TaskSubmitted(
+        task_id="agent-1",
+        payload=GenerateTests(source=source, targets=["shapes/geometry.py"], coverage_goal_pct=10.0),
+        submitted_at=utcnow(),
+    )
+    async with replica(nats_server.url, replica_id="agent-replica", runners=None):
+        await submit(js, task)
+        (finished,) = await eventually(
+            lambda: finished_events(js, "agent-1"), timeout_s=90, interval_s=0.5, what="the agent task"
+        )
+    assert finished.status is TaskStatus.SUCCEEDED, finished.error
+    assert isinstance(finished.result, TestGenerationResult)
+    assert finished.result.files_produced and finished.result.test_files
+    assert finished.result.summary.startswith("[scripted model]")
+    assert [s.replica_id for s in await started_events(js, "agent-1")] == ["agent-replica"]
