@@ -72,3 +72,26 @@ async def test_a_submitted_module_comes_back_as_a_validated_patch_that_applies(
     for stage in ("workspace", "round", "agent_action", "agent_observation", "validation", "result"):
         assert stage in stages, f"no {stage} progress in {stages}"
     assert not list((tmp_path / "work").iterdir()), "the task workspace was not cleaned up"
+
+
+async def test_concurrent_tasks_in_one_process_keep_to_their_own_workspaces(
+    js: JetStreamContext, topology: Topology, sample_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Three tasks at once share the process and the model server; each patch holds only its own test."""
+    bodies = {f"t{n}": PASSING_TEST.replace("def test_area_multiplies_sides", f"def test_area_{n}") for n in range(3)}
+
+    def body_for(request) -> str:  # type: ignore[no-untyped-def]
+        return next(text for marker, text in bodies.items() if f"/{marker}-1-" in request.first_user_text)
+
+    model_server.policy = Script(
+        [lambda r: in_workspace(TEST_FILE, lambda p: create_file(p, body_for(r)))(r), finish("tests written")]
+    )
+    source = await upload_snapshot(js, sample_project)
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    results = await asyncio.gather(
+        *(runner.run(make_ctx(js, source, ProgressLog(), task_id=marker)) for marker in bodies)
+    )
+    for marker, result in zip(bodies, results, strict=True):
+        assert result.tests_passed == 3
+        assert (await get_artifact(js, result.files[0])).decode() == bodies[marker]
+        assert result.files[0].name == f"{marker}/1/files/{TEST_FILE}"

@@ -13,8 +13,9 @@ from nats.js import JetStreamContext
 
 from schemas.topology import Topology
 from services.artifacts.snapshots import upload_snapshot
+from services.runners.base import PermanentFailure
 from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer
+from services.scripted_model import Fail, ScriptedModelServer
 from services.scripted_model.replies import ChatRequest, Reply
 from services.scripted_model.scripts import Script, create_file, finish, run
 from tests.runners.conftest import (
@@ -131,3 +132,18 @@ async def test_the_file_editor_refuses_paths_outside_the_workspace(
     assert "outside the workspace" in progress.text()
     assert result.test_files == [TEST_FILE]
     assert os.environ.get("HOME") != str(tmp_path)
+
+
+async def test_an_llm_error_quoting_the_key_is_redacted_in_the_failure_and_progress(
+    js: JetStreamContext, topology: Topology, sample_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """A provider error message that echoes the key reaches neither the failure nor the progress events."""
+    model_server.policy = lambda request: Fail(400, f"invalid request from key {API_KEY}")
+    source = await upload_snapshot(js, sample_project)
+    progress = ProgressLog()
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    with pytest.raises(PermanentFailure) as failure:
+        await runner.run(make_ctx(js, source, progress))
+    assert "invalid request from key ***" in failure.value.detail
+    assert API_KEY not in failure.value.detail + failure.value.message + str(failure.value)
+    assert "agent_error" in progress.stages() and API_KEY not in progress.text()

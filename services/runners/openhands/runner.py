@@ -8,13 +8,16 @@ URL, the runner starts an in-process scripted model server (labelled as such in 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from types import TracebackType
+from typing import Any
 
+import msgspec
 import structlog
 from pydantic import SecretStr
 
 from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
-from services.runners.base import PermanentFailure, TaskContext
+from services.runners.base import PermanentFailure, TaskContext, TaskFailure
 from services.runners.openhands.progress import ProgressPump, Redactor
 from services.runners.openhands.sdk import load_sdk
 from services.runners.openhands.settings import SCRIPTED_MODEL_NAME, RunnerSettings
@@ -65,7 +68,17 @@ class OpenHandsTestRunner:
             async with ProgressPump(ctx.progress, redact=self._redact, scripted=self.settings.scripted_model) as pump:
                 llms = self._llms(pump.emit)
                 run = TaskRun(ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact)
-                return await run.execute()
+                try:
+                    return await run.execute()
+                except TaskFailure as failure:
+                    self._scrub(failure)
+                    raise
+
+    def _scrub(self, failure: TaskFailure) -> None:
+        """Failure texts can quote foreign error messages: the key must not travel in them."""
+        failure.message = self._redact(failure.message)
+        failure.detail = self._redact(failure.detail)
+        failure.args = (failure.message,)
 
     async def _ensure_ready(self) -> None:
         async with self._ready:
@@ -79,22 +92,20 @@ class OpenHandsTestRunner:
                 self._scripted_server = await server.__aenter__()
                 log.info("scripted_model_started", base_url=self._scripted_server.base_url)
 
-    def _llms(self, emit) -> list[object]:  # type: ignore[no-untyped-def]
+    def _llms(self, emit: Callable[[str, str], None]) -> list[Any]:
+        """New LLM objects for one task: the primary model and its fallbacks, or the scripted model."""
         from services.runners.openhands.conversation import build_llm
 
         llm = self.settings.llm
-        if self.settings.scripted_model:
-            base_url = llm.base_url or (self._scripted_server.base_url if self._scripted_server else None)
-            scripted = llm.__class__(
-                api_key=llm.api_key or SecretStr("scripted-model-needs-no-key"),  # the OpenAI client insists on one
-                timeout_s=llm.timeout_s,
-                retries=llm.retries,
-                retry_min_wait_s=llm.retry_min_wait_s,
-                retry_max_wait_s=llm.retry_max_wait_s,
-                api_mode="chat",
-                stream=llm.stream,
-                input_cost_per_token=llm.input_cost_per_token or 0.0,
-                output_cost_per_token=llm.output_cost_per_token or 0.0,
-            )
-            return [build_llm(scripted, SCRIPTED_MODEL_NAME, index=0, base_url=base_url, emit=emit)]
-        return [build_llm(llm, model, index=i, base_url=llm.base_url, emit=emit) for i, model in enumerate(llm.models)]
+        if not self.settings.scripted_model:
+            return [build_llm(llm, m, index=i, base_url=llm.base_url, emit=emit) for i, m in enumerate(llm.models)]
+        server = self._scripted_server
+        scripted = msgspec.structs.replace(
+            llm,
+            api_mode="chat",
+            api_key=llm.api_key or SecretStr("scripted-model-needs-no-key"),  # the OpenAI client insists on one
+            input_cost_per_token=llm.input_cost_per_token or 0.0,
+            output_cost_per_token=llm.output_cost_per_token or 0.0,
+        )
+        base_url = llm.base_url or (server.base_url if server else None)
+        return [build_llm(scripted, SCRIPTED_MODEL_NAME, index=0, base_url=base_url, emit=emit)]

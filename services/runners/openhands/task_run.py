@@ -72,7 +72,7 @@ class TaskRun:
         )
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
         rounds_total = 1 + feedback
-        message = task_prompt(payload, dirs.workspace, assignments)
+        message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments)  # reads the tree
         report = ValidationReport(ok=False, problem="not validated")
         changes: list[ws.Change] = []
         round_no = 0
