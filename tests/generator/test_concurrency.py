@@ -41,7 +41,6 @@ async def test_three_replicas_of_two_slots_never_exceed_the_global_cap_and_finis
                 for generator in replicas:
                     rid = generator.settings.replica_id
                     peaks[rid] = max(peaks.get(rid, 0), generator.slots_in_use)
-                peaks["all"] = max(peaks.get("all", 0), sum(g.slots_in_use for g in replicas))
                 await asyncio.sleep(0.01)
 
         sampler = asyncio.create_task(sample())
@@ -66,8 +65,9 @@ async def test_three_replicas_of_two_slots_never_exceed_the_global_cap_and_finis
     for rid in ("rep-0", "rep-1", "rep-2"):
         mine = [(started[t][0].started_at, by_task[t].finished_at) for t in task_ids if by_task[t].replica_id == rid]
         assert max_overlap(mine) <= 2, rid
-    # and sampled inside the replicas, which also counts the time around the run (lookups, publishes, acks)
-    assert peaks["all"] <= 4 and all(peaks[f"rep-{n}"] <= 2 for n in range(3)), peaks
+    # and sampled inside each replica, which also counts the time around the run (lookups, publishes, the ack);
+    # a sum across replicas is no invariant: one may start its next task a moment before another's cleanup ends
+    assert all(peaks[f"rep-{n}"] <= 2 for n in range(3)), peaks
     assert max_overlap(intervals) >= 3, "the replicas did not run tasks in parallel at all"
 
 
