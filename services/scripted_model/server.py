@@ -59,8 +59,7 @@ class ScriptedModelServer:
     def base_url(self) -> str:
         if self._httpd is None:
             raise RuntimeError("the scripted model server is not running")
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/v1"
+        return f"http://{self._host}:{self._httpd.server_port}/v1"
 
     @property
     def requests(self) -> int:

@@ -37,7 +37,7 @@ def _session(tmp_path: Path, llms: list[object], events: list[tuple[str, str]], 
     session = AgentSession(
         llms=llms,  # type: ignore[arg-type]
         dirs=dirs,
-        shell=str(shell),
+        shell=shell,
         emit=lambda stage, message: events.append((stage, message)),
         **values,  # type: ignore[arg-type]
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from openhands.sdk import LLM, Agent, LocalConversation
 from openhands.sdk.conversation import ConversationExecutionStatus
@@ -71,7 +72,7 @@ class AgentSession:
         *,
         llms: Sequence[LLM],
         dirs: TaskDirs,
-        shell: str,
+        shell: Path,
         emit: Emit,
         max_iterations: int,
         max_budget_usd: float | None,
@@ -101,7 +102,7 @@ class AgentSession:
 
     async def run_round(self, message: str) -> None:
         """Send ``message`` and run the agent until it finishes; raise a ``TaskFailure`` for any other end."""
-        self.conversation.send_message(message)
+        self.conversation.send_message(message)  # type: ignore[arg-type]  # a decorator hides the signature
         while True:
             try:
                 await self._arun()
@@ -117,7 +118,7 @@ class AgentSession:
         self._check_outcome()
 
     async def _arun(self) -> None:
-        run = asyncio.create_task(self.conversation.arun(), name="agent-run")
+        run: asyncio.Task[None] = asyncio.create_task(self.conversation.arun(), name="agent-run")
         try:
             await asyncio.shield(run)
         except asyncio.CancelledError:

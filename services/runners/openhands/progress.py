@@ -16,7 +16,6 @@ log = structlog.get_logger(__name__)
 
 MAX_MESSAGE_CHARS = 400
 SCRIPTED_LABEL = "[scripted model] "
-_STOP = object()
 
 
 class Redactor:
@@ -44,7 +43,7 @@ class ProgressPump:
         self._sink = sink
         self._redact = redact
         self._label = SCRIPTED_LABEL if scripted else ""
-        self._queue: asyncio.Queue[object] = asyncio.Queue()
+        self._queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()  # None: stop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None
         self.dropped = 0
@@ -62,7 +61,7 @@ class ProgressPump:
         if exc_type is asyncio.CancelledError:
             self._task.cancel()
         else:
-            self._queue.put_nowait(_STOP)
+            self._queue.put_nowait(None)
         await asyncio.gather(self._task, return_exceptions=True)
 
     def emit(self, stage: str, message: str = "") -> None:
@@ -76,9 +75,9 @@ class ProgressPump:
     async def _pump(self) -> None:
         while True:
             item = await self._queue.get()
-            if item is _STOP:
+            if item is None:
                 return
-            stage, text = item  # type: ignore[misc]
+            stage, text = item
             try:
                 await self._sink(stage, text)
                 self.sent += 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import nats.errors
 import structlog
@@ -19,6 +20,11 @@ from services.runners.openhands.prompt import assign_test_files, coverage_prompt
 from services.runners.openhands.settings import RunnerSettings
 from services.runners.openhands.validation import ValidationReport, select_test_files, validate
 
+if TYPE_CHECKING:  # the SDK is imported lazily, on the first task
+    from openhands.sdk import LLM
+
+    from services.runners.openhands.conversation import AgentSession
+
 log = structlog.get_logger(__name__)
 
 
@@ -29,7 +35,7 @@ class TaskRun:
         payload: GenerateTests,
         *,
         settings: RunnerSettings,
-        llms: Sequence[object],
+        llms: Sequence[LLM],
         pump: ProgressPump,
         redact: Redactor,
     ) -> None:
@@ -40,7 +46,7 @@ class TaskRun:
         self.pump = pump
         self.redact = redact
         self.dirs: ws.TaskDirs | None = None
-        self.session: object | None = None
+        self.session: AgentSession | None = None
 
     async def execute(self) -> TestGenerationResult:
         try:
@@ -63,9 +69,9 @@ class TaskRun:
         await asyncio.to_thread(self._baseline, dirs, env)
         assignments = assign_test_files(payload.targets, payload.test_dir)
         session = self.session = AgentSession(
-            llms=self.llms,  # type: ignore[arg-type]
+            llms=self.llms,
             dirs=dirs,
-            shell=str(shell),
+            shell=shell,
             emit=emit,
             max_iterations=self.settings.max_iterations,
             max_budget_usd=self.settings.max_budget_usd,
@@ -172,7 +178,7 @@ class TaskRun:
             return
         killed = ws.end_agent_processes(dirs)
         if session is not None:
-            await asyncio.to_thread(session.close)  # type: ignore[attr-defined]
+            await asyncio.to_thread(session.close)
         if not self.settings.keep_workspaces:
             await asyncio.to_thread(ws.remove, dirs)
         log.debug("task_cleaned_up", killed_processes=killed, kept=self.settings.keep_workspaces)

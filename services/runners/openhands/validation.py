@@ -100,15 +100,23 @@ async def validate(
     collected, failed, skipped = _junit_counts(junit)
     passed = max(0, collected - failed - skipped)
     coverage, gaps = await _coverage(dirs, run_env, rcfile, data, targets, goal_pct, timeout_s)
-    counts = {"collected": collected, "passed": passed, "failed": failed, "skipped": skipped}
+    problem = ""
     if code != 0:
         problem = PYTEST_EXIT.get(code, f"{failed} of {collected} tests failed")
-        return ValidationReport(ok=False, problem=problem, output=output, test_files=list(test_files),
-                                coverage=coverage, gaps=gaps, **counts)  # fmt: skip
-    if passed == 0:
-        return ValidationReport(ok=False, problem="no test passed (all skipped?)", output=output,
-                                test_files=list(test_files), coverage=coverage, gaps=gaps, **counts)  # fmt: skip
-    return ValidationReport(ok=True, output=output, test_files=list(test_files), coverage=coverage, gaps=gaps, **counts)
+    elif passed == 0:
+        problem = "no test passed (all skipped?)"
+    return ValidationReport(
+        ok=not problem,
+        problem=problem,
+        output=output,
+        test_files=list(test_files),
+        collected=collected,
+        passed=passed,
+        failed=failed,
+        skipped=skipped,
+        coverage=coverage,
+        gaps=gaps,
+    )
 
 
 def _compile_problem(workspace: Path, name: str) -> str:
