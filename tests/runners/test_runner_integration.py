@@ -6,6 +6,7 @@ import asyncio
 import subprocess
 from pathlib import Path
 
+import pytest
 from nats.js import JetStreamContext
 
 from schemas.topology import Topology
@@ -49,7 +50,8 @@ async def test_a_submitted_module_comes_back_as_a_validated_patch_that_applies(
     model_server.policy = writes_passing_test()
     source = await upload_snapshot(js, sample_project)
     progress = ProgressLog()
-    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    llm = llm_settings(model_server.base_url, input_cost_per_token=1e-6, output_cost_per_token=2e-6)
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm))
     result = await runner.run(make_ctx(js, source, progress, coverage_goal_pct=80.0))
 
     assert result.files_produced
@@ -57,7 +59,9 @@ async def test_a_submitted_module_comes_back_as_a_validated_patch_that_applies(
     assert (result.tests_collected, result.tests_passed, result.tests_failed) == (3, 3, 0)
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.goal_met and result.rounds_used == 1
-    assert result.usage.prompt_tokens > 0 and result.usage.model == "openai/scripted-test"
+    usage = result.usage
+    assert usage.prompt_tokens > 0 and usage.completion_tokens > 0 and usage.model == "openai/scripted-test"
+    assert usage.cost_usd == pytest.approx(usage.prompt_tokens * 1e-6 + usage.completion_tokens * 2e-6)
     assert result.patch is not None and [f.name for f in result.files] == [f"task-1/1/files/{TEST_FILE}"]
     assert await get_artifact(js, result.files[0]) == PASSING_TEST.encode()
 
