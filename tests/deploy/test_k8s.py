@@ -125,10 +125,10 @@ def test_each_workload_connects_as_its_role_with_a_password_from_its_own_secret(
     users = dict(re.findall(r"\{user: (\w+), password: \$(\w+)", (NATS_DIR / "accounts.conf").read_text()))
     for workload, container in workloads(objects):
         role = ROLE_OF_COMMAND[container["args"][0]]
+        assert role in users
         env = {var["name"]: var for var in container["env"]}
-        assert env["HANDOFF_NATS_USER"]["value"] == role and role in users
-        secret = env["HANDOFF_NATS_PASSWORD"]["valueFrom"]["secretKeyRef"]
-        assert secret == {"name": f"handoff-nats-{role}", "key": "password"}
+        for variable, key in (("HANDOFF_NATS_USER", "user"), ("HANDOFF_NATS_PASSWORD", "password")):
+            assert env[variable]["valueFrom"]["secretKeyRef"] == {"name": f"handoff-nats-{role}", "key": key}
         settings = container_env(objects, container)
         if role != "admin":
             assert settings["HANDOFF_APPLY_TOPOLOGY"] == "false", workload["metadata"]["name"]
