@@ -33,6 +33,7 @@ COMMAND_MODULES = (
     "services.cli.cancel_cmd",
     "services.cli.status_cmd",
     "services.cli.dlq_cmd",
+    "services.cli.demo_cmd",
     "services.cli.generator_cmd",
 )
 

@@ -3,21 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from contextlib import aclosing
 
-from nats.aio.msg import Msg
-
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import AnyEvent, TaskFinished, TaskStatus
+from schemas.events import TaskFinished, TaskStatus
 from services.cli.common import open_client, print_json
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
-from services.cli.progress import ProgressBoard
-from services.client.client import HandoffClient
+from services.cli.waiting import run_task_ids, wait_with_progress
 from services.client.errors import ResultTimeoutError
-
-_events: Decoder[AnyEvent] = Decoder(AnyEvent)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -30,47 +22,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.set_defaults(handler=run)
 
 
-async def run_task_ids(client: HandoffClient, run_id: str) -> list[str]:
-    """The task ids submitted under ``run_id``, from the subjects of their submit events."""
-    info = await client.js.stream_info(
-        names.EVENTS_STREAM, subjects_filter=names.task_subject(run_id, "*", names.EventType.SUBMITTED)
-    )
-    subjects = (info.state.subjects or {}) if info.state else {}
-    ids = sorted(parsed[1] for s in subjects if (parsed := names.parse_task_subject(s)) is not None)
-    if not ids:
-        raise CliError(Exit.NOT_FOUND, f"unknown run: {run_id} (no task of it was submitted, or it expired)")
-    return ids
-
-
 async def run(args: argparse.Namespace) -> int:
     if bool(args.task_ids) == bool(args.run_id):
         raise CliError(Exit.USAGE, "give task ids or --run-id (one of them)")
     async with open_client() as client:
         ids = await run_task_ids(client, args.run_id) if args.run_id else list(dict.fromkeys(args.task_ids))
-        board = ProgressBoard.of(ids, quiet=args.quiet or args.json)
-        finals: dict[str, TaskFinished] = {}
-
-        async def on_event(msg: Msg) -> None:
-            try:
-                board.apply(_events.decode(msg.data))
-            except DecodeError:
-                return  # display only; the result itself comes from as_completed below
-
-        subjects = [names.run_events_filter(args.run_id)] if args.run_id else [names.task_filter(t) for t in ids]
-        subs = [await client.nc.subscribe(s, cb=on_event) for s in subjects]
-        timed_out: ResultTimeoutError | None = None
-        try:
-            board.render()
-            async with aclosing(client.as_completed(ids, args.timeout_s)) as finishes:
-                async for finished in finishes:
-                    finals[finished.task_id] = finished
-                    board.finish(finished)
-        except ResultTimeoutError as exc:
-            timed_out = exc
-        finally:
-            board.close()
-            for s in subs:
-                await s.unsubscribe()
+        finals, timed_out = await wait_with_progress(
+            client, ids, run_id=args.run_id, timeout_s=args.timeout_s, quiet=args.quiet or args.json
+        )
     return _report(args, ids, finals, timed_out)
 
 

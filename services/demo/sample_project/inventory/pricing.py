@@ -1,4 +1,14 @@
-"""Prices with bulk discounts."""
+"""Prices with bulk discounts.
+
+>>> unit_price(1000, 1), unit_price(1000, 10), unit_price(1000, 100)
+(1000, 900, 800)
+>>> order_total(250, 12)
+2700
+>>> unit_price(-1, 1)
+Traceback (most recent call last):
+    ...
+ValueError: base price must be >= 0 and quantity > 0
+"""
 
 from __future__ import annotations
 

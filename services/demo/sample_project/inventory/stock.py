@@ -1,4 +1,25 @@
-"""Stock levels per SKU."""
+"""Stock levels per SKU.
+
+>>> stock = Stock()
+>>> stock.add("apple", 5)
+5
+>>> stock.take("apple", 2)
+3
+>>> stock.level("apple"), stock.level("pear")
+(3, 0)
+>>> stock.take("apple", 10)
+Traceback (most recent call last):
+    ...
+inventory.stock.OutOfStock: apple: wanted 10, have 3
+>>> stock.add("apple", 0)
+Traceback (most recent call last):
+    ...
+ValueError: units must be positive
+>>> stock.take("apple", -1)
+Traceback (most recent call last):
+    ...
+ValueError: units must be positive
+"""
 
 from __future__ import annotations
 

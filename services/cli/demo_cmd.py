@@ -1,0 +1,34 @@
+"""``handoff demo``: the README's main command - the whole path, end to end, on a shipped sample project."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from services.cli.exit_codes import Exit
+from services.common.logging import configure_logging
+from services.common.settings import LogSettings
+from services.demo.run import DemoOptions, default_workdir, run_demo
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    p = sub.add_parser("demo", help="start the stack and generate validated tests for a shipped sample project")
+    p.add_argument("--generators", type=int, default=2)
+    p.add_argument("--timeout-s", type=float, default=300.0)
+    p.add_argument("--workdir", type=Path, help="where the sample copy goes (default: under the data dir)")
+    p.set_defaults(handler=run)
+
+
+async def run(args: argparse.Namespace) -> int:
+    configure_logging(LogSettings.from_env() if _log_env_set() else LogSettings(level="warning"))
+    options = DemoOptions(
+        workdir=args.workdir or default_workdir(), generators=args.generators, timeout_s=args.timeout_s
+    )
+    code = await run_demo(options)
+    return Exit.OK if code == 0 else Exit.TASK_FAILED
+
+
+def _log_env_set() -> bool:
+    import os
+
+    return bool(os.environ.get("HANDOFF_LOG_LEVEL"))
