@@ -37,8 +37,10 @@ class RoleClient:
         return self.nc.jetstream()
 
     @classmethod
-    async def connect(cls, servers: str | list[str], role: str, *, reconnect: bool = False) -> RoleClient:
-        """Connect as ``role``; with ``reconnect`` it moves to another server of a cluster when its own dies."""
+    async def connect(
+        cls, servers: str | list[str], role: str, *, password: str | None = None, reconnect: bool = False
+    ) -> RoleClient:
+        """Connect as user ``role``; with ``reconnect`` it moves to another server of a cluster when its own dies."""
         violations: list[str] = []
 
         async def on_error(exc: Exception) -> None:
@@ -49,7 +51,7 @@ class RoleClient:
         nc = await nats.connect(
             servers,
             user=role,
-            password=ROLE_PASSWORDS[role],
+            password=password or ROLE_PASSWORDS[role],
             name=f"test-{role}",
             error_cb=on_error,
             max_reconnect_attempts=-1 if reconnect else 0,

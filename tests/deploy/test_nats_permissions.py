@@ -414,3 +414,34 @@ def test_the_permissions_name_exactly_the_streams_buckets_and_consumers_of_the_t
         assert f"$JS.ACK.{consumer.stream}.{consumer.durable}.>" in text
     for subject in (names.SUBMIT_FILTER, names.CANCEL_FILTER, names.max_deliveries_advisory(EVENTS, "generators")):
         assert f'"{subject}"' in text
+
+
+async def test_a_second_user_with_a_roles_permissions_lets_credentials_rotate_without_downtime(
+    tmp_path: Path,
+) -> None:
+    """The rotation step in deploy/README.md: one added line gives a new user exactly the generator's rights."""
+    server = single_server(tmp_path)
+    accounts = server.config.parent / "accounts.conf"
+    current = "{user: generator, password: $NATS_GENERATOR_PASSWORD, permissions: $GENERATOR_PERMISSIONS}"
+    added = "{user: generator-next, password: $NATS_GENERATOR_NEXT_PASSWORD, permissions: $GENERATOR_PERMISSIONS}"
+    text = accounts.read_text()
+    assert text.count(current) == 1
+    accounts.write_text(text.replace(current, f"{current}\n      {added}"))
+    server.env["NATS_GENERATOR_NEXT_PASSWORD"] = "rotated-secret"
+    server.start()
+    try:
+        old = {"user": "generator", "pass": ROLE_PASSWORDS["generator"]}
+        assert await connect_reply(server, old) == "PONG"
+        assert await connect_reply(server, {"user": "generator-next", "pass": "rotated-secret"}) == "PONG"
+        rotated = await RoleClient.connect(server.url, "generator-next", password="rotated-secret")
+        try:
+            submit = names.task_subject(None, new_id("t"), EventType.SUBMITTED)
+            await rotated.expect_refused(rotated.nc.publish(submit, b"x"), action="publish", subject=submit)
+            started = names.task_subject(None, new_id("t"), EventType.STARTED)
+            await rotated.nc.publish(started, b"x")
+            await rotated.nc.flush()
+            assert not rotated.violated("publish", started)
+        finally:
+            await rotated.close()
+    finally:
+        server.stop()
