@@ -21,6 +21,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from services.broker.embedded import nats_server_binary
 
@@ -107,7 +108,7 @@ class NatsProcess:
         self.kill()
         raise RuntimeError(f"nats-server did not become healthy in {timeout_s} s: {self.log_tail()}")
 
-    def monitor(self, path: str) -> dict[str, object] | None:
+    def monitor(self, path: str) -> dict[str, Any] | None:
         """A monitoring endpoint's JSON, or None while it does not answer 200."""
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{self.http_port}/{path}", timeout=1) as resp:

@@ -72,7 +72,7 @@ async def replicated_topology(cluster: list[NatsProcess]) -> RoleClient:
 
 def route_names(server: NatsProcess) -> set[str]:
     routez = server.monitor("routez") or {}
-    return {str(r.get("remote_name")) for r in routez.get("routes", [])}  # type: ignore[union-attr]
+    return {str(r.get("remote_name")) for r in routez.get("routes", [])}
 
 
 async def test_the_three_servers_form_one_cluster_and_refuse_a_server_without_the_route_password(

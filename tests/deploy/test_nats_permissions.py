@@ -297,7 +297,7 @@ async def test_generator_receives_the_max_deliveries_advisory_of_its_consumer(
     finally:
         with contextlib.suppress(TimeoutError, nats.errors.TimeoutError):  # nothing is left to deliver
             await waiting
-    assert got["stream_seq"] == seq
+    assert got is not None and got["stream_seq"] == seq
     generator.assert_no_violations()
 
 
