@@ -23,7 +23,7 @@ from tests.deploy.servers import NATS_DIR, env_references
 
 K8S = REPO / "deploy" / "k8s"
 KUBERNETES_VERSION = "1.29.0"  # the oldest minor the manifests promise to work with
-KUSTOMIZATIONS = [K8S / "base", K8S / "overlays" / "production", K8S / "nats-access"]
+KUSTOMIZATIONS = [K8S / "base", K8S / "overlays" / "production", K8S / "nats"]
 OVERLAYS = [K8S / "base", K8S / "overlays" / "production"]
 KEDA_SCHEMA = Path(__file__).parent / "schemas" / "keda-scaledobject.schema.json"
 ROLE_OF_COMMAND = {"generator": "generator", "collector": "collector", "topology": "admin"}
@@ -204,7 +204,7 @@ def test_keda_scales_generators_on_their_consumer_within_the_global_in_flight_ca
     assert int(meta["lagThreshold"]) == slots
     assert scaled["spec"]["maxReplicaCount"] * slots <= in_flight
     assert 1 <= scaled["spec"]["minReplicaCount"] <= scaled["spec"]["maxReplicaCount"]
-    helm = yaml.safe_load((NATS_DIR / "helm-values.yaml").read_text())
+    helm = yaml.safe_load((K8S / "nats" / "values.yaml").read_text())
     assert helm["config"]["monitor"]["enabled"] is True
     assert meta["natsServerMonitoringEndpoint"].startswith("nats-headless.nats.")  # per-server names for KEDA
     topology = one(objects, "Job", "handoff-topology")
@@ -276,7 +276,7 @@ def test_network_policies_deny_by_default_and_open_only_what_handoff_needs() -> 
     ingress_ports = {port["port"] for spec in policies.values() for r in spec.get("ingress", []) for port in r["ports"]}
     assert ingress_ports == {8080}
 
-    access = one(rendered(K8S / "nats-access"), "NetworkPolicy", "nats-access")
+    access = one(rendered(K8S / "nats"), "NetworkPolicy", "nats-access")
     namespace = one(objects, "Namespace", "handoff")
     [clients] = [r for r in access["spec"]["ingress"] if r["ports"] == [{"protocol": "TCP", "port": 4222}]]
     assert clients["from"][0]["namespaceSelector"]["matchLabels"].items() <= namespace["metadata"]["labels"].items()
@@ -284,7 +284,7 @@ def test_network_policies_deny_by_default_and_open_only_what_handoff_needs() -> 
 
 def test_the_helm_values_run_the_same_accounts_with_passwords_from_a_secret() -> None:
     """The chart gets accounts.conf verbatim and every password variable it reads from the Secret."""
-    helm = yaml.safe_load((NATS_DIR / "helm-values.yaml").read_text())
+    helm = yaml.safe_load((K8S / "nats" / "values.yaml").read_text())
     assert helm["configMap"]["merge"]["data"]["accounts.conf"] == (NATS_DIR / "accounts.conf").read_text()
     assert helm["config"]["merge"]["$include"] == "accounts.conf"
     env = helm["container"]["env"]
