@@ -15,7 +15,7 @@ from datetime import datetime
 
 import msgspec
 
-from schemas.events import TaskEvent, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted, Timings
+from schemas.events import TaskEvent, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
 from services.collector.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
 
 MAX_PROGRESS_SEQS = 1024  # per attempt; beyond that progress_count stops growing (last_progress still moves)
@@ -95,6 +95,13 @@ def _progress_key(note: ProgressNote) -> tuple[int, int, datetime, str, str]:
 
 
 def _with_finish(record: TaskRecord, event: TaskFinished) -> TaskRecord:
+    dead = TaskStatus.DEAD_LETTERED
+    if record.finished is not None and record.finished.status == dead and event.status != dead:
+        # a replay from the dead-letter stream ran the task again: its finish supersedes the dead letter
+        # (in whichever order the two arrive, the record ends with the replayed finish)
+        return replace(record, finished=event, finish_conflict=False)
+    if record.finished is not None and record.finished.status != dead and event.status == dead:
+        return record
     if record.finished is None:
         record = replace(record, finished=event)
         if not record.kind and event.result is not None:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -26,7 +26,7 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
-from schemas.events import DeadLetterReason, ErrorCode, TaskStatus, TaskSubmitted
+from schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TaskSubmitted
 from services.common.clock import utcnow
 from services.generator.cancellation import reason_of
 from services.generator.dead_letters import DeadLetters
@@ -68,6 +68,15 @@ class Services:
     decoder: Decoder[TaskSubmitted]
     ack_wait_s: float
     max_deliver: int
+
+
+_finished_decoder: Decoder[TaskFinished] = Decoder(TaskFinished)
+
+
+def replay_sequence(headers: Mapping[str, str] | None) -> int | None:
+    """The dead-letter sequence a replayed submit carries (``handoff dlq replay``), else None."""
+    value = (headers or {}).get(names.Header.REPLAY_OF)
+    return int(value) if value and value.isdigit() else None
 
 
 def check_subject(task: TaskSubmitted, subject: str) -> None:
@@ -124,6 +133,7 @@ class Execution:
                 attempt=attempt,
                 replica_id=self._s.settings.replica_id,
                 trace_headers=trace_headers_of(self.msg.headers),
+                replay_of=replay_sequence(self.msg.headers),
             )
             if await self._finished_elsewhere(events):
                 stats.already_finished += 1
@@ -199,8 +209,18 @@ class Execution:
                 log.info("task handed back to the queue (shutdown)")
 
     async def _finished_elsewhere(self, events: TaskEvents) -> bool:
+        """A final TaskFinished exists. For a submit replayed from the dead-letter stream, its own dead-lettered
+        finish does not count: the operator asked for the task to run again."""
         subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
-        return await self._s.publisher.last_on_subject(names.EVENTS_STREAM, subject) is not None
+        last = await self._s.publisher.last_on_subject(names.EVENTS_STREAM, subject)
+        if last is None:
+            return False
+        if events.replay_of is None:
+            return True
+        try:
+            return _finished_decoder.decode(last.data or b"").status != TaskStatus.DEAD_LETTERED
+        except DecodeError:
+            return True
 
     @contextlib.asynccontextmanager
     async def _recheck_cancel_after_reconnects(self, task_id: str) -> AsyncIterator[None]:

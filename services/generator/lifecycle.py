@@ -41,8 +41,10 @@ class TaskEvents:
         attempt: int,
         replica_id: str,
         trace_headers: Mapping[str, str] | None = None,
+        replay_of: int | None = None,
     ) -> None:
         self._publisher = publisher
+        self.replay_of = replay_of  # DLQ sequence when this submit was replayed from the dead-letter stream
         self._headers = dict(trace_headers or {})
         self.task = task
         self.attempt = attempt
@@ -116,7 +118,11 @@ class TaskEvents:
     async def finished(self, decision: Finish) -> TaskFinished:
         """Publish the TaskFinished. A result the stream refuses (too large) becomes a failure saying so."""
         subject = self._subject(names.EventType.FINISHED)
-        msg_id = names.finished_msg_id(self.task.task_id)
+        msg_id = (
+            names.finished_msg_id(self.task.task_id)
+            if self.replay_of is None
+            else names.replayed_finished_msg_id(self.task.task_id, self.replay_of)
+        )
         event = self._finished_event(decision)
         try:
             await self._publisher.publish(subject, event, msg_id=msg_id, headers=self._headers)
