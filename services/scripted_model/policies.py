@@ -1,7 +1,8 @@
 """``TestWriterPolicy``: a scripted stand-in that writes a test file per target, runs it, and finishes.
 
 It reads the workspace and the ``module -> test file`` lines of the runner's prompt. A test's body comes from
-``bodies`` (keyed by target path) when given, else a generic one that imports the module and runs its
+``bodies`` (keyed by target path) or a file of the same relative path under ``answers_dir``
+(``HANDOFF_SCRIPTED_ANSWERS_DIR``) when there is one, else a generic one that imports the module and runs its
 doctests: honest, passing, and as good as the module's doctests. It is a script, not a model; every test it
 writes says so in its docstring.
 """
@@ -9,7 +10,7 @@ writes says so in its docstring.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from services.runners.openhands.prompt import Assignment, parse_targets
 from services.scripted_model.replies import ChatRequest, Reply, Say
@@ -40,8 +41,10 @@ class TestWriterPolicy:
 
     __test__ = False  # not a pytest class
 
-    def __init__(self, bodies: Mapping[str, str] | None = None) -> None:
+    def __init__(self, bodies: Mapping[str, str] | None = None, *, answers_dir: Path | None = None) -> None:
+        """``bodies[target]``, else the file ``answers_dir/<target>``, else the generic doctest test."""
         self.bodies = dict(bodies or {})
+        self.answers_dir = answers_dir
 
     def __call__(self, request: ChatRequest) -> Reply:
         workspace, assignments = parse_targets(request.first_user_text)
@@ -59,6 +62,8 @@ class TestWriterPolicy:
     def body(self, assignment: Assignment) -> str:
         if assignment.target in self.bodies:
             return self.bodies[assignment.target]
+        if self.answers_dir is not None and (self.answers_dir / assignment.target).is_file():
+            return (self.answers_dir / assignment.target).read_text()
         module = module_name(assignment.target)
         return GENERIC_TEST.format(module=module, name=module.replace(".", "_"))
 

@@ -137,3 +137,16 @@ def test_the_test_writer_policy_creates_each_test_file_then_runs_them_then_finis
 def test_module_names_follow_python_import_rules(target: str, module: str) -> None:
     """Paths map onto importable module names (src layout and packages included)."""
     assert module_name(target) == module
+
+
+def test_the_test_writer_policy_takes_canned_bodies_from_an_answers_dir(tmp_path: Any) -> None:
+    """A file at answers_dir/<target> is written verbatim as that target's test."""
+    from schemas.events import GenerateTests, SourceSnapshot
+
+    (tmp_path / "answers" / "pkg").mkdir(parents=True)
+    (tmp_path / "answers" / "pkg" / "calc.py").write_text("def test_canned():\n    assert True\n")
+    payload = GenerateTests(source=SourceSnapshot(digest="a" * 64, size_bytes=1, files=1), targets=["pkg/calc.py"])
+    prompt = task_prompt(payload, tmp_path, [Assignment("pkg/calc.py", "tests/test_calc.py")])
+    policy = TestWriterPolicy(answers_dir=tmp_path / "answers")
+    reply = policy(ChatRequest(model="m", messages=[{"role": "user", "content": prompt}]))
+    assert isinstance(reply, ToolCall) and reply.arguments["file_text"] == "def test_canned():\n    assert True\n"

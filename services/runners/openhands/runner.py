@@ -88,7 +88,8 @@ class OpenHandsTestRunner:
             if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:
                 from services.scripted_model.policies import TestWriterPolicy
 
-                server = ScriptedModelServer(policy=self._scripted_policy or TestWriterPolicy())
+                policy = self._scripted_policy or TestWriterPolicy(answers_dir=self.settings.scripted_answers_dir)
+                server = ScriptedModelServer(policy=policy)
                 self._scripted_server = await server.__aenter__()
                 log.info("scripted_model_started", base_url=self._scripted_server.base_url)
 

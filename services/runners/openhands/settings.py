@@ -75,6 +75,7 @@ class LlmSettings(msgspec.Struct, kw_only=True, frozen=True):
 class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     llm: LlmSettings = LlmSettings()
     scripted_model: bool = False
+    scripted_answers_dir: Path | None = None
     max_iterations: int = 60
     max_budget_usd: float | None = 2.0
     feedback_rounds: int = 2
@@ -101,10 +102,12 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
         if llm.model is not None and scripted:
             raise SettingsError("HANDOFF_SCRIPTED_MODEL=true and HANDOFF_LLM_MODEL are both set; choose one")
         work_dir = env_str("HANDOFF_WORK_DIR", None, env)
+        answers = env_str("HANDOFF_SCRIPTED_ANSWERS_DIR", None, env)
         budget = env_float("HANDOFF_AGENT_MAX_BUDGET_USD", d.max_budget_usd or 0.0, env, minimum=0.0)
         return cls(
             llm=llm,
             scripted_model=scripted,
+            scripted_answers_dir=Path(answers) if answers else None,
             max_iterations=env_int("HANDOFF_AGENT_MAX_ITERATIONS", d.max_iterations, env, minimum=1),
             max_budget_usd=budget if budget > 0 else None,
             feedback_rounds=env_int("HANDOFF_FEEDBACK_ROUNDS", d.feedback_rounds, env, minimum=0),
