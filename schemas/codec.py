@@ -56,6 +56,8 @@ class Decoder[T]:
             raise DecodeError(DeadLetterReason.SCHEMA_INVALID, f"schema violation: {exc}") from exc
         except (msgspec.DecodeError, UnicodeDecodeError) as exc:
             raise DecodeError(DeadLetterReason.UNDECODABLE, f"not valid JSON: {exc}") from exc
+        except RecursionError as exc:  # msgspec recurses per nesting level, also into unknown fields it skips
+            raise DecodeError(DeadLetterReason.UNDECODABLE, f"JSON nested too deeply: {exc}") from exc
         version = getattr(event, "schema_version", SCHEMA_VERSION)
         if version > SCHEMA_VERSION:
             raise DecodeError(
@@ -68,5 +70,5 @@ class Decoder[T]:
     def _version_of(data: bytes) -> int | None:
         try:
             return _probe.decode(data).schema_version
-        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError):
+        except (msgspec.ValidationError, msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             return None
