@@ -34,6 +34,7 @@ COMMAND_MODULES = (
     "services.cli.status_cmd",
     "services.cli.dlq_cmd",
     "services.cli.demo_cmd",
+    "services.cli.workflow_cmd",
     "services.cli.generator_cmd",
 )
 

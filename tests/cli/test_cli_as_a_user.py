@@ -201,3 +201,19 @@ async def dead_letter_a_valid_submit(url: str) -> str:
     )
     await nc.close()
     return task_id
+
+
+def test_workflow_run_on_the_sample_runs_end_to_end_and_prints_a_stage_timeline(stack: Stack, tmp_path: Path) -> None:
+    """The sample's spec-to-production workflow: tests, fan-out, refactoring, join with patches, deploy."""
+    repo = sample_repo(tmp_path)
+    env_path = f"{Path(sys.executable).parent}{os.pathsep}{stack.env.get('PATH', '')}"  # stages call `python`
+    stack.env["PATH"] = env_path
+    done = stack.handoff("workflow", "run", "--repo", str(repo), timeout_s=240)
+    assert done.returncode == 0, done.stdout + done.stderr
+    timeline = done.stdout[done.stdout.index("workflow run ") :]
+    for stage in ("testing", "test-generation", "refactoring", "join", "deploy"):
+        assert f"  {stage} " in timeline
+    assert "inventory/stock.py" in timeline and "inventory/pricing.py" in timeline
+    assert timeline.count("patch applied") == 2
+    assert (repo / "tests" / "test_stock.py").is_file() and (repo / "tests" / "test_pricing.py").is_file()
+    assert stack.handoff("workflow", "run", "--repo", str(tmp_path)).returncode == 2  # no workflow file there
