@@ -61,6 +61,15 @@ async def connect(settings: NatsSettings, *, name: str, url: str | None = None) 
     return client
 
 
+async def close_quietly(nc: NATS) -> None:
+    """Close without draining. nats-py 2.16 raises TypeError from close() when the client is disconnected with
+    unsent data buffered (its flusher is already gone); the connection is closed all the same, so say so."""
+    try:
+        await nc.close()
+    except TypeError as exc:
+        log.warning("nats client closed while disconnected; buffered messages were not sent", error=str(exc))
+
+
 class Broker:
     """A NATS connection plus JetStream, with the embedded server started first when no URL is set.
 
@@ -114,7 +123,7 @@ class Broker:
 
     async def close(self) -> None:
         if self.nc is not None and not self.nc.is_closed:
-            await self.nc.close()
+            await close_quietly(self.nc)
         self.nc = None
         if self.embedded is not None:
             await asyncio.to_thread(self.embedded.stop)
