@@ -23,6 +23,12 @@ def _redact_secrets(_: object, __: str, event_dict: structlog.typing.EventDict) 
     return event_dict
 
 
+def _stderr_logger(*_: object) -> structlog.PrintLogger:
+    # sys.stderr looked up when a logger is made, not when logging is configured: whoever replaced it since
+    # (a test's capture, a daemonising wrapper) gets the output, and a closed old stream is never written to
+    return structlog.PrintLogger(file=sys.stderr)
+
+
 def configure_logging(settings: LogSettings | None = None) -> None:
     settings = settings or LogSettings()
     as_json = settings.json if settings.json is not None else not sys.stderr.isatty()
@@ -40,6 +46,6 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             renderer,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
-        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        logger_factory=_stderr_logger,
         cache_logger_on_first_use=False,
     )

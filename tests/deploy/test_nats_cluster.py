@@ -159,8 +159,14 @@ async def test_no_acknowledged_submit_is_lost_when_the_stream_leader_is_killed(c
         assert new_leader != killed.env["NATS_SERVER_NAME"]
         pull = await admin.js.pull_subscribe_bind(names.GENERATOR_CONSUMER, stream=names.EVENTS_STREAM)
         received: list[str] = []
-        while len(set(received)) < total:
-            batch = await pull.fetch(100, timeout=5)
+        loop = asyncio.get_running_loop()
+        give_up = loop.time() + 60
+        while len(set(received)) < total and loop.time() < give_up:
+            try:
+                batch = await pull.fetch(100, timeout=5)
+            except nats.js.errors.ServiceUnavailableError:  # the consumer's new leader is still being elected
+                await asyncio.sleep(0.5)
+                continue
             for msg in batch:
                 received.append(msg.data.decode())
                 await msg.ack()
