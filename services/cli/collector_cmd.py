@@ -23,7 +23,7 @@ from services.broker.provision import TopologyConflict
 from services.cli.exit_codes import Exit
 from services.collector import Collector, CollectorSettings
 from services.common.logging import configure_logging
-from services.observability.http import HealthServer
+from services.observability.http import HealthServer, Readiness
 
 log = structlog.get_logger(__name__)
 
@@ -39,15 +39,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 async def run(args: argparse.Namespace) -> int:
     settings = CollectorSettings.from_env()
     configure_logging(settings.common.log)
+    readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
     try:
-        async with Broker(settings.common, name=f"handoff-{settings.replica_id}") as broker:
-            async with Collector(broker.js, settings=settings) as collector:
-                async with contextlib.AsyncExitStack() as stack:
-                    if settings.health_port:
-                        await stack.enter_async_context(
-                            HealthServer(port=settings.health_port, ready=lambda: collector.ready)
-                        )
-                    await serve(collector, grace_s=settings.shutdown_grace_s)
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.health_port:
+                await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
+            broker = await stack.enter_async_context(Broker(settings.common, name=f"handoff-{settings.replica_id}"))
+            collector = await stack.enter_async_context(Collector(broker.js, settings=settings))
+            readiness.attach(lambda: collector.ready)
+            await serve(collector, grace_s=settings.shutdown_grace_s)
     except TopologyConflict as exc:
         print(f"handoff: topology conflict: {exc}", file=sys.stderr)
         return Exit.UNAVAILABLE

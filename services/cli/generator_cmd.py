@@ -26,7 +26,7 @@ from services.cli.exit_codes import Exit
 from services.common.logging import configure_logging
 from services.generator import Generator, GeneratorError, GeneratorSettings
 from services.generator.presence import PresenceReporter
-from services.observability.http import HealthServer
+from services.observability.http import HealthServer, Readiness
 from services.runners.base import Runner
 
 log = structlog.get_logger(__name__)
@@ -55,22 +55,25 @@ async def serve(
     runners: Mapping[type[Payload], Runner] | None = None,
 ) -> int:
     """Run one replica until a signal (or, without signal handling, until the task is cancelled)."""
+    readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
     try:
-        async with Broker(settings.common, name=f"handoff-generator-{settings.replica_id}") as broker:
+        async with contextlib.AsyncExitStack() as stack:
+            if settings.health_port:
+                await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
+            broker = await stack.enter_async_context(
+                Broker(settings.common, name=f"handoff-generator-{settings.replica_id}")
+            )
             assert broker.nc is not None
-            async with (
-                Generator(broker.nc, settings=settings, runners=runners) as generator,
-                PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s),
-                contextlib.AsyncExitStack() as stack,
-            ):
-                if settings.health_port:
-                    ready = HealthServer(port=settings.health_port, ready=lambda: generator.stats.ready)
-                    await stack.enter_async_context(ready)
-                if handle_signals:
-                    loop = asyncio.get_running_loop()
-                    for sig in (signal.SIGTERM, signal.SIGINT):
-                        loop.add_signal_handler(sig, _on_signal, generator, sig)
-                await generator.run()
+            generator = await stack.enter_async_context(Generator(broker.nc, settings=settings, runners=runners))
+            await stack.enter_async_context(
+                PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s)
+            )
+            readiness.attach(lambda: generator.stats.ready)
+            if handle_signals:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    loop.add_signal_handler(sig, _on_signal, generator, sig)
+            await generator.run()
     except TopologyConflict as exc:
         print(f"handoff: topology conflict: {exc}", file=sys.stderr)
         return Exit.UNAVAILABLE

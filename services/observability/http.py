@@ -15,6 +15,19 @@ log = structlog.get_logger(__name__)
 Probe = Callable[[], bool]
 
 
+class Readiness:
+    """The ready probe of a service whose health server starts before it is bound: not ready until ``attach``."""
+
+    def __init__(self) -> None:
+        self._probe: Probe | None = None
+
+    def attach(self, probe: Probe) -> None:
+        self._probe = probe
+
+    def __call__(self) -> bool:
+        return self._probe is not None and self._probe()
+
+
 class HealthServer:
     """``async with HealthServer(port=8080, ready=lambda: actor.ready) as server: ...``; port 0 picks one."""
 
