@@ -10,6 +10,7 @@ import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 from types import TracebackType
 
+import nats.errors
 import structlog
 
 log = structlog.get_logger(__name__)
@@ -33,8 +34,8 @@ class Redactor:
 class ProgressPump:
     """Thread-safe ``emit(stage, message)``; one task awaits the sink so messages keep their order.
 
-    A sink that fails (the broker is unreachable) does not fail the task: the error is logged with its
-    traceback and counted in ``dropped``.
+    A sink that cannot reach the broker does not fail the task: the error is logged with its traceback and
+    counted in ``dropped``. Any other sink error ends the pump and is raised when the pump closes.
     """
 
     def __init__(
@@ -62,7 +63,9 @@ class ProgressPump:
             self._task.cancel()
         else:
             self._queue.put_nowait(None)
-        await asyncio.gather(self._task, return_exceptions=True)
+        (outcome,) = await asyncio.gather(self._task, return_exceptions=True)
+        if exc_type is None and isinstance(outcome, Exception):
+            raise outcome  # a sink that failed in an unexpected way is a bug: surface it with the task
 
     def emit(self, stage: str, message: str = "") -> None:
         if self._loop is None:
@@ -81,6 +84,6 @@ class ProgressPump:
             try:
                 await self._sink(stage, text)
                 self.sent += 1
-            except Exception:
+            except (nats.errors.Error, OSError, TimeoutError):  # the broker is unreachable: progress is best-effort
                 self.dropped += 1
                 log.warning("progress_dropped", stage=stage, exc_info=True)
