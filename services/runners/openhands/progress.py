@@ -58,11 +58,11 @@ class ProgressPump:
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
-        assert self._task is not None
+        assert self._task is not None and self._loop is not None
         if exc_type is asyncio.CancelledError:
             self._task.cancel()
-        else:
-            self._queue.put_nowait(None)
+        else:  # behind every report already emitted (emit() queues through the loop as well)
+            self._loop.call_soon_threadsafe(self._queue.put_nowait, None)
         (outcome,) = await asyncio.gather(self._task, return_exceptions=True)
         if exc_type is None and isinstance(outcome, Exception):
             raise outcome  # a sink that failed in an unexpected way is a bug: surface it with the task
