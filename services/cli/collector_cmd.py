@@ -11,16 +11,12 @@ import argparse
 import asyncio
 import contextlib
 import signal
-import sys
 
 import structlog
-from nats.errors import NoServersError
-from nats.js.errors import APIError, NotFoundError
 
 from services.broker.connect import Broker
-from services.broker.embedded import EmbeddedNatsError
-from services.broker.provision import TopologyConflict
 from services.cli.exit_codes import Exit
+from services.cli.failures import broker_failures
 from services.collector import Collector, CollectorSettings
 from services.common.logging import configure_logging
 from services.observability.http import HealthServer, Readiness
@@ -40,7 +36,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = CollectorSettings.from_env()
     configure_logging(settings.common.log)
     readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
-    try:
+    with broker_failures("NATS unavailable"):
         async with contextlib.AsyncExitStack() as stack:
             if settings.health_port:
                 await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
@@ -48,15 +44,6 @@ async def run(args: argparse.Namespace) -> int:
             collector = await stack.enter_async_context(Collector(broker.js, settings=settings))
             readiness.attach(lambda: collector.ready)
             await serve(collector, grace_s=settings.shutdown_grace_s)
-    except TopologyConflict as exc:
-        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
-    except NotFoundError as exc:
-        print(f"handoff: the topology is missing (run 'handoff topology apply'): {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
-    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
-        print(f"handoff: NATS unavailable: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
     return Exit.OK
 
 

@@ -15,14 +15,11 @@ import sys
 from collections.abc import Mapping
 
 import structlog
-from nats.errors import NoServersError
-from nats.js.errors import APIError
 
 from schemas.events import Payload
 from services.broker.connect import Broker
-from services.broker.embedded import EmbeddedNatsError
-from services.broker.provision import TopologyConflict
 from services.cli.exit_codes import Exit
+from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
 from services.generator import Generator, GeneratorError, GeneratorSettings
 from services.generator.presence import PresenceReporter
@@ -57,31 +54,26 @@ async def serve(
     """Run one replica until a signal (or, without signal handling, until the task is cancelled)."""
     readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
     try:
-        async with contextlib.AsyncExitStack() as stack:
-            if settings.health_port:
-                await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
-            broker = await stack.enter_async_context(
-                Broker(settings.common, name=f"handoff-generator-{settings.replica_id}")
-            )
-            assert broker.nc is not None
-            generator = await stack.enter_async_context(Generator(broker.nc, settings=settings, runners=runners))
-            await stack.enter_async_context(
-                PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s)
-            )
-            readiness.attach(lambda: generator.stats.ready)
-            if handle_signals:
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    loop.add_signal_handler(sig, _on_signal, generator, sig)
-            await generator.run()
-    except TopologyConflict as exc:
-        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
+        with broker_failures("NATS unavailable"):
+            async with contextlib.AsyncExitStack() as stack:
+                if settings.health_port:
+                    await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
+                broker = await stack.enter_async_context(
+                    Broker(settings.common, name=f"handoff-generator-{settings.replica_id}")
+                )
+                assert broker.nc is not None
+                generator = await stack.enter_async_context(Generator(broker.nc, settings=settings, runners=runners))
+                await stack.enter_async_context(
+                    PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s)
+                )
+                readiness.attach(lambda: generator.stats.ready)
+                if handle_signals:
+                    loop = asyncio.get_running_loop()
+                    for sig in (signal.SIGTERM, signal.SIGINT):
+                        loop.add_signal_handler(sig, _on_signal, generator, sig)
+                await generator.run()
     except GeneratorError as exc:
         print(f"handoff: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
-    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
-        print(f"handoff: NATS unavailable: {exc}", file=sys.stderr)
         return Exit.UNAVAILABLE
     return Exit.OK
 

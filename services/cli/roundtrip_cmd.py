@@ -11,16 +11,12 @@ import sys
 import time
 import uuid
 
-from nats.errors import NoServersError
-from nats.js.errors import APIError
-
 from schemas import names
 from schemas.codec import Decoder, encode
 from schemas.events import Sleep, TaskSubmitted
 from services.broker.connect import Broker
-from services.broker.embedded import EmbeddedNatsError
-from services.broker.provision import TopologyConflict
 from services.cli.exit_codes import Exit
+from services.cli.failures import broker_failures
 from services.common.clock import utcnow
 from services.common.logging import configure_logging
 from services.common.settings import CommonSettings
@@ -35,7 +31,7 @@ async def run(args: argparse.Namespace) -> int:
     settings = CommonSettings.from_env()
     configure_logging(settings.log)
     decoder: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
-    try:
+    with broker_failures("NATS unavailable"):
         async with Broker(settings, name="handoff-roundtrip", apply=True) as broker:
             for change in broker.changes:
                 print(change)
@@ -55,12 +51,6 @@ async def run(args: argparse.Namespace) -> int:
             back = decoder.decode(raw.data or b"")
             elapsed_ms = (time.perf_counter() - started) * 1000
             url = broker.url
-    except TopologyConflict as exc:
-        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
-    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
-        print(f"handoff: NATS unavailable: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
     if back != event:
         print(f"handoff: round trip changed the event: sent {event!r}, got {back!r}", file=sys.stderr)
         return Exit.TASK_FAILED

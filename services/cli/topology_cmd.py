@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 
 import msgspec
-from nats.errors import NoServersError
-from nats.js.errors import APIError
 
 from schemas.topology import build_topology
 from services.broker.connect import Broker
-from services.broker.embedded import EmbeddedNatsError
-from services.broker.provision import Action, TopologyConflict
+from services.broker.provision import Action
 from services.cli.exit_codes import Exit
+from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
 from services.common.settings import CommonSettings
 
@@ -33,15 +30,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.action == "show":
         print(msgspec.json.format(msgspec.json.encode(topology), indent=2).decode())
         return Exit.OK
-    try:
+    with broker_failures("cannot apply topology"):
         async with Broker(settings, name="handoff-topology", apply=True) as broker:
             changes = broker.changes
-    except TopologyConflict as exc:
-        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
-    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
-        print(f"handoff: cannot apply topology: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
     if args.json:
         print(json.dumps([msgspec.to_builtins(c) for c in changes]))
     else:

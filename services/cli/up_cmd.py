@@ -5,15 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 
 import msgspec
-from nats.errors import NoServersError
-from nats.js.errors import APIError
 
-from services.broker.embedded import EmbeddedNatsError
-from services.broker.provision import Action, TopologyConflict
+from services.broker.provision import Action
 from services.cli.exit_codes import Exit
+from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Stack
@@ -45,7 +42,7 @@ async def run(args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stack.request_stop)
-    try:
+    with broker_failures("cannot start the stack"):
         async with stack:
             changed = [str(c) for c in stack.changes if c.action != Action.UNCHANGED]
             print(f"Handoff is up: nats {stack.url}, 1 collector, {settings.generators} generator(s)", flush=True)
@@ -57,11 +54,5 @@ async def run(args: argparse.Namespace) -> int:
             print("Ctrl-C stops everything (generators finish or hand back their tasks first).", flush=True)
             await stack.run()
             print("stopping…", flush=True)
-    except TopologyConflict as exc:
-        print(f"handoff: topology conflict: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
-    except (EmbeddedNatsError, NoServersError, OSError, APIError) as exc:
-        print(f"handoff: cannot start the stack: {exc}", file=sys.stderr)
-        return Exit.UNAVAILABLE
     print("stopped", flush=True)
     return Exit.OK
