@@ -1,0 +1,35 @@
+"""W3C trace context from a pipeline's span, through the submit, onto every lifecycle event of the task."""
+
+from __future__ import annotations
+
+from nats.js import JetStreamContext
+from opentelemetry import trace
+from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
+
+from schemas import names
+from schemas.events import Sleep
+from schemas.topology import Topology
+from services.broker.embedded import EmbeddedNats
+from services.client import HandoffClient
+from tests.generator.support import replica
+
+TRACE_ID = 0x1234567890ABCDEF1234567890ABCDEF
+PIPELINE_SPAN = SpanContext(trace_id=TRACE_ID, span_id=0x1111111111111111, is_remote=False,
+                            trace_flags=TraceFlags(TraceFlags.SAMPLED))  # fmt: skip
+
+
+async def test_a_submit_inside_a_span_links_the_agent_run_and_its_result_to_that_trace(
+    client: HandoffClient, js: JetStreamContext, topology: Topology, nats_server: EmbeddedNats
+) -> None:
+    """The submit, started and finished events all carry the pipeline span's traceparent."""
+    with trace.use_span(NonRecordingSpan(PIPELINE_SPAN)):
+        task_id = await client.submit(Sleep(duration_s=0.05), task_id="traced-1")
+    untraced = await client.submit(Sleep(duration_s=0.05), task_id="untraced-1")
+    async with replica(nats_server.url, replica_id="g1"):
+        await client.gather([task_id, untraced], timeout=30)
+    expected = f"00-{TRACE_ID:032x}-{0x1111111111111111:016x}-01"
+    for event in (names.EventType.SUBMITTED, names.EventType.STARTED, names.EventType.FINISHED):
+        stored = await js.get_last_msg(names.EVENTS_STREAM, names.task_subject(None, task_id, event))
+        assert (stored.headers or {}).get("traceparent") == expected, event
+        plain = await js.get_last_msg(names.EVENTS_STREAM, names.task_subject(None, untraced, event))
+        assert "traceparent" not in (plain.headers or {}), event
