@@ -1,0 +1,139 @@
+"""Round trip: no-op tasks (``Sleep(duration_s=0)``) through the whole Handoff path, next to the raw nats-py floor.
+
+    python -m benchmarks.roundtrip [--tasks 10000] [--in-flight 64] [--no-processes]
+
+Path: client submit -> generator -> lifecycle events -> collector -> the client sees the result; the run ends
+when the collector's RunFinished arrives. ``in_flight`` tasks are outstanding at any time, and the consumer's
+global cap is the same number. Rows, each on a fresh nats-server:
+
+* the raw floor (``benchmarks/raw_floor.py``), measured before and after the Handoff rows; ratios are against
+  the mean of the two, so a machine that gets busier during the run does not flatter either side;
+* Handoff in one process: client, one generator replica (``slots = in_flight``) and a collector on one event
+  loop, as the floor's producer and worker share one;
+* Handoff as deployed: ``handoff generator`` and ``handoff collector`` child processes, the client here. Its
+  CPU seconds per task, per process, say where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import time
+
+from benchmarks.driver import drive
+from benchmarks.harness import TABLE_HEAD, Measurement, bench_topology, cpu_s, fresh_server, header
+from benchmarks.raw_floor import raw_round_trip
+from benchmarks.services import as_processes, in_process, prepare
+from schemas.events import Sleep
+from services.client import HandoffClient
+from services.client.settings import ClientSettings
+from services.common.settings import NatsSettings
+
+NOOP = Sleep(duration_s=0)
+
+
+async def handoff_in_process(url: str, *, tasks: int, in_flight: int) -> Measurement:
+    topology = bench_topology(max_in_flight=in_flight)
+    nc = await prepare(url, topology)
+    client = HandoffClient(nc, settings=ClientSettings(nats=NatsSettings(url=url)))
+    try:
+        async with in_process(url, topology, slots=in_flight):
+            return await drive(
+                client,
+                name="Handoff, one process",
+                run_id="rt-inproc",
+                tasks=tasks,
+                in_flight=in_flight,
+                payload=lambda _: NOOP,
+            )
+    finally:
+        await nc.close()
+
+
+async def handoff_processes(url: str, *, tasks: int, in_flight: int, server_pid: int) -> tuple[Measurement, str]:
+    topology = bench_topology(max_in_flight=in_flight)
+    nc = await prepare(url, topology)
+    client = HandoffClient(nc, settings=ClientSettings(nats=NatsSettings(url=url)))
+    try:
+        async with as_processes(url, topology, slots=in_flight) as (gens, collector):
+            assert collector is not None
+            pids = {"client (this process)": None, "generator": gens[0].pid, "collector": collector.pid}
+            pids["nats-server"] = server_pid
+            before = {k: _cpu(p) for k, p in pids.items()}
+            measured = await drive(
+                client,
+                name="Handoff, services as processes",
+                run_id="rt-procs",
+                tasks=tasks,
+                in_flight=in_flight,
+                payload=lambda _: NOOP,
+            )
+            used = {k: _cpu(p) - before[k] for k, p in pids.items()}
+    finally:
+        await nc.close()
+    lines = ["| process | CPU s | CPU ms per task | share of the wall time |", "|---|---|---|---|"]
+    for what, seconds in used.items():
+        lines.append(
+            f"| {what} | {seconds:.2f} | {seconds / tasks * 1000:.3f} | {seconds / measured.wall_s * 100:.0f} % |"
+        )
+    return measured, "\n".join(lines)
+
+
+def _cpu(pid: int | None) -> float:
+    return time.process_time() if pid is None else cpu_s(pid)
+
+
+async def main(tasks: int, in_flight: int, processes: bool) -> str:
+    out = [
+        header(
+            "Round trip",
+            f"{tasks} no-op tasks, {in_flight} in flight, submit -> generator -> collector -> client; "
+            "x baseline = tasks/s over the raw nats-py floor (mean of the measurements before and after).",
+        )
+    ]
+    with fresh_server() as server:
+        floor_before = await raw_round_trip(
+            server.url, tasks=tasks, in_flight=in_flight, name="raw nats-py floor (before)"
+        )
+    with fresh_server() as server:
+        one_process = await handoff_in_process(server.url, tasks=tasks, in_flight=in_flight)
+    cpu_table = ""
+    deployed: Measurement | None = None
+    if processes:
+        with fresh_server() as server:
+            assert server.pid is not None
+            deployed, cpu_table = await handoff_processes(
+                server.url, tasks=tasks, in_flight=in_flight, server_pid=server.pid
+            )
+    with fresh_server() as server:
+        floor_after = await raw_round_trip(
+            server.url, tasks=tasks, in_flight=in_flight, name="raw nats-py floor (after)"
+        )
+    floor = Measurement(
+        "raw nats-py floor (mean)",
+        tasks,
+        (floor_before.wall_s + floor_after.wall_s) / 2,
+        [*floor_before.latencies_s, *floor_after.latencies_s],
+    )
+    rows = [floor_before, floor_after, floor, one_process, *([deployed] if deployed else [])]
+    out.append(TABLE_HEAD)
+    out += [m.row(floor) for m in rows]
+    failed = sum(m.failed for m in rows)
+    if failed:
+        out.append(f"\n**{failed} task(s) did not succeed.**")
+    if cpu_table:
+        out.append(f"\nWhere the CPU goes (services as processes, {tasks} tasks):\n\n{cpu_table}")
+    return "\n".join(out)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=10_000)
+    parser.add_argument("--in-flight", type=int, default=64)
+    parser.add_argument("--no-processes", action="store_true", help="skip the row with services as processes")
+    args = parser.parse_args()
+    print(asyncio.run(main(args.tasks, args.in_flight, not args.no_processes)))
+
+
+if __name__ == "__main__":
+    cli()
