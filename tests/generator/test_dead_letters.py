@@ -23,7 +23,7 @@ async def test_random_bytes_wrong_schema_and_oversize_submits_are_dead_lettered_
     nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
 ) -> None:
     """Each bad submit gets a DeadLettered with its reason and bytes, and a dead_lettered TaskFinished."""
-    junk = os.urandom(512)
+    junk = b"\xff" + os.urandom(511)  # random, but never the start of a JSON value ("8..." would parse as a number)
     wrong_schema = b'{"type": "task.submitted", "task_id": "bad-schema", "payload": {"kind": "sleep"}}'
     oversize = encode(sleep_task("bad-big", 0.0, labels={"pad": "x"})) + b" " * (64 * 1024)
     async with replica(nats_server.url, max_submit_bytes=32 * 1024) as generator:
