@@ -25,6 +25,7 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.codec import encode
+from schemas.events import TaskSubmitted
 from services.collector.dead_letters import reject
 from services.collector.fold import fold_task
 from services.collector.intake import Intake, Rejected, SealItem, TaskItem
@@ -205,7 +206,10 @@ class Collector:
         assert self._tasks is not None
         with structlog.contextvars.bound_contextvars(task_id=task_id):
             try:
-                record, written = await self._tasks.update(task_id, lambda r: _fold_all(r, items))
+                first_event = any(isinstance(i.event, TaskSubmitted) for i in items)  # usually: no record yet
+                record, written = await self._tasks.update(
+                    task_id, lambda r: _fold_all(r, items), probably_new=first_event
+                )
             except _RETRYABLE as err:
                 log.warning("task record not written; events will be retried", error=str(err))
                 return None

@@ -55,10 +55,20 @@ class RecordStore[R: msgspec.Struct]:
         assert entry.revision is not None
         return record, entry.revision
 
-    async def update(self, key: str, change: Callable[[R | None], R]) -> tuple[R, bool]:
-        """Apply ``change`` to the current record of ``key``; ``(record, written)``."""
+    async def update(self, key: str, change: Callable[[R | None], R], *, probably_new: bool = False) -> tuple[R, bool]:
+        """Apply ``change`` to the current record of ``key``; ``(record, written)``.
+
+        ``probably_new``: the caller expects no record yet (a task's first event), so an uncached key is created
+        without reading it first; if it does exist, the create fails and the record is read and folded as usual.
+        """
         hit = self._cache.get(key)
-        current, revision = hit if hit else await self.read(key)
+        guessed = hit is None and probably_new
+        if hit is not None:
+            current, revision = hit
+        elif guessed:
+            current, revision = None, 0
+        else:
+            current, revision = await self.read(key)
         for _ in range(self._attempts):
             wanted = change(current)
             if current is not None and wanted == current:
@@ -71,7 +81,10 @@ class RecordStore[R: msgspec.Struct]:
                 else:
                     new_revision = await self._kv.update(key, data, last=revision)
             except KeyWrongLastSequenceError:
-                self.conflicts += 1
+                if guessed:
+                    guessed = False  # the record existed after all (a redelivery): not a writer conflict
+                else:
+                    self.conflicts += 1
                 self._cache.pop(key, None)
                 current, revision = await self.read(key)
                 continue
