@@ -31,7 +31,18 @@ RESULT_PREFIX = "raw.result."
 PAYLOAD = b'{"kind":"noop","duration_s":0}'
 
 
-async def raw_round_trip(url: str, *, tasks: int, in_flight: int, name: str = "raw nats-py floor") -> Measurement:
+async def raw_round_trip(
+    url: str,
+    *,
+    tasks: int,
+    in_flight: int,
+    slots: int | None = None,
+    work_s: float = 0.0,
+    name: str = "raw nats-py floor",
+) -> Measurement:
+    """``in_flight`` tasks outstanding from the producer; the worker runs up to ``slots`` (default: ``in_flight``)
+    at once, each taking ``work_s`` (an ``asyncio.sleep``) before its result is published."""
+    slots = slots or in_flight
     producer, worker = NATS(), NATS()
     await producer.connect(url, name="raw-producer")
     await worker.connect(url, name="raw-worker")
@@ -44,7 +55,7 @@ async def raw_round_trip(url: str, *, tasks: int, in_flight: int, name: str = "r
             filter_subject=SUBMIT_PREFIX + "*",
             ack_policy=AckPolicy.EXPLICIT,
             ack_wait=30,
-            max_ack_pending=in_flight,
+            max_ack_pending=slots,
         ),
     )
     sub = await wjs.pull_subscribe_bind("w", stream=STREAM)
@@ -66,13 +77,15 @@ async def raw_round_trip(url: str, *, tasks: int, in_flight: int, name: str = "r
 
     async def handle(msg: Msg) -> None:
         task_id = msg.subject[len(SUBMIT_PREFIX) :]
+        if work_s > 0:
+            await asyncio.sleep(work_s)
         await wjs.publish(RESULT_PREFIX + task_id, msg.data)
         await msg.ack()
 
     async def work() -> None:
         while not stop.is_set():
             freed.clear()
-            free = in_flight - len(handling)
+            free = slots - len(handling)
             if free <= 0:
                 await freed.wait()
                 continue
@@ -108,7 +121,7 @@ async def raw_round_trip(url: str, *, tasks: int, in_flight: int, name: str = "r
         caller = asyncio.create_task(one(f"t{i}"))
         callers.add(caller)
         caller.add_done_callback(callers.discard)
-    await asyncio.wait_for(asyncio.gather(*callers), timeout=300)
+    await asyncio.wait_for(asyncio.gather(*callers), timeout=600)
     wall = time.perf_counter() - t0
     stop.set()
     await worker_task

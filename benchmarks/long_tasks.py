@@ -1,0 +1,91 @@
+"""Long tasks: 200 tasks of 0.5 s on one generator replica with 16 slots. What does Handoff add to the work?
+
+    python -m benchmarks.long_tasks [--tasks 200] [--task-s 0.5] [--slots 16]
+
+The floor is the work itself: ceil(200 / 16) = 13 waves of 0.5 s = 6.5 s. All tasks are submitted at once (one
+run); the global cap is 16. The measurement ends when the collector's RunFinished reaches the client. Rows:
+
+* a raw nats-py worker with 16 slots doing the same sleeps (``benchmarks/raw_floor.py``), measured in the same
+  run: what JetStream itself costs;
+* Handoff as deployed: a ``handoff generator`` process (16 slots) and a ``handoff collector`` process.
+
+Overhead = wall time over the 6.5 s floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+
+from benchmarks.driver import drive
+from benchmarks.harness import Measurement, bench_topology, fresh_server, header
+from benchmarks.raw_floor import raw_round_trip
+from benchmarks.services import as_processes, prepare
+from schemas.events import Sleep
+from services.client import HandoffClient
+from services.client.settings import ClientSettings
+from services.common.settings import NatsSettings
+
+
+async def handoff(url: str, *, tasks: int, task_s: float, slots: int) -> Measurement:
+    topology = bench_topology(max_in_flight=slots)
+    nc = await prepare(url, topology)
+    client = HandoffClient(nc, settings=ClientSettings(nats=NatsSettings(url=url)))
+    try:
+        async with as_processes(url, topology, slots=slots):
+            return await drive(
+                client,
+                name=f"Handoff (1 generator process, {slots} slots)",
+                run_id="long",
+                tasks=tasks,
+                in_flight=tasks,
+                payload=lambda _: Sleep(duration_s=task_s),
+            )
+    finally:
+        await nc.close()
+
+
+def row(m: Measurement, ideal_s: float, raw: Measurement) -> str:
+    overhead = (m.wall_s / ideal_s - 1) * 100
+    return (
+        f"| {m.name} | {m.tasks} | {m.wall_s:.3f} | {ideal_s:.3f} | {overhead:+.2f} % | "
+        f"{m.wall_s - ideal_s:+.3f} | {m.wall_s / raw.wall_s:.3f} |"
+    )
+
+
+async def main(tasks: int, task_s: float, slots: int) -> str:
+    waves = math.ceil(tasks / slots)
+    ideal_s = waves * task_s
+    out = [
+        header(
+            "Long tasks",
+            f"{tasks} tasks of {task_s} s, {slots} slots, all submitted at once; floor = {waves} waves x {task_s} s "
+            f"= {ideal_s} s. x raw = wall time over the raw nats-py worker's.",
+        ),
+        "| path | tasks | wall s | floor s | overhead | overhead s | x raw |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    with fresh_server() as server:
+        raw = await raw_round_trip(
+            server.url, tasks=tasks, in_flight=tasks, slots=slots, work_s=task_s, name=f"raw nats-py, {slots} slots"
+        )
+    with fresh_server() as server:
+        measured = await handoff(server.url, tasks=tasks, task_s=task_s, slots=slots)
+    out += [row(raw, ideal_s, raw), row(measured, ideal_s, raw)]
+    if measured.failed:
+        out.append(f"\n**{measured.failed} task(s) did not succeed.**")
+    return "\n".join(out)
+
+
+def cli() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tasks", type=int, default=200)
+    parser.add_argument("--task-s", type=float, default=0.5)
+    parser.add_argument("--slots", type=int, default=16)
+    args = parser.parse_args()
+    print(asyncio.run(main(args.tasks, args.task_s, args.slots)))
+
+
+if __name__ == "__main__":
+    cli()
