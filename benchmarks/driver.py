@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 
 from benchmarks.harness import Measurement
-from schemas.events import RunFinished, TaskFinished, TaskPayload, TaskStatus
+from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskPayload, TaskStatus
 from services.client import HandoffClient
 
 
@@ -26,13 +26,17 @@ async def drive(
     in_flight: int,
     payload: Callable[[int], TaskPayload],
     timeout_s: float = 600.0,
+    events: list[AnyEvent] | None = None,
 ) -> Measurement:
+    """``events``: if given, every event of the run is appended to it (with the client's receive order)."""
     loop = asyncio.get_running_loop()
     waiting: dict[str, asyncio.Future[TaskFinished]] = {}
     run_done: asyncio.Future[RunFinished] = loop.create_future()
 
     async def follow() -> None:
         async for event in client.watch(run_id, from_start=True, until_finished=True):
+            if events is not None:
+                events.append(event)
             if isinstance(event, TaskFinished):
                 future = waiting.pop(event.task_id, None)
                 if future is not None and not future.done():
