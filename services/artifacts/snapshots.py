@@ -55,11 +55,16 @@ async def upload_snapshot(
     return snapshot
 
 
-async def materialize_snapshot(js: JetStreamContext, snapshot: SourceSnapshot, dest: Path) -> None:
+async def materialize_snapshot(
+    js: JetStreamContext, snapshot: SourceSnapshot, dest: Path, *, limits: SnapshotLimits | None = None
+) -> None:
     """Download ``snapshot``, check its digest and extract it into ``dest`` (created; must be empty).
 
-    Raises ``SnapshotMissing`` if the object is gone, ``SnapshotCorrupt`` if it does not match or is unsafe.
+    Raises ``SnapshotMissing`` if the object is gone, ``SnapshotCorrupt`` if it does not match, is unsafe, or is
+    over the snapshot limits (the same ones ``upload_snapshot`` applies: a snapshot stored by other means is held
+    to them too).
     """
+    limits = limits or SnapshotLimits.from_env()
     try:
         store = await _bucket(js, names.SNAPSHOTS_BUCKET)
     except BucketMissing as err:
@@ -74,7 +79,7 @@ async def materialize_snapshot(js: JetStreamContext, snapshot: SourceSnapshot, d
     actual = hashlib.sha256(data).hexdigest()
     if actual != snapshot.digest:
         raise SnapshotCorrupt(f"snapshot {snapshot.digest} downloaded with sha256 {actual}")
-    await asyncio.to_thread(extract_tarball, data, Path(dest))
+    await asyncio.to_thread(extract_tarball, data, Path(dest), limits)
 
 
 def _pack(source: Path, files: Sequence[str] | None, limits: SnapshotLimits) -> Tarball:

@@ -87,8 +87,9 @@ def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) ->
     return Tarball(data=buffer.getvalue(), files=count)
 
 
-def extract_tarball(data: bytes, dest: Path) -> int:
-    """Extract into ``dest`` (created, must be empty); refuse anything that could land outside it."""
+def extract_tarball(data: bytes, dest: Path, limits: SnapshotLimits | None = None) -> int:
+    """Extract into ``dest`` (created, must be empty); refuse anything that could land outside it, and (with
+    ``limits``) a snapshot over the size limits, whoever stored it."""
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
         raise SnapshotCorrupt(f"refusing to extract into non-empty directory {dest}")
@@ -97,6 +98,8 @@ def extract_tarball(data: bytes, dest: Path) -> int:
             members = tar.getmembers()
             for member in members:
                 _check_member(member)
+            if limits is not None:
+                _check_limits(members, limits)
             tar.extractall(dest, members=members, filter="data")
     except tarfile.TarError as err:  # FilterError is a TarError
         raise SnapshotCorrupt(f"snapshot cannot be extracted safely: {err}") from err
@@ -114,6 +117,26 @@ def _check_member(member: tarfile.TarInfo) -> None:
         resolved = os.path.normpath(name.parent / target)
         if target.is_absolute() or resolved == ".." or resolved.startswith("../"):
             raise SnapshotCorrupt(f"link escaping the workspace in snapshot: {member.name!r} -> {member.linkname!r}")
+
+
+def _check_limits(members: Sequence[tarfile.TarInfo], limits: SnapshotLimits) -> None:
+    files = [m for m in members if m.isfile() or m.issym()]
+    if len(files) > limits.max_files:
+        raise SnapshotCorrupt(
+            f"snapshot holds {len(files)} files, over the limit of {limits.max_files} (HANDOFF_SNAPSHOT_MAX_FILES)"
+        )
+    for member in files:
+        if member.size > limits.max_file_bytes:
+            raise SnapshotCorrupt(
+                f"snapshot member {member.name}: {member.size} bytes exceed the per-file limit of "
+                f"{limits.max_file_bytes} (HANDOFF_SNAPSHOT_MAX_FILE_BYTES)"
+            )
+    total = sum(m.size for m in files)
+    if total > limits.max_total_bytes:
+        raise SnapshotCorrupt(
+            f"snapshot extracts to {total} bytes, over the limit of {limits.max_total_bytes} "
+            "(HANDOFF_SNAPSHOT_MAX_BYTES)"
+        )
 
 
 def _checked_name(name: str) -> str:
