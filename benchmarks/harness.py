@@ -158,12 +158,20 @@ def descendants(pid: int) -> list[int]:
     return found
 
 
-def tree_rss_mb(pid: int) -> float:
-    """RSS of ``pid`` and all its descendants (shared pages counted once per process)."""
+def pss_mb(pid: int) -> float:
+    """Proportional set size of one process, in MiB: shared pages split between the processes sharing them."""
+    for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+        if line.startswith("Pss:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def children_pss_mb(pid: int) -> float:
+    """PSS of all descendants of ``pid``: what its child processes add, pages they share not counted twice."""
     total = 0.0
-    for p in (pid, *descendants(pid)):
+    for p in descendants(pid):
         try:
-            total += rss_mb(p)
+            total += pss_mb(p)
         except OSError:  # exited between listing and reading
             continue
     return total
