@@ -16,6 +16,7 @@ from pathlib import Path
 from services.broker.embedded import EmbeddedNats
 from services.common.clock import utcnow
 from tests.generator.processes import ReplicaProcess
+from tests.support.nats import eventually
 
 
 @dataclass(frozen=True)
@@ -65,6 +66,11 @@ class ReplicaFleet:
     def replace(self, slot: int) -> None:
         self.current[slot] = self._spawn(slot)
 
+    async def ready(self) -> bool:
+        """Every current replica has bound its consumer (a replica still starting up would not survive a broker
+        outage that outlasts its connection attempts)."""
+        return all("generator ready" in proc.log() for proc in self.current)
+
     def terminate_all(self, timeout_s: float) -> dict[str, int | None]:
         """SIGTERM every live replica; their exit codes (None: it had died already)."""
         codes: dict[str, int | None] = {}
@@ -110,11 +116,7 @@ async def run_chaos(
         if await done():
             break
         if n == broker_kill_after:
-            down_at = utcnow()
-            server.kill()
-            await asyncio.sleep(broker_downtime_s)
-            await asyncio.to_thread(server.start)
-            log.outages.append(BrokerOutage(down_at=down_at, up_at=utcnow()))
+            log.outages.append(await _broker_outage(fleet, server, broker_downtime_s))
             on_broker_back.set()
             await asyncio.sleep(rng.uniform(*pause_s))
         slot = rng.randrange(slots)
@@ -122,10 +124,15 @@ async def run_chaos(
         await asyncio.sleep(rng.uniform(*restart_after_s))
         fleet.replace(slot)
     if not log.outages:  # everything finished before the broker's turn: still take it down once
-        down_at = utcnow()
-        server.kill()
-        await asyncio.sleep(broker_downtime_s)
-        await asyncio.to_thread(server.start)
-        log.outages.append(BrokerOutage(down_at=down_at, up_at=utcnow()))
+        log.outages.append(await _broker_outage(fleet, server, broker_downtime_s))
     on_broker_back.set()
     return log
+
+
+async def _broker_outage(fleet: ReplicaFleet, server: EmbeddedNats, downtime_s: float) -> BrokerOutage:
+    await eventually(fleet.ready, timeout_s=30, what="every replica to be ready before the broker goes down")
+    down_at = utcnow()
+    server.kill()
+    await asyncio.sleep(downtime_s)  # the outage itself
+    await asyncio.to_thread(server.start)
+    return BrokerOutage(down_at=down_at, up_at=utcnow())
