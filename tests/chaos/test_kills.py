@@ -9,7 +9,7 @@ import itertools
 import os
 import random
 import time
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -26,7 +26,7 @@ from services.client import ClientSettings, HandoffClient
 from services.collector.records import TaskState
 from services.common.settings import NatsSettings
 from tests.chaos.conftest import CHAOS_TOPOLOGY
-from tests.chaos.harness import BrokerOutage, ChaosLog, ReplicaFleet, run_chaos
+from tests.chaos.harness import BrokerOutage, ChaosLog, Kill, ReplicaFleet, run_chaos
 from tests.collector.conftest import RunningCollector
 from tests.collector.probes import run_finished, run_finished_counts, task_record
 from tests.generator.support import dead_letters, read_events
@@ -68,16 +68,21 @@ async def per_subject(js: JetStreamContext, subject_filter: str) -> dict[str, in
     return {subject.split(".")[3]: n for subject, n in (info.state.subjects or {}).items()}
 
 
-def explained(earlier: TaskStarted, later: TaskStarted, chaos: ChaosLog) -> bool:
-    """A second run of a task is explained by the death of the process that ran the first one, or by the broker
-    dying while the first one ran (its heartbeats could not reach the server for longer than ack_wait)."""
-    if earlier.replica_id in chaos.killed:
-        return True
-    return any(overlaps(earlier, later, outage) for outage in chaos.outages)
+def kill_behind(earlier: TaskStarted, later: TaskStarted, chaos: ChaosLog) -> Kill | None:
+    """The SIGKILL of the process that ran ``earlier``, between that run's start and the next run's start."""
+    return next(
+        (
+            k
+            for k in chaos.kills
+            if k.replica_id == earlier.replica_id and earlier.started_at <= k.at <= later.started_at
+        ),
+        None,
+    )
 
 
-def overlaps(earlier: TaskStarted, later: TaskStarted, outage: BrokerOutage) -> bool:
-    return earlier.started_at <= outage.up_at and later.started_at >= outage.down_at
+def outage_behind(earlier: TaskStarted, later: TaskStarted, chaos: ChaosLog) -> BrokerOutage | None:
+    """A broker outage while ``earlier`` ran: its heartbeats could not reach the server for up to ack_wait."""
+    return next((o for o in chaos.outages if earlier.started_at <= o.up_at and later.started_at >= o.down_at), None)
 
 
 @pytest.mark.chaos
@@ -179,18 +184,24 @@ async def test_every_task_finishes_exactly_once_while_replicas_and_the_broker_ar
         assert isinstance(event, TaskStarted)
         starts[event.task_id].append(event)
     assert set(starts) == set(finished)
+    after_kill: Counter[Kill] = Counter()
+    after_outage = 0
     unexplained = []
-    across_outage = 0  # re-runs whose first run's replica was not killed: its heartbeats were lost in the outage
     for task_id, runs in starts.items():
         runs.sort(key=lambda s: s.attempt)
         for earlier, later in itertools.pairwise(runs):
-            if not explained(earlier, later, chaos):
-                unexplained.append((task_id, earlier.replica_id, later.replica_id))
-            across_outage += earlier.replica_id not in chaos.killed
+            if (kill := kill_behind(earlier, later, chaos)) is not None:
+                after_kill[kill] += 1
+            elif outage_behind(earlier, later, chaos) is not None:
+                after_outage += 1
+            else:
+                unexplained.append((task_id, earlier.replica_id, earlier.attempt, later.replica_id, later.attempt))
         assert (finished[task_id].attempt, finished[task_id].replica_id) in {(s.attempt, s.replica_id) for s in runs}
     assert unexplained == [], "re-executions with no kill behind them"
+    assert max(after_kill.values(), default=0) <= SLOTS, "one SIGKILL re-ran more tasks than its replica held"
+    assert after_outage <= CHAOS_TOPOLOGY.max_ack_pending
     reexecutions = sum(len(runs) for runs in starts.values()) - len(tasks)
-    assert reexecutions <= len(chaos.kills) * SLOTS + CHAOS_TOPOLOGY.max_ack_pending * len(chaos.outages)
+    assert reexecutions == sum(after_kill.values()) + after_outage
 
     # the collector's records agree with the stream
     for task_id, _ in tasks:
@@ -207,7 +218,7 @@ async def test_every_task_finishes_exactly_once_while_replicas_and_the_broker_ar
     print(
         f"\nchaos seed {SEED}: {len(tasks)} tasks, {len(chaos.kills)} replica SIGKILLs, "
         f"{len(chaos.outages)} nats-server SIGKILL; {reexecutions} re-executions "
-        f"({reexecutions - across_outage} after a replica SIGKILL, {across_outage} across the broker outage; "
+        f"({sum(after_kill.values())} after a replica SIGKILL, {after_outage} across the broker outage; "
         f"{sum(1 for r in starts.values() if len(r) > 1)} tasks ran more than once), "
         f"{rerun_skipped} redelivered submits of finished tasks acked without running; "
         f"chaos phase {chaos_s:.0f} s, total {time.monotonic() - began:.0f} s"
