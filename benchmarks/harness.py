@@ -24,7 +24,10 @@ from services.broker.embedded import EmbeddedNats
 from services.common.logging import configure_logging
 from services.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
 
-configure_logging(LogSettings(level="warning"))
+
+def quiet_logs() -> None:
+    """Warnings and errors only: what benchmark runs print is their tables (called by each command line)."""
+    configure_logging(LogSettings(level="warning"))
 
 
 @contextmanager

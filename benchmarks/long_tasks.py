@@ -20,7 +20,7 @@ import math
 import statistics
 
 from benchmarks.driver import drive
-from benchmarks.harness import Measurement, bench_topology, fresh_server, header
+from benchmarks.harness import Measurement, bench_topology, fresh_server, header, quiet_logs
 from benchmarks.raw_floor import raw_round_trip
 from benchmarks.services import as_processes, prepare
 from schemas.events import AnyEvent, RunFinished, Sleep, TaskFinished, TaskStarted, TaskSubmitted
@@ -114,6 +114,7 @@ def cli() -> None:
     parser.add_argument("--task-s", type=float, default=0.5)
     parser.add_argument("--slots", type=int, default=16)
     args = parser.parse_args()
+    quiet_logs()
     print(asyncio.run(main(args.tasks, args.task_s, args.slots)))
 
 

@@ -27,7 +27,7 @@ import tempfile
 from pathlib import Path
 
 from benchmarks.driver import drive
-from benchmarks.harness import bench_topology, children_pss_mb, fresh_server, header, rss_mb
+from benchmarks.harness import bench_topology, children_pss_mb, fresh_server, header, quiet_logs, rss_mb
 from benchmarks.services import as_processes, prepare
 from schemas.events import AnyEvent, GenerateTests, SourceSnapshot, TaskFinished, TaskStarted
 from services.artifacts.snapshots import upload_snapshot
@@ -195,6 +195,7 @@ def cli() -> None:
     parser.add_argument("--levels", default="1,2,4", help="tasks in flight per step (default 1,2,4)")
     parser.add_argument("--turn-s", type=float, default=1.0, help="seconds each scripted model reply is held back")
     args = parser.parse_args()
+    quiet_logs()
     levels = [int(n) for n in args.levels.split(",") if n.strip()]
     print(asyncio.run(main(levels, args.turn_s)))
 

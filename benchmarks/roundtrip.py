@@ -21,7 +21,7 @@ import asyncio
 import time
 
 from benchmarks.driver import drive
-from benchmarks.harness import TABLE_HEAD, Measurement, bench_topology, cpu_s, fresh_server, header
+from benchmarks.harness import TABLE_HEAD, Measurement, bench_topology, cpu_s, fresh_server, header, quiet_logs
 from benchmarks.raw_floor import raw_round_trip
 from benchmarks.services import as_processes, in_process, prepare
 from schemas.events import Sleep
@@ -132,6 +132,7 @@ def cli() -> None:
     parser.add_argument("--in-flight", type=int, default=64)
     parser.add_argument("--no-processes", action="store_true", help="skip the row with services as processes")
     args = parser.parse_args()
+    quiet_logs()
     print(asyncio.run(main(args.tasks, args.in_flight, not args.no_processes)))
 
 

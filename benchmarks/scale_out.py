@@ -14,7 +14,7 @@ import argparse
 import asyncio
 
 from benchmarks.driver import drive
-from benchmarks.harness import Measurement, bench_topology, fresh_server, header
+from benchmarks.harness import Measurement, bench_topology, fresh_server, header, quiet_logs
 from benchmarks.services import as_processes, prepare
 from schemas.events import Sleep
 from services.client import HandoffClient
@@ -77,6 +77,7 @@ def cli() -> None:
     parser.add_argument("--task-s", type=float, default=0.2)
     parser.add_argument("--slots", type=int, default=4)
     args = parser.parse_args()
+    quiet_logs()
     counts = [int(n) for n in args.replicas.split(",") if n.strip()]
     print(asyncio.run(main(counts, args.tasks, args.task_s, args.slots)))
 

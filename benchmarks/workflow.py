@@ -25,7 +25,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from benchmarks.harness import bench_topology, fresh_server, header
+from benchmarks.harness import bench_topology, fresh_server, header, quiet_logs
 from benchmarks.services import as_processes, prepare
 from schemas.events import Sleep, TaskPayload
 from services.client import HandoffClient
@@ -173,6 +173,7 @@ def cli() -> None:
     parser.add_argument("--refactoring-s", type=float, default=120.0)
     parser.add_argument("--deploy-s", type=float, default=30.0)
     args = parser.parse_args()
+    quiet_logs()
     full = Durations(args.testing_s, args.generation_s, args.refactoring_s, args.deploy_s)
     print(asyncio.run(main(args.modules, args.slots, args.scale, full)))
 

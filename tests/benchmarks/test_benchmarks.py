@@ -1,0 +1,114 @@
+"""Each benchmark runs end to end at a tiny size and prints its tables, so the scripts cannot rot.
+
+These tests check structure (every row, every ratio computed, every task succeeded), never speed: the figures
+of a tiny run on a shared machine mean nothing.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from benchmarks import long_tasks, memory, roundtrip, scale_out, workflow
+from benchmarks.harness import machine
+
+Table = list[dict[str, str]]
+
+
+def tables(text: str) -> list[Table]:
+    """The markdown tables in ``text``, as rows keyed by their column headers."""
+    found: list[Table] = []
+    block: list[list[str]] = []
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            block.append([cell.strip() for cell in line.strip().strip("|").split("|")])
+            continue
+        if block:
+            head, _separator, *rows = block
+            found.append([dict(zip(head, row, strict=True)) for row in rows])
+            block = []
+    return found
+
+
+def number(cell: str) -> float:
+    """A table cell as a finite number (units and thousands separators stripped)."""
+    value = float(cell.replace(",", "").replace("%", "").replace("+", "").split()[0])
+    assert math.isfinite(value), cell
+    return value
+
+
+def check_common(text: str) -> None:
+    assert machine() in text
+    assert "load average" in text
+    assert "did not succeed" not in text and "NOT every" not in text
+
+
+async def test_the_round_trip_prints_the_floor_and_both_handoff_paths_with_ratios() -> None:
+    """Floor before/after/mean, Handoff in one process and as processes, x baseline on every row, CPU per process."""
+    text = await roundtrip.main(tasks=40, in_flight=8, processes=True)
+    check_common(text)
+    results, cpu = tables(text)
+    assert [r["path"] for r in results] == [
+        "raw nats-py floor (before)",
+        "raw nats-py floor (after)",
+        "raw nats-py floor (mean)",
+        "Handoff, one process",
+        "Handoff, services as processes",
+    ]
+    assert all(number(r["tasks"]) == 40 and number(r["tasks/s"]) > 0 for r in results)
+    assert number(results[2]["x baseline"]) == 1.0
+    assert all(number(r["x baseline"]) > 0 and number(r["p99 ms"]) >= number(r["p50 ms"]) for r in results)
+    assert [r["process"] for r in cpu] == ["client (this process)", "generator", "collector", "nats-server"]
+    assert all(number(r["CPU ms per task"]) >= 0 for r in cpu)
+
+
+async def test_long_tasks_prints_the_overhead_over_the_wave_floor_and_its_breakdown() -> None:
+    """Raw and Handoff rows against ceil(tasks/slots) x task time; the overhead breakdown has every line."""
+    text = await long_tasks.main(tasks=6, task_s=0.05, slots=2)
+    check_common(text)
+    results, where = tables(text)
+    assert [number(r["floor s"]) for r in results] == [0.15, 0.15]  # 3 waves of 0.05 s
+    for r in results:
+        assert number(r["wall s"]) >= 0.15
+        assert math.isclose(number(r["overhead s"]), number(r["wall s"]) - 0.15, abs_tol=0.002)
+    assert number(results[0]["x raw"]) == 1.0
+    assert len(where) == 4 and all(number(r["ms"]) >= 0 for r in where)
+
+
+async def test_scale_out_prints_one_row_per_replica_count_against_the_first() -> None:
+    """Rows for 1 and 2 generator processes, each with its ideal rate and its ratio to the single replica."""
+    text = await scale_out.main([1, 2], tasks=8, task_s=0.05, slots=2)
+    check_common(text)
+    (rows,) = tables(text)
+    assert [r["replicas"] for r in rows] == ["1", "2"]
+    assert [number(r["ideal tasks/s"]) for r in rows] == [40.0, 80.0]
+    assert number(rows[0]["x baseline (1st row)"]) == 1.0 and number(rows[1]["x baseline (1st row)"]) > 0
+
+
+@pytest.mark.slow
+async def test_memory_prints_idle_loaded_and_per_task_figures() -> None:
+    """Idle and SDK-loaded RSS of a real generator process, and the growth per scripted agent task in flight."""
+    text = await memory.main([1], turn_s=0.05)
+    check_common(text)
+    states, levels = tables(text)
+    assert [r["state"] for r in states] == ["idle, after start-up", "agent SDK loaded, nothing in flight"]
+    idle, loaded = (number(r["RSS generator"]) for r in states)
+    assert 0 < idle < loaded  # the agent SDK is imported by the first test-generation task, not at start-up
+    assert [r["tasks submitted"] for r in levels] == ["1"] and levels[0]["most running at once"] == "1"
+    assert number(levels[0]["peak RSS"]) > 0
+
+
+async def test_the_workflow_prints_both_modes_next_to_the_prediction() -> None:
+    """Blocking and non-blocking rows with their critical-path predictions, the speed-up line and the timelines."""
+    full = workflow.Durations(testing_s=60, generation_s=110, refactoring_s=120, deploy_s=30)
+    text = await workflow.main(modules=2, slots=2, scale=1000, full=full)
+    check_common(text)
+    (rows,) = tables(text)
+    assert [r["mode"] for r in rows] == ["blocking", "non-blocking"]
+    predicted = [number(r["predicted s"]) for r in rows]
+    assert math.isclose(predicted[0], 0.06 + 2 * 0.11 + 0.12 + 0.03)  # every stage plus N x generation
+    assert math.isclose(predicted[1], 0.06 + max(0.12, 0.11) + 0.03)  # one wave of 2 tasks under refactoring
+    assert all(number(r["measured wall s"]) > 0 for r in rows)
+    assert "speed-up of non-blocking over blocking: measured" in text
+    assert text.count("workflow run wf-") == 2
