@@ -1,0 +1,63 @@
+"""The generator's look-ups of the last message on a subject (finished events, stored cancels)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from nats.js import JetStreamContext
+from nats.js.api import StreamConfig
+
+from schemas import names
+from schemas.codec import encode
+from schemas.events import TaskStatus
+from schemas.topology import Topology
+from services.broker.embedded import EmbeddedNats
+from services.generator.publisher import Publisher
+from tests.generator.support import finished_events, replica, sleep_task, submit
+from tests.support.nats import eventually
+
+
+async def allow_direct(js: JetStreamContext, stream: str, allowed: bool) -> None:
+    config = (await js.stream_info(stream)).config
+    await js.update_stream(StreamConfig.from_response({**config.as_dict(), "allow_direct": allowed}))
+    assert (await js.stream_info(stream)).config.allow_direct is allowed
+
+
+@pytest.mark.parametrize("direct", [True, False])
+async def test_the_last_message_on_a_subject_is_found_with_or_without_direct_gets(
+    js: JetStreamContext, topology: Topology, direct: bool
+) -> None:
+    """Direct gets where the stream allows them, the JSON API where it does not: same answers either way."""
+    await allow_direct(js, names.EVENTS_STREAM, direct)
+    subject = names.task_subject(None, "look", names.EventType.FINISHED)
+    await js.publish(subject, b"first")
+    await js.publish(subject, b"second")
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event())
+    missing = names.task_subject(None, "nobody", names.EventType.FINISHED)
+    async with asyncio.timeout(10):  # an unanswered kind of look-up would be retried for ever
+        found = await publisher.last_on_subject(names.EVENTS_STREAM, subject)
+        absent = await publisher.last_on_subject(names.EVENTS_STREAM, missing)
+    assert found is not None and found.data == b"second" and found.subject == subject
+    assert absent is None
+
+
+async def test_a_redelivered_finished_task_is_recognised_on_a_stream_without_direct_gets(
+    js: JetStreamContext, topology: Topology, nats_server: EmbeddedNats
+) -> None:
+    """A submit re-published after its task finished is acked without a second run, via the API look-up."""
+    await allow_direct(js, names.EVENTS_STREAM, False)
+    await allow_direct(js, names.CONTROL_STREAM, False)
+    async with replica(nats_server.url, replica_id="g1") as generator:
+        await submit(js, sleep_task("once", 0.0))
+        await eventually(lambda: finished_events(js, "once"), what="the task's TaskFinished")
+        subject = names.task_subject(None, "once", names.EventType.SUBMITTED)
+        await js.publish(subject, encode(sleep_task("once", 0.0)))  # a new message (no msg id): not de-duplicated
+
+        async def acked_as_finished() -> bool:
+            return generator.stats.already_finished >= 1
+
+        await eventually(acked_as_finished, what="the second submit acked as already finished")
+    finishes = await finished_events(js, "once")
+    assert [f.status for f in finishes] == [TaskStatus.SUCCEEDED]
+    assert generator.stats.started == 1
