@@ -45,6 +45,7 @@ async def connect(settings: NatsSettings, *, name: str, url: str | None = None) 
         # nats-py applies this to the first connect too, where -1 would retry forever; bound it there and
         # switch to unlimited reconnects once connected (the reconnect loop reads the option each time).
         "max_reconnect_attempts": settings.connect_attempts,
+        "inbox_prefix": settings.inbox_prefix,
         "error_cb": on_error,
         "disconnected_cb": on_disconnected,
         "reconnected_cb": on_reconnected,

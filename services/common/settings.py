@@ -27,6 +27,7 @@ class NatsSettings(msgspec.Struct, kw_only=True, frozen=True):
     connect_attempts: int = 3
     reconnect_wait_s: float = 1.0
     publish_timeout_s: float = 5.0
+    inbox_prefix: str = "_INBOX"  # per-role prefixes keep one role's replies away from the others
 
     def __repr__(self) -> str:  # never print secrets
         return f"NatsSettings(url={self.url!r}, user={self.user!r}, creds_file={self.creds_file!r})"
@@ -44,7 +45,14 @@ class NatsSettings(msgspec.Struct, kw_only=True, frozen=True):
             connect_attempts=env_int("HANDOFF_NATS_CONNECT_ATTEMPTS", 3, env, minimum=1),
             reconnect_wait_s=env_float("HANDOFF_NATS_RECONNECT_WAIT_S", 1.0, env, minimum=0.0),
             publish_timeout_s=env_float("HANDOFF_NATS_PUBLISH_TIMEOUT_S", 5.0, env, minimum=0.1),
+            inbox_prefix=_inbox_prefix(env_str("HANDOFF_NATS_INBOX_PREFIX", "_INBOX", env) or "_INBOX"),
         )
+
+
+def _inbox_prefix(value: str) -> str:
+    if not value or any(c in value for c in " .*>") or value.startswith("$"):
+        raise SettingsError(f"HANDOFF_NATS_INBOX_PREFIX must be one subject token like _INBOX_generator, got {value!r}")
+    return value
 
 
 class EmbeddedSettings(msgspec.Struct, kw_only=True, frozen=True):

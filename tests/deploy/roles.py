@@ -24,6 +24,11 @@ from tests.support.nats import eventually
 Action = Literal["publish", "subscription"]
 
 
+def inbox_prefix(role: str) -> str:
+    """The inbox prefix a role's permissions allow (admin keeps the default)."""
+    return "_INBOX" if role == "admin" else f"_INBOX_{role}"
+
+
 class RoleClient:
     """A NATS connection as one role that records the permission violations the server reports."""
 
@@ -57,6 +62,7 @@ class RoleClient:
             max_reconnect_attempts=-1 if reconnect else 0,
             reconnect_time_wait=0.2,
             connect_timeout=5,
+            inbox_prefix=inbox_prefix(role),
         )
         return cls(nc, role, violations)
 

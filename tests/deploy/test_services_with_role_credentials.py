@@ -17,7 +17,7 @@ from schemas.events import RunFinished, Sleep, TaskStatus
 from schemas.names import EventType
 from services.client.client import HandoffClient
 from services.client.settings import ClientSettings
-from tests.deploy.roles import RoleClient
+from tests.deploy.roles import RoleClient, inbox_prefix
 from tests.deploy.servers import ROLE_PASSWORDS, NatsProcess
 from tests.support.nats import eventually
 
@@ -32,6 +32,7 @@ class Service:
             "HANDOFF_NATS_URL": url,
             "HANDOFF_NATS_USER": role,
             "HANDOFF_NATS_PASSWORD": ROLE_PASSWORDS[role],
+            "HANDOFF_NATS_INBOX_PREFIX": inbox_prefix(role),
             "HANDOFF_APPLY_TOPOLOGY": "false",  # the deployments leave the topology to the admin role
             "HANDOFF_REPLICA_ID": f"{command}-1",
             "HANDOFF_FETCH_TIMEOUT_S": "0.5",

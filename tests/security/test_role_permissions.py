@@ -14,6 +14,7 @@ from schemas.names import EventType
 from schemas.topology import Topology
 from tests.deploy.conftest import admin, applied, collector, generator, pipeline, secured_server
 from tests.deploy.roles import RoleClient
+from tests.support.nats import eventually
 
 __all__ = ["admin", "applied", "collector", "generator", "pipeline", "secured_server"]
 
@@ -97,25 +98,29 @@ async def test_no_service_role_can_read_the_dead_letters(
     assert (await admin.js.get_msg(names.DLQ_STREAM, seq)).data == b"someone else's submit"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: every role may subscribe to _INBOX.>, so it receives the replies and pull deliveries sent to "
-    "the others; closing it needs a per-role inbox prefix (nats-py connect(inbox_prefix=...)) and per-role "
-    "_INBOX_<role>.> subscribe permissions in deploy/nats/accounts.conf",
-)
 async def test_a_role_cannot_read_the_replies_and_deliveries_addressed_to_another_role(
     pipeline: RoleClient, generator: RoleClient, admin: RoleClient, applied: Topology
 ) -> None:
-    """A pipeline listening on every inbox sees neither the submits pulled by generators nor admin's DLQ reads."""
-    spy = await pipeline.nc.subscribe("_INBOX.>")
+    """Each role has its own inbox prefix: a pipeline spying on the shared, the generator's and the admin's inboxes
+    is refused each time and sees neither the submits pulled by generators nor admin's dead-letter reads."""
+    spies = {}
+    for prefix in ("_INBOX.>", "_INBOX_generator.>", "_INBOX_collector.>", "_INBOX_admin.>"):
+        spies[prefix] = await pipeline.nc.subscribe(prefix)
     seq = (await admin.js.publish(names.dlq_subject("generator"), b"someone else's submit")).seq
     assert (await admin.js.get_msg(names.DLQ_STREAM, seq)).data == b"someone else's submit"
     await admin.js.publish(names.task_subject(None, "pulled", EventType.SUBMITTED), b"another pipeline's submit")
     pull = await generator.js.pull_subscribe_bind(names.GENERATOR_CONSUMER, stream=EVENTS)
     (delivered,) = await pull.fetch(1, timeout=5)
     assert delivered.data == b"another pipeline's submit"
-    await pipeline.nc.flush()  # whatever the server routed to the spy before this round trip has arrived
-    overheard = []
-    while spy.pending_msgs:
-        overheard.append((await spy.next_msg(timeout=1)).subject)
+    assert delivered.reply and delivered.reply.startswith("$JS.ACK.")
+    await pipeline.nc.flush()  # whatever the server routed to the spies before this round trip has arrived
+    overheard = [(await spy.next_msg(timeout=1)).subject for spy in spies.values() for _ in range(spy.pending_msgs)]
     assert overheard == []
+    for prefix in spies:
+        await eventually(
+            lambda p=prefix: _refused(pipeline, p), what=f"the server refusing the pipeline's subscription to {prefix}"
+        )
+
+
+async def _refused(client: RoleClient, subject: str) -> bool:
+    return client.violated("subscription", subject)
