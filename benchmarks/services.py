@@ -22,17 +22,19 @@ from pathlib import Path
 from nats.aio.client import Client as NATS
 
 from benchmarks.harness import common_settings, cpu_s, service_env
-from schemas.events import Sleep
+from schemas.events import Payload, Sleep
 from schemas.topology import TopologyParams, build_topology
 from services.broker.connect import connect
 from services.broker.provision import apply_topology
 from services.collector.collector import Collector
 from services.collector.settings import CollectorSettings
 from services.generator import Generator, GeneratorSettings
+from services.runners.base import Runner
 from services.runners.sleep import SleepRunner
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
+_SLEEP: Mapping[type[Payload], Runner] = {Sleep: SleepRunner()}
 
 
 async def prepare(url: str, topology: TopologyParams) -> NATS:
@@ -77,9 +79,6 @@ async def in_process(
             await asyncio.gather(*serving)
     for nc in connections:
         await nc.close()
-
-
-_SLEEP = {Sleep: SleepRunner()}
 
 
 def free_port() -> int:
