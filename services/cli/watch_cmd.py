@@ -14,7 +14,7 @@ from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, Ta
 from services.cli.common import open_client, print_json
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
-from services.client.watchers import ordered_subscription
+from services.client.watchers import ordered_subscription, release
 
 _events: Decoder[AnyEvent] = Decoder(AnyEvent)
 
@@ -85,7 +85,7 @@ async def run(args: argparse.Namespace) -> int:
                 if args.until_finished and _is_end(args, event):
                     return Exit.OK
         finally:
-            await sub.unsubscribe()
+            await release(client.js, sub)
     raise CliError(Exit.UNAVAILABLE, "watch ended unexpectedly")  # pragma: no cover
 
 

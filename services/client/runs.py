@@ -7,7 +7,6 @@ import math
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING
 
-import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
@@ -16,7 +15,7 @@ from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import AnyEvent, RunFinished
 from services.client.errors import ResultTimeoutError, UnknownRunError
-from services.client.watchers import ordered_subscription
+from services.client.watchers import ordered_subscription, release
 
 if TYPE_CHECKING:
     from services.client.client import HandoffClient
@@ -56,10 +55,7 @@ async def watch(
             if until_finished and isinstance(event, RunFinished):
                 return
     finally:
-        try:
-            await sub.unsubscribe()
-        except (nats.errors.Error, TimeoutError) as err:
-            log.debug("run watch unsubscribe failed", error=str(err))
+        await release(client.js, sub)
 
 
 async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunFinished:
@@ -100,7 +96,4 @@ async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunF
     except TimeoutError:
         raise ResultTimeoutError([run_id], timeout_s, what="run") from None
     finally:
-        try:
-            await sub.unsubscribe()
-        except (nats.errors.Error, TimeoutError) as err:
-            log.debug("run wait unsubscribe failed", error=str(err))
+        await release(client.js, sub)

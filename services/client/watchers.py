@@ -20,6 +20,7 @@ from types import TracebackType
 
 import msgspec
 import nats.errors
+import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
@@ -65,6 +66,27 @@ async def ordered_subscription(
         )
 
     return await retry_transient(subscribe, what=f"watch {filters[0]}", give_up_after_s=give_up_after_s)
+
+
+async def release(js: JetStreamContext, sub: JetStreamContext.PushSubscription) -> None:
+    """Unsubscribe and delete the ephemeral consumer behind ``sub`` at once.
+
+    Left to the server, an ordered consumer lingers for its inactivity threshold (5 s) after the last interest;
+    a client waiting on many results in a row would pile them up until the stream's consumer limit refuses new
+    ones. nats-py keeps the consumer's current name (it changes when an ordered consumer is reset) on the
+    subscription.
+    """
+    stream, consumer = getattr(sub, "_stream", None), getattr(sub, "_consumer", None)
+    try:
+        await sub.unsubscribe()
+    except (nats.errors.Error, TimeoutError) as err:  # connection gone: nothing left to release
+        log.debug("watch unsubscribe failed", error=str(err))
+        return
+    if stream and consumer:
+        try:
+            await js.delete_consumer(stream, consumer)
+        except (nats.js.errors.NotFoundError, nats.errors.Error, TimeoutError) as err:
+            log.debug("ephemeral consumer not deleted; it expires by itself", consumer=consumer, error=str(err))
 
 
 class FinishWatch:
@@ -120,11 +142,7 @@ class FinishWatch:
 
     async def close(self) -> None:
         subs, self._subs = self._subs, []
-        for sub in subs:
-            try:
-                await sub.unsubscribe()
-            except (nats.errors.Error, TimeoutError) as err:  # connection gone: nothing left to release
-                log.debug("watch unsubscribe failed", error=str(err))
+        await asyncio.gather(*(release(self._js, sub) for sub in subs))
 
     async def next(self) -> TaskFinished:
         """The next task of the set to finish (waits as long as it takes; bound it with ``asyncio.timeout``)."""
