@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from services.broker.connect import connect
 from services.common.clock import utcnow
 from services.common.settings import NatsSettings
 from services.demo.run import SAMPLE
+from tests.support.net import free_port, http_get, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -36,14 +36,6 @@ class Stack:
             [sys.executable, "-m", "services.cli.main", *args],
             env=self.env, capture_output=True, text=True, timeout=timeout_s, check=False,
         )  # fmt: skip
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture
@@ -73,29 +65,6 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         proc.send_signal(signal.SIGINT)
         proc.wait(timeout=90)
     proc.stdout.close()
-
-
-def http_get(port: int, path: str) -> tuple[int, str]:
-    import urllib.error
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
-            return response.status, response.read().decode()
-    except urllib.error.HTTPError as exc:
-        return exc.code, ""
-    except urllib.error.URLError:  # not listening yet
-        return 0, ""
-
-
-def wait_until(probe, timeout_s: float, what: str):
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        value = probe()
-        if value:
-            return value
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def sample_repo(root: Path) -> Path:

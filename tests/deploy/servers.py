@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import time
 import urllib.error
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from services.broker.embedded import nats_server_binary
+from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]
 NATS_DIR = REPO / "deploy" / "nats"
@@ -40,12 +40,6 @@ ROUTE_PASSWORD = "route-secret"
 def password_env() -> dict[str, str]:
     """The variables ``accounts.conf`` reads, as an operator would set them."""
     return {f"NATS_{role.upper()}_PASSWORD": secret for role, secret in ROLE_PASSWORDS.items()}
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _replace_once(text: str, old: str, new: str, source: str) -> str:

@@ -17,8 +17,9 @@ from schemas.names import EventType, Header
 from schemas.topology import TopologyParams, build_topology
 from services.broker.provision import apply_topology
 from tests.deploy.roles import RoleClient
-from tests.deploy.servers import NatsProcess, cluster_servers, free_port, render_config
+from tests.deploy.servers import NatsProcess, cluster_servers, render_config
 from tests.support.nats import FAST_TOPOLOGY, eventually
+from tests.support.net import free_port
 
 pytestmark = pytest.mark.slow
 

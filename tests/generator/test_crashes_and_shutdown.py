@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 from collections.abc import Awaitable, Iterator
 from pathlib import Path
 
@@ -22,6 +21,7 @@ from services.generator.presence import presence_decoder
 from tests.generator.processes import ReplicaProcess
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import FAST_TOPOLOGY, eventually
+from tests.support.net import free_port, http_get_async
 
 
 @contextlib.contextmanager
@@ -93,7 +93,7 @@ async def test_a_running_replica_is_ready_on_its_health_port_and_listed_in_the_r
     extra = {"HANDOFF_HEALTH_PORT": str(port), "HANDOFF_GENERATOR_SLOTS": "3", "HANDOFF_PRESENCE_INTERVAL_S": "0.2"}
     with processes(nats_server.url, tmp_path, "healthy", **extra):
         await pull_requests_waiting(js, 1)
-        assert await http_status(port, "/readyz") == 200
+        assert (await http_get_async(port, "/readyz"))[0] == 200
         kv = await js.key_value(names.REPLICAS_BUCKET)
         entry = await eventually(lambda: _presence(kv, "healthy"), what="the presence entry")
     presence = presence_decoder.decode(entry or b"")
@@ -105,22 +105,6 @@ async def _presence(kv: KeyValue, replica_id: str) -> bytes | None:
         return (await kv.get(replica_id)).value
     except nats.js.errors.KeyNotFoundError:
         return None
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-async def http_status(port: int, path: str) -> int:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    await writer.drain()
-    status_line = await reader.readline()
-    writer.close()
-    await writer.wait_closed()
-    return int(status_line.split()[1])
 
 
 async def test_shutdown_hands_back_a_task_that_outlives_the_grace_period_at_once(

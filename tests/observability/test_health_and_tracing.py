@@ -2,35 +2,24 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
 from services.observability import metrics
 from services.observability.http import HealthServer
 from services.observability.tracing import current_trace_headers, trace_context_from, trace_headers_of
-
-
-async def http_get(port: int, path: str) -> tuple[int, str]:
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    await writer.drain()
-    raw = (await reader.read()).decode()
-    writer.close()
-    head, _, body = raw.partition("\r\n\r\n")
-    return int(head.split()[1]), body
+from tests.support.net import http_get_async
 
 
 async def test_readyz_follows_the_ready_probe_and_healthz_the_live_probe() -> None:
     """/readyz is 503 until the probe says ready, then 200; /healthz reflects liveness; unknown paths are 404."""
     state = {"ready": False}
     async with HealthServer(port=0, host="127.0.0.1", ready=lambda: state["ready"]) as server:
-        assert (await http_get(server.port, "/readyz"))[0] == 503
+        assert (await http_get_async(server.port, "/readyz"))[0] == 503
         state["ready"] = True
-        assert await http_get(server.port, "/readyz") == (200, "ready\n")
-        assert (await http_get(server.port, "/healthz"))[0] == 200
-        assert (await http_get(server.port, "/nope"))[0] == 404
+        assert await http_get_async(server.port, "/readyz") == (200, "ready\n")
+        assert (await http_get_async(server.port, "/healthz"))[0] == 200
+        assert (await http_get_async(server.port, "/nope"))[0] == 404
 
 
 async def test_metrics_endpoint_shows_counters_moving() -> None:
@@ -38,7 +27,7 @@ async def test_metrics_endpoint_shows_counters_moving() -> None:
     async with HealthServer(port=0, host="127.0.0.1", ready=lambda: True) as server:
         before = metrics.DEAD_LETTERS.labels(origin="test", reason="undecodable")._value.get()
         metrics.DEAD_LETTERS.labels(origin="test", reason="undecodable").inc()
-        status, body = await http_get(server.port, "/metrics")
+        status, body = await http_get_async(server.port, "/metrics")
     assert status == 200
     line = f'handoff_dead_letters_total{{origin="test",reason="undecodable"}} {before + 1}'
     assert line in body

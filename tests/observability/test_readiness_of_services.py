@@ -4,43 +4,14 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from services.broker.embedded import EmbeddedNats
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def status_of(port: int, path: str) -> int:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except urllib.error.URLError:
-        return 0  # not listening
-
-
-def wait_for(predicate: Callable[[], bool], timeout_s: float, what: str) -> None:
-    deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"timed out waiting for {what}")
+from tests.support.net import free_port, http_get, wait_until
 
 
 @pytest.mark.parametrize("actor", ["generator", "collector"])
@@ -63,10 +34,10 @@ def test_readyz_is_503_until_the_consumer_is_bound_then_200(actor: str, tmp_path
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:
-        wait_for(lambda: status_of(health_port, "/healthz") == 200, 30, "/healthz")
-        assert status_of(health_port, "/readyz") == 503
+        wait_until(lambda: http_get(health_port, "/healthz")[0] == 200, 30, "/healthz")
+        assert http_get(health_port, "/readyz")[0] == 503
         server.start()
-        wait_for(lambda: status_of(health_port, "/readyz") == 200, 30, "/readyz after the server came up")
+        wait_until(lambda: http_get(health_port, "/readyz")[0] == 200, 30, "/readyz after the server came up")
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=60) == 0
     finally:
