@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 import sys
 from pathlib import Path
 
@@ -11,6 +10,7 @@ from schemas.events import SleepResult, TaskFinished, TaskStatus, TestGeneration
 from services.cli.common import open_client, print_json
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
+from services.client.patches import PatchNotApplied, apply_patch
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -70,13 +70,10 @@ async def run(args: argparse.Namespace) -> int:
             sys.stdout.buffer.write(patch)
             sys.stdout.flush()
         else:
-            proc = await asyncio.create_subprocess_exec(
-                "git", "apply", "--whitespace=nowarn", "-", cwd=args.apply,
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-            )  # fmt: skip
-            _, stderr = await proc.communicate(patch)
-            if proc.returncode != 0:
-                raise CliError(Exit.TASK_FAILED, f"git apply failed: {stderr.decode(errors='replace').strip()}")
+            try:
+                await apply_patch(args.apply, patch)
+            except PatchNotApplied as exc:
+                raise CliError(Exit.TASK_FAILED, str(exc)) from exc
             print(f"applied the patch of {args.task_id} to {args.apply}")
         return Exit.OK
     if args.json:

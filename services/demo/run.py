@@ -23,6 +23,7 @@ from services.artifacts.snapshots import upload_snapshot
 from services.cli.result_cmd import summarize
 from services.cli.waiting import wait_with_progress
 from services.client.client import HandoffClient
+from services.client.patches import PatchNotApplied, apply_patch
 from services.client.settings import ClientSettings
 from services.stack.settings import StackSettings
 from services.stack.state import running_stack
@@ -104,10 +105,10 @@ async def _submit_and_report(url: str, repo: Path, options: DemoOptions) -> int:
             client, ids, run_id=run_id, timeout_s=options.timeout_s, quiet=False
         )
         patches = {t: await client.fetch_patch(f) for t, f in finals.items()}
-    return _report(repo, ids, finals, patches, timed_out is not None)
+    return await _report(repo, ids, finals, patches, timed_out is not None)
 
 
-def _report(
+async def _report(
     repo: Path, ids: list[str], finals: dict[str, TaskFinished], patches: dict[str, bytes | None], timed_out: bool
 ) -> int:
     say("")
@@ -121,13 +122,18 @@ def _report(
         if patch:
             path = repo / f"handoff-{task_id}.patch"
             path.write_bytes(patch)
-            applied = subprocess.run(["git", "apply", path.name], cwd=repo, capture_output=True, text=True, check=False)
-            state = "applied to the copy" if applied.returncode == 0 else f"NOT applied: {applied.stderr.strip()}"
+            try:
+                await apply_patch(repo, patch)
+                state = "applied to the copy"
+            except PatchNotApplied as exc:
+                state = f"NOT applied: {exc}"
             say(f"  patch saved to {path} ({state})")
     ok = not timed_out and all(f.status == TaskStatus.SUCCEEDED for f in finals.values()) and len(finals) == len(ids)
     if ok:
-        check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
-                               capture_output=True, text=True, check=False)  # fmt: skip
+        check = await asyncio.to_thread(
+            subprocess.run, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
+            capture_output=True, text=True, check=False,
+        )  # fmt: skip
         last = (check.stdout.strip().splitlines() or ["(no output)"])[-1]
         say(f"\nthe sample project with the generated tests, in {repo}: pytest says: {last}")
         ok = check.returncode == 0

@@ -17,6 +17,7 @@ from typing import Protocol
 import structlog
 
 from schemas.events import TaskFinished, TaskPayload
+from services.client.patches import PatchNotApplied, apply_patch
 from services.workflow.config import Mode, StageKind, StageSpec, WorkflowFile
 from services.workflow.discovery import discover_targets
 from services.workflow.report import GenerationOutcome, StageRecord, WorkflowReport
@@ -200,12 +201,9 @@ class WorkflowRunner:
         patch = await self.backend.patch(finished)
         if not patch:
             return
-        proc = await asyncio.create_subprocess_exec(
-            "git", "apply", "--whitespace=nowarn", "-", cwd=self.repo,
-            stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-        )  # fmt: skip
-        out, _ = await proc.communicate(patch)
-        if proc.returncode == 0:
-            outcome.patch_applied = True
+        try:
+            await apply_patch(self.repo, patch)
+        except PatchNotApplied as exc:
+            outcome.patch_error = str(exc)
         else:
-            outcome.patch_error = f"git apply failed: {out.decode(errors='replace').strip()[:300]}"
+            outcome.patch_applied = True
