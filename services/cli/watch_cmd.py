@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
-
-from nats.aio.msg import Msg
-from nats.js.api import DeliverPolicy
+from contextlib import aclosing
 
 from schemas import names
-from schemas.codec import DecodeError, Decoder
 from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted
 from services.cli.common import open_client, print_json
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
-from services.client.watchers import ordered_subscription, release
-
-_events: Decoder[AnyEvent] = Decoder(AnyEvent)
+from services.client.runs import watch_events
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -59,33 +53,14 @@ async def run(args: argparse.Namespace) -> int:
         filters = [names.task_filter(args.task_id)]
     else:
         filters = [names.ALL_TASK_EVENTS, names.ALL_RUN_EVENTS]
-    queue: asyncio.Queue[Msg] = asyncio.Queue()
-
-    async def on_msg(msg: Msg) -> None:
-        queue.put_nowait(msg)
-
-    async with open_client() as client:
-        sub = await ordered_subscription(
-            client.js,
-            stream=names.EVENTS_STREAM,
-            filters=filters,
-            deliver=DeliverPolicy.ALL if args.start == "start" else DeliverPolicy.NEW,
-            heartbeat_s=client.settings.watch_heartbeat_s,
-            on_msg=on_msg,
-        )
-        try:
-            while True:
-                msg = await queue.get()
-                try:
-                    event = _events.decode(msg.data)
-                except DecodeError as exc:
-                    print(f"(undecodable message on {msg.subject}: {exc.reason})", flush=True)
-                    continue
-                print_json(event) if args.json else print(describe(event), flush=True)
-                if args.until_finished and _is_end(args, event):
-                    return Exit.OK
-        finally:
-            await release(client.js, sub)
+    async with (
+        open_client() as client,
+        aclosing(watch_events(client, filters, from_start=args.start == "start")) as events,
+    ):
+        async for event in events:
+            print_json(event) if args.json else print(describe(event), flush=True)
+            if args.until_finished and _is_end(args, event):
+                return Exit.OK
     raise CliError(Exit.UNAVAILABLE, "watch ended unexpectedly")  # pragma: no cover
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import TYPE_CHECKING
 
 import structlog
@@ -26,9 +27,9 @@ _any: Decoder[AnyEvent] = Decoder(AnyEvent)
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 
 
-async def watch(
-    client: HandoffClient, run_id: str, *, from_start: bool, until_finished: bool
-) -> AsyncIterator[AnyEvent]:
+async def watch_events(client: HandoffClient, filters: list[str], *, from_start: bool) -> AsyncIterator[AnyEvent]:
+    """Decoded events on ``filters`` of the events stream as they happen (all stored ones first with
+    ``from_start``). Undecodable messages are logged with their reason and skipped."""
     queue: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def on_msg(msg: Msg) -> None:
@@ -37,7 +38,7 @@ async def watch(
     sub = await ordered_subscription(
         client.js,
         stream=names.EVENTS_STREAM,
-        filters=[names.run_events_filter(run_id), names.run_filter(run_id)],
+        filters=filters,
         deliver=DeliverPolicy.ALL if from_start else DeliverPolicy.NEW,
         heartbeat_s=client.settings.watch_heartbeat_s,
         on_msg=on_msg,
@@ -47,15 +48,22 @@ async def watch(
         while True:
             msg = await queue.get()
             try:
-                event = _any.decode(msg.data)
+                yield _any.decode(msg.data)
             except DecodeError as exc:
-                log.warning("undecodable run event skipped", subject=msg.subject, reason=exc.reason.value)
-                continue
+                log.warning("undecodable event skipped", subject=msg.subject, reason=exc.reason.value)
+    finally:
+        await release(client.js, sub)
+
+
+async def watch(
+    client: HandoffClient, run_id: str, *, from_start: bool, until_finished: bool
+) -> AsyncIterator[AnyEvent]:
+    filters = [names.run_events_filter(run_id), names.run_filter(run_id)]
+    async with aclosing(watch_events(client, filters, from_start=from_start)) as events:
+        async for event in events:
             yield event
             if until_finished and isinstance(event, RunFinished):
                 return
-    finally:
-        await release(client.js, sub)
 
 
 async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunFinished:

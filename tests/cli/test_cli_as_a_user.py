@@ -92,6 +92,12 @@ def test_a_user_submits_waits_reads_the_patch_cancels_replays_and_checks_status(
     assert waited.returncode == 0, waited.stdout + waited.stderr
     assert f"{task_id}  succeeded" in waited.stderr and "1 succeeded" in waited.stdout
 
+    # the run's history replayed, ending at its RunFinished
+    watched = stack.handoff("watch", "--run-id", "cli-run", "--from", "start", "--until-finished", timeout_s=30)
+    assert watched.returncode == 0, watched.stderr
+    for line in ("submitted (generate_tests)", "started on generator-1", "finished succeeded", "run finished"):
+        assert line in watched.stdout
+
     # the patch applies to the original tree and its tests pass there
     patch = stack.handoff("result", task_id, "--patch")
     assert patch.returncode == 0 and "tests/test_stock.py" in patch.stdout
