@@ -8,12 +8,12 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from schemas.events import GenerateTests, Sleep, TaskPayload
+from schemas.events import Sleep, TaskPayload
 from services.artifacts.errors import ArtifactError
-from services.artifacts.snapshots import upload_snapshot
 from services.cli.common import open_client, print_json
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
+from services.client.artifacts import per_module_payloads
 from services.workflow.config import WorkflowConfigError, WorkflowSpec
 from services.workflow.discovery import discover_targets
 
@@ -79,19 +79,10 @@ def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
 async def _test_generation_payloads(js: JetStreamContext, args: argparse.Namespace) -> list[tuple[str, TaskPayload]]:
     repo, targets = _plan_targets(args)
     try:
-        snapshot = await upload_snapshot(js, repo)  # once for all tasks: content-addressed
+        payloads = await per_module_payloads(
+            js, repo, targets, coverage_goal_pct=args.coverage_goal, test_dir=args.test_dir,
+            instructions=args.instructions,
+        )  # fmt: skip
     except ArtifactError as exc:
         raise CliError(Exit.USAGE, f"cannot snapshot {repo}: {exc}") from exc
-    return [
-        (
-            target,
-            GenerateTests(
-                source=snapshot,
-                targets=[target],
-                coverage_goal_pct=args.coverage_goal,
-                test_dir=args.test_dir,
-                instructions=args.instructions,
-            ),
-        )
-        for target in targets
-    ]
+    return list(zip(targets, payloads, strict=True))

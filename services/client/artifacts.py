@@ -48,6 +48,30 @@ async def submit_tests(
     return await client.submit(payload, **submit_options)
 
 
+async def per_module_payloads(
+    js: JetStreamContext,
+    repo: Path | str,
+    targets: list[str],
+    *,
+    coverage_goal_pct: float = 80.0,
+    test_dir: str = "tests",
+    instructions: str = "",
+) -> list[GenerateTests]:
+    """Upload one snapshot of ``repo`` and build one GenerateTests per target module, all sharing it (the fan-out
+    the old system did: one task per module). Raises the snapshot's ArtifactError if ``repo`` cannot be stored."""
+    snapshot = await upload_snapshot(js, Path(repo))
+    return [
+        GenerateTests(
+            source=snapshot,
+            targets=[target],
+            coverage_goal_pct=coverage_goal_pct,
+            test_dir=test_dir,
+            instructions=instructions,
+        )
+        for target in targets
+    ]
+
+
 async def fetch_artifact(js: JetStreamContext, ref: ArtifactRef) -> bytes:
     try:
         return await get_artifact(js, ref)

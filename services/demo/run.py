@@ -18,10 +18,10 @@ from pathlib import Path
 
 import msgspec
 
-from schemas.events import GenerateTests, TaskFinished, TaskStatus
-from services.artifacts.snapshots import upload_snapshot
+from schemas.events import TaskFinished, TaskStatus
 from services.cli.result_cmd import summarize
 from services.cli.waiting import wait_with_progress
+from services.client.artifacts import per_module_payloads
 from services.client.client import HandoffClient
 from services.client.patches import PatchNotApplied, apply_patch
 from services.client.settings import ClientSettings
@@ -92,10 +92,8 @@ async def _submit_and_report(url: str, repo: Path, options: DemoOptions) -> int:
     run_id = f"demo-{uuid.uuid4().hex[:8]}"
     async with HandoffClient.connect(ClientSettings.from_env(), url=url) as client:
         targets = discover_targets(repo, WorkflowSpec(component="inventory"))
-        snapshot = await upload_snapshot(client.js, repo)
         ids = []
-        for i, target in enumerate(targets):
-            payload = GenerateTests(source=snapshot, targets=[target], coverage_goal_pct=80.0)
+        for i, payload in enumerate(await per_module_payloads(client.js, repo, targets, coverage_goal_pct=80.0)):
             ids.append(await client.submit(payload, task_id=f"{run_id}-{i}", run_id=run_id, run_size=len(targets)))
         say(
             f"submitted {len(ids)} task(s) in run {run_id}: {', '.join(targets)} "

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from schemas.events import GenerateTests, TaskFinished, TaskPayload
-from services.artifacts.snapshots import upload_snapshot
+from schemas.events import TaskFinished, TaskPayload
+from services.client.artifacts import per_module_payloads
 from services.client.client import HandoffClient
 from services.client.errors import ResultTimeoutError
 from services.workflow.config import WorkflowFile
@@ -24,21 +24,14 @@ class ClientBackend:
     async def payloads(self, repo: Path, targets: list[str], workflow: WorkflowFile) -> list[TaskPayload]:
         if self._factory is not None:
             return [self._factory(t) for t in targets]
-        snapshot = await upload_snapshot(self.client.js, repo)  # once: every task shares it
         spec = workflow.workflow
-        return [
-            GenerateTests(
-                source=snapshot,
-                targets=[target],
-                coverage_goal_pct=spec.coverage_goal_pct,
-                instructions=spec.instructions,
+        return list(
+            await per_module_payloads(
+                self.client.js, repo, targets, coverage_goal_pct=spec.coverage_goal_pct, instructions=spec.instructions
             )
-            for target in targets
-        ]
+        )
 
-    async def submit(
-        self, payload: TaskPayload, *, task_id: str, run_id: str, run_size: int, timeout_s: float
-    ) -> None:
+    async def submit(self, payload: TaskPayload, *, task_id: str, run_id: str, run_size: int, timeout_s: float) -> None:
         await self.client.submit(payload, task_id=task_id, run_id=run_id, run_size=run_size, timeout_s=timeout_s)
 
     async def wait(self, task_id: str, *, timeout_s: float) -> TaskFinished | None:
