@@ -298,5 +298,3 @@ ALL_EVENT_TYPES: tuple[type[Event], ...] = (
     RunSealed,
     RunFinished,
 )
-
-FINAL_STATUSES = frozenset(TaskStatus)

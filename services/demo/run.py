@@ -147,7 +147,3 @@ def default_workdir() -> Path:
         / "demo"
         / uuid.uuid4().hex[:8]
     )
-
-
-def main_sync(options: DemoOptions) -> int:
-    return asyncio.run(run_demo(options))
