@@ -1,4 +1,4 @@
-"""Export the JSON Schema of every event into ``schemas/json/``. Run: ``handoff schemas export``."""
+"""Export the JSON Schema of every event (schemas/json/) and the AsyncAPI document: ``handoff schemas export``."""
 
 from __future__ import annotations
 
@@ -7,9 +7,11 @@ from pathlib import Path
 
 import msgspec
 
+from schemas import asyncapi
 from schemas.events import ALL_EVENT_TYPES, Event
 
 JSON_DIR = Path(__file__).parent / "json"
+ASYNCAPI_FILE = Path(__file__).parent / "asyncapi.json"
 
 
 def _file_name(event_type: type[Event]) -> str:
@@ -28,15 +30,19 @@ def render() -> dict[str, bytes]:
     return out
 
 
-def stale_files(directory: Path = JSON_DIR) -> list[str]:
+def stale_files(directory: Path = JSON_DIR, asyncapi_file: Path = ASYNCAPI_FILE) -> list[str]:
     """Names of schema files that are missing, different from the code, or no longer produced."""
     wanted = render()
     stale = [name for name, body in wanted.items() if _read(directory / name) != body]
     extra = [p.name for p in directory.glob("*.schema.json") if p.name not in wanted]
+    if _read(asyncapi_file) != asyncapi.render():
+        stale.append(asyncapi_file.name)
     return sorted(stale + extra)
 
 
-def write(directory: Path = JSON_DIR) -> list[str]:
+def write(directory: Path = JSON_DIR, asyncapi_file: Path = ASYNCAPI_FILE) -> list[Path]:
+    """Write every file; returns their paths."""
+    asyncapi_file.write_bytes(asyncapi.render())
     directory.mkdir(parents=True, exist_ok=True)
     wanted = render()
     for path in directory.glob("*.schema.json"):
@@ -44,7 +50,7 @@ def write(directory: Path = JSON_DIR) -> list[str]:
             path.unlink()
     for name, body in wanted.items():
         (directory / name).write_bytes(body)
-    return sorted(wanted)
+    return [*(directory / name for name in sorted(wanted)), asyncapi_file]
 
 
 def _read(path: Path) -> bytes | None:
@@ -52,6 +58,6 @@ def _read(path: Path) -> bytes | None:
 
 
 if __name__ == "__main__":
-    for name in write():
-        print(f"wrote {JSON_DIR / name}")
+    for path in write():
+        print(f"wrote {path}")
     sys.exit(0)

@@ -17,12 +17,14 @@ def test_committed_json_schemas_are_up_to_date() -> None:
 
 def test_the_staleness_check_notices_an_edited_and_a_missing_file(tmp_path: Path) -> None:
     """The check above can fail: an edited file and a deleted file are both reported."""
-    export.write(tmp_path)
-    assert export.stale_files(tmp_path) == []
+    document = tmp_path / "asyncapi.json"
+    export.write(tmp_path, document)
+    assert export.stale_files(tmp_path, document) == []
     edited, missing = sorted(tmp_path.glob("*.schema.json"))[:2]
     edited.write_text(edited.read_text().replace('"type"', '"typo"', 1))
     missing.unlink()
-    assert export.stale_files(tmp_path) == sorted([edited.name, missing.name])
+    document.write_text(document.read_text().replace('"taskSubmitted"', '"taskSent"', 1))
+    assert export.stale_files(tmp_path, document) == sorted([edited.name, missing.name, document.name])
 
 
 def test_every_event_has_a_schema_with_its_tag() -> None:

@@ -10,19 +10,21 @@ from services.cli.exit_codes import Exit
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser("schemas", help="export or check the JSON Schema files in schemas/json/")
+    parser = sub.add_parser(
+        "schemas", help="export or check the wire contract files: schemas/json/*.schema.json, schemas/asyncapi.json"
+    )
     parser.add_argument("action", choices=("export", "check"))
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
     if args.action == "export":
-        for name in export.write():
-            print(f"wrote {export.JSON_DIR / name}")
+        for path in export.write():
+            print(f"wrote {path}")
         return Exit.OK
     stale = export.stale_files()
     if stale:
-        print(f"stale JSON Schema files (run 'handoff schemas export'): {', '.join(stale)}", file=sys.stderr)
+        print(f"stale contract files (run 'handoff schemas export'): {', '.join(stale)}", file=sys.stderr)
         return Exit.TASK_FAILED
-    print("schemas/json is up to date")
+    print("schemas/json and schemas/asyncapi.json are up to date")
     return Exit.OK
