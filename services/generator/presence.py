@@ -19,6 +19,7 @@ from nats.js.errors import BucketNotFoundError, NotFoundError
 from schemas import names
 from services.common.clock import utcnow
 from services.generator.stats import GeneratorStats
+from services.observability import metrics
 
 log = structlog.get_logger(__name__)
 
@@ -89,6 +90,8 @@ class PresenceReporter:
             try:
                 kv = kv or await self._js.key_value(names.REPLICAS_BUCKET)
                 await asyncio.wait_for(kv.put(self._stats.replica_id, msgspec.json.encode(self.snapshot())), 2)
+                queue = await self._js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER, timeout=2)
+                metrics.QUEUE_DEPTH.set(queue.num_pending or 0)
             except (BucketNotFoundError, NotFoundError, nats.errors.Error, TimeoutError) as err:
                 log.debug("presence report skipped", error=str(err))
             await asyncio.sleep(self._interval_s)

@@ -63,6 +63,8 @@ class GeneratorStats:
     def task_finished(self, kind: str, event: TaskFinished) -> None:
         self.finished[event.status] += 1
         metrics.TASKS_FINISHED.labels(kind=kind, status=event.status.value).inc()
+        if event.error is not None:
+            metrics.TASKS_FAILED.labels(kind=kind, code=event.error.code.value).inc()
         if event.timings.run_s is not None:
             metrics.RUN_SECONDS.labels(kind=kind).observe(event.timings.run_s)
         if event.timings.queue_wait_s is not None:

@@ -18,6 +18,10 @@ RUN_SECONDS = Histogram(
 QUEUE_WAIT_SECONDS = Histogram(
     "handoff_task_queue_wait_seconds", "Time from submit to start", ["kind"], buckets=_DURATION_BUCKETS_S
 )
+TASKS_FAILED = Counter(
+    "handoff_tasks_failed_total", "Tasks that finished without success, by error code", ["kind", "code"]
+)
+QUEUE_DEPTH = Gauge("handoff_queue_depth", "Submits waiting for a generator slot (the durable's pending count)")
 SLOTS_IN_USE = Gauge("handoff_generator_slots_in_use", "Tasks running on this replica")
 SLOTS_TOTAL = Gauge("handoff_generator_slots", "Concurrent task slots of this replica")
 LLM_TOKENS = Counter("handoff_llm_tokens_total", "LLM tokens used by finished tasks", ["direction"])
