@@ -16,14 +16,16 @@ RUN apt-get update \
 RUN python -m venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH
 WORKDIR /src
-# dependencies first, in their own layer: source edits do not reinstall them
+# dependencies first, in their own layer: source edits do not reinstall them. The constraints file pins every
+# package to the version the test suite passed with, so the image is the tested set.
 COPY pyproject.toml README.md ./
+COPY .ci/constraints.txt ./constraints.txt
 RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
         > /tmp/requirements.txt \
-    && pip install -r /tmp/requirements.txt
+    && pip install -c constraints.txt -r /tmp/requirements.txt
 COPY schemas ./schemas
 COPY services ./services
-RUN pip install --no-deps . \
+RUN pip install --no-deps -c constraints.txt . \
     && handoff --help > /dev/null
 
 # ---- runtime: the environment, git for task workspaces, tini to reap the agents' child processes ------

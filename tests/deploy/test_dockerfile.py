@@ -122,3 +122,12 @@ def test_everything_the_build_copies_is_in_the_build_context(dockerfile: Dockerf
         assert (REPO / source).exists(), source
         assert _included(source.rstrip("/"), patterns), f"{source} is excluded by .dockerignore"
     assert not _included("tests", patterns) and not _included(".venv", patterns)
+
+
+def test_the_image_installs_the_pinned_versions_the_suite_passed_with(dockerfile: Dockerfile) -> None:
+    """Every pip install of the build stage uses .ci/constraints.txt, which the build context includes."""
+    build = dockerfile.stages[0]
+    installs = [run.args for run in build.all("RUN") if "pip install" in run.args]
+    assert installs and all("-c constraints.txt" in args for args in installs), installs
+    copies = [c.args.split() for c in build.all("COPY")]
+    assert [".ci/constraints.txt", "./constraints.txt"] in copies
