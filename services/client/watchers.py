@@ -24,11 +24,12 @@ import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import DeliverPolicy
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskFinished
+from services.client.consumer_names import ordered_config
 from services.client.retry import retry_transient
 from services.collector.records import task_record_decoder
 
@@ -62,7 +63,7 @@ async def ordered_subscription(
             ordered_consumer=True,
             idle_heartbeat=heartbeat_s,
             deliver_policy=deliver,
-            config=ConsumerConfig(filter_subjects=filters) if len(filters) > 1 else None,
+            config=ordered_config(filters),  # named: see services.client.consumer_names
         )
 
     return await retry_transient(subscribe, what=f"watch {filters[0]}", give_up_after_s=give_up_after_s)
