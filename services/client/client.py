@@ -31,6 +31,7 @@ from schemas.events import (
     Priority,
     RunFinished,
     RunSealed,
+    RunTask,
     TaskFinished,
     TaskPayload,
     TaskSubmitted,
@@ -245,6 +246,11 @@ class HandoffClient:
     async def wait_run(self, run_id: str, timeout: float | None = None) -> RunFinished:  # noqa: ASYNC109 (the API's typed timeout)
         """The run's RunFinished, once its last task has finished. ``UnknownRunError`` for a run nobody started."""
         return await runs.wait_run(self, run_id, self.settings.result_timeout_s if timeout is None else timeout)
+
+    async def run_tasks(self, run_id: str) -> list[RunTask]:
+        """Every finished task of a run and its status, sorted by id, however large the run (a ``RunFinished``
+        lists its tasks only up to 1,000: ``tasks_listed``)."""
+        return await runs.run_tasks(self, run_id)
 
     # ---- artifacts ----------------------------------------------------------------------------------
     async def fetch_patch(self, finished: TaskFinished) -> bytes | None:
