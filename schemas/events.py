@@ -81,6 +81,7 @@ class DeadLetterReason(StrEnum):
     OVERSIZE = "oversize"
     SUBJECT_MISMATCH = "subject_mismatch"
     MAX_DELIVERIES = "max_deliveries"
+    TASK_ID_TAKEN = "task_id_taken"  # an earlier submit of another run owns the task id
 
 
 # ---- building blocks -----------------------------------------------------------------------------

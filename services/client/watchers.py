@@ -94,9 +94,16 @@ class FinishWatch:
     """``async with FinishWatch(js, ids) as watch: finished = await watch.next()`` (each task reported once)."""
 
     def __init__(
-        self, js: JetStreamContext, task_ids: Iterable[str], *, heartbeat_s: float, give_up_after_s: float
+        self,
+        js: JetStreamContext,
+        task_ids: Iterable[str],
+        *,
+        heartbeat_s: float,
+        give_up_after_s: float,
+        accept: Callable[[TaskFinished], Awaitable[bool]] | None = None,
     ) -> None:
         self._js = js
+        self._accept = accept  # e.g. "is this finish of the run that owns the task?"; a refused one is skipped
         self._give_up_after_s = give_up_after_s
         self._ids = list(dict.fromkeys(task_ids))
         self._wanted = set(self._ids)
@@ -149,16 +156,23 @@ class FinishWatch:
         """The next task of the set to finish (waits as long as it takes; bound it with ``asyncio.timeout``)."""
         return await self._queue.get()
 
-    def _report(self, finished: TaskFinished) -> None:
-        if finished.task_id in self._wanted and finished.task_id not in self._reported:
+    async def _report(self, finished: TaskFinished) -> None:
+        if finished.task_id not in self._wanted or finished.task_id in self._reported:
+            return
+        if self._accept is not None and not await self._accept(finished):
+            log.warning("finish of another run ignored", task_id=finished.task_id, run_id=finished.run_id)
+            return
+        if finished.task_id not in self._reported:
             self._reported.add(finished.task_id)
             self._queue.put_nowait(finished)
 
     async def _on_finished(self, msg: Msg) -> None:
         try:
-            self._report(_finished.decode(msg.data))
+            finished = _finished.decode(msg.data)
         except DecodeError as exc:
             log.warning("undecodable finished event ignored", subject=msg.subject, reason=exc.reason.value)
+            return
+        await self._report(finished)
 
     async def _on_record(self, msg: Msg) -> None:
         if not msg.data or (msg.headers and msg.headers.get(_KV_OPERATION)):
@@ -169,4 +183,4 @@ class FinishWatch:
             log.warning("undecodable task record ignored", subject=msg.subject, error=str(exc))
             return
         if record.finished is not None:
-            self._report(record.finished)
+            await self._report(record.finished)
