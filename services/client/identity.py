@@ -6,7 +6,7 @@ Two ways another pipeline could otherwise take over a caller's task:
   caller's own submit is then a JetStream duplicate, and it would wait for, fetch and apply the other pipeline's
   result. A duplicate acknowledgement names the sequence of the stored message: the client reads it and accepts
   it only if it is the caller's own task (same subject, same payload, run, size and settings; a retried submit of
-  the same task stays idempotent), else it raises ``TaskIdTaken``.
+  the same task, from this process or another, stays idempotent), else it raises ``TaskIdTaken``.
 * **Racing**: storing a submit for the same task id under another run, without the message id. The generators
   run only the first submit of a task id (the lowest stream sequence) and dead-letter the others with
   ``task_id_taken``; a caller that chose its task id itself checks after storing that its submit is that first
@@ -39,15 +39,15 @@ class Owner(NamedTuple):
 
 
 def same_task(a: TaskSubmitted, b: TaskSubmitted) -> bool:
-    """The same task asked for twice: everything but the submit time and the deadline (computed from it)."""
-    return (a.task_id, a.run_id, a.payload, a.run_size, a.priority, a.max_attempts, a.submitter, a.labels) == (
+    """The same task asked for twice: the same work under the same run. The submit time, the deadline (computed
+    from it) and the submitter's name (it names the process) may differ between a submit and its retry."""
+    return (a.task_id, a.run_id, a.payload, a.run_size, a.priority, a.max_attempts, a.labels) == (
         b.task_id,
         b.run_id,
         b.payload,
         b.run_size,
         b.priority,
         b.max_attempts,
-        b.submitter,
         b.labels,
     )
 
