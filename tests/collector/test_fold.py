@@ -11,7 +11,7 @@ from schemas.events import ErrorCode, TaskStatus
 from services.collector.fold import fold_task
 from services.collector.records import FinalStatus, RunShard, TaskRecord, TaskState
 from services.collector.runs import RunDelta, delta_of_task, fold_run_in_memory, run_finished_event
-from tests.collector.lifecycle import Wire, finished, lifecycle, progress, started
+from tests.collector.lifecycle import Wire, finished, lifecycle, progress, started, submitted
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -134,3 +134,18 @@ def test_run_folding_is_order_independent_and_the_first_status_of_a_task_stays(o
         record = fold_run_in_memory(record, shards, "r", deltas[i])
     assert record == expected and shards == expected_shards
     assert record is not None and record.complete and record.conflicting_sizes and record.finished_count == 3
+
+
+def test_events_of_the_same_task_id_under_another_run_are_not_folded_into_the_owners_record() -> None:
+    """A later submit (even one claiming an earlier time) and a finish of another run leave the owner's record as is."""
+    owner = fold_wires([submitted("t7", run_id="r-owner", run_size=2, at=T0)])
+    after = fold_wires(
+        [
+            submitted("t7", run_id="r-evil", run_size=9, at=T0 - timedelta(hours=1)),
+            finished("t7", run_id="r-evil", status=TaskStatus.FAILED, at=T0),
+        ],
+        owner,
+    )
+    assert after == owner and after.run_id == "r-owner" and after.finished is None
+    done = fold_wires([finished("t7", run_id="r-owner", at=T0 + timedelta(seconds=5))], after)
+    assert done.state == TaskState.SUCCEEDED and done.run_id == "r-owner"
