@@ -13,6 +13,8 @@ from typing import Annotated, Literal
 import msgspec
 
 SCHEMA_VERSION = 1
+MAX_RUN_SIZE = 100_000  # the most tasks one run may declare (run_size, RunSealed.size)
+RUN_FINISHED_MAX_TASKS = 1_000  # a RunFinished lists its tasks up to this many, else only counts
 
 # Identifiers end up as subject tokens and KV keys: letters, digits, '-' and '_' only.
 Ident = Annotated[
@@ -79,6 +81,7 @@ class DeadLetterReason(StrEnum):
     OVERSIZE = "oversize"
     SUBJECT_MISMATCH = "subject_mismatch"
     MAX_DELIVERIES = "max_deliveries"
+    TASK_ID_TAKEN = "task_id_taken"  # an earlier submit of another run owns the task id
 
 
 # ---- building blocks -----------------------------------------------------------------------------
@@ -202,7 +205,7 @@ class TaskSubmitted(Event, tag="task.submitted"):
     payload: TaskPayload
     submitted_at: UtcTime
     run_id: Ident | None = None
-    run_size: Annotated[int, msgspec.Meta(ge=1, le=100_000)] | None = None
+    run_size: Annotated[int, msgspec.Meta(ge=1, le=MAX_RUN_SIZE)] | None = None
     priority: Priority = Priority.NORMAL
     deadline: UtcTime | None = None
     max_attempts: Annotated[int, msgspec.Meta(ge=1, le=20)] = 3
@@ -267,7 +270,7 @@ class DeadLettered(Event, tag="dead_lettered"):
 
 class RunSealed(Event, tag="run.sealed"):
     run_id: Ident
-    size: Annotated[int, msgspec.Meta(ge=1, le=100_000)]
+    size: Annotated[int, msgspec.Meta(ge=1, le=MAX_RUN_SIZE)]
     sealed_at: UtcTime
 
 
@@ -278,10 +281,16 @@ class RunTask(Part):
 
 
 class RunFinished(Event, tag="run.finished"):
+    """A run's last task finished. ``tasks`` lists them (sorted by id) only while ``tasks_listed``: for runs of
+    more than 1,000 tasks it is empty and the tasks are read from the run's records (``HandoffClient.run_tasks``),
+    so the event stays far below the message limit whatever the run's size."""
+
     run_id: Ident
-    tasks: list[RunTask]
     finished_at: UtcTime
+    tasks: Annotated[list[RunTask], msgspec.Meta(max_length=RUN_FINISHED_MAX_TASKS)] = []
     counts: dict[TaskStatus, Count] = {}
+    size: Count = 0  # how many tasks finished (0 from versions before it was sent)
+    tasks_listed: bool = True
 
 
 TaskEvent = TaskSubmitted | TaskStarted | TaskProgress | TaskFinished

@@ -1,11 +1,19 @@
 """Create-or-update of the declared topology. Safe to run at every start, by every replica, any number of times.
 
 An existing object whose configuration differs only in updatable fields is updated (reported as ``updated``
-with the field names); a difference in a field the server cannot change raises ``TopologyConflict`` naming it.
+with the field names and, for each, what the server had and what it now has); a difference in a field the
+server cannot change raises ``TopologyConflict`` naming it.
+
+A durable consumer is compared on EVERY field of its configuration, not only the ones Handoff tunes: a field
+Handoff leaves unset (``inactive_threshold``, ``backoff``, ``headers_only``, ``sample_freq``, a deliver subject,
+user metadata ...) must be unset on the server too, since any of them changes how the consumer behaves (an
+``inactive_threshold`` gets a durable deleted while nobody pulls). ``consumer_drift`` is the one comparison; the
+generators use it at start to refuse a consumer whose structure was changed behind the topology's back.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from enum import StrEnum
 from typing import Any
@@ -18,6 +26,7 @@ from nats.js.api import (
     DeliverPolicy,
     KeyValueConfig,
     ObjectStoreConfig,
+    ReplayPolicy,
     RetentionPolicy,
     StorageType,
     StreamConfig,
@@ -39,10 +48,12 @@ class Change(msgspec.Struct, frozen=True):
     name: str
     action: Action
     fields: tuple[str, ...] = ()
+    drift: tuple[str, ...] = ()  # for each updated field: "field: <on the server> -> <wanted>"
 
     def __str__(self) -> str:
         detail = f" ({', '.join(self.fields)})" if self.fields else ""
-        return f"{self.kind} {self.name}: {self.action}{detail}"
+        repaired = f"; drift repaired: {'; '.join(self.drift)}" if self.drift else ""
+        return f"{self.kind} {self.name}: {self.action}{detail}{repaired}"
 
 
 class TopologyConflict(RuntimeError):
@@ -68,17 +79,24 @@ _STREAM_COMPARED = (
     "duplicate_window",
     "description",
 )
-_CONSUMER_IMMUTABLE = ("ack_policy", "deliver_policy")
-_CONSUMER_COMPARED = (
-    "filter_subject",
-    "filter_subjects",
+_CONSUMER_IMMUTABLE = (
     "ack_policy",
     "deliver_policy",
-    "ack_wait",
-    "max_deliver",
-    "max_ack_pending",
-    "description",
+    "opt_start_seq",
+    "opt_start_time",
+    "replay_policy",
+    "deliver_subject",
+    "deliver_group",
+    "mem_storage",
 )
+# Every field of a consumer's configuration but its identity: compared in full (see the module docstring).
+_CONSUMER_IDENTITY = ("name", "durable_name")
+_CONSUMER_COMPARED = tuple(f.name for f in dataclasses.fields(ConsumerConfig) if f.name not in _CONSUMER_IDENTITY)
+# Numbers a deployment tunes through its settings (HANDOFF_MAX_IN_FLIGHT, ...): a replica started with other
+# settings than the topology step must not call them drift. Everything else is the consumer's structure.
+CONSUMER_TUNABLE = ("ack_wait", "max_deliver", "max_ack_pending", "description")
+PULL_MAX_WAITING = 512  # the server's default for a pull consumer's waiting pull requests, set explicitly
+_SERVER_METADATA_PREFIX = "_nats."  # metadata the server adds by itself (its version, API level)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -91,6 +109,35 @@ def _same(a: Any, b: Any) -> bool:
 
 def _diff(existing: Any, wanted: Any, fields: tuple[str, ...]) -> list[str]:
     return [f for f in fields if not _same(getattr(existing, f), getattr(wanted, f))]
+
+
+def _consumer_value(config: ConsumerConfig, field: str) -> Any:
+    """A field as compared: unset, zero, false and empty are all "unset"; server-added metadata is left out."""
+    value = getattr(config, field)
+    if field == "metadata" and value:
+        value = {k: v for k, v in value.items() if not k.startswith(_SERVER_METADATA_PREFIX)}
+    if value in (None, 0, False, "", [], {}):
+        return None
+    return value
+
+
+def consumer_drift(
+    existing: ConsumerConfig, wanted: ConsumerConfig, *, ignore: tuple[str, ...] = ()
+) -> dict[str, tuple[Any, Any]]:
+    """Every field in which ``existing`` differs from ``wanted``: ``{field: (on the server, wanted)}``."""
+    drift: dict[str, tuple[Any, Any]] = {}
+    for field in _CONSUMER_COMPARED:
+        if field in ignore:
+            continue
+        have, want = _consumer_value(existing, field), _consumer_value(wanted, field)
+        if not (have is None and want is None) and (have is None or want is None or not _same(have, want)):
+            drift[field] = (have, want)
+    return drift
+
+
+def consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
+    """The full configuration a durable consumer of the topology must have."""
+    return _consumer_config(spec)
 
 
 def _stream_config(spec: StreamSpec) -> StreamConfig:
@@ -117,9 +164,11 @@ def _consumer_config(spec: ConsumerSpec) -> ConsumerConfig:
         filter_subjects=list(spec.filter_subjects) or None,
         ack_policy=AckPolicy.EXPLICIT,
         deliver_policy=DeliverPolicy.ALL,
+        replay_policy=ReplayPolicy.INSTANT,
         ack_wait=spec.ack_wait_s,
         max_deliver=spec.max_deliver,
         max_ack_pending=spec.max_ack_pending,
+        max_waiting=PULL_MAX_WAITING,
     )
 
 
@@ -158,14 +207,23 @@ async def _apply_consumer(js: JetStreamContext, spec: ConsumerSpec) -> Change:
     except NotFoundError:
         await js.add_consumer(spec.stream, config=wanted)
         return Change("consumer", label, Action.CREATED)
-    changed = _diff(info.config, wanted, _CONSUMER_COMPARED)
-    for field in changed:
+    drift = consumer_drift(info.config, wanted)
+    for field, (have, want) in drift.items():
         if field in _CONSUMER_IMMUTABLE:
-            raise TopologyConflict("consumer", label, field, getattr(info.config, field), getattr(wanted, field))
-    if not changed:
+            raise TopologyConflict("consumer", label, field, have, want)
+    if not drift:
         return Change("consumer", label, Action.UNCHANGED)
-    await js.add_consumer(spec.stream, config=wanted)  # create-or-update of a durable
-    return Change("consumer", label, Action.UPDATED, tuple(changed))
+    await js.add_consumer(spec.stream, config=wanted)  # create-or-update of a durable: the whole config
+    after = consumer_drift((await js.consumer_info(spec.stream, spec.durable)).config, wanted)
+    if after:
+        field, (have, want) = next(iter(after.items()))
+        raise TopologyConflict("consumer", label, field, have, want)
+    details = tuple(f"{field}: {_shown(have)} -> {_shown(want)}" for field, (have, want) in drift.items())
+    return Change("consumer", label, Action.UPDATED, tuple(drift), details)
+
+
+def _shown(value: Any) -> str:
+    return "unset" if value is None else repr(value)
 
 
 async def _apply_kv(js: JetStreamContext, spec: KvSpec) -> Change:

@@ -22,6 +22,7 @@ from services.cli.exit_codes import Exit
 from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
 from services.generator import Generator, GeneratorError, GeneratorSettings
+from services.generator.errors import ConsumerDrifted
 from services.generator.presence import PresenceReporter
 from services.observability.http import HealthServer, Readiness
 from services.runners.base import Runner
@@ -72,6 +73,9 @@ async def serve(
                     for sig in (signal.SIGTERM, signal.SIGINT):
                         loop.add_signal_handler(sig, _on_signal, generator, sig)
                 await generator.run()
+    except ConsumerDrifted as exc:  # a configuration problem an operator fixes: not "unavailable"
+        print(f"handoff: {exc}", file=sys.stderr)
+        return Exit.USAGE
     except GeneratorError as exc:
         print(f"handoff: {exc}", file=sys.stderr)
         return Exit.UNAVAILABLE

@@ -7,6 +7,7 @@ from services.client.errors import (
     HandoffUnavailableError,
     ResultTimeoutError,
     SubmitError,
+    TaskIdTaken,
     UnknownRunError,
     UnknownTaskError,
 )
@@ -20,6 +21,7 @@ __all__ = [
     "HandoffUnavailableError",
     "ResultTimeoutError",
     "SubmitError",
+    "TaskIdTaken",
     "UnknownRunError",
     "UnknownTaskError",
     "new_task_id",

@@ -31,12 +31,13 @@ from schemas.events import (
     Priority,
     RunFinished,
     RunSealed,
+    RunTask,
     TaskFinished,
     TaskPayload,
     TaskSubmitted,
 )
 from services.broker.connect import connect
-from services.client import artifacts, runs
+from services.client import artifacts, identity, runs
 from services.client.errors import ResultTimeoutError, SubmitError
 from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
@@ -104,8 +105,11 @@ class HandoffClient:
         """Publish a TaskSubmitted; return its task id as soon as JetStream has stored it.
 
         ``deadline`` (or ``timeout_s`` from now) bounds the task's whole life, retries included. Submitting the same
-        ``task_id`` again is idempotent: JetStream de-duplicates it and the first submit counts.
+        task again (same ``task_id``, run, payload and settings) is idempotent: JetStream de-duplicates it and the
+        first submit counts. A ``task_id`` that another submit owns (another run, or different content) raises
+        ``TaskIdTaken`` (see ``services.client.identity``).
         """
+        chosen_id = task_id is not None
         task_id = task_id or new_task_id()
         if deadline is not None and timeout_s is not None:
             raise ValueError("give either deadline or timeout_s, not both")
@@ -129,10 +133,11 @@ class HandoffClient:
             self._submit_check.decode(data)
         except DecodeError as exc:
             raise SubmitError(f"invalid task {task_id!r}: {exc.message}", task_id=task_id, retryable=False) from exc
+        subject = names.task_subject(run_id, task_id, names.EventType.SUBMITTED)
         try:
-            await publish_acked(
+            ack = await publish_acked(
                 self.js,
-                names.task_subject(run_id, task_id, names.EventType.SUBMITTED),
+                subject,
                 data,
                 msg_id=names.submit_msg_id(task_id),
                 headers=current_trace_headers(),
@@ -141,6 +146,11 @@ class HandoffClient:
             )
         except PublishFailed as exc:
             raise SubmitError(str(exc), task_id=task_id, retryable=exc.retryable) from exc
+        bound = self.settings.submit_timeout_s
+        if ack.duplicate:  # stored before: by this caller (a retry), or by someone squatting on the id
+            await identity.check_duplicate(self.js, event, subject, ack.seq, give_up_after_s=bound)
+        elif chosen_id:  # a known id may have been submitted under another run first
+            await identity.check_first(self.js, event, ack.seq, give_up_after_s=bound)
         return task_id
 
     async def submit_tests(self, repo: Any, targets: list[str], **options: Any) -> str:
@@ -203,15 +213,26 @@ class HandoffClient:
         limit = self.settings.result_timeout_s if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit if math.isfinite(limit) else None
+        owners: dict[str, identity.Owner | None] = {}
+
+        async def of_owner(finished: TaskFinished) -> bool:
+            """A finish counts only from the run that owns the task id (its first submit)."""
+            if finished.task_id not in owners:
+                owners[finished.task_id] = await identity.owner(
+                    self.js, finished.task_id, give_up_after_s=self.settings.submit_timeout_s
+                )
+            owner = owners[finished.task_id]
+            return owner is None or owner.run_id == finished.run_id
+
         try:
             async with asyncio.timeout_at(deadline):
                 finals = await self._lookups.finals(ids)
+                ours = {t: f for t, f in finals.items() if f is not None and await of_owner(f)}
         except TimeoutError:
             raise ResultTimeoutError(ids, limit) from None
-        pending = {t for t, f in finals.items() if f is None}
-        for finished in finals.values():
-            if finished is not None:
-                yield finished
+        pending = {t for t in finals if t not in ours}
+        for finished in ours.values():
+            yield finished
         if not pending:
             return
         async with AsyncExitStack() as stack:
@@ -220,6 +241,7 @@ class HandoffClient:
                 pending,
                 heartbeat_s=self.settings.watch_heartbeat_s,
                 give_up_after_s=self.settings.submit_timeout_s,
+                accept=of_owner,
             )
             try:
                 async with asyncio.timeout_at(deadline):
@@ -245,6 +267,11 @@ class HandoffClient:
     async def wait_run(self, run_id: str, timeout: float | None = None) -> RunFinished:  # noqa: ASYNC109 (the API's typed timeout)
         """The run's RunFinished, once its last task has finished. ``UnknownRunError`` for a run nobody started."""
         return await runs.wait_run(self, run_id, self.settings.result_timeout_s if timeout is None else timeout)
+
+    async def run_tasks(self, run_id: str) -> list[RunTask]:
+        """Every finished task of a run and its status, sorted by id, however large the run (a ``RunFinished``
+        lists its tasks only up to 1,000: ``tasks_listed``)."""
+        return await runs.run_tasks(self, run_id)
 
     # ---- artifacts ----------------------------------------------------------------------------------
     async def fetch_patch(self, finished: TaskFinished) -> bytes | None:

@@ -22,6 +22,18 @@ class SubmitError(HandoffClientError):
         self.retryable = retryable
 
 
+class TaskIdTaken(SubmitError):
+    """The task id belongs to another submit (another run, or a different task under the same message id): this
+    submit will not run and no result of that id is this caller's. Submit again under a fresh task id."""
+
+    def __init__(self, task_id: str, why: str) -> None:
+        super().__init__(
+            f"task id {task_id!r} is taken: {why}; this submit will not run (use another task id)",
+            task_id=task_id,
+            retryable=False,
+        )
+
+
 class UnknownTaskError(HandoffClientError, LookupError):
     """No record and no event of these task ids exist: never submitted here, or expired (result retention)."""
 

@@ -11,12 +11,15 @@ from typing import TYPE_CHECKING
 import structlog
 from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
+from nats.js.errors import KeyNotFoundError
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
-from schemas.events import AnyEvent, RunFinished
+from schemas.events import AnyEvent, RunFinished, RunTask
 from services.client.errors import ResultTimeoutError, UnknownRunError
 from services.client.watchers import ordered_subscription, release
+from services.collector.records import run_shard_decoder, run_shard_key
+from services.collector.runs import run_tasks as join_run_tasks
 
 if TYPE_CHECKING:
     from services.client.client import HandoffClient
@@ -105,3 +108,20 @@ async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunF
         raise ResultTimeoutError([run_id], timeout_s, what="run") from None
     finally:
         await release(client.js, sub)
+
+
+async def run_tasks(client: HandoffClient, run_id: str) -> list[RunTask]:
+    """Every finished task of a run with its status, sorted by id, read from the run's shard records (for runs
+    whose ``RunFinished`` has ``tasks_listed=False``). ``UnknownRunError`` when the run has no record."""
+    record = await client.lookups.run_record(run_id)
+    if record is None:
+        raise UnknownRunError(run_id)
+    kv = await client.js.key_value(names.RUNS_BUCKET)
+    shards = []
+    for index in sorted(record.shard_counts, key=int):
+        try:
+            entry = await kv.get(run_shard_key(run_id, int(index)))
+        except KeyNotFoundError:  # expired with the record's retention
+            continue
+        shards.append(run_shard_decoder.decode(entry.value or b""))
+    return join_run_tasks(record, shards)

@@ -24,11 +24,12 @@ import nats.js.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
-from nats.js.api import ConsumerConfig, DeliverPolicy
+from nats.js.api import DeliverPolicy
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskFinished
+from services.client.consumer_names import ordered_config
 from services.client.retry import retry_transient
 from services.collector.records import task_record_decoder
 
@@ -62,7 +63,7 @@ async def ordered_subscription(
             ordered_consumer=True,
             idle_heartbeat=heartbeat_s,
             deliver_policy=deliver,
-            config=ConsumerConfig(filter_subjects=filters) if len(filters) > 1 else None,
+            config=ordered_config(filters),  # named: see services.client.consumer_names
         )
 
     return await retry_transient(subscribe, what=f"watch {filters[0]}", give_up_after_s=give_up_after_s)
@@ -93,9 +94,16 @@ class FinishWatch:
     """``async with FinishWatch(js, ids) as watch: finished = await watch.next()`` (each task reported once)."""
 
     def __init__(
-        self, js: JetStreamContext, task_ids: Iterable[str], *, heartbeat_s: float, give_up_after_s: float
+        self,
+        js: JetStreamContext,
+        task_ids: Iterable[str],
+        *,
+        heartbeat_s: float,
+        give_up_after_s: float,
+        accept: Callable[[TaskFinished], Awaitable[bool]] | None = None,
     ) -> None:
         self._js = js
+        self._accept = accept  # e.g. "is this finish of the run that owns the task?"; a refused one is skipped
         self._give_up_after_s = give_up_after_s
         self._ids = list(dict.fromkeys(task_ids))
         self._wanted = set(self._ids)
@@ -148,16 +156,23 @@ class FinishWatch:
         """The next task of the set to finish (waits as long as it takes; bound it with ``asyncio.timeout``)."""
         return await self._queue.get()
 
-    def _report(self, finished: TaskFinished) -> None:
-        if finished.task_id in self._wanted and finished.task_id not in self._reported:
+    async def _report(self, finished: TaskFinished) -> None:
+        if finished.task_id not in self._wanted or finished.task_id in self._reported:
+            return
+        if self._accept is not None and not await self._accept(finished):
+            log.warning("finish of another run ignored", task_id=finished.task_id, run_id=finished.run_id)
+            return
+        if finished.task_id not in self._reported:
             self._reported.add(finished.task_id)
             self._queue.put_nowait(finished)
 
     async def _on_finished(self, msg: Msg) -> None:
         try:
-            self._report(_finished.decode(msg.data))
+            finished = _finished.decode(msg.data)
         except DecodeError as exc:
             log.warning("undecodable finished event ignored", subject=msg.subject, reason=exc.reason.value)
+            return
+        await self._report(finished)
 
     async def _on_record(self, msg: Msg) -> None:
         if not msg.data or (msg.headers and msg.headers.get(_KV_OPERATION)):
@@ -168,4 +183,4 @@ class FinishWatch:
             log.warning("undecodable task record ignored", subject=msg.subject, error=str(exc))
             return
         if record.finished is not None:
-            self._report(record.finished)
+            await self._report(record.finished)

@@ -25,12 +25,28 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.codec import encode
-from schemas.events import TaskSubmitted
+from schemas.events import RUN_FINISHED_MAX_TASKS, TaskStatus, TaskSubmitted
 from services.collector.dead_letters import reject
 from services.collector.fold import fold_task
 from services.collector.intake import Intake, Rejected, SealItem, TaskItem
-from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
-from services.collector.runs import RunDelta, delta_of_task, fold_run, mark_published, run_finished_event
+from services.collector.records import (
+    RunRecord,
+    RunShard,
+    TaskRecord,
+    run_record_decoder,
+    run_shard_decoder,
+    run_shard_key,
+    task_record_decoder,
+)
+from services.collector.runs import (
+    RunDelta,
+    by_shard,
+    delta_of_task,
+    fold_run,
+    fold_shard,
+    mark_published,
+    run_finished_event,
+)
 from services.collector.settings import CollectorSettings
 from services.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
 from services.common.clock import utcnow
@@ -68,6 +84,7 @@ class Collector:
         self._sub: JetStreamContext.PullSubscription | None = None
         self._tasks: RecordStore[TaskRecord] | None = None
         self._runs: RecordStore[RunRecord] | None = None
+        self._shards: RecordStore[RunShard] | None = None
         self._running = False
 
     @property
@@ -83,12 +100,9 @@ class Collector:
             cache_size=s.cache_records,
             attempts=s.cas_attempts,
         )
-        self._runs = RecordStore(
-            await self._js.key_value(names.RUNS_BUCKET),
-            run_record_decoder,
-            cache_size=s.cache_records,
-            attempts=s.cas_attempts,
-        )
+        runs_kv = await self._js.key_value(names.RUNS_BUCKET)
+        self._runs = RecordStore(runs_kv, run_record_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
+        self._shards = RecordStore(runs_kv, run_shard_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
         # Fails with NotFoundError when the topology was never applied (binding alone would not notice).
         await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
         self._sub = await self._js.pull_subscribe_bind(durable=names.COLLECTOR_CONSUMER, stream=names.EVENTS_STREAM)
@@ -223,10 +237,11 @@ class Collector:
         assert self._runs is not None
         with structlog.contextvars.bound_contextvars(run_id=run_id):
             try:
+                delta = await self._fold_shards(run_id, delta)
                 record, written = await self._runs.update(run_id, lambda r: fold_run(r, run_id, delta))
                 if record.published_at is not None:
                     if written:
-                        log.warning("run changed after it was reported finished", finished=len(record.finished))
+                        log.warning("run changed after it was reported finished", finished=record.finished_count)
                     return True
                 if record.complete:
                     await self._publish_run_finished(record, delta)
@@ -235,11 +250,36 @@ class Collector:
                 log.warning("run record not written; events will be retried", error=str(err))
                 return False
 
+    async def _fold_shards(self, run_id: str, delta: RunDelta) -> RunDelta:
+        """Write the batch's finished tasks into their shard records; ``delta`` with those shards' counts."""
+        assert self._shards is not None
+        shards = self._shards
+        groups = by_shard(delta.finished)
+
+        async def one(index: int) -> tuple[str, dict[TaskStatus, int]]:
+            shard, _ = await shards.update(
+                run_shard_key(run_id, index), lambda s: fold_shard(s, run_id, index, groups[index])
+            )
+            return str(index), shard.counts()
+
+        counts = dict(await asyncio.gather(*(one(index) for index in groups)))
+        return delta.merge(RunDelta(shard_counts=counts)) if counts else delta
+
+    async def _read_shards(self, record: RunRecord) -> list[RunShard]:
+        assert self._shards is not None
+        shards = []
+        for index in sorted(record.shard_counts, key=int):
+            shard, _ = await self._shards.read(run_shard_key(record.run_id, int(index)))
+            if shard is not None:
+                shards.append(shard)
+        return shards
+
     async def _publish_run_finished(self, record: RunRecord, delta: RunDelta) -> None:
         assert self._runs is not None
         now = utcnow()
-        event = run_finished_event(record, now)
-        if record.expected_size is not None and len(event.tasks) != record.expected_size:
+        listed = record.finished_count <= RUN_FINISHED_MAX_TASKS
+        event = run_finished_event(record, await self._read_shards(record) if listed else [], now)
+        if record.expected_size is not None and event.size != record.expected_size:
             log.warning("run finished with more tasks than its declared size", size=record.expected_size)
         ack = await self._js.publish(
             names.run_finished_subject(record.run_id),
@@ -251,16 +291,16 @@ class Collector:
         if not ack.duplicate:
             self.stats.runs_finished += 1
             metrics.RUNS_FINISHED.inc()
-            log.info("run finished", tasks=len(event.tasks), counts={k.value: v for k, v in event.counts.items()})
+            log.info("run finished", tasks=event.size, counts={k.value: v for k, v in event.counts.items()})
 
     def _sync_store_stats(self) -> None:
-        assert self._tasks is not None and self._runs is not None
-        conflicts = self._tasks.conflicts + self._runs.conflicts
+        assert self._tasks is not None and self._runs is not None and self._shards is not None
+        conflicts = self._tasks.conflicts + self._runs.conflicts + self._shards.conflicts
         if conflicts > self.stats.cas_conflicts:
             metrics.RECORD_CONFLICTS.inc(conflicts - self.stats.cas_conflicts)
         self.stats.cas_conflicts = conflicts
         self.stats.task_writes = self._tasks.writes
-        self.stats.run_writes = self._runs.writes
+        self.stats.run_writes = self._runs.writes + self._shards.writes
 
     def _stats_fields(self) -> dict[str, int]:
         return {k: getattr(self.stats, k) for k in self.stats.__dataclass_fields__}

@@ -6,7 +6,9 @@ by a rule that does not depend on arrival order (the earliest submit, the earlie
 highest progress report, the set of progress seqs), and derived fields (state, timings, attempt) are recomputed
 from those pieces every time. The one exception is a *different* second ``TaskFinished`` for a task, which
 JetStream de-duplication (``finished_msg_id``) normally prevents: the first one folded wins, so a result a client
-has already seen never changes, and ``finish_conflict`` records that it happened.
+has already seen never changes, and ``finish_conflict`` records that it happened. And a task id belongs to one
+run: once a record knows its run (from the first event folded, in stream order the owner's submit), events of
+the same task id under another run are not folded (the generators do not run such a submit either).
 """
 
 from __future__ import annotations
@@ -29,7 +31,10 @@ def new_record(task_id: str, run_id: str | None) -> TaskRecord:
 
 def fold_task(record: TaskRecord | None, event: TaskEvent, *, run_id: str | None = None) -> TaskRecord:
     """``record`` with ``event`` folded in. ``run_id`` is the run named by the event's subject, if any."""
-    base = record or new_record(event.task_id, run_id or event.run_id)
+    event_run = run_id or event.run_id
+    if record is not None and (record.run_id is not None or record.submitted) and event_run != record.run_id:
+        return record  # another run's event for a task id this record's run owns (see services.client.identity)
+    base = record or new_record(event.task_id, event_run)
     if base.run_id is None and (run_id or event.run_id):
         base = replace(base, run_id=run_id or event.run_id)
     match event:

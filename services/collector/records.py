@@ -1,5 +1,11 @@
 """The records the collector keeps: one ``TaskRecord`` per task_id in ``handoff_tasks``, one ``RunRecord`` per run_id
-in ``handoff_runs``. JSON-encoded msgspec Structs, like the events; new fields always get defaults.
+in ``handoff_runs``, plus the run's finished tasks in ``RUN_SHARDS`` shard records ``<run_id>.tasks.<n>`` of the
+same bucket (a task's shard is a hash of its id). JSON-encoded msgspec Structs, like the events; new fields always
+get defaults.
+
+Every record stays bounded whatever the run's size: the run record holds counts per shard, not task ids, and a
+shard holds about ``run_size / RUN_SHARDS`` tasks (about 1,600 at the largest run size, 100,000: ~150 KB with
+64-character ids, far below the 1 MiB message limit; see ``tests/collector/test_large_runs.py``).
 
 Every field is a deterministic function of the *set* of events folded in (see ``services.collector.fold``), so
 records are the same whatever order, and however many times, the events arrived.
@@ -7,6 +13,7 @@ records are the same whatever order, and however many times, the events arrived.
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from enum import StrEnum
 
@@ -90,13 +97,45 @@ class FinalStatus(msgspec.Struct, frozen=True, array_like=True):
     error_code: ErrorCode | None = None
 
 
+RUN_SHARDS = 64
+
+
+def run_shard_of(task_id: str) -> int:
+    """The shard of a run's finished tasks that ``task_id`` belongs to."""
+    return int.from_bytes(hashlib.blake2b(task_id.encode(), digest_size=4).digest()) % RUN_SHARDS
+
+
+def run_shard_key(run_id: str, shard: int) -> str:
+    """KV key of a shard record (run ids have no dots, so it never collides with a run record's key)."""
+    return f"{run_id}.tasks.{shard}"
+
+
+class RunShard(msgspec.Struct, kw_only=True, frozen=True):
+    """One shard of a run's finished tasks: task_id -> final status (the first status of a task stays)."""
+
+    run_id: str
+    shard: int
+    finished: dict[str, FinalStatus] = {}
+    record_version: int = RECORD_VERSION
+
+    def counts(self) -> dict[TaskStatus, int]:
+        counts: dict[TaskStatus, int] = {}
+        for final in self.finished.values():
+            counts[final.status] = counts.get(final.status, 0) + 1
+        return counts
+
+
 class RunRecord(msgspec.Struct, kw_only=True, frozen=True):
     run_id: str
     sealed_size: int | None = None  # from a RunSealed; wins over sizes declared on submits
     declared_size: int | None = None  # the largest run_size seen on the run's submits
     conflicting_sizes: bool = False  # submits or seals disagreed about the size
-    finished: dict[str, FinalStatus] = {}  # task_id -> final status
+    # Written by versions before shards (task_id -> final status); still counted, no longer written.
+    finished: dict[str, FinalStatus] = {}
     published_at: datetime | None = None  # when this collector published RunFinished
+    # shard -> counts by status of the finished tasks in that shard record (keys are shard numbers as text)
+    shard_counts: dict[str, dict[TaskStatus, int]] = {}
+    shards: int = RUN_SHARDS  # how many shard records the run's tasks are spread over
     record_version: int = RECORD_VERSION
 
     @property
@@ -104,10 +143,25 @@ class RunRecord(msgspec.Struct, kw_only=True, frozen=True):
         return self.sealed_size if self.sealed_size is not None else self.declared_size
 
     @property
+    def finished_count(self) -> int:
+        return len(self.finished) + sum(sum(c.values()) for c in self.shard_counts.values())
+
+    def counts(self) -> dict[TaskStatus, int]:
+        """Finished tasks by status, over every shard (and the legacy list)."""
+        total: dict[TaskStatus, int] = {}
+        for final in self.finished.values():
+            total[final.status] = total.get(final.status, 0) + 1
+        for counts in self.shard_counts.values():
+            for status, n in counts.items():
+                total[status] = total.get(status, 0) + n
+        return total
+
+    @property
     def complete(self) -> bool:
         size = self.expected_size
-        return size is not None and len(self.finished) >= size
+        return size is not None and self.finished_count >= size
 
 
 task_record_decoder = msgspec.json.Decoder(TaskRecord)
 run_record_decoder = msgspec.json.Decoder(RunRecord)
+run_shard_decoder = msgspec.json.Decoder(RunShard)

@@ -1,22 +1,33 @@
 """The run join: which tasks of a run have finished, how many there should be, and the ``RunFinished`` event.
 
 A run's expected size comes from ``run_size`` on its submits (the largest one seen) or from a ``RunSealed``,
-which wins. When as many tasks have finished as expected, the collector publishes ``RunFinished`` once (its
-message id is derived from the run id, so replicas and retries de-duplicate) and marks the record published.
-Folding is idempotent and order-independent, like the task fold.
+which wins. Its finished tasks are kept in shard records (``RunShard``, a task's shard is a hash of its id), and
+the run record keeps only each shard's counts by status, so no record grows with the run. When as many tasks have
+finished as expected, the collector publishes ``RunFinished`` once (its message id is derived from the run id, so
+replicas and retries de-duplicate) and marks the record published.
+
+``RunFinished`` carries the counts and the number of finished tasks; it lists the tasks themselves only up to
+``RUN_FINISHED_MAX_TASKS`` (so it stays far below the message limit) and says ``tasks_listed=false`` beyond
+that: readers then page through the shard records (``HandoffClient.run_tasks``).
+
+Folding is idempotent and order-independent, like the task fold: a shard keeps the first status of a task, and
+the run record keeps, per shard, the larger of two count sets (a shard only grows, so the larger is the newer).
 """
 
 from __future__ import annotations
 
-from collections import Counter
+from collections import defaultdict
+from collections.abc import Iterable
 from datetime import datetime
 
 import msgspec
 
-from schemas.events import RunFinished, RunTask, TaskStatus
-from services.collector.records import FinalStatus, RunRecord, TaskRecord
+from schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, RunTask, TaskStatus
+from services.collector.records import FinalStatus, RunRecord, RunShard, TaskRecord, run_shard_of
 
 replace = msgspec.structs.replace
+
+Counts = dict[TaskStatus, int]
 
 
 class RunDelta(msgspec.Struct, kw_only=True, frozen=True):
@@ -25,13 +36,27 @@ class RunDelta(msgspec.Struct, kw_only=True, frozen=True):
     declared_sizes: frozenset[int] = frozenset()
     sealed_sizes: frozenset[int] = frozenset()
     finished: dict[str, FinalStatus] = {}
+    shard_counts: dict[str, Counts] = {}  # filled in once the finished tasks are in their shard records
 
     def merge(self, other: RunDelta) -> RunDelta:
         return RunDelta(
             declared_sizes=self.declared_sizes | other.declared_sizes,
             sealed_sizes=self.sealed_sizes | other.sealed_sizes,
             finished={**self.finished, **other.finished},
+            shard_counts=_merge_counts(self.shard_counts, other.shard_counts),
         )
+
+
+def _total(counts: Counts) -> int:
+    return sum(counts.values())
+
+
+def _merge_counts(a: dict[str, Counts], b: dict[str, Counts]) -> dict[str, Counts]:
+    merged = dict(a)
+    for shard, counts in b.items():
+        if shard not in merged or _total(counts) > _total(merged[shard]):
+            merged[shard] = counts
+    return merged
 
 
 def delta_of_task(record: TaskRecord) -> RunDelta | None:
@@ -48,8 +73,23 @@ def delta_of_task(record: TaskRecord) -> RunDelta | None:
     return RunDelta(declared_sizes=sizes, finished=finished)
 
 
+def by_shard(finished: dict[str, FinalStatus]) -> dict[int, dict[str, FinalStatus]]:
+    """Finished tasks grouped by the shard they belong to."""
+    groups: dict[int, dict[str, FinalStatus]] = defaultdict(dict)
+    for task_id, final in finished.items():
+        groups[run_shard_of(task_id)][task_id] = final
+    return dict(groups)
+
+
+def fold_shard(shard: RunShard | None, run_id: str, index: int, finished: dict[str, FinalStatus]) -> RunShard:
+    """``shard`` with ``finished`` added; tasks already listed keep their first final status."""
+    base = shard or RunShard(run_id=run_id, shard=index)
+    new = {k: v for k, v in finished.items() if k not in base.finished}
+    return replace(base, finished={**base.finished, **new}) if new else base
+
+
 def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecord:
-    """``record`` with ``delta`` folded in; tasks already listed keep their first final status."""
+    """``record`` with the sizes and shard counts of ``delta`` folded in (its ``finished`` go to the shards)."""
     base = record or RunRecord(run_id=run_id)
     conflict = base.conflicting_sizes
     declared = base.declared_size
@@ -63,20 +103,47 @@ def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecor
         conflict = conflict or len(sizes) > 1
         sealed = max(sizes)
     conflict = conflict or (sealed is not None and declared is not None and sealed != declared)
-    new_tasks = {k: v for k, v in delta.finished.items() if k not in base.finished}
-    finished = {**base.finished, **new_tasks} if new_tasks else base.finished
-    return replace(base, declared_size=declared, sealed_size=sealed, conflicting_sizes=conflict, finished=finished)
+    shard_counts = _merge_counts(base.shard_counts, delta.shard_counts)
+    return replace(
+        base, declared_size=declared, sealed_size=sealed, conflicting_sizes=conflict, shard_counts=shard_counts
+    )
+
+
+def fold_run_in_memory(
+    record: RunRecord | None, shards: dict[int, RunShard], run_id: str, delta: RunDelta
+) -> RunRecord:
+    """The whole join without a store (the collector does the same through KV): shards first, then the record."""
+    counts: dict[str, Counts] = {}
+    for index, finished in by_shard(delta.finished).items():
+        shards[index] = fold_shard(shards.get(index), run_id, index, finished)
+        counts[str(index)] = shards[index].counts()
+    return fold_run(record, run_id, replace(delta, shard_counts=_merge_counts(delta.shard_counts, counts)))
 
 
 def mark_published(record: RunRecord, at: datetime) -> RunRecord:
     return record if record.published_at is not None else replace(record, published_at=at)
 
 
-def run_finished_event(record: RunRecord, at: datetime) -> RunFinished:
-    """The ``RunFinished`` for a complete run: every finished task, sorted by task id, and counts by status."""
-    tasks = [
+def run_tasks(record: RunRecord, shards: Iterable[RunShard]) -> list[RunTask]:
+    """Every finished task of the run, sorted by task id."""
+    finished = dict(record.finished)
+    for shard in shards:
+        finished.update({k: v for k, v in shard.finished.items() if k not in finished})
+    return [
         RunTask(task_id=task_id, status=final.status, error_code=final.error_code)
-        for task_id, final in sorted(record.finished.items())
+        for task_id, final in sorted(finished.items())
     ]
-    counts: Counter[TaskStatus] = Counter(t.status for t in tasks)
-    return RunFinished(run_id=record.run_id, tasks=tasks, finished_at=at, counts=dict(counts))
+
+
+def run_finished_event(record: RunRecord, shards: Iterable[RunShard], at: datetime) -> RunFinished:
+    """The ``RunFinished`` for a complete run: counts by status, and its tasks when there are few enough."""
+    size = record.finished_count
+    listed = size <= RUN_FINISHED_MAX_TASKS
+    return RunFinished(
+        run_id=record.run_id,
+        tasks=run_tasks(record, shards) if listed else [],
+        finished_at=at,
+        counts=record.counts(),
+        size=size,
+        tasks_listed=listed,
+    )

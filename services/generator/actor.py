@@ -23,13 +23,16 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerConfig
 
 from schemas import names
 from schemas.codec import Decoder
 from schemas.events import Payload, TaskSubmitted
+from schemas.topology import build_topology
+from services.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
 from services.generator.cancellation import CancelWatcher
 from services.generator.dead_letters import DeadLetters
-from services.generator.errors import GeneratorError, Interruption
+from services.generator.errors import ConsumerDrifted, GeneratorError, Interruption
 from services.generator.execution import Execution, Services
 from services.generator.heartbeat import ConnectionWatch
 from services.generator.publisher import Publisher
@@ -46,6 +49,18 @@ such a submit waits here until handed back, while another replica may have a fre
 a local counter, no broker call)."""
 ABORT_WAIT_S = 2.0
 """After the interrupt grace: how long executions get to notice the abort before they are cancelled."""
+
+
+def _refuse_drift(existing: ConsumerConfig, settings: GeneratorSettings) -> None:
+    """``ConsumerDrifted`` when the consumer's structure differs from the topology's (tuned numbers may differ)."""
+    spec = next(c for c in build_topology(settings.common.topology).consumers if c.durable == names.GENERATOR_CONSUMER)
+    drift = consumer_drift(existing, consumer_config(spec), ignore=CONSUMER_TUNABLE)
+    if drift:
+        shown = "; ".join(f"{field} is {have!r} (want {want!r})" for field, (have, want) in drift.items())
+        raise ConsumerDrifted(
+            f"consumer {names.GENERATOR_CONSUMER!r} on stream {names.EVENTS_STREAM!r} has drifted from the topology: "
+            f"{shown}; refusing to serve it. Run 'handoff topology apply' as admin to repair it"
+        )
 
 
 class Generator:
@@ -87,6 +102,7 @@ class Generator:
                 f"consumer {names.GENERATOR_CONSUMER!r} on stream {names.EVENTS_STREAM!r} does not exist: "
                 "apply the topology first (handoff topology apply, or HANDOFF_APPLY_TOPOLOGY=true)"
             ) from exc
+        _refuse_drift(info.config, self.settings)
         ack_wait_s = float(info.config.ack_wait or 30.0)
         self._services = Services(
             settings=self.settings,

@@ -79,8 +79,11 @@ class DeadLetters:
             await self._sub.unsubscribe()
         self._sub = None
 
-    async def undecodable(self, msg: Msg, reason: DeadLetterReason, detail: str) -> None:
-        """Dead-letter a pulled submit that cannot run. The caller terms the message afterwards."""
+    async def undecodable(self, msg: Msg, reason: DeadLetterReason, detail: str, *, finish: bool = True) -> None:
+        """Dead-letter a pulled submit that cannot run. The caller terms the message afterwards.
+
+        ``finish=False``: publish no ``TaskFinished`` for it (the task id belongs to another submit, whose own
+        finish must not be pre-empted or de-duplicated away)."""
         meta = msg.metadata
         await self.dead_letter(
             original=msg.data,
@@ -90,6 +93,7 @@ class DeadLetters:
             stream_seq=meta.sequence.stream,
             deliveries=meta.num_delivered,
             headers=msg.headers or {},
+            finish=finish,
         )
 
     async def _on_advisory(self, msg: Msg) -> None:
@@ -121,6 +125,14 @@ class DeadLetters:
             headers=stored.headers or {},
         )
 
+    async def _owns(self, run_id: str | None, task_id: str) -> bool:
+        """Whether ``run_id`` submitted ``task_id`` first: only the owner's run gets a finish of that id."""
+        first = await self._publisher.first_on_subject(
+            names.EVENTS_STREAM, names.task_filter(task_id, names.EventType.SUBMITTED)
+        )
+        parsed = names.parse_task_subject(first.subject or "") if first is not None else None
+        return parsed is None or parsed[0] == run_id
+
     async def _is_finished(self, subject: str) -> bool:
         """Whether the task ``subject`` names has its TaskFinished already."""
         run_id, task_id = task_of_subject(subject)
@@ -139,6 +151,7 @@ class DeadLetters:
         stream_seq: int,
         deliveries: int,
         headers: Mapping[str, str],
+        finish: bool = True,
     ) -> None:
         run_id, task_id = task_of_subject(subject)
         letter = DeadLettered(
@@ -159,7 +172,7 @@ class DeadLetters:
         )
         self._stats.dead_lettered(ORIGIN, reason)
         log.warning("submit dead-lettered", reason=reason, detail=detail, subject=subject, stream_seq=stream_seq)
-        if task_id is None or await self._is_finished(subject):
+        if not finish or task_id is None or await self._is_finished(subject) or not await self._owns(run_id, task_id):
             return
         finished = TaskFinished(
             task_id=task_id,

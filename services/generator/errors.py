@@ -21,6 +21,11 @@ class GeneratorError(RuntimeError):
     """The generator cannot serve at all (for example its consumer does not exist)."""
 
 
+class ConsumerDrifted(GeneratorError):
+    """The durable consumer's structure is not the topology's (its filter rewritten, an inactivity threshold set
+    ...): serving it would dead-letter or lose work. ``handoff topology apply`` (as admin) repairs it."""
+
+
 class Interruption(StrEnum):
     """Why a running task was stopped from outside."""
 

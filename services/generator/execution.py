@@ -3,7 +3,9 @@
 Order of things, and why:
 1. The heartbeat starts first, so nothing below (not even a slow lookup during an outage) lets the delivery
    expire while this replica still holds it.
-2. A submit that does not decode, or names another task than its subject, is dead-lettered and termed.
+2. A submit that does not decode, or names another task than its subject, is dead-lettered and termed; so is
+   one whose task id an earlier submit of another run owns (``task_id_taken``, with no TaskFinished: the finish
+   of that id belongs to the owner's run).
 3. If the task already has its TaskFinished, the submit is a redelivery of finished work: ack, do not run.
 4. A stored cancel request, or a deadline already past, finishes the task without starting it.
 5. TaskStarted, then the runner under its deadline and the interrupt (cancel or shutdown).
@@ -122,6 +124,15 @@ class Execution:
             await self._s.dead_letters.undecodable(self.msg, exc.reason, exc.message)
             await self.msg.term()
             return
+        owner = await self._owner_elsewhere(task)
+        if owner is not None:
+            detail = (
+                f"task id {task.task_id!r} belongs to run {owner!r}, which submitted it first; "
+                f"this submit of run {task.run_id or '(none)'!r} does not run"
+            )
+            await self._s.dead_letters.undecodable(self.msg, DeadLetterReason.TASK_ID_TAKEN, detail, finish=False)
+            await self.msg.term()
+            return
         self.task_id = task.task_id
         with (
             structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt),
@@ -207,6 +218,17 @@ class Execution:
                 await self.msg.nak()
                 stats.released += 1
                 log.info("task handed back to the queue (shutdown)")
+
+    async def _owner_elsewhere(self, task: TaskSubmitted) -> str | None:
+        """The run token of the first submit of this task id when that is another run's, else None."""
+        first = await self._s.publisher.first_on_subject(
+            names.EVENTS_STREAM, names.task_filter(task.task_id, names.EventType.SUBMITTED)
+        )
+        if first is None or first.seq == self.msg.metadata.sequence.stream:
+            return None
+        parsed = names.parse_task_subject(first.subject or "")
+        first_run = parsed[0] if parsed else None
+        return None if first_run == task.run_id else (first_run or names.NO_RUN)
 
     async def _finished_elsewhere(self, events: TaskEvents) -> bool:
         """A final TaskFinished exists. For a submit replayed from the dead-letter stream, its own dead-lettered

@@ -91,6 +91,17 @@ class Publisher:
 
         return await self._retrying(get, what=f"look up {subject}")
 
+    async def first_on_subject(self, stream: str, subject_filter: str) -> RawStreamMsg | None:
+        """The first message on ``subject_filter`` (wildcards allowed) in ``stream``, or None if there is none."""
+
+        async def get() -> RawStreamMsg | None:
+            try:
+                return await self._js.get_msg(stream, seq=1, next=True, subject=subject_filter)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return await self._retrying(get, what=f"look up the first {subject_filter}")
+
     async def message_at(self, stream: str, seq: int) -> RawStreamMsg | None:
         async def get() -> RawStreamMsg | None:
             try:

@@ -14,7 +14,7 @@ from schemas.codec import Decoder
 from schemas.events import Priority, Sleep, TaskSubmitted
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient, SubmitError
+from services.client import HandoffClient, SubmitError, TaskIdTaken
 from tests.support.nats import eventually
 
 
@@ -43,10 +43,12 @@ async def test_submit_returns_the_task_id_once_the_event_is_stored(
 async def test_submitting_the_same_task_id_twice_stores_it_once(
     client: HandoffClient, js: JetStreamContext, topology: Topology
 ) -> None:
-    """A retried submit with a client-chosen id is de-duplicated by JetStream."""
+    """A retried submit of the same task is de-duplicated by JetStream; a different task under the id is refused."""
     first = await client.submit(Sleep(duration_s=0), task_id="same-id")
-    second = await client.submit(Sleep(duration_s=5), task_id="same-id")
+    second = await client.submit(Sleep(duration_s=0), task_id="same-id")
     assert first == second == "same-id"
+    with pytest.raises(TaskIdTaken, match="same-id"):
+        await client.submit(Sleep(duration_s=5), task_id="same-id")
     assert await submits_stored(js, "same-id") == 1
 
 

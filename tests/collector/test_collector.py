@@ -114,7 +114,7 @@ async def test_a_run_sealed_after_all_its_tasks_finished_is_reported_finished(
         await eventually(lambda: collector_caught_up(js), what="tasks folded")
         assert await run_finished(js, "late-seal") is None
         run = await run_record(js, "late-seal")
-        assert run is not None and len(run.finished) == 3 and run.expected_size is None
+        assert run is not None and run.finished_count == 3 and run.expected_size is None
         await publish(js, [sealed("late-seal", 3)])
         event = await eventually(lambda: run_finished(js, "late-seal"), what="RunFinished after the seal")
     assert [t.task_id for t in event.tasks] == ["s0", "s1", "s2"]

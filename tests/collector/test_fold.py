@@ -9,9 +9,9 @@ from hypothesis import strategies as st
 
 from schemas.events import ErrorCode, TaskStatus
 from services.collector.fold import fold_task
-from services.collector.records import FinalStatus, TaskRecord, TaskState
-from services.collector.runs import RunDelta, delta_of_task, fold_run, run_finished_event
-from tests.collector.lifecycle import Wire, finished, lifecycle, progress, started
+from services.collector.records import FinalStatus, RunShard, TaskRecord, TaskState
+from services.collector.runs import RunDelta, delta_of_task, fold_run_in_memory, run_finished_event
+from tests.collector.lifecycle import Wire, finished, lifecycle, progress, started, submitted
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -90,14 +90,15 @@ def test_a_different_second_finish_is_not_taken_but_flagged() -> None:
 
 def test_a_run_is_complete_when_its_declared_or_sealed_size_of_tasks_finished() -> None:
     """Sizes from submits count until a seal says otherwise; the RunFinished lists the tasks sorted with counts."""
-    run = fold_run(None, "r1", RunDelta(declared_sizes=frozenset({3})))
+    shards: dict[int, RunShard] = {}
+    run = fold_run_in_memory(None, shards, "r1", RunDelta(declared_sizes=frozenset({3})))
     for task_id, status in [("b", TaskStatus.SUCCEEDED), ("a", TaskStatus.FAILED)]:
-        run = fold_run(run, "r1", RunDelta(finished={task_id: FinalStatus(status, None)}))
+        run = fold_run_in_memory(run, shards, "r1", RunDelta(finished={task_id: FinalStatus(status, None)}))
     assert not run.complete
-    sealed = fold_run(run, "r1", RunDelta(sealed_sizes=frozenset({2})))
+    sealed = fold_run_in_memory(run, shards, "r1", RunDelta(sealed_sizes=frozenset({2})))
     assert sealed.complete and sealed.expected_size == 2 and sealed.conflicting_sizes  # the seal wins, flagged
-    event = run_finished_event(sealed, T0)
-    assert [t.task_id for t in event.tasks] == ["a", "b"]
+    event = run_finished_event(sealed, shards.values(), T0)
+    assert [t.task_id for t in event.tasks] == ["a", "b"] and event.tasks_listed and event.size == 2
     assert event.counts == {TaskStatus.FAILED: 1, TaskStatus.SUCCEEDED: 1}
 
 
@@ -114,7 +115,7 @@ def test_a_task_contributes_its_final_status_and_error_code_to_its_run() -> None
 @settings(max_examples=100, deadline=None)
 @given(st.permutations(range(6)))
 def test_run_folding_is_order_independent_and_the_first_status_of_a_task_stays(order: list[int]) -> None:
-    """Run deltas folded in any order give the same record."""
+    """Run deltas folded in any order give the same record and the same shard records."""
     deltas = [
         RunDelta(declared_sizes=frozenset({4})),
         RunDelta(finished={"a": FinalStatus(TaskStatus.SUCCEEDED)}),
@@ -123,11 +124,28 @@ def test_run_folding_is_order_independent_and_the_first_status_of_a_task_stays(o
         RunDelta(finished={"c": FinalStatus(TaskStatus.SUCCEEDED)}),
         RunDelta(finished={"a": FinalStatus(TaskStatus.SUCCEEDED)}),
     ]
+    expected_shards: dict[int, RunShard] = {}
     expected = None
     for d in deltas:
-        expected = fold_run(expected, "r", d)
+        expected = fold_run_in_memory(expected, expected_shards, "r", d)
+    shards: dict[int, RunShard] = {}
     record = None
     for i in order:
-        record = fold_run(record, "r", deltas[i])
-    assert record == expected
-    assert record is not None and record.complete and record.conflicting_sizes
+        record = fold_run_in_memory(record, shards, "r", deltas[i])
+    assert record == expected and shards == expected_shards
+    assert record is not None and record.complete and record.conflicting_sizes and record.finished_count == 3
+
+
+def test_events_of_the_same_task_id_under_another_run_are_not_folded_into_the_owners_record() -> None:
+    """A later submit (even one claiming an earlier time) and a finish of another run leave the owner's record as is."""
+    owner = fold_wires([submitted("t7", run_id="r-owner", run_size=2, at=T0)])
+    after = fold_wires(
+        [
+            submitted("t7", run_id="r-evil", run_size=9, at=T0 - timedelta(hours=1)),
+            finished("t7", run_id="r-evil", status=TaskStatus.FAILED, at=T0),
+        ],
+        owner,
+    )
+    assert after == owner and after.run_id == "r-owner" and after.finished is None
+    done = fold_wires([finished("t7", run_id="r-owner", at=T0 + timedelta(seconds=5))], after)
+    assert done.state == TaskState.SUCCEEDED and done.run_id == "r-owner"

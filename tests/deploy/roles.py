@@ -43,9 +43,16 @@ class RoleClient:
 
     @classmethod
     async def connect(
-        cls, servers: str | list[str], role: str, *, password: str | None = None, reconnect: bool = False
+        cls,
+        servers: str | list[str],
+        role: str,
+        *,
+        password: str | None = None,
+        reconnect: bool = False,
+        inbox_role: str | None = None,
     ) -> RoleClient:
-        """Connect as user ``role``; with ``reconnect`` it moves to another server of a cluster when its own dies."""
+        """Connect as user ``role``; with ``reconnect`` it moves to another server of a cluster when its own dies.
+        ``inbox_role``: the role whose inbox prefix to use, for a user named otherwise (a tenant's ``pipeline-x``)."""
         violations: list[str] = []
 
         async def on_error(exc: Exception) -> None:
@@ -62,7 +69,7 @@ class RoleClient:
             max_reconnect_attempts=-1 if reconnect else 0,
             reconnect_time_wait=0.2,
             connect_timeout=5,
-            inbox_prefix=inbox_prefix(role),
+            inbox_prefix=inbox_prefix(inbox_role or role),
         )
         return cls(nc, role, violations)
 

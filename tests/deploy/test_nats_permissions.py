@@ -20,6 +20,7 @@ from nats.js.errors import NotFoundError
 from schemas import names
 from schemas.names import EventType, Header
 from schemas.topology import Topology, build_topology
+from services.client.consumer_names import ordered_config
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NATS_DIR, ROLE_PASSWORDS, NatsProcess, single_server
 from tests.support.nats import FAST_TOPOLOGY, eventually
@@ -130,12 +131,11 @@ async def test_pipeline_can_read_results_from_the_records_and_the_events_stream(
     artifact = await (await pipeline.js.object_store(names.ARTIFACTS_BUCKET)).get(f"patch-{task}")
     assert artifact.data == b"y" * 200_000
 
-    # ordered consumers as the client creates them: unnamed, one or several filters
-    for config in (
-        None,
-        ConsumerConfig(filter_subjects=[finished, names.task_subject(run, "other", EventType.FINISHED)]),
-    ):
-        sub = await pipeline.js.subscribe(finished, stream=EVENTS, ordered_consumer=True, config=config)
+    # ordered consumers as the client creates them: named by the client, one or several filters
+    for filters in ([finished], [finished, names.task_subject(run, "other", EventType.FINISHED)]):
+        sub = await pipeline.js.subscribe(
+            finished, stream=EVENTS, ordered_consumer=True, config=ordered_config(filters)
+        )
         assert (await sub.next_msg(timeout=5)).data == b"finished"
         await sub.unsubscribe()
     named = await pipeline.js.subscribe(
