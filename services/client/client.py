@@ -15,7 +15,7 @@ import asyncio
 import math
 import uuid
 from collections.abc import AsyncIterator, Generator, Iterable
-from contextlib import AsyncExitStack, aclosing
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
@@ -41,7 +41,7 @@ from services.client.errors import ResultTimeoutError, SubmitError
 from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
 from services.client.settings import ClientSettings
-from services.client.watchers import FinishWatch
+from services.client.watchers import FinishFeed
 from services.collector.records import RunRecord, TaskRecord
 from services.common.clock import utcnow
 from services.observability.tracing import current_trace_headers
@@ -64,6 +64,11 @@ class HandoffClient:
             give_up_after_s=self.settings.submit_timeout_s,
         )
         self._submit_check: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=nc.max_payload or None)
+        self._finishes = FinishFeed(
+            nc.jetstream(),
+            heartbeat_s=self.settings.watch_heartbeat_s,
+            give_up_after_s=self.settings.submit_timeout_s,
+        )
 
     @classmethod
     def connect(cls, settings: ClientSettings | None = None, *, url: str | None = None) -> _Connecting:
@@ -75,7 +80,9 @@ class HandoffClient:
         return self.nc.jetstream()
 
     async def close(self) -> None:
-        """Close the connection if this client opened it (never drains: nothing to flush but acknowledged work)."""
+        """Release the result subscription; close the connection if this client opened it (never drains:
+        nothing to flush but acknowledged work). Waits still going are cancelled."""
+        await self._finishes.close()
         if self._owns_connection and not self.nc.is_closed:
             await self.nc.close()
 
@@ -173,11 +180,23 @@ class HandoffClient:
         return await self._lookups.run_record(run_id)
 
     async def result(self, task_id: str, timeout: float | None = None) -> TaskFinished:  # noqa: ASYNC109 (the API's typed timeout)
-        """The task's final TaskFinished (any status), as soon as there is one."""
-        async with aclosing(self.as_completed([task_id], timeout)) as finishes:
-            async for finished in finishes:
-                return finished
-        raise AssertionError("as_completed ended without a result or an error")  # pragma: no cover
+        """The task's final TaskFinished (any status), as soon as there is one.
+
+        Waits on the client's one result subscription (no consumer per call); ``timeout`` as in ``as_completed``.
+        """
+        limit = self.settings.result_timeout_s if timeout is None else timeout
+        deadline = asyncio.get_running_loop().time() + limit if math.isfinite(limit) else None
+        feed = self._finishes
+        future = feed.expect(task_id)  # first: a finish published from here on reaches it
+        try:
+            async with asyncio.timeout_at(deadline):
+                await feed.live()
+                finished = await self._lookups.final(task_id)  # after live(): finds what finished before
+                return finished if finished is not None else await future
+        except TimeoutError:
+            raise ResultTimeoutError([task_id], limit) from None
+        finally:
+            feed.forget(task_id, future)
 
     async def gather(self, task_ids: Iterable[str], timeout: float | None = None) -> list[TaskFinished]:  # noqa: ASYNC109 (the API's typed timeout)
         """The final events of all ``task_ids``, in their order; one deadline for all of them."""
@@ -203,37 +222,36 @@ class HandoffClient:
         limit = self.settings.result_timeout_s if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit if math.isfinite(limit) else None
+        feed = self._finishes
+        # Register first, then make sure the feed is live, then look up: whatever finished before the feed
+        # started is found by the look-up, whatever finishes after reaches the registered future.
+        futures = {feed.expect(t): t for t in ids}
+        settled: asyncio.Queue[asyncio.Future[TaskFinished]] = asyncio.Queue()  # in the order they finish
+        for future in futures:
+            future.add_done_callback(settled.put_nowait)
+        pending = set(ids)
         try:
-            async with asyncio.timeout_at(deadline):
-                finals = await self._lookups.finals(ids)
-        except TimeoutError:
-            raise ResultTimeoutError(ids, limit) from None
-        pending = {t for t, f in finals.items() if f is None}
-        for finished in finals.values():
-            if finished is not None:
-                yield finished
-        if not pending:
-            return
-        async with AsyncExitStack() as stack:
-            watch = FinishWatch(
-                self.js,
-                pending,
-                heartbeat_s=self.settings.watch_heartbeat_s,
-                give_up_after_s=self.settings.submit_timeout_s,
-            )
             try:
                 async with asyncio.timeout_at(deadline):
-                    await stack.enter_async_context(watch)
+                    await feed.live()
+                    finals = await self._lookups.finals(ids)
             except TimeoutError:
-                raise ResultTimeoutError(sorted(pending), limit) from None
+                raise ResultTimeoutError(ids, limit) from None
+            for finished in finals.values():
+                if finished is not None:
+                    feed.settle(finished)
             while pending:
                 try:
                     async with asyncio.timeout_at(deadline):
-                        finished = await watch.next()
+                        future = await settled.get()
                 except TimeoutError:
                     raise ResultTimeoutError(sorted(pending), limit) from None
+                finished = future.result()  # cancelled only when the client closes: that ends the wait too
                 pending.discard(finished.task_id)
                 yield finished
+        finally:
+            for future, task_id in futures.items():
+                feed.forget(task_id, future)
 
     def watch(self, run_id: str, *, from_start: bool = False, until_finished: bool = True) -> AsyncIterator[AnyEvent]:
         """The run's lifecycle events as they happen (all since the start with ``from_start``), decoded.
@@ -262,6 +280,11 @@ class HandoffClient:
     @property
     def lookups(self) -> Lookups:
         return self._lookups
+
+    @property
+    def waiting_results(self) -> int:
+        """How many task ids a result(), gather() or as_completed() of this client waits on now."""
+        return self._finishes.waiting
 
     async def _publish(self, subject: str, data: bytes, *, what: str) -> None:
         try:

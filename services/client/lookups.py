@@ -11,8 +11,10 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Iterable
 
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -39,6 +41,7 @@ class Lookups:
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks_kv: KeyValue | None = None
         self._runs_kv: KeyValue | None = None
+        self._direct = True  # Handoff's events stream allows direct gets; set False once one finds no responder
 
     async def task_record(self, task_id: str) -> TaskRecord | None:
         if self._tasks_kv is None:
@@ -71,23 +74,27 @@ class Lookups:
 
     async def any_event(self, subject_filter: str) -> bool:
         try:
-            await self._rpc(lambda: self._js.get_last_msg(names.EVENTS_STREAM, subject_filter), subject_filter)
+            await self._rpc(lambda: self._get_last(subject_filter), subject_filter)
         except NotFoundError:
             return False
         return True
 
     async def final(self, task_id: str) -> TaskFinished | None:
-        """The task's final event if it has finished, None if it is still going; ``UnknownTaskError`` if unknown."""
+        """The task's final event if it has finished, None if it is still going; ``UnknownTaskError`` if unknown.
+
+        The stream first (two direct gets for a task still going: its finish, then any event of it); the record
+        only for a task whose events are gone (records and events share the retention, so that is rare).
+        """
         async with self._limit:
-            record = await self.task_record(task_id)
-            if record is not None and record.finished is not None:
-                return record.finished
             finished = await self.finished_in_stream(task_id)
             if finished is not None:
                 return finished
-            if record is None and not await self.any_event(names.task_filter(task_id)):
+            if await self.any_event(names.task_filter(task_id)):
+                return None
+            record = await self.task_record(task_id)
+            if record is None:
                 raise UnknownTaskError([task_id])
-            return None
+            return record.finished
 
     async def finals(self, task_ids: Iterable[str]) -> dict[str, TaskFinished | None]:
         """``final`` of many tasks at once; one ``UnknownTaskError`` naming every unknown id."""
@@ -120,7 +127,7 @@ class Lookups:
 
     async def _last[T](self, subject: str, decoder: Decoder[T]) -> T | None:
         try:
-            msg = await self._rpc(lambda: self._js.get_last_msg(names.EVENTS_STREAM, subject), subject)
+            msg = await self._rpc(lambda: self._get_last(subject), subject)
         except NotFoundError:
             return None
         try:
@@ -128,6 +135,17 @@ class Lookups:
         except DecodeError as exc:
             log.warning("undecodable event in the stream ignored", subject=msg.subject, reason=exc.reason.value)
             return None
+
+    async def _get_last(self, subject: str) -> RawStreamMsg:
+        """The last message on ``subject`` (wildcards allowed): a direct get, the API on a stream without them."""
+        if self._direct:
+            try:
+                return await self._js.get_last_msg(names.EVENTS_STREAM, subject, direct=True)
+            except nats.errors.NoRespondersError:
+                pass  # a restarting server, or a stream without direct gets: the API tells which
+        msg = await self._js.get_last_msg(names.EVENTS_STREAM, subject)
+        self._direct = False  # the API answered where the direct get had no responder
+        return msg
 
     async def _rpc[T](self, call: Callable[[], Awaitable[T]], what: str) -> T:
         return await retry_transient(call, what=what, give_up_after_s=self._give_up_after_s)
