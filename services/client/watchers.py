@@ -203,5 +203,5 @@ async def _resume_from_start(sub: JetStreamContext.PushSubscription) -> None:
     except (nats.errors.Error, TimeoutError) as err:  # not fatal: a reset would replay more, nothing is lost
         log.debug("finish feed: consumer info not read", error=str(err))
         return
-    if jsi._sseq == 0:
+    if jsi._sseq == 0 and info.delivered is not None:
         jsi._sseq = info.delivered.stream_seq
