@@ -148,6 +148,7 @@ class HandoffClient:
             )
         except PublishFailed as exc:
             raise SubmitError(str(exc), task_id=task_id, retryable=exc.retryable) from exc
+        self._lookups.submitted(task_id)
         return task_id
 
     async def submit_tests(self, repo: Any, targets: list[str], **options: Any) -> str:

@@ -9,6 +9,8 @@ expired (records and events share the result retention).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
 import nats.errors
@@ -33,6 +35,9 @@ _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 _any_task_event: Decoder[TaskEvent] = Decoder(TaskEvent)
 
+REMEMBERED_SUBMITS = 10_000
+"""How many of its own submitted task ids a client remembers, to wait for their results without a look-up."""
+
 
 class Lookups:
     def __init__(self, js: JetStreamContext, *, concurrency: int, give_up_after_s: float) -> None:
@@ -42,6 +47,28 @@ class Lookups:
         self._tasks_kv: KeyValue | None = None
         self._runs_kv: KeyValue | None = None
         self._direct = True  # Handoff's events stream allows direct gets; set False once one finds no responder
+        self._submitted: OrderedDict[str, float] = OrderedDict()  # task ids this client submitted -> when
+        self._retention_s: float | None = None  # the events stream's max age (0: forever), read once
+
+    def submitted(self, task_id: str) -> None:
+        """Note that this client's submit of ``task_id`` was stored (the task is known without a look-up)."""
+        self._submitted[task_id] = time.monotonic()
+        self._submitted.move_to_end(task_id)
+        while len(self._submitted) > REMEMBERED_SUBMITS:
+            self._submitted.popitem(last=False)
+
+    async def submitted_here_recently(self, task_id: str) -> bool:
+        """This client stored the task's submit less than half the events' retention ago: its events are there.
+
+        Saves the "is it known at all?" look-up for the natural loop (submit, then wait for that result).
+        """
+        at = self._submitted.get(task_id)
+        if at is None:
+            return False
+        if self._retention_s is None:
+            info = await self._rpc(lambda: self._js.stream_info(names.EVENTS_STREAM), "read the events' retention")
+            self._retention_s = float(info.config.max_age or 0.0)
+        return self._retention_s == 0.0 or time.monotonic() - at < self._retention_s / 2
 
     async def task_record(self, task_id: str) -> TaskRecord | None:
         if self._tasks_kv is None:
@@ -82,14 +109,15 @@ class Lookups:
     async def final(self, task_id: str) -> TaskFinished | None:
         """The task's final event if it has finished, None if it is still going; ``UnknownTaskError`` if unknown.
 
-        The stream first (two direct gets for a task still going: its finish, then any event of it); the record
-        only for a task whose events are gone (records and events share the retention, so that is rare).
+        The stream first: its finish (a direct get), then whether it is known at all: submitted by this client
+        recently, else any event of it (a second direct get); the record only for a task whose events are gone
+        (records and events share the retention, so that is rare).
         """
         async with self._limit:
             finished = await self.finished_in_stream(task_id)
             if finished is not None:
                 return finished
-            if await self.any_event(names.task_filter(task_id)):
+            if await self.submitted_here_recently(task_id) or await self.any_event(names.task_filter(task_id)):
                 return None
             record = await self.task_record(task_id)
             if record is None:
