@@ -114,23 +114,29 @@ class Collector:
     async def run(self) -> None:
         assert self._sub is not None, "use 'async with Collector(...)' before run()"
         self._running = True
-        busy = False
+        last = 0  # events in the last batch
         try:
             while not self._stop.is_set():
-                msgs = await self._pull(busy)
-                busy = len(msgs) > 0
+                msgs = await self._pull(last)
+                last = len(msgs)
                 if msgs:
                     await self.handle_batch(msgs)
         finally:
             self._running = False
             log.info("collector stopped", replica=self.settings.replica_id, **self._stats_fields())
 
-    async def _pull(self, busy: bool) -> list[Msg]:
-        """After a busy batch, take whatever is there (lingering briefly); when idle, wait for the first event."""
+    async def _pull(self, last: int) -> list[Msg]:
+        """After a busy batch, linger briefly and take whatever is there; when idle, wait for the first event.
+
+        The linger (``linger_s``, after a batch that was not full) lets the events a task publishes close together
+        (a start and a finish, or a submit and a start) land in one batch: one record write for all of them.
+        """
         assert self._sub is not None
         s = self.settings
         try:
-            if busy and s.batch > 1:
+            if last > 0 and s.batch > 1:
+                if last < s.batch and s.linger_s > 0:
+                    await asyncio.sleep(s.linger_s)
                 return await self._sub.fetch(s.batch, timeout=s.linger_s)
             return await self._sub.fetch(1, timeout=s.idle_wait_s)
         except TimeoutError:  # nats' TimeoutError is also an asyncio.TimeoutError
