@@ -137,16 +137,17 @@ class FinishFeed:
             raise RuntimeError("the client is closed")
         if self._starting is None:
             self._starting = asyncio.create_task(self._start(), name="handoff-finish-feed-start")
-        starting = self._starting
-        try:
-            sub = await asyncio.shield(starting)
-        except BaseException:
-            if starting.done() and self._starting is starting:
-                self._starting = None  # failed: the next call starts again
-            raise
-        if self._closed:
-            return
-        self._sub = sub
+            self._starting.add_done_callback(self._started)
+        # shielded: a caller that stops waiting (its timeout) does not stop the start the others share
+        sub = await asyncio.shield(self._starting)
+        if not self._closed:
+            self._sub = sub
+
+    def _started(self, starting: asyncio.Task[JetStreamContext.PushSubscription]) -> None:
+        """A start that failed (or was cancelled) is forgotten, so that the next call starts again; its error
+        is read here even when every caller has stopped waiting."""
+        if (starting.cancelled() or starting.exception() is not None) and self._starting is starting:
+            self._starting = None
 
     async def close(self) -> None:
         """Unsubscribe and delete the consumer; waiters still waiting are cancelled."""
