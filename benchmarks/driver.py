@@ -82,3 +82,35 @@ async def drive(
             caller.cancel()
         await asyncio.gather(follower, *callers, return_exceptions=True)
     return Measurement(name, tasks, wall, latencies, failed=failed)
+
+
+async def drive_results(
+    client: HandoffClient,
+    *,
+    name: str,
+    tasks: int,
+    in_flight: int,
+    payload: Callable[[int], TaskPayload],
+    timeout_s: float = 600.0,
+) -> Measurement:
+    """The natural loop of a pipeline: ``in_flight`` callers, each submits one task and awaits *that* task's
+    ``client.result(task_id)``, then takes the next. No run, no watch: what a caller sees is what it awaits."""
+    latencies: list[float] = []
+    failed = 0
+    counter = iter(range(tasks))
+
+    async def caller() -> None:
+        nonlocal failed
+        for index in counter:
+            started = time.perf_counter()
+            task_id = await client.submit(payload(index), max_attempts=1)
+            finished = await client.result(task_id, timeout=timeout_s)
+            latencies.append(time.perf_counter() - started)
+            if finished.status != TaskStatus.SUCCEEDED:
+                failed += 1
+
+    async with asyncio.timeout(timeout_s):
+        t0 = time.perf_counter()
+        await asyncio.gather(*(caller() for _ in range(min(in_flight, tasks))))
+        wall = time.perf_counter() - t0
+    return Measurement(name, tasks, wall, latencies, failed=failed)

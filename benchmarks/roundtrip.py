@@ -1,6 +1,6 @@
 """Round trip: no-op tasks (``Sleep(duration_s=0)``) through the whole Handoff path, next to the raw nats-py floor.
 
-    python -m benchmarks.roundtrip [--tasks 10000] [--in-flight 64] [--no-processes]
+    python -m benchmarks.roundtrip [--tasks 10000] [--in-flight 64] [--no-processes] [--modes watch,result]
 
 Path: client submit -> generator -> lifecycle events -> collector -> the client sees the result; the run ends
 when the collector's RunFinished arrives. ``in_flight`` tasks are outstanding at any time, and the consumer's
@@ -11,7 +11,10 @@ global cap is the same number. Rows, each on a fresh nats-server:
 * Handoff in one process: client, one generator replica (``slots = in_flight``) and a collector on one event
   loop, as the floor's producer and worker share one;
 * Handoff as deployed: ``handoff generator`` and ``handoff collector`` child processes, the client here. Its
-  CPU seconds per task, per process, say where the time goes.
+  CPU seconds per task, per process, say where the time goes. Two modes, each on its own fresh server:
+  ``watch`` (the tasks of one run, followed with one ``client.watch``, ended by the run's RunFinished) and
+  ``result`` (the natural loop: each of ``in_flight`` callers submits one task, awaits ``client.result`` of
+  that task id, and takes the next; no run).
 """
 
 from __future__ import annotations
@@ -20,7 +23,7 @@ import argparse
 import asyncio
 import time
 
-from benchmarks.driver import drive
+from benchmarks.driver import drive, drive_results
 from benchmarks.harness import TABLE_HEAD, Measurement, bench_topology, cpu_s, fresh_server, header, quiet_logs
 from benchmarks.raw_floor import raw_round_trip
 from benchmarks.services import as_processes, in_process, prepare
@@ -50,7 +53,13 @@ async def handoff_in_process(url: str, *, tasks: int, in_flight: int) -> Measure
         await nc.close()
 
 
-async def handoff_processes(url: str, *, tasks: int, in_flight: int, server_pid: int) -> tuple[Measurement, str]:
+MODES = ("watch", "result")
+ROW_NAMES = {"watch": "Handoff, services as processes", "result": "Handoff, services as processes, result() per task"}
+
+
+async def handoff_processes(
+    url: str, *, tasks: int, in_flight: int, server_pid: int, mode: str = "watch"
+) -> tuple[Measurement, str]:
     topology = bench_topology(max_in_flight=in_flight)
     nc = await prepare(url, topology)
     client = HandoffClient(nc, settings=ClientSettings(nats=NatsSettings(url=url)))
@@ -60,16 +69,22 @@ async def handoff_processes(url: str, *, tasks: int, in_flight: int, server_pid:
             pids = {"client (this process)": None, "generator": gens[0].pid, "collector": collector.pid}
             pids["nats-server"] = server_pid
             before = {k: _cpu(p) for k, p in pids.items()}
-            measured = await drive(
-                client,
-                name="Handoff, services as processes",
-                run_id="rt-procs",
-                tasks=tasks,
-                in_flight=in_flight,
-                payload=lambda _: NOOP,
-            )
+            if mode == "result":
+                measured = await drive_results(
+                    client, name=ROW_NAMES[mode], tasks=tasks, in_flight=in_flight, payload=lambda _: NOOP
+                )
+            else:
+                measured = await drive(
+                    client,
+                    name=ROW_NAMES[mode],
+                    run_id="rt-procs",
+                    tasks=tasks,
+                    in_flight=in_flight,
+                    payload=lambda _: NOOP,
+                )
             used = {k: _cpu(p) - before[k] for k, p in pids.items()}
     finally:
+        await client.close()
         await nc.close()
     lines = ["| process | CPU s | CPU ms per task | share of the wall time |", "|---|---|---|---|"]
     for what, seconds in used.items():
@@ -83,7 +98,7 @@ def _cpu(pid: int | None) -> float:
     return time.process_time() if pid is None else cpu_s(pid)
 
 
-async def main(tasks: int, in_flight: int, processes: bool) -> str:
+async def main(tasks: int, in_flight: int, processes: bool, modes: tuple[str, ...] = MODES) -> str:
     out = [
         header(
             "Round trip",
@@ -97,14 +112,14 @@ async def main(tasks: int, in_flight: int, processes: bool) -> str:
         )
     with fresh_server() as server:
         one_process = await handoff_in_process(server.url, tasks=tasks, in_flight=in_flight)
-    cpu_table = ""
-    deployed: Measurement | None = None
-    if processes:
+    deployed: list[tuple[str, Measurement, str]] = []
+    for mode in modes if processes else ():
         with fresh_server() as server:
             assert server.pid is not None
-            deployed, cpu_table = await handoff_processes(
-                server.url, tasks=tasks, in_flight=in_flight, server_pid=server.pid
+            measured, cpu_table = await handoff_processes(
+                server.url, tasks=tasks, in_flight=in_flight, server_pid=server.pid, mode=mode
             )
+            deployed.append((mode, measured, cpu_table))
     with fresh_server() as server:
         floor_after = await raw_round_trip(
             server.url, tasks=tasks, in_flight=in_flight, name="raw nats-py floor (after)"
@@ -115,14 +130,14 @@ async def main(tasks: int, in_flight: int, processes: bool) -> str:
         (floor_before.wall_s + floor_after.wall_s) / 2,
         [*floor_before.latencies_s, *floor_after.latencies_s],
     )
-    rows = [floor_before, floor_after, floor, one_process, *([deployed] if deployed else [])]
+    rows = [floor_before, floor_after, floor, one_process, *(m for _, m, _ in deployed)]
     out.append(TABLE_HEAD)
     out += [m.row(floor) for m in rows]
     failed = sum(m.failed for m in rows)
     if failed:
         out.append(f"\n**{failed} task(s) did not succeed.**")
-    if cpu_table:
-        out.append(f"\nWhere the CPU goes (services as processes, {tasks} tasks):\n\n{cpu_table}")
+    for mode, _, cpu_table in deployed:
+        out.append(f"\nWhere the CPU goes (services as processes, {mode} mode, {tasks} tasks):\n\n{cpu_table}")
     return "\n".join(out)
 
 
@@ -130,10 +145,16 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tasks", type=int, default=10_000)
     parser.add_argument("--in-flight", type=int, default=64)
-    parser.add_argument("--no-processes", action="store_true", help="skip the row with services as processes")
+    parser.add_argument("--no-processes", action="store_true", help="skip the rows with services as processes")
+    parser.add_argument(
+        "--modes", default=",".join(MODES), help="comma-separated modes of the services-as-processes rows"
+    )
     args = parser.parse_args()
+    modes = tuple(m for m in args.modes.split(",") if m)
+    if unknown := [m for m in modes if m not in MODES]:
+        parser.error(f"unknown mode(s) {', '.join(unknown)}; known: {', '.join(MODES)}")
     quiet_logs()
-    print(asyncio.run(main(args.tasks, args.in_flight, not args.no_processes)))
+    print(asyncio.run(main(args.tasks, args.in_flight, not args.no_processes, modes)))
 
 
 if __name__ == "__main__":

@@ -66,6 +66,7 @@ CONTROL_SUBJECTS = (f"{PREFIX}.cancel.>",)
 DLQ_SUBJECTS = (f"{PREFIX}.dlq.>",)
 
 SUBMIT_FILTER = f"{PREFIX}.evt.*.*.{EventType.SUBMITTED}"
+FINISHED_FILTER = f"{PREFIX}.evt.*.*.{EventType.FINISHED}"
 ALL_TASK_EVENTS = f"{PREFIX}.evt.>"
 ALL_RUN_EVENTS = f"{PREFIX}.run.>"
 RUN_SEALED_FILTER = f"{PREFIX}.run.*.sealed"

@@ -14,12 +14,14 @@ from __future__ import annotations
 import asyncio
 import math
 import uuid
+from collections import OrderedDict
 from collections.abc import AsyncIterator, Generator, Iterable
-from contextlib import AsyncExitStack, aclosing
+from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
 from typing import Any
 
+import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
@@ -42,10 +44,13 @@ from services.client.errors import ResultTimeoutError, SubmitError
 from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
 from services.client.settings import ClientSettings
-from services.client.watchers import FinishWatch
+from services.client.watchers import FinishFeed
 from services.collector.records import RunRecord, TaskRecord
 from services.common.clock import utcnow
 from services.observability.tracing import current_trace_headers
+
+log = structlog.get_logger(__name__)
+RUNS_REMEMBERED = 100_000  # submits whose run this client remembers (the rest cost one owner look-up per result)
 
 
 def new_task_id() -> str:
@@ -65,6 +70,13 @@ class HandoffClient:
             give_up_after_s=self.settings.submit_timeout_s,
         )
         self._submit_check: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=nc.max_payload or None)
+        # task id -> run of the submits this client made (bounded): their finishes need no owner look-up
+        self._runs_submitted: OrderedDict[str, str | None] = OrderedDict()
+        self._finishes = FinishFeed(
+            nc.jetstream(),
+            heartbeat_s=self.settings.watch_heartbeat_s,
+            give_up_after_s=self.settings.submit_timeout_s,
+        )
 
     @classmethod
     def connect(cls, settings: ClientSettings | None = None, *, url: str | None = None) -> _Connecting:
@@ -76,7 +88,9 @@ class HandoffClient:
         return self.nc.jetstream()
 
     async def close(self) -> None:
-        """Close the connection if this client opened it (never drains: nothing to flush but acknowledged work)."""
+        """Release the result subscription; close the connection if this client opened it (never drains:
+        nothing to flush but acknowledged work). Waits still going are cancelled."""
+        await self._finishes.close()
         if self._owns_connection and not self.nc.is_closed:
             await self.nc.close()
 
@@ -151,6 +165,10 @@ class HandoffClient:
             await identity.check_duplicate(self.js, event, subject, ack.seq, give_up_after_s=bound)
         elif chosen_id:  # a known id may have been submitted under another run first
             await identity.check_first(self.js, event, ack.seq, give_up_after_s=bound)
+        self._lookups.submitted(task_id)
+        self._runs_submitted[task_id] = run_id
+        if len(self._runs_submitted) > RUNS_REMEMBERED:
+            self._runs_submitted.popitem(last=False)
         return task_id
 
     async def submit_tests(self, repo: Any, targets: list[str], **options: Any) -> str:
@@ -183,11 +201,31 @@ class HandoffClient:
         return await self._lookups.run_record(run_id)
 
     async def result(self, task_id: str, timeout: float | None = None) -> TaskFinished:  # noqa: ASYNC109 (the API's typed timeout)
-        """The task's final TaskFinished (any status), as soon as there is one."""
-        async with aclosing(self.as_completed([task_id], timeout)) as finishes:
-            async for finished in finishes:
-                return finished
-        raise AssertionError("as_completed ended without a result or an error")  # pragma: no cover
+        """The task's final TaskFinished (any status), as soon as there is one.
+
+        Waits on the client's one result subscription (no consumer per call); ``timeout`` as in ``as_completed``.
+        """
+        limit = self.settings.result_timeout_s if timeout is None else timeout
+        deadline = asyncio.get_running_loop().time() + limit if math.isfinite(limit) else None
+        feed = self._finishes
+        futures = [feed.expect(task_id)]  # first: a finish published from here on reaches it
+        try:
+            async with asyncio.timeout_at(deadline):
+                await feed.live()
+                candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
+                while True:
+                    if candidate is None:
+                        candidate = await futures[-1]
+                    futures.append(feed.expect(task_id))  # before any await: the owner's finish may follow
+                    finished = await self._owners(candidate)
+                    if finished is not None:
+                        return finished
+                    candidate = None
+        except TimeoutError:
+            raise ResultTimeoutError([task_id], limit) from None
+        finally:
+            for future in futures:
+                feed.forget(task_id, future)
 
     async def gather(self, task_ids: Iterable[str], timeout: float | None = None) -> list[TaskFinished]:  # noqa: ASYNC109 (the API's typed timeout)
         """The final events of all ``task_ids``, in their order; one deadline for all of them."""
@@ -213,49 +251,59 @@ class HandoffClient:
         limit = self.settings.result_timeout_s if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit if math.isfinite(limit) else None
-        owners: dict[str, identity.Owner | None] = {}
-
-        async def of_owner(finished: TaskFinished) -> bool:
-            """A finish counts only from the run that owns the task id (its first submit)."""
-            if finished.task_id not in owners:
-                owners[finished.task_id] = await identity.owner(
-                    self.js, finished.task_id, give_up_after_s=self.settings.submit_timeout_s
-                )
-            owner = owners[finished.task_id]
-            return owner is None or owner.run_id == finished.run_id
-
+        feed = self._finishes
+        # Register first, then make sure the feed is live, then look up: whatever finished before the feed
+        # started is found by the look-up, whatever finishes after reaches the registered future.
+        futures = {feed.expect(t): t for t in ids}
+        settled: asyncio.Queue[asyncio.Future[TaskFinished]] = asyncio.Queue()  # in the order they finish
+        for future in futures:
+            future.add_done_callback(settled.put_nowait)
+        pending = set(ids)
         try:
-            async with asyncio.timeout_at(deadline):
-                finals = await self._lookups.finals(ids)
-                ours = {t: f for t, f in finals.items() if f is not None and await of_owner(f)}
-        except TimeoutError:
-            raise ResultTimeoutError(ids, limit) from None
-        pending = {t for t in finals if t not in ours}
-        for finished in ours.values():
-            yield finished
-        if not pending:
-            return
-        async with AsyncExitStack() as stack:
-            watch = FinishWatch(
-                self.js,
-                pending,
-                heartbeat_s=self.settings.watch_heartbeat_s,
-                give_up_after_s=self.settings.submit_timeout_s,
-                accept=of_owner,
-            )
             try:
                 async with asyncio.timeout_at(deadline):
-                    await stack.enter_async_context(watch)
+                    await feed.live()
+                    finals = await self._lookups.finals(ids)
             except TimeoutError:
-                raise ResultTimeoutError(sorted(pending), limit) from None
+                raise ResultTimeoutError(ids, limit) from None
+            for finished in finals.values():
+                if finished is not None:
+                    feed.settle(finished)
             while pending:
                 try:
                     async with asyncio.timeout_at(deadline):
-                        finished = await watch.next()
+                        future = await settled.get()
+                        candidate = future.result()  # cancelled only when the client closes: that ends the wait
+                        if candidate.task_id not in pending:
+                            continue
+                        backup = feed.expect(candidate.task_id)  # before any await: the owner's finish may follow
+                        futures[backup] = candidate.task_id
+                        backup.add_done_callback(settled.put_nowait)
+                        finished = await self._owners(candidate)
                 except TimeoutError:
                     raise ResultTimeoutError(sorted(pending), limit) from None
-                pending.discard(finished.task_id)
+                if finished is None:
+                    continue
+                pending.discard(finished.task_id)  # its backup stays registered until the end (see finally)
                 yield finished
+        finally:
+            for future, task_id in futures.items():
+                feed.forget(task_id, future)
+
+    async def _owners(self, finished: TaskFinished) -> TaskFinished | None:
+        """``finished`` if it is the finish of the run that owns its task id (the first submit), else that run's own
+        finish if it is stored already (None: not yet). The runs of this client's own submits are known."""
+        if finished.task_id in self._runs_submitted:
+            run_id = self._runs_submitted[finished.task_id]
+        else:
+            owner = await identity.owner(self.js, finished.task_id, give_up_after_s=self.settings.submit_timeout_s)
+            if owner is None:
+                return finished
+            run_id = owner.run_id
+        if run_id == finished.run_id:
+            return finished
+        log.warning("finish of another run ignored", task_id=finished.task_id, run_id=finished.run_id, owner=run_id)
+        return await self._lookups.finished_of_run(finished.task_id, run_id)
 
     def watch(self, run_id: str, *, from_start: bool = False, until_finished: bool = True) -> AsyncIterator[AnyEvent]:
         """The run's lifecycle events as they happen (all since the start with ``from_start``), decoded.
@@ -289,6 +337,11 @@ class HandoffClient:
     @property
     def lookups(self) -> Lookups:
         return self._lookups
+
+    @property
+    def waiting_results(self) -> int:
+        """How many task ids a result(), gather() or as_completed() of this client waits on now."""
+        return self._finishes.waiting
 
     async def _publish(self, subject: str, data: bytes, *, what: str) -> None:
         try:

@@ -9,10 +9,14 @@ expired (records and events share the result retention).
 from __future__ import annotations
 
 import asyncio
+import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable
 
+import nats.errors
 import structlog
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
@@ -31,6 +35,9 @@ _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 _any_task_event: Decoder[TaskEvent] = Decoder(TaskEvent)
 
+REMEMBERED_SUBMITS = 10_000
+"""How many of its own submitted task ids a client remembers, to wait for their results without a look-up."""
+
 
 class Lookups:
     def __init__(self, js: JetStreamContext, *, concurrency: int, give_up_after_s: float) -> None:
@@ -39,6 +46,29 @@ class Lookups:
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks_kv: KeyValue | None = None
         self._runs_kv: KeyValue | None = None
+        self._direct = True  # Handoff's events stream allows direct gets; set False once one finds no responder
+        self._submitted: OrderedDict[str, float] = OrderedDict()  # task ids this client submitted -> when
+        self._retention_s: float | None = None  # the events stream's max age (0: forever), read once
+
+    def submitted(self, task_id: str) -> None:
+        """Note that this client's submit of ``task_id`` was stored (the task is known without a look-up)."""
+        self._submitted[task_id] = time.monotonic()
+        self._submitted.move_to_end(task_id)
+        while len(self._submitted) > REMEMBERED_SUBMITS:
+            self._submitted.popitem(last=False)
+
+    async def submitted_here_recently(self, task_id: str) -> bool:
+        """This client stored the task's submit less than half the events' retention ago: its events are there.
+
+        Saves the "is it known at all?" look-up for the natural loop (submit, then wait for that result).
+        """
+        at = self._submitted.get(task_id)
+        if at is None:
+            return False
+        if self._retention_s is None:
+            info = await self._rpc(lambda: self._js.stream_info(names.EVENTS_STREAM), "read the events' retention")
+            self._retention_s = float(info.config.max_age or 0.0)
+        return self._retention_s == 0.0 or time.monotonic() - at < self._retention_s / 2
 
     async def task_record(self, task_id: str) -> TaskRecord | None:
         if self._tasks_kv is None:
@@ -63,6 +93,10 @@ class Lookups:
     async def finished_in_stream(self, task_id: str) -> TaskFinished | None:
         return await self._last(names.task_filter(task_id, names.EventType.FINISHED), _finished)
 
+    async def finished_of_run(self, task_id: str, run_id: str | None) -> TaskFinished | None:
+        """The finish of ``task_id`` under ``run_id`` (not under another run that reused the id)."""
+        return await self._last(names.task_subject(run_id, task_id, names.EventType.FINISHED), _finished)
+
     async def submitted_in_stream(self, task_id: str) -> TaskSubmitted | None:
         return await self._last(names.task_filter(task_id, names.EventType.SUBMITTED), _submitted)
 
@@ -71,23 +105,28 @@ class Lookups:
 
     async def any_event(self, subject_filter: str) -> bool:
         try:
-            await self._rpc(lambda: self._js.get_last_msg(names.EVENTS_STREAM, subject_filter), subject_filter)
+            await self._rpc(lambda: self._get_last(subject_filter), subject_filter)
         except NotFoundError:
             return False
         return True
 
     async def final(self, task_id: str) -> TaskFinished | None:
-        """The task's final event if it has finished, None if it is still going; ``UnknownTaskError`` if unknown."""
+        """The task's final event if it has finished, None if it is still going; ``UnknownTaskError`` if unknown.
+
+        The stream first: its finish (a direct get), then whether it is known at all: submitted by this client
+        recently, else any event of it (a second direct get); the record only for a task whose events are gone
+        (records and events share the retention, so that is rare).
+        """
         async with self._limit:
-            record = await self.task_record(task_id)
-            if record is not None and record.finished is not None:
-                return record.finished
             finished = await self.finished_in_stream(task_id)
             if finished is not None:
                 return finished
-            if record is None and not await self.any_event(names.task_filter(task_id)):
+            if await self.submitted_here_recently(task_id) or await self.any_event(names.task_filter(task_id)):
+                return None
+            record = await self.task_record(task_id)
+            if record is None:
                 raise UnknownTaskError([task_id])
-            return None
+            return record.finished
 
     async def finals(self, task_ids: Iterable[str]) -> dict[str, TaskFinished | None]:
         """``final`` of many tasks at once; one ``UnknownTaskError`` naming every unknown id."""
@@ -120,7 +159,7 @@ class Lookups:
 
     async def _last[T](self, subject: str, decoder: Decoder[T]) -> T | None:
         try:
-            msg = await self._rpc(lambda: self._js.get_last_msg(names.EVENTS_STREAM, subject), subject)
+            msg = await self._rpc(lambda: self._get_last(subject), subject)
         except NotFoundError:
             return None
         try:
@@ -128,6 +167,17 @@ class Lookups:
         except DecodeError as exc:
             log.warning("undecodable event in the stream ignored", subject=msg.subject, reason=exc.reason.value)
             return None
+
+    async def _get_last(self, subject: str) -> RawStreamMsg:
+        """The last message on ``subject`` (wildcards allowed): a direct get, the API on a stream without them."""
+        if self._direct:
+            try:
+                return await self._js.get_last_msg(names.EVENTS_STREAM, subject, direct=True)
+            except nats.errors.NoRespondersError:
+                pass  # a restarting server, or a stream without direct gets: the API tells which
+        msg = await self._js.get_last_msg(names.EVENTS_STREAM, subject)
+        self._direct = False  # the API answered where the direct get had no responder
+        return msg
 
     async def _rpc[T](self, call: Callable[[], Awaitable[T]], what: str) -> T:
         return await retry_transient(call, what=what, give_up_after_s=self._give_up_after_s)

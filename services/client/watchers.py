@@ -1,24 +1,23 @@
 """Waiting without polling: ordered push consumers that JetStream feeds as things happen.
 
-``FinishWatch`` listens to two sources for a set of task ids and reports each task's ``TaskFinished`` once:
+``FinishFeed`` is the one subscription a client waits on results with: an ordered consumer over every task's
+``finished`` subject (``handoff.evt.*.*.finished``), started on the first wait and kept until the client
+closes. Each message is routed by the task id in its subject to the futures waiting for that task; messages
+for tasks nobody waits on are dropped without being decoded. Every ``TaskFinished`` (succeeded, failed, timed
+out, cancelled, dead-lettered) is published there by the generator, while the collector's record follows it,
+so a result arrives as soon as it is published, even while the collector lags or restarts.
 
-* the collector's records (``$KV.handoff_tasks.<task>``, last value per key, then every update), and
-* the tasks' ``finished`` events in the events stream (``handoff.evt.*.<task>.finished``),
-
-so a result arrives as soon as the generator publishes it, even while the collector lags or restarts, and also
-when only the record is left. Both consumers start with the last message per subject, so a finish that happened
-just before the watch started is delivered too (no gap between a look-up and the watch). They use an idle
-heartbeat (``watch_heartbeat_s``) so that after a nats-server restart they notice within about two heartbeats
-and recreate themselves from the last stream sequence they saw.
+A waiter registers its future first, then makes sure the feed is live, then looks the task up: a finish
+published before the feed started is found by the look-up, one published after is delivered by the feed.
+The idle heartbeat (``watch_heartbeat_s``) makes the consumer notice a nats-server restart within about two
+heartbeats and recreate itself from the last stream sequence it saw, so nothing published meanwhile is missed.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
-from types import TracebackType
+from collections.abc import Awaitable, Callable
 
-import msgspec
 import nats.errors
 import nats.js.errors
 import structlog
@@ -31,12 +30,9 @@ from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskFinished
 from services.client.consumer_names import ordered_config
 from services.client.retry import retry_transient
-from services.collector.records import task_record_decoder
 
 log = structlog.get_logger(__name__)
 
-FILTERS_PER_CONSUMER = 256
-_KV_OPERATION = "KV-Operation"
 _finished: Decoder[TaskFinished] = Decoder(TaskFinished)
 
 
@@ -90,97 +86,124 @@ async def release(js: JetStreamContext, sub: JetStreamContext.PushSubscription) 
             log.debug("ephemeral consumer not deleted; it expires by itself", consumer=consumer, error=str(err))
 
 
-class FinishWatch:
-    """``async with FinishWatch(js, ids) as watch: finished = await watch.next()`` (each task reported once)."""
+class FinishFeed:
+    """The client's one subscription to finished events, shared by every wait (futures keyed by task id)."""
 
-    def __init__(
-        self,
-        js: JetStreamContext,
-        task_ids: Iterable[str],
-        *,
-        heartbeat_s: float,
-        give_up_after_s: float,
-        accept: Callable[[TaskFinished], Awaitable[bool]] | None = None,
-    ) -> None:
+    def __init__(self, js: JetStreamContext, *, heartbeat_s: float, give_up_after_s: float) -> None:
         self._js = js
-        self._accept = accept  # e.g. "is this finish of the run that owns the task?"; a refused one is skipped
-        self._give_up_after_s = give_up_after_s
-        self._ids = list(dict.fromkeys(task_ids))
-        self._wanted = set(self._ids)
         self._heartbeat_s = heartbeat_s
-        self._queue: asyncio.Queue[TaskFinished] = asyncio.Queue()
-        self._reported: set[str] = set()
-        self._subs: list[JetStreamContext.PushSubscription] = []
+        self._give_up_after_s = give_up_after_s
+        self._waiting: dict[str, list[asyncio.Future[TaskFinished]]] = {}
+        self._sub: JetStreamContext.PushSubscription | None = None
+        self._starting: asyncio.Task[JetStreamContext.PushSubscription] | None = None
+        self._closed = False
 
-    async def __aenter__(self) -> FinishWatch:
-        try:
-            for start in range(0, len(self._ids), FILTERS_PER_CONSUMER):
-                chunk = self._ids[start : start + FILTERS_PER_CONSUMER]
-                self._subs.append(
-                    await ordered_subscription(
-                        self._js,
-                        stream=names.EVENTS_STREAM,
-                        filters=[names.task_filter(t, names.EventType.FINISHED) for t in chunk],
-                        deliver=DeliverPolicy.LAST_PER_SUBJECT,
-                        heartbeat_s=self._heartbeat_s,
-                        on_msg=self._on_finished,
-                        give_up_after_s=self._give_up_after_s,
-                    )
-                )
-                self._subs.append(
-                    await ordered_subscription(
-                        self._js,
-                        stream=names.kv_stream(names.TASKS_BUCKET),
-                        filters=[names.kv_key_subject(names.TASKS_BUCKET, t) for t in chunk],
-                        deliver=DeliverPolicy.LAST_PER_SUBJECT,
-                        heartbeat_s=self._heartbeat_s,
-                        on_msg=self._on_record,
-                        give_up_after_s=self._give_up_after_s,
-                    )
-                )
-        except BaseException:
-            await self.close()
-            raise
-        return self
+    @property
+    def waiting(self) -> int:
+        """How many task ids have a waiter now."""
+        return len(self._waiting)
 
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        await self.close()
+    def expect(self, task_id: str) -> asyncio.Future[TaskFinished]:
+        """A future for ``task_id``'s TaskFinished (register it before ``live()`` and the look-up)."""
+        future: asyncio.Future[TaskFinished] = asyncio.get_running_loop().create_future()
+        self._waiting.setdefault(task_id, []).append(future)
+        return future
+
+    def settle(self, finished: TaskFinished) -> None:
+        """Hand ``finished`` to everyone waiting for its task (also what a look-up found)."""
+        for future in self._waiting.pop(finished.task_id, ()):
+            if not future.done():
+                future.set_result(finished)
+
+    def forget(self, task_id: str, future: asyncio.Future[TaskFinished]) -> None:
+        """Stop waiting with ``future`` (done or not); the last waiter of a task removes its entry."""
+        futures = self._waiting.get(task_id)
+        if futures is None:
+            return
+        if future in futures:
+            futures.remove(future)
+        if not futures:
+            del self._waiting[task_id]
+        future.cancel()
+
+    async def live(self) -> None:
+        """Return once the subscription exists (starting it on the first call; one start for concurrent calls).
+
+        Creating it is retried while the server does not answer, for up to ``give_up_after_s``; a start that
+        failed is tried again by the next call.
+        """
+        if self._sub is not None:
+            return
+        if self._closed:
+            raise RuntimeError("the client is closed")
+        if self._starting is None:
+            self._starting = asyncio.create_task(self._start(), name="handoff-finish-feed-start")
+            self._starting.add_done_callback(self._started)
+        # shielded: a caller that stops waiting (its timeout) does not stop the start the others share
+        sub = await asyncio.shield(self._starting)
+        if not self._closed:
+            self._sub = sub
+
+    def _started(self, starting: asyncio.Task[JetStreamContext.PushSubscription]) -> None:
+        """A start that failed (or was cancelled) is forgotten, so that the next call starts again; its error
+        is read here even when every caller has stopped waiting."""
+        if (starting.cancelled() or starting.exception() is not None) and self._starting is starting:
+            self._starting = None
 
     async def close(self) -> None:
-        subs, self._subs = self._subs, []
-        await asyncio.gather(*(release(self._js, sub) for sub in subs))
+        """Unsubscribe and delete the consumer; waiters still waiting are cancelled."""
+        self._closed = True
+        starting, self._starting = self._starting, None
+        sub, self._sub = self._sub, None
+        if sub is None and starting is not None:
+            if not starting.done():
+                starting.cancel()
+            results = await asyncio.gather(starting, return_exceptions=True)
+            sub = results[0] if isinstance(results[0], JetStreamContext.PushSubscription) else None
+        for futures in self._waiting.values():
+            for future in futures:
+                future.cancel()
+        self._waiting.clear()
+        if sub is not None:
+            await release(self._js, sub)
 
-    async def next(self) -> TaskFinished:
-        """The next task of the set to finish (waits as long as it takes; bound it with ``asyncio.timeout``)."""
-        return await self._queue.get()
-
-    async def _report(self, finished: TaskFinished) -> None:
-        if finished.task_id not in self._wanted or finished.task_id in self._reported:
-            return
-        if self._accept is not None and not await self._accept(finished):
-            log.warning("finish of another run ignored", task_id=finished.task_id, run_id=finished.run_id)
-            return
-        if finished.task_id not in self._reported:
-            self._reported.add(finished.task_id)
-            self._queue.put_nowait(finished)
+    async def _start(self) -> JetStreamContext.PushSubscription:
+        sub = await ordered_subscription(
+            self._js,
+            stream=names.EVENTS_STREAM,
+            filters=[names.FINISHED_FILTER],
+            deliver=DeliverPolicy.NEW,
+            heartbeat_s=self._heartbeat_s,
+            on_msg=self._on_finished,
+            give_up_after_s=self._give_up_after_s,
+        )
+        await _resume_from_start(sub)
+        return sub
 
     async def _on_finished(self, msg: Msg) -> None:
+        parsed = names.parse_task_subject(msg.subject)
+        if parsed is None or parsed[1] not in self._waiting:
+            return  # nobody here waits for that task: not even decoded
         try:
-            finished = _finished.decode(msg.data)
+            self.settle(_finished.decode(msg.data))
         except DecodeError as exc:
             log.warning("undecodable finished event ignored", subject=msg.subject, reason=exc.reason.value)
-            return
-        await self._report(finished)
 
-    async def _on_record(self, msg: Msg) -> None:
-        if not msg.data or (msg.headers and msg.headers.get(_KV_OPERATION)):
-            return  # a delete or purge marker
-        try:
-            record = task_record_decoder.decode(msg.data)
-        except (msgspec.ValidationError, msgspec.DecodeError) as exc:
-            log.warning("undecodable task record ignored", subject=msg.subject, error=str(exc))
-            return
-        if record.finished is not None:
-            await self._report(record.finished)
+
+async def _resume_from_start(sub: JetStreamContext.PushSubscription) -> None:
+    """Make a reset of a new ordered consumer resume where it started, not at the stream's first message.
+
+    nats-py recreates an ordered consumer (after a server restart, or a gap) from the last stream sequence it
+    delivered, or from sequence 1 if it has delivered nothing yet: on a long stream, a feed that saw no finish
+    before the restart would replay every finish ever stored. The consumer's info says where it started.
+    """
+    jsi = getattr(getattr(sub, "_sub", None), "_jsi", None)
+    if jsi is None or getattr(jsi, "_sseq", None) != 0:
+        return
+    try:
+        info = await sub.consumer_info()
+    except (nats.errors.Error, TimeoutError) as err:  # not fatal: a reset would replay more, nothing is lost
+        log.debug("finish feed: consumer info not read", error=str(err))
+        return
+    if jsi._sseq == 0 and info.delivered is not None:
+        jsi._sseq = info.delivered.stream_seq

@@ -190,7 +190,8 @@ class Generator:
             if free > 0:
                 return free
             try:
-                await asyncio.wait_for(self._wake.wait(), STRAY_CHECK_S)
+                async with asyncio.timeout(STRAY_CHECK_S):  # unlike wait_for, no task per wait
+                    await self._wake.wait()
             except TimeoutError:
                 await self._release_strays(sub)
         return 0

@@ -25,6 +25,7 @@ import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.api import RawStreamMsg
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
@@ -146,24 +147,33 @@ class Execution:
                 trace_headers=trace_headers_of(self.msg.headers),
                 replay_of=replay_sequence(self.msg.headers),
             )
-            if await self._finished_elsewhere(events):
-                stats.already_finished += 1
-                log.info("task has finished already; acking the redelivered submit without running it")
-                await self.msg.ack()
-                return
-            decision = await self._attempt(task, events)
+            # The two look-ups before a start go out together: one round trip instead of two before TaskStarted.
+            cancel_lookup = asyncio.ensure_future(
+                self._s.publisher.last_on_subject(names.CONTROL_STREAM, names.cancel_subject(task.task_id))
+            )
+            try:
+                if await self._finished_elsewhere(events):
+                    stats.already_finished += 1
+                    log.info("task has finished already; acking the redelivered submit without running it")
+                    await self.msg.ack()
+                    return
+                decision = await self._attempt(task, events, cancel_lookup)
+            finally:
+                if not cancel_lookup.done():
+                    cancel_lookup.cancel()
+                await asyncio.gather(cancel_lookup, return_exceptions=True)  # its outcome is read or not needed
             await self._settle(decision, events)
 
-    async def _attempt(self, task: TaskSubmitted, events: TaskEvents) -> Decision:
+    async def _attempt(
+        self, task: TaskSubmitted, events: TaskEvents, cancel_lookup: asyncio.Future[RawStreamMsg | None]
+    ) -> Decision:
         to_decision = partial(
             decide,
             attempt=events.attempt,
             allowed=attempts_allowed(task.max_attempts, self._s.max_deliver),
             backoff_s=self._s.settings.retry_backoff_s,
         )
-        stored_cancel = await self._s.publisher.last_on_subject(
-            names.CONTROL_STREAM, names.cancel_subject(task.task_id)
-        )
+        stored_cancel = await cancel_lookup
         if stored_cancel is not None:
             self.interrupt(Interruption.CANCELLED, reason_of(stored_cancel.data))
         if self._interrupt.done():

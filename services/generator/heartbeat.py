@@ -57,7 +57,8 @@ class ConnectionWatch:
 async def _beat(msg: Msg, interval_s: float, watch: ConnectionWatch) -> None:
     while True:
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(watch.reconnected(), interval_s)
+            async with asyncio.timeout(interval_s):  # unlike wait_for, no task per wait
+                await watch.reconnected()
         try:
             await msg.in_progress()
         except nats.errors.ConnectionClosedError:

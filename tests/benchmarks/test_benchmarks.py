@@ -45,22 +45,26 @@ def check_common(text: str) -> None:
 
 
 async def test_the_round_trip_prints_the_floor_and_both_handoff_paths_with_ratios() -> None:
-    """Floor before/after/mean, Handoff in one process and as processes, x baseline on every row, CPU per process."""
+    """Floor before/after/mean, Handoff in one process and as processes in both modes, x baseline on every row,
+    CPU per process for each mode."""
     text = await roundtrip.main(tasks=40, in_flight=8, processes=True)
     check_common(text)
-    results, cpu = tables(text)
+    results, *cpus = tables(text)
     assert [r["path"] for r in results] == [
         "raw nats-py floor (before)",
         "raw nats-py floor (after)",
         "raw nats-py floor (mean)",
         "Handoff, one process",
         "Handoff, services as processes",
+        "Handoff, services as processes, result() per task",
     ]
     assert all(number(r["tasks"]) == 40 and number(r["tasks/s"]) > 0 for r in results)
     assert number(results[2]["x baseline"]) == 1.0
     assert all(number(r["x baseline"]) > 0 and number(r["p99 ms"]) >= number(r["p50 ms"]) for r in results)
-    assert [r["process"] for r in cpu] == ["client (this process)", "generator", "collector", "nats-server"]
-    assert all(number(r["CPU ms per task"]) >= 0 for r in cpu)
+    assert len(cpus) == 2 and "watch mode" in text and "result mode" in text
+    for cpu in cpus:
+        assert [r["process"] for r in cpu] == ["client (this process)", "generator", "collector", "nats-server"]
+        assert all(number(r["CPU ms per task"]) >= 0 for r in cpu)
 
 
 async def test_long_tasks_prints_the_overhead_over_the_wave_floor_and_its_breakdown() -> None:
