@@ -7,8 +7,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from enum import StrEnum
 
+from schemas.events import Verdict
 from services.assurance import test_source
 from services.assurance.coverage_delta import existing_coverage
 from services.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
@@ -16,11 +16,7 @@ from services.assurance.errors import CommandTimedOut
 from services.assurance.settings import AssuranceSettings
 from services.assurance.testbed import PytestRun, TestBed
 
-class Verdict(StrEnum):
-    KEPT = "kept"
-    FAILED = "failed"  # does not compile, does not collect, or fails its first run
-    FLAKY = "flaky"  # passed once, failed in a re-run
-    USELESS = "useless"  # checks nothing, or adds no line or branch coverage
+NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
 
 
 @dataclass(frozen=True, slots=True)
@@ -191,7 +187,7 @@ async def _coverage(
             for target, cov in own.items():
                 total[target] = total[target] | cov
         else:
-            c.drop(Verdict.USELESS, "adds no line or branch coverage over the existing tests and the tests kept before it")
+            c.drop(Verdict.USELESS, NO_NEW_COVERAGE)
     return total
 
 

@@ -69,7 +69,8 @@ class MutationReport:
             return ""
         lines = [f"- {m.describe()}" for m in survivors[:limit]]
         more = f"\n(and {len(survivors) - limit} more)" if len(survivors) > limit else ""
-        return "Changes to the code your tests did not notice (each left every test passing):\n" + "\n".join(lines) + more
+        head = "Changes to the code your tests did not notice (each left every test passing):\n"
+        return head + "\n".join(lines) + more
 
 
 async def mutation_score(
@@ -86,7 +87,8 @@ async def mutation_score(
     clean = await bed.pytest(["-x", *kept_tests], name="mutation-baseline", root=tree)
     test_s = time.monotonic() - begin
     if clean.exit_code != 0:
-        raise ToolFailed(f"the kept tests fail on the unmutated tree (pytest exit code {clean.exit_code})", clean.output)
+        problem = f"the kept tests fail on the unmutated tree (pytest exit code {clean.exit_code})"
+        raise ToolFailed(problem, clean.output)
     test_command = shlex.join([str(bed.python), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
                                f"--rootdir={tree}", *kept_tests])  # fmt: skip
     config = work / "cosmic-ray.toml"

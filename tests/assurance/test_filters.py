@@ -30,10 +30,12 @@ async def test_only_the_good_test_survives_the_filters_with_the_expected_reasons
     assert verdicts["test_wrong_expectation"][0] == Verdict.FAILED
     assert "assert 'fail' == 'pass'" in verdicts["test_wrong_expectation"][1]
     assert verdicts["test_passes_every_other_run"] == (
-        Verdict.FLAKY, "flaky: passed 2 of 4 runs (re-runs in random order, seed 7)"
+        Verdict.FLAKY,
+        "flaky: passed 2 of 4 runs (re-runs in random order, seed 7)",
     )
     assert verdicts["test_another_passing_score"] == (
-        Verdict.USELESS, "adds no line or branch coverage over the existing tests and the tests kept before it"
+        Verdict.USELESS,
+        "adds no line or branch coverage over the existing tests and the tests kept before it",
     )
     assert verdicts["test_calls_without_checking"][0] == Verdict.USELESS
     assert verdicts["test_calls_without_checking"][1].startswith("checks nothing")
