@@ -18,7 +18,11 @@ Exec = Callable[[Sequence[str], Path, Mapping[str, str], float], Awaitable[tuple
 async def subprocess_exec(
     argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout_s: float
 ) -> tuple[int | None, str]:
-    """Run ``argv`` in its own process group (stdout and stderr merged); the group dies on timeout or cancel."""
+    """Run ``argv`` in its own process group (stdout and stderr merged); the group dies on timeout or cancel.
+
+    The output read before a timeout is kept. A process that escaped the group (its own session) and still holds
+    the pipe is not waited for longer than ``DRAIN_S`` after the kill.
+    """
     process = await asyncio.create_subprocess_exec(
         *argv,
         cwd=cwd,
@@ -28,17 +32,35 @@ async def subprocess_exec(
         stderr=asyncio.subprocess.STDOUT,
         start_new_session=True,
     )
+    chunks: list[bytes] = []
+    finished = asyncio.gather(_read_all(process, chunks), process.wait())
     try:
-        stdout, _ = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
+        await asyncio.wait_for(asyncio.shield(finished), timeout=timeout_s)
     except TimeoutError:
-        _kill_group(process.pid)
-        stdout, _ = await process.communicate()
-        return None, stdout.decode(errors="replace")
+        await _end(process, finished)
+        return None, b"".join(chunks).decode(errors="replace")
     except asyncio.CancelledError:
-        _kill_group(process.pid)
-        await process.wait()
+        await _end(process, finished)
         raise
-    return process.returncode, stdout.decode(errors="replace")
+    return process.returncode, b"".join(chunks).decode(errors="replace")
+
+
+DRAIN_S = 5.0
+
+
+async def _read_all(process: asyncio.subprocess.Process, chunks: list[bytes]) -> None:
+    assert process.stdout is not None
+    while data := await process.stdout.read(65536):
+        chunks.append(data)
+
+
+async def _end(process: asyncio.subprocess.Process, finished: asyncio.Future[object]) -> None:
+    _kill_group(process.pid)
+    try:
+        await asyncio.wait_for(asyncio.shield(finished), timeout=DRAIN_S)
+    except TimeoutError:
+        finished.cancel()
+        await process.wait()
 
 
 def _kill_group(pid: int) -> None:

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from schemas.events import Verdict
-from services.assurance import test_source
+from services.assurance import generated_source
 from services.assurance.coverage_delta import existing_coverage
 from services.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
 from services.assurance.errors import CommandTimedOut
@@ -44,7 +44,7 @@ class FilterReport:
 @dataclass(slots=True)
 class _Candidate:
     file: str
-    function: test_source.TestFunction
+    function: generated_source.FoundTest
     node_ids: list[str] = field(default_factory=list)
     verdict: Verdict | None = None
     reason: str = ""
@@ -74,7 +74,7 @@ async def judge_tests(
     candidates: list[_Candidate] = []
     for name in test_files:
         try:
-            functions = test_source.test_functions((bed.root / name).read_text())
+            functions = generated_source.find_tests((bed.root / name).read_text())
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
@@ -205,8 +205,8 @@ def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement
         if not dropped:
             continue
         source = path.read_text()
-        pruned = test_source.remove_functions(source, dropped)
-        if test_source.test_functions(pruned):
+        pruned = generated_source.remove_tests(source, dropped)
+        if generated_source.find_tests(pruned):
             path.write_text(pruned)
         else:
             path.unlink()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from services.assurance import test_source
+from services.assurance import generated_source
 from services.assurance.coverage_delta import deltas, final_coverage, gaps
 from services.assurance.filters import Verdict, judge_tests
 from services.assurance.mutation import mutation_score
@@ -41,7 +41,7 @@ async def test_only_the_good_test_survives_the_filters_with_the_expected_reasons
     assert verdicts["test_calls_without_checking"][1].startswith("checks nothing")
     assert report.counts == {"kept": 1, "failed": 1, "flaky": 1, "useless": 2}
 
-    remaining = test_source.test_functions((bed.root / GEN).read_text())
+    remaining = generated_source.find_tests((bed.root / GEN).read_text())
     assert [f.qualname for f in remaining] == ["test_boundary_decides_pass_or_fail"]
     assert report.changed_files == [GEN]
 

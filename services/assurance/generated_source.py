@@ -9,16 +9,14 @@ CHECK_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})  # pytes
 
 
 @dataclass(frozen=True, slots=True)
-class TestFunction:
-    __test__ = False  # not a pytest class
-
+class FoundTest:
     qualname: str  # "test_x" or "TestThing.test_x"
     start: int  # first line (its first decorator), 1-based
     end: int  # last line, inclusive
     checks: bool  # has an assert, pytest.raises/warns/fail, an assert*() call, or calls a helper that does
 
 
-def test_functions(source: str) -> list[TestFunction]:
+def find_tests(source: str) -> list[FoundTest]:
     """Top-level ``test*`` functions and ``test*`` methods of top-level ``Test*`` classes, in file order."""
     tree = ast.parse(source)
     helpers = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
@@ -34,7 +32,7 @@ def test_functions(source: str) -> list[TestFunction]:
     return found
 
 
-def remove_functions(source: str, qualnames: set[str]) -> str:
+def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 
     A class left with nothing but removed tests is removed as a whole; every other byte stays as it was.
@@ -62,9 +60,9 @@ def remove_functions(source: str, qualnames: set[str]) -> str:
     return "".join(line for index, line in enumerate(lines) if index not in drop)
 
 
-def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, helpers: set[str]) -> TestFunction:
+def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, helpers: set[str]) -> FoundTest:
     start, end = _span(node)
-    return TestFunction(qualname=qualname, start=start, end=end, checks=_checks(node, frozenset(helpers)))
+    return FoundTest(qualname=qualname, start=start, end=end, checks=_checks(node, frozenset(helpers)))
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
