@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
+
+from schemas.events import TargetQuality
 from services.assurance import generated_source
 from services.assurance.coverage_delta import deltas, final_coverage, gaps
 from services.assurance.filters import Verdict, judge_tests
 from services.assurance.mutation import mutation_score
+from services.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
 from services.assurance.settings import AssuranceSettings
 from services.assurance.testbed import TestBed
 from tests.assurance.conftest import generated
@@ -15,6 +19,8 @@ from tests.assurance.conftest import generated
 GEN = "tests/test_generated.py"
 TARGET = "grading.py"
 GOOD = f"{GEN}::test_boundary_decides_pass_or_fail"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]  # real pytest, coverage and cosmic-ray runs
 
 
 async def test_only_the_good_test_survives_the_filters_with_the_expected_reasons(
@@ -47,9 +53,41 @@ async def test_only_the_good_test_survives_the_filters_with_the_expected_reasons
 
     baseline = report.baseline[TARGET]
     assert (baseline.line_pct, baseline.branch_pct) == (75.0, 50.0)  # the existing test misses `return "fail"`
+    assert gaps(deltas(report.baseline, report.baseline, [TARGET]), goal_pct=80) == [
+        "grading.py: line 75 %, branch 50 % (line+branch 66.67 %, goal 80 %); lines not covered: 4; "
+        "branches not taken: line 2->4"
+    ]
     final = await final_coverage(bed, [GEN], [TARGET], report.baseline)
     assert (final[TARGET].line_pct, final[TARGET].branch_pct) == (100.0, 100.0)
     assert gaps(deltas(report.baseline, final, [TARGET]), goal_pct=80) == []
+
+    assert kept_tests(report) == [GOOD]
+    assert sorted(d.verdict.value for d in dropped_tests(report)) == ["failed", "flaky", "useless", "useless"]
+    counts = round_counts(1, report)
+    assert (counts.kept, counts.failed, counts.flaky, counts.useless) == (1, 1, 1, 2)
+
+
+async def test_files_that_do_not_compile_or_import_lose_every_test_with_the_reason(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A syntax error and an import error fail the whole file (it is deleted); the good file is untouched."""
+    good = "from grading import grade\n\n\ndef test_fail_below_fifty():\n    assert grade(3) == 'fail'\n"
+    files = {
+        "tests/test_broken.py": "def test_x(:\n    pass\n",
+        "tests/test_missing.py": "import no_such_module\n\n\ndef test_y():\n    assert no_such_module\n",
+        "tests/test_good.py": good,
+    }
+    bed = make_bed("grading", files)
+    report = await judge_tests(bed, list(files), [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts["tests/test_broken.py"][0] == Verdict.FAILED
+    assert verdicts["tests/test_broken.py"][1].startswith("does not compile")
+    assert verdicts["tests/test_missing.py::test_y"][0] == Verdict.FAILED
+    assert "No module named 'no_such_module'" in verdicts["tests/test_missing.py::test_y"][1]
+    assert verdicts["tests/test_good.py::test_fail_below_fifty"][0] == Verdict.KEPT
+    assert not (bed.root / "tests/test_broken.py").exists() and not (bed.root / "tests/test_missing.py").exists()
+    assert (bed.root / "tests/test_good.py").read_text() == good
 
 
 async def test_the_kept_suite_kills_every_mutant_but_the_one_the_boundary_cannot_see(
@@ -71,6 +109,19 @@ async def test_the_kept_suite_kills_every_mutant_but_the_one_the_boundary_cannot
     ]
     assert not report.sampled and report.note == ""
     assert "grading.py:2" in report.feedback() and "`if score == 50:`" in report.feedback()
+
+    quality = target_quality(deltas({}, {}, [TARGET]), report)
+    assert quality == [TargetQuality(target=TARGET, mutants_killed=7, mutants_total=8, mutation_score_pct=87.5)]
+
+
+async def test_mutants_are_sampled_to_fit_the_budget_and_the_report_says_so(make_bed: Callable[..., TestBed]) -> None:
+    """With a budget for one mutant, one of the 8 is sampled and the note says so."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
+    report = await mutation_score(bed, [GOOD], [TARGET], budget_s=1)
+
+    (score,) = report.scores
+    assert report.sampled and score.generated == 8 and score.total <= 1
+    assert report.note.startswith("sampled 1 of 8 mutants to fit the 1 s budget")
 
 
 async def test_a_test_that_checks_nothing_survives_every_mutant(make_bed: Callable[..., TestBed]) -> None:
