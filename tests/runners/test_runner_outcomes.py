@@ -149,6 +149,20 @@ async def test_a_run_over_its_cost_budget_ends_as_budget_exceeded(
     assert "budget" in failure.value.message
 
 
+async def test_a_run_over_its_token_cap_ends_as_budget_exceeded_even_for_a_model_without_a_price(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """With no price per token the cost cap never fires; the token cap from the conversation's stats does."""
+    model_server.policy = lambda request: run(f"echo step {request.step}")
+    runner = _runner(tmp_path, model_server, max_iterations=50, max_tokens=20_000)
+    with pytest.raises(PermanentFailure) as failure:
+        await runner.run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.BUDGET_EXCEEDED
+    assert "over its cap of 20000 (HANDOFF_AGENT_MAX_TOKENS)" in failure.value.message
+    used = int(failure.value.message.split("used ")[1].split(" tokens")[0])
+    assert used > 20_000
+
+
 async def test_an_unreachable_llm_is_retried_then_fails_as_llm_unavailable(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, unused_tcp_port: int
 ) -> None:

@@ -85,6 +85,7 @@ class TaskRun:
             emit=emit,
             max_iterations=self.settings.max_iterations,
             max_budget_usd=self.settings.max_budget_usd,
+            max_tokens=self.settings.max_tokens,
         )
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
         rounds_total = 1 + feedback
