@@ -14,6 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from openhands.sdk import LLM, Agent, LocalConversation
+from openhands.sdk.context.condenser import LLMSummarizingCondenser
 from openhands.sdk.conversation import ConversationExecutionStatus
 from openhands.sdk.conversation.exceptions import ConversationRunError
 from openhands.sdk.event import ActionEvent, AgentErrorEvent, MessageEvent, ObservationEvent
@@ -78,6 +79,8 @@ class AgentSession:
         max_iterations: int,
         max_budget_usd: float | None,
         max_tokens: int | None = None,
+        condense_after_events: int | None = None,
+        condenser_llm: LLM | None = None,
     ) -> None:
         if not llms:
             raise ValueError("an agent session needs at least one LLM")
@@ -87,7 +90,15 @@ class AgentSession:
         self._last_error: ConversationErrorEvent | None = None
         self._max_tokens = max_tokens
         self._token_cap_hit = False
-        agent = Agent(llm=self._llms[0], tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell))
+        condenser = None
+        if condense_after_events:  # rounds of pytest output must not overflow the context window
+            summarizer = condenser_llm or self._llms[0].model_copy(update={"usage_id": "handoff-condenser"})
+            condenser = LLMSummarizingCondenser(llm=summarizer, max_size=condense_after_events, keep_first=2)
+        agent = Agent(
+            llm=self._llms[0],
+            tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell),
+            condenser=condenser,
+        )
         self.conversation = LocalConversation(
             agent=agent,
             workspace=str(dirs.workspace),

@@ -86,6 +86,7 @@ class TaskRun:
             max_iterations=self.settings.max_iterations,
             max_budget_usd=self.settings.max_budget_usd,
             max_tokens=self.settings.max_tokens,
+            condense_after_events=self.settings.condense_after_events,
         )
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
         rounds_total = 1 + feedback
