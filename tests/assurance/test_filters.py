@@ -132,3 +132,20 @@ async def test_a_test_that_checks_nothing_survives_every_mutant(make_bed: Callab
     (score,) = report.scores
     assert (score.killed, score.total) == (0, 8)
     assert len(score.survivors) == 8
+
+
+async def test_class_methods_and_parametrized_cases_are_judged_per_function(make_bed: Callable[..., TestBed]) -> None:
+    """All cases of a parametrized method share one verdict; a method is cut from its class, the class stays."""
+    source = (
+        "import pytest\n\nfrom grading import grade\n\n\nclass TestGrade:\n"
+        "    @pytest.mark.parametrize('score', [50, 80])\n    def test_pass(self, score):\n"
+        "        assert grade(score) == 'pass'\n\n"
+        "    def test_fail(self):\n        assert grade(10) == 'fail'\n"
+    )
+    bed = make_bed("grading", {GEN: source})
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test: j.verdict for j in report.judgements}
+    assert verdicts == {f"{GEN}::TestGrade::test_pass": Verdict.USELESS, f"{GEN}::TestGrade::test_fail": Verdict.KEPT}
+    remaining = generated_source.find_tests((bed.root / GEN).read_text())
+    assert [f.qualname for f in remaining] == ["TestGrade.test_fail"]
