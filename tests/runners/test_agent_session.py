@@ -129,3 +129,22 @@ async def test_a_long_round_is_condensed_by_the_sdk_summarizer_and_keeps_going(t
     assert condensations, "no condensation happened"
     assert condensations[0].summary == "ran echo 0..5"
     assert condensations[0].forgotten_event_ids
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "retryable"),
+    [
+        (RuntimeError("Error code: 429 - rate limit reached for requests"), ErrorCode.LLM_RATE_LIMITED, True),
+        (RuntimeError("Your account has insufficient balance"), ErrorCode.BUDGET_EXCEEDED, False),
+        (RuntimeError("Error code: 401 - invalid api key"), ErrorCode.LLM_UNAVAILABLE, False),
+        (RuntimeError("something else broke"), ErrorCode.INTERNAL, False),
+    ],
+)
+def test_errors_the_sdk_did_not_type_are_mapped_with_its_own_classifier(
+    cause: Exception, code: ErrorCode, retryable: bool
+) -> None:
+    """An untyped provider error is classified by the SDK's classifier, not by matching class names here."""
+    from services.runners.openhands.conversation import _failure
+
+    failure = _failure(cause, "openai/m")
+    assert (failure.code, failure.retryable) == (code, retryable)

@@ -19,6 +19,7 @@ from openhands.sdk.conversation import ConversationExecutionStatus
 from openhands.sdk.conversation.exceptions import ConversationRunError
 from openhands.sdk.event import ActionEvent, AgentErrorEvent, MessageEvent, ObservationEvent
 from openhands.sdk.event.conversation_error import ConversationErrorEvent
+from openhands.sdk.event.error_classification import FailureKind, classify_error
 from openhands.sdk.llm.exceptions import (
     LLMAuthenticationError,
     LLMError,
@@ -164,12 +165,14 @@ class AgentSession:
             return
         if status == ConversationExecutionStatus.STUCK:
             raise PermanentFailure(ErrorCode.AGENT_STUCK, "the agent repeated itself without progress (stuck)")
-        code = self._last_error.code if self._last_error else ""
-        detail = self._last_error.detail if self._last_error else ""
-        if code == "MaxIterationsReached":
-            raise PermanentFailure(ErrorCode.MAX_ITERATIONS, detail or "the agent hit its iteration limit")
-        if code == "MaxBudgetReached":
+        error = self._last_error
+        code = error.code if error else ""
+        detail = error.detail if error else ""
+        kind = error.classification.kind if error is not None and error.classification is not None else None
+        if kind == FailureKind.QUOTA:  # the SDK's own classification: MaxBudgetReached, exhausted provider quota
             raise PermanentFailure(ErrorCode.BUDGET_EXCEEDED, detail or "the agent spent its cost budget")
+        if code == "MaxIterationsReached":  # the SDK classifies it only as an agent outcome; its code tells which
+            raise PermanentFailure(ErrorCode.MAX_ITERATIONS, detail or "the agent hit its iteration limit")
         raise PermanentFailure(ErrorCode.INTERNAL, f"the agent stopped with status {status.value}", detail=detail)
 
     def usage(self) -> LlmUsage:
@@ -237,6 +240,16 @@ def _failure(cause: BaseException, model: str) -> TaskFailure:
         return TransientFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} is unreachable or failing", detail=text)
     if isinstance(cause, LLMAuthenticationError):
         return PermanentFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} rejected the API key", detail=text)
+    # errors the SDK did not map onto its own types: its classifier reads the provider's code and message
+    kind = classify_error(type(cause).__name__, str(cause)).kind
+    if kind == FailureKind.RATE_LIMIT:
+        return TransientFailure(ErrorCode.LLM_RATE_LIMITED, f"{model} is rate limited (all models tried)", detail=text)
+    if kind == FailureKind.TRANSIENT:
+        return TransientFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} is unreachable or failing", detail=text)
+    if kind == FailureKind.AUTH:
+        return PermanentFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} rejected the API key", detail=text)
+    if kind == FailureKind.QUOTA:
+        return PermanentFailure(ErrorCode.BUDGET_EXCEEDED, f"{model}: the provider's quota is exhausted", detail=text)
     if isinstance(cause, LLMError):
         return PermanentFailure(ErrorCode.INTERNAL, f"{model} rejected the request", detail=text)
     return PermanentFailure(ErrorCode.INTERNAL, "the agent run failed", detail=text)
