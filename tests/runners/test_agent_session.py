@@ -107,3 +107,44 @@ async def test_an_llm_error_the_runner_does_not_know_is_a_permanent_internal_fai
         await asyncio.to_thread(session.close)
     assert failure.value.code == ErrorCode.INTERNAL
     assert "TestLLMExhaustedError" in failure.value.detail
+
+
+async def test_a_long_round_is_condensed_by_the_sdk_summarizer_and_keeps_going(tmp_path: Path) -> None:
+    """Past the event limit the summarizing condenser replaces old events with a summary; the round still ends."""
+    from openhands.sdk.event.condenser import Condensation
+    from openhands.sdk.llm import Message, TextContent
+    from openhands.sdk.testing import TestLLM
+
+    steps = [_call(n, "terminal", command=f"echo {n}") for n in range(12)] + [_call(99, "finish", message="ok")]
+    llm = TestLLM.from_messages(steps)
+    summary = Message(role="assistant", content=[TextContent(text="ran echo 0..5")])
+    summarizer = TestLLM.from_messages([summary] * 5, usage_id="handoff-condenser")
+    session, dirs = _session(tmp_path, [llm], [], max_iterations=30, condense_after_events=10, condenser_llm=summarizer)
+    try:
+        await session.run_round("go")
+        condensations = [e for e in session.conversation.state.events if isinstance(e, Condensation)]
+    finally:
+        ws.end_agent_processes(dirs)
+        await asyncio.to_thread(session.close)
+    assert condensations, "no condensation happened"
+    assert condensations[0].summary == "ran echo 0..5"
+    assert condensations[0].forgotten_event_ids
+
+
+@pytest.mark.parametrize(
+    ("cause", "code", "retryable"),
+    [
+        (RuntimeError("Error code: 429 - rate limit reached for requests"), ErrorCode.LLM_RATE_LIMITED, True),
+        (RuntimeError("Your account has insufficient balance"), ErrorCode.BUDGET_EXCEEDED, False),
+        (RuntimeError("Error code: 401 - invalid api key"), ErrorCode.LLM_UNAVAILABLE, False),
+        (RuntimeError("something else broke"), ErrorCode.INTERNAL, False),
+    ],
+)
+def test_errors_the_sdk_did_not_type_are_mapped_with_its_own_classifier(
+    cause: Exception, code: ErrorCode, retryable: bool
+) -> None:
+    """An untyped provider error is classified by the SDK's classifier, not by matching class names here."""
+    from services.runners.openhands.conversation import _failure
+
+    failure = _failure(cause, "openai/m")
+    assert (failure.code, failure.retryable) == (code, retryable)

@@ -1,7 +1,7 @@
 """One agent conversation per task: a new LLM and Agent, the real tools, ``arun()`` that cancel can interrupt.
 
 Outcomes are mapped here, once, onto typed failures: stuck -> AGENT_STUCK, iteration cap -> MAX_ITERATIONS,
-cost cap -> BUDGET_EXCEEDED (all permanent); rate limits -> the next fallback model, then LLM_RATE_LIMITED;
+cost cap or token cap -> BUDGET_EXCEEDED (all permanent); rate limits -> the next fallback model, then LLM_RATE_LIMITED;
 an unreachable LLM -> LLM_UNAVAILABLE (both transient, so the generator retries later).
 Importing this module imports the SDK (~6 s); the runner does so lazily, once per process.
 """
@@ -14,10 +14,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from openhands.sdk import LLM, Agent, LocalConversation
+from openhands.sdk.context.condenser import LLMSummarizingCondenser
 from openhands.sdk.conversation import ConversationExecutionStatus
 from openhands.sdk.conversation.exceptions import ConversationRunError
 from openhands.sdk.event import ActionEvent, AgentErrorEvent, MessageEvent, ObservationEvent
 from openhands.sdk.event.conversation_error import ConversationErrorEvent
+from openhands.sdk.event.error_classification import FailureKind, classify_error
 from openhands.sdk.llm.exceptions import (
     LLMAuthenticationError,
     LLMError,
@@ -35,6 +37,7 @@ from services.runners.openhands.workspace import TaskDirs
 
 Emit = Callable[[str, str], None]
 INTERRUPT_GRACE_S = 0.5
+TOKEN_CHECK_S = 0.2  # how often a running round compares the conversation's tokens with the cap
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 UNAVAILABLE = (LLMServiceUnavailableError, LLMTimeoutError, LLMNoResponseError)
 
@@ -76,6 +79,9 @@ class AgentSession:
         emit: Emit,
         max_iterations: int,
         max_budget_usd: float | None,
+        max_tokens: int | None = None,
+        condense_after_events: int | None = None,
+        condenser_llm: LLM | None = None,
     ) -> None:
         if not llms:
             raise ValueError("an agent session needs at least one LLM")
@@ -83,7 +89,17 @@ class AgentSession:
         self._current = 0
         self._emit = emit
         self._last_error: ConversationErrorEvent | None = None
-        agent = Agent(llm=self._llms[0], tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell))
+        self._max_tokens = max_tokens
+        self._token_cap_hit = False
+        condenser = None
+        if condense_after_events:  # rounds of pytest output must not overflow the context window
+            summarizer = condenser_llm or self._llms[0].model_copy(update={"usage_id": "handoff-condenser"})
+            condenser = LLMSummarizingCondenser(llm=summarizer, max_size=condense_after_events, keep_first=2)
+        agent = Agent(
+            llm=self._llms[0],
+            tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell),
+            condenser=condenser,
+        )
         self.conversation = LocalConversation(
             agent=agent,
             workspace=str(dirs.workspace),
@@ -120,24 +136,43 @@ class AgentSession:
     async def _arun(self) -> None:
         run: asyncio.Task[None] = asyncio.create_task(self.conversation.arun(), name="agent-run")
         try:
-            await asyncio.shield(run)
+            while not run.done():
+                await asyncio.wait({run}, timeout=TOKEN_CHECK_S)
+                if not run.done() and self._max_tokens is not None and self.tokens_used() > self._max_tokens:
+                    self._token_cap_hit = True  # the cost cap is 0 for models litellm cannot price; tokens are not
+                    self.conversation.interrupt()
+                    await asyncio.wait({run}, timeout=INTERRUPT_GRACE_S)
+                    return
+            run.result()
         except asyncio.CancelledError:
             self.conversation.interrupt()
             await asyncio.wait({run}, timeout=INTERRUPT_GRACE_S)
             raise
 
+    def tokens_used(self) -> int:
+        tokens = self.conversation.conversation_stats.get_combined_metrics().accumulated_token_usage
+        return (tokens.prompt_tokens + tokens.completion_tokens) if tokens else 0
+
     def _check_outcome(self) -> None:
+        if self._token_cap_hit or (self._max_tokens is not None and self.tokens_used() > self._max_tokens):
+            raise PermanentFailure(
+                ErrorCode.BUDGET_EXCEEDED,
+                f"the agent used {self.tokens_used()} tokens, over its cap of {self._max_tokens} "
+                "(HANDOFF_AGENT_MAX_TOKENS)",
+            )
         status = self.conversation.state.execution_status
         if status == ConversationExecutionStatus.FINISHED:
             return
         if status == ConversationExecutionStatus.STUCK:
             raise PermanentFailure(ErrorCode.AGENT_STUCK, "the agent repeated itself without progress (stuck)")
-        code = self._last_error.code if self._last_error else ""
-        detail = self._last_error.detail if self._last_error else ""
-        if code == "MaxIterationsReached":
-            raise PermanentFailure(ErrorCode.MAX_ITERATIONS, detail or "the agent hit its iteration limit")
-        if code == "MaxBudgetReached":
+        error = self._last_error
+        code = error.code if error else ""
+        detail = error.detail if error else ""
+        kind = error.classification.kind if error is not None and error.classification is not None else None
+        if kind == FailureKind.QUOTA:  # the SDK's own classification: MaxBudgetReached, exhausted provider quota
             raise PermanentFailure(ErrorCode.BUDGET_EXCEEDED, detail or "the agent spent its cost budget")
+        if code == "MaxIterationsReached":  # the SDK classifies it only as an agent outcome; its code tells which
+            raise PermanentFailure(ErrorCode.MAX_ITERATIONS, detail or "the agent hit its iteration limit")
         raise PermanentFailure(ErrorCode.INTERNAL, f"the agent stopped with status {status.value}", detail=detail)
 
     def usage(self) -> LlmUsage:
@@ -205,6 +240,16 @@ def _failure(cause: BaseException, model: str) -> TaskFailure:
         return TransientFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} is unreachable or failing", detail=text)
     if isinstance(cause, LLMAuthenticationError):
         return PermanentFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} rejected the API key", detail=text)
+    # errors the SDK did not map onto its own types: its classifier reads the provider's code and message
+    kind = classify_error(type(cause).__name__, str(cause)).kind
+    if kind == FailureKind.RATE_LIMIT:
+        return TransientFailure(ErrorCode.LLM_RATE_LIMITED, f"{model} is rate limited (all models tried)", detail=text)
+    if kind == FailureKind.TRANSIENT:
+        return TransientFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} is unreachable or failing", detail=text)
+    if kind == FailureKind.AUTH:
+        return PermanentFailure(ErrorCode.LLM_UNAVAILABLE, f"{model} rejected the API key", detail=text)
+    if kind == FailureKind.QUOTA:
+        return PermanentFailure(ErrorCode.BUDGET_EXCEEDED, f"{model}: the provider's quota is exhausted", detail=text)
     if isinstance(cause, LLMError):
         return PermanentFailure(ErrorCode.INTERNAL, f"{model} rejected the request", detail=text)
     return PermanentFailure(ErrorCode.INTERNAL, "the agent run failed", detail=text)

@@ -85,6 +85,7 @@ class OpenHandsTestRunner:
             if not self._loaded:
                 await asyncio.to_thread(load_sdk)
                 self._loaded = True
+                self._warn_unpriced()
             if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:
                 from services.scripted_model.policies import TestWriterPolicy
 
@@ -92,6 +93,23 @@ class OpenHandsTestRunner:
                 server = ScriptedModelServer(policy=policy)
                 self._scripted_server = await server.__aenter__()
                 log.info("scripted_model_started", base_url=self._scripted_server.base_url)
+
+    def _warn_unpriced(self) -> None:
+        """A cost budget for a model litellm cannot price is never reached: say so once, at start."""
+        llm = self.settings.llm
+        if self.settings.scripted_model or self.settings.max_budget_usd is None or llm.input_cost_per_token:
+            return
+        from services.runners.openhands.pricing import unpriced_models
+
+        if missing := unpriced_models(llm.models):
+            log.warning(
+                "llm_budget_not_enforceable",
+                models=missing,
+                max_budget_usd=self.settings.max_budget_usd,
+                hint="litellm has no price for these models, so their cost counts as 0: set "
+                "HANDOFF_LLM_INPUT_COST_PER_TOKEN / _OUTPUT_COST_PER_TOKEN, "
+                "or cap tokens with HANDOFF_AGENT_MAX_TOKENS",
+            )
 
     def _llms(self, emit: Callable[[str, str], None]) -> list[Any]:
         """New LLM objects for one task: the primary model and its fallbacks, or the scripted model."""
