@@ -1,4 +1,4 @@
-"""Which offline engines run, and for how long per target (``HANDOFF_OFFLINE_ENGINES``, ``HANDOFF_OFFLINE_ENGINE_S``)."""
+"""Which offline engines run and for how long per target: HANDOFF_OFFLINE_ENGINES, HANDOFF_OFFLINE_ENGINE_S."""
 
 from __future__ import annotations
 

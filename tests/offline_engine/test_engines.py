@@ -27,8 +27,26 @@ def run_in_terminal(command: str, project: Path, venv: Path, timeout_s: float = 
 def pytest_and_coverage(project: Path, venv: Path, test_file: str) -> tuple[int, float]:
     python = venv / "bin" / "python"
     env = {**os.environ, "PYTHONPATH": str(project)}
-    done = subprocess.run([python, "-m", "coverage", "run", "--branch", "--include=pkg/calc.py", "-m", "pytest", "-q",
-                           "-p", "no:cacheprovider", test_file], cwd=project, env=env, capture_output=True, text=True)
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "coverage",
+            "run",
+            "--branch",
+            "--include=pkg/calc.py",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            test_file,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
     report = subprocess.run([python, "-m", "coverage", "report", "--format=total"], cwd=project, env=env,
                             capture_output=True, text=True)  # fmt: skip
     return done.returncode, float(report.stdout.strip() or 0)
@@ -64,7 +82,9 @@ def test_both_engines_write_asserting_tests_that_pass_and_cover_more_than_an_imp
     assert covered == 100.0  # every line and branch of clamp and grade: CrossHair's paths reach each one
 
 
-def test_an_engine_that_hangs_times_out_with_a_clear_reason_and_writes_nothing(project: Path, engine_venv: Path) -> None:
+def test_an_engine_that_hangs_times_out_with_a_clear_reason_and_writes_nothing(
+    project: Path, engine_venv: Path
+) -> None:
     """A module whose import never returns: each engine is stopped at its limit and the command says so."""
     (project / "pkg" / "stuck.py").write_text("import time\ntime.sleep(3600)\n\ndef f(x: int) -> int:\n    return x\n")
     settings = OfflineEngineSettings(engines=("crosshair",), per_target_s=5)
@@ -77,7 +97,7 @@ def test_an_engine_that_hangs_times_out_with_a_clear_reason_and_writes_nothing(p
 
 
 def test_a_crashing_engine_leaves_the_other_engines_tests(project: Path, engine_venv: Path) -> None:
-    """Pynguin cannot analyse a module that fails at import; CrossHair's failure is reported; nothing is lost silently."""
+    """A module that fails at import: each engine's failure is reported, nothing is lost silently."""
     (project / "pkg" / "broken.py").write_text("raise RuntimeError('cannot import me')\n")
     settings = OfflineEngineSettings(per_target_s=15)
     done = run_in_terminal(engine_command("pkg/broken.py", "tests/test_broken.py", settings), project, engine_venv)
