@@ -12,7 +12,6 @@ from services.broker.provision import Action
 from services.cli.exit_codes import Exit
 from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
-from services.runners.openhands.settings import RunnerSettings
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Stack
 
@@ -38,6 +37,8 @@ async def run(args: argparse.Namespace) -> int:
     if args.health_base_port is not None:
         overrides["health_base_port"] = args.health_base_port
     settings = msgspec.structs.replace(settings, **overrides)
+    from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+
     writer = RunnerSettings.from_env()  # the generators read the same variables: refuse bad ones before starting
     configure_logging(settings.common.log)
     stack = Stack(settings)
