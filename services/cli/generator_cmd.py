@@ -42,7 +42,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     settings = GeneratorSettings.from_env()
+    from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+
+    writer = RunnerSettings.from_env()  # a bad agent setting is a start-up error (exit 2), never a failed task
     configure_logging(settings.common.log)
+    log.warning(writer.writer) if writer.offline_engine is not None else log.info(writer.writer)
     return await serve(settings)
 
 

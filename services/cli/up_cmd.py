@@ -37,6 +37,9 @@ async def run(args: argparse.Namespace) -> int:
     if args.health_base_port is not None:
         overrides["health_base_port"] = args.health_base_port
     settings = msgspec.structs.replace(settings, **overrides)
+    from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+
+    writer = RunnerSettings.from_env()  # the generators read the same variables: refuse bad ones before starting
     configure_logging(settings.common.log)
     stack = Stack(settings)
     loop = asyncio.get_running_loop()
@@ -51,6 +54,7 @@ async def run(args: argparse.Namespace) -> int:
             for child in stack.children:
                 pid = child.proc.pid if child.proc else "?"
                 print(f"  {child.name:<14} pid {pid:<8} log {child.log_path}", flush=True)
+            print(f"  {writer.writer}", flush=True)
             print("Ctrl-C stops everything (generators finish or hand back their tasks first).", flush=True)
             await stack.run()
             print("stopping…", flush=True)
