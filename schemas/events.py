@@ -183,6 +183,9 @@ class TestGenerationResult(Result, tag="generate_tests"):
     goal_met: bool = False
     rounds_used: Count = 0
     usage: LlmUsage = LlmUsage()
+    sandbox: ShortText = ""
+    """How the agent's commands and validation ran: "bwrap" (sandboxed) or "none" (unsandboxed); "" from old
+    generators."""
 
 
 class SleepResult(Result, tag="sleep"):

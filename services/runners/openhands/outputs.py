@@ -15,6 +15,8 @@ from schemas.events import ArtifactRef
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.store import put_artifact
 from services.runners.openhands.progress import SCRIPTED_LABEL
+
+UNSANDBOXED_NOTE = "UNSANDBOXED: the agent and its tests ran without a sandbox (HANDOFF_SANDBOX=none)."
 from services.runners.openhands.validation import ValidationReport
 from services.runners.openhands.workspace import Change
 
@@ -55,7 +57,14 @@ async def store_outputs(
 
 
 def summarize(
-    report: ValidationReport, outputs: Outputs, *, rounds_used: int, rounds_total: int, goal_pct: float, scripted: bool
+    report: ValidationReport,
+    outputs: Outputs,
+    *,
+    rounds_used: int,
+    rounds_total: int,
+    goal_pct: float,
+    scripted: bool,
+    sandboxed: bool = True,
 ) -> str:
     tests = ", ".join(report.test_files) or "none"
     others = [c.path for c in outputs.changes if c.path not in report.test_files]
@@ -71,5 +80,7 @@ def summarize(
         parts.append(f"Other files changed: {', '.join(others[:20])}{' …' if len(others) > 20 else ''}.")
     if outputs.skipped_files:
         parts.append(f"{len(outputs.skipped_files)} file(s) only in the patch (too many or too large).")
+    if not sandboxed:
+        parts.append(UNSANDBOXED_NOTE)
     text = " ".join(parts)
     return SCRIPTED_LABEL + text if scripted else text
