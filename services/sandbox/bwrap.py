@@ -95,10 +95,11 @@ def _binds(*, readable: Iterable[Path], writable: Iterable[Path]) -> list[str]:
 def _masks(paths: Iterable[Path], *, visible: Sequence[str]) -> list[str]:
     """Existing secret files under a read-only tree become empty files, secret directories empty directories."""
     args: list[str] = []
-    for path in paths:
-        target = Path(path).resolve()
-        if not _under(str(target), visible):
-            continue  # not inside anything bound read-only: it does not exist in the sandbox at all
+    masked: list[str] = []
+    for target in sorted({Path(p).resolve() for p in paths}, key=lambda p: (len(p.parts), str(p))):
+        if not _under(str(target), visible) or _under(str(target), masked):
+            continue  # not bound read-only (so absent in the sandbox), or inside a directory already hidden
+        masked.append(str(target))
         if target.is_dir():
             args += ["--tmpfs", str(target), "--remount-ro", str(target)]
         elif target.exists():
