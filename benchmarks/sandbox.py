@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import subprocess
@@ -62,8 +63,8 @@ def start_rows(sandbox: Sandbox, plain: Sandbox, root: Path, runs: int) -> list[
     for label, mode in (("unsandboxed", plain), ("sandboxed", sandbox)):
         dirs = _task_dirs(root, label)
         shell = ws.write_shell(dirs, ws.agent_env(dirs), sandbox=mode)
-        argv = [str(shell), "-c", "true"]
-        rows.append((f"agent shell wrapper, `bash -c true`, {label}", timed(lambda a=argv: _check(a, ENV, root), runs)))
+        start_shell = functools.partial(_check, [str(shell), "-c", "true"], ENV, root)
+        rows.append((f"agent shell wrapper, `bash -c true`, {label}", timed(start_shell, runs)))
     return rows
 
 
@@ -138,11 +139,12 @@ def main(runs: int, commands: int) -> str:
         "|---|---|---|---|---|---|---|",
     ]
     (plain_label, plain_samples, plain_mb), (box_label, box_samples, box_mb) = terminals
-    added = median(box_samples) - median(plain_samples)
+    per_command = float(median(box_samples)) - float(median(plain_samples))
+    ratio = max(per_command, 0.0) / PER_COMMAND_GOAL_MS
     out.append(f"| {plain_label} | {len(plain_samples)} | {median(plain_samples):.1f} | "
                f"{percentile(plain_samples, 0.95):.1f} |  |  | {plain_mb:.1f} |")  # fmt: skip
     out.append(f"| {box_label} | {len(box_samples)} | {median(box_samples):.1f} | {percentile(box_samples, 0.95):.1f} "
-               f"| {added:+.1f} | {max(added, 0.0) / PER_COMMAND_GOAL_MS:.2f} | {box_mb:.1f} |")  # fmt: skip
+               f"| {per_command:+.1f} | {ratio:.2f} | {box_mb:.1f} |")  # fmt: skip
     out.append(f"\nmemory added by the sandbox per in-flight task (idle shell): {box_mb - plain_mb:+.1f} MiB")
     return "\n".join(out)
 

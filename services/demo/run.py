@@ -72,7 +72,9 @@ def choose_sandbox() -> str:
     unsandboxed (a generator on its own refuses real work then). An explicit HANDOFF_SANDBOX is obeyed."""
     if os.environ.get("HANDOFF_SANDBOX"):
         sandbox = probe(SandboxSettings.from_env())  # SandboxUnavailable ends the demo with exit code 2
-        return "tasks run in a bubblewrap sandbox" if sandbox.enabled else "tasks run UNSANDBOXED (HANDOFF_SANDBOX=none)"
+        if not sandbox.enabled:
+            return "tasks run UNSANDBOXED (HANDOFF_SANDBOX=none)"
+        return "tasks run in a bubblewrap sandbox"
     try:
         probe(SandboxSettings(mode=SandboxMode.BWRAP))
     except SandboxUnavailable as exc:

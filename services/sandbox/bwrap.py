@@ -86,9 +86,9 @@ def _binds(*, readable: Iterable[Path], writable: Iterable[Path]) -> list[str]:
     for path in writable:
         binds[str(Path(path).resolve())] = "--bind"  # writable wins over readable for the same path
     args: list[str] = []
-    for path in sorted(binds, key=lambda p: (len(Path(p).parts), p)):
-        if Path(path).exists():
-            args += [binds[path], path, path]
+    for target in sorted(binds, key=lambda p: (len(Path(p).parts), p)):
+        if Path(target).exists():
+            args += [binds[target], target, target]
     return args
 
 

@@ -110,12 +110,13 @@ async def test_a_hostile_agent_reads_nothing_of_the_worker_writes_nothing_outsid
     model_server: ScriptedModelServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """environ of PPID and PID 1, env, ls /proc, writes outside, reads of secret files, a setsid child: all contained."""
+    """environ of PPID and PID 1, env, ls /proc, writes outside, reads of secret files, a setsid child: contained."""
     worker = Worker(tmp_path, monkeypatch)
     marker = f"escaped-{uuid.uuid4().hex[:8]}"
     sleeper = f"sleep 300.{uuid.uuid4().int % 10**6:06d}"
     outputs: list[str] = []
     writes = "; ".join(f"echo escaped > {p}" for p in worker.outside(marker))
+    validation_test = sandbox_checking_test(worker.outside(f"{marker}-validation"))
     model_server.policy = Script(
         [
             run("cat /proc/$PPID/environ | tr '\\0' '\\n'; echo; cat /proc/1/environ | tr '\\0' '\\n'; echo; env"),
@@ -123,14 +124,15 @@ async def test_a_hostile_agent_reads_nothing_of_the_worker_writes_nothing_outsid
             _recording(outputs, lambda r: run(f"{writes}; echo escaped > {workspace_of(r).parent / marker}; true")),
             _recording(outputs, run(f"cat {worker.home}/credentials {worker.data}/secret.txt; ls {worker.work}")),
             _recording(outputs, run(f"setsid {sleeper} > /dev/null 2>&1 & echo started")),
-            _recording(outputs, in_workspace(TEST_FILE, lambda p: create_file(p, sandbox_checking_test(
-                worker.outside(f"{marker}-validation"))))),  # fmt: skip
+            _recording(outputs, in_workspace(TEST_FILE, lambda p: create_file(p, validation_test))),
             finish(),
         ]
     )
     source = await upload_snapshot(js, sample_project)
     progress = ProgressLog()
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), keep_workspaces=True, work_dir=worker.work)
+    settings = runner_settings(
+        tmp_path, llm_settings(model_server.base_url), keep_workspaces=True, work_dir=worker.work
+    )
     runner = OpenHandsTestRunner(settings)
     result = await runner.run(make_ctx(js, source, progress))
 

@@ -76,7 +76,9 @@ def test_ending_the_sandbox_ends_a_setsid_child_too(sandbox: Sandbox, tmp_path: 
     """end_process_trees on the outer bwrap kills a `setsid sleep` started inside, before it returns."""
     marker = f"sleep 299.{uuid.uuid4().int % 10**6:06d}"
     launch = sandbox.command(
-        ["/bin/sh", "-c", f"setsid {marker} > /dev/null 2>&1 & echo started; sleep 300"], cwd=tmp_path, env=ENV,
+        ["/bin/sh", "-c", f"setsid {marker} > /dev/null 2>&1 & echo started; sleep 300"],
+        cwd=tmp_path,
+        env=ENV,
         writable=[tmp_path],
     )
     proc = subprocess.Popen(launch.argv, env=launch.env, cwd=launch.cwd, stdout=subprocess.PIPE, text=True)

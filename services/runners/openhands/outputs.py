@@ -15,10 +15,10 @@ from schemas.events import ArtifactRef
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.store import put_artifact
 from services.runners.openhands.progress import SCRIPTED_LABEL
-
-UNSANDBOXED_NOTE = "UNSANDBOXED: the agent and its tests ran without a sandbox (HANDOFF_SANDBOX=none)."
 from services.runners.openhands.validation import ValidationReport
 from services.runners.openhands.workspace import Change
+
+UNSANDBOXED_NOTE = "UNSANDBOXED: the agent and its tests ran without a sandbox (HANDOFF_SANDBOX=none)."
 
 MAX_STORED_FILES = 100
 PATCH_TYPE = "text/x-diff"

@@ -126,11 +126,12 @@ def write_shell(dirs: TaskDirs, env: Mapping[str, str], *, sandbox: Sandbox) -> 
         terminal=True,
     )  # fmt: skip
     words = [*(f"{name}={_word(value)}" for name, value in sorted(launch.env.items())), *map(_word, launch.argv)]
-    dirs.shell.write_text(
-        "#!/bin/sh\n"
-        f"echo $$ >> {shlex.quote(str(dirs.shell_pids))}\n"
-        f'exec /usr/bin/env -i {" ".join(words)} "$@"\n'
-    )
+    script = [
+        "#!/bin/sh",
+        f"echo $$ >> {shlex.quote(str(dirs.shell_pids))}",
+        f'exec /usr/bin/env -i {" ".join(words)} "$@"',
+    ]
+    dirs.shell.write_text("\n".join(script) + "\n")
     dirs.shell.chmod(0o700)
     return dirs.shell
 
