@@ -1,13 +1,17 @@
 """The start-up check: a generator or ``handoff up`` without a working sandbox exits 2 naming the fix, at once;
-HANDOFF_SANDBOX=none is accepted and announced."""
+HANDOFF_SANDBOX=none is accepted and announced; the demo falls back to none for its own sample, and says so."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from services.broker.embedded import EmbeddedNats
+from services.demo.run import choose_sandbox
 from tests.generator.processes import replica_env
 
 
@@ -53,3 +57,21 @@ def test_a_generator_with_bwrap_starts_sandboxed(nats_server: EmbeddedNats) -> N
     done = handoff("generator", env=replica_env(nats_server.url, "sandboxed", {"HANDOFF_SANDBOX": "bwrap"}))
     assert done.returncode == 4, done.stderr
     assert "sandbox ready" in done.stderr + done.stdout and "UNSANDBOXED" not in done.stderr + done.stdout
+
+
+def test_the_demo_runs_its_sample_unsandboxed_where_bwrap_cannot_start_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No bwrap and no HANDOFF_SANDBOX: the demo picks none for its own generators and names the fix."""
+    monkeypatch.setenv("PATH", str(tmp_path))
+    monkeypatch.setenv("HANDOFF_SANDBOX", "")  # undone after the test, whatever choose_sandbox sets
+    said = choose_sandbox()
+    assert os.environ["HANDOFF_SANDBOX"] == "none"
+    assert "UNSANDBOXED" in said and "apt-get install bubblewrap" in said
+
+
+def test_the_demo_uses_the_sandbox_where_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Control: with bubblewrap available the demo's generators keep the default sandbox."""
+    monkeypatch.setenv("HANDOFF_SANDBOX", "")
+    assert choose_sandbox() == "tasks run in a bubblewrap sandbox"
+    assert os.environ["HANDOFF_SANDBOX"] == ""
