@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sandbox import Sandbox, SandboxMode, SandboxSettings, end_process_trees, probe
+from services.sandbox import Sandbox, SandboxMode, SandboxSettings, end_process_trees, probe, secret_files
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 
@@ -109,3 +109,18 @@ def _running(marker: str) -> list[int]:
             except OSError:
                 continue
     return found
+
+
+def test_secret_files_are_those_handoff_settings_name(tmp_path: Path) -> None:
+    """Key and creds files named by HANDOFF_* settings are hidden; CA bundles and other tools' paths are not."""
+    key, creds, bundle = tmp_path / "key", tmp_path / "nats.creds", tmp_path / "ca.pem"
+    for path in (key, creds, bundle):
+        path.write_text("x")
+    environ = {
+        "HANDOFF_LLM_API_KEY_FILE": str(key),
+        "HANDOFF_NATS_CREDS": str(creds),
+        "HANDOFF_WORK_DIR": str(tmp_path),
+        "SSL_CERT_FILE": str(bundle),
+        "HANDOFF_MISSING_KEY_FILE": str(tmp_path / "absent"),
+    }
+    assert sorted(secret_files(environ)) == sorted([key, creds])
