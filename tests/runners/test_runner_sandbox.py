@@ -1,9 +1,10 @@
 """A hostile agent in its sandbox: nothing of the worker is readable, nothing outside the task is written, no
-process outlives the task; and validation's pytest runs sandboxed too. The LLM is the scripted model; the agent's
-terminal, bubblewrap and pytest are real."""
+process outlives the task (its end or a cancel); and validation's pytest runs sandboxed too. The LLM is the
+scripted model; the agent's terminal, bubblewrap and pytest are real."""
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import uuid
 from collections.abc import Callable
@@ -33,6 +34,7 @@ from tests.runners.conftest import (
     runner_settings,
     workspace_of,
 )
+from tests.support.nats import eventually
 
 NATS_PASSWORD = f"nats-pw-{uuid.uuid4().hex}"
 HOME_SECRET = f"home-secret-{uuid.uuid4().hex}"
@@ -197,3 +199,24 @@ async def test_an_unsandboxed_result_says_so(
     assert result.sandbox == "none"
     assert "UNSANDBOXED" in result.summary and "UNSANDBOXED" in progress.text()
     shutil.rmtree(tmp_path / "work", ignore_errors=True)
+
+
+async def test_cancel_kills_the_whole_sandbox_setsid_children_included(
+    js: JetStreamContext, topology: Topology, sample_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """A cancel while the agent's command runs: the command and a `setsid` child it started are gone at once."""
+    detached = f"sleep 301.{uuid.uuid4().int % 10**6:06d}"
+    waiting = f"sleep 62.{uuid.uuid4().int % 10**6:06d}"
+    model_server.policy = Script([run(f"setsid {detached} > /dev/null 2>&1 & {waiting}", timeout_s=120), finish()])
+    source = await upload_snapshot(js, sample_project)
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    task = asyncio.create_task(runner.run(make_ctx(js, source, ProgressLog())))
+
+    async def both_running() -> bool:
+        return bool(_processes_with(detached)) and bool(_processes_with(waiting))
+
+    await eventually(both_running, timeout_s=60, what="the agent's command and its setsid child")
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, timeout=10)
+    assert _processes_with(detached) == [] and _processes_with(waiting) == []
