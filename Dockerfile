@@ -28,10 +28,11 @@ COPY services ./services
 RUN pip install --no-deps -c constraints.txt . \
     && handoff --help > /dev/null
 
-# ---- runtime: the environment, git for task workspaces, tini to reap the agents' child processes ------
+# ---- runtime: the environment, git for task workspaces, bubblewrap for the task sandbox, tini to reap the
+# agents' child processes --------------------------------------------------------------------------------
 FROM ${PYTHON_IMAGE} AS runtime
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends git tini \
+    && apt-get install -y --no-install-recommends git tini bubblewrap \
     && rm -rf /var/lib/apt/lists/* \
     && groupadd --system --gid 10001 handoff \
     && useradd --system --uid 10001 --gid handoff --home-dir /home/handoff --create-home \

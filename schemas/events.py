@@ -234,6 +234,9 @@ class TestGenerationResult(Result, tag="generate_tests"):
     round_counts: list[RoundCounts] = []
     # set when a later round ended by this code and the result is the best validated earlier round
     stopped_by: ErrorCode | None = None
+    sandbox: ShortText = ""
+    """How the agent's commands and validation ran: "bwrap" (sandboxed) or "none" (unsandboxed); "" from old
+    generators."""
 
 
 class SleepResult(Result, tag="sleep"):

@@ -1,6 +1,7 @@
 """``handoff generator``: run one generator replica until SIGTERM or SIGINT, then shut down gracefully.
 
-Settings come from the environment (``GeneratorSettings.from_env``). With no ``HANDOFF_NATS_URL`` the embedded
+Settings come from the environment (``GeneratorSettings.from_env``). The task sandbox is checked first: one that
+cannot start ends the command with exit code 2 before any task is taken. With no ``HANDOFF_NATS_URL`` the embedded
 nats-server is started first. A first signal starts the graceful shutdown; a second one skips the rest of the
 grace period. Exit code 0 after a graceful shutdown.
 """
@@ -26,6 +27,8 @@ from services.generator.errors import ConsumerDrifted
 from services.generator.presence import PresenceReporter
 from services.observability.http import HealthServer, Readiness
 from services.runners.base import Runner
+from services.sandbox import SandboxSettings
+from services.sandbox.startup import check_sandbox
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +50,7 @@ async def run(args: argparse.Namespace) -> int:
     writer = RunnerSettings.from_env()  # a bad agent setting is a start-up error (exit 2), never a failed task
     configure_logging(settings.common.log)
     log.warning(writer.writer) if writer.offline_engine is not None else log.info(writer.writer)
+    await check_sandbox(SandboxSettings.from_env(), who="generator")  # refuses to start (exit 2) without one
     return await serve(settings)
 
 

@@ -17,6 +17,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.common.env import SettingsError
+from services.sandbox.errors import SandboxUnavailable
 
 # Each module exposes ``register(subparsers)``; the parser it adds sets ``handler`` (sync or async).
 COMMAND_MODULES = (
@@ -60,6 +61,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             result = asyncio.run(result)
     except SettingsError as exc:
         print(f"handoff: settings error: {exc}", file=sys.stderr)
+        return Exit.USAGE
+    except SandboxUnavailable as exc:
+        print(f"handoff: {exc}", file=sys.stderr)
         return Exit.USAGE
     except CliError as exc:
         print(f"handoff: {exc.message}", file=sys.stderr)

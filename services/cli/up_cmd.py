@@ -12,6 +12,8 @@ from services.broker.provision import Action
 from services.cli.exit_codes import Exit
 from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
+from services.sandbox import SandboxSettings
+from services.sandbox.startup import check_sandbox
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Stack
 
@@ -41,6 +43,9 @@ async def run(args: argparse.Namespace) -> int:
 
     writer = RunnerSettings.from_env()  # the generators read the same variables: refuse bad ones before starting
     configure_logging(settings.common.log)
+    sandbox = None
+    if settings.generators:  # generators refuse to start without their sandbox: say so once, here
+        sandbox = await check_sandbox(SandboxSettings.from_env(), who="up")
     stack = Stack(settings)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -49,6 +54,9 @@ async def run(args: argparse.Namespace) -> int:
         async with stack:
             changed = [str(c) for c in stack.changes if c.action != Action.UNCHANGED]
             print(f"Handoff is up: nats {stack.url}, 1 collector, {settings.generators} generator(s)", flush=True)
+            if sandbox is not None:
+                state = "bubblewrap" if sandbox.enabled else "NONE - agents run UNSANDBOXED (HANDOFF_SANDBOX=none)"
+                print(f"  task sandbox: {state}", flush=True)
             for line in changed:
                 print(f"  topology {line}", flush=True)
             for child in stack.children:

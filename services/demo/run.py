@@ -25,6 +25,7 @@ from services.client.artifacts import per_module_payloads
 from services.client.client import HandoffClient
 from services.client.patches import PatchNotApplied, apply_patch
 from services.client.settings import ClientSettings
+from services.sandbox import SandboxMode, SandboxSettings, SandboxUnavailable, probe
 from services.stack.settings import StackSettings
 from services.stack.state import running_stack
 from services.stack.supervisor import Stack
@@ -66,8 +67,29 @@ def choose_model() -> str:
     )
 
 
+def choose_sandbox() -> str:
+    """bubblewrap where it works; where it cannot start and nothing was chosen, the demo's own trusted sample runs
+    unsandboxed (a generator on its own refuses real work then). An explicit HANDOFF_SANDBOX is obeyed."""
+    if os.environ.get("HANDOFF_SANDBOX"):
+        sandbox = probe(SandboxSettings.from_env())  # SandboxUnavailable ends the demo with exit code 2
+        if not sandbox.enabled:
+            return "tasks run UNSANDBOXED (HANDOFF_SANDBOX=none)"
+        return "tasks run in a bubblewrap sandbox"
+    try:
+        probe(SandboxSettings(mode=SandboxMode.BWRAP))
+    except SandboxUnavailable as exc:
+        os.environ["HANDOFF_SANDBOX"] = SandboxMode.NONE.value  # inherited by the generator processes
+        return (
+            f"NO SANDBOX: bubblewrap cannot start here ({exc.reason}); the demo runs its own trusted sample project "
+            "UNSANDBOXED. A generator refuses real work like this: install bubblewrap (`apt-get install bubblewrap`) "
+            "or set HANDOFF_SANDBOX=none explicitly"
+        )
+    return "tasks run in a bubblewrap sandbox"
+
+
 async def run_demo(options: DemoOptions) -> int:
     say(f"Handoff demo: test generation for the sample project, using {choose_model()}")
+    say(await asyncio.to_thread(choose_sandbox))
     repo = prepare_workdir(options.workdir)
     stack_settings = StackSettings.from_env()
     if "HANDOFF_EMBEDDED_PORT" not in os.environ:  # any free port: the demo must not collide with anything

@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import long_tasks, memory, roundtrip, scale_out, workflow
+from benchmarks import long_tasks, memory, roundtrip, sandbox, scale_out, workflow
 from benchmarks.harness import machine
 
 Table = list[dict[str, str]]
@@ -116,3 +116,17 @@ async def test_the_workflow_prints_both_modes_next_to_the_prediction() -> None:
     assert all(number(r["measured wall s"]) > 0 for r in rows)
     assert "speed-up of non-blocking over blocking: measured" in text
     assert text.count("workflow run wf-") == 2
+
+
+@pytest.mark.slow
+def test_the_sandbox_benchmark_prints_start_and_per_command_costs_against_no_sandbox() -> None:
+    """Four start rows, both terminal rows with the added cost and its ratio to the goal, and the memory line."""
+    text = sandbox.main(runs=2, commands=2)
+    check_common(text)
+    starts, terminal = tables(text)
+    assert len(starts) == 4 and all(number(r["runs"]) == 2 and number(r["median ms"]) > 0 for r in starts)
+    assert starts[1]["added vs unsandboxed (median ms)"] and starts[3]["added vs unsandboxed (median ms)"]
+    assert [r["agent terminal"].rsplit(", ", 1)[1] for r in terminal] == ["unsandboxed", "sandboxed"]
+    number(terminal[1]["added per command (ms)"])
+    assert number(terminal[1]["x goal (50 ms)"]) >= 0 and number(terminal[1]["idle shell PSS (MiB)"]) > 0
+    assert "memory added by the sandbox per in-flight task" in text

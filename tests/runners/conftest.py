@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import shutil
+import sys
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted
 from services.runners.base import TaskContext
 from services.runners.openhands.prompt import parse_targets
 from services.runners.openhands.settings import LlmSettings, RunnerSettings
+from services.sandbox import Sandbox, SandboxSettings, probe
 from services.scripted_model import ScriptedModelServer
 from services.scripted_model.replies import ChatRequest, Reply, Say
 
@@ -44,6 +47,12 @@ def test_describe_tells_squares_from_rectangles():
     assert describe(2, 3) == "rectangle"
 """
 FAILING_TEST = PASSING_TEST.replace("== 6", "== 7")
+
+
+@functools.cache
+def task_sandbox() -> Sandbox:
+    """The runner's sandbox (bubblewrap, checked once), with this interpreter's environment readable."""
+    return probe(SandboxSettings(), ro_paths=[Path(sys.prefix)])
 
 
 @dataclass

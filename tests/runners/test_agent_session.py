@@ -12,6 +12,7 @@ from schemas.events import ErrorCode
 from services.runners.base import PermanentFailure
 from services.runners.openhands import workspace as ws
 from services.runners.openhands.sdk import load_sdk
+from tests.runners.conftest import task_sandbox
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -31,7 +32,7 @@ def _session(tmp_path: Path, llms: list[object], events: list[tuple[str, str]], 
 
     dirs = ws.TaskDirs.create(tmp_path / "work", "unit", 1)
     dirs.workspace.mkdir()
-    shell = ws.write_shell(dirs, ws.agent_env(dirs))
+    shell = ws.write_shell(dirs, ws.agent_env(dirs), sandbox=task_sandbox())
     values: dict[str, object] = {"max_iterations": 10, "max_budget_usd": None}
     values.update(options)
     session = AgentSession(

@@ -9,7 +9,7 @@ import pytest
 
 from services.runners.openhands import workspace as ws
 from services.runners.openhands.validation import ValidationReport, select_test_files, validate
-from tests.runners.conftest import FAILING_TEST, PASSING_TEST, SAMPLE, TARGET, TEST_FILE
+from tests.runners.conftest import FAILING_TEST, PASSING_TEST, SAMPLE, TARGET, TEST_FILE, task_sandbox
 
 PARTIAL_TEST = "from shapes.geometry import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"
 
@@ -34,6 +34,7 @@ async def _validate(dirs: ws.TaskDirs, test_text: str | None, *, timeout_s: floa
         goal_pct=80.0,
         timeout_s=timeout_s,
         max_output_chars=10_000,
+        sandbox=task_sandbox(),
     )
 
 

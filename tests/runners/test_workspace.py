@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from services.runners.openhands import workspace as ws
-from tests.runners.conftest import SAMPLE
+from tests.runners.conftest import SAMPLE, task_sandbox
 from tests.support.nats import eventually
 
 
@@ -32,7 +32,9 @@ def test_the_agent_environment_is_an_allowlist_with_its_own_home_and_tmp(tmp_pat
 def test_the_shell_wrapper_starts_bash_with_exactly_the_given_environment(tmp_path: Path) -> None:
     """Whatever the caller's environment holds, the wrapped shell sees only the task env, and records its pid."""
     dirs = _dirs(tmp_path)
-    shell = ws.write_shell(dirs, {"PATH": "/usr/bin:/bin", "HOME": str(dirs.home), "ONLY": "this"})
+    shell = ws.write_shell(
+        dirs, {"PATH": "/usr/bin:/bin", "HOME": str(dirs.home), "ONLY": "this"}, sandbox=task_sandbox()
+    )
     done = subprocess.run(
         [str(shell), "-c", "env"],
         env={"PATH": "/usr/bin:/bin", "SECRET_TOKEN": "leak"},
@@ -71,7 +73,7 @@ def test_the_diff_against_the_baseline_applies_to_the_original_tree(tmp_path: Pa
 async def test_processes_left_in_the_agent_session_are_killed(tmp_path: Path) -> None:
     """A background job started from the agent's shell dies with end_agent_processes."""
     dirs = _dirs(tmp_path)
-    shell = ws.write_shell(dirs, ws.agent_env(dirs))
+    shell = ws.write_shell(dirs, ws.agent_env(dirs), sandbox=task_sandbox())
     proc = await asyncio.create_subprocess_exec(str(shell), "-c", "sleep 59.75 & wait", start_new_session=True)
     try:
 

@@ -17,6 +17,8 @@ from services.artifacts.store import put_artifact
 from services.runners.openhands.validation import ValidationReport
 from services.runners.openhands.workspace import Change
 
+UNSANDBOXED_NOTE = "UNSANDBOXED: the agent and its tests ran without a sandbox (HANDOFF_SANDBOX=none)."
+
 MAX_STORED_FILES = 100
 PATCH_TYPE = "text/x-diff"
 
@@ -54,7 +56,14 @@ async def store_outputs(
 
 
 def summarize(
-    report: ValidationReport, outputs: Outputs, *, rounds_used: int, rounds_total: int, goal_pct: float, label: str = ""
+    report: ValidationReport,
+    outputs: Outputs,
+    *,
+    rounds_used: int,
+    rounds_total: int,
+    goal_pct: float,
+    label: str = "",
+    sandboxed: bool = True,
 ) -> str:
     tests = ", ".join(report.test_files) or "none"
     others = [c.path for c in outputs.changes if c.path not in report.test_files]
@@ -70,5 +79,7 @@ def summarize(
         parts.append(f"Other files changed: {', '.join(others[:20])}{' …' if len(others) > 20 else ''}.")
     if outputs.skipped_files:
         parts.append(f"{len(outputs.skipped_files)} file(s) only in the patch (too many or too large).")
+    if not sandboxed:
+        parts.append(UNSANDBOXED_NOTE)
     text = " ".join(parts)
     return label + text

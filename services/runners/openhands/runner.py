@@ -8,7 +8,10 @@ URL, the runner starts an in-process scripted model server (labelled as such in 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -22,6 +25,7 @@ from services.runners.openhands.progress import ProgressPump, Redactor
 from services.runners.openhands.sdk import load_sdk
 from services.runners.openhands.settings import SCRIPTED_MODEL_NAME, RunnerSettings
 from services.runners.openhands.task_run import TaskRun
+from services.sandbox import Sandbox, secret_files
 from services.scripted_model.replies import Policy
 from services.scripted_model.server import ScriptedModelServer
 
@@ -37,6 +41,10 @@ class OpenHandsTestRunner:
         self._loaded = False
         secret = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
         self._redact = Redactor([secret])
+        # validation runs this interpreter's environment: readable in every sandbox; secret files never are
+        self.sandbox = Sandbox.from_settings(
+            settings.sandbox, ro_paths=[Path(sys.prefix)], hidden=secret_files(os.environ)
+        )
 
     @classmethod
     def from_env(cls) -> OpenHandsTestRunner:
@@ -67,7 +75,10 @@ class OpenHandsTestRunner:
         with structlog.contextvars.bound_contextvars(task_id=ctx.task.task_id, attempt=ctx.attempt):
             async with ProgressPump(ctx.progress, redact=self._redact, label=self.settings.label) as pump:
                 llms = self._llms(pump.emit)
-                run = TaskRun(ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact)
+                run = TaskRun(
+                    ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact,
+                    sandbox=self.sandbox,
+                )  # fmt: skip
                 try:
                     return await run.execute()
                 except TaskFailure as failure:

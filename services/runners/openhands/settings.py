@@ -16,6 +16,7 @@ from pydantic import SecretStr
 
 from services.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
 from services.offline_engine.settings import OfflineEngineSettings
+from services.sandbox import SandboxSettings
 
 SCRIPTED_MODEL_NAME = "openai/handoff-scripted"
 
@@ -88,6 +89,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     keep_workspaces: bool = False
     agent_env_allow: tuple[str, ...] = ()
     max_output_chars: int = 20_000
+    sandbox: SandboxSettings = SandboxSettings()
 
     @property
     def label(self) -> str:
@@ -135,6 +137,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             work_dir=Path(work_dir) if work_dir else None,
             keep_workspaces=env_bool("HANDOFF_KEEP_WORKSPACES", False, env),
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),
+            sandbox=SandboxSettings.from_env(env),
         )
 
 

@@ -20,6 +20,7 @@ from services.runners.openhands.progress import ProgressPump, Redactor
 from services.runners.openhands.prompt import assign_test_files, coverage_prompt, feedback_prompt, task_prompt
 from services.runners.openhands.settings import RunnerSettings
 from services.runners.openhands.validation import ValidationReport, select_test_files, validate
+from services.sandbox import Sandbox
 
 if TYPE_CHECKING:  # the SDK is imported lazily, on the first task
     from openhands.sdk import LLM
@@ -48,6 +49,7 @@ class TaskRun:
         llms: Sequence[LLM],
         pump: ProgressPump,
         redact: Redactor,
+        sandbox: Sandbox,
     ) -> None:
         self.ctx = ctx
         self.payload = payload
@@ -55,6 +57,7 @@ class TaskRun:
         self.llms = llms
         self.pump = pump
         self.redact = redact
+        self.sandbox = sandbox
         self.dirs: ws.TaskDirs | None = None
         self.session: AgentSession | None = None
 
@@ -74,8 +77,10 @@ class TaskRun:
         missing = [t for t in payload.targets if not (dirs.workspace / t).is_file()]
         if missing:
             raise PermanentFailure(ErrorCode.INVALID_TASK, f"targets not in the snapshot: {', '.join(missing)}")
+        if not self.sandbox.enabled:
+            emit("workspace", "UNSANDBOXED: HANDOFF_SANDBOX=none, the agent's commands run as the worker")
         env = ws.agent_env(dirs, allow=self.settings.agent_env_allow)
-        shell = ws.write_shell(dirs, env)
+        shell = ws.write_shell(dirs, env, sandbox=self.sandbox)
         await asyncio.to_thread(self._baseline, dirs, env)
         assignments = assign_test_files(payload.targets, payload.test_dir)
         session = self.session = AgentSession(
@@ -116,6 +121,7 @@ class TaskRun:
                 goal_pct=payload.coverage_goal_pct,
                 timeout_s=self.settings.pytest_timeout_s,
                 max_output_chars=self.settings.max_output_chars,
+                sandbox=self.sandbox,
             )
             emit("validation", _report_line(round_no, report))
             if report.ok:
@@ -142,7 +148,8 @@ class TaskRun:
         if not report.ok:
             self._fail(report, outputs, changes, round_no)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
-                            goal_pct=payload.coverage_goal_pct, label=self.settings.label)  # fmt: skip
+                            goal_pct=payload.coverage_goal_pct, label=self.settings.label,
+                            sandboxed=self.sandbox.enabled)  # fmt: skip
         summary += fallback
         emit("result", summary)
         return TestGenerationResult(
@@ -160,6 +167,7 @@ class TaskRun:
             rounds_used=round_no,
             usage=usage,
             stopped_by=stopped.code if stopped else None,
+            sandbox=self.sandbox.mode.value,
         )
 
     async def _materialize(self, dirs: ws.TaskDirs) -> None:
@@ -214,7 +222,7 @@ class TaskRun:
         dirs, session = self.dirs, self.session
         if dirs is None:
             return
-        killed = ws.end_agent_processes(dirs)
+        killed = await asyncio.to_thread(ws.end_agent_processes, dirs)
         if session is not None:
             await asyncio.to_thread(session.close)
         if not self.settings.keep_workspaces:

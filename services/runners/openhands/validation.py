@@ -1,8 +1,9 @@
 """The runner's own check of the agent's work: tests exist, compile, pass under pytest, and cover the targets.
 
 pytest runs as ``python -m coverage run -m pytest`` in a subprocess of the worker's interpreter, in the task
-workspace, with the agent's scrubbed environment and a time limit; its junit xml and coverage json are parsed
-from the task's validation directory. The agent's own claims are not consulted.
+workspace, inside a fresh sandbox (the tree it runs in, the validation directory, HOME and TMPDIR are its only
+writable places), with the agent's scrubbed environment and a time limit; its junit xml and coverage json are
+parsed from the task's validation directory. The agent's own claims are not consulted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from pathlib import Path, PurePosixPath
 
 from schemas.events import TargetCoverage
 from services.runners.openhands.workspace import Change, TaskDirs
+from services.sandbox import Sandbox, end_process_trees
 
 PYTEST_EXIT = {
     2: "the test run was interrupted (usually an import or collection error)",
@@ -72,6 +74,7 @@ async def validate(
     goal_pct: float,
     timeout_s: float,
     max_output_chars: int,
+    sandbox: Sandbox,
 ) -> ValidationReport:
     if not test_files:
         return ValidationReport(ok=False, problem="no test files were written")
@@ -87,11 +90,12 @@ async def validate(
         stale.unlink(missing_ok=True)
     include = ",".join(str(dirs.workspace / t) for t in targets)
     run_env = _with_pythonpath(env, dirs.workspace)
+    writable = [dirs.workspace, dirs.validation, *dirs.writable]
     code, output = await _run(
         [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
          "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
          *test_files],
-        cwd=dirs.workspace, env=run_env, timeout_s=timeout_s,
+        cwd=dirs.workspace, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip
     output = _tail(output, max_output_chars)
     if code is None:
@@ -99,7 +103,7 @@ async def validate(
                                 test_files=list(test_files))  # fmt: skip
     collected, failed, skipped = _junit_counts(junit)
     passed = max(0, collected - failed - skipped)
-    coverage, gaps = await _coverage(dirs, run_env, rcfile, data, targets, goal_pct, timeout_s)
+    coverage, gaps = await _coverage(dirs, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable)
     problem = ""
     if code != 0:
         problem = PYTEST_EXIT.get(code, f"{failed} of {collected} tests failed")
@@ -138,12 +142,14 @@ async def _coverage(
     targets: Sequence[str],
     goal_pct: float,
     timeout_s: float,
+    sandbox: Sandbox,
+    writable: Sequence[Path],
 ) -> tuple[list[TargetCoverage], list[str]]:
     report = dirs.validation / "coverage.json"
     await _run(
         [sys.executable, "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
          "--quiet"],
-        cwd=dirs.workspace, env=env, timeout_s=timeout_s,
+        cwd=dirs.workspace, env=env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip
     return _parse_coverage(dirs.workspace, report, targets, goal_pct)
 
@@ -187,13 +193,21 @@ def _junit_counts(junit: Path) -> tuple[int, int, int]:
 
 
 async def _run(
-    command: Sequence[str], *, cwd: Path, env: Mapping[str, str], timeout_s: float
+    command: Sequence[str],
+    *,
+    cwd: Path,
+    env: Mapping[str, str],
+    timeout_s: float,
+    sandbox: Sandbox,
+    writable: Sequence[Path],
 ) -> tuple[int | None, str]:
-    """``(exit code, output)``; exit code None on timeout. The process group dies on timeout or cancel."""
+    """``(exit code, output)`` of ``command`` in a new sandbox where ``writable`` (the tree it runs in first) are
+    the only writable places; exit code None on timeout. Everything it started dies on timeout or cancel."""
+    launch = sandbox.command(command, cwd=cwd, env=env, writable=writable)
     process = await asyncio.create_subprocess_exec(
-        *command,
-        cwd=cwd,
-        env=dict(env),
+        *launch.argv,
+        cwd=launch.cwd,
+        env=launch.env,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,
@@ -202,17 +216,19 @@ async def _run(
     try:
         stdout, _ = await asyncio.wait_for(process.communicate(), timeout=timeout_s)
     except TimeoutError:
-        _kill_group(process.pid)
+        await asyncio.to_thread(_end, process.pid)
         stdout, _ = await process.communicate()
         return None, stdout.decode(errors="replace")
     except asyncio.CancelledError:
-        _kill_group(process.pid)
+        await asyncio.shield(asyncio.to_thread(_end, process.pid))
         await process.wait()
         raise
     return process.returncode, stdout.decode(errors="replace")
 
 
-def _kill_group(pid: int) -> None:
+def _end(pid: int) -> None:
+    """The sandbox as a whole (its PID namespace) and, unsandboxed, the process group."""
+    end_process_trees([pid])
     try:
         os.killpg(pid, signal.SIGKILL)
     except ProcessLookupError:

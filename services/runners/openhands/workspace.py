@@ -7,7 +7,7 @@ Layout under ``<work dir>/<task>-<attempt>-<random>/``::
     conversation/   the SDK's persisted conversation
     validation/     junit xml and coverage data of validation runs
     baseline.git/   a git dir outside the workspace holding the snapshot as first commit
-    shell           the agent's shell: ``env -i`` with an allowlist, so no worker secret reaches it
+    shell           the agent's shell: a fresh sandbox (services/sandbox) with exactly the allowlisted env
 """
 
 from __future__ import annotations
@@ -25,9 +25,13 @@ from pathlib import Path
 
 import structlog
 
+from services.sandbox import Sandbox, end_process_trees
+
 log = structlog.get_logger(__name__)
 
 ENV_ALLOWLIST = ("LANG", "LC_ALL", "LC_CTYPE", "TZ", "TERM")
+SHELL_PASSTHROUGH = ("TERM", "PS1", "PS2")  # set by the SDK's terminal when it starts the shell
+_FROM_CALLER = "\0from-caller:"  # marks a value the wrapper takes from its caller (no env value holds a NUL)
 BASELINE_EXCLUDES = ("__pycache__/", "*.py[co]", ".pytest_cache/", ".coverage", ".coverage.*", ".hypothesis/")
 GIT_TIMEOUT_S = 60.0
 
@@ -76,6 +80,11 @@ class TaskDirs:
     def shell_pids(self) -> Path:
         return self.root / "shell.pids"
 
+    @property
+    def writable(self) -> list[Path]:
+        """What the task's sandboxed commands may write besides the tree they run in: its HOME and TMPDIR."""
+        return [self.home, self.tmp]
+
     @classmethod
     def create(cls, parent: Path, task_id: str, attempt: int) -> TaskDirs:
         parent.mkdir(parents=True, exist_ok=True)
@@ -104,27 +113,43 @@ def agent_env(dirs: TaskDirs, *, allow: Iterable[str] = (), source: Mapping[str,
     return env
 
 
-def write_shell(dirs: TaskDirs, env: Mapping[str, str]) -> Path:
-    """A shell wrapper that records its pid (to end the session later) and execs bash with exactly ``env``."""
+def write_shell(dirs: TaskDirs, env: Mapping[str, str], *, sandbox: Sandbox) -> Path:
+    """A shell wrapper that records its pid (to end it later) and execs bash in a new sandbox with exactly ``env``.
+
+    The wrapper itself is started with the worker's environment; it passes on nothing of it but the terminal
+    settings the SDK gives every shell (TERM, PS1, PS2), and starts the sandbox with an empty environment.
+    """
     bash = shutil.which("bash", path=env.get("PATH")) or "/bin/bash"
-    assignments = " ".join(f"{name}={shlex.quote(value)}" for name, value in sorted(env.items()))
-    passthrough = 'TERM="$TERM" PS1="$PS1" PS2="$PS2" GIT_PAGER=cat PAGER=cat'
-    dirs.shell.write_text(
-        "#!/bin/sh\n"
-        f"echo $$ >> {shlex.quote(str(dirs.shell_pids))}\n"
-        f'exec /usr/bin/env -i {assignments} {passthrough} {shlex.quote(bash)} --noprofile --norc "$@"\n'
-    )
+    inner = {**env, "GIT_PAGER": "cat", "PAGER": "cat", **{name: _FROM_CALLER + name for name in SHELL_PASSTHROUGH}}
+    launch = sandbox.command(
+        [bash, "--noprofile", "--norc"], cwd=dirs.workspace, env=inner, writable=[dirs.workspace, *dirs.writable],
+        terminal=True,
+    )  # fmt: skip
+    words = [*(f"{name}={_word(value)}" for name, value in sorted(launch.env.items())), *map(_word, launch.argv)]
+    script = [
+        "#!/bin/sh",
+        f"echo $$ >> {shlex.quote(str(dirs.shell_pids))}",
+        f'exec /usr/bin/env -i {" ".join(words)} "$@"',
+    ]
+    dirs.shell.write_text("\n".join(script) + "\n")
     dirs.shell.chmod(0o700)
     return dirs.shell
 
 
+def _word(value: str) -> str:
+    if value.startswith(_FROM_CALLER):
+        return f'"${value.removeprefix(_FROM_CALLER)}"'
+    return shlex.quote(value)
+
+
 def end_agent_processes(dirs: TaskDirs) -> int:
-    """SIGKILL every process in the sessions of the agent's shells (commands it left running). Linux only."""
+    """SIGKILL what the agent's shells left running: each shell's sandbox as a whole (its PID namespace, setsid
+    children included), and without a sandbox every process in the shells' sessions. Linux only."""
     try:
         leaders = {int(line) for line in dirs.shell_pids.read_text().split() if line.strip().isdigit()}
     except FileNotFoundError:
         return 0
-    killed = 0
+    killed = end_process_trees(leaders, marker=str(dirs.workspace))
     for pid in _processes_in_sessions(leaders):
         try:
             os.kill(pid, signal.SIGKILL)

@@ -1,0 +1,103 @@
+"""``Sandbox.command``: how to start one command sandboxed, for the agent's shell wrapper and for validation.
+
+The caller starts ``Launch.argv`` with exactly ``Launch.env`` (for bubblewrap: an empty environment, so the
+sandbox's own init process, visible as ``/proc/1`` inside, holds nothing of the worker) in ``Launch.cwd``.
+The command itself gets exactly ``env``, and sees the same paths as outside.
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from services.sandbox.bwrap import bwrap_argv
+from services.sandbox.errors import SandboxUnavailable
+from services.sandbox.settings import SandboxMode, SandboxSettings
+
+
+@dataclass(frozen=True, slots=True)
+class Launch:
+    argv: list[str]
+    env: dict[str, str]
+    """The environment to start ``argv`` with (not the command's: bubblewrap sets that inside)."""
+    cwd: Path
+    sandboxed: bool
+
+
+class Sandbox:
+    """One machine's sandbox configuration; ``command()`` builds a fresh sandbox for each command it wraps."""
+
+    def __init__(
+        self,
+        mode: SandboxMode,
+        *,
+        bwrap: str | None = None,
+        setsid: str | None = None,
+        ro_paths: Sequence[Path] = (),
+        hidden: Sequence[Path] = (),
+    ) -> None:
+        if mode is SandboxMode.BWRAP and (bwrap is None or setsid is None):
+            raise ValueError("a bubblewrap sandbox needs the bwrap and setsid binaries")
+        self.mode = mode
+        self.bwrap = bwrap
+        self.setsid = setsid
+        self.ro_paths = [Path(sys.base_prefix), *ro_paths]
+        self.hidden = list(hidden)
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: SandboxSettings,
+        *,
+        ro_paths: Sequence[Path] = (),
+        hidden: Sequence[Path] = (),
+        path: str | None = None,
+    ) -> Sandbox:
+        """Find the binaries on ``path`` (default: ``PATH``); raise ``SandboxUnavailable`` naming what is missing."""
+        if settings.mode is SandboxMode.NONE:
+            return cls(SandboxMode.NONE)
+        bwrap = shutil.which("bwrap", path=path)
+        if bwrap is None:
+            raise SandboxUnavailable("the `bwrap` binary is not on PATH")
+        setsid = shutil.which("setsid", path=path) or shutil.which("setsid", path="/usr/bin:/bin")
+        if setsid is None:
+            raise SandboxUnavailable("the `setsid` binary (util-linux) is not on PATH")
+        return cls(SandboxMode.BWRAP, bwrap=bwrap, setsid=setsid, ro_paths=ro_paths, hidden=hidden)
+
+    @property
+    def enabled(self) -> bool:
+        return self.mode is not SandboxMode.NONE
+
+    def command(
+        self,
+        argv: Sequence[str],
+        *,
+        cwd: Path,
+        env: Mapping[str, str],
+        writable: Iterable[Path] = (),
+        readable: Iterable[Path] = (),
+        network: bool = False,
+        terminal: bool = False,
+    ) -> Launch:
+        """``argv`` in a new sandbox where only ``writable`` (plus a private /tmp) can be written.
+
+        ``terminal``: the command is an interactive shell on the caller's terminal (it becomes that terminal's
+        session leader, so Ctrl-C and job control work); otherwise it runs in a new session without one.
+        """
+        if self.bwrap is None:
+            return Launch(argv=list(argv), env=dict(env), cwd=cwd, sandboxed=False)
+        full = bwrap_argv(
+            self.bwrap,
+            argv,
+            cwd=cwd,
+            env=env,
+            writable=writable,
+            readable=[*self.ro_paths, *readable],
+            hidden=self.hidden,
+            network=network,
+            terminal_leader=self.setsid if terminal else None,
+        )
+        return Launch(argv=full, env={}, cwd=cwd, sandboxed=True)
