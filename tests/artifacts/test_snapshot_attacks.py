@@ -4,6 +4,7 @@ written outside the workspace, and the workspace is left empty."""
 from __future__ import annotations
 
 import hashlib
+import os
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,7 @@ from schemas import names
 from schemas.events import SourceSnapshot
 from schemas.topology import Topology
 from services.artifacts.errors import SnapshotCorrupt
+from services.artifacts.runtime import tarfile_filter_fixes_missing
 from services.artifacts.settings import SnapshotLimits
 from services.artifacts.snapshots import materialize_snapshot
 from tests.artifacts import tar_shapes
@@ -106,3 +108,12 @@ async def test_a_link_object_in_the_snapshot_bucket_is_not_followed(
     )
     with pytest.raises(SnapshotCorrupt, match="link"):
         await materialize_snapshot(js, SourceSnapshot(digest=digest, size_bytes=7, files=1), tmp_path / "ws")
+
+
+def test_the_python_version_check_names_the_fixed_releases() -> None:
+    """An interpreter without os.path.ALLOW_MISSING (the 2025 tarfile fixes) is named, with the fixed releases."""
+    missing = tarfile_filter_fixes_missing()
+    if hasattr(os.path, "ALLOW_MISSING"):
+        assert missing is None
+    else:
+        assert missing is not None and "3.12.11" in missing and "CVE-2025-4517" in missing
