@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from schemas.events import SleepResult, TaskFinished, TaskStatus, TestGenerationResult
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, task_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.client.patches import PatchNotApplied, apply_patch
@@ -15,7 +15,7 @@ from services.client.patches import PatchNotApplied, apply_patch
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("result", help="show a task's result; --patch prints its diff, --apply DIR applies it")
-    p.add_argument("task_id")
+    p.add_argument("task_id", type=task_id_arg)
     p.add_argument("--wait-s", type=float, default=0.0, help="wait this long for the task to finish (exit 3 if not)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--patch", action="store_true", help="print the patch (git apply-able) on stdout")

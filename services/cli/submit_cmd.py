@@ -11,7 +11,7 @@ from nats.js import JetStreamContext
 
 from schemas.events import Sleep, TaskPayload
 from services.artifacts.errors import ArtifactError
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, run_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.client.artifacts import module_payloads
@@ -24,7 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("targets", nargs="*", help="modules to write tests for, relative to --repo")
     p.add_argument("--repo", type=Path, default=Path("."), help="the source tree (default: current directory)")
     p.add_argument("--component", help="instead of targets: every non-test module under this folder")
-    p.add_argument("--run-id", help="group the tasks under this run id (default: a new one); makes retries idempotent")
+    p.add_argument(
+        "--run-id",
+        type=run_id_arg,
+        help="group the tasks under this run id (default: a new one); makes retries idempotent",
+    )
     p.add_argument("--coverage-goal", type=float, default=80.0, metavar="PCT")
     p.add_argument("--test-dir", default="tests")
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
