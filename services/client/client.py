@@ -106,9 +106,13 @@ class HandoffClient:
         ``deadline`` (or ``timeout_s`` from now) bounds the task's whole life, retries included. Submitting the same
         ``task_id`` again is idempotent: JetStream de-duplicates it and the first submit counts.
         """
-        task_id = names.checked_id(new_task_id() if task_id is None else task_id)
-        if run_id is not None:
-            names.checked_id(run_id, "run id")
+        task_id = new_task_id() if task_id is None else task_id
+        try:
+            names.checked_id(task_id, "task_id")
+            if run_id is not None:
+                names.checked_id(run_id, "run_id")
+        except names.InvalidIdentifier as exc:
+            raise SubmitError(str(exc), task_id=None, retryable=False) from exc
         if deadline is not None and timeout_s is not None:
             raise ValueError("give either deadline or timeout_s, not both")
         now = utcnow()

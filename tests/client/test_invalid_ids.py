@@ -14,6 +14,7 @@ from schemas import names
 from schemas.events import Sleep
 from schemas.topology import Topology
 from services.client import HandoffClient
+from services.client.errors import SubmitError
 
 BAD_IDS = ["*", ">", "a.b", "a b", "x>", "", "tab\there", "nl\n", "é", "a" * 65]
 
@@ -43,10 +44,12 @@ CALLS: dict[str, Callable[[HandoffClient, str], Awaitable[Any]]] = {
 async def test_every_client_method_refuses_ids_that_are_not_subject_tokens(
     client: HandoffClient, js: JetStreamContext, topology: Topology, call: str
 ) -> None:
-    """Each method raises InvalidIdentifier for every bad id; the victim's task is neither read nor touched."""
+    """Each method raises InvalidIdentifier (submit: a non-retryable SubmitError) for every bad id; the victim's
+    task is neither read nor touched."""
     await client.submit(Sleep(duration_s=0), task_id="victim-1", run_id="victim-run")
     before = (await js.stream_info(names.EVENTS_STREAM)).state.messages
+    refusal = SubmitError if call.startswith("submit") else names.InvalidIdentifier  # submit's documented error
     for bad in BAD_IDS:
-        with pytest.raises(names.InvalidIdentifier, match="invalid"):
+        with pytest.raises(refusal, match="invalid"):
             await CALLS[call](client, bad)
     assert (await js.stream_info(names.EVENTS_STREAM)).state.messages == before
