@@ -95,6 +95,7 @@ SUBMIT_FILTER = f"{PREFIX}.evt.*.*.{EventType.SUBMITTED}"
 ALL_TASK_EVENTS = f"{PREFIX}.evt.>"
 ALL_RUN_EVENTS = f"{PREFIX}.run.>"
 RUN_SEALED_FILTER = f"{PREFIX}.run.*.sealed"
+RUN_FINISHED_FILTER = f"{PREFIX}.run.*.finished"
 CANCEL_FILTER = f"{PREFIX}.cancel.*"
 
 
@@ -106,6 +107,12 @@ def task_subject(run_id: str | None, task_id: str, event: EventType) -> str:
     return f"{PREFIX}.evt.{run_token(run_id)}.{checked_id(task_id)}.{event}"
 
 
+def task_subject_of_tokens(run_token_: str, task_token: str, event: EventType) -> str:
+    """A lifecycle subject from raw tokens, NOT checked: only for feeding malformed subjects to the intake in
+    fuzz tests. Everything else uses ``task_subject``."""
+    return f"{PREFIX}.evt.{run_token_}.{task_token}.{event}"
+
+
 def run_submits_filter(run_id: str | None) -> str:
     """The submit subjects of every task of one run."""
     return f"{PREFIX}.evt.{run_token(run_id)}.*.{EventType.SUBMITTED}"
@@ -114,6 +121,11 @@ def run_submits_filter(run_id: str | None) -> str:
 def task_filter(task_id: str, event: EventType | None = None) -> str:
     """Filter for one task's events when its run is not known."""
     return f"{PREFIX}.evt.*.{checked_id(task_id)}.{event if event else '*'}"
+
+
+def all_tasks_filter(event: EventType | None = None) -> str:
+    """Every task's events of one type (or all of them), across runs."""
+    return f"{PREFIX}.evt.*.*.{event if event else '*'}"
 
 
 def run_events_filter(run_id: str) -> str:
