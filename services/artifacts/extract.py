@@ -76,7 +76,7 @@ def extract_stream(stream: IO[bytes], dest: Path, limits: SnapshotLimits) -> int
                 parts = _safe_parts(member)
                 if member.isdir():
                     _make_dirs(root_fd, parts, budget)
-                elif member.isreg():
+                elif member.isreg() and not member.issparse():
                     budget.add_bytes(member.name, member.size)
                     source = tar.extractfile(member)
                     assert source is not None  # a regular member always has a file object
@@ -166,6 +166,8 @@ def _kind(member: tarfile.TarInfo) -> str:
         return "symlink; snapshots hold no links"
     if member.islnk():
         return "hard link; snapshots hold no links"
+    if member.issparse():
+        return "sparse file"
     return f"type {member.type!r}"
 
 

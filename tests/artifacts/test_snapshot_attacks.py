@@ -4,7 +4,9 @@ written outside the workspace, and the workspace is left empty."""
 from __future__ import annotations
 
 import hashlib
+import io
 import os
+import tarfile
 from pathlib import Path
 
 import pytest
@@ -18,6 +20,7 @@ from services.artifacts.errors import SnapshotCorrupt
 from services.artifacts.runtime import tarfile_filter_fixes_missing
 from services.artifacts.settings import SnapshotLimits
 from services.artifacts.snapshots import materialize_snapshot
+from services.artifacts.tarball import extract_tarball
 from tests.artifacts import tar_shapes
 
 
@@ -117,3 +120,31 @@ def test_the_python_version_check_names_the_fixed_releases() -> None:
         assert missing is None
     else:
         assert missing is not None and "3.12.11" in missing and "CVE-2025-4517" in missing
+
+
+@pytest.mark.parametrize(
+    ("members", "reason"),
+    [
+        ([("a.py", tarfile.REGTYPE), ("a.py", tarfile.REGTYPE)], "twice"),
+        ([("a", tarfile.REGTYPE), ("a/b.py", tarfile.REGTYPE)], "both a file and a directory"),
+        ([("d/x.py", tarfile.REGTYPE), ("d", tarfile.REGTYPE)], "both a directory and a file"),
+        ([("fifo", tarfile.FIFOTYPE)], "unsupported member type"),
+        ([("x" * 256, tarfile.REGTYPE)], "too long"),
+        ([("/".join(["d"] * 65), tarfile.REGTYPE)], "unsafe path"),
+    ],
+    ids=["duplicate", "file-then-dir", "dir-then-file", "fifo", "long-component", "too-deep"],
+)
+def test_ambiguous_or_unsupported_members_are_refused_and_the_workspace_emptied(
+    tmp_path: Path, members: list[tuple[str, bytes]], reason: str
+) -> None:
+    """Names stored twice, file/directory clashes, FIFOs, over-long or over-deep names: refused, nothing left."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for name, kind in members:
+            info = tarfile.TarInfo(name)
+            info.type = kind
+            tar.addfile(info, io.BytesIO(b"") if kind == tarfile.REGTYPE else None)
+    ws = tmp_path / "ws"
+    with pytest.raises(SnapshotCorrupt, match=reason):
+        extract_tarball(buffer.getvalue(), ws)
+    assert _everything(ws) == []
