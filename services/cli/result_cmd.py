@@ -49,12 +49,12 @@ def summarize(finished: TaskFinished) -> list[str]:
     if t.total_s is not None:
         lines.append(f"  queue wait {t.queue_wait_s or 0:.1f} s, run {t.run_s or 0:.1f} s, total {t.total_s:.1f} s")
     if finished.error:
-        lines.append(f"  error {finished.error.code}: {finished.error.message}")
+        lines.append(f"  error {finished.error.code}: {printable(finished.error.message)}")
         if finished.error.detail:
-            lines += ["  " + line for line in finished.error.detail.splitlines()[-15:]]
+            lines += ["  " + printable(line) for line in finished.error.detail.splitlines()[-15:]]
     result = finished.result
     if isinstance(result, TestGenerationResult):
-        lines.append(f"  {result.summary}" if result.summary else "  (no summary)")
+        lines.append(f"  {printable(result.summary)}" if result.summary else "  (no summary)")
         lines.append(
             f"  tests: {result.tests_passed} passed, {result.tests_failed} failed of {result.tests_collected}; "
             f"rounds {result.rounds_used}; files produced: {'yes' if result.files_produced else 'NO'}"
