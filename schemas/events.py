@@ -12,18 +12,14 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from schemas import names
+
 SCHEMA_VERSION = 1
 MAX_RUN_SIZE = 100_000  # the most tasks one run may declare (run_size, RunSealed.size)
 RUN_FINISHED_MAX_TASKS = 1_000  # a RunFinished lists its tasks up to this many, else only counts
 
 # Identifiers end up as subject tokens and KV keys: letters, digits, '-' and '_' only.
-Ident = Annotated[
-    str,
-    msgspec.Meta(
-        pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$",
-        description="1-64 characters: letters, digits, '-', '_'; starts with a letter or digit",
-    ),
-]
+Ident = Annotated[str, msgspec.Meta(pattern=names.IDENT_PATTERN, description=names.IDENT_RULE)]
 # Paths inside a submitted source tree: relative, no '..' segment, no backslash or NUL.
 RelPath = Annotated[
     str,

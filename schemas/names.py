@@ -17,6 +17,7 @@ late subscriber can ask JetStream for exactly the messages it needs):
 
 from __future__ import annotations
 
+import re
 from enum import StrEnum
 
 PREFIX = "handoff"
@@ -60,6 +61,31 @@ class Header(StrEnum):
     TRACESTATE = "tracestate"
 
 
+# ---- identifiers ---------------------------------------------------------------------------------
+# Task and run ids end up as subject tokens and KV keys: letters, digits, '-' and '_' only, so no wildcard
+# ('*', '>'), no '.', no space or control character can widen a filter or address another subject.
+IDENT_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$"
+IDENT_RULE = "1-64 characters: letters, digits, '-', '_'; starts with a letter or digit"
+_IDENT = re.compile(IDENT_PATTERN)
+
+
+class InvalidIdentifier(ValueError):
+    """A task or run id that cannot be a subject token or a KV key (a wildcard, a dot, a space, too long …)."""
+
+
+def valid_id(value: object) -> bool:
+    return isinstance(value, str) and _IDENT.fullmatch(value) is not None
+
+
+def checked_id(value: str, what: str = "task id") -> str:
+    """``value`` if it is a valid id; ``InvalidIdentifier`` naming ``what`` otherwise. Every subject and key
+    built from an id below goes through here, so no caller can build a wildcard or foreign subject from one."""
+    if not valid_id(value):
+        shown = repr(value)[:80] if isinstance(value, str) else type(value).__name__
+        raise InvalidIdentifier(f"invalid {what} {shown}: {IDENT_RULE}")
+    return value
+
+
 # ---- subject builders and filters ----------------------------------------------------------------
 EVENTS_SUBJECTS = (f"{PREFIX}.evt.>", f"{PREFIX}.run.>")
 CONTROL_SUBJECTS = (f"{PREFIX}.cancel.>",)
@@ -70,41 +96,61 @@ FINISHED_FILTER = f"{PREFIX}.evt.*.*.{EventType.FINISHED}"
 ALL_TASK_EVENTS = f"{PREFIX}.evt.>"
 ALL_RUN_EVENTS = f"{PREFIX}.run.>"
 RUN_SEALED_FILTER = f"{PREFIX}.run.*.sealed"
+RUN_FINISHED_FILTER = f"{PREFIX}.run.*.finished"
 CANCEL_FILTER = f"{PREFIX}.cancel.*"
 
 
 def run_token(run_id: str | None) -> str:
-    return run_id if run_id else NO_RUN
+    return checked_id(run_id, "run id") if run_id else NO_RUN
 
 
 def task_subject(run_id: str | None, task_id: str, event: EventType) -> str:
-    return f"{PREFIX}.evt.{run_token(run_id)}.{task_id}.{event}"
+    return f"{PREFIX}.evt.{run_token(run_id)}.{checked_id(task_id)}.{event}"
+
+
+def task_subject_of_tokens(run_token_: str, task_token: str, event: EventType) -> str:
+    """A lifecycle subject from raw tokens, NOT checked: only for feeding malformed subjects to the intake in
+    fuzz tests. Everything else uses ``task_subject``."""
+    return f"{PREFIX}.evt.{run_token_}.{task_token}.{event}"
+
+
+def run_submits_filter(run_id: str | None) -> str:
+    """The submit subjects of every task of one run."""
+    return f"{PREFIX}.evt.{run_token(run_id)}.*.{EventType.SUBMITTED}"
 
 
 def task_filter(task_id: str, event: EventType | None = None) -> str:
     """Filter for one task's events when its run is not known."""
-    return f"{PREFIX}.evt.*.{task_id}.{event if event else '*'}"
+    return f"{PREFIX}.evt.*.{checked_id(task_id)}.{event if event else '*'}"
+
+
+def all_tasks_filter(event: EventType | None = None) -> str:
+    """Every task's events of one type (or all of them), across runs."""
+    return f"{PREFIX}.evt.*.*.{event if event else '*'}"
 
 
 def run_events_filter(run_id: str) -> str:
-    return f"{PREFIX}.evt.{run_id}.>"
+    return f"{PREFIX}.evt.{checked_id(run_id, 'run id')}.>"
 
 
 def run_filter(run_id: str) -> str:
     """The run-level subjects of one run (sealed, finished)."""
-    return f"{PREFIX}.run.{run_id}.*"
+    return f"{PREFIX}.run.{checked_id(run_id, 'run id')}.*"
 
 
 def run_sealed_subject(run_id: str) -> str:
-    return f"{PREFIX}.run.{run_id}.sealed"
+    return f"{PREFIX}.run.{checked_id(run_id, 'run id')}.sealed"
 
 
 def run_finished_subject(run_id: str) -> str:
-    return f"{PREFIX}.run.{run_id}.finished"
+    return f"{PREFIX}.run.{checked_id(run_id, 'run id')}.finished"
+
+
+CANCEL_PREFIX = f"{PREFIX}.cancel."
 
 
 def cancel_subject(task_id: str) -> str:
-    return f"{PREFIX}.cancel.{task_id}"
+    return f"{CANCEL_PREFIX}{checked_id(task_id)}"
 
 
 def dlq_subject(origin: str) -> str:
@@ -133,7 +179,8 @@ def max_deliveries_advisory(stream: str, consumer: str) -> str:
 
 
 def kv_key_subject(bucket: str, key: str) -> str:
-    return f"$KV.{bucket}.{key}"
+    """The subject of one task's or run's key (the keys of the task and run buckets are their ids)."""
+    return f"$KV.{bucket}.{checked_id(key, 'key')}"
 
 
 def kv_stream(bucket: str) -> str:

@@ -9,12 +9,21 @@ import msgspec
 from services.common.env import env_int
 
 MIB = 1024 * 1024
+TAR_OVERHEAD_PER_ENTRY = 8 * 512  # header, a PAX header and its data for a long name, padding
+TAR_TRAILER_BYTES = 20 * 512  # end-of-archive blocks and the record padding
 
 
 class SnapshotLimits(msgspec.Struct, kw_only=True, frozen=True):
     max_file_bytes: int = 5 * MIB
     max_total_bytes: int = 100 * MIB
-    max_files: int = 20_000
+    max_files: int = 20_000  # files and directories
+
+    @property
+    def max_object_bytes(self) -> int:
+        """The largest tarball these limits can produce: the contents plus a generous allowance per entry for
+        headers (512 bytes, a PAX header for long names) and padding. A stored object larger than this is
+        refused from its object-store metadata, before a byte of it is downloaded."""
+        return self.max_total_bytes + self.max_files * TAR_OVERHEAD_PER_ENTRY + TAR_TRAILER_BYTES
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> SnapshotLimits:

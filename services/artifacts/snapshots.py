@@ -3,27 +3,43 @@
 A snapshot is a deterministic tarball of a tree's files; its sha256 is both its digest and its object name, so
 identical trees are stored once. Submitters call ``upload_snapshot``; runners call ``materialize_snapshot`` to
 get a fresh workspace per task.
+
+Materialising never trusts the object: its size is read from the object-store metadata and refused over the
+limits before a byte is downloaded, the download streams into a temporary file (counted and hashed as it
+arrives, so a store that lies about the size is cut off too), and ``services.artifacts.extract`` writes
+regular files and directories only.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import tempfile
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import structlog
 from nats.js import JetStreamContext
+from nats.js.api import ObjectInfo
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
 
 from schemas import names
 from schemas.events import SourceSnapshot
 from services.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
+from services.artifacts.extract import extract_stream
 from services.artifacts.settings import SnapshotLimits
-from services.artifacts.tarball import Tarball, build_tarball, extract_tarball, list_files
+from services.artifacts.tarball import Tarball, build_tarball, list_files
 
 log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSnapshot:
+    snapshot: SourceSnapshot
+    skipped_links: tuple[str, ...]  # symbolic links in the source: never snapshotted
 
 
 async def upload_snapshot(
@@ -35,8 +51,20 @@ async def upload_snapshot(
 ) -> SourceSnapshot:
     """Snapshot ``source`` (the files git tracks, or a directory walk; or exactly ``files``) and store it once.
 
-    Raises ``SnapshotRefused`` for links escaping the tree, files over the limits, or an unreadable source.
+    Symbolic links are skipped (logged; ``store_snapshot`` returns them). Raises ``SnapshotRefused`` for files
+    over the limits, a directory that resolves outside the tree, or an unreadable source.
     """
+    return (await store_snapshot(js, source, files=files, limits=limits)).snapshot
+
+
+async def store_snapshot(
+    js: JetStreamContext,
+    source: Path,
+    *,
+    files: Sequence[str] | None = None,
+    limits: SnapshotLimits | None = None,
+) -> StoredSnapshot:
+    """``upload_snapshot``, also saying which symbolic links of ``source`` were left out of the snapshot."""
     limits = limits or SnapshotLimits.from_env()
     source = Path(source)
     if not source.is_dir():
@@ -52,7 +80,9 @@ async def upload_snapshot(
         log.info("snapshot_uploaded", digest=digest, size_bytes=snapshot.size_bytes, files=snapshot.files)
     else:
         log.info("snapshot_already_stored", digest=digest, size_bytes=snapshot.size_bytes, files=snapshot.files)
-    return snapshot
+    if tarball.skipped_links:
+        log.warning("snapshot_links_skipped", links=list(tarball.skipped_links[:20]), count=len(tarball.skipped_links))
+    return StoredSnapshot(snapshot=snapshot, skipped_links=tarball.skipped_links)
 
 
 async def materialize_snapshot(
@@ -70,16 +100,56 @@ async def materialize_snapshot(
     except BucketMissing as err:
         raise SnapshotMissing(f"snapshot {snapshot.digest} cannot be found: {err}") from err
     try:
-        result = await store.get(snapshot.digest)
+        info = await store.get_info(snapshot.digest)
     except NotFoundError:
         raise SnapshotMissing(
             f"snapshot {snapshot.digest} is not in bucket {names.SNAPSHOTS_BUCKET} (never uploaded, or expired)"
         ) from None
-    data = bytes(result.data or b"")
-    actual = hashlib.sha256(data).hexdigest()
-    if actual != snapshot.digest:
-        raise SnapshotCorrupt(f"snapshot {snapshot.digest} downloaded with sha256 {actual}")
-    await asyncio.to_thread(extract_tarball, data, Path(dest), limits)
+    _check_info(snapshot, info, limits)
+    with tempfile.TemporaryFile(prefix="handoff-snapshot-") as spool:
+        sink = _CountingSink(spool, snapshot.digest, limits.max_object_bytes)
+        try:
+            await store.get(snapshot.digest, writeinto=sink)  # type: ignore[arg-type]  # a file-like sink
+        except NotFoundError:
+            raise SnapshotMissing(f"snapshot {snapshot.digest} disappeared while it was downloaded") from None
+        actual = sink.sha256.hexdigest()
+        if actual != snapshot.digest:
+            raise SnapshotCorrupt(f"snapshot {snapshot.digest} downloaded with sha256 {actual}")
+        spool.seek(0)
+        await asyncio.to_thread(extract_stream, spool, Path(dest), limits)
+
+
+def _check_info(snapshot: SourceSnapshot, info: ObjectInfo, limits: SnapshotLimits) -> None:
+    """Refuse from the metadata alone: links to other objects or buckets, and objects over the limits."""
+    if info.options is not None and info.options.link is not None:
+        raise SnapshotCorrupt(f"snapshot {snapshot.digest} is a link to another object; links are not followed")
+    size = info.size or 0
+    if size > limits.max_object_bytes:
+        raise SnapshotCorrupt(
+            f"snapshot {snapshot.digest} is {size} bytes in the object store, over the {limits.max_object_bytes} "
+            "bytes the snapshot limits allow (HANDOFF_SNAPSHOT_MAX_BYTES, HANDOFF_SNAPSHOT_MAX_FILES); not downloaded"
+        )
+
+
+class _CountingSink:
+    """The file the object store writes chunks into: hashes them and stops the download past ``max_bytes``."""
+
+    def __init__(self, spool: IO[bytes], digest: str, max_bytes: int) -> None:
+        self._spool = spool
+        self._digest = digest
+        self._max_bytes = max_bytes
+        self.received = 0
+        self.sha256 = hashlib.sha256()
+
+    def write(self, chunk: bytes) -> int:
+        self.received += len(chunk)
+        if self.received > self._max_bytes:
+            raise SnapshotCorrupt(
+                f"snapshot {self._digest} is larger than its metadata says (over {self._max_bytes} bytes); "
+                "download stopped"
+            )
+        self.sha256.update(chunk)
+        return self._spool.write(chunk)
 
 
 def _pack(source: Path, files: Sequence[str] | None, limits: SnapshotLimits) -> Tarball:

@@ -1,7 +1,9 @@
-"""Deterministic tarballs of source trees, and their safe extraction. Blocking; callers use a thread.
+"""Deterministic tarballs of source trees. Blocking; callers use a thread.
 
 The same files with the same contents always give the same bytes: names sorted, mtimes, owners and groups
-zeroed, modes normalised to 0644/0755. That makes the sha256 of the tarball a content address.
+zeroed, modes normalised to 0644/0755. That makes the sha256 of the tarball a content address. A snapshot holds
+regular files only: symbolic links are skipped and reported (``Tarball.skipped_links``), never stored, so the
+extracting side can refuse every link (see ``services.artifacts.extract``).
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from services.artifacts.errors import SnapshotCorrupt, SnapshotRefused
+from services.artifacts.errors import SnapshotRefused
+from services.artifacts.extract import extract_stream
 from services.artifacts.settings import SnapshotLimits
 
 SKIP_DIRS = frozenset(
@@ -28,6 +31,7 @@ GIT_TIMEOUT_S = 30.0
 class Tarball:
     data: bytes
     files: int
+    skipped_links: tuple[str, ...] = ()
 
 
 def list_files(source: Path, files: Sequence[str] | None = None) -> list[str]:
@@ -43,11 +47,16 @@ def list_files(source: Path, files: Sequence[str] | None = None) -> list[str]:
 
 def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) -> Tarball:
     root = source.resolve()
-    if len(names) > limits.max_files:
-        raise SnapshotRefused(f"{len(names)} files exceed the limit of {limits.max_files} (HANDOFF_SNAPSHOT_MAX_FILES)")
+    directories = {parent for name in names for parent in PurePosixPath(name).parents if parent.parts}
+    if len(names) + len(directories) > limits.max_files:
+        raise SnapshotRefused(
+            f"{len(names)} files in {len(directories)} directories exceed the limit of {limits.max_files} "
+            "files and directories (HANDOFF_SNAPSHOT_MAX_FILES)"
+        )
     buffer = io.BytesIO()
     total = 0
     count = 0
+    skipped: list[str] = []
     with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for name in sorted(names):
             path = source / name
@@ -61,11 +70,9 @@ def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) ->
             info.uid = info.gid = 0
             info.uname = info.gname = ""
             if stat.S_ISLNK(st.st_mode):
-                info.type = tarfile.SYMTYPE
-                info.linkname = _inside_link(root, path, name)
-                info.mode = 0o777
-                tar.addfile(info)
-            elif stat.S_ISREG(st.st_mode):
+                skipped.append(name)  # links are never snapshotted: the extracting side refuses them all
+                continue
+            if stat.S_ISREG(st.st_mode):
                 if st.st_size > limits.max_file_bytes:
                     raise SnapshotRefused(
                         f"{name}: {st.st_size} bytes exceed the per-file limit of {limits.max_file_bytes} "
@@ -84,59 +91,12 @@ def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) ->
             else:
                 continue  # directories come implicitly; submodules, sockets and devices are not source
             count += 1
-    return Tarball(data=buffer.getvalue(), files=count)
+    return Tarball(data=buffer.getvalue(), files=count, skipped_links=tuple(skipped))
 
 
 def extract_tarball(data: bytes, dest: Path, limits: SnapshotLimits | None = None) -> int:
-    """Extract into ``dest`` (created, must be empty); refuse anything that could land outside it, and (with
-    ``limits``) a snapshot over the size limits, whoever stored it."""
-    dest.mkdir(parents=True, exist_ok=True)
-    if any(dest.iterdir()):
-        raise SnapshotCorrupt(f"refusing to extract into non-empty directory {dest}")
-    try:
-        with tarfile.open(fileobj=io.BytesIO(data), mode="r:") as tar:
-            members = tar.getmembers()
-            for member in members:
-                _check_member(member)
-            if limits is not None:
-                _check_limits(members, limits)
-            tar.extractall(dest, members=members, filter="data")
-    except tarfile.TarError as err:  # FilterError is a TarError
-        raise SnapshotCorrupt(f"snapshot cannot be extracted safely: {err}") from err
-    return sum(1 for m in members if m.isfile() or m.issym())
-
-
-def _check_member(member: tarfile.TarInfo) -> None:
-    name = PurePosixPath(member.name)
-    if name.is_absolute() or ".." in name.parts or "\\" in member.name or "\x00" in member.name:
-        raise SnapshotCorrupt(f"unsafe path in snapshot: {member.name!r}")
-    if not (member.isfile() or member.isdir() or member.issym()):
-        raise SnapshotCorrupt(f"unsupported member type in snapshot: {member.name!r}")
-    if member.issym():
-        target = PurePosixPath(member.linkname)
-        resolved = os.path.normpath(name.parent / target)
-        if target.is_absolute() or resolved == ".." or resolved.startswith("../"):
-            raise SnapshotCorrupt(f"link escaping the workspace in snapshot: {member.name!r} -> {member.linkname!r}")
-
-
-def _check_limits(members: Sequence[tarfile.TarInfo], limits: SnapshotLimits) -> None:
-    files = [m for m in members if m.isfile() or m.issym()]
-    if len(files) > limits.max_files:
-        raise SnapshotCorrupt(
-            f"snapshot holds {len(files)} files, over the limit of {limits.max_files} (HANDOFF_SNAPSHOT_MAX_FILES)"
-        )
-    for member in files:
-        if member.size > limits.max_file_bytes:
-            raise SnapshotCorrupt(
-                f"snapshot member {member.name}: {member.size} bytes exceed the per-file limit of "
-                f"{limits.max_file_bytes} (HANDOFF_SNAPSHOT_MAX_FILE_BYTES)"
-            )
-    total = sum(m.size for m in files)
-    if total > limits.max_total_bytes:
-        raise SnapshotCorrupt(
-            f"snapshot extracts to {total} bytes, over the limit of {limits.max_total_bytes} "
-            "(HANDOFF_SNAPSHOT_MAX_BYTES)"
-        )
+    """Extract the tarball ``data`` into ``dest`` (created, must be empty) with ``extract.extract_stream``."""
+    return extract_stream(io.BytesIO(data), dest, limits or SnapshotLimits())
 
 
 def _checked_name(name: str) -> str:
@@ -150,14 +110,6 @@ def _check_inside(root: Path, directory: Path, name: str) -> None:
     resolved = directory.resolve()
     if resolved != root and root not in resolved.parents:
         raise SnapshotRefused(f"{name}: its directory resolves outside the source tree ({resolved})")
-
-
-def _inside_link(root: Path, path: Path, name: str) -> str:
-    target = Path(os.readlink(path))
-    resolved = (path.parent / target).resolve() if not target.is_absolute() else target.resolve()
-    if resolved != root and root not in resolved.parents:
-        raise SnapshotRefused(f"{name}: symlink points outside the source tree ({os.readlink(path)})")
-    return os.path.relpath(resolved, path.parent.resolve())
 
 
 def _is_git_work_tree(source: Path) -> bool:

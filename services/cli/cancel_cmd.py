@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, task_id_arg
 from services.cli.exit_codes import Exit
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("cancel", help="cancel a task (interrupts it if running, or it never starts)")
-    p.add_argument("task_id")
+    p.add_argument("task_id", type=task_id_arg)
     p.add_argument("--reason", default="cancelled from the command line")
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from collections.abc import AsyncIterator
@@ -12,6 +13,7 @@ from typing import Any
 import msgspec
 from nats.errors import NoServersError
 
+from schemas import names
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.client.client import HandoffClient
@@ -55,6 +57,8 @@ async def open_client() -> AsyncIterator[HandoffClient]:
         raise CliError(Exit.NOT_FOUND, str(exc)) from exc
     except ResultTimeoutError as exc:
         raise CliError(Exit.TIMEOUT, str(exc)) from exc
+    except names.InvalidIdentifier as exc:
+        raise CliError(Exit.USAGE, str(exc)) from exc
     except SubmitError as exc:
         raise CliError(Exit.UNAVAILABLE if exc.retryable else Exit.USAGE, str(exc)) from exc
     except ArtifactUnavailableError as exc:
@@ -65,6 +69,23 @@ async def open_client() -> AsyncIterator[HandoffClient]:
 
 def to_json(value: Any) -> str:
     return json.dumps(msgspec.to_builtins(value), default=str)
+
+
+def task_id_arg(value: str) -> str:
+    """argparse ``type`` of a task id argument: an invalid one is a usage error (exit 2) before anything runs."""
+    return _id_arg(value, "task id")
+
+
+def run_id_arg(value: str) -> str:
+    """argparse ``type`` of a run id argument."""
+    return _id_arg(value, "run id")
+
+
+def _id_arg(value: str, what: str) -> str:
+    try:
+        return names.checked_id(value, what)
+    except names.InvalidIdentifier as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def print_json(value: Any) -> None:

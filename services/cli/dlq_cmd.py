@@ -9,13 +9,15 @@ from nats.js.errors import NotFoundError
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
-from schemas.events import DeadLettered
+from schemas.events import DeadLettered, TaskSubmitted
 from services.cli.common import open_client, print_json
 from services.cli.errors import CliError
+from services.cli.escape import printable
 from services.cli.exit_codes import Exit
 from services.client.publishing import PublishFailed, publish_acked
 
 _dead: Decoder[DeadLettered] = Decoder(DeadLettered)
+_submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -65,9 +67,24 @@ async def list_dead(js: JetStreamContext, limit: int) -> list[tuple[int, DeadLet
 
 def _line(seq: int, d: DeadLettered) -> str:
     return (
-        f"{seq:>6}  {d.dead_lettered_at:%Y-%m-%d %H:%M:%S}  {d.origin:<10} {d.reason:<18} "
-        f"{d.task_id or '-':<34} {d.detail[:60]}"
+        f"{seq:>6}  {d.dead_lettered_at:%Y-%m-%d %H:%M:%S}  {printable(d.origin):<10} {d.reason:<18} "
+        f"{d.task_id or '-':<34} {printable(d.detail[:60])}"
     )
+
+
+def replayable(seq: int, d: DeadLettered) -> tuple[str, TaskSubmitted]:
+    """The subject a dead letter's submit goes back to, computed from the submit's own ids, never from the
+    subject stored in the letter (whoever wrote the letter chose that one). ``CliError`` for anything that is
+    not a valid TaskSubmitted."""
+    try:
+        submitted = _submitted.decode(d.original)
+    except DecodeError as exc:
+        raise CliError(
+            Exit.TASK_FAILED,
+            f"dead letter {seq} cannot be replayed: its original message is not a valid task submit "
+            f"({printable(exc.message[:200])}); nothing was published",
+        ) from exc
+    return names.task_subject(submitted.run_id, submitted.task_id, names.EventType.SUBMITTED), submitted
 
 
 async def run(args: argparse.Namespace) -> int:
@@ -90,16 +107,20 @@ async def run(args: argparse.Namespace) -> int:
                 print_json({"seq": args.seq, **_summary(d), "original": d.original.decode(errors="replace")})
             else:
                 print(_line(args.seq, d))
-                print(f"  subject {d.original_subject}; deliveries {d.deliveries}; stream seq {d.stream_seq}")
-                print(f"  detail: {d.detail}")
-                print(f"  original ({len(d.original)} bytes): {d.original[:2000].decode(errors='replace')}")
+                print(
+                    f"  subject {printable(d.original_subject)}; deliveries {d.deliveries}; stream seq {d.stream_seq}"
+                )
+                print(f"  detail: {printable(d.detail)}")
+                original = printable(d.original[:2000].decode(errors="replace"))
+                print(f"  original ({len(d.original)} bytes): {original}")
             return Exit.OK
         if args.action == "replay":
             d = await _get(js, args.seq)
+            subject, submitted = replayable(args.seq, d)
             try:
                 await publish_acked(
                     js,
-                    d.original_subject,
+                    subject,
                     d.original,
                     msg_id=names.replay_msg_id(args.seq),
                     headers={names.Header.REPLAY_OF: str(args.seq)},
@@ -109,9 +130,13 @@ async def run(args: argparse.Namespace) -> int:
             except PublishFailed as exc:
                 raise CliError(Exit.UNAVAILABLE, f"replay of {args.seq} failed: {exc}") from exc
             await js.delete_msg(names.DLQ_STREAM, args.seq)
-            print_json({"replayed": args.seq, "subject": d.original_subject}) if args.json else print(
-                f"replayed dead letter {args.seq} to {d.original_subject} and removed it from the dead-letter stream"
-            )
+            if args.json:
+                print_json({"replayed": args.seq, "task_id": submitted.task_id, "subject": subject})
+            else:
+                print(
+                    f"replayed dead letter {args.seq} (task {submitted.task_id}) to {subject} and removed it from "
+                    "the dead-letter stream"
+                )
             return Exit.OK
         # purge
         info = await js.stream_info(names.DLQ_STREAM)

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 import structlog
 
 from schemas.events import Payload
+from services.artifacts.runtime import tarfile_filter_fixes_missing
 from services.broker.connect import Broker
 from services.cli.exit_codes import Exit
 from services.cli.failures import broker_failures
@@ -61,6 +62,8 @@ async def serve(
     runners: Mapping[type[Payload], Runner] | None = None,
 ) -> int:
     """Run one replica until a signal (or, without signal handling, until the task is cancelled)."""
+    if (warning := tarfile_filter_fixes_missing()) is not None:
+        log.warning("python_tarfile_unpatched", detail=warning)
     readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
     try:
         with broker_failures("NATS unavailable"):

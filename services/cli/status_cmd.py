@@ -4,16 +4,21 @@ or one task's record with ``handoff status TASK_ID``."""
 from __future__ import annotations
 
 import argparse
+import asyncio
+from collections.abc import Awaitable
+from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 from nats.js import JetStreamContext
+from nats.js.api import ConsumerInfo
 from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskSubmitted
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, task_id_arg
+from services.cli.escape import printable
 from services.cli.exit_codes import Exit
 from services.collector.records import TaskRecord
 from services.common.clock import utcnow
@@ -24,38 +29,82 @@ _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="queue depth, in flight, replicas, dead letters; or one task's record")
-    p.add_argument("task_id", nargs="?")
+    p.add_argument("task_id", nargs="?", type=task_id_arg)
     p.add_argument("--json", action="store_true")
     p.set_defaults(handler=run)
 
 
-async def overview(js: JetStreamContext) -> dict[str, Any]:
-    gen = await js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER)
-    col = await js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
-    dlq = await js.stream_info(names.DLQ_STREAM)
-    oldest = None
-    if gen.num_pending:
-        delivered = gen.delivered.stream_seq if gen.delivered else 0
-        try:
-            raw = await js.get_msg(names.EVENTS_STREAM, seq=delivered + 1, next=True, subject=names.SUBMIT_FILTER)
-            event = _submitted.decode(raw.data or b"")
-            oldest = {
-                "task_id": event.task_id,
-                "submitted_at": event.submitted_at.isoformat(),
-                "waiting_s": round((utcnow() - event.submitted_at).total_seconds(), 1),
-            }
-        except (NotFoundError, DecodeError):
-            oldest = None
+@dataclass(frozen=True, slots=True)
+class Unreadable:
+    """A part of the overview these credentials (or this server) did not answer for."""
+
+    what: str
+    reason: str
+
+
+async def _read[T](what: str, op: Awaitable[T], timeout_s: float) -> T | Unreadable:
+    """``op``'s answer, or why there is none: a role without the permission gets no reply at all (the server
+    drops the request), so a missing answer within ``timeout_s`` is reported, not raised."""
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await op
+    except TimeoutError:  # nats' TimeoutError is one too
+        return Unreadable(what, f"no answer within {timeout_s:g} s (these credentials may not read it)")
+    except (NotFoundError, BucketNotFoundError):
+        return Unreadable(what, "does not exist (run 'handoff topology apply')")
+
+
+async def overview(js: JetStreamContext, *, timeout_s: float = 5.0) -> dict[str, Any]:
+    """Every part the credentials may read; the others are listed under ``unreadable`` with the reason."""
+    gen, col, dlq, present = await asyncio.gather(
+        _read(f"consumer {names.GENERATOR_CONSUMER}", js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER),
+              timeout_s),
+        _read(f"consumer {names.COLLECTOR_CONSUMER}", js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER),
+              timeout_s),
+        _read(f"stream {names.DLQ_STREAM}", js.stream_info(names.DLQ_STREAM), timeout_s),
+        _read(f"bucket {names.REPLICAS_BUCKET}", replicas(js), timeout_s),
+    )  # fmt: skip
+    unreadable = {u.what: u.reason for u in (gen, col, dlq, present) if isinstance(u, Unreadable)}
+    view: dict[str, Any] = {
+        "queued": None,
+        "in_flight": None,
+        "in_flight_cap": None,
+        "redelivered_now": None,
+        "waiting_pulls": None,
+        "collector_lag": None if isinstance(col, Unreadable) else col.num_pending or 0,
+        "dead_letters": None if isinstance(dlq, Unreadable) else dlq.state.messages,
+        "oldest_waiting": None,
+        "replicas": [] if isinstance(present, Unreadable) else [msgspec.to_builtins(r) for r in present],
+        "unreadable": unreadable,
+    }
+    if not isinstance(gen, Unreadable):
+        view |= {
+            "queued": gen.num_pending or 0,
+            "in_flight": gen.num_ack_pending or 0,
+            "in_flight_cap": gen.config.max_ack_pending,
+            "redelivered_now": gen.num_redelivered or 0,
+            "waiting_pulls": gen.num_waiting or 0,
+        }
+        if gen.num_pending:
+            oldest = await _read("the oldest waiting submit", _oldest_waiting(js, gen), timeout_s)
+            if isinstance(oldest, Unreadable):
+                unreadable[oldest.what] = oldest.reason
+            else:
+                view["oldest_waiting"] = oldest
+    return view
+
+
+async def _oldest_waiting(js: JetStreamContext, gen: ConsumerInfo) -> dict[str, Any] | None:
+    delivered = gen.delivered.stream_seq if gen.delivered else 0
+    try:
+        raw = await js.get_msg(names.EVENTS_STREAM, seq=delivered + 1, next=True, subject=names.SUBMIT_FILTER)
+        event = _submitted.decode(raw.data or b"")
+    except (NotFoundError, DecodeError):
+        return None
     return {
-        "queued": gen.num_pending or 0,
-        "in_flight": gen.num_ack_pending or 0,
-        "in_flight_cap": gen.config.max_ack_pending,
-        "redelivered_now": gen.num_redelivered or 0,
-        "waiting_pulls": gen.num_waiting or 0,
-        "collector_lag": col.num_pending or 0,
-        "dead_letters": dlq.state.messages,
-        "oldest_waiting": oldest,
-        "replicas": [msgspec.to_builtins(r) for r in await replicas(js)],
+        "task_id": event.task_id,
+        "submitted_at": event.submitted_at.isoformat(),
+        "waiting_s": round((utcnow() - event.submitted_at).total_seconds(), 1),
     }
 
 
@@ -76,20 +125,27 @@ async def replicas(js: JetStreamContext) -> list[ReplicaPresence]:
     return sorted(found, key=lambda r: r.replica_id)
 
 
+def _shown(value: object) -> str:
+    return "?" if value is None else str(value)
+
+
 def human(view: dict[str, Any]) -> str:
     lines = [
-        f"queued {view['queued']} · in flight {view['in_flight']}/{view['in_flight_cap']} · "
-        f"dead letters {view['dead_letters']} · collector lag {view['collector_lag']}",
+        f"queued {_shown(view['queued'])} · in flight {_shown(view['in_flight'])}/{_shown(view['in_flight_cap'])} · "
+        f"dead letters {_shown(view['dead_letters'])} · collector lag {_shown(view['collector_lag'])}",
     ]
     oldest = view["oldest_waiting"]
     lines.append(f"oldest waiting: {oldest['task_id']} for {oldest['waiting_s']} s" if oldest else "nothing waiting")
-    if not view["replicas"]:
+    unreadable: dict[str, str] = view.get("unreadable", {})
+    if not view["replicas"] and not any(what.startswith("bucket ") for what in unreadable):
         lines.append("no generator replica has reported in")
     for r in view["replicas"]:
         lines.append(
-            f"  {r['replica_id']:<24} slots {r['slots_in_use']}/{r['slots']} · started {r['started']} · "
+            f"  {printable(r['replica_id']):<24} slots {r['slots_in_use']}/{r['slots']} · started {r['started']} · "
             f"finished {r['finished']} · {'ready' if r['ready'] else 'NOT READY'}"
         )
+    for what, reason in unreadable.items():
+        lines.append(f"not shown: {what}: {reason}")
     return "\n".join(lines)
 
 
@@ -99,9 +155,9 @@ def record_lines(record: TaskRecord) -> str:
         lines.append(f"  attempt {record.attempt} on {record.replica_id}")
     if record.last_progress:
         p = record.last_progress
-        lines.append(f"  last progress [{p.stage}] {p.message} at {p.at.isoformat()}")
+        lines.append(f"  last progress [{printable(p.stage)}] {printable(p.message)} at {p.at.isoformat()}")
     if record.finished and record.finished.error:
-        lines.append(f"  error {record.finished.error.code}: {record.finished.error.message}")
+        lines.append(f"  error {record.finished.error.code}: {printable(record.finished.error.message)}")
     return "\n".join(lines)
 
 
@@ -111,6 +167,6 @@ async def run(args: argparse.Namespace) -> int:
             record = await client.status(args.task_id)
             print_json(record) if args.json else print(record_lines(record))
             return Exit.OK
-        view = await overview(client.js)
+        view = await overview(client.js, timeout_s=client.settings.nats.publish_timeout_s)
     print_json(view) if args.json else print(human(view))
     return Exit.OK

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import uuid
 from pathlib import Path
 
@@ -10,10 +11,10 @@ from nats.js import JetStreamContext
 
 from schemas.events import Sleep, TaskPayload
 from services.artifacts.errors import ArtifactError
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, run_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
-from services.client.artifacts import per_module_payloads
+from services.client.artifacts import module_payloads
 from services.workflow.config import WorkflowConfigError, WorkflowSpec
 from services.workflow.discovery import discover_targets
 
@@ -23,7 +24,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("targets", nargs="*", help="modules to write tests for, relative to --repo")
     p.add_argument("--repo", type=Path, default=Path("."), help="the source tree (default: current directory)")
     p.add_argument("--component", help="instead of targets: every non-test module under this folder")
-    p.add_argument("--run-id", help="group the tasks under this run id (default: a new one); makes retries idempotent")
+    p.add_argument(
+        "--run-id",
+        type=run_id_arg,
+        help="group the tasks under this run id (default: a new one); makes retries idempotent",
+    )
     p.add_argument("--coverage-goal", type=float, default=80.0, metavar="PCT")
     p.add_argument("--test-dir", default="tests")
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
@@ -79,10 +84,21 @@ def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
 async def _test_generation_payloads(js: JetStreamContext, args: argparse.Namespace) -> list[tuple[str, TaskPayload]]:
     repo, targets = _plan_targets(args)
     try:
-        payloads = await per_module_payloads(
+        planned = await module_payloads(
             js, repo, targets, coverage_goal_pct=args.coverage_goal, test_dir=args.test_dir,
             instructions=args.instructions,
         )  # fmt: skip
     except ArtifactError as exc:
         raise CliError(Exit.USAGE, f"cannot snapshot {repo}: {exc}") from exc
-    return list(zip(targets, payloads, strict=True))
+    if planned.skipped_links:
+        _report_skipped_links(planned.skipped_links)
+    return list(zip(targets, planned.payloads, strict=True))
+
+
+def _report_skipped_links(links: tuple[str, ...]) -> None:
+    """Snapshots hold no symbolic links: say on stderr which ones the tasks will not see."""
+    shown = ", ".join(links[:10]) + (f" and {len(links) - 10} more" if len(links) > 10 else "")
+    print(
+        f"handoff: skipped {len(links)} symbolic link(s) (snapshots hold regular files only): {shown}",
+        file=sys.stderr,
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from schemas.events import TaskFinished, TaskStatus
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, run_id_arg, task_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.cli.waiting import run_task_ids, wait_with_progress
@@ -14,8 +14,8 @@ from services.client.errors import ResultTimeoutError
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("wait", help="wait for tasks or a run to finish, showing progress")
-    p.add_argument("task_ids", nargs="*", help="task ids (or use --run-id)")
-    p.add_argument("--run-id", help="wait for every task of this run")
+    p.add_argument("task_ids", nargs="*", type=task_id_arg, help="task ids (or use --run-id)")
+    p.add_argument("--run-id", type=run_id_arg, help="wait for every task of this run")
     p.add_argument("--timeout-s", type=float, default=900.0, help="give up waiting after this long (exit 3)")
     p.add_argument("--json", action="store_true", help="one JSON summary on stdout at the end")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")

@@ -21,9 +21,7 @@ _events: Decoder[AnyEvent] = Decoder(AnyEvent)
 
 async def run_task_ids(client: HandoffClient, run_id: str) -> list[str]:
     """The task ids submitted under ``run_id``, from the subjects of their submit events."""
-    info = await client.js.stream_info(
-        names.EVENTS_STREAM, subjects_filter=names.task_subject(run_id, "*", names.EventType.SUBMITTED)
-    )
+    info = await client.js.stream_info(names.EVENTS_STREAM, subjects_filter=names.run_submits_filter(run_id))
     subjects = (info.state.subjects or {}) if info.state else {}
     ids = sorted(parsed[1] for s in subjects if (parsed := names.parse_task_subject(s)) is not None)
     if not ids:

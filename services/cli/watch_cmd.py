@@ -7,7 +7,7 @@ from contextlib import aclosing
 
 from schemas import names
 from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted
-from services.cli.common import open_client, print_json
+from services.cli.common import open_client, print_json, run_id_arg, task_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.client.runs import watch_events
@@ -16,8 +16,8 @@ from services.client.runs import watch_events
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("watch", help="print lifecycle events of a run or task as they happen")
     target = p.add_mutually_exclusive_group()
-    target.add_argument("--run-id")
-    target.add_argument("--task-id")
+    target.add_argument("--run-id", type=run_id_arg)
+    target.add_argument("--task-id", type=task_id_arg)
     p.add_argument("--from", dest="start", choices=("now", "start"), default="now", help="'start' replays history")
     p.add_argument("--until-finished", action="store_true", help="stop after the run's or task's final event")
     p.add_argument("--json", action="store_true", help="one JSON event per line")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -9,7 +10,7 @@ from nats.js import JetStreamContext
 
 from schemas.events import ArtifactRef, GenerateTests, TaskFinished, TestGenerationResult
 from services.artifacts.errors import ArtifactError
-from services.artifacts.snapshots import upload_snapshot
+from services.artifacts.snapshots import store_snapshot, upload_snapshot
 from services.artifacts.store import get_artifact
 from services.client.errors import ArtifactUnavailableError, SubmitError
 
@@ -48,6 +49,12 @@ async def submit_tests(
     return await client.submit(payload, **submit_options)
 
 
+@dataclass(frozen=True, slots=True)
+class ModulePayloads:
+    payloads: list[GenerateTests]
+    skipped_links: tuple[str, ...]  # symbolic links of the repo, left out of the snapshot
+
+
 async def per_module_payloads(
     js: JetStreamContext,
     repo: Path | str,
@@ -59,10 +66,26 @@ async def per_module_payloads(
 ) -> list[GenerateTests]:
     """Upload one snapshot of ``repo`` and build one GenerateTests per target module, all sharing it (the fan-out
     the old system did: one task per module). Raises the snapshot's ArtifactError if ``repo`` cannot be stored."""
-    snapshot = await upload_snapshot(js, Path(repo))
-    return [
+    planned = await module_payloads(
+        js, repo, targets, coverage_goal_pct=coverage_goal_pct, test_dir=test_dir, instructions=instructions
+    )
+    return planned.payloads
+
+
+async def module_payloads(
+    js: JetStreamContext,
+    repo: Path | str,
+    targets: list[str],
+    *,
+    coverage_goal_pct: float = 80.0,
+    test_dir: str = "tests",
+    instructions: str = "",
+) -> ModulePayloads:
+    """``per_module_payloads``, also naming the symbolic links that were left out of the snapshot."""
+    stored = await store_snapshot(js, Path(repo))
+    payloads = [
         GenerateTests(
-            source=snapshot,
+            source=stored.snapshot,
             targets=[target],
             coverage_goal_pct=coverage_goal_pct,
             test_dir=test_dir,
@@ -70,6 +93,7 @@ async def per_module_payloads(
         )
         for target in targets
     ]
+    return ModulePayloads(payloads=payloads, skipped_links=stored.skipped_links)
 
 
 async def fetch_artifact(js: JetStreamContext, ref: ArtifactRef) -> bytes:

@@ -124,7 +124,13 @@ class HandoffClient:
         ``TaskIdTaken`` (see ``services.client.identity``).
         """
         chosen_id = task_id is not None
-        task_id = task_id or new_task_id()
+        task_id = new_task_id() if task_id is None else task_id
+        try:
+            names.checked_id(task_id, "task_id")
+            if run_id is not None:
+                names.checked_id(run_id, "run_id")
+        except names.InvalidIdentifier as exc:
+            raise SubmitError(str(exc), task_id=None, retryable=False) from exc
         if deadline is not None and timeout_s is not None:
             raise ValueError("give either deadline or timeout_s, not both")
         now = utcnow()
@@ -177,11 +183,13 @@ class HandoffClient:
 
     async def seal_run(self, run_id: str, size: int) -> None:
         """Declare how many tasks ``run_id`` has (when the submits did not say); its RunFinished follows."""
+        names.checked_id(run_id, "run id")
         event = RunSealed(run_id=run_id, size=size, sealed_at=utcnow())
         await self._publish(names.run_sealed_subject(run_id), encode(event), what=f"seal of run {run_id}")
 
     async def cancel(self, task_id: str, reason: str = "") -> bool:
         """Ask for ``task_id`` to be cancelled; False if it had already finished. Unknown ids raise."""
+        names.checked_id(task_id)
         record = await self._lookups.status(task_id)
         if record.final:
             return False
@@ -194,10 +202,12 @@ class HandoffClient:
     # ---- reading and waiting ------------------------------------------------------------------------
     async def status(self, task_id: str) -> TaskRecord:
         """Where the task stands now (queued, running with replica/attempt/progress, or final with timings)."""
+        names.checked_id(task_id)
         return await self._lookups.status(task_id)
 
     async def run_status(self, run_id: str) -> RunRecord | None:
         """The collector's record of a run (expected size, finished tasks), None if it has none yet."""
+        names.checked_id(run_id, "run id")
         return await self._lookups.run_record(run_id)
 
     async def result(self, task_id: str, timeout: float | None = None) -> TaskFinished:  # noqa: ASYNC109 (the API's typed timeout)
@@ -247,7 +257,7 @@ class HandoffClient:
         ``result_timeout_s``, ``math.inf`` for none) runs out, ``ResultTimeoutError`` names the tasks still going.
         Use it with ``contextlib.aclosing`` if you may stop early.
         """
-        ids = list(dict.fromkeys(task_ids))
+        ids = [names.checked_id(t) for t in dict.fromkeys(task_ids)]
         limit = self.settings.result_timeout_s if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit if math.isfinite(limit) else None
@@ -310,10 +320,12 @@ class HandoffClient:
 
         Ends after the run's RunFinished when ``until_finished``; otherwise runs until the caller stops.
         """
+        names.checked_id(run_id, "run id")
         return runs.watch(self, run_id, from_start=from_start, until_finished=until_finished)
 
     async def wait_run(self, run_id: str, timeout: float | None = None) -> RunFinished:  # noqa: ASYNC109 (the API's typed timeout)
         """The run's RunFinished, once its last task has finished. ``UnknownRunError`` for a run nobody started."""
+        names.checked_id(run_id, "run id")
         return await runs.wait_run(self, run_id, self.settings.result_timeout_s if timeout is None else timeout)
 
     async def run_tasks(self, run_id: str) -> list[RunTask]:

@@ -71,6 +71,7 @@ class Lookups:
         return self._retention_s == 0.0 or time.monotonic() - at < self._retention_s / 2
 
     async def task_record(self, task_id: str) -> TaskRecord | None:
+        names.checked_id(task_id)  # a KV key: a wildcard would read another task's record
         if self._tasks_kv is None:
             self._tasks_kv = await self._rpc(lambda: self._js.key_value(names.TASKS_BUCKET), "open the task bucket")
         kv = self._tasks_kv
@@ -81,6 +82,7 @@ class Lookups:
         return task_record_decoder.decode(entry.value or b"")
 
     async def run_record(self, run_id: str) -> RunRecord | None:
+        names.checked_id(run_id, "run id")
         if self._runs_kv is None:
             self._runs_kv = await self._rpc(lambda: self._js.key_value(names.RUNS_BUCKET), "open the run bucket")
         kv = self._runs_kv

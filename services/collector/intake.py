@@ -72,7 +72,7 @@ class Intake:
         if parsed is not None:
             return self._task(msg, *parsed)
         run = names.parse_run_subject(subject)
-        if run is not None and subject == names.run_sealed_subject(run[0]):
+        if run is not None and names.valid_id(run[0]) and subject == names.run_sealed_subject(run[0]):
             return self._seal(msg, run[0])
         return Rejected(msg, DeadLetterReason.SUBJECT_MISMATCH, f"not a subject the collector reads: {subject!r}")
 

@@ -28,7 +28,7 @@ _decoder: Decoder[CancelRequested] = Decoder(CancelRequested, max_bytes=64 * 102
 
 
 def task_id_of(subject: str) -> str | None:
-    prefix = names.cancel_subject("")
+    prefix = names.CANCEL_PREFIX
     if not subject.startswith(prefix) or len(subject) == len(prefix):
         return None
     return subject[len(prefix) :]

@@ -16,7 +16,7 @@ from schemas.events import SourceSnapshot
 from schemas.topology import Topology
 from services.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
 from services.artifacts.settings import SnapshotLimits
-from services.artifacts.snapshots import materialize_snapshot, upload_snapshot
+from services.artifacts.snapshots import materialize_snapshot, store_snapshot, upload_snapshot
 from services.artifacts.tarball import extract_tarball
 
 
@@ -103,21 +103,32 @@ async def test_an_explicit_file_list_is_snapshotted_exactly(
         await upload_snapshot(js, src, files=["../etc/passwd"])
 
 
-async def test_symlinks_inside_the_tree_are_kept_and_outside_ones_refused(
+async def test_symlinks_are_left_out_of_a_snapshot_and_reported(
     js: JetStreamContext, topology: Topology, tmp_path: Path
 ) -> None:
-    """A link to a file in the tree survives the round trip; a link out of the tree is refused clearly."""
+    """Links (into the tree, out of it, to a directory) are never snapshotted; store_snapshot names each."""
     src = _tree(tmp_path / "src")
     (src / "alias.py").symlink_to("pkg/calc.py")
-    snapshot = await upload_snapshot(js, src)
-    dest = tmp_path / "dest"
-    await materialize_snapshot(js, snapshot, dest)
-    assert (dest / "alias.py").is_symlink()
-    assert (dest / "alias.py").read_text() == (src / "pkg" / "calc.py").read_text()
     (tmp_path / "secret").write_text("s3cret")
     (src / "leak").symlink_to(tmp_path / "secret")
-    with pytest.raises(SnapshotRefused, match="symlink points outside"):
-        await upload_snapshot(js, src)
+    (src / "pkgdir").symlink_to("pkg")
+    stored = await store_snapshot(js, src)
+    assert stored.skipped_links == ("alias.py", "leak", "pkgdir")
+    assert stored.snapshot.files == 3
+    dest = tmp_path / "dest"
+    await materialize_snapshot(js, stored.snapshot, dest)
+    assert sorted(_files(dest)) == ["pkg/__init__.py", "pkg/calc.py", "run.sh"]
+    assert not any(p.is_symlink() for p in dest.rglob("*"))
+
+
+async def test_a_tree_whose_directories_push_it_over_the_file_limit_is_refused_at_upload(
+    js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """Directories count against HANDOFF_SNAPSHOT_MAX_FILES when snapshotting, as they do when extracting."""
+    src = _tree(tmp_path / "src")  # 3 files in 1 directory
+    await upload_snapshot(js, src, limits=SnapshotLimits(max_files=4))
+    with pytest.raises(SnapshotRefused, match="HANDOFF_SNAPSHOT_MAX_FILES"):
+        await upload_snapshot(js, src, limits=SnapshotLimits(max_files=3))
 
 
 async def test_files_over_the_size_limit_are_refused(js: JetStreamContext, topology: Topology, tmp_path: Path) -> None:

@@ -39,8 +39,8 @@ RUNS = 3
 TASKS_PER_RUN = 100
 WAVES = (150, 100, 50)  # submitted at the start, during the chaos, and after the broker came back
 REPLICA_KILLS = 16
-FINISHED_FILTER = names.task_filter("*", names.EventType.FINISHED)
-STARTED_FILTER = names.task_filter("*", names.EventType.STARTED)
+FINISHED_FILTER = names.all_tasks_filter(names.EventType.FINISHED)
+STARTED_FILTER = names.all_tasks_filter(names.EventType.STARTED)
 
 
 @contextlib.contextmanager

@@ -40,7 +40,7 @@ async def run_record(js: JetStreamContext, run_id: str) -> RunRecord | None:
 
 async def run_finished_counts(js: JetStreamContext) -> dict[str, int]:
     """How many RunFinished messages the stream holds per run id."""
-    info = await js.stream_info(names.EVENTS_STREAM, subjects_filter=names.run_finished_subject("*"))
+    info = await js.stream_info(names.EVENTS_STREAM, subjects_filter=names.RUN_FINISHED_FILTER)
     return {subject.split(".")[2]: n for subject, n in (info.state.subjects or {}).items()}
 
 

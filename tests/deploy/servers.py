@@ -1,7 +1,8 @@
 """nats-server processes started from the configuration files in ``deploy/nats/``, on loopback.
 
-The files are used as they are, with exactly three textual substitutions: the client, monitoring and route
-listeners move from their container ports (4222, 8222, 6222 on every interface) to free loopback ports. Each
+The files are used as they are, with exactly three textual substitutions: the client and route listeners move
+from their container ports (4222, 6222 on every interface) to free loopback ports, and the monitoring listener
+(loopback in the files already) from 8222 to a free port. Each
 substitution must match exactly once, so an edit of the files that the tests no longer understand fails them
 instead of silently testing something else. Everything else (accounts, permissions, JetStream, route
 credentials, limits) comes from the files; passwords and names come from the environment, as in production.
@@ -56,7 +57,7 @@ def render_config(
     target_dir.mkdir(parents=True, exist_ok=True)
     text = (NATS_DIR / source).read_text()
     text = _replace_once(text, "\nport: 4222\n", f"\nlisten: 127.0.0.1:{client_port}\n", source)
-    text = _replace_once(text, "\nhttp_port: 8222\n", f"\nhttp: 127.0.0.1:{http_port}\n", source)
+    text = _replace_once(text, "\nhttp: 127.0.0.1:8222\n", f"\nhttp: 127.0.0.1:{http_port}\n", source)
     if cluster_port is not None:
         text = _replace_once(text, "\n  port: 6222\n", f"\n  listen: 127.0.0.1:{cluster_port}\n", source)
     for line in text.splitlines():

@@ -35,7 +35,7 @@ def test_each_malformed_submit_is_refused_with_its_reason(defect: Defect) -> Non
     """Decoding plus the subject check (the generator's intake) refuses every defect, for the expected reason."""
     task = "fz-task"
     data = defect.build(task)
-    subject = names.task_subject(None, defect.bad_token or task, names.EventType.SUBMITTED)
+    subject = names.task_subject_of_tokens(names.NO_RUN, defect.bad_token or task, names.EventType.SUBMITTED)
     try:
         check_subject(SUBMITS.decode(data), subject)
     except DecodeError as exc:

@@ -95,7 +95,7 @@ async def test_malformed_submits_are_dead_lettered_and_the_valid_tasks_between_t
     for i, defect in enumerate(batch):
         task_id = f"fz{number}-{i}"
         data = defect.build(task_id)
-        subject = names.task_subject(None, defect.bad_token or task_id, names.EventType.SUBMITTED)
+        subject = names.task_subject_of_tokens(names.NO_RUN, defect.bad_token or task_id, names.EventType.SUBMITTED)
         ack = await js.publish(subject, data)
         bad.append(Published(defect, task_id, subject, data, ack.seq))
         good.append(f"ok{number}-{i}")

@@ -127,7 +127,8 @@ async def started_events(js: JetStreamContext, task_id: str) -> list[TaskStarted
 
 
 async def finished_events(js: JetStreamContext, task_id: str | None = None) -> list[TaskFinished]:
-    subject = names.task_filter(task_id or "*", names.EventType.FINISHED)
+    finished = names.EventType.FINISHED
+    subject = names.task_filter(task_id, finished) if task_id else names.all_tasks_filter(finished)
     return [e for e in await read_events(js, subject) if isinstance(e, TaskFinished)]
 
 
