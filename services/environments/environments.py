@@ -12,7 +12,7 @@ import asyncio
 import hashlib
 import json
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,9 +83,16 @@ class ProjectEnvironments:
             return self._index
 
     async def prepare(
-        self, workspace: Path, *, python: str | None = None, extra_packages: Sequence[str] = ()
+        self,
+        workspace: Path,
+        *,
+        python: str | None = None,
+        extra_packages: Sequence[str] = (),
+        on_build: Callable[[str], None] | None = None,
     ) -> ProjectEnv:
         """The environment for the project in ``workspace``: from the cache, or built (once per key) and cached.
+
+        ``on_build`` is told what is being built when this call builds (a cold cache) rather than reuses.
 
         Raises an ``EnvironmentBuildError``: ``PythonNotFound``, ``DependencyFileError``, ``InstallFailed`` or
         ``IndexUnreachable`` (the only retryable one).
@@ -99,6 +106,10 @@ class ProjectEnvironments:
                               max_output_chars=self.settings.max_output_chars, wrap=self._wrap)  # fmt: skip
 
         async def build(dest: Path) -> dict[str, object]:
+            if on_build is not None:
+                sources = ", ".join(deps.sources) or "no dependency files"
+                on_build(f"building (cold): Python {interpreter.version}, {len(deps.requirements)} requirement(s) "
+                         f"from {sources}, {len(extra)} extra package(s)")  # fmt: skip
             await installer.build(dest, interpreter.path, [*deps.requirements, *extra])
             return {"python": interpreter.version, "requirements": list(deps.requirements), "extra": list(extra),
                     "sources": list(deps.sources)}  # fmt: skip

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from nats.js import JetStreamContext
 from pydantic import SecretStr
 
 from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted
+from services.environments import EnvSettings
 from services.runners.base import TaskContext
 from services.runners.openhands.prompt import parse_targets
 from services.runners.openhands.settings import LlmSettings, RunnerSettings
@@ -23,6 +25,8 @@ collect_ignore = ["sample_project"]
 
 SAMPLE = Path(__file__).parent / "sample_project"
 API_KEY = "sk-handoff-test-0123456789abcdef"
+# Project environments are keyed by content, so every test run (and session) can share one warm cache.
+ENV_CACHE = Path(tempfile.gettempdir()) / "handoff-test-environments"
 TARGET = "shapes/geometry.py"
 TEST_FILE = "tests/test_geometry.py"
 PASSING_TEST = """import pytest
@@ -100,6 +104,7 @@ def runner_settings(tmp_path: Path, llm: LlmSettings, **overrides: object) -> Ru
         "feedback_rounds": 1,
         "max_iterations": 20,
         "pytest_timeout_s": 60.0,
+        "environments": EnvSettings(cache_dir=ENV_CACHE),
     }
     values.update(overrides)
     return RunnerSettings(**values)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ import structlog
 from pydantic import SecretStr
 
 from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from services.environments import ProjectEnvironments, Wrap
 from services.runners.base import PermanentFailure, TaskContext, TaskFailure
 from services.runners.openhands.progress import ProgressPump, Redactor
 from services.runners.openhands.sdk import load_sdk
@@ -29,8 +30,12 @@ log = structlog.get_logger(__name__)
 
 
 class OpenHandsTestRunner:
-    def __init__(self, settings: RunnerSettings, *, scripted_policy: Policy | None = None) -> None:
+    def __init__(
+        self, settings: RunnerSettings, *, scripted_policy: Policy | None = None, env_wrap: Wrap | None = None
+    ) -> None:
         self.settings = settings
+        # env_wrap: a command wrapper (a sandbox granting the installer network access) for environment builds
+        self.environments = ProjectEnvironments(settings.environments, wrap=env_wrap)
         self._scripted_policy = scripted_policy
         self._scripted_server: ScriptedModelServer | None = None
         self._ready = asyncio.Lock()
@@ -67,7 +72,8 @@ class OpenHandsTestRunner:
         with structlog.contextvars.bound_contextvars(task_id=ctx.task.task_id, attempt=ctx.attempt):
             async with ProgressPump(ctx.progress, redact=self._redact, scripted=self.settings.scripted_model) as pump:
                 llms = self._llms(pump.emit)
-                run = TaskRun(ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact)
+                run = TaskRun(ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact,
+                              environments=self.environments)  # fmt: skip
                 try:
                     return await run.execute()
                 except TaskFailure as failure:

@@ -15,6 +15,7 @@ import msgspec
 from pydantic import SecretStr
 
 from services.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
+from services.environments.settings import EnvSettings
 
 SCRIPTED_MODEL_NAME = "openai/handoff-scripted"
 
@@ -84,6 +85,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     keep_workspaces: bool = False
     agent_env_allow: tuple[str, ...] = ()
     max_output_chars: int = 20_000
+    environments: EnvSettings = EnvSettings()
 
     @property
     def workspace_root(self) -> Path:
@@ -115,6 +117,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             work_dir=Path(work_dir) if work_dir else None,
             keep_workspaces=env_bool("HANDOFF_KEEP_WORKSPACES", False, env),
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),
+            environments=EnvSettings.from_env(env),
         )
 
 
