@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -56,6 +57,8 @@ async def per_module_payloads(
     coverage_goal_pct: float = 80.0,
     test_dir: str = "tests",
     instructions: str = "",
+    python: str | None = None,
+    extra_packages: Sequence[str] = (),
 ) -> list[GenerateTests]:
     """Upload one snapshot of ``repo`` and build one GenerateTests per target module, all sharing it (the fan-out
     the old system did: one task per module). Raises the snapshot's ArtifactError if ``repo`` cannot be stored."""
@@ -67,6 +70,8 @@ async def per_module_payloads(
             coverage_goal_pct=coverage_goal_pct,
             test_dir=test_dir,
             instructions=instructions,
+            python=python,
+            extra_packages=list(extra_packages),
         )
         for target in targets
     ]

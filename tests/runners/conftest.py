@@ -21,9 +21,10 @@ from services.runners.openhands.settings import LlmSettings, RunnerSettings
 from services.scripted_model import ScriptedModelServer
 from services.scripted_model.replies import ChatRequest, Reply, Say
 
-collect_ignore = ["sample_project"]
+collect_ignore = ["sample_project", "env_project"]
 
 SAMPLE = Path(__file__).parent / "sample_project"
+ENV_PROJECT = Path(__file__).parent / "env_project"  # imports toolz; filterwarnings = ["error"]
 API_KEY = "sk-handoff-test-0123456789abcdef"
 # Project environments are keyed by content, so every test run (and session) can share one warm cache.
 ENV_CACHE = Path(tempfile.gettempdir()) / "handoff-test-environments"
@@ -123,9 +124,10 @@ def in_workspace(relative: str, step: Callable[[str], Reply]) -> Callable[[ChatR
 
 
 def make_ctx(js: JetStreamContext, source: SourceSnapshot, progress: ProgressLog, **payload: object) -> TaskContext:
+    targets = payload.pop("targets", [TARGET])
     task = TaskSubmitted(
         task_id=str(payload.pop("task_id", "task-1")),
-        payload=GenerateTests(source=source, targets=[TARGET], **payload),  # type: ignore[arg-type]
+        payload=GenerateTests(source=source, targets=targets, **payload),  # type: ignore[arg-type]
         submitted_at=datetime.now(UTC),
     )
     return TaskContext(task=task, attempt=1, replica_id="test-replica", js=js, report=progress)
