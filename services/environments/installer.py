@@ -22,7 +22,8 @@ from services.environments.index import IndexConfig
 Wrap = Callable[[list[str]], list[str]]
 # what the installer always adds: the runner validates with ``python -m coverage run -m pytest``
 TOOL_PACKAGES = ("pytest", "coverage")
-PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "UV_CACHE_DIR", "XDG_CACHE_HOME", "SSL_CERT_FILE",
+PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "UV_CACHE_DIR", "UV_HTTP_RETRIES", "UV_HTTP_TIMEOUT",
+                  "XDG_CACHE_HOME", "SSL_CERT_FILE",
                   "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")  # fmt: skip
 # uv's messages when the index cannot be reached (as opposed to refusing the request)
 NETWORK_ERRORS = re.compile(
