@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import long_tasks, memory, roundtrip, scale_out, workflow
+from benchmarks import environments, long_tasks, memory, roundtrip, scale_out, workflow
 from benchmarks.harness import machine
 
 Table = list[dict[str, str]]
@@ -112,3 +112,20 @@ async def test_the_workflow_prints_both_modes_next_to_the_prediction() -> None:
     assert all(number(r["measured wall s"]) > 0 for r in rows)
     assert "speed-up of non-blocking over blocking: measured" in text
     assert text.count("workflow run wf-") == 2
+
+
+@pytest.mark.slow
+async def test_environments_prints_baseline_cold_and_warm_builds_with_ratios() -> None:
+    """pip baseline, cold builds (empty and warm uv cache) and warm reuse, each with a ratio and the goal line."""
+    text = await environments.main(repeats=1)
+    check_common(text)
+    (rows,) = tables(text)
+    assert [r["way"] for r in rows] == [
+        "venv + pip install (baseline)",
+        "Handoff cold, empty uv cache",
+        "Handoff cold, uv cache warm",
+        "Handoff warm (cache hit)",
+    ]
+    assert number(rows[0]["x baseline"]) == 1.0
+    assert all(number(r["median s"]) >= 0 and number(r["x baseline"]) >= 0 for r in rows)
+    assert "warm reuse: median" in text and "goal <= 1 s" in text
