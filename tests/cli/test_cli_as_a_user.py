@@ -143,6 +143,9 @@ def test_a_user_submits_waits_reads_the_patch_cancels_replays_and_checks_status(
     assert stack.handoff("result", "no-such-task").returncode == 5
     assert stack.handoff("wait", "--run-id", "no-such-run").returncode == 5
     assert stack.handoff("submit", "--repo", str(repo)).returncode == 2
+    bad_python = stack.handoff("submit", "--repo", str(repo), "inventory/stock.py", "--python", "3")
+    assert bad_python.returncode == 2 and "--python" in bad_python.stderr, bad_python.stderr
+    assert stack.handoff("submit", "--repo", str(repo), "inventory/stock.py", "--extra-package=-e .").returncode == 2
 
     # Ctrl-C stops the whole stack cleanly
     stack.proc.send_signal(signal.SIGINT)
