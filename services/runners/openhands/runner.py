@@ -90,6 +90,7 @@ class OpenHandsTestRunner:
         async with self._ready:
             if not self._loaded:
                 await asyncio.to_thread(load_sdk)
+                await self.environments.index()  # pip's index configuration, read once, before the first task
                 self._loaded = True
             if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:
                 from services.scripted_model.policies import TestWriterPolicy
