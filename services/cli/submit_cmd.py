@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or f"run-{uuid.uuid4().hex[:12]}"
+    if args.sleep_s is None:
+        _check_environment_options(args)  # before connecting or uploading anything
     async with open_client() as client:
         planned: list[tuple[str, TaskPayload]]
         if args.sleep_s is not None:
@@ -99,7 +101,6 @@ def _check_environment_options(args: argparse.Namespace) -> None:
 
 
 async def _test_generation_payloads(js: JetStreamContext, args: argparse.Namespace) -> list[tuple[str, TaskPayload]]:
-    _check_environment_options(args)
     repo, targets = _plan_targets(args)
     try:
         payloads = await per_module_payloads(

@@ -22,6 +22,7 @@ from services.broker.connect import connect
 from services.common.clock import utcnow
 from services.common.settings import NatsSettings
 from services.demo.run import SAMPLE
+from tests.runners.conftest import ENV_CACHE
 from tests.support.net import free_port, http_get, wait_until
 
 pytestmark = pytest.mark.slow
@@ -48,6 +49,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "HANDOFF_SCRIPTED_MODEL": "true",
         "HANDOFF_LOG_FORMAT": "json",
         "HANDOFF_WORK_DIR": str(tmp_path / "work"),
+        "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),  # project environments: one warm cache for the test session
     }
     env.pop("HANDOFF_NATS_URL", None)
     env.pop("HANDOFF_LLM_MODEL", None)
@@ -143,9 +145,6 @@ def test_a_user_submits_waits_reads_the_patch_cancels_replays_and_checks_status(
     assert stack.handoff("result", "no-such-task").returncode == 5
     assert stack.handoff("wait", "--run-id", "no-such-run").returncode == 5
     assert stack.handoff("submit", "--repo", str(repo)).returncode == 2
-    bad_python = stack.handoff("submit", "--repo", str(repo), "inventory/stock.py", "--python", "3")
-    assert bad_python.returncode == 2 and "--python" in bad_python.stderr, bad_python.stderr
-    assert stack.handoff("submit", "--repo", str(repo), "inventory/stock.py", "--extra-package=-e .").returncode == 2
 
     # Ctrl-C stops the whole stack cleanly
     stack.proc.send_signal(signal.SIGINT)
