@@ -28,6 +28,8 @@ async def submit_tests(
     instructions: str = "",
     feedback_rounds: int | None = None,
     files: list[str] | None = None,
+    python: str | None = None,
+    extra_packages: Sequence[str] = (),
     **submit_options: Any,
 ) -> str:
     """Upload a snapshot of ``repo`` (the files git tracks, a directory walk, or exactly ``files``) and submit a
@@ -45,6 +47,8 @@ async def submit_tests(
         test_dir=test_dir,
         instructions=instructions,
         feedback_rounds=feedback_rounds,
+        python=python,
+        extra_packages=list(extra_packages),
     )
     return await client.submit(payload, **submit_options)
 
