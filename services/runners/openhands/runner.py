@@ -89,8 +89,8 @@ class OpenHandsTestRunner:
     async def _ensure_ready(self) -> None:
         async with self._ready:
             if not self._loaded:
-                await asyncio.to_thread(load_sdk)
-                await self.environments.index()  # pip's index configuration, read once, before the first task
+                # pip's index configuration is read once (a pip subprocess) while the SDK imports
+                await asyncio.gather(asyncio.to_thread(load_sdk), self.environments.index())
                 self._loaded = True
             if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:
                 from services.scripted_model.policies import TestWriterPolicy
