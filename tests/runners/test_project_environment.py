@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
@@ -21,7 +20,10 @@ from tests.runners.conftest import ENV_PROJECT, ProgressLog, in_workspace, llm_s
 
 TARGET = "wordfreq/counting.py"
 TEST_FILE = "tests/test_counting.py"
-COUNTING_TEST = """import pytest
+COUNTING_TEST = """import importlib.util
+import sys
+
+import pytest
 import toolz
 
 from wordfreq.counting import counts, most_common, words
@@ -43,6 +45,11 @@ def test_most_common_returns_the_top_words():
 def test_most_common_refuses_a_count_below_one():
     with pytest.raises(ValueError):
         most_common("x", 0)
+
+
+def test_the_dependency_comes_from_the_project_environment_without_handoff_plugins():
+    assert toolz.__file__.startswith(sys.prefix) and sys.prefix != sys.base_prefix
+    assert importlib.util.find_spec("pytest_asyncio") is None and importlib.util.find_spec("msgspec") is None
 """
 
 
@@ -56,8 +63,7 @@ def env_project(tmp_path: Path) -> Path:
 async def test_a_project_that_imports_its_dependency_and_errors_on_warnings_validates_and_succeeds(
     js: JetStreamContext, topology: Topology, env_project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """toolz is not in Handoff's environment; the project's env has it, and no Handoff pytest plugin warns."""
-    assert importlib.util.find_spec("toolz") is None, "the test needs a dependency Handoff itself does not have"
+    """toolz comes from the project's env (the written test checks where from), and no Handoff plugin warns."""
     terminal: list[str] = []
 
     def finish_after_reading(request: ChatRequest) -> Reply:
@@ -76,13 +82,13 @@ async def test_a_project_that_imports_its_dependency_and_errors_on_warnings_vali
     runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
     result = await runner.run(make_ctx(js, source, progress, targets=[TARGET], coverage_goal_pct=90.0))
 
-    assert (result.tests_collected, result.tests_passed, result.tests_failed) == (4, 4, 0)
+    assert (result.tests_collected, result.tests_passed, result.tests_failed) == (5, 5, 0)
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.goal_met and result.rounds_used == 1
     env = result.environment
     assert env is not None and env.sources == ["pyproject.toml"] and env.requirements == 1
     assert env.python.startswith("3.") and env.env_s >= 0
-    assert "4 passed" in terminal[0], f"the agent's terminal did not run in the project env: {terminal[0]}"
+    assert "5 passed" in terminal[0], f"the agent's terminal did not run in the project env: {terminal[0]}"
     lines = [message for stage, message in progress.events if stage == "environment"]
     assert lines and lines[-1].startswith(("cache hit", "built")), lines
 
