@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 
-from benchmarks import long_tasks, memory, roundtrip, scale_out, workflow
+from benchmarks import environments, long_tasks, memory, roundtrip, scale_out, workflow
 from benchmarks.harness import quiet_logs
 
 
@@ -18,6 +18,7 @@ async def main() -> None:
         lambda: scale_out.main([1, 2, 4], 240, 0.2, 4),
         lambda: memory.main([1, 2, 4], 1.0),
         lambda: workflow.main(8, 4, 100.0, workflow.Durations(60, 110, 120, 30)),
+        lambda: environments.main(5),
     ]
     for run in runs:
         print(await run(), end="\n\n", flush=True)

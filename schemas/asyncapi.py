@@ -62,25 +62,35 @@ class Operation:
     summary: str
 
 
-RUN, TASK = "{run_id}", "{task_id}"
+# the builders check ids, so addresses are built from sample ids that then become the channel parameters
+RUN, TASK, ORIGIN = "R0run0sample", "T0task0sample", "O0origin0sample"
+PARAMETERS = {RUN: "{run_id}", TASK: "{task_id}", ORIGIN: "{origin}"}
+
+
+def _address(subject: str) -> str:
+    for sample, parameter in PARAMETERS.items():
+        subject = subject.replace(sample, parameter)
+    return subject
+
+
 TRACE = (Header.MSG_ID, Header.TRACEPARENT, Header.TRACESTATE)
 
 CHANNELS: tuple[Channel, ...] = (
-    Channel("taskSubmitted", names.task_subject(RUN, TASK, EventType.SUBMITTED), TaskSubmitted,
+    Channel("taskSubmitted", _address(names.task_subject(RUN, TASK, EventType.SUBMITTED)), TaskSubmitted,
             "A task to run; consumed by exactly one generator replica through the durable 'generators'.",
             (*TRACE, Header.REPLAY_OF)),
-    Channel("taskStarted", names.task_subject(RUN, TASK, EventType.STARTED), TaskStarted,
+    Channel("taskStarted", _address(names.task_subject(RUN, TASK, EventType.STARTED)), TaskStarted,
             "A generator replica started an attempt of the task.", TRACE),
-    Channel("taskProgress", names.task_subject(RUN, TASK, EventType.PROGRESS), TaskProgress,
+    Channel("taskProgress", _address(names.task_subject(RUN, TASK, EventType.PROGRESS)), TaskProgress,
             "What the running attempt is doing (redacted, bounded).", TRACE),
-    Channel("taskFinished", names.task_subject(RUN, TASK, EventType.FINISHED), TaskFinished,
+    Channel("taskFinished", _address(names.task_subject(RUN, TASK, EventType.FINISHED)), TaskFinished,
             "The task's one outcome (stored once per task through its message id).", TRACE),
-    Channel("runSealed", names.run_sealed_subject(RUN), RunSealed, "Declares how many tasks a run has."),
-    Channel("runFinished", names.run_finished_subject(RUN), RunFinished,
+    Channel("runSealed", _address(names.run_sealed_subject(RUN)), RunSealed, "Declares how many tasks a run has."),
+    Channel("runFinished", _address(names.run_finished_subject(RUN)), RunFinished,
             "Every task of a sealed run has finished; published once by the collector."),
-    Channel("cancelRequested", names.cancel_subject(TASK), CancelRequested,
+    Channel("cancelRequested", _address(names.cancel_subject(TASK)), CancelRequested,
             "Stop the task: a running attempt is interrupted, a queued one never starts."),
-    Channel("deadLettered", names.dlq_subject("{origin}"), DeadLettered,
+    Channel("deadLettered", _address(names.dlq_subject(ORIGIN)), DeadLettered,
             "A message Handoff could not process: its original bytes and the reason.",
             (Header.MSG_ID, Header.DEAD_LETTER_REASON)),
 )  # fmt: skip

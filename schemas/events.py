@@ -34,6 +34,20 @@ LongText = Annotated[str, msgspec.Meta(max_length=65_536)]
 Seconds = Annotated[float, msgspec.Meta(ge=0)]
 Count = Annotated[int, msgspec.Meta(ge=0)]
 Sha256 = Annotated[str, msgspec.Meta(pattern=r"^[0-9a-f]{64}$")]
+PythonVersion = Annotated[
+    str, msgspec.Meta(pattern=r"^3\.[0-9]{1,2}$", description="a Python minor version such as 3.12")
+]
+# A package to install into the project's environment: a name, optional extras and version specifiers; no URLs,
+# paths, markers or options (it is passed to the installer as one argument).
+PackageRequirement = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,99})(\[[A-Za-z0-9._-]+(,[A-Za-z0-9._-]+)*\])?"
+        r"( ?(==|!=|>=|<=|~=|>|<) ?[A-Za-z0-9.*+!_-]{1,40}(, ?(==|!=|>=|<=|~=|>|<) ?[A-Za-z0-9.*+!_-]{1,40}){0,4})?$",
+        max_length=300,
+        description="a requirement such as 'toolz', 'attrs>=23' or 'requests[socks]==2.32.3'",
+    ),
+]
 
 
 class Priority(StrEnum):
@@ -68,6 +82,7 @@ class ErrorCode(StrEnum):
     CANCELLED = "cancelled"
     DEAD_LETTERED = "dead_lettered"
     INTERNAL = "internal"
+    ENVIRONMENT_FAILED = "environment_failed"
 
 
 class DeadLetterReason(StrEnum):
@@ -159,6 +174,16 @@ class LlmUsage(Part):
     cost_usd: Annotated[float, msgspec.Meta(ge=0)] = 0.0
 
 
+class ProjectEnvironment(Part):
+    """The virtualenv a task's tests ran in: built from the project's dependency files, or reused from the cache."""
+
+    python: ShortText = ""
+    cache_hit: bool = False
+    env_s: Seconds = 0.0
+    sources: Annotated[list[RelPath], msgspec.Meta(max_length=64)] = []
+    requirements: Count = 0
+
+
 class Timings(Part):
     submitted_at: UtcTime | None = None
     started_at: UtcTime | None = None
@@ -190,6 +215,8 @@ class GenerateTests(Payload, tag="generate_tests"):
     test_dir: RelPath = "tests"
     instructions: LongText = ""
     feedback_rounds: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
+    python: PythonVersion | None = None  # None: the generator's own Python version
+    extra_packages: Annotated[list[PackageRequirement], msgspec.Meta(max_length=32)] = []
 
 
 class Sleep(Payload, tag="sleep"):
@@ -233,6 +260,7 @@ class TestGenerationResult(Result, tag="generate_tests"):
     sandbox: ShortText = ""
     """How the agent's commands and validation ran: "bwrap" (sandboxed) or "none" (unsandboxed); "" from old
     generators."""
+    environment: ProjectEnvironment | None = None
 
 
 class SleepResult(Result, tag="sleep"):

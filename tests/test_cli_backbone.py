@@ -67,3 +67,14 @@ def test_schemas_check_passes_on_the_committed_files() -> None:
     """'handoff schemas check' agrees that schemas/json is current."""
     done = handoff("schemas", "check", env={})
     assert done.returncode == 0, done.stderr
+
+
+def test_submit_refuses_a_bad_python_version_or_extra_package_before_connecting(tmp_path: Path) -> None:
+    """--python 3 and --extra-package '-e .' are usage errors (exit 2) naming the option; no server is needed."""
+    (tmp_path / "mod.py").write_text("X = 1\n")
+    env = {"HANDOFF_NATS_URL": "nats://127.0.0.1:1"}  # nothing listens: a connection attempt would be exit 4
+    bad_python = handoff("submit", "--repo", str(tmp_path), "mod.py", "--python", "3", env=env)
+    bad_package = handoff("submit", "--repo", str(tmp_path), "mod.py", "--extra-package=-e .", env=env)
+    for done in (bad_python, bad_package):
+        assert done.returncode == 2, done.stderr
+        assert "--python X.Y / --extra-package" in done.stderr

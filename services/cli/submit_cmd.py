@@ -7,9 +7,10 @@ import sys
 import uuid
 from pathlib import Path
 
+import msgspec
 from nats.js import JetStreamContext
 
-from schemas.events import Sleep, TaskPayload
+from schemas.events import PackageRequirement, PythonVersion, Sleep, TaskPayload
 from services.artifacts.errors import ArtifactError
 from services.cli.common import open_client, print_json, run_id_arg
 from services.cli.errors import CliError
@@ -32,6 +33,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--coverage-goal", type=float, default=80.0, metavar="PCT")
     p.add_argument("--test-dir", default="tests")
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
+    p.add_argument(
+        "--python", metavar="X.Y", help="Python version of the project's environment (default: the generator's)"
+    )
+    p.add_argument(
+        "--extra-package",
+        action="append",
+        default=[],
+        metavar="REQ",
+        dest="extra_packages",
+        help="also install this package into the project's environment (repeatable), e.g. 'hypothesis>=6'",
+    )
     p.add_argument("--timeout-s", type=float, help="deadline of each task, from now")
     p.add_argument("--max-attempts", type=int, default=3)
     p.add_argument("--sleep-s", type=float, help="diagnostics: submit Sleep tasks of this length instead (no agent)")
@@ -42,6 +54,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or f"run-{uuid.uuid4().hex[:12]}"
+    if args.sleep_s is None:
+        _check_environment_options(args)  # before connecting or uploading anything
     async with open_client() as client:
         planned: list[tuple[str, TaskPayload]]
         if args.sleep_s is not None:
@@ -81,12 +95,22 @@ def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
         raise CliError(Exit.USAGE, str(exc)) from exc
 
 
+def _check_environment_options(args: argparse.Namespace) -> None:
+    """--python and --extra-package are checked before anything is uploaded."""
+    try:
+        if args.python is not None:
+            msgspec.convert(args.python, type=PythonVersion)
+        msgspec.convert(args.extra_packages, type=list[PackageRequirement])
+    except msgspec.ValidationError as exc:
+        raise CliError(Exit.USAGE, f"--python X.Y / --extra-package NAME[SPEC]: {exc}") from exc
+
+
 async def _test_generation_payloads(js: JetStreamContext, args: argparse.Namespace) -> list[tuple[str, TaskPayload]]:
     repo, targets = _plan_targets(args)
     try:
         planned = await module_payloads(
             js, repo, targets, coverage_goal_pct=args.coverage_goal, test_dir=args.test_dir,
-            instructions=args.instructions,
+            instructions=args.instructions, python=args.python, extra_packages=args.extra_packages,
         )  # fmt: skip
     except ArtifactError as exc:
         raise CliError(Exit.USAGE, f"cannot snapshot {repo}: {exc}") from exc

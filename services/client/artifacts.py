@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +29,8 @@ async def submit_tests(
     instructions: str = "",
     feedback_rounds: int | None = None,
     files: list[str] | None = None,
+    python: str | None = None,
+    extra_packages: Sequence[str] = (),
     **submit_options: Any,
 ) -> str:
     """Upload a snapshot of ``repo`` (the files git tracks, a directory walk, or exactly ``files``) and submit a
@@ -45,6 +48,8 @@ async def submit_tests(
         test_dir=test_dir,
         instructions=instructions,
         feedback_rounds=feedback_rounds,
+        python=python,
+        extra_packages=list(extra_packages),
     )
     return await client.submit(payload, **submit_options)
 
@@ -63,12 +68,15 @@ async def per_module_payloads(
     coverage_goal_pct: float = 80.0,
     test_dir: str = "tests",
     instructions: str = "",
+    python: str | None = None,
+    extra_packages: Sequence[str] = (),
 ) -> list[GenerateTests]:
     """Upload one snapshot of ``repo`` and build one GenerateTests per target module, all sharing it (the fan-out
     the old system did: one task per module). Raises the snapshot's ArtifactError if ``repo`` cannot be stored."""
     planned = await module_payloads(
-        js, repo, targets, coverage_goal_pct=coverage_goal_pct, test_dir=test_dir, instructions=instructions
-    )
+        js, repo, targets, coverage_goal_pct=coverage_goal_pct, test_dir=test_dir, instructions=instructions,
+        python=python, extra_packages=extra_packages,
+    )  # fmt: skip
     return planned.payloads
 
 
@@ -80,6 +88,8 @@ async def module_payloads(
     coverage_goal_pct: float = 80.0,
     test_dir: str = "tests",
     instructions: str = "",
+    python: str | None = None,
+    extra_packages: Sequence[str] = (),
 ) -> ModulePayloads:
     """``per_module_payloads``, also naming the symbolic links that were left out of the snapshot."""
     stored = await store_snapshot(js, Path(repo))
@@ -90,6 +100,8 @@ async def module_payloads(
             coverage_goal_pct=coverage_goal_pct,
             test_dir=test_dir,
             instructions=instructions,
+            python=python,
+            extra_packages=list(extra_packages),
         )
         for target in targets
     ]

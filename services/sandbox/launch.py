@@ -71,6 +71,12 @@ class Sandbox:
     def enabled(self) -> bool:
         return self.mode is not SandboxMode.NONE
 
+    def with_readable(self, paths: Iterable[Path]) -> Sandbox:
+        """The same sandbox with ``paths`` readable too (a task's project environment and its interpreter)."""
+        copy = Sandbox(self.mode, bwrap=self.bwrap, setsid=self.setsid, hidden=self.hidden)
+        copy.ro_paths = [*self.ro_paths, *(p for p in paths if p not in self.ro_paths)]
+        return copy
+
     def command(
         self,
         argv: Sequence[str],

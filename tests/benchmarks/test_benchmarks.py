@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import long_tasks, memory, roundtrip, sandbox, scale_out, workflow
+from benchmarks import environments, long_tasks, memory, roundtrip, sandbox, scale_out, workflow
 from benchmarks.harness import machine
 
 Table = list[dict[str, str]]
@@ -130,3 +130,19 @@ def test_the_sandbox_benchmark_prints_start_and_per_command_costs_against_no_san
     number(terminal[1]["added per command (ms)"])
     assert number(terminal[1]["x goal (50 ms)"]) >= 0 and number(terminal[1]["idle shell PSS (MiB)"]) > 0
     assert "memory added by the sandbox per in-flight task" in text
+
+
+async def test_environments_prints_baseline_cold_and_warm_builds_with_ratios() -> None:
+    """pip baseline, cold builds (empty and warm uv cache) and warm reuse, each with a ratio and the goal line."""
+    text = await environments.main(repeats=1)
+    check_common(text)
+    (rows,) = tables(text)
+    assert [r["way"] for r in rows] == [
+        "venv + pip install (baseline)",
+        "Handoff cold, empty uv cache",
+        "Handoff cold, uv cache warm",
+        "Handoff warm (cache hit)",
+    ]
+    assert number(rows[0]["x baseline"]) == 1.0
+    assert all(number(r["median s"]) >= 0 and number(r["x baseline"]) >= 0 for r in rows)
+    assert "warm reuse: median" in text and "goal <= 1 s" in text

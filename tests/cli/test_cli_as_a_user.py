@@ -22,6 +22,7 @@ from services.broker.connect import connect
 from services.common.clock import utcnow
 from services.common.settings import NatsSettings
 from services.demo.run import SAMPLE
+from tests.runners.conftest import ENV_CACHE
 from tests.support.net import free_port, http_get, wait_until
 
 pytestmark = pytest.mark.slow
@@ -48,6 +49,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "HANDOFF_SCRIPTED_MODEL": "true",
         "HANDOFF_LOG_FORMAT": "json",
         "HANDOFF_WORK_DIR": str(tmp_path / "work"),
+        "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),  # project environments: one warm cache for the test session
     }
     env.pop("HANDOFF_NATS_URL", None)
     env.pop("HANDOFF_LLM_MODEL", None)

@@ -15,6 +15,7 @@ from schemas.topology import Topology
 from services.artifacts.snapshots import materialize_snapshot
 from services.artifacts.store import put_artifact
 from services.client import ArtifactUnavailableError, HandoffClient, SubmitError
+from services.client.artifacts import per_module_payloads
 from services.common.clock import utcnow
 
 
@@ -76,3 +77,31 @@ async def test_submit_tests_of_a_directory_that_does_not_exist_is_refused(
         await client.submit_tests(tmp_path / "absent", ["x.py"], task_id="no-repo")
     assert not info.value.retryable and info.value.task_id == "no-repo"
     assert (await js.stream_info(names.EVENTS_STREAM)).state.messages == 0
+
+
+async def test_per_module_payloads_carry_the_python_version_and_extra_packages(
+    js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """One snapshot, one payload per module, each naming the environment's Python and extra packages."""
+    repo = sample_repo(tmp_path / "repo")
+    (repo / "pkg" / "other.py").write_text("X = 1\n")
+    payloads = await per_module_payloads(
+        js, repo, ["pkg/mod.py", "pkg/other.py"], python="3.11", extra_packages=["toolz>=0.12"]
+    )
+    assert [(p.targets, p.python, p.extra_packages) for p in payloads] == [
+        (["pkg/mod.py"], "3.11", ["toolz>=0.12"]),
+        (["pkg/other.py"], "3.11", ["toolz>=0.12"]),
+    ]
+    assert payloads[0].source == payloads[1].source
+
+
+async def test_a_submit_with_an_unsafe_extra_package_is_refused_before_publishing(
+    client: HandoffClient, js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """An extra package that is an installer option (or a bad Python version) fails the schema: SubmitError."""
+    (payload,) = await per_module_payloads(js, sample_repo(tmp_path / "repo"), ["pkg/mod.py"])
+    for bad in (msgspec.structs.replace(payload, extra_packages=["--index-url=http://evil.invalid"]),
+                msgspec.structs.replace(payload, python="2")):  # fmt: skip
+        with pytest.raises(SubmitError) as refused:
+            await client.submit(bad)
+        assert not refused.value.retryable

@@ -14,6 +14,7 @@ from services.broker.embedded import EmbeddedNats
 from services.common.clock import utcnow
 from services.runners.registry import RunnerUnavailable, default_registry
 from tests.generator.support import finished_events, replica, started_events, submit
+from tests.runners.conftest import ENV_CACHE
 from tests.support.nats import eventually
 
 SAMPLE = Path(__file__).parent.parent / "runners" / "sample_project"
@@ -56,6 +57,7 @@ async def test_a_generate_tests_task_runs_the_agent_runner_from_the_default_regi
     monkeypatch.setenv("HANDOFF_SCRIPTED_MODEL", "true")
     monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "0")
+    monkeypatch.setenv("HANDOFF_ENV_CACHE_DIR", str(ENV_CACHE))
     source = await upload_snapshot(js, SAMPLE)
     task = TaskSubmitted(
         task_id="agent-1",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,6 +16,7 @@ from nats.js import JetStreamContext
 from pydantic import SecretStr
 
 from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted
+from services.environments import EnvSettings
 from services.runners.base import TaskContext
 from services.runners.openhands.prompt import parse_targets
 from services.runners.openhands.settings import LlmSettings, RunnerSettings
@@ -22,10 +24,13 @@ from services.sandbox import Sandbox, SandboxSettings, probe
 from services.scripted_model import ScriptedModelServer
 from services.scripted_model.replies import ChatRequest, Reply, Say
 
-collect_ignore = ["sample_project"]
+collect_ignore = ["sample_project", "env_project"]
 
 SAMPLE = Path(__file__).parent / "sample_project"
+ENV_PROJECT = Path(__file__).parent / "env_project"  # imports toolz; filterwarnings = ["error"]
 API_KEY = "sk-handoff-test-0123456789abcdef"
+# Project environments are keyed by content, so every test run (and session) can share one warm cache.
+ENV_CACHE = Path(tempfile.gettempdir()) / "handoff-test-environments"
 TARGET = "shapes/geometry.py"
 TEST_FILE = "tests/test_geometry.py"
 PASSING_TEST = """import pytest
@@ -109,6 +114,7 @@ def runner_settings(tmp_path: Path, llm: LlmSettings, **overrides: object) -> Ru
         "feedback_rounds": 1,
         "max_iterations": 20,
         "pytest_timeout_s": 60.0,
+        "environments": EnvSettings(cache_dir=ENV_CACHE),
     }
     values.update(overrides)
     return RunnerSettings(**values)  # type: ignore[arg-type]
@@ -127,9 +133,10 @@ def in_workspace(relative: str, step: Callable[[str], Reply]) -> Callable[[ChatR
 
 
 def make_ctx(js: JetStreamContext, source: SourceSnapshot, progress: ProgressLog, **payload: object) -> TaskContext:
+    targets = payload.pop("targets", [TARGET])
     task = TaskSubmitted(
         task_id=str(payload.pop("task_id", "task-1")),
-        payload=GenerateTests(source=source, targets=[TARGET], **payload),  # type: ignore[arg-type]
+        payload=GenerateTests(source=source, targets=targets, **payload),  # type: ignore[arg-type]
         submitted_at=datetime.now(UTC),
     )
     return TaskContext(task=task, attempt=1, replica_id="test-replica", js=js, report=progress)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -28,6 +29,7 @@ async def _validate(dirs: ws.TaskDirs, test_text: str | None, *, timeout_s: floa
         files = [TEST_FILE]
     return await validate(
         dirs=dirs,
+        python=Path(sys.executable),
         env=ws.agent_env(dirs),
         test_files=files,
         targets=[TARGET],

@@ -20,6 +20,7 @@ import structlog
 from pydantic import SecretStr
 
 from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from services.environments import ProjectEnvironments, Wrap
 from services.runners.base import PermanentFailure, TaskContext, TaskFailure
 from services.runners.openhands.progress import ProgressPump, Redactor
 from services.runners.openhands.sdk import load_sdk
@@ -33,8 +34,12 @@ log = structlog.get_logger(__name__)
 
 
 class OpenHandsTestRunner:
-    def __init__(self, settings: RunnerSettings, *, scripted_policy: Policy | None = None) -> None:
+    def __init__(
+        self, settings: RunnerSettings, *, scripted_policy: Policy | None = None, env_wrap: Wrap | None = None
+    ) -> None:
         self.settings = settings
+        # env_wrap: a command wrapper (a sandbox granting the installer network access) for environment builds
+        self.environments = ProjectEnvironments(settings.environments, wrap=env_wrap)
         self._scripted_policy = scripted_policy
         self._scripted_server: ScriptedModelServer | None = None
         self._ready = asyncio.Lock()
@@ -77,7 +82,7 @@ class OpenHandsTestRunner:
                 llms = self._llms(pump.emit)
                 run = TaskRun(
                     ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact,
-                    sandbox=self.sandbox,
+                    sandbox=self.sandbox, environments=self.environments,
                 )  # fmt: skip
                 try:
                     return await run.execute()
@@ -94,7 +99,8 @@ class OpenHandsTestRunner:
     async def _ensure_ready(self) -> None:
         async with self._ready:
             if not self._loaded:
-                await asyncio.to_thread(load_sdk)
+                # pip's index configuration is read once (a pip subprocess) while the SDK imports
+                await asyncio.gather(asyncio.to_thread(load_sdk), self.environments.index())
                 self._loaded = True
                 self._warn_unpriced()
             if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:

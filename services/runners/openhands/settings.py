@@ -15,6 +15,7 @@ import msgspec
 from pydantic import SecretStr
 
 from services.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
+from services.environments.settings import EnvSettings
 from services.offline_engine.settings import OfflineEngineSettings
 from services.sandbox import SandboxSettings
 
@@ -90,6 +91,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     agent_env_allow: tuple[str, ...] = ()
     max_output_chars: int = 20_000
     sandbox: SandboxSettings = SandboxSettings()
+    environments: EnvSettings = EnvSettings()
 
     @property
     def label(self) -> str:
@@ -138,6 +140,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             keep_workspaces=env_bool("HANDOFF_KEEP_WORKSPACES", False, env),
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),
             sandbox=SandboxSettings.from_env(env),
+            environments=EnvSettings.from_env(env),
         )
 
 

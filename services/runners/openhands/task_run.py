@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING
 import nats.errors
 import structlog
 
-from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from schemas.events import ErrorCode, GenerateTests, ProjectEnvironment, TestGenerationResult
 from services.artifacts.errors import ArtifactTooLarge, BucketMissing, SnapshotCorrupt, SnapshotMissing
 from services.artifacts.snapshots import materialize_snapshot
+from services.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
 from services.runners.base import PermanentFailure, TaskContext, TransientFailure
 from services.runners.openhands import workspace as ws
 from services.runners.openhands.outputs import Outputs, store_outputs, summarize
@@ -50,6 +51,7 @@ class TaskRun:
         pump: ProgressPump,
         redact: Redactor,
         sandbox: Sandbox,
+        environments: ProjectEnvironments,
     ) -> None:
         self.ctx = ctx
         self.payload = payload
@@ -58,6 +60,8 @@ class TaskRun:
         self.pump = pump
         self.redact = redact
         self.sandbox = sandbox
+        self.environments = environments
+        self.project_env: ProjectEnv | None = None
         self.dirs: ws.TaskDirs | None = None
         self.session: AgentSession | None = None
 
@@ -79,7 +83,10 @@ class TaskRun:
             raise PermanentFailure(ErrorCode.INVALID_TASK, f"targets not in the snapshot: {', '.join(missing)}")
         if not self.sandbox.enabled:
             emit("workspace", "UNSANDBOXED: HANDOFF_SANDBOX=none, the agent's commands run as the worker")
-        env = ws.agent_env(dirs, allow=self.settings.agent_env_allow)
+        project_env = self.project_env = await self._environment(dirs)
+        env = ws.agent_env(dirs, allow=self.settings.agent_env_allow, venv=project_env.root)
+        # the project's environment and the interpreter it was made from: readable (never writable) in its sandboxes
+        self.sandbox = self.sandbox.with_readable([project_env.root, project_env.interpreter.path.resolve().parents[1]])
         shell = ws.write_shell(dirs, env, sandbox=self.sandbox)
         await asyncio.to_thread(self._baseline, dirs, env)
         assignments = assign_test_files(payload.targets, payload.test_dir)
@@ -115,6 +122,7 @@ class TaskRun:
             emit("validation", f"round {round_no}: running {len(test_files)} test file(s) with coverage")
             report = await validate(
                 dirs=dirs,
+                python=project_env.python,
                 env=env,
                 test_files=test_files,
                 targets=payload.targets,
@@ -168,7 +176,32 @@ class TaskRun:
             usage=usage,
             stopped_by=stopped.code if stopped else None,
             sandbox=self.sandbox.mode.value,
+            environment=ProjectEnvironment(
+                python=project_env.interpreter.version,
+                cache_hit=project_env.cache_hit,
+                env_s=project_env.env_s,
+                sources=list(project_env.dependencies.sources)[:64],
+                requirements=len(project_env.dependencies.requirements) + len(project_env.extra_packages),
+            ),
         )
+
+    async def _environment(self, dirs: ws.TaskDirs) -> ProjectEnv:
+        """The project's own virtualenv (cached per replica); the only step of a task that may reach the network."""
+        payload, emit = self.payload, self.pump.emit
+        try:
+            env = await self.environments.prepare(
+                dirs.workspace, python=payload.python, extra_packages=payload.extra_packages,
+                on_build=lambda line: emit("environment", line),
+            )  # fmt: skip
+        except EnvironmentBuildError as err:
+            failure = TransientFailure if err.retryable else PermanentFailure
+            raise failure(
+                ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}", detail=err.output
+            ) from err
+        how = "cache hit" if env.cache_hit else "built"
+        emit("environment", f"{how}, {env.env_s:.1f} s (Python {env.interpreter.version}, "
+                            f"{len(env.dependencies.requirements)} requirement(s))")  # fmt: skip
+        return env
 
     async def _materialize(self, dirs: ws.TaskDirs) -> None:
         try:
@@ -220,6 +253,8 @@ class TaskRun:
 
     async def _cleanup(self) -> None:
         dirs, session = self.dirs, self.session
+        if self.project_env is not None:
+            self.project_env.release()
         if dirs is None:
             return
         killed = await asyncio.to_thread(ws.end_agent_processes, dirs)

@@ -1,9 +1,10 @@
 """The runner's own check of the agent's work: tests exist, compile, pass under pytest, and cover the targets.
 
-pytest runs as ``python -m coverage run -m pytest`` in a subprocess of the worker's interpreter, in the task
-workspace, inside a fresh sandbox (the tree it runs in, the validation directory, HOME and TMPDIR are its only
-writable places), with the agent's scrubbed environment and a time limit; its junit xml and coverage json are
-parsed from the task's validation directory. The agent's own claims are not consulted.
+pytest runs as ``python -m coverage run -m pytest`` with the project environment's interpreter (never the
+worker's: Handoff's own pytest plugins stay out of the project's run), in the tree given, inside a fresh sandbox
+(the tree, the validation directory, HOME and TMPDIR are its only writable places), with the agent's scrubbed
+environment and a time limit; its junit xml and coverage json are parsed from the task's validation directory.
+The agent's own claims are not consulted.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ import asyncio
 import json
 import os
 import signal
-import sys
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -68,6 +68,7 @@ def select_test_files(changes: Sequence[Change], test_dir: str) -> list[str]:
 async def validate(
     *,
     dirs: TaskDirs,
+    python: Path,
     env: Mapping[str, str],
     test_files: Sequence[str],
     targets: Sequence[str],
@@ -92,7 +93,7 @@ async def validate(
     run_env = _with_pythonpath(env, dirs.workspace)
     writable = [dirs.workspace, dirs.validation, *dirs.writable]
     code, output = await _run(
-        [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
+        [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
          "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
          *test_files],
         cwd=dirs.workspace, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
@@ -103,7 +104,9 @@ async def validate(
                                 test_files=list(test_files))  # fmt: skip
     collected, failed, skipped = _junit_counts(junit)
     passed = max(0, collected - failed - skipped)
-    coverage, gaps = await _coverage(dirs, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable)
+    coverage, gaps = await _coverage(
+        dirs, python, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable
+    )
     problem = ""
     if code != 0:
         problem = PYTEST_EXIT.get(code, f"{failed} of {collected} tests failed")
@@ -136,6 +139,7 @@ def _compile_problem(workspace: Path, name: str) -> str:
 
 async def _coverage(
     dirs: TaskDirs,
+    python: Path,
     env: Mapping[str, str],
     rcfile: Path,
     data: Path,
@@ -147,7 +151,7 @@ async def _coverage(
 ) -> tuple[list[TargetCoverage], list[str]]:
     report = dirs.validation / "coverage.json"
     await _run(
-        [sys.executable, "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
+        [str(python), "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
          "--quiet"],
         cwd=dirs.workspace, env=env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip

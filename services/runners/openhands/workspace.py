@@ -94,12 +94,22 @@ class TaskDirs:
         return dirs
 
 
-def agent_env(dirs: TaskDirs, *, allow: Iterable[str] = (), source: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The whole environment the agent's tools and validation runs get: an allowlist, never the worker's env."""
+def agent_env(
+    dirs: TaskDirs, *, allow: Iterable[str] = (), source: Mapping[str, str] | None = None, venv: Path | None = None
+) -> dict[str, str]:
+    """The whole environment the agent's tools and validation runs get: an allowlist, never the worker's env.
+
+    With ``venv`` (the project's environment) its ``bin`` comes first on PATH and it is the ``VIRTUAL_ENV``, so
+    ``python -m pytest`` in the agent's terminal runs with the project's dependencies and not with Handoff's.
+    """
     source = os.environ if source is None else source
     env = {name: source[name] for name in (*ENV_ALLOWLIST, *allow) if name in source}
-    interpreter_dir = str(Path(sys.executable).parent)
+    interpreter_dir = str(venv / "bin") if venv is not None else str(Path(sys.executable).parent)
     env["PATH"] = os.pathsep.join([interpreter_dir, source.get("PATH", "/usr/local/bin:/usr/bin:/bin")])
+    if venv is not None:
+        env["VIRTUAL_ENV"] = str(venv)
+        paths = [dirs.workspace, dirs.workspace / "src"]
+        env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths if p == dirs.workspace or p.is_dir())
     env.setdefault("LANG", "C.UTF-8")
     env |= {
         "HOME": str(dirs.home),

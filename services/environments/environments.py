@@ -1,0 +1,125 @@
+"""``ProjectEnvironments``: the virtualenv a task's tests run in, built from the project's own metadata.
+
+The environment holds the project's dependencies (never the project itself, which goes on PYTHONPATH) plus
+pytest and coverage, and nothing of Handoff's. Environments are cached per replica under a key made of the
+requirements read from the dependency files, the exact Python version and the task's extra packages, so tasks of
+one project (or of projects with the same dependencies) share one.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import structlog
+
+from services.environments.cache import EnvCache, Lease
+from services.environments.index import IndexConfig, index_config
+from services.environments.installer import TOOL_PACKAGES, Installer, Wrap, find_uv
+from services.environments.metadata import Dependencies, read_dependencies
+from services.environments.python import Interpreter, resolve_python
+from services.environments.settings import EnvSettings
+
+log = structlog.get_logger(__name__)
+
+KEY_FORMAT = 1
+
+
+@dataclass(frozen=True, slots=True)
+class ProjectEnv:
+    root: Path
+    interpreter: Interpreter
+    dependencies: Dependencies
+    extra_packages: tuple[str, ...]
+    cache_hit: bool
+    env_s: float
+    lease: Lease
+
+    @property
+    def python(self) -> Path:
+        return self.root / "bin" / "python"
+
+    @property
+    def bin_dir(self) -> Path:
+        return self.root / "bin"
+
+    def release(self) -> None:
+        self.lease.release()
+
+
+def environment_key(interpreter: Interpreter, deps: Dependencies, extra_packages: Sequence[str]) -> str:
+    material = {
+        "format": KEY_FORMAT,
+        "python": interpreter.version,
+        "requirements": sorted(deps.requirements),
+        "extra": sorted(extra_packages),
+        "tools": list(TOOL_PACKAGES),
+    }
+    return hashlib.sha256(json.dumps(material, sort_keys=True).encode()).hexdigest()[:32]
+
+
+class ProjectEnvironments:
+    def __init__(
+        self, settings: EnvSettings, *, wrap: Wrap | None = None, pip_config: Mapping[str, str] | None = None
+    ) -> None:
+        self.settings = settings
+        self.uv = find_uv(settings.uv)
+        self.cache = EnvCache(settings.cache_root, max_bytes=settings.cache_max_bytes)
+        self._wrap = wrap
+        self._pip_config = pip_config
+        self._index: IndexConfig | None = None
+        self._index_lock = asyncio.Lock()
+
+    async def index(self) -> IndexConfig:
+        """The index configuration, read from pip's configuration once per instance."""
+        async with self._index_lock:
+            if self._index is None:
+                self._index = await asyncio.to_thread(index_config, self.settings, self._pip_config)
+            return self._index
+
+    async def prepare(
+        self,
+        workspace: Path,
+        *,
+        python: str | None = None,
+        extra_packages: Sequence[str] = (),
+        on_build: Callable[[str], None] | None = None,
+    ) -> ProjectEnv:
+        """The environment for the project in ``workspace``: from the cache, or built (once per key) and cached.
+
+        ``on_build`` is told what is being built when this call builds (a cold cache) rather than reuses.
+
+        Raises an ``EnvironmentBuildError``: ``PythonNotFound``, ``DependencyFileError``, ``InstallFailed`` or
+        ``IndexUnreachable`` (the only retryable one).
+        """
+        started = time.monotonic()
+        interpreter = await asyncio.to_thread(resolve_python, python, uv=self.uv)
+        deps = await asyncio.to_thread(read_dependencies, workspace)
+        extra = tuple(extra_packages)
+        key = environment_key(interpreter, deps, extra)
+        installer = Installer(uv=self.uv, index=await self.index(), timeout_s=self.settings.build_timeout_s,
+                              max_output_chars=self.settings.max_output_chars, wrap=self._wrap)  # fmt: skip
+
+        async def build(dest: Path) -> dict[str, object]:
+            if on_build is not None:
+                sources = ", ".join(deps.sources) or "no dependency files"
+                on_build(f"building (cold): Python {interpreter.version}, {len(deps.requirements)} requirement(s) "
+                         f"from {sources}, {len(extra)} extra package(s)")  # fmt: skip
+            await installer.build(dest, interpreter.path, [*deps.requirements, *extra])
+            return {"python": interpreter.version, "requirements": list(deps.requirements), "extra": list(extra),
+                    "sources": list(deps.sources)}  # fmt: skip
+
+        lease = await self.cache.acquire(key, build)
+        env = ProjectEnv(
+            root=lease.path, interpreter=interpreter, dependencies=deps, extra_packages=extra, cache_hit=lease.hit,
+            env_s=round(time.monotonic() - started, 3), lease=lease,
+        )  # fmt: skip
+        log.info("project_environment", key=key, cache_hit=env.cache_hit, env_s=env.env_s,
+                 python=interpreter.version, requirements=len(deps.requirements), sources=list(deps.sources),
+                 skipped=list(deps.skipped))  # fmt: skip
+        return env

@@ -1,0 +1,213 @@
+"""What a project needs installed to run its tests, read from its own metadata without executing anything.
+
+Sources, all optional, all at the project root: ``pyproject.toml`` (``[project].dependencies``, the test extras of
+``[project.optional-dependencies]`` and ``[dependency-groups]``), ``setup.cfg`` (``[options] install_requires`` and
+``[options.extras_require]``), ``setup.py`` (literal ``install_requires`` / ``extras_require`` arguments of the
+``setup()`` call, read with ``ast``) and ``requirements*.txt`` (following ``-r`` includes). The project itself is
+never installed (it goes on PYTHONPATH), so references to it, editable and local-path lines are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from services.environments.errors import DependencyFileError
+
+TEST_EXTRAS = ("test", "tests", "testing", "dev")
+MAX_INCLUDE_DEPTH = 5
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    requirements: tuple[str, ...]  # sorted, de-duplicated requirement strings
+    sources: tuple[str, ...]  # files they came from, relative to the project root
+    skipped: tuple[str, ...] = ()  # lines left out (local paths, options, invalid), for the log
+
+
+def read_dependencies(root: Path) -> Dependencies:
+    reader = _Reader(root)
+    reader.pyproject()
+    reader.setup_cfg()
+    reader.setup_py()
+    for path in sorted(root.glob("requirements*.txt")):
+        reader.requirements_file(path, depth=0)
+    keep = [r for r in reader.found if _name(r) not in reader.own_names]
+    return Dependencies(
+        requirements=tuple(sorted(set(keep))),
+        sources=tuple(dict.fromkeys(reader.sources)),
+        skipped=tuple(reader.skipped),
+    )
+
+
+class _Reader:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.found: list[str] = []
+        self.sources: list[str] = []
+        self.skipped: list[str] = []
+        self.own_names: set[str] = set()
+
+    def add(self, source: Path, items: object) -> None:
+        if not isinstance(items, list | tuple):
+            self.skipped.append(f"{self._rel(source)}: not a list of requirements: {items!r}"[:200])
+            return
+        self.sources.append(self._rel(source))
+        for item in items:
+            if isinstance(item, str):
+                self.requirement(source, item)
+
+    def requirement(self, source: Path, text: str) -> None:
+        text = text.strip()
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement:
+            self.skipped.append(f"{self._rel(source)}: {text}"[:200])
+            return
+        if requirement.url and requirement.url.startswith("file:"):
+            self.skipped.append(f"{self._rel(source)}: {text}"[:200])  # a local path: not reproducible elsewhere
+            return
+        self.found.append(str(requirement))
+
+    # ---- pyproject.toml ------------------------------------------------------------------------
+    def pyproject(self) -> None:
+        path = self.root / "pyproject.toml"
+        if not path.is_file():
+            return
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+            raise DependencyFileError(f"pyproject.toml cannot be read: {err}") from err
+        project = data.get("project", {})
+        if isinstance(project.get("name"), str):
+            self.own_names.add(canonicalize_name(project["name"]))
+        if "dependencies" in project:
+            self.add(path, project["dependencies"])
+        extras = project.get("optional-dependencies", {})
+        groups = data.get("dependency-groups", {})
+        for name in TEST_EXTRAS:
+            if name in extras:
+                self.add(path, extras[name])
+            if name in groups:
+                self.add(path, _flatten_group(groups, name, depth=0))
+
+    # ---- setup.cfg -----------------------------------------------------------------------------
+    def setup_cfg(self) -> None:
+        path = self.root / "setup.cfg"
+        if not path.is_file():
+            return
+        parser = configparser.ConfigParser(interpolation=None)
+        try:
+            parser.read_string(path.read_text(encoding="utf-8"))
+        except (configparser.Error, UnicodeDecodeError) as err:
+            raise DependencyFileError(f"setup.cfg cannot be read: {err}") from err
+        if parser.has_option("metadata", "name"):
+            self.own_names.add(canonicalize_name(parser.get("metadata", "name")))
+        if parser.has_option("options", "install_requires"):
+            self.add(path, _lines(parser.get("options", "install_requires")))
+        for name in TEST_EXTRAS:
+            if parser.has_option("options.extras_require", name):
+                self.add(path, _lines(parser.get("options.extras_require", name)))
+
+    # ---- setup.py (never executed: literal arguments of the setup() call only) ------------------
+    def setup_py(self) -> None:
+        path = self.root / "setup.py"
+        if not path.is_file():
+            return
+        try:
+            tree = ast.parse(path.read_bytes(), filename="setup.py")
+        except (SyntaxError, ValueError) as err:
+            raise DependencyFileError(f"setup.py cannot be parsed: {err}") from err
+        assigned = {
+            target.id: node.value
+            for node in tree.body
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        for call in ast.walk(tree):
+            if not (isinstance(call, ast.Call) and _callee(call) == "setup"):
+                continue
+            for keyword in call.keywords:
+                value = (
+                    assigned.get(keyword.value.id, keyword.value)
+                    if isinstance(keyword.value, ast.Name)
+                    else keyword.value
+                )
+                literal = _literal(value)
+                if keyword.arg == "name" and isinstance(literal, str):
+                    self.own_names.add(canonicalize_name(literal))
+                elif keyword.arg in ("install_requires", "tests_require"):
+                    self.add(path, _lines(literal) if isinstance(literal, str) else literal)
+                elif keyword.arg == "extras_require" and isinstance(literal, dict):
+                    for name in TEST_EXTRAS:
+                        if name in literal:
+                            self.add(path, _lines(literal[name]) if isinstance(literal[name], str) else literal[name])
+
+    # ---- requirements*.txt ---------------------------------------------------------------------
+    def requirements_file(self, path: Path, *, depth: int) -> None:
+        if depth > MAX_INCLUDE_DEPTH or not path.is_file() or not path.resolve().is_relative_to(self.root.resolve()):
+            return
+        rel = self._rel(path)
+        if rel in self.sources:
+            return
+        self.sources.append(rel)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as err:
+            raise DependencyFileError(f"{rel} cannot be read: {err}") from err
+        for raw in _logical_lines(text):
+            line = re.sub(r"(^|\s)#.*$", "", raw).strip()
+            if not line:
+                continue
+            include = re.match(r"^(-r|--requirement)[\s=]+(\S+)$", line)
+            if include:
+                self.requirements_file(path.parent / include.group(2), depth=depth + 1)
+            elif line.startswith(("-", ".", "/")) or line.startswith("file:"):
+                self.skipped.append(f"{rel}: {line}"[:200])  # options, editable and local installs
+            else:
+                self.requirement(path, line)
+
+    def _rel(self, path: Path) -> str:
+        return path.relative_to(self.root).as_posix()
+
+
+def _name(requirement: str) -> str:
+    return canonicalize_name(Requirement(requirement).name)
+
+
+def _lines(text: str) -> list[str]:
+    return [line.split("#", 1)[0].strip() for line in text.splitlines() if line.split("#", 1)[0].strip()]
+
+
+def _logical_lines(text: str) -> list[str]:
+    return text.replace("\\\n", " ").splitlines()
+
+
+def _flatten_group(groups: dict, name: str, *, depth: int) -> list[str]:
+    items: list[str] = []
+    for item in groups.get(name, []) if depth <= MAX_INCLUDE_DEPTH else []:
+        if isinstance(item, str):
+            items.append(item)
+        elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
+            items += _flatten_group(groups, item["include-group"], depth=depth + 1)
+    return items
+
+
+def _callee(call: ast.Call) -> str:
+    func = call.func
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+
+
+def _literal(node: ast.expr) -> object:
+    try:
+        return ast.literal_eval(node)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None

@@ -1,0 +1,103 @@
+"""Dependencies are read from pyproject.toml, setup.cfg, setup.py and requirements files, never by running them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.environments import DependencyFileError
+from services.environments.metadata import read_dependencies
+
+
+def write(root: Path, name: str, text: str) -> None:
+    (root / name).parent.mkdir(parents=True, exist_ok=True)
+    (root / name).write_text(text)
+
+
+def test_pyproject_gives_dependencies_test_extras_and_groups_but_not_the_project_itself(tmp_path: Path) -> None:
+    """[project].dependencies, the test/dev extras, included dependency groups; self-references are dropped."""
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+[project]
+name = "My_Project"
+dependencies = ["toolz>=0.12", "attrs"]
+[project.optional-dependencies]
+test = ["my-project[cli]", "hypothesis"]
+docs = ["sphinx"]
+[dependency-groups]
+lint = ["ruff"]
+dev = ["freezegun", {include-group = "lint"}]
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("attrs", "freezegun", "hypothesis", "ruff", "toolz>=0.12")
+    assert deps.sources == ("pyproject.toml",)
+
+
+def test_setup_cfg_gives_install_requires_and_test_extras(tmp_path: Path) -> None:
+    """[options] install_requires and [options.extras_require] testing are read; other extras are not."""
+    write(
+        tmp_path,
+        "setup.cfg",
+        """
+[metadata]
+name = cfgproj
+[options]
+install_requires =
+    inflection>=0.5  # comment
+    text-unidecode
+[options.extras_require]
+testing = pytest-mock
+docs = sphinx
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("inflection>=0.5", "pytest-mock", "text-unidecode")
+    assert deps.sources == ("setup.cfg",)
+
+
+def test_setup_py_is_parsed_not_executed(tmp_path: Path) -> None:
+    """Literal arguments and module-level names of setup() are read; the file's side effects never happen."""
+    marker = tmp_path / "executed"
+    write(
+        tmp_path,
+        "setup.py",
+        f"""
+from setuptools import setup
+open({str(marker)!r}, "w").write("ran")
+REQUIRES = ["python-slugify>=8"]
+setup(name="pyproj", install_requires=REQUIRES, extras_require={{"tests": ["pyproj[x]", "toolz"], "docs": ["mkdocs"]}})
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("python-slugify>=8", "toolz")
+    assert deps.sources == ("setup.py",)
+    assert not marker.exists()
+
+
+def test_requirements_files_follow_includes_and_leave_out_local_and_option_lines(tmp_path: Path) -> None:
+    """requirements*.txt with -r includes; editable, local-path and option lines are skipped and reported."""
+    write(tmp_path, "requirements.txt", "toolz==1.0.0  # pinned\n\n--index-url https://example.invalid/simple\n")
+    write(tmp_path, "requirements-dev.txt", "-r requirements.txt\n-r ci/extra.txt\n-e .\n./vendor/lib\nattrs\n")
+    write(tmp_path, "ci/extra.txt", "inflection \\\n  >=0.5\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("attrs", "inflection>=0.5", "toolz==1.0.0")
+    assert deps.sources == ("requirements-dev.txt", "requirements.txt", "ci/extra.txt")
+    assert any("-e ." in line for line in deps.skipped) and any("--index-url" in line for line in deps.skipped)
+
+
+def test_a_project_without_dependency_files_needs_nothing(tmp_path: Path) -> None:
+    """No metadata at all: no requirements and no sources (the environment holds only pytest and coverage)."""
+    write(tmp_path, "mod.py", "x = 1\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == () and deps.sources == ()
+
+
+def test_an_unreadable_pyproject_is_a_dependency_file_error(tmp_path: Path) -> None:
+    """Invalid TOML is reported with the file's name rather than guessed around."""
+    write(tmp_path, "pyproject.toml", "[project\nname = 1\n")
+    with pytest.raises(DependencyFileError, match=r"pyproject\.toml"):
+        read_dependencies(tmp_path)

@@ -1,0 +1,111 @@
+"""Tasks run in their project's own environment: its dependencies, its pytest configuration, none of Handoff's."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from schemas.events import ErrorCode
+from schemas.topology import Topology
+from services.artifacts.snapshots import upload_snapshot
+from services.runners.base import PermanentFailure
+from services.runners.openhands import OpenHandsTestRunner
+from services.scripted_model import ScriptedModelServer
+from services.scripted_model.replies import ChatRequest, Reply
+from services.scripted_model.scripts import Script, create_file, finish, run
+from tests.runners.conftest import ENV_PROJECT, ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
+
+TARGET = "wordfreq/counting.py"
+TEST_FILE = "tests/test_counting.py"
+COUNTING_TEST = """import importlib.util
+import sys
+
+import pytest
+import toolz
+
+from wordfreq.counting import counts, most_common, words
+
+
+def test_words_are_lowercased_without_punctuation():
+    assert words("Hello, hello world!") == ["hello", "hello", "world"]
+
+
+def test_counts_tally_each_word():
+    assert counts("a b a") == {"a": 2, "b": 1}
+    assert toolz.frequencies("aab") == {"a": 2, "b": 1}
+
+
+def test_most_common_returns_the_top_words():
+    assert most_common("x y x z x y", 2) == ["x", "y"]
+
+
+def test_most_common_refuses_a_count_below_one():
+    with pytest.raises(ValueError):
+        most_common("x", 0)
+
+
+def test_the_dependency_comes_from_the_project_environment_without_handoff_plugins():
+    assert toolz.__file__.startswith(sys.prefix) and sys.prefix != sys.base_prefix
+    assert importlib.util.find_spec("pytest_asyncio") is None and importlib.util.find_spec("msgspec") is None
+"""
+
+
+@pytest.fixture
+def env_project(tmp_path: Path) -> Path:
+    dest = tmp_path / "env-project"
+    shutil.copytree(ENV_PROJECT, dest)
+    return dest
+
+
+async def test_a_project_that_imports_its_dependency_and_errors_on_warnings_validates_and_succeeds(
+    js: JetStreamContext, topology: Topology, env_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """toolz comes from the project's env (the written test checks where from), and no Handoff plugin warns."""
+    terminal: list[str] = []
+
+    def finish_after_reading(request: ChatRequest) -> Reply:
+        terminal.append(request.last_tool_result or "")
+        return finish("tests written")
+
+    model_server.policy = Script(
+        [
+            in_workspace(TEST_FILE, lambda path: create_file(path, COUNTING_TEST)),
+            run(f"python -m pytest -q {TEST_FILE}"),
+            finish_after_reading,
+        ]
+    )
+    source = await upload_snapshot(js, env_project)
+    progress = ProgressLog()
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    result = await runner.run(make_ctx(js, source, progress, targets=[TARGET], coverage_goal_pct=90.0))
+
+    assert (result.tests_collected, result.tests_passed, result.tests_failed) == (5, 5, 0)
+    assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
+    assert result.goal_met and result.rounds_used == 1
+    env = result.environment
+    assert env is not None and env.sources == ["pyproject.toml"] and env.requirements == 1
+    assert env.python.startswith("3.") and env.env_s >= 0
+    assert "5 passed" in terminal[0], f"the agent's terminal did not run in the project env: {terminal[0]}"
+    lines = [message for stage, message in progress.events if stage == "environment"]
+    assert lines and lines[-1].startswith(("cache hit", "built")), lines
+
+
+async def test_an_unknown_package_ends_the_task_as_environment_failed_with_the_installer_output(
+    js: JetStreamContext, topology: Topology, env_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """A dependency the index does not have: permanent environment_failed, uv's message in the detail, no agent."""
+    model_server.policy = Script([finish("the agent must not start")])
+    source = await upload_snapshot(js, env_project)
+    progress = ProgressLog()
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    ctx = make_ctx(js, source, progress, targets=[TARGET], extra_packages=["handoff-no-such-package-4711"])
+    with pytest.raises(PermanentFailure) as failure:
+        await runner.run(ctx)
+
+    assert failure.value.code == ErrorCode.ENVIRONMENT_FAILED
+    assert "handoff-no-such-package-4711" in failure.value.detail
+    assert "round" not in progress.stages(), "the agent started although the environment failed"
+    assert not list((tmp_path / "work").iterdir()), "the task workspace was not cleaned up"
