@@ -70,6 +70,19 @@ class ErrorCode(StrEnum):
     CANCELLED = "cancelled"
     DEAD_LETTERED = "dead_lettered"
     INTERNAL = "internal"
+    SECRET_IN_OUTPUT = "secret_in_output"
+
+
+class RefusalReason(StrEnum):
+    """Why a change the agent made is not in the task's patch (see docs/runner.md, "What leaves a task")."""
+
+    SOURCE_CHANGE = "source_change"  # not a test file, and source changes are not allowed
+    SYMLINK = "symlink"
+    SPECIAL_FILE = "special_file"  # a device, fifo or socket
+    UNSAFE_PATH = "unsafe_path"  # leaves the repo, or is not a plain UTF-8 path
+    MODE_CHANGE = "mode_change"  # only the executable bit changed
+    TOO_LARGE = "too_large"  # over the artifact limit
+    SECRET = "secret"  # holds a configured secret or a credential pattern
 
 
 class DeadLetterReason(StrEnum):
@@ -125,6 +138,13 @@ class Timings(Part):
     queue_wait_s: Seconds | None = None
     run_s: Seconds | None = None
     total_s: Seconds | None = None
+
+
+class RefusedChange(Part):
+    """A file the agent changed that the task did not hand over, and why."""
+
+    path: Annotated[str, msgspec.Meta(max_length=1024)]
+    reason: RefusalReason
 
 
 class TaskError(Part):
@@ -183,6 +203,8 @@ class TestGenerationResult(Result, tag="generate_tests"):
     goal_met: bool = False
     rounds_used: Count = 0
     usage: LlmUsage = LlmUsage()
+    refused: Annotated[list[RefusedChange], msgspec.Meta(max_length=200)] = []
+    """Changes left out of the patch (at most 200 listed; the summary gives the total)."""
 
 
 class SleepResult(Result, tag="sleep"):

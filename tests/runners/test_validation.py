@@ -28,6 +28,7 @@ async def _validate(dirs: ws.TaskDirs, test_text: str | None, *, timeout_s: floa
         files = [TEST_FILE]
     return await validate(
         dirs=dirs,
+        tree=dirs.workspace,
         env=ws.agent_env(dirs),
         test_files=files,
         targets=[TARGET],

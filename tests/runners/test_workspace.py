@@ -1,4 +1,4 @@
-"""Task directories: the scrubbed environment, the agent's shell wrapper, and diffs against the baseline."""
+"""Task directories: the scrubbed environment, the agent's shell wrapper, and patches of a recorded tree."""
 
 from __future__ import annotations
 
@@ -45,22 +45,19 @@ def test_the_shell_wrapper_starts_bash_with_exactly_the_given_environment(tmp_pa
     assert dirs.shell_pids.read_text().strip().isdigit()
 
 
-def test_the_diff_against_the_baseline_applies_to_the_original_tree(tmp_path: Path) -> None:
+def test_the_diff_of_a_recorded_tree_applies_to_the_original_tree(tmp_path: Path) -> None:
     """Added, modified and deleted files become one patch `git apply` accepts on a copy of the snapshot."""
     dirs = _dirs(tmp_path)
     env = ws.agent_env(dirs)
-    ws.record_baseline(dirs, env)
+    git_dir = dirs.clean_git(1)
+    ws.record_tree(git_dir, dirs.workspace, env)
     (dirs.workspace / "tests" / "test_new.py").write_text("def test_new():\n    assert True\n")
     (dirs.workspace / "shapes" / "geometry.py").write_text("changed\n")
     (dirs.workspace / "README.md").unlink()
     (dirs.workspace / "shapes" / "__pycache__").mkdir()
     (dirs.workspace / "shapes" / "__pycache__" / "x.pyc").write_bytes(b"\0")
-    patch, changes = ws.diff_against_baseline(dirs, env)
-    assert sorted((c.status, c.path) for c in changes) == [
-        ("A", "tests/test_new.py"),
-        ("D", "README.md"),
-        ("M", "shapes/geometry.py"),
-    ]
+    patch = ws.diff_tree(git_dir, dirs.workspace, env)
+    assert b"__pycache__" not in patch
     copy = tmp_path / "copy"
     shutil.copytree(SAMPLE, copy)
     (tmp_path / "p.diff").write_bytes(patch)

@@ -35,6 +35,7 @@ from services.runners.openhands.workspace import TaskDirs
 
 Emit = Callable[[str, str], None]
 INTERRUPT_GRACE_S = 0.5
+MAX_TOOL_ERROR_CHARS = 2000
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 UNAVAILABLE = (LLMServiceUnavailableError, LLMTimeoutError, LLMNoResponseError)
 
@@ -83,6 +84,8 @@ class AgentSession:
         self._current = 0
         self._emit = emit
         self._last_error: ConversationErrorEvent | None = None
+        self.last_tool_error = ""
+        """The last tool error of the current round (``tool: error``), for the failure's detail."""
         agent = Agent(llm=self._llms[0], tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell))
         self.conversation = LocalConversation(
             agent=agent,
@@ -102,6 +105,7 @@ class AgentSession:
 
     async def run_round(self, message: str) -> None:
         """Send ``message`` and run the agent until it finishes; raise a ``TaskFailure`` for any other end."""
+        self.last_tool_error = ""
         self.conversation.send_message(message)  # type: ignore[arg-type]  # a decorator hides the signature
         while True:
             try:
@@ -159,11 +163,14 @@ class AgentSession:
             case ActionEvent():
                 self._emit("agent_action", _describe_action(event))
             case ObservationEvent():
+                if event.observation.is_error:
+                    self.last_tool_error = f"{event.tool_name}: {event.observation.text}"[:MAX_TOOL_ERROR_CHARS]
                 exit_code = getattr(event.observation, "exit_code", None)
                 suffix = f" (exit {exit_code})" if exit_code is not None else ""
                 line = _telling_line(event.observation.text, last=exit_code is not None)
                 self._emit("agent_observation", f"{event.tool_name}{suffix}: {line}")
             case AgentErrorEvent():
+                self.last_tool_error = f"{event.tool_name}: {event.error}"[:MAX_TOOL_ERROR_CHARS]
                 self._emit("agent_error", f"{event.tool_name}: {event.error}")
             case ConversationErrorEvent():
                 self._last_error = event

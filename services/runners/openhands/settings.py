@@ -84,6 +84,8 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     keep_workspaces: bool = False
     agent_env_allow: tuple[str, ...] = ()
     max_output_chars: int = 20_000
+    allow_source_changes: bool = False
+    """Hand over changes to non-test files too (``HANDOFF_ALLOW_SOURCE_CHANGES``); by default they are dropped."""
 
     @property
     def workspace_root(self) -> Path:
@@ -115,6 +117,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             work_dir=Path(work_dir) if work_dir else None,
             keep_workspaces=env_bool("HANDOFF_KEEP_WORKSPACES", False, env),
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),
+            allow_source_changes=env_bool("HANDOFF_ALLOW_SOURCE_CHANGES", False, env),
         )
 
 

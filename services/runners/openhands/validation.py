@@ -1,8 +1,9 @@
 """The runner's own check of the agent's work: tests exist, compile, pass under pytest, and cover the targets.
 
-pytest runs as ``python -m coverage run -m pytest`` in a subprocess of the worker's interpreter, in the task
-workspace, with the agent's scrubbed environment and a time limit; its junit xml and coverage json are parsed
-from the task's validation directory. The agent's own claims are not consulted.
+pytest runs as ``python -m coverage run -m pytest`` in a subprocess of the worker's interpreter, in ``tree`` (the
+clean copy: the snapshot plus the accepted part of the agent's changes, see changes.py), with the agent's
+scrubbed environment and a time limit; its junit xml and coverage json are parsed from the task's validation
+directory. The agent's own claims are not consulted.
 """
 
 from __future__ import annotations
@@ -66,6 +67,7 @@ def select_test_files(changes: Sequence[Change], test_dir: str) -> list[str]:
 async def validate(
     *,
     dirs: TaskDirs,
+    tree: Path,
     env: Mapping[str, str],
     test_files: Sequence[str],
     targets: Sequence[str],
@@ -76,7 +78,7 @@ async def validate(
     if not test_files:
         return ValidationReport(ok=False, problem="no test files were written")
     for name in test_files:
-        problem = _compile_problem(dirs.workspace, name)
+        problem = _compile_problem(tree, name)
         if problem:
             return ValidationReport(ok=False, problem=problem, test_files=list(test_files))
     junit = dirs.validation / "junit.xml"
@@ -85,13 +87,13 @@ async def validate(
     rcfile.write_text("[run]\nbranch = False\n")  # ignore the project's coverage config: measure targets only
     for stale in (junit, data, dirs.validation / "coverage.json"):
         stale.unlink(missing_ok=True)
-    include = ",".join(str(dirs.workspace / t) for t in targets)
-    run_env = _with_pythonpath(env, dirs.workspace)
+    include = ",".join(str(tree / t) for t in targets)
+    run_env = _with_pythonpath(env, tree)
     code, output = await _run(
         [sys.executable, "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
          "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
          *test_files],
-        cwd=dirs.workspace, env=run_env, timeout_s=timeout_s,
+        cwd=tree, env=run_env, timeout_s=timeout_s,
     )  # fmt: skip
     output = _tail(output, max_output_chars)
     if code is None:
@@ -99,7 +101,7 @@ async def validate(
                                 test_files=list(test_files))  # fmt: skip
     collected, failed, skipped = _junit_counts(junit)
     passed = max(0, collected - failed - skipped)
-    coverage, gaps = await _coverage(dirs, run_env, rcfile, data, targets, goal_pct, timeout_s)
+    coverage, gaps = await _coverage(dirs, tree, run_env, rcfile, data, targets, goal_pct, timeout_s)
     problem = ""
     if code != 0:
         problem = PYTEST_EXIT.get(code, f"{failed} of {collected} tests failed")
@@ -132,6 +134,7 @@ def _compile_problem(workspace: Path, name: str) -> str:
 
 async def _coverage(
     dirs: TaskDirs,
+    tree: Path,
     env: Mapping[str, str],
     rcfile: Path,
     data: Path,
@@ -143,9 +146,9 @@ async def _coverage(
     await _run(
         [sys.executable, "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
          "--quiet"],
-        cwd=dirs.workspace, env=env, timeout_s=timeout_s,
+        cwd=tree, env=env, timeout_s=timeout_s,
     )  # fmt: skip
-    return _parse_coverage(dirs.workspace, report, targets, goal_pct)
+    return _parse_coverage(tree, report, targets, goal_pct)
 
 
 def _parse_coverage(

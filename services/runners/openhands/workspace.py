@@ -1,4 +1,4 @@
-"""A fresh directory tree per task: the workspace, its own HOME and TMPDIR, a baseline to diff against.
+"""A fresh directory tree per task: the workspace, its own HOME and TMPDIR, clean copies to validate in.
 
 Layout under ``<work dir>/<task>-<attempt>-<random>/``::
 
@@ -6,7 +6,9 @@ Layout under ``<work dir>/<task>-<attempt>-<random>/``::
     home/, tmp/     HOME and TMPDIR of the agent's terminal and of validation runs
     conversation/   the SDK's persisted conversation
     validation/     junit xml and coverage data of validation runs
-    baseline.git/   a git dir outside the workspace holding the snapshot as first commit
+    clean-<n>/      after round n: a fresh extraction of the snapshot plus the accepted part of the agent's
+                    changes; validation runs here (see changes.py)
+    clean-<n>.git/  a git dir recording clean-<n> before the changes, to write the patch from
     shell           the agent's shell: ``env -i`` with an allowlist, so no worker secret reaches it
 """
 
@@ -64,9 +66,11 @@ class TaskDirs:
     def editor_history(self) -> Path:
         return self.tmp / "editor-history"
 
-    @property
-    def git_dir(self) -> Path:
-        return self.root / "baseline.git"
+    def clean(self, round_no: int) -> Path:
+        return self.root / f"clean-{round_no}"
+
+    def clean_git(self, round_no: int) -> Path:
+        return self.root / f"clean-{round_no}.git"
 
     @property
     def shell(self) -> Path:
@@ -153,13 +157,14 @@ def remove(dirs: TaskDirs) -> None:
     shutil.rmtree(dirs.root, ignore_errors=True)
 
 
-# ---- the git baseline (outside the workspace, so the agent neither sees nor changes it) -------------
-def record_baseline(dirs: TaskDirs, env: Mapping[str, str]) -> None:
-    _git(dirs, env, "init", "-q")
-    (dirs.git_dir / "info").mkdir(exist_ok=True)
-    (dirs.git_dir / "info" / "exclude").write_text("\n".join(BASELINE_EXCLUDES) + "\n")
-    _git(dirs, env, "add", "-A")
-    _git(dirs, env, "commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
+# ---- patches: a git dir outside the tree records it, then the staged difference is the patch -------------
+def record_tree(git_dir: Path, tree: Path, env: Mapping[str, str]) -> None:
+    """Commit ``tree`` as it is now into a new ``git_dir`` (kept outside the tree)."""
+    _git(git_dir, tree, env, "init", "-q")
+    (git_dir / "info").mkdir(exist_ok=True)
+    (git_dir / "info" / "exclude").write_text("\n".join(BASELINE_EXCLUDES) + "\n")
+    _git(git_dir, tree, env, "add", "-A")
+    _git(git_dir, tree, env, "commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,21 +173,17 @@ class Change:
     path: str
 
 
-def diff_against_baseline(dirs: TaskDirs, env: Mapping[str, str]) -> tuple[bytes, list[Change]]:
-    """``(patch, changes)``: a binary-safe patch ``git apply`` accepts on the snapshot, and what it touches."""
-    _git(dirs, env, "add", "-A")
-    patch = _git(dirs, env, "diff", "--cached", "--binary", "--no-renames", "--no-color", "HEAD")
-    listing = _git(dirs, env, "diff", "--cached", "--name-status", "--no-renames", "-z", "HEAD")
-    parts = [p.decode("utf-8", errors="surrogateescape") for p in listing.split(b"\0") if p]
-    changes = [Change(status=parts[i][:1], path=parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-    return patch, changes
+def diff_tree(git_dir: Path, tree: Path, env: Mapping[str, str]) -> bytes:
+    """A binary-safe patch ``git apply`` accepts on the tree ``record_tree`` recorded, to reach ``tree`` now."""
+    _git(git_dir, tree, env, "add", "-A")
+    return _git(git_dir, tree, env, "diff", "--cached", "--binary", "--no-renames", "--no-color", "HEAD")
 
 
-def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
+def _git(git_dir: Path, tree: Path, env: Mapping[str, str], *args: str) -> bytes:
     command = [
         "git",
-        f"--git-dir={dirs.git_dir}",
-        f"--work-tree={dirs.workspace}",
+        f"--git-dir={git_dir}",
+        f"--work-tree={tree}",
         "-c",
         "user.name=Handoff",
         "-c",
@@ -193,6 +194,8 @@ def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
         "core.autocrlf=false",
         "-c",
         "core.fileMode=true",
+        "-c",
+        "core.hooksPath=/dev/null",
         *args,
     ]
     try:
@@ -202,3 +205,19 @@ def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
     if done.returncode != 0:
         raise WorkspaceError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()[:2000]}")
     return done.stdout
+
+
+def ensure_test_dir(workspace: Path, test_dir: str) -> bool:
+    """Create the task's test directory when the snapshot has none (an empty directory is no change by itself).
+
+    True if it was created. Nothing is created through a symlink or over a file of that name.
+    """
+    path = workspace
+    for part in Path(test_dir).parts:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            return False
+    if path.is_dir():
+        return False
+    path.mkdir(parents=True)
+    return True
