@@ -195,3 +195,12 @@ def test_the_missing_test_dir_is_created_but_never_through_a_symlink(tmp_path: P
     (tmp_path / "b").mkdir()
     (tmp_path / "b" / "tests").symlink_to(tmp_path / "elsewhere")
     assert not ws.ensure_test_dir(tmp_path / "b", "tests/unit") and not (tmp_path / "elsewhere").exists()
+
+
+def test_source_changes_are_allowed_only_by_an_explicit_runner_setting() -> None:
+    """HANDOFF_ALLOW_SOURCE_CHANGES defaults to false and reads true from the environment."""
+    from services.runners.openhands.settings import RunnerSettings
+
+    assert not RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "true"}).allow_source_changes
+    env = {"HANDOFF_SCRIPTED_MODEL": "true", "HANDOFF_ALLOW_SOURCE_CHANGES": "true"}
+    assert RunnerSettings.from_env(env).allow_source_changes
