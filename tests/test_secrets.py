@@ -112,3 +112,14 @@ def test_every_log_line_passes_the_process_redactor(capsys: pytest.CaptureFixtur
         log.exception("failed")
     err = capsys.readouterr().err
     assert "log-secret-5d4c3b" not in err and err.count("***") >= 3
+
+
+def test_a_secret_at_the_cut_of_a_long_failure_text_is_masked_before_the_cut() -> None:
+    """task_error cuts texts to 64 KiB: a secret straddling the cut leaves no half behind."""
+    from services.generator.errors import MAX_TEXT, task_error
+
+    secret = "straddling-secret-0a1b2c3d4e"
+    process_redactor().add(secret)
+    error = task_error(ErrorCode.INTERNAL, "x" * (MAX_TEXT - 12) + secret, detail="y" * (MAX_TEXT - 12) + secret)
+    assert "straddl" not in error.message and "straddl" not in error.detail
+    assert error.message.endswith("***") and len(error.detail) <= MAX_TEXT

@@ -28,6 +28,7 @@ from openhands.sdk.llm.exceptions import (
 )
 
 from schemas.events import ErrorCode, LlmUsage
+from services.common.secrets import process_redactor
 from services.runners.base import PermanentFailure, TaskFailure, TransientFailure
 from services.runners.openhands.settings import LlmSettings
 from services.runners.openhands.tools import tool_specs
@@ -164,13 +165,13 @@ class AgentSession:
                 self._emit("agent_action", _describe_action(event))
             case ObservationEvent():
                 if event.observation.is_error:
-                    self.last_tool_error = f"{event.tool_name}: {event.observation.text}"[:MAX_TOOL_ERROR_CHARS]
+                    self.last_tool_error = _cut(f"{event.tool_name}: {event.observation.text}")
                 exit_code = getattr(event.observation, "exit_code", None)
                 suffix = f" (exit {exit_code})" if exit_code is not None else ""
                 line = _telling_line(event.observation.text, last=exit_code is not None)
                 self._emit("agent_observation", f"{event.tool_name}{suffix}: {line}")
             case AgentErrorEvent():
-                self.last_tool_error = f"{event.tool_name}: {event.error}"[:MAX_TOOL_ERROR_CHARS]
+                self.last_tool_error = _cut(f"{event.tool_name}: {event.error}")
                 self._emit("agent_error", f"{event.tool_name}: {event.error}")
             case ConversationErrorEvent():
                 self._last_error = event
@@ -180,6 +181,11 @@ class AgentSession:
                 self._emit("agent_message", " ".join(t for t in texts if t))
             case _:
                 return
+
+
+def _cut(text: str) -> str:
+    """Redacted, then cut to ``MAX_TOOL_ERROR_CHARS`` (half a secret would no longer be recognised)."""
+    return process_redactor()(text)[:MAX_TOOL_ERROR_CHARS]
 
 
 def _telling_line(text: str, *, last: bool) -> str:
@@ -205,7 +211,7 @@ def _describe_action(event: ActionEvent) -> str:
 
 
 def _failure(cause: BaseException, model: str) -> TaskFailure:
-    text = f"{type(cause).__name__}: {cause}"[:2000]
+    text = _cut(f"{type(cause).__name__}: {cause}")
     if isinstance(cause, LLMRateLimitError):
         return TransientFailure(ErrorCode.LLM_RATE_LIMITED, f"{model} is rate limited (all models tried)", detail=text)
     if isinstance(cause, UNAVAILABLE):

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from schemas.events import TargetCoverage
+from services.common.secrets import process_redactor
 from services.runners.openhands.workspace import Change, TaskDirs
 
 PYTEST_EXIT = {
@@ -95,7 +96,7 @@ async def validate(
          *test_files],
         cwd=tree, env=run_env, timeout_s=timeout_s,
     )  # fmt: skip
-    output = _tail(output, max_output_chars)
+    output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised
     if code is None:
         return ValidationReport(ok=False, problem=f"pytest did not finish within {timeout_s:g} s", output=output,
                                 test_files=list(test_files))  # fmt: skip
