@@ -175,9 +175,10 @@ def test_the_patch_of_the_clean_copy_holds_only_the_accepted_changes(trees: tupl
     (workspace / "tests" / "creds_link").symlink_to("/etc/passwd")
     found = changes.screen(workspace, clean, policy())
     env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path)}
-    ws.record_tree(tmp_path / "clean.git", clean, env)
+    paths = [c.path for c in found.accepted]
+    ws.record_tree(tmp_path / "clean.git", clean, env, paths)
     changes.apply(found.accepted, workspace, clean)
-    patch = ws.diff_tree(tmp_path / "clean.git", clean, env)
+    patch = ws.diff_tree(tmp_path / "clean.git", clean, env, paths)
     copy = tmp_path / "copy"
     shutil.copytree(SAMPLE, copy)
     (tmp_path / "p.diff").write_bytes(patch)

@@ -187,9 +187,11 @@ class TaskRun:
 
         def hand_over() -> HandOver:
             found = changes.screen(dirs.workspace, clean, policy)
-            ws.record_tree(dirs.clean_git(round_no), clean, env)
+            paths = [change.path for change in found.accepted]
+            ws.record_tree(dirs.clean_git(round_no), clean, env, paths)
             changes.apply(found.accepted, dirs.workspace, clean)
-            return HandOver(tree=clean, patch=ws.diff_tree(dirs.clean_git(round_no), clean, env), changes=found)
+            patch = ws.diff_tree(dirs.clean_git(round_no), clean, env, paths)
+            return HandOver(tree=clean, patch=patch, changes=found)
 
         try:
             handed = await asyncio.to_thread(hand_over)

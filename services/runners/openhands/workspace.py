@@ -21,7 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -158,12 +158,17 @@ def remove(dirs: TaskDirs) -> None:
 
 
 # ---- patches: a git dir outside the tree records it, then the staged difference is the patch -------------
-def record_tree(git_dir: Path, tree: Path, env: Mapping[str, str]) -> None:
-    """Commit ``tree`` as it is now into a new ``git_dir`` (kept outside the tree)."""
+def record_tree(git_dir: Path, tree: Path, env: Mapping[str, str], paths: Sequence[str]) -> None:
+    """Commit ``paths`` of ``tree`` as they are now (those that exist) into a new ``git_dir`` outside the tree.
+
+    Only the paths a patch will touch are recorded, so the cost follows the change set, not the repository.
+    """
     _git(git_dir, tree, env, "init", "-q")
     (git_dir / "info").mkdir(exist_ok=True)
     (git_dir / "info" / "exclude").write_text("\n".join(BASELINE_EXCLUDES) + "\n")
-    _git(git_dir, tree, env, "add", "-A")
+    existing = [p for p in paths if (tree / p).is_file() or (tree / p).is_symlink()]
+    if existing:
+        _git(git_dir, tree, env, "add", *_pathspecs(git_dir, existing))
     _git(git_dir, tree, env, "commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
 
 
@@ -173,15 +178,25 @@ class Change:
     path: str
 
 
-def diff_tree(git_dir: Path, tree: Path, env: Mapping[str, str]) -> bytes:
-    """A binary-safe patch ``git apply`` accepts on the tree ``record_tree`` recorded, to reach ``tree`` now."""
-    _git(git_dir, tree, env, "add", "-A")
+def diff_tree(git_dir: Path, tree: Path, env: Mapping[str, str], paths: Sequence[str]) -> bytes:
+    """A binary-safe patch ``git apply`` accepts on the tree ``record_tree`` recorded, for ``paths`` as they are now."""
+    if not paths:
+        return b""
+    _git(git_dir, tree, env, "add", "-A", *_pathspecs(git_dir, paths))
     return _git(git_dir, tree, env, "diff", "--cached", "--binary", "--no-renames", "--no-color", "HEAD")
+
+
+def _pathspecs(git_dir: Path, paths: Sequence[str]) -> list[str]:
+    """Options naming ``paths`` literally (no glob magic), through a file: any number of them fits."""
+    listing = (git_dir / "pathspecs").absolute()  # git reads it from the work tree
+    listing.write_bytes(b"\0".join(p.encode("utf-8", errors="surrogateescape") for p in paths))
+    return [f"--pathspec-from-file={listing}", "--pathspec-file-nul"]
 
 
 def _git(git_dir: Path, tree: Path, env: Mapping[str, str], *args: str) -> bytes:
     command = [
         "git",
+        "--literal-pathspecs",
         f"--git-dir={git_dir}",
         f"--work-tree={tree}",
         "-c",
