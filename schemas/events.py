@@ -83,6 +83,19 @@ class ErrorCode(StrEnum):
     DEAD_LETTERED = "dead_lettered"
     INTERNAL = "internal"
     ENVIRONMENT_FAILED = "environment_failed"
+    SECRET_IN_OUTPUT = "secret_in_output"
+
+
+class RefusalReason(StrEnum):
+    """Why a change the agent made is not in the task's patch (see docs/runner.md, "What leaves a task")."""
+
+    SOURCE_CHANGE = "source_change"  # not a test file, and source changes are not allowed
+    SYMLINK = "symlink"
+    SPECIAL_FILE = "special_file"  # a device, fifo or socket
+    UNSAFE_PATH = "unsafe_path"  # leaves the repo, or is not a plain UTF-8 path
+    MODE_CHANGE = "mode_change"  # only the executable bit changed
+    TOO_LARGE = "too_large"  # over the artifact limit
+    SECRET = "secret"  # holds a configured secret or a credential pattern
 
 
 class DeadLetterReason(StrEnum):
@@ -193,6 +206,13 @@ class Timings(Part):
     total_s: Seconds | None = None
 
 
+class RefusedChange(Part):
+    """A file the agent changed that the task did not hand over, and why."""
+
+    path: Annotated[str, msgspec.Meta(max_length=1024)]
+    reason: RefusalReason
+
+
 class TaskError(Part):
     code: ErrorCode
     message: LongText
@@ -261,6 +281,8 @@ class TestGenerationResult(Result, tag="generate_tests"):
     """How the agent's commands and validation ran: "bwrap" (sandboxed) or "none" (unsandboxed); "" from old
     generators."""
     environment: ProjectEnvironment | None = None
+    refused: Annotated[list[RefusedChange], msgspec.Meta(max_length=200)] = []
+    """Changes left out of the patch (at most 200 listed; the summary gives the total)."""
 
 
 class SleepResult(Result, tag="sleep"):

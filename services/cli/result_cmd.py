@@ -63,6 +63,8 @@ def summarize(finished: TaskFinished) -> list[str]:
             lines.append(f"  coverage {cov.target}: {cov.percent:.0f} % (goal {result.coverage_goal_pct:.0f} %)")
         for path in result.test_files:
             lines.append(f"  test file {path}")
+        for refused in result.refused[:20]:
+            lines.append(f"  left out of the patch: {refused.path} ({refused.reason})")
         if result.patch:
             lines.append(f"  patch: {result.patch.size_bytes} bytes (handoff result {finished.task_id} --patch)")
         u = result.usage

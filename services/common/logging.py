@@ -1,7 +1,8 @@
 """The one structlog setup. Console renderer on a terminal, JSON otherwise; ``task_id`` comes from contextvars.
 
 Services call ``configure_logging`` once at start; code logs with ``structlog.get_logger()`` and binds
-per-message context with ``structlog.contextvars.bound_contextvars(task_id=...)``.
+per-message context with ``structlog.contextvars.bound_contextvars(task_id=...)``. Fields named like secrets
+are masked, and every rendered line passes the process's redactor (``services.common.secrets``).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import sys
 
 import structlog
 
+from services.common.secrets import process_redactor
 from services.common.settings import LogSettings
 
 _SECRET_KEYS = frozenset({"api_key", "password", "token", "secret", "authorization"})
@@ -21,6 +23,11 @@ def _redact_secrets(_: object, __: str, event_dict: structlog.typing.EventDict) 
         if key.lower() in _SECRET_KEYS:
             event_dict[key] = "***"
     return event_dict
+
+
+def _redact_rendered(_: object, __: str, line: str) -> str:
+    """Last step: the rendered line (tracebacks included) with every configured secret value masked."""
+    return process_redactor()(line)
 
 
 def _stderr_logger(*_: object) -> structlog.PrintLogger:
@@ -44,6 +51,7 @@ def configure_logging(settings: LogSettings | None = None) -> None:
             _redact_secrets,
             structlog.processors.format_exc_info if as_json else structlog.processors.StackInfoRenderer(),
             renderer,
+            _redact_rendered,
         ],
         wrapper_class=structlog.make_filtering_bound_logger(level),
         logger_factory=_stderr_logger,

@@ -30,6 +30,7 @@ from schemas.codec import Decoder
 from schemas.events import Payload, TaskSubmitted
 from schemas.topology import build_topology
 from services.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
+from services.common.secrets import nats_secrets, process_redactor
 from services.generator.cancellation import CancelWatcher
 from services.generator.dead_letters import DeadLetters
 from services.generator.errors import ConsumerDrifted, GeneratorError, Interruption
@@ -83,7 +84,9 @@ class Generator:
         self._skip_grace = asyncio.Event()  # a second stop(): interrupt running tasks now
         self._abort = asyncio.Event()  # stop retrying broker calls
         self._wake = asyncio.Event()  # a slot was freed, or stop() was called
-        self._publisher = Publisher(self._js, timeout_s=settings.publish_timeout_s, abort=self._abort)
+        redact = process_redactor()
+        redact.add(*nats_secrets(settings.common.nats))  # its own credentials never travel in its events
+        self._publisher = Publisher(self._js, timeout_s=settings.publish_timeout_s, abort=self._abort, redact=redact)
         self._dead_letters = DeadLetters(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._cancels = CancelWatcher(nc, on_cancel=self._on_cancel)
         self._watch = ConnectionWatch(nc)

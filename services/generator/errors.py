@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from schemas.events import ErrorCode, TaskError, TaskResult, TaskStatus
+from services.common.secrets import process_redactor
 from services.runners.base import PermanentFailure, TaskFailure, TransientFailure
 
 MAX_TEXT = 65_536
@@ -81,6 +82,8 @@ Decision = Finish | Retry | Release
 
 
 def _clip(text: str) -> str:
+    """Redacted first (a secret cut in half would no longer be recognised by the publisher), then cut."""
+    text = process_redactor()(text)
     return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 3] + "..."
 
 

@@ -17,6 +17,7 @@ import structlog
 from schemas import names
 from schemas.events import ErrorCode, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
 from services.common.clock import utcnow
+from services.common.secrets import process_redactor
 from services.generator.errors import Finish, task_error
 from services.generator.publisher import PublishAborted, Publisher
 
@@ -81,7 +82,7 @@ class TaskEvents:
             seq=seq,
             stage=stage[:200],
             at=utcnow(),
-            message=message[:65_536],
+            message=process_redactor()(message)[:65_536],  # before cutting: half a secret is not recognised
         )
         try:
             await self._publisher.publish(

@@ -2,7 +2,8 @@
 
 A publish is retried with the same ``Nats-Msg-Id``, so a retry of a publish that did land is dropped by the
 stream's de-duplication. Retrying stops when the caller's ``abort`` event is set (a hard shutdown), and for
-calls that may give up (progress) after ``attempts``.
+calls that may give up (progress) after ``attempts``. Every event published here is redacted of every secret
+the process knows (``services.common.secrets``), whatever runner or failure produced its texts.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from nats.js.api import PubAck, RawStreamMsg
 from schemas import names
 from schemas.codec import encode
 from schemas.events import Event
+from services.common.secrets import Redactor, process_redactor
 
 log = structlog.get_logger(__name__)
 
@@ -48,8 +50,10 @@ class Publisher:
         abort: asyncio.Event,
         first_backoff_s: float = 0.1,
         max_backoff_s: float = 2.0,
+        redact: Redactor | None = None,
     ) -> None:
         self._js = js
+        self._redact = redact or process_redactor()
         self.timeout_s = timeout_s
         self._abort = abort
         self._first_backoff_s = first_backoff_s
@@ -64,8 +68,11 @@ class Publisher:
         attempts: int | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> PubAck:
-        """Publish ``event`` and wait for the stream's ack, retrying with the same msg id until it lands."""
-        data = encode(event)
+        """Publish ``event`` and wait for the stream's ack, retrying with the same msg id until it lands.
+
+        Every text in the event passes the redactor first: this is the one door events leave a replica by.
+        """
+        data = encode(self._redact.struct(event))
         headers = {**(headers or {}), names.Header.MSG_ID.value: msg_id}
         return await self._retrying(
             lambda: self._js.publish(subject, data, timeout=self.timeout_s, headers=headers),

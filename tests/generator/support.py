@@ -44,10 +44,12 @@ def generator_settings(
     *,
     replica_id: str,
     topology: TopologyParams = FAST_TOPOLOGY,
+    nats_password: str | None = None,
     **overrides: object,
 ) -> GeneratorSettings:
+    """Settings of a test replica; ``nats_password`` is configured but not sent (no user is set)."""
     common = CommonSettings(
-        nats=NatsSettings(url=url, reconnect_wait_s=0.1, publish_timeout_s=1.0),
+        nats=NatsSettings(url=url, reconnect_wait_s=0.1, publish_timeout_s=1.0, password=nats_password),
         embedded=EmbeddedSettings(data_dir=Path("/nonexistent")),
         topology=topology,
         log=LogSettings(),

@@ -30,6 +30,7 @@ async def _validate(dirs: ws.TaskDirs, test_text: str | None, *, timeout_s: floa
     return await validate(
         dirs=dirs,
         python=Path(sys.executable),
+        tree=dirs.workspace,
         env=ws.agent_env(dirs),
         test_files=files,
         targets=[TARGET],

@@ -1,4 +1,4 @@
-"""Task directories: the scrubbed environment, the agent's shell wrapper, and diffs against the baseline."""
+"""Task directories: the scrubbed environment, the agent's shell wrapper, and patches of a recorded tree."""
 
 from __future__ import annotations
 
@@ -47,27 +47,28 @@ def test_the_shell_wrapper_starts_bash_with_exactly_the_given_environment(tmp_pa
     assert dirs.shell_pids.read_text().strip().isdigit()
 
 
-def test_the_diff_against_the_baseline_applies_to_the_original_tree(tmp_path: Path) -> None:
-    """Added, modified and deleted files become one patch `git apply` accepts on a copy of the snapshot."""
+def test_the_diff_of_a_recorded_tree_applies_to_the_original_tree(tmp_path: Path) -> None:
+    """Added, modified and deleted paths (named literally, globs included) become one patch `git apply` accepts
+    on a copy of the snapshot; paths not named stay out of it."""
     dirs = _dirs(tmp_path)
     env = ws.agent_env(dirs)
-    ws.record_baseline(dirs, env)
+    git_dir = dirs.clean_git(1)
+    paths = ["tests/test_new.py", "tests/test_[ab].py", "shapes/geometry.py", "README.md"]
+    ws.record_tree(git_dir, dirs.workspace, env, paths)
     (dirs.workspace / "tests" / "test_new.py").write_text("def test_new():\n    assert True\n")
+    (dirs.workspace / "tests" / "test_[ab].py").write_text("def test_glob():\n    assert True\n")
+    (dirs.workspace / "tests" / "test_a.py").write_text("not named\n")
     (dirs.workspace / "shapes" / "geometry.py").write_text("changed\n")
     (dirs.workspace / "README.md").unlink()
-    (dirs.workspace / "shapes" / "__pycache__").mkdir()
-    (dirs.workspace / "shapes" / "__pycache__" / "x.pyc").write_bytes(b"\0")
-    patch, changes = ws.diff_against_baseline(dirs, env)
-    assert sorted((c.status, c.path) for c in changes) == [
-        ("A", "tests/test_new.py"),
-        ("D", "README.md"),
-        ("M", "shapes/geometry.py"),
-    ]
+    patch = ws.diff_tree(git_dir, dirs.workspace, env, paths)
+    assert b"test_a.py" not in patch.replace(b"test_[ab].py", b"")
     copy = tmp_path / "copy"
     shutil.copytree(SAMPLE, copy)
     (tmp_path / "p.diff").write_bytes(patch)
     subprocess.run(["git", "apply", str(tmp_path / "p.diff")], cwd=copy, check=True, capture_output=True)
     assert (copy / "shapes" / "geometry.py").read_text() == "changed\n" and not (copy / "README.md").exists()
+    assert (copy / "tests" / "test_[ab].py").exists() and not (copy / "tests" / "test_a.py").exists()
+    assert ws.diff_tree(git_dir, dirs.workspace, env, []) == b""
 
 
 async def test_processes_left_in_the_agent_session_are_killed(tmp_path: Path) -> None:

@@ -22,12 +22,20 @@ from tests.runners.conftest import SAMPLE, llm_settings, runner_settings
 
 
 @contextlib.asynccontextmanager
-async def agent_replica(url: str, model: ScriptedModelServer, work: Path) -> AsyncIterator[Generator]:
-    """A replica whose GenerateTests runner is the real one, talking to ``model``, with task dirs under ``work``."""
-    settings = runner_settings(work.parent, llm_settings(model.base_url), feedback_rounds=0, work_dir=work)
+async def agent_replica(
+    url: str, model: ScriptedModelServer, work: Path, *, nats_password: str | None = None, **runner: object
+) -> AsyncIterator[Generator]:
+    """A replica whose GenerateTests runner is the real one, talking to ``model``, with task dirs under ``work``.
+
+    ``nats_password`` is configured on the replica (not used to connect); ``runner`` overrides runner settings."""
+    settings = runner_settings(
+        work.parent, llm_settings(model.base_url), **{"feedback_rounds": 0, "work_dir": work, **runner}
+    )
     async with (
-        OpenHandsTestRunner(settings) as runner,
-        replica(url, replica_id="agent-replica", runners={GenerateTests: runner}) as generator,
+        OpenHandsTestRunner(settings) as runner_,
+        replica(
+            url, replica_id="agent-replica", runners={GenerateTests: runner_}, nats_password=nats_password
+        ) as generator,
     ):
         yield generator
 

@@ -11,7 +11,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from schemas import names
-from schemas.events import ErrorCode, GenerateTests, TaskStatus, TestGenerationResult
+from schemas.events import ErrorCode, GenerateTests, RefusalReason, TaskStatus, TestGenerationResult
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import ClientSettings, HandoffClient, SubmitError
@@ -97,10 +97,11 @@ async def test_a_patch_over_the_artifact_limit_fails_the_task_with_the_setting_a
     nats_server: EmbeddedNats, nc: NATS, js: JetStreamContext, topology: Topology,
     model_server: ScriptedModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """The agent writes a 40 KiB test file under a 16 KiB limit: failed, workspace_error, no artifact stored."""
+    """Three 10 KiB test files (each under a 16 KiB limit, the patch over it): failed, workspace_error, nothing kept."""
     monkeypatch.setenv("HANDOFF_ARTIFACT_MAX_BYTES", str(16 * KIB))
-    padded = PASSING_TEST + "\n# padding\n" + ("#" * 99 + "\n") * 400
-    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, padded)), finish()])
+    padded = PASSING_TEST + "\n# padding\n" + ("#" * 99 + "\n") * 95
+    names_ = [TEST_FILE, "tests/test_geometry_2.py", "tests/test_geometry_3.py"]
+    model_server.policy = Script([*(in_workspace(n, lambda p: create_file(p, padded)) for n in names_), finish()])
     async with agent_replica(nats_server.url, model_server, tmp_path / "work"):
         client = new_client(nc)
         task_id = await client.submit_tests(_sample(tmp_path), [TARGET], coverage_goal_pct=10, task_id="huge-patch")
@@ -111,11 +112,11 @@ async def test_a_patch_over_the_artifact_limit_fails_the_task_with_the_setting_a
     assert await stored_objects(js, names.ARTIFACTS_BUCKET) == 0
 
 
-async def test_a_file_over_the_artifact_limit_stays_in_the_patch_and_out_of_the_store(
+async def test_a_file_over_the_artifact_limit_is_refused_and_listed_and_the_task_passes(
     nats_server: EmbeddedNats, nc: NATS, js: JetStreamContext, topology: Topology,
     model_server: ScriptedModelServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    """A 40 KiB binary file (a small compressed patch) is not stored as a file; the result says so; the task passes."""
+    """A 40 KiB binary file is left out of the patch and the store, listed as too_large; the task passes."""
     monkeypatch.setenv("HANDOFF_ARTIFACT_MAX_BYTES", str(16 * KIB))
     model_server.policy = Script(
         [
@@ -133,6 +134,7 @@ async def test_a_file_over_the_artifact_limit_stays_in_the_patch_and_out_of_the_
     result = finished.result
     assert isinstance(result, TestGenerationResult)
     assert [ref.name for ref in result.files] == [f"{task_id}/1/files/{TEST_FILE}"]
-    assert "only in the patch" in result.summary
-    assert patch is not None and b"tests/blob.bin" in patch and b"GIT binary patch" in patch
+    assert [(r.path, r.reason) for r in result.refused] == [("tests/blob.bin", RefusalReason.TOO_LARGE)]
+    assert "tests/blob.bin (too_large)" in result.summary
+    assert patch is not None and b"tests/blob.bin" not in patch and TEST_FILE.encode() in patch
     assert all(ref.size_bytes <= 16 * KIB for ref in [*result.files, result.patch] if ref is not None)

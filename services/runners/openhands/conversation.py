@@ -30,6 +30,7 @@ from openhands.sdk.llm.exceptions import (
 )
 
 from schemas.events import ErrorCode, LlmUsage
+from services.common.secrets import process_redactor
 from services.runners.base import PermanentFailure, TaskFailure, TransientFailure
 from services.runners.openhands.settings import LlmSettings
 from services.runners.openhands.tools import tool_specs
@@ -38,6 +39,7 @@ from services.runners.openhands.workspace import TaskDirs
 Emit = Callable[[str, str], None]
 INTERRUPT_GRACE_S = 0.5
 TOKEN_CHECK_S = 0.2  # how often a running round compares the conversation's tokens with the cap
+MAX_TOOL_ERROR_CHARS = 2000
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 UNAVAILABLE = (LLMServiceUnavailableError, LLMTimeoutError, LLMNoResponseError)
 
@@ -91,6 +93,8 @@ class AgentSession:
         self._last_error: ConversationErrorEvent | None = None
         self._max_tokens = max_tokens
         self._token_cap_hit = False
+        self.last_tool_error = ""
+        """The last tool error of the current round (``tool: error``), for the failure's detail."""
         condenser = None
         if condense_after_events:  # rounds of pytest output must not overflow the context window
             summarizer = condenser_llm or self._llms[0].model_copy(update={"usage_id": "handoff-condenser"})
@@ -118,6 +122,7 @@ class AgentSession:
 
     async def run_round(self, message: str) -> None:
         """Send ``message`` and run the agent until it finishes; raise a ``TaskFailure`` for any other end."""
+        self.last_tool_error = ""
         self.conversation.send_message(message)  # type: ignore[arg-type]  # a decorator hides the signature
         while True:
             try:
@@ -194,11 +199,14 @@ class AgentSession:
             case ActionEvent():
                 self._emit("agent_action", _describe_action(event))
             case ObservationEvent():
+                if event.observation.is_error:
+                    self.last_tool_error = _cut(f"{event.tool_name}: {event.observation.text}")
                 exit_code = getattr(event.observation, "exit_code", None)
                 suffix = f" (exit {exit_code})" if exit_code is not None else ""
                 line = _telling_line(event.observation.text, last=exit_code is not None)
                 self._emit("agent_observation", f"{event.tool_name}{suffix}: {line}")
             case AgentErrorEvent():
+                self.last_tool_error = _cut(f"{event.tool_name}: {event.error}")
                 self._emit("agent_error", f"{event.tool_name}: {event.error}")
             case ConversationErrorEvent():
                 self._last_error = event
@@ -208,6 +216,11 @@ class AgentSession:
                 self._emit("agent_message", " ".join(t for t in texts if t))
             case _:
                 return
+
+
+def _cut(text: str) -> str:
+    """Redacted, then cut to ``MAX_TOOL_ERROR_CHARS`` (half a secret would no longer be recognised)."""
+    return process_redactor()(text)[:MAX_TOOL_ERROR_CHARS]
 
 
 def _telling_line(text: str, *, last: bool) -> str:
@@ -233,7 +246,7 @@ def _describe_action(event: ActionEvent) -> str:
 
 
 def _failure(cause: BaseException, model: str) -> TaskFailure:
-    text = f"{type(cause).__name__}: {cause}"[:2000]
+    text = _cut(f"{type(cause).__name__}: {cause}")
     if isinstance(cause, LLMRateLimitError):
         return TransientFailure(ErrorCode.LLM_RATE_LIMITED, f"{model} is rate limited (all models tried)", detail=text)
     if isinstance(cause, UNAVAILABLE):

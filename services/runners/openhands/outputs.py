@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from schemas.events import ArtifactRef
+from schemas.events import ArtifactRef, RefusedChange
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.store import put_artifact
 from services.runners.openhands.validation import ValidationReport
@@ -29,20 +29,31 @@ class Outputs:
     files: list[ArtifactRef] = field(default_factory=list)
     changes: list[Change] = field(default_factory=list)
     skipped_files: list[str] = field(default_factory=list)
+    refused: list[RefusedChange] = field(default_factory=list)
 
 
 async def store_outputs(
-    js: JetStreamContext, workspace: Path, *, prefix: str, patch: bytes, changes: Sequence[Change]
+    js: JetStreamContext,
+    tree: Path,
+    *,
+    prefix: str,
+    patch: bytes,
+    changes: Sequence[Change],
+    refused: Sequence[RefusedChange] = (),
 ) -> Outputs:
-    """Store the patch and each added or modified file (up to ``MAX_STORED_FILES``) under ``prefix/``."""
+    """Store the patch and each added or modified file (up to ``MAX_STORED_FILES``) under ``prefix/``.
+
+    ``tree`` is the clean copy the accepted changes were applied to (see changes.py): what is stored is what
+    was screened and validated, never the agent's workspace.
+    """
     if not changes:
-        return Outputs()
+        return Outputs(refused=list(refused))
     limit = artifact_max_bytes_from_env()
     patch_ref = await put_artifact(js, f"{prefix}/patch.diff", patch, content_type=PATCH_TYPE, max_bytes=limit)
     files: list[ArtifactRef] = []
     skipped: list[str] = []
     for change in changes:
-        path = workspace / change.path
+        path = tree / change.path
         if change.status == "D" or path.is_symlink() or not path.is_file():
             continue
         if len(files) >= MAX_STORED_FILES or path.stat().st_size > limit:
@@ -52,7 +63,7 @@ async def store_outputs(
         files.append(
             await put_artifact(js, f"{prefix}/files/{change.path}", path.read_bytes(), content_type=content_type)
         )
-    return Outputs(patch=patch_ref, files=files, changes=list(changes), skipped_files=skipped)
+    return Outputs(patch=patch_ref, files=files, changes=list(changes), skipped_files=skipped, refused=list(refused))
 
 
 def summarize(
@@ -77,6 +88,10 @@ def summarize(
     ]
     if others:
         parts.append(f"Other files changed: {', '.join(others[:20])}{' …' if len(others) > 20 else ''}.")
+    if outputs.refused:
+        shown = ", ".join(f"{r.path} ({r.reason.value})" for r in outputs.refused[:10])
+        more = " …" if len(outputs.refused) > 10 else ""
+        parts.append(f"{len(outputs.refused)} change(s) left out of the patch: {shown}{more}.")
     if outputs.skipped_files:
         parts.append(f"{len(outputs.skipped_files)} file(s) only in the patch (too many or too large).")
     if not sandboxed:

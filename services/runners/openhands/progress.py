@@ -1,33 +1,24 @@
 """Agent events -> ``TaskProgress`` messages, published in order from whatever thread the SDK calls back on.
 
-Every message passes the ``Redactor`` (secret values become ``***``) and is cut to ``MAX_MESSAGE_CHARS``;
-without an LLM each is labelled with what writes the tests (``[scripted model]``, ``[offline engine: …]``).
+Every message passes the process's ``Redactor`` (services.common.secrets: every configured secret becomes
+``***``) and is cut to ``MAX_MESSAGE_CHARS``; without an LLM each is labelled with what writes the tests
+(``[scripted model]``, ``[offline engine: …]``).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 import nats.errors
 import structlog
 
+from services.common.secrets import Redactor
+
 log = structlog.get_logger(__name__)
 
 MAX_MESSAGE_CHARS = 400
-
-
-class Redactor:
-    """Replaces every occurrence of the given secret values (and nothing else) with ``***``."""
-
-    def __init__(self, secrets: Iterable[str | None]) -> None:
-        self._secrets = sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for secret in self._secrets:
-            text = text.replace(secret, "***")
-        return text
 
 
 class ProgressPump:

@@ -20,9 +20,10 @@ import structlog
 from pydantic import SecretStr
 
 from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from services.common.secrets import process_redactor
 from services.environments import ProjectEnvironments, Wrap
 from services.runners.base import PermanentFailure, TaskContext, TaskFailure
-from services.runners.openhands.progress import ProgressPump, Redactor
+from services.runners.openhands.progress import ProgressPump
 from services.runners.openhands.sdk import load_sdk
 from services.runners.openhands.settings import SCRIPTED_MODEL_NAME, RunnerSettings
 from services.runners.openhands.task_run import TaskRun
@@ -44,8 +45,9 @@ class OpenHandsTestRunner:
         self._scripted_server: ScriptedModelServer | None = None
         self._ready = asyncio.Lock()
         self._loaded = False
-        secret = settings.llm.api_key.get_secret_value() if settings.llm.api_key else None
-        self._redact = Redactor([secret])
+        self._redact = process_redactor()
+        if settings.llm.api_key is not None:
+            self._redact.add(settings.llm.api_key.get_secret_value())
         # validation runs this interpreter's environment: readable in every sandbox; secret files never are
         self.sandbox = Sandbox.from_settings(
             settings.sandbox, ro_paths=[Path(sys.prefix)], hidden=secret_files(os.environ)

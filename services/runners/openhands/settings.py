@@ -92,6 +92,8 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     max_output_chars: int = 20_000
     sandbox: SandboxSettings = SandboxSettings()
     environments: EnvSettings = EnvSettings()
+    allow_source_changes: bool = False
+    """Hand over changes to non-test files too (``HANDOFF_ALLOW_SOURCE_CHANGES``); by default they are dropped."""
 
     @property
     def label(self) -> str:
@@ -141,6 +143,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),
             sandbox=SandboxSettings.from_env(env),
             environments=EnvSettings.from_env(env),
+            allow_source_changes=env_bool("HANDOFF_ALLOW_SOURCE_CHANGES", False, env),
         )
 
 

@@ -1,24 +1,35 @@
-"""One ``GenerateTests`` task from snapshot to result: workspace, agent rounds, validation, artifacts, cleanup."""
+"""One ``GenerateTests`` task from snapshot to result: workspace, agent rounds, hand-over, validation, artifacts.
+
+After every round the agent's changes are screened (changes.py) and the accepted ones applied to a fresh
+extraction of the snapshot; validation runs there, and the patch and stored files come from there.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import nats.errors
 import structlog
 
-from schemas.events import ErrorCode, GenerateTests, ProjectEnvironment, TestGenerationResult
+from schemas.events import ErrorCode, GenerateTests, ProjectEnvironment, RefusalReason, TestGenerationResult
 from services.artifacts.errors import ArtifactTooLarge, BucketMissing, SnapshotCorrupt, SnapshotMissing
+from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.snapshots import materialize_snapshot
+from services.common.secrets import Redactor
 from services.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
 from services.runners.base import PermanentFailure, TaskContext, TransientFailure
+from services.runners.openhands import changes
 from services.runners.openhands import workspace as ws
+from services.runners.openhands.changes import ChangePolicy, ChangeSet
 from services.runners.openhands.outputs import Outputs, store_outputs, summarize
-from services.runners.openhands.progress import ProgressPump, Redactor
+from services.runners.openhands.progress import ProgressPump
 from services.runners.openhands.prompt import assign_test_files, coverage_prompt, feedback_prompt, task_prompt
+from services.runners.openhands.secret_scan import SecretScanner
 from services.runners.openhands.settings import RunnerSettings
 from services.runners.openhands.validation import ValidationReport, select_test_files, validate
 from services.sandbox import Sandbox
@@ -34,10 +45,12 @@ ROUND_ENDINGS = frozenset({ErrorCode.MAX_ITERATIONS, ErrorCode.AGENT_STUCK, Erro
 
 
 @dataclass(frozen=True, slots=True)
-class _Validated:
-    round_no: int
-    report: ValidationReport
-    files: dict[str, bytes | None]  # the changed files as they were validated
+class HandOver:
+    """What one round hands over: the clean copy with the accepted changes, their patch, and the screening."""
+
+    tree: Path
+    patch: bytes
+    changes: ChangeSet
 
 
 class TaskRun:
@@ -77,18 +90,20 @@ class TaskRun:
         payload, emit = self.payload, self.pump.emit
         dirs = self.dirs = ws.TaskDirs.create(self.settings.workspace_root, self.ctx.task.task_id, self.ctx.attempt)
         emit("workspace", f"materialising snapshot {payload.source.digest[:12]} ({payload.source.files} files)")
-        await self._materialize(dirs)
+        await self._materialize(dirs.workspace)
         missing = [t for t in payload.targets if not (dirs.workspace / t).is_file()]
         if missing:
             raise PermanentFailure(ErrorCode.INVALID_TASK, f"targets not in the snapshot: {', '.join(missing)}")
+        if ws.ensure_test_dir(dirs.workspace, payload.test_dir):
+            emit("workspace", f"created the test directory {payload.test_dir}/ (the snapshot has none)")
         if not self.sandbox.enabled:
             emit("workspace", "UNSANDBOXED: HANDOFF_SANDBOX=none, the agent's commands run as the worker")
         project_env = self.project_env = await self._environment(dirs)
         env = ws.agent_env(dirs, allow=self.settings.agent_env_allow, venv=project_env.root)
         # the project's environment and the interpreter it was made from: readable (never writable) in its sandboxes
-        self.sandbox = self.sandbox.with_readable([project_env.root, project_env.interpreter.path.resolve().parents[1]])
+        interpreter_prefix = project_env.interpreter.path.resolve().parents[1]
+        self.sandbox = self.sandbox.with_readable([project_env.root, interpreter_prefix])
         shell = ws.write_shell(dirs, env, sandbox=self.sandbox)
-        await asyncio.to_thread(self._baseline, dirs, env)
         assignments = assign_test_files(payload.targets, payload.test_dir)
         session = self.session = AgentSession(
             llms=self.llms,
@@ -104,8 +119,8 @@ class TaskRun:
         rounds_total = 1 + feedback
         message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments)  # reads the tree
         report = ValidationReport(ok=False, problem="not validated")
-        changes: list[ws.Change] = []
-        best: _Validated | None = None  # never lose a validated round
+        handed = HandOver(tree=dirs.workspace, patch=b"", changes=ChangeSet())
+        best: tuple[int, ValidationReport, HandOver] | None = None  # never lose a validated round
         stopped: PermanentFailure | None = None
         round_no = 0
         for round_no in range(1, rounds_total + 1):
@@ -117,11 +132,13 @@ class TaskRun:
                     raise
                 stopped = err
                 break
-            _patch, changes = await asyncio.to_thread(ws.diff_against_baseline, dirs, env)
-            test_files = select_test_files(changes, payload.test_dir)
-            emit("validation", f"round {round_no}: running {len(test_files)} test file(s) with coverage")
+            keep = {best[2].tree} if best is not None else set()
+            handed = await self._hand_over(dirs, env, round_no, keep=keep)
+            test_files = select_test_files(handed.changes.accepted, payload.test_dir)
+            emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
             report = await validate(
                 dirs=dirs,
+                tree=handed.tree,
                 python=project_env.python,
                 env=env,
                 test_files=test_files,
@@ -133,7 +150,7 @@ class TaskRun:
             )
             emit("validation", _report_line(round_no, report))
             if report.ok:
-                best = _Validated(round_no, report, await asyncio.to_thread(ws.changed_files, dirs, changes))
+                best = (round_no, report, handed)
             if report.goal_met or round_no == rounds_total:
                 break
             if report.ok:
@@ -144,17 +161,21 @@ class TaskRun:
                 message = feedback_prompt(
                     round_no=round_no, rounds_total=rounds_total, problem=report.problem, output=report.output
                 )
+            if handed.changes.refused:
+                message += (
+                    "\n\nOnly test files are handed over and validated; these changes were left out: "
+                    f"{handed.changes.describe()}."
+                )
         usage = session.usage()
         fallback = ""
         if best is not None and (stopped is not None or not report.ok):
             why = f"ended by {stopped.code.value}" if stopped else f"failed validation ({report.problem})"
-            fallback = f" Round {round_no} {why}; this is round {best.round_no}'s validated state."
+            fallback = f" Round {round_no} {why}; this is round {best[0]}'s validated state."
             emit("round", fallback.strip())
-            await asyncio.to_thread(self._restore, dirs, env, best.files)
-            report = best.report
-        outputs = await self._store(dirs, env, report)
-        if not report.ok:
-            self._fail(report, outputs, changes, round_no)
+            _, report, handed = best
+        outputs = await self._store(handed)
+        if not report.ok or not outputs.changes:
+            self._fail(report, outputs, handed.changes, round_no, session.last_tool_error)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
                             sandboxed=self.sandbox.enabled)  # fmt: skip
@@ -174,6 +195,7 @@ class TaskRun:
             goal_met=report.goal_met,
             rounds_used=round_no,
             usage=usage,
+            refused=handed.changes.listed(),
             stopped_by=stopped.code if stopped else None,
             sandbox=self.sandbox.mode.value,
             environment=ProjectEnvironment(
@@ -188,9 +210,12 @@ class TaskRun:
     async def _environment(self, dirs: ws.TaskDirs) -> ProjectEnv:
         """The project's own virtualenv (cached per replica); the only step of a task that may reach the network."""
         payload, emit = self.payload, self.pump.emit
+        packages = [*payload.extra_packages]
+        if self.settings.offline_engine is not None:  # the engines run with the project's interpreter
+            packages += [p for p in self.settings.offline_engine.packages if p not in packages]
         try:
             env = await self.environments.prepare(
-                dirs.workspace, python=payload.python, extra_packages=payload.extra_packages,
+                dirs.workspace, python=payload.python, extra_packages=packages,
                 on_build=lambda line: emit("environment", line),
             )  # fmt: skip
         except EnvironmentBuildError as err:
@@ -203,9 +228,9 @@ class TaskRun:
                             f"{len(env.dependencies.requirements)} requirement(s))")  # fmt: skip
         return env
 
-    async def _materialize(self, dirs: ws.TaskDirs) -> None:
+    async def _materialize(self, dest: Path) -> None:
         try:
-            await materialize_snapshot(self.ctx.js, self.payload.source, dirs.workspace)
+            await materialize_snapshot(self.ctx.js, self.payload.source, dest)
         except SnapshotMissing as err:
             raise PermanentFailure(ErrorCode.SNAPSHOT_MISSING, str(err)) from err
         except SnapshotCorrupt as err:
@@ -213,42 +238,85 @@ class TaskRun:
         except (nats.errors.Error, TimeoutError) as err:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"snapshot download failed: {err!r}") from err
 
-    @staticmethod
-    def _restore(dirs: ws.TaskDirs, env: dict[str, str], files: dict[str, bytes | None]) -> None:
-        try:
-            ws.restore(dirs, env, files)
-        except ws.WorkspaceError as err:
-            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
+    async def _hand_over(
+        self,
+        dirs: ws.TaskDirs,
+        env: dict[str, str],
+        round_no: int,
+        *,
+        keep: set[Path] = frozenset(),  # type: ignore[assignment]
+    ) -> HandOver:
+        """A fresh extraction of the snapshot (never anything the agent could write), the accepted part of the
+        agent's changes applied to it, and the patch between the two. The previous round's copy is removed
+        unless it is in ``keep`` (the best validated round so far)."""
+        if round_no > 1 and not self.settings.keep_workspaces and dirs.clean(round_no - 1) not in keep:
+            await asyncio.to_thread(shutil.rmtree, dirs.clean(round_no - 1), True)
+            await asyncio.to_thread(shutil.rmtree, dirs.clean_git(round_no - 1), True)
+        clean = dirs.clean(round_no)
+        await self._materialize(clean)
+        policy = ChangePolicy(
+            test_dir=self.payload.test_dir,
+            allow_source=self.settings.allow_source_changes,
+            max_file_bytes=artifact_max_bytes_from_env(),
+            scanner=SecretScanner(self.redact),
+        )
 
-    @staticmethod
-    def _baseline(dirs: ws.TaskDirs, env: dict[str, str]) -> None:
-        try:
-            ws.record_baseline(dirs, env)
-        except ws.WorkspaceError as err:
-            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
+        def hand_over() -> HandOver:
+            found = changes.screen(dirs.workspace, clean, policy)
+            paths = [change.path for change in found.accepted]
+            ws.record_tree(dirs.clean_git(round_no), clean, env, paths)
+            changes.apply(found.accepted, dirs.workspace, clean)
+            patch = ws.diff_tree(dirs.clean_git(round_no), clean, env, paths)
+            return HandOver(tree=clean, patch=patch, changes=found)
 
-    async def _store(self, dirs: ws.TaskDirs, env: dict[str, str], report: ValidationReport) -> Outputs:
         try:
-            patch, changes = await asyncio.to_thread(ws.diff_against_baseline, dirs, env)
+            handed = await asyncio.to_thread(hand_over)
+        except (ws.WorkspaceError, OSError) as err:
+            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"handing over round {round_no} failed: {err}") from err
+        if handed.changes.refused:
+            self.pump.emit("changes", f"round {round_no}: left out of the patch: {handed.changes.describe()}")
+        return handed
+
+    async def _store(self, handed: HandOver) -> Outputs:
+        if self.redact.found_in(handed.patch):  # the screened files are clean: only the snapshot's context is left
+            raise PermanentFailure(ErrorCode.SECRET_IN_OUTPUT, "the patch would carry a secret of this worker")
+        try:
             return await store_outputs(
-                self.ctx.js, dirs.workspace, prefix=f"{self.ctx.task.task_id}/{self.ctx.attempt}", patch=patch,
-                changes=changes,
+                self.ctx.js, handed.tree, prefix=f"{self.ctx.task.task_id}/{self.ctx.attempt}", patch=handed.patch,
+                changes=handed.changes.accepted, refused=handed.changes.listed(),
             )  # fmt: skip
-        except ws.WorkspaceError as err:
-            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
         except ArtifactTooLarge as err:
             raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
+        except OSError as err:
+            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"reading the results failed: {err}") from err
         except (BucketMissing, nats.errors.Error, TimeoutError) as err:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"storing the results failed: {err!r}") from err
 
-    def _fail(self, report: ValidationReport, outputs: Outputs, changes: list[ws.Change], rounds: int) -> None:
+    def _fail(self, report: ValidationReport, outputs: Outputs, found: ChangeSet, rounds: int, tool_error: str) -> None:
+        notes = []
+        if found.refused:
+            notes.append(f"left out of the patch: {found.describe(limit=50)}")
+        if tool_error:
+            notes.append(f"last tool error of the agent: {tool_error}")
         if not outputs.changes:
-            raise PermanentFailure(ErrorCode.NO_FILES_PRODUCED, f"the agent wrote no files in {rounds} round(s)")
-        where = f"\n\npatch of the last round: {outputs.patch.bucket}/{outputs.patch.name}" if outputs.patch else ""
+            if found.refused_for(RefusalReason.SECRET):
+                raise PermanentFailure(
+                    ErrorCode.SECRET_IN_OUTPUT,
+                    f"every file the agent wrote held a secret or credential and was dropped "
+                    f"({len(found.refused_for(RefusalReason.SECRET))} file(s))",
+                    detail=self.redact("\n".join(notes)),
+                )
+            what = "wrote no files" if not found.refused else "wrote no file that may be handed over"
+            raise PermanentFailure(
+                ErrorCode.NO_FILES_PRODUCED,
+                f"the agent {what} in {rounds} round(s)",
+                detail=self.redact("\n".join(notes)),
+            )
+        where = f"patch of the last round: {outputs.patch.bucket}/{outputs.patch.name}" if outputs.patch else ""
         raise PermanentFailure(
             ErrorCode.VALIDATION_FAILED,
             self.redact(f"validation failed after {rounds} round(s): {report.problem}"),
-            detail=self.redact(report.output + where),
+            detail=self.redact("\n\n".join(part for part in (report.output, where, *notes) if part)),
         )
 
     async def _cleanup(self) -> None:

@@ -1,10 +1,11 @@
 """The runner's own check of the agent's work: tests exist, compile, pass under pytest, and cover the targets.
 
 pytest runs as ``python -m coverage run -m pytest`` with the project environment's interpreter (never the
-worker's: Handoff's own pytest plugins stay out of the project's run), in the tree given, inside a fresh sandbox
-(the tree, the validation directory, HOME and TMPDIR are its only writable places), with the agent's scrubbed
-environment and a time limit; its junit xml and coverage json are parsed from the task's validation directory.
-The agent's own claims are not consulted.
+worker's: Handoff's own pytest plugins stay out of the project's run), in ``tree`` (the clean copy: the snapshot
+plus the accepted part of the agent's changes, see changes.py), inside a fresh sandbox (the tree, the validation
+directory, HOME and TMPDIR are its only writable places), with the agent's scrubbed environment and a time limit;
+its junit xml and coverage json are parsed from the task's validation directory. The agent's own claims are not
+consulted.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 from schemas.events import TargetCoverage
+from services.common.secrets import process_redactor
 from services.runners.openhands.workspace import Change, TaskDirs
 from services.sandbox import Sandbox, end_process_trees
 
@@ -69,6 +71,7 @@ async def validate(
     *,
     dirs: TaskDirs,
     python: Path,
+    tree: Path,
     env: Mapping[str, str],
     test_files: Sequence[str],
     targets: Sequence[str],
@@ -80,7 +83,7 @@ async def validate(
     if not test_files:
         return ValidationReport(ok=False, problem="no test files were written")
     for name in test_files:
-        problem = _compile_problem(dirs.workspace, name)
+        problem = _compile_problem(tree, name)
         if problem:
             return ValidationReport(ok=False, problem=problem, test_files=list(test_files))
     junit = dirs.validation / "junit.xml"
@@ -89,23 +92,23 @@ async def validate(
     rcfile.write_text("[run]\nbranch = False\n")  # ignore the project's coverage config: measure targets only
     for stale in (junit, data, dirs.validation / "coverage.json"):
         stale.unlink(missing_ok=True)
-    include = ",".join(str(dirs.workspace / t) for t in targets)
-    run_env = _with_pythonpath(env, dirs.workspace)
-    writable = [dirs.workspace, dirs.validation, *dirs.writable]
+    include = ",".join(str(tree / t) for t in targets)
+    run_env = _with_pythonpath(env, tree)
+    writable = [tree, dirs.validation, *dirs.writable]
     code, output = await _run(
         [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
          "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
          *test_files],
-        cwd=dirs.workspace, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
+        cwd=tree, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip
-    output = _tail(output, max_output_chars)
+    output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised
     if code is None:
         return ValidationReport(ok=False, problem=f"pytest did not finish within {timeout_s:g} s", output=output,
                                 test_files=list(test_files))  # fmt: skip
     collected, failed, skipped = _junit_counts(junit)
     passed = max(0, collected - failed - skipped)
     coverage, gaps = await _coverage(
-        dirs, python, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable
+        dirs, python, tree, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable
     )
     problem = ""
     if code != 0:
@@ -140,6 +143,7 @@ def _compile_problem(workspace: Path, name: str) -> str:
 async def _coverage(
     dirs: TaskDirs,
     python: Path,
+    tree: Path,
     env: Mapping[str, str],
     rcfile: Path,
     data: Path,
@@ -153,9 +157,9 @@ async def _coverage(
     await _run(
         [str(python), "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
          "--quiet"],
-        cwd=dirs.workspace, env=env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
+        cwd=tree, env=env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip
-    return _parse_coverage(dirs.workspace, report, targets, goal_pct)
+    return _parse_coverage(tree, report, targets, goal_pct)
 
 
 def _parse_coverage(

@@ -1,4 +1,4 @@
-"""A fresh directory tree per task: the workspace, its own HOME and TMPDIR, a baseline to diff against.
+"""A fresh directory tree per task: the workspace, its own HOME and TMPDIR, clean copies to validate in.
 
 Layout under ``<work dir>/<task>-<attempt>-<random>/``::
 
@@ -6,7 +6,9 @@ Layout under ``<work dir>/<task>-<attempt>-<random>/``::
     home/, tmp/     HOME and TMPDIR of the agent's terminal and of validation runs
     conversation/   the SDK's persisted conversation
     validation/     junit xml and coverage data of validation runs
-    baseline.git/   a git dir outside the workspace holding the snapshot as first commit
+    clean-<n>/      after round n: a fresh extraction of the snapshot plus the accepted part of the agent's
+                    changes; validation runs here (see changes.py)
+    clean-<n>.git/  a git dir recording clean-<n> before the changes, to write the patch from
     shell           the agent's shell: a fresh sandbox (services/sandbox) with exactly the allowlisted env
 """
 
@@ -19,7 +21,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,9 +70,11 @@ class TaskDirs:
     def editor_history(self) -> Path:
         return self.tmp / "editor-history"
 
-    @property
-    def git_dir(self) -> Path:
-        return self.root / "baseline.git"
+    def clean(self, round_no: int) -> Path:
+        return self.root / f"clean-{round_no}"
+
+    def clean_git(self, round_no: int) -> Path:
+        return self.root / f"clean-{round_no}.git"
 
     @property
     def shell(self) -> Path:
@@ -188,13 +192,19 @@ def remove(dirs: TaskDirs) -> None:
     shutil.rmtree(dirs.root, ignore_errors=True)
 
 
-# ---- the git baseline (outside the workspace, so the agent neither sees nor changes it) -------------
-def record_baseline(dirs: TaskDirs, env: Mapping[str, str]) -> None:
-    _git(dirs, env, "init", "-q")
-    (dirs.git_dir / "info").mkdir(exist_ok=True)
-    (dirs.git_dir / "info" / "exclude").write_text("\n".join(BASELINE_EXCLUDES) + "\n")
-    _git(dirs, env, "add", "-A")
-    _git(dirs, env, "commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
+# ---- patches: a git dir outside the tree records it, then the staged difference is the patch -------------
+def record_tree(git_dir: Path, tree: Path, env: Mapping[str, str], paths: Sequence[str]) -> None:
+    """Commit ``paths`` of ``tree`` as they are now (those that exist) into a new ``git_dir`` outside the tree.
+
+    Only the paths a patch will touch are recorded, so the cost follows the change set, not the repository.
+    """
+    _git(git_dir, tree, env, "init", "-q")
+    (git_dir / "info").mkdir(exist_ok=True)
+    (git_dir / "info" / "exclude").write_text("\n".join(BASELINE_EXCLUDES) + "\n")
+    existing = [p for p in paths if (tree / p).is_file() or (tree / p).is_symlink()]
+    if existing:
+        _git(git_dir, tree, env, "add", *_pathspecs(git_dir, existing))
+    _git(git_dir, tree, env, "commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,43 +213,27 @@ class Change:
     path: str
 
 
-def diff_against_baseline(dirs: TaskDirs, env: Mapping[str, str]) -> tuple[bytes, list[Change]]:
-    """``(patch, changes)``: a binary-safe patch ``git apply`` accepts on the snapshot, and what it touches."""
-    _git(dirs, env, "add", "-A")
-    patch = _git(dirs, env, "diff", "--cached", "--binary", "--no-renames", "--no-color", "HEAD")
-    listing = _git(dirs, env, "diff", "--cached", "--name-status", "--no-renames", "-z", "HEAD")
-    parts = [p.decode("utf-8", errors="surrogateescape") for p in listing.split(b"\0") if p]
-    changes = [Change(status=parts[i][:1], path=parts[i + 1]) for i in range(0, len(parts) - 1, 2)]
-    return patch, changes
+def diff_tree(git_dir: Path, tree: Path, env: Mapping[str, str], paths: Sequence[str]) -> bytes:
+    """A binary-safe patch ``git apply`` accepts on the tree ``record_tree`` recorded, for ``paths`` as they are now."""
+    if not paths:
+        return b""
+    _git(git_dir, tree, env, "add", "-A", *_pathspecs(git_dir, paths))
+    return _git(git_dir, tree, env, "diff", "--cached", "--binary", "--no-renames", "--no-color", "HEAD")
 
 
-def changed_files(dirs: TaskDirs, changes: Iterable[Change]) -> dict[str, bytes | None]:
-    """The current content of each changed path (None: deleted), to put back later with ``restore``."""
-    files: dict[str, bytes | None] = {}
-    for change in changes:
-        path = dirs.workspace / change.path
-        files[change.path] = None if change.status == "D" or not path.is_file() else path.read_bytes()
-    return files
+def _pathspecs(git_dir: Path, paths: Sequence[str]) -> list[str]:
+    """Options naming ``paths`` literally (no glob magic), through a file: any number of them fits."""
+    listing = (git_dir / "pathspecs").absolute()  # git reads it from the work tree
+    listing.write_bytes(b"\0".join(p.encode("utf-8", errors="surrogateescape") for p in paths))
+    return [f"--pathspec-from-file={listing}", "--pathspec-file-nul"]
 
 
-def restore(dirs: TaskDirs, env: Mapping[str, str], files: Mapping[str, bytes | None]) -> None:
-    """Put the workspace back to the snapshot plus ``files`` (as ``changed_files`` returned them)."""
-    _git(dirs, env, "reset", "-q", "--hard", "HEAD")
-    _git(dirs, env, "clean", "-fdq")
-    for name, content in files.items():
-        path = dirs.workspace / name
-        if content is None:
-            path.unlink(missing_ok=True)
-        else:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_bytes(content)
-
-
-def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
+def _git(git_dir: Path, tree: Path, env: Mapping[str, str], *args: str) -> bytes:
     command = [
         "git",
-        f"--git-dir={dirs.git_dir}",
-        f"--work-tree={dirs.workspace}",
+        "--literal-pathspecs",
+        f"--git-dir={git_dir}",
+        f"--work-tree={tree}",
         "-c",
         "user.name=Handoff",
         "-c",
@@ -250,6 +244,8 @@ def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
         "core.autocrlf=false",
         "-c",
         "core.fileMode=true",
+        "-c",
+        "core.hooksPath=/dev/null",
         *args,
     ]
     try:
@@ -259,3 +255,19 @@ def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
     if done.returncode != 0:
         raise WorkspaceError(f"git {args[0]} failed: {done.stderr.decode(errors='replace').strip()[:2000]}")
     return done.stdout
+
+
+def ensure_test_dir(workspace: Path, test_dir: str) -> bool:
+    """Create the task's test directory when the snapshot has none (an empty directory is no change by itself).
+
+    True if it was created. Nothing is created through a symlink or over a file of that name.
+    """
+    path = workspace
+    for part in Path(test_dir).parts:
+        path = path / part
+        if path.is_symlink() or (path.exists() and not path.is_dir()):
+            return False
+    if path.is_dir():
+        return False
+    path.mkdir(parents=True)
+    return True
