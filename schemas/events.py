@@ -237,6 +237,8 @@ class GenerateTests(Payload, tag="generate_tests"):
     feedback_rounds: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
     python: PythonVersion | None = None  # None: the generator's own Python version
     extra_packages: Annotated[list[PackageRequirement], msgspec.Meta(max_length=32)] = []
+    # mutation score the kept tests should reach per target; None: not a goal (the score is still measured)
+    mutation_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
 
 
 class Sleep(Payload, tag="sleep"):

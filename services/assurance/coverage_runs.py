@@ -101,7 +101,9 @@ async def measure(
         [str(bed.python), "-m", "coverage", "json", f"--rcfile={rcfile}", f"--data-file={data}", "-o", str(report),
          "--quiet"]
     )  # fmt: skip
-    if json_code not in (0, 1) or not report.exists():  # 1: "no data to report"
+    if json_code == 1 and not report.exists():  # "no data to report": the data file holds no target
+        return CoverageRun(tests=tests, targets={})
+    if json_code != 0 or not report.exists():
         raise ToolFailed(f"coverage json failed with exit code {json_code}", json_output)
     files = _by_target(bed.root, json.loads(report.read_text()).get("files", {}), targets)
     run = CoverageRun(tests=tests, targets=files)

@@ -7,18 +7,29 @@ from dataclasses import dataclass
 
 from services.common.env import env_float, env_int
 
+MUTATION_PACKAGES = ("cosmic-ray==8.7.0",)  # run with the project's interpreter (see mutation.py)
+
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssuranceSettings:
     reliability_runs: int = 3  # re-runs, in random order, that a test passing once must also pass
-    mutation_budget_s: float = 120.0  # wall time for mutation testing per task; mutants are sampled to fit
+    mutation_budget_s: float = 120.0  # wall time for mutation testing per task (sampled to fit); 0: no mutation
     command_timeout_s: float = 300.0  # one pytest or coverage command
+
+    @property
+    def mutation_enabled(self) -> bool:
+        return self.mutation_budget_s > 0
+
+    @property
+    def tool_packages(self) -> tuple[str, ...]:
+        """What the project's environment needs besides pytest and coverage for these checks."""
+        return MUTATION_PACKAGES if self.mutation_enabled else ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> AssuranceSettings:
         d = cls()
         return cls(
             reliability_runs=env_int("HANDOFF_RELIABILITY_RUNS", d.reliability_runs, env, minimum=1),
-            mutation_budget_s=env_float("HANDOFF_MUTATION_BUDGET_S", d.mutation_budget_s, env, minimum=1.0),
+            mutation_budget_s=env_float("HANDOFF_MUTATION_BUDGET_S", d.mutation_budget_s, env, minimum=0.0),
             command_timeout_s=env_float("HANDOFF_PYTEST_TIMEOUT_S", d.command_timeout_s, env, minimum=1.0),
         )

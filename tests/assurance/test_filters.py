@@ -149,3 +149,14 @@ async def test_class_methods_and_parametrized_cases_are_judged_per_function(make
     assert verdicts == {f"{GEN}::TestGrade::test_pass": Verdict.USELESS, f"{GEN}::TestGrade::test_fail": Verdict.KEPT}
     remaining = generated_source.find_tests((bed.root / GEN).read_text())
     assert [f.qualname for f in remaining] == ["TestGrade.test_fail"]
+
+
+async def test_a_project_without_tests_of_its_own_has_an_empty_baseline(make_bed: Callable[..., TestBed]) -> None:
+    """No existing test imports the target: the baseline is 0 % line and branch, and the good test is kept."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    baseline = report.baseline[TARGET]
+    assert (baseline.line_pct, baseline.branch_pct, baseline.statements) == (0.0, 0.0, frozenset())
+    assert report.of(Verdict.KEPT)[0].test == GOOD

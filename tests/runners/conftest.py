@@ -16,6 +16,7 @@ from nats.js import JetStreamContext
 from pydantic import SecretStr
 
 from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted
+from services.assurance.settings import AssuranceSettings
 from services.environments import EnvSettings
 from services.runners.base import TaskContext
 from services.runners.openhands.prompt import parse_targets
@@ -115,6 +116,7 @@ def runner_settings(tmp_path: Path, llm: LlmSettings, **overrides: object) -> Ru
         "max_iterations": 20,
         "pytest_timeout_s": 60.0,
         "environments": EnvSettings(cache_dir=ENV_CACHE),
+        "assurance": AssuranceSettings(mutation_budget_s=0),  # mutation testing only where a test asks for it
     }
     values.update(overrides)
     return RunnerSettings(**values)  # type: ignore[arg-type]

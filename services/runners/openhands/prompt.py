@@ -106,6 +106,15 @@ def coverage_prompt(*, round_no: int, rounds_total: int, gaps: Sequence[str], go
     )
 
 
+def mutation_prompt(survivors: str, *, goal_pct: float) -> str:
+    """One more round on the changes to the code that every kept test let pass (mutants that survived)."""
+    return (
+        f"Your tests pass, but their mutation score is under the goal of {goal_pct:g} %. These are changes your "
+        f"tests did not notice:\n{survivors}\nAdd tests that fail on each of these changes and pass on the code "
+        "as it is, run them, and finish when they pass."
+    )
+
+
 def parse_targets(prompt: str) -> tuple[Path | None, list[Assignment]]:
     """The workspace and target lines of a prompt built by ``task_prompt`` (used by the scripted model)."""
     workspace = None

@@ -14,6 +14,7 @@ from pathlib import Path
 import msgspec
 from pydantic import SecretStr
 
+from services.assurance.settings import AssuranceSettings
 from services.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
 from services.environments.settings import EnvSettings
 from services.offline_engine.settings import OfflineEngineSettings
@@ -92,6 +93,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     max_output_chars: int = 20_000
     sandbox: SandboxSettings = SandboxSettings()
     environments: EnvSettings = EnvSettings()
+    assurance: AssuranceSettings = AssuranceSettings()
     allow_source_changes: bool = False
     """Hand over changes to non-test files too (``HANDOFF_ALLOW_SOURCE_CHANGES``); by default they are dropped."""
 
@@ -143,6 +145,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),
             sandbox=SandboxSettings.from_env(env),
             environments=EnvSettings.from_env(env),
+            assurance=AssuranceSettings.from_env(env),
             allow_source_changes=env_bool("HANDOFF_ALLOW_SOURCE_CHANGES", False, env),
         )
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import shutil
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -20,15 +20,23 @@ from schemas.events import ErrorCode, GenerateTests, ProjectEnvironment, Refusal
 from services.artifacts.errors import ArtifactTooLarge, BucketMissing, SnapshotCorrupt, SnapshotMissing
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.snapshots import materialize_snapshot
+from services.assurance.errors import AssuranceError
 from services.common.secrets import Redactor
 from services.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
 from services.runners.base import PermanentFailure, TaskContext, TransientFailure
 from services.runners.openhands import changes
 from services.runners.openhands import workspace as ws
+from services.runners.openhands.assure import Assurance, nothing_kept
 from services.runners.openhands.changes import ChangePolicy, ChangeSet
 from services.runners.openhands.outputs import Outputs, store_outputs, summarize
 from services.runners.openhands.progress import ProgressPump
-from services.runners.openhands.prompt import assign_test_files, coverage_prompt, feedback_prompt, task_prompt
+from services.runners.openhands.prompt import (
+    assign_test_files,
+    coverage_prompt,
+    feedback_prompt,
+    mutation_prompt,
+    task_prompt,
+)
 from services.runners.openhands.secret_scan import SecretScanner
 from services.runners.openhands.settings import RunnerSettings
 from services.runners.openhands.validation import ValidationReport, select_test_files, validate
@@ -118,6 +126,9 @@ class TaskRun:
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
         rounds_total = 1 + feedback
         message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments)  # reads the tree
+        assurance = Assurance(dirs=dirs, python=project_env.python, env=env, sandbox=self.sandbox,
+                              settings=self.settings.assurance, targets=payload.targets, emit=emit,
+                              timeout_s=self.settings.pytest_timeout_s)  # fmt: skip
         report = ValidationReport(ok=False, problem="not validated")
         handed = HandOver(tree=dirs.workspace, patch=b"", changes=ChangeSet())
         best: tuple[int, ValidationReport, HandOver] | None = None  # never lose a validated round
@@ -133,53 +144,51 @@ class TaskRun:
                 stopped = err
                 break
             keep = {best[2].tree} if best is not None else set()
-            handed = await self._hand_over(dirs, env, round_no, keep=keep)
-            test_files = select_test_files(handed.changes.accepted, payload.test_dir)
-            emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
-            report = await validate(
-                dirs=dirs,
-                tree=handed.tree,
-                python=project_env.python,
-                env=env,
-                test_files=test_files,
-                targets=payload.targets,
-                goal_pct=payload.coverage_goal_pct,
-                timeout_s=self.settings.pytest_timeout_s,
-                max_output_chars=self.settings.max_output_chars,
-                sandbox=self.sandbox,
-            )
-            emit("validation", _report_line(round_no, report))
+            handed, report = await self._check_round(dirs, env, round_no, assurance, keep=keep)
             if report.ok:
                 best = (round_no, report, handed)
             if report.goal_met or round_no == rounds_total:
                 break
-            if report.ok:
-                message = coverage_prompt(
-                    round_no=round_no, rounds_total=rounds_total, gaps=report.gaps, goal_pct=payload.coverage_goal_pct
-                )
-            else:
-                message = feedback_prompt(
-                    round_no=round_no, rounds_total=rounds_total, problem=report.problem, output=report.output
-                )
-            if handed.changes.refused:
-                message += (
-                    "\n\nOnly test files are handed over and validated; these changes were left out: "
-                    f"{handed.changes.describe()}."
-                )
-        usage = session.usage()
+            message = self._next_message(round_no, rounds_total, report, handed)
         fallback = ""
         if best is not None and (stopped is not None or not report.ok):
             why = f"ended by {stopped.code.value}" if stopped else f"failed validation ({report.problem})"
             fallback = f" Round {round_no} {why}; this is round {best[0]}'s validated state."
             emit("round", fallback.strip())
             _, report, handed = best
+        if best is not None and await assurance.score(handed.tree) and stopped is None:
+            short = assurance.mutation_short(payload.mutation_goal_pct)
+            if short and assurance.mutation is not None:  # one round on the changes the tests did not notice
+                round_no += 1
+                rounds_total += 1
+                emit("round", f"agent round {round_no} (mutation feedback: {', '.join(short)})")
+                try:
+                    await session.run_round(mutation_prompt(assurance.mutation.feedback(),
+                                                            goal_pct=payload.mutation_goal_pct or 0.0))  # fmt: skip
+                    keep = {best[2].tree}
+                    handed, report = await self._check_round(dirs, env, round_no, assurance, keep=keep)
+                except PermanentFailure as err:
+                    if err.code not in ROUND_ENDINGS:
+                        raise
+                    stopped, report = err, ValidationReport(ok=False, problem=err.message)
+                if report.ok:
+                    best = (round_no, report, handed)
+                    await assurance.score(handed.tree)
+                else:
+                    why = f"ended by {stopped.code.value}" if stopped else f"failed validation ({report.problem})"
+                    fallback = f" Round {round_no} {why}; this is round {best[0]}'s validated state."
+                    emit("round", fallback.strip())
+                    _, report, handed = best
+        usage = session.usage()
         outputs = await self._store(handed)
         if not report.ok or not outputs.changes:
             self._fail(report, outputs, handed.changes, round_no, session.last_tool_error)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
                             sandboxed=self.sandbox.enabled)  # fmt: skip
-        summary += fallback
+        mutation_short = assurance.mutation_short(payload.mutation_goal_pct)
+        goal_met = report.goal_met and not mutation_short
+        summary += " " + assurance.summary(payload.mutation_goal_pct) + fallback
         emit("result", summary)
         return TestGenerationResult(
             summary=self.redact(summary),
@@ -192,10 +201,14 @@ class TaskRun:
             tests_failed=report.failed,
             coverage=report.coverage,
             coverage_goal_pct=payload.coverage_goal_pct,
-            goal_met=report.goal_met,
+            goal_met=goal_met,
             rounds_used=round_no,
             usage=usage,
             refused=handed.changes.listed(),
+            quality=assurance.quality(),
+            tests_kept=list(assurance.kept),
+            tests_dropped=assurance.tests_dropped(),
+            round_counts=list(assurance.round_counts),
             stopped_by=stopped.code if stopped else None,
             sandbox=self.sandbox.mode.value,
             environment=ProjectEnvironment(
@@ -213,6 +226,7 @@ class TaskRun:
         packages = [*payload.extra_packages]
         if self.settings.offline_engine is not None:  # the engines run with the project's interpreter
             packages += [p for p in self.settings.offline_engine.packages if p not in packages]
+        packages += [p for p in self.settings.assurance.tool_packages if p not in packages]  # cosmic-ray
         try:
             env = await self.environments.prepare(
                 dirs.workspace, python=payload.python, extra_packages=packages,
@@ -237,6 +251,65 @@ class TaskRun:
             raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
         except (nats.errors.Error, TimeoutError) as err:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"snapshot download failed: {err!r}") from err
+
+    async def _check_round(
+        self, dirs: ws.TaskDirs, env: dict[str, str], round_no: int, assurance: Assurance, *, keep: set[Path]
+    ) -> tuple[HandOver, ValidationReport]:
+        """Hand the round over, judge its tests one by one (the dropped ones leave the files and the patch), and
+        validate what is kept; the coverage goal is judged on line+branch coverage over the existing tests."""
+        payload, emit = self.payload, self.pump.emit
+        handed = await self._hand_over(dirs, env, round_no, keep=keep)
+        test_files = select_test_files(handed.changes.accepted, payload.test_dir)
+        judged = None
+        if test_files:
+            emit("assurance", f"round {round_no}: judging the tests of {len(test_files)} file(s) one by one")
+            try:
+                judged = await assurance.judge(round_no, handed.tree, dirs.clean_git(round_no), test_files,
+                                               handed.changes)  # fmt: skip
+            except AssuranceError as err:
+                report = ValidationReport(ok=False, problem=f"the tests could not be judged: {err}",
+                                          output=getattr(err, "output", ""), test_files=test_files)  # fmt: skip
+                emit("validation", _report_line(round_no, report))
+                return handed, report
+            handed = HandOver(tree=handed.tree, patch=judged.patch, changes=judged.changes)
+            if not judged.test_files:
+                report = ValidationReport(ok=False, problem=nothing_kept(judged), test_files=test_files)
+                emit("validation", _report_line(round_no, report))
+                return handed, report
+            test_files = judged.test_files
+        emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
+        report = await validate(
+            dirs=dirs,
+            tree=handed.tree,
+            python=assurance.python,
+            env=env,
+            test_files=test_files,
+            targets=payload.targets,
+            goal_pct=payload.coverage_goal_pct,
+            timeout_s=self.settings.pytest_timeout_s,
+            max_output_chars=self.settings.max_output_chars,
+            sandbox=self.sandbox,
+        )
+        if report.ok and judged is not None:
+            assurance.keep(judged)
+            report = replace(report, gaps=assurance.gaps(payload.coverage_goal_pct))
+        emit("validation", _report_line(round_no, report))
+        return handed, report
+
+    def _next_message(self, round_no: int, rounds_total: int, report: ValidationReport, handed: HandOver) -> str:
+        goal_pct = self.payload.coverage_goal_pct
+        if report.ok:
+            message = coverage_prompt(round_no=round_no, rounds_total=rounds_total, gaps=report.gaps, goal_pct=goal_pct)
+        else:
+            message = feedback_prompt(
+                round_no=round_no, rounds_total=rounds_total, problem=report.problem, output=report.output
+            )
+        if handed.changes.refused:
+            message += (
+                "\n\nOnly test files are handed over and validated; these changes were left out: "
+                f"{handed.changes.describe()}."
+            )
+        return message
 
     async def _hand_over(
         self,

@@ -70,6 +70,11 @@ class TaskDirs:
     def editor_history(self) -> Path:
         return self.tmp / "editor-history"
 
+    @property
+    def assurance(self) -> Path:
+        """Scratch of the per-test filters, coverage runs and mutation testing (outside every tree)."""
+        return self.root / "assurance"
+
     def clean(self, round_no: int) -> Path:
         return self.root / f"clean-{round_no}"
 

@@ -1,0 +1,179 @@
+"""Assured tests in the runner: after each round the generated tests are judged one by one on the clean copy
+(services/assurance), the dropped ones are cut from the files and the patch, coverage is a line+branch delta over
+the project's existing tests, and the kept suite is scored against mutants once at the end.
+
+Every command runs with the project's interpreter inside the task's sandbox: the clean copy, the scratch
+directory and the task's HOME and TMPDIR are its only writable places.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
+from services.assurance import coverage_delta, results
+from services.assurance.coverage_runs import TargetCoverage
+from services.assurance.errors import AssuranceError
+from services.assurance.execute import Exec, subprocess_exec
+from services.assurance.filters import FilterReport, judge_tests
+from services.assurance.mutation import MutationReport, mutation_score
+from services.assurance.settings import AssuranceSettings
+from services.assurance.testbed import TestBed
+from services.runners.openhands import workspace as ws
+from services.runners.openhands.changes import ChangeSet
+from services.sandbox import Sandbox
+
+
+def sandboxed_exec(sandbox: Sandbox, writable: Sequence[Path]) -> Exec:
+    """An ``Exec`` that starts every command in a fresh sandbox where its directory and ``writable`` can be written."""
+
+    async def run(argv: Sequence[str], cwd: Path, env: Mapping[str, str], timeout_s: float) -> tuple[int | None, str]:
+        launch = sandbox.command(argv, cwd=cwd, env=env, writable=[cwd, *writable])
+        return await subprocess_exec(launch.argv, launch.cwd, launch.env, timeout_s)
+
+    return run
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One round's tests after the filters: the files left, the re-made patch and change set, the counts."""
+
+    test_files: list[str]
+    patch: bytes
+    changes: ChangeSet
+    counts: RoundCounts
+    report: FilterReport
+
+    @property
+    def kept(self) -> int:
+        return self.counts.kept
+
+
+@dataclass(slots=True)
+class Assurance:
+    """What the filters decided over a task's rounds, its coverage delta and its mutation score."""
+
+    dirs: ws.TaskDirs
+    python: Path
+    env: Mapping[str, str]
+    sandbox: Sandbox
+    settings: AssuranceSettings
+    targets: Sequence[str]
+    emit: Callable[[str, str], None]
+    timeout_s: float = 120.0
+    kept: list[str] = field(default_factory=list)  # node ids kept so far (later rounds only add to it)
+    dropped: dict[str, DroppedTest] = field(default_factory=dict)  # test -> why (the latest judgement)
+    round_counts: list[RoundCounts] = field(default_factory=list)
+    baseline: dict[str, TargetCoverage] | None = None  # the project's existing tests, measured once
+    final: dict[str, TargetCoverage] | None = None  # ... plus the kept tests of the best round
+    mutation: MutationReport | None = None
+    mutation_problem: str = ""
+
+    def bed(self, tree: Path) -> TestBed:
+        scratch = self.dirs.assurance
+        writable = [scratch, *self.dirs.writable]
+        return TestBed(root=tree, python=self.python, scratch=scratch, env=dict(self.env),
+                       exec=sandboxed_exec(self.sandbox, writable), timeout_s=self.timeout_s)  # fmt: skip
+
+    async def judge(
+        self, round_no: int, tree: Path, git_dir: Path, test_files: Sequence[str], changes: ChangeSet
+    ) -> Judged:
+        """Judge the round's tests in ``tree`` (rewriting its files) and re-make the patch of what is left."""
+        report = await judge_tests(self.bed(tree), test_files, self.targets, settings=self.settings,
+                                   already_kept=self.kept, seed=round_no)  # fmt: skip
+        if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
+            self.baseline = dict(report.baseline)
+        counts = results.round_counts(round_no, report)
+        self.round_counts.append(counts)
+        for dropped in results.dropped_tests(report):
+            self.dropped[dropped.test] = dropped
+        for test in results.kept_tests(report):
+            self.dropped.pop(test, None)
+        # a generated file whose every test was dropped is gone: it leaves the change set and the patch
+        accepted = [c for c in changes.accepted if c.status != "A" or (tree / c.path).exists()]
+        patch = await asyncio.to_thread(ws.diff_tree, git_dir, tree, self.env, [c.path for c in accepted])
+        left = [name for name in test_files if (tree / name).exists()]
+        self.emit("assurance", f"round {round_no}: kept {counts.kept}, failed {counts.failed}, "
+                               f"flaky {counts.flaky}, useless {counts.useless}")  # fmt: skip
+        return Judged(test_files=left, patch=patch, changes=replace(changes, accepted=accepted), counts=counts,
+                      report=report)  # fmt: skip
+
+    def keep(self, judged: Judged) -> None:
+        """The round validated: its kept tests join the baseline of later rounds' judgements."""
+        self.kept += [t for t in results.kept_tests(judged.report) if t not in self.kept]
+        self.final = dict(judged.report.kept_coverage)
+
+    def gaps(self, goal_pct: float, final: Mapping[str, TargetCoverage] | None = None) -> list[str]:
+        """Uncovered lines and branches of each target under the line+branch goal."""
+        return coverage_delta.gaps(self.deltas(final), goal_pct)
+
+    def deltas(self, final: Mapping[str, TargetCoverage] | None = None) -> list[coverage_delta.TargetDelta]:
+        return coverage_delta.deltas(self.baseline or {}, final if final is not None else self.final or {},
+                                     self.targets)  # fmt: skip
+
+    async def score(self, tree: Path) -> MutationReport | None:
+        """The kept suite against the targets' mutants within the budget; None when off or nothing is kept."""
+        if not self.settings.mutation_enabled or not self.kept:
+            return None
+        self.emit("assurance", f"mutation testing of {len(self.kept)} kept test(s), "
+                               f"budget {self.settings.mutation_budget_s:g} s")  # fmt: skip
+        try:
+            report = await mutation_score(self.bed(tree), self.kept, self.targets,
+                                          budget_s=self.settings.mutation_budget_s)  # fmt: skip
+        except AssuranceError as err:
+            self.mutation_problem = f"mutation testing failed: {err}"
+            self.emit("assurance", self.mutation_problem)
+            return None
+        self.mutation = report
+        line = ", ".join(f"{s.target} {s.killed}/{s.total}" for s in report.scores)
+        self.emit("assurance", f"mutants killed: {line}" + (f" ({report.note})" if report.note else ""))
+        return report
+
+    def mutation_short(self, goal_pct: float | None) -> list[str]:
+        """The targets whose mutation score is under ``goal_pct`` (none when there is no goal or no score)."""
+        if goal_pct is None or self.mutation is None:
+            return []
+        return [s.target for s in self.mutation.scores if s.score_pct is not None and s.score_pct < goal_pct]
+
+    def quality(self) -> list[TargetQuality]:
+        if self.baseline is None:
+            return []
+        return results.target_quality(self.deltas(), self.mutation)
+
+    def tests_dropped(self) -> list[DroppedTest]:
+        return [d for test, d in sorted(self.dropped.items()) if test not in self.kept][:500]
+
+    def summary(self, mutation_goal_pct: float | None) -> str:
+        """What people read: coverage before and after, mutation score, kept and dropped tests with reasons."""
+        parts = []
+        for q in self.quality():
+            text = (f"{q.target}: line {q.baseline_line_pct:g} -> {q.final_line_pct:g} %, "
+                    f"branch {q.baseline_branch_pct:g} -> {q.final_branch_pct:g} %")  # fmt: skip
+            if q.mutation_score_pct is not None:
+                text += f", mutants killed {q.mutants_killed}/{q.mutants_total} ({q.mutation_score_pct:g} %)"
+            parts.append(text)
+        if parts:
+            parts = ["Coverage (existing tests -> with the kept tests): " + "; ".join(parts) + "."]
+        if self.mutation is not None and self.mutation.note:
+            parts.append(f"Mutation: {self.mutation.note}.")
+        if self.mutation_problem:
+            parts.append(self.mutation_problem + ".")
+        short = self.mutation_short(mutation_goal_pct)
+        if short:
+            parts.append(f"Mutation goal {mutation_goal_pct:g} % not met: {', '.join(short)}.")
+        dropped = self.tests_dropped()
+        parts.append(f"Tests kept: {len(self.kept)}, dropped: {len(dropped)}.")
+        if dropped:
+            shown = "; ".join(f"{d.test} ({d.verdict.value}: {d.reason[:120]})" for d in dropped[:10])
+            parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
+        return " ".join(parts)
+
+
+def nothing_kept(judged: Judged) -> str:
+    """The problem of a round whose tests were all dropped, naming each test and why."""
+    reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
+    listed = "\n".join(f"- {j.test}: {j.verdict.value}: {j.reason}" for j in reasons[:30])
+    return f"no test was kept ({len(reasons)} dropped):\n{listed}"
