@@ -65,10 +65,13 @@ async def judge_tests(
     settings: AssuranceSettings,
     already_kept: Sequence[str] = (),
     seed: int = 0,
+    coverage_required: bool = True,
 ) -> FilterReport:
     """Judge every test function in ``test_files`` (paths relative to ``bed.root``) and rewrite the files.
 
     ``already_kept`` are node ids kept in an earlier round: they count as existing tests and are not judged again.
+    ``coverage_required=False`` keeps passing, checking tests that add no coverage (a round on surviving mutants,
+    whose tests check covered lines more closely).
     """
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
@@ -87,7 +90,8 @@ async def judge_tests(
     if already_kept:
         earlier = await measure(bed, list(already_kept), targets, name="kept-before")
         baseline = merged([baseline, earlier.targets], targets)
-    kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline)
+    kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline,
+                                    coverage_required=coverage_required)  # fmt: skip
     judgements.extend(Judgement(c.test, c.verdict or Verdict.KEPT, c.reason) for c in candidates)
     changed = _rewrite(bed, test_files, judgements)
     return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed)
@@ -163,7 +167,12 @@ async def _rerun(bed: TestBed, candidates: list[_Candidate], runs: int, seed: in
 
 
 async def _coverage(
-    bed: TestBed, candidates: list[_Candidate], targets: Sequence[str], baseline: dict[str, TargetCoverage]
+    bed: TestBed,
+    candidates: list[_Candidate],
+    targets: Sequence[str],
+    baseline: dict[str, TargetCoverage],
+    *,
+    coverage_required: bool = True,
 ) -> dict[str, TargetCoverage]:
     total = dict(baseline)
     checking = []
@@ -186,8 +195,10 @@ async def _coverage(
             c.reason = f"adds {lines} line(s) and {branches} branch(es) of coverage"
             for target, cov in own.items():
                 total[target] = total[target] | cov
-        else:
+        elif coverage_required:
             c.drop(Verdict.USELESS, NO_NEW_COVERAGE)
+        else:
+            c.reason = "adds no coverage; kept to be scored against the surviving mutants"
     return total
 
 

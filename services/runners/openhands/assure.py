@@ -80,12 +80,20 @@ class Assurance:
                        exec=sandboxed_exec(self.sandbox, writable), timeout_s=self.timeout_s)  # fmt: skip
 
     async def judge(
-        self, round_no: int, tree: Path, git_dir: Path, test_files: Sequence[str], changes: ChangeSet
+        self,
+        round_no: int,
+        tree: Path,
+        git_dir: Path,
+        test_files: Sequence[str],
+        changes: ChangeSet,
+        *,
+        coverage_required: bool = True,
     ) -> Judged:
         """Judge the round's tests in ``tree`` (rewriting its files) and re-make the patch of what is left."""
         bed = self.bed(tree)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
-                                   already_kept=self.kept, seed=round_no)  # fmt: skip
+                                   already_kept=self.kept, seed=round_no,
+                                   coverage_required=coverage_required)  # fmt: skip
         if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
             self.baseline = dict(report.baseline)
         counts = results.round_counts(round_no, report)

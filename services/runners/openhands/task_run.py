@@ -166,7 +166,8 @@ class TaskRun:
                     await session.run_round(mutation_prompt(assurance.mutation.feedback(),
                                                             goal_pct=payload.mutation_goal_pct or 0.0))  # fmt: skip
                     keep = {best[2].tree}
-                    handed, report = await self._check_round(dirs, env, round_no, assurance, keep=keep)
+                    handed, report = await self._check_round(dirs, env, round_no, assurance, keep=keep,
+                                                             coverage_required=False)  # fmt: skip
                 except PermanentFailure as err:
                     if err.code not in ROUND_ENDINGS:
                         raise
@@ -253,7 +254,14 @@ class TaskRun:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"snapshot download failed: {err!r}") from err
 
     async def _check_round(
-        self, dirs: ws.TaskDirs, env: dict[str, str], round_no: int, assurance: Assurance, *, keep: set[Path]
+        self,
+        dirs: ws.TaskDirs,
+        env: dict[str, str],
+        round_no: int,
+        assurance: Assurance,
+        *,
+        keep: set[Path],
+        coverage_required: bool = True,
     ) -> tuple[HandOver, ValidationReport]:
         """Hand the round over, judge its tests one by one (the dropped ones leave the files and the patch), and
         validate what is kept; the coverage goal is judged on line+branch coverage over the existing tests."""
@@ -265,7 +273,7 @@ class TaskRun:
             emit("assurance", f"round {round_no}: judging the tests of {len(test_files)} file(s) one by one")
             try:
                 judged = await assurance.judge(round_no, handed.tree, dirs.clean_git(round_no), test_files,
-                                               handed.changes)  # fmt: skip
+                                               handed.changes, coverage_required=coverage_required)  # fmt: skip
             except AssuranceError as err:
                 report = ValidationReport(ok=False, problem=f"the tests could not be judged: {err}",
                                           output=getattr(err, "output", ""), test_files=test_files)  # fmt: skip
