@@ -1,0 +1,125 @@
+"""Assured tests through the real runner: the scripted model writes known cases; only what the filters keep is
+handed over, coverage is a line+branch delta over the project's own tests, and the kept suite is scored
+against cosmic-ray's mutants."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from schemas.events import RoundCounts, TargetQuality, Verdict
+from schemas.topology import Topology
+from services.artifacts.snapshots import materialize_snapshot, upload_snapshot
+from services.artifacts.store import get_artifact
+from services.assurance import generated_source
+from services.assurance.settings import AssuranceSettings
+from services.runners.openhands import OpenHandsTestRunner
+from services.scripted_model import ScriptedModelServer
+from services.scripted_model.scripts import Script, create_file, finish
+from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
+
+GRADING = Path(__file__).parents[1] / "assurance" / "projects"
+TARGET = "grading.py"
+GEN = "tests/test_generated.py"
+MORE = "tests/test_generated_more.py"
+GOOD = f"{GEN}::test_boundary_decides_pass_or_fail"
+# the five known cases of tests/assurance, with the flaky one counting its runs in the task's HOME
+CASES = (GRADING / "generated_grading_tests.py").read_text().replace(
+    'Path(os.environ["FLAKY_COUNTER"])', 'Path(os.environ["HOME"]) / "flaky-runs"'
+)
+KILLS_THE_SURVIVOR = (
+    "from grading import grade\n\n\n"
+    "def test_just_above_the_boundary():\n    assert grade(51) == 'pass'\n"
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest, coverage and cosmic-ray runs, sandboxed
+
+
+@pytest.fixture
+def grading_project(tmp_path: Path) -> Path:
+    dest = tmp_path / "grading"
+    shutil.copytree(GRADING / "grading", dest)
+    return dest
+
+
+def _applied(tree: Path, patch: Path) -> None:
+    subprocess.run(["git", "apply", str(patch)], cwd=tree, check=True, capture_output=True)
+
+
+async def test_only_the_good_test_is_handed_over_with_coverage_delta_and_mutation_score(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Failing, flaky, coverage-free and assertion-free tests are dropped with their reasons; the patch holds the
+    boundary test alone; grading.py goes from 75/50 % to 100/100 % and the kept test kills 7 of 8 mutants."""
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    progress = ProgressLog()
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
+                               assurance=AssuranceSettings(reliability_runs=3, mutation_budget_s=120))  # fmt: skip
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
+
+    assert result.tests_kept == [GOOD]
+    dropped = {d.test.rsplit("::", 1)[1]: (d.verdict, d.reason) for d in result.tests_dropped}
+    assert dropped["test_wrong_expectation"][0] == Verdict.FAILED
+    assert "assert 'fail' == 'pass'" in dropped["test_wrong_expectation"][1]
+    assert dropped["test_passes_every_other_run"] == (
+        Verdict.FLAKY, "flaky: passed 2 of 4 runs (re-runs in random order, seed 1)"
+    )  # fmt: skip
+    assert dropped["test_another_passing_score"] == (
+        Verdict.USELESS, "adds no line or branch coverage over the existing tests and the tests kept before it"
+    )  # fmt: skip
+    assert dropped["test_calls_without_checking"][0] == Verdict.USELESS
+    assert dropped["test_calls_without_checking"][1].startswith("checks nothing")
+    assert result.round_counts == [RoundCounts(round=1, kept=1, failed=1, flaky=1, useless=2)]
+    assert result.quality == [
+        TargetQuality(target=TARGET, baseline_line_pct=75.0, baseline_branch_pct=50.0, final_line_pct=100.0,
+                      final_branch_pct=100.0, mutants_killed=7, mutants_total=8, mutation_score_pct=87.5)
+    ]  # fmt: skip
+    assert result.goal_met and result.rounds_used == 1
+    assert (result.tests_collected, result.tests_passed) == (1, 1)
+    assert "grading.py: line 75 -> 100 %, branch 50 -> 100 %, mutants killed 7/8 (87.5 %)" in result.summary
+    assert "Tests kept: 1, dropped: 4." in result.summary
+    assert "round 1: kept 1, failed 1, flaky 1, useless 2" in progress.text()
+
+    assert result.patch is not None
+    original = tmp_path / "original"
+    await materialize_snapshot(js, source, original)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_applied, original, patch)
+    kept = generated_source.find_tests((original / GEN).read_text())
+    assert [f.qualname for f in kept] == ["test_boundary_decides_pass_or_fail"]
+    assert (await get_artifact(js, result.files[0])).decode() == (original / GEN).read_text()
+
+
+async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Under a 100 % mutation goal the agent is shown the surviving `score == 50` mutant; its extra test kills it."""
+    seen: list[str] = []
+
+    def second_round(request):  # type: ignore[no-untyped-def]
+        seen.append(request.last_user_text)
+        return in_workspace(MORE, lambda p: create_file(p, KILLS_THE_SURVIVOR))(request)
+
+    model_server.policy = Script([
+        in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written"), second_round, finish("done")
+    ])  # fmt: skip
+    source = await upload_snapshot(js, grading_project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), feedback_rounds=0,
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120))  # fmt: skip
+    ctx = make_ctx(js, source, ProgressLog(), targets=[TARGET], mutation_goal_pct=100.0)
+    result = await OpenHandsTestRunner(settings).run(ctx)
+
+    assert "changes your tests did not notice" in seen[0]
+    assert "grading.py:2 (ReplaceComparisonOperator_GtE_Eq): `if score >= 50:` -> `if score == 50:`" in seen[0]
+    assert result.rounds_used == 2
+    assert result.tests_kept == [GOOD, f"{MORE}::test_just_above_the_boundary"]
+    (quality,) = result.quality
+    assert (quality.mutants_killed, quality.mutants_total, quality.mutation_score_pct) == (8, 8, 100.0)
+    assert result.goal_met
