@@ -5,7 +5,7 @@ project's existing tests plus the tests kept before it. The others are cut from 
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from schemas.events import Verdict
@@ -66,12 +66,14 @@ async def judge_tests(
     already_kept: Sequence[str] = (),
     seed: int = 0,
     coverage_required: bool = True,
+    dropped_before: Mapping[str, tuple[Verdict, str]] | None = None,
 ) -> FilterReport:
     """Judge every test function in ``test_files`` (paths relative to ``bed.root``) and rewrite the files.
 
     ``already_kept`` are node ids kept in an earlier round: they count as existing tests and are not judged again.
     ``coverage_required=False`` keeps passing, checking tests that add no coverage (a round on surviving mutants,
-    whose tests check covered lines more closely).
+    whose tests check covered lines more closely). ``dropped_before`` (test -> verdict and reason) are not run
+    again: they keep that verdict and are cut.
     """
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
@@ -82,8 +84,11 @@ async def judge_tests(
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
         file_candidates = [_Candidate(name, fn) for fn in functions]
+        for c in file_candidates:
+            if dropped_before and c.test in dropped_before:
+                c.drop(*dropped_before[c.test])
         candidates.extend(c for c in file_candidates if c.test not in already_kept)
-        await _collect(bed, name, [c for c in file_candidates if c.test not in already_kept])
+        await _collect(bed, name, [c for c in file_candidates if c.test not in already_kept and c.verdict is None])
     await _first_run(bed, [c for c in candidates if c.verdict is None])
     await _rerun(bed, [c for c in candidates if c.verdict is None], settings.reliability_runs, seed)
     baseline = await existing_coverage(bed, test_files, targets)

@@ -93,7 +93,8 @@ class Assurance:
         bed = self.bed(tree)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
                                    already_kept=self.kept, seed=round_no,
-                                   coverage_required=coverage_required)  # fmt: skip
+                                   coverage_required=coverage_required,
+                                   dropped_before=None if coverage_required else self._dropped_before())  # fmt: skip
         if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
             self.baseline = dict(report.baseline)
         counts = results.round_counts(round_no, report)
@@ -112,6 +113,9 @@ class Assurance:
                                f"flaky {counts.flaky}, useless {counts.useless}")  # fmt: skip
         return Judged(test_files=left, patch=patch, changes=replace(changes, accepted=accepted), counts=counts,
                       report=report, final=final)  # fmt: skip
+
+    def _dropped_before(self) -> dict[str, tuple[Verdict, str]]:
+        return {test: (d.verdict, d.reason) for test, d in self.dropped.items()}
 
     def keep(self, judged: Judged) -> None:
         """The round validated: its kept tests join the baseline of later rounds' judgements."""
