@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 
 from schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
+from services.cli import quality
 
 
 @dataclass(slots=True)
@@ -43,6 +44,8 @@ class ProgressBoard:
         if line is None or line.state not in ("queued", "running"):
             return
         note = f"{finished.error.code}: {finished.error.message}"[:90] if finished.error else ""
+        if not note and (result := quality.generation_result(finished)) is not None:
+            note = quality.short(result)[:120]
         self._change(line, str(finished.status), note)
 
     def _change(self, line: TaskLine, state: str, note: str) -> None:

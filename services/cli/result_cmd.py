@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
+from services.cli import quality
 from services.cli.common import open_client, print_json, task_id_arg
 from services.cli.errors import CliError
 from services.cli.escape import printable
@@ -61,6 +62,12 @@ def summarize(finished: TaskFinished) -> list[str]:
         )
         for cov in result.coverage:
             lines.append(f"  coverage {cov.target}: {cov.percent:.0f} % (goal {result.coverage_goal_pct:.0f} %)")
+        lines += [f"  quality {printable(line)}" for line in quality.target_lines(result)]
+        if result.quality:
+            lines.append(f"  goal {'met' if result.goal_met else 'NOT met'}; tests kept {len(result.tests_kept)}, "
+                         f"dropped {len(result.tests_dropped)}")  # fmt: skip
+        for dropped in result.tests_dropped[:20]:
+            lines.append(f"  dropped {printable(dropped.test)} ({dropped.verdict}): {printable(dropped.reason[:160])}")
         for path in result.test_files:
             lines.append(f"  test file {path}")
         for refused in result.refused[:20]:

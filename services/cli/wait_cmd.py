@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import argparse
 
+import msgspec
+
 from schemas.events import TaskFinished, TaskStatus
+from services.cli import quality
 from services.cli.common import open_client, print_json, run_id_arg, task_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
@@ -39,12 +42,15 @@ def _report(
     rows = []
     for task_id in ids:
         f = finals.get(task_id)
+        generated = quality.generation_result(f)
         rows.append(
             {
                 "task_id": task_id,
                 "status": str(f.status) if f else "unfinished",
                 "error_code": str(f.error.code) if f and f.error else None,
                 "error": f.error.message if f and f.error else None,
+                "goal_met": generated.goal_met if generated else None,
+                "quality": msgspec.to_builtins(generated.quality) if generated else None,
             }
         )
     ok = timed_out is None and all(r["status"] == TaskStatus.SUCCEEDED for r in rows)
@@ -54,10 +60,15 @@ def _report(
         counts: dict[str, int] = {}
         for r in rows:
             counts[r["status"]] = counts.get(r["status"], 0) + 1
-        print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
+        short_of_goal = sum(1 for r in rows if r["status"] == TaskStatus.SUCCEEDED and r["goal_met"] is False)
+        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
+        print(line + (f"; {short_of_goal} succeeded short of the coverage goal" if short_of_goal else ""))
         for r in rows:
+            result = quality.generation_result(finals.get(r["task_id"]))
             if r["status"] != TaskStatus.SUCCEEDED:
                 print(f"  {r['task_id']}  {r['status']}  {r['error_code'] or ''} {r['error'] or ''}".rstrip())
+            elif result is not None:
+                print(f"  {r['task_id']}  {r['status']}  {quality.short(result)}")
         if timed_out is not None:
             print(f"gave up after {args.timeout_s:g} s; unfinished tasks keep running")
     if timed_out is not None:

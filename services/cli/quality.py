@@ -1,0 +1,33 @@
+"""How a test-generation result's quality reads on one line: coverage before -> after, mutants killed, goals."""
+
+from __future__ import annotations
+
+from schemas.events import TaskFinished, TestGenerationResult
+
+
+def generation_result(finished: TaskFinished | None) -> TestGenerationResult | None:
+    result = finished.result if finished is not None else None
+    return result if isinstance(result, TestGenerationResult) else None
+
+
+def target_lines(result: TestGenerationResult) -> list[str]:
+    """Per target: ``grading.py: line 75 -> 100 %, branch 50 -> 100 %, mutants 7/8 (87.5 %)``."""
+    lines = []
+    for q in result.quality:
+        text = (f"{q.target}: line {q.baseline_line_pct:g} -> {q.final_line_pct:g} %, "
+                f"branch {q.baseline_branch_pct:g} -> {q.final_branch_pct:g} %")  # fmt: skip
+        if q.mutation_score_pct is not None:
+            sampled = ", sampled" if q.mutants_sampled else ""
+            text += f", mutants {q.mutants_killed}/{q.mutants_total} ({q.mutation_score_pct:g} %{sampled})"
+        lines.append(text)
+    return lines
+
+
+def short(result: TestGenerationResult) -> str:
+    """One cell for a table of tasks: final line/branch % per target and whether the goal was met."""
+    cells = [f"{q.target} {q.final_line_pct:g}/{q.final_branch_pct:g} %" for q in result.quality[:3]]
+    if not cells:
+        cells = [f"{c.target} {c.percent:g} %" for c in result.coverage[:3]]
+    more = " …" if max(len(result.quality), len(result.coverage)) > 3 else ""
+    goal = "goal met" if result.goal_met else "GOAL NOT MET"
+    return f"{', '.join(cells)}{more} ({goal}, kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)})"

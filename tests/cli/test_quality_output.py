@@ -1,0 +1,80 @@
+"""What people read of a result's quality: `handoff result` and `handoff wait` show coverage before and after,
+mutants killed, kept and dropped tests, and a goal not met even when the task succeeded."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from schemas.events import DroppedTest, TargetQuality, TaskFinished, TaskStatus, TestGenerationResult, Verdict
+from services.cli import wait_cmd
+from services.cli.exit_codes import Exit
+from services.cli.progress import ProgressBoard
+from services.cli.result_cmd import summarize
+
+
+def _finished(task_id: str, *, goal_met: bool) -> TaskFinished:
+    result = TestGenerationResult(
+        summary="Wrote 1 test file(s).",
+        goal_met=goal_met,
+        coverage_goal_pct=80.0,
+        quality=[
+            TargetQuality(
+                target="grading.py",
+                baseline_line_pct=75.0,
+                baseline_branch_pct=50.0,
+                final_line_pct=100.0,
+                final_branch_pct=100.0,
+                mutants_killed=7,
+                mutants_total=8,
+                mutation_score_pct=87.5,
+            )
+        ],
+        tests_kept=["tests/test_generated.py::test_boundary"],
+        tests_dropped=[
+            DroppedTest(
+                test="tests/test_generated.py::test_wrong",
+                verdict=Verdict.FAILED,
+                reason="fails: assert 'fail' == 'pass'",
+            )
+        ],
+    )
+    return TaskFinished(task_id=task_id, status=TaskStatus.SUCCEEDED, finished_at=datetime.now(UTC), result=result)
+
+
+def test_handoff_result_prints_coverage_delta_mutants_and_dropped_tests_with_reasons() -> None:
+    """One quality line per target, the goal, and each dropped test with its verdict and reason."""
+    lines = summarize(_finished("t1", goal_met=False))
+
+    assert "  quality grading.py: line 75 -> 100 %, branch 50 -> 100 %, mutants 7/8 (87.5 %)" in lines
+    assert "  goal NOT met; tests kept 1, dropped 1" in lines
+    assert "  dropped tests/test_generated.py::test_wrong (failed): fails: assert 'fail' == 'pass'" in lines
+
+
+def test_handoff_wait_shows_a_coverage_cell_per_task_and_counts_goals_not_met(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A succeeded task short of its goal is named in the run summary, and --json carries goal_met and quality."""
+    finals = {"t1": _finished("t1", goal_met=False), "t2": _finished("t2", goal_met=True)}
+    args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
+    assert wait_cmd._report(args, ["t1", "t2"], finals, None) == Exit.OK
+    out = capsys.readouterr().out.splitlines()
+    assert out[0] == "2 succeeded; 1 succeeded short of the coverage goal"
+    assert out[1] == "  t1  succeeded  grading.py 100/100 % (GOAL NOT MET, kept 1, dropped 1)"
+    assert out[2] == "  t2  succeeded  grading.py 100/100 % (goal met, kept 1, dropped 1)"
+
+    args.json = True
+    wait_cmd._report(args, ["t1"], finals, None)
+    (task,) = json.loads(capsys.readouterr().out)["tasks"]
+    assert task["goal_met"] is False and task["quality"][0]["mutation_score_pct"] == 87.5
+
+
+def test_the_live_progress_line_of_a_finished_task_shows_its_coverage(capsys: pytest.CaptureFixture[str]) -> None:
+    """The change line printed when a task finishes carries its coverage cell."""
+    board = ProgressBoard.of(["t1"], quiet=False)
+    board.tty = False
+    board.finish(_finished("t1", goal_met=False))
+    assert capsys.readouterr().err == "t1  succeeded  grading.py 100/100 % (GOAL NOT MET, kept 1, dropped 1)\n"
