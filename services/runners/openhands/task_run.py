@@ -162,24 +162,9 @@ class TaskRun:
                 round_no += 1
                 rounds_total += 1
                 emit("round", f"agent round {round_no} (mutation feedback: {', '.join(short)})")
-                try:
-                    await session.run_round(mutation_prompt(assurance.mutation.feedback(),
-                                                            goal_pct=payload.mutation_goal_pct or 0.0))  # fmt: skip
-                    keep = {best[2].tree}
-                    handed, report = await self._check_round(dirs, env, round_no, assurance, keep=keep,
-                                                             coverage_required=False)  # fmt: skip
-                except PermanentFailure as err:
-                    if err.code not in ROUND_ENDINGS:
-                        raise
-                    stopped, report = err, ValidationReport(ok=False, problem=err.message)
-                if report.ok:
-                    best = (round_no, report, handed)
-                    await assurance.score(handed.tree)
-                else:
-                    why = f"ended by {stopped.code.value}" if stopped else f"failed validation ({report.problem})"
-                    fallback = f" Round {round_no} {why}; this is round {best[0]}'s validated state."
-                    emit("round", fallback.strip())
-                    _, report, handed = best
+                best, stopped, note = await self._mutation_round(dirs, env, round_no, assurance, best)
+                _, report, handed = best
+                fallback += note
         usage = session.usage()
         outputs = await self._store(handed)
         if not report.ok or not outputs.changes:
@@ -303,6 +288,36 @@ class TaskRun:
             report = replace(report, gaps=assurance.gaps(payload.coverage_goal_pct))
         emit("validation", _report_line(round_no, report))
         return handed, report
+
+    async def _mutation_round(
+        self,
+        dirs: ws.TaskDirs,
+        env: dict[str, str],
+        round_no: int,
+        assurance: Assurance,
+        best: tuple[int, ValidationReport, HandOver],
+    ) -> tuple[tuple[int, ValidationReport, HandOver], PermanentFailure | None, str]:
+        """The agent sees the surviving mutants once; a validated round is scored again and becomes the best.
+        Returns the best state, the failure that cut the round short (if one did) and a note for the summary."""
+        assert assurance.mutation is not None
+        prompt = mutation_prompt(assurance.mutation.feedback(), goal_pct=self.payload.mutation_goal_pct or 0.0)
+        assert self.session is not None
+        try:
+            await self.session.run_round(prompt)
+            handed, report = await self._check_round(dirs, env, round_no, assurance, keep={best[2].tree},
+                                                     coverage_required=False)  # fmt: skip
+        except PermanentFailure as err:
+            if err.code not in ROUND_ENDINGS:
+                raise
+            note = f" Round {round_no} ended by {err.code.value}; this is round {best[0]}'s validated state."
+            self.pump.emit("round", note.strip())
+            return best, err, note
+        if not report.ok:
+            note = f" Round {round_no} failed validation ({report.problem}); this is round {best[0]}'s validated state."
+            self.pump.emit("round", note.strip())
+            return best, None, note
+        await assurance.score(handed.tree)
+        return (round_no, report, handed), None, ""
 
     def _next_message(self, round_no: int, rounds_total: int, report: ValidationReport, handed: HandOver) -> str:
         goal_pct = self.payload.coverage_goal_pct
