@@ -29,12 +29,13 @@ GEN = "tests/test_generated.py"
 MORE = "tests/test_generated_more.py"
 GOOD = f"{GEN}::test_boundary_decides_pass_or_fail"
 # the five known cases of tests/assurance, with the flaky one counting its runs in the task's HOME
-CASES = (GRADING / "generated_grading_tests.py").read_text().replace(
-    'Path(os.environ["FLAKY_COUNTER"])', 'Path(os.environ["HOME"]) / "flaky-runs"'
+CASES = (
+    (GRADING / "generated_grading_tests.py")
+    .read_text()
+    .replace('Path(os.environ["FLAKY_COUNTER"])', 'Path(os.environ["HOME"]) / "flaky-runs"')
 )
 KILLS_THE_SURVIVOR = (
-    "from grading import grade\n\n\n"
-    "def test_just_above_the_boundary():\n    assert grade(51) == 'pass'\n"
+    "from grading import grade\n\n\ndef test_just_above_the_boundary():\n    assert grade(51) == 'pass'\n"
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest, coverage and cosmic-ray runs, sandboxed

@@ -62,18 +62,34 @@ async def test_a_failing_test_gets_feedback_and_is_fixed_in_round_two(
     assert any("round 1: failed" in message for stage, message in progress.events if stage == "validation")
 
 
-async def test_an_agent_that_never_fixes_its_test_ends_as_validation_failed_with_the_output(
+async def test_an_agent_that_never_fixes_its_test_ends_as_validation_failed_with_the_reasons(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """When every round fails validation, the failure is permanent and carries pytest's output."""
-    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, FAILING_TEST)), finish()])
+    """When no round keeps a test, the failure is permanent and names each dropped test with pytest's message."""
+    only_failing = (
+        "from shapes.geometry import area\n\n\ndef test_area_multiplies_sides():\n    assert area(2, 3) == 7\n"
+    )
+    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, only_failing)), finish()])
     with pytest.raises(PermanentFailure) as failure:
         await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
     assert failure.value.code == ErrorCode.VALIDATION_FAILED
-    assert "after 2 round(s)" in failure.value.message
-    assert "1 of 3 tests failed" in failure.value.message
-    assert "assert 6 == 7" in failure.value.detail
+    assert "after 2 round(s): no test was kept (1 dropped)" in failure.value.message
+    assert f"- {TEST_FILE}::test_area_multiplies_sides: failed: fails: assert 6 == 7" in failure.value.detail
     assert "task-1/1/patch.diff" in failure.value.detail
+
+
+async def test_a_failing_test_among_passing_ones_is_dropped_and_the_others_are_handed_over(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """One failing test costs that test, not the round: the two passing ones are kept and the task succeeds."""
+    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, FAILING_TEST)), finish()])
+    result = await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
+    assert (result.tests_collected, result.tests_passed, result.rounds_used) == (2, 2, 1)
+    assert [(d.test, d.verdict.value) for d in result.tests_dropped] == [
+        (f"{TEST_FILE}::test_area_multiplies_sides", "failed")
+    ]
+    assert "assert 6 == 7" in result.tests_dropped[0].reason
+    assert "def test_area_multiplies_sides" not in (await get_artifact(js, result.files[0])).decode()
 
 
 async def test_an_agent_that_writes_nothing_fails_as_no_files_produced(

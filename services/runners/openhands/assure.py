@@ -188,8 +188,8 @@ class Assurance:
         return " ".join(parts)
 
 
-def nothing_kept(judged: Judged) -> str:
-    """The problem of a round whose tests were all dropped, naming each test and why."""
+def nothing_kept(judged: Judged) -> tuple[str, str]:
+    """The problem of a round whose tests were all dropped, and a listing of each test and why."""
     reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
     listed = "\n".join(f"- {j.test}: {j.verdict.value}: {j.reason}" for j in reasons[:30])
-    return f"no test was kept ({len(reasons)} dropped):\n{listed}"
+    return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}"

@@ -264,11 +264,12 @@ class TaskRun:
                                           output=getattr(err, "output", ""), test_files=test_files)  # fmt: skip
                 emit("validation", _report_line(round_no, report))
                 return handed, report
-            handed = HandOver(tree=handed.tree, patch=judged.patch, changes=judged.changes)
-            if not judged.test_files:
-                report = ValidationReport(ok=False, problem=nothing_kept(judged), test_files=test_files)
+            if not judged.test_files:  # the round's own patch stays, for the failure's record
+                problem, listing = nothing_kept(judged)
+                report = ValidationReport(ok=False, problem=problem, output=listing, test_files=test_files)
                 emit("validation", _report_line(round_no, report))
                 return handed, report
+            handed = HandOver(tree=handed.tree, patch=judged.patch, changes=judged.changes)
             test_files = judged.test_files
         emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
         report = await validate(
