@@ -15,7 +15,7 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
-from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted
+from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted, TestGenerationResult
 from services.assurance.settings import AssuranceSettings
 from services.environments import EnvSettings
 from services.runners.base import TaskContext
@@ -53,6 +53,16 @@ def test_describe_tells_squares_from_rectangles():
     assert describe(2, 3) == "rectangle"
 """
 FAILING_TEST = PASSING_TEST.replace("== 6", "== 7")
+ONLY_FAILING_TEST = (
+    "from shapes.geometry import area\n\n\ndef test_area_multiplies_sides():\n    assert area(2, 3) == 7\n"
+)
+
+
+def verdict_of(result: TestGenerationResult, name: str) -> str:
+    """'kept', or the verdict the filters dropped the test function ``name`` with ('' when never judged)."""
+    if any(test.rsplit("::", 1)[1] == name for test in result.tests_kept):
+        return "kept"
+    return next((d.verdict.value for d in result.tests_dropped if d.test.rsplit("::", 1)[1] == name), "")
 
 
 @functools.cache
@@ -116,7 +126,8 @@ def runner_settings(tmp_path: Path, llm: LlmSettings, **overrides: object) -> Ru
         "max_iterations": 20,
         "pytest_timeout_s": 60.0,
         "environments": EnvSettings(cache_dir=ENV_CACHE),
-        "assurance": AssuranceSettings(mutation_budget_s=0),  # mutation testing only where a test asks for it
+        # one re-run and no mutation testing unless a test asks for more: bounded test time
+        "assurance": AssuranceSettings(reliability_runs=1, mutation_budget_s=0),
     }
     values.update(overrides)
     return RunnerSettings(**values)  # type: ignore[arg-type]

@@ -82,7 +82,9 @@ async def test_a_project_that_imports_its_dependency_and_errors_on_warnings_vali
     runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
     result = await runner.run(make_ctx(js, source, progress, targets=[TARGET], coverage_goal_pct=90.0))
 
-    assert (result.tests_collected, result.tests_passed, result.tests_failed) == (5, 5, 0)
+    kept = len(result.tests_kept)
+    assert (result.tests_collected, result.tests_passed, result.tests_failed) == (kept, kept, 0)
+    assert kept + len(result.tests_dropped) == 5 and {d.verdict.value for d in result.tests_dropped} <= {"useless"}
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.goal_met and result.rounds_used == 1
     env = result.environment

@@ -17,6 +17,7 @@ from services.scripted_model import Fail, ScriptedModelServer
 from services.scripted_model.scripts import Script, create_file, finish, replace_in_file, run
 from tests.runners.conftest import (
     FAILING_TEST,
+    ONLY_FAILING_TEST,
     PASSING_TEST,
     TEST_FILE,
     ProgressLog,
@@ -40,7 +41,7 @@ def _runner(tmp_path: Path, server: ScriptedModelServer, **overrides: object) ->
 async def test_a_failing_test_gets_feedback_and_is_fixed_in_round_two(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """Round 1 writes a failing test; the pytest output goes back to the agent; round 2 fixes it."""
+    """Round 1's only test fails; the pytest message goes back to the agent; round 2 fixes it and it is kept."""
     seen_feedback: list[str] = []
 
     def fix(path: str):  # type: ignore[no-untyped-def]
@@ -51,12 +52,13 @@ async def test_a_failing_test_gets_feedback_and_is_fixed_in_round_two(
         return in_workspace(TEST_FILE, fix)(request)
 
     model_server.policy = Script(
-        [in_workspace(TEST_FILE, lambda p: create_file(p, FAILING_TEST)), finish(), remember_feedback, finish()]
+        [in_workspace(TEST_FILE, lambda p: create_file(p, ONLY_FAILING_TEST)), finish(), remember_feedback, finish()]
     )
     progress = ProgressLog()
     result = await _runner(tmp_path, model_server).run(make_ctx(js, source, progress))
     assert result.rounds_used == 2
-    assert (result.tests_passed, result.tests_failed) == (3, 0)
+    assert (result.tests_passed, result.tests_failed) == (1, 0)
+    assert result.tests_kept == [f"{TEST_FILE}::test_area_multiplies_sides"] and result.tests_dropped == []
     assert "Validation of your tests failed (round 1 of 2)" in seen_feedback[0]
     assert "assert 6 == 7" in seen_feedback[0], "the agent did not get pytest's output"
     assert any("round 1: failed" in message for stage, message in progress.events if stage == "validation")
@@ -66,10 +68,7 @@ async def test_an_agent_that_never_fixes_its_test_ends_as_validation_failed_with
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
     """When no round keeps a test, the failure is permanent and names each dropped test with pytest's message."""
-    only_failing = (
-        "from shapes.geometry import area\n\n\ndef test_area_multiplies_sides():\n    assert area(2, 3) == 7\n"
-    )
-    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, only_failing)), finish()])
+    model_server.policy = Script([in_workspace(TEST_FILE, lambda p: create_file(p, ONLY_FAILING_TEST)), finish()])
     with pytest.raises(PermanentFailure) as failure:
         await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
     assert failure.value.code == ErrorCode.VALIDATION_FAILED

@@ -14,10 +14,8 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode
 from schemas.topology import Topology
 from services.artifacts.snapshots import upload_snapshot
-from services.runners.base import PermanentFailure
 from services.runners.openhands import OpenHandsTestRunner
 from services.sandbox import SandboxMode, SandboxSettings
 from services.scripted_model import ScriptedModelServer
@@ -32,6 +30,7 @@ from tests.runners.conftest import (
     llm_settings,
     make_ctx,
     runner_settings,
+    verdict_of,
     workspace_of,
 )
 from tests.support.nats import eventually
@@ -152,7 +151,8 @@ async def test_a_hostile_agent_reads_nothing_of_the_worker_writes_nothing_outsid
     for name in (marker, f"{marker}-validation"):
         for path in [*worker.outside(name), task_root / name]:
             assert not path.exists(), f"the sandbox let the task write {path}"
-    assert result.tests_passed == 4, "the validation run escaped its sandbox (see the test module)"
+    # it passes (then adds no coverage: useless) only if the sandbox held in every run of it
+    assert verdict_of(result, "test_the_validation_run_is_sandboxed") == "useless", "a test run escaped its sandbox"
     assert result.sandbox == "bwrap"
 
 
@@ -164,7 +164,8 @@ async def test_without_the_sandbox_the_same_validation_run_escapes(
     model_server: ScriptedModelServer,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    """Control: with HANDOFF_SANDBOX=none the escaping test writes outside and sees the worker's env, so it fails."""
+    """Control: with HANDOFF_SANDBOX=none the escaping test writes outside and sees the worker's env, so it fails
+    (and is dropped; the other tests are handed over)."""
     worker = Worker(tmp_path, monkeypatch)
     marker = f"unsandboxed-{uuid.uuid4().hex[:8]}"
     model_server.policy = Script(
@@ -176,10 +177,8 @@ async def test_without_the_sandbox_the_same_validation_run_escapes(
         sandbox=SandboxSettings(mode=SandboxMode.NONE),
     )  # fmt: skip
     try:
-        with pytest.raises(PermanentFailure) as failure:
-            await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog()))
-        assert failure.value.code is ErrorCode.VALIDATION_FAILED
-        assert "test_the_validation_run_is_sandboxed" in failure.value.detail
+        result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog()))
+        assert verdict_of(result, "test_the_validation_run_is_sandboxed") == "failed"
         assert (Path("/tmp") / marker).exists() and (worker.home / marker).exists()
     finally:
         (Path("/tmp") / marker).unlink(missing_ok=True)

@@ -27,6 +27,7 @@ from tests.runners.conftest import (
     llm_settings,
     make_ctx,
     runner_settings,
+    verdict_of,
 )
 
 ENV_CHECKING_TEST = (
@@ -84,7 +85,8 @@ async def test_the_api_key_never_leaves_the_llm_client(
     with structlog.testing.capture_logs() as logs:
         result = await runner.run(make_ctx(js, source, progress))
 
-    assert result.tests_passed == 4, "the validation run saw a credential in its environment"
+    # it passes (then adds no coverage: useless) only if no test run saw a credential
+    assert verdict_of(result, "test_no_credentials_in_the_environment") == "useless", "a test run saw a credential"
     env_listing, proc_environ = shell_outputs
     assert "HOME=" in env_listing and "HANDOFF_TEST_ALLOWED=passed-through" in env_listing
     assert "key=[] []" in env_listing
