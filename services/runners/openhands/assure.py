@@ -13,6 +13,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+import msgspec
+
 from schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
 from services.assurance import coverage_delta, results
 from services.assurance.coverage_runs import TargetCoverage
@@ -65,6 +67,7 @@ class Assurance:
     targets: Sequence[str]
     emit: Callable[[str, str], None]
     timeout_s: float = 120.0
+    redact: Callable[[str], str] = str  # applied to every reason (pytest's messages may quote anything)
     kept: list[str] = field(default_factory=list)  # node ids kept so far (later rounds only add to it)
     dropped: dict[str, DroppedTest] = field(default_factory=dict)  # test -> why (the latest judgement)
     round_counts: list[RoundCounts] = field(default_factory=list)
@@ -100,7 +103,7 @@ class Assurance:
         counts = results.round_counts(round_no, report)
         self.round_counts.append(counts)
         for dropped in results.dropped_tests(report):
-            self.dropped[dropped.test] = dropped
+            self.dropped[dropped.test] = msgspec.structs.replace(dropped, reason=self.redact(dropped.reason))
         for test in results.kept_tests(report):
             self.dropped.pop(test, None)
         # a generated file whose every test was dropped is gone: it leaves the change set and the patch
@@ -187,9 +190,8 @@ class Assurance:
             parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
         return " ".join(parts)
 
-
-def nothing_kept(judged: Judged) -> tuple[str, str]:
-    """The problem of a round whose tests were all dropped, and a listing of each test and why."""
-    reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
-    listed = "\n".join(f"- {j.test}: {j.verdict.value}: {j.reason}" for j in reasons[:30])
-    return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}"
+    def nothing_kept(self, judged: Judged) -> tuple[str, str]:
+        """The problem of a round whose tests were all dropped, and a listing of each test and why."""
+        reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
+        listed = "\n".join(f"- {j.test}: {j.verdict.value}: {self.redact(j.reason)}" for j in reasons[:30])
+        return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}"

@@ -21,12 +21,12 @@ from services.artifacts.errors import ArtifactTooLarge, BucketMissing, SnapshotC
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.snapshots import materialize_snapshot
 from services.assurance.errors import AssuranceError
-from services.common.secrets import Redactor
+from services.common.secrets import Redactor, process_redactor
 from services.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
 from services.runners.base import PermanentFailure, TaskContext, TransientFailure
 from services.runners.openhands import changes
 from services.runners.openhands import workspace as ws
-from services.runners.openhands.assure import Assurance, nothing_kept
+from services.runners.openhands.assure import Assurance
 from services.runners.openhands.changes import ChangePolicy, ChangeSet
 from services.runners.openhands.outputs import Outputs, store_outputs, summarize
 from services.runners.openhands.progress import ProgressPump
@@ -128,7 +128,8 @@ class TaskRun:
         message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments)  # reads the tree
         assurance = Assurance(dirs=dirs, python=project_env.python, env=env, sandbox=self.sandbox,
                               settings=self.settings.assurance, targets=payload.targets, emit=emit,
-                              timeout_s=self.settings.pytest_timeout_s)  # fmt: skip
+                              timeout_s=self.settings.pytest_timeout_s,
+                              redact=lambda text: self.redact(process_redactor()(text)))  # fmt: skip
         report = ValidationReport(ok=False, problem="not validated")
         handed = HandOver(tree=dirs.workspace, patch=b"", changes=ChangeSet())
         best: tuple[int, ValidationReport, HandOver] | None = None  # never lose a validated round
@@ -265,7 +266,7 @@ class TaskRun:
                 emit("validation", _report_line(round_no, report))
                 return handed, report
             if not judged.test_files:  # the round's own patch stays, for the failure's record
-                problem, listing = nothing_kept(judged)
+                problem, listing = assurance.nothing_kept(judged)
                 report = ValidationReport(ok=False, problem=problem, output=listing, test_files=test_files)
                 emit("validation", _report_line(round_no, report))
                 return handed, report
