@@ -24,7 +24,7 @@ from tests.collector.conftest import RunningCollector
 from tests.collector.probes import task_record
 from tests.generator.processes import ReplicaProcess
 from tests.generator.support import read_events
-from tests.runners.conftest import SAMPLE, TARGET, TEST_FILE, in_workspace
+from tests.runners.conftest import SAMPLE, TARGET, TEST_FILE, in_workspace, verdict_of
 from tests.security.stored import every_stored_message
 from tests.support.nats import eventually
 
@@ -124,7 +124,9 @@ async def test_the_llm_key_appears_nowhere_but_in_the_requests_to_the_llm(
 
     # the task really ran, through the endpoint that demands the key, and the agent did dump its environment
     assert finished.status is TaskStatus.SUCCEEDED, (finished.error, logs[-3000:])
-    assert isinstance(finished.result, TestGenerationResult) and finished.result.tests_passed == 2
+    assert isinstance(finished.result, TestGenerationResult) and finished.result.tests_passed == 1
+    # the credential check passes (then adds no coverage: useless) only if no test run saw the key
+    assert verdict_of(finished.result, "test_no_credentials_reach_the_test_run") == "useless"
     assert model.requests >= 5 and record.state is TaskState.SUCCEEDED
     env_dump, proc_environ = recorder.tool_results()[:2]
     assert "HOME=" in env_dump and "key=[][]" in env_dump
