@@ -45,7 +45,9 @@ async def test_scripted_mode_runs_the_real_agent_and_labels_everything_as_script
     assert result.usage.model.endswith("handoff-scripted")
 
 
-def test_without_an_llm_or_scripted_mode_settings_refuse_to_start() -> None:
-    """No model and no scripted mode is a configuration error that says what to set."""
-    with pytest.raises(SettingsError, match="HANDOFF_LLM_MODEL"):
-        RunnerSettings.from_env({})
+def test_without_an_llm_or_scripted_mode_the_offline_engine_is_chosen_and_names_the_setting() -> None:
+    """No model and no scripted mode: the offline engine, and the start-up line says how to get a model."""
+    settings = RunnerSettings.from_env({})
+    assert settings.offline_engine is not None and "HANDOFF_LLM_MODEL" in settings.writer
+    with pytest.raises(SettingsError, match="HANDOFF_OFFLINE_ENGINES"):
+        RunnerSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "llm"})
