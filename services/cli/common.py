@@ -17,11 +17,13 @@ from services.cli.exit_codes import Exit
 from services.client.client import HandoffClient
 from services.client.errors import (
     ArtifactUnavailableError,
+    HandoffUnavailableError,
     ResultTimeoutError,
     SubmitError,
     UnknownRunError,
     UnknownTaskError,
 )
+from services.client.retry import TRANSIENT
 from services.client.settings import ClientSettings
 from services.common.logging import configure_logging
 from services.common.settings import EmbeddedSettings, LogSettings
@@ -44,9 +46,8 @@ async def open_client() -> AsyncIterator[HandoffClient]:
     try:
         client = await HandoffClient.connect(settings, url=url)
     except (NoServersError, OSError, TimeoutError) as exc:
-        raise CliError(
-            Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {exc or type(exc).__name__} (start one with 'handoff up')"
-        ) from exc
+        hint = "" if settings.nats.url else " (start one with 'handoff up')"  # an explicit URL is the user's choice
+        raise CliError(Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {exc or type(exc).__name__}{hint}") from exc
     try:
         yield client
     except UnknownTaskError as exc:
@@ -59,6 +60,10 @@ async def open_client() -> AsyncIterator[HandoffClient]:
         raise CliError(Exit.UNAVAILABLE if exc.retryable else Exit.USAGE, str(exc)) from exc
     except ArtifactUnavailableError as exc:
         raise CliError(Exit.NOT_FOUND, str(exc)) from exc
+    except HandoffUnavailableError as exc:
+        raise CliError(Exit.UNAVAILABLE, f"{exc} (is JetStream enabled and does it have quorum?)") from exc
+    except TRANSIENT as exc:  # a direct JetStream call that met the outage without a retry of its own
+        raise CliError(Exit.UNAVAILABLE, f"JetStream did not answer at {url}: {type(exc).__name__}") from exc
     finally:
         await client.close()
 

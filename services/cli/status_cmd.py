@@ -15,6 +15,7 @@ from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskSubmitted
 from services.cli.common import open_client, print_json
 from services.cli.exit_codes import Exit
+from services.client.retry import retry_transient
 from services.collector.records import TaskRecord
 from services.common.clock import utcnow
 from services.generator.presence import ReplicaPresence, presence_decoder
@@ -111,6 +112,9 @@ async def run(args: argparse.Namespace) -> int:
             record = await client.status(args.task_id)
             print_json(record) if args.json else print(record_lines(record))
             return Exit.OK
-        view = await overview(client.js)
+        js = client.js
+        view = await retry_transient(
+            lambda: overview(js), what="read the queue and replicas", give_up_after_s=client.settings.submit_timeout_s
+        )
     print_json(view) if args.json else print(human(view))
     return Exit.OK

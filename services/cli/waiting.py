@@ -15,14 +15,18 @@ from services.cli.exit_codes import Exit
 from services.cli.progress import ProgressBoard
 from services.client.client import HandoffClient
 from services.client.errors import ResultTimeoutError
+from services.client.retry import retry_transient
 
 _events: Decoder[AnyEvent] = Decoder(AnyEvent)
 
 
 async def run_task_ids(client: HandoffClient, run_id: str) -> list[str]:
     """The task ids submitted under ``run_id``, from the subjects of their submit events."""
-    info = await client.js.stream_info(
-        names.EVENTS_STREAM, subjects_filter=names.task_subject(run_id, "*", names.EventType.SUBMITTED)
+    subjects_filter = names.task_subject(run_id, "*", names.EventType.SUBMITTED)
+    info = await retry_transient(
+        lambda: client.js.stream_info(names.EVENTS_STREAM, subjects_filter=subjects_filter),
+        what=f"list the tasks of run {run_id}",
+        give_up_after_s=client.settings.submit_timeout_s,
     )
     subjects = (info.state.subjects or {}) if info.state else {}
     ids = sorted(parsed[1] for s in subjects if (parsed := names.parse_task_subject(s)) is not None)

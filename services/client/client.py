@@ -40,6 +40,7 @@ from services.client import artifacts, runs
 from services.client.errors import ResultTimeoutError, SubmitError
 from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
+from services.client.retry import within_deadline
 from services.client.settings import ClientSettings
 from services.client.watchers import FinishWatch
 from services.collector.records import RunRecord, TaskRecord
@@ -203,11 +204,8 @@ class HandoffClient:
         limit = self.settings.result_timeout_s if timeout is None else timeout
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit if math.isfinite(limit) else None
-        try:
-            async with asyncio.timeout_at(deadline):
-                finals = await self._lookups.finals(ids)
-        except TimeoutError:
-            raise ResultTimeoutError(ids, limit) from None
+        with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline, then exit 4
+            finals = await self._lookups.finals(ids)
         pending = {t for t, f in finals.items() if f is None}
         for finished in finals.values():
             if finished is not None:
@@ -221,11 +219,8 @@ class HandoffClient:
                 heartbeat_s=self.settings.watch_heartbeat_s,
                 give_up_after_s=self.settings.submit_timeout_s,
             )
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await stack.enter_async_context(watch)
-            except TimeoutError:
-                raise ResultTimeoutError(sorted(pending), limit) from None
+            with within_deadline(deadline):
+                await stack.enter_async_context(watch)
             while pending:
                 try:
                     async with asyncio.timeout_at(deadline):
