@@ -14,8 +14,8 @@ from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import ClientSettings, HandoffClient
 from services.client.errors import HandoffUnavailableError
-from services.common.settings import NatsSettings
 from services.common.clock import utcnow
+from services.common.settings import NatsSettings
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import Wire, finished, lifecycle, publish, started
 from tests.collector.probes import task_record
