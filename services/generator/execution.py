@@ -28,6 +28,7 @@ from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TaskSubmitted
 from services.common.clock import utcnow
+from services.generator.attempts import next_attempt
 from services.generator.cancellation import reason_of
 from services.generator.dead_letters import DeadLetters
 from services.generator.errors import (
@@ -94,6 +95,7 @@ class Execution:
         self.msg = msg
         self._s = services
         self.task_id: str | None = None
+        self._attempt_of_submit = 1
         self._interrupt: asyncio.Future[Interrupted] = asyncio.get_running_loop().create_future()
 
     def interrupt(self, why: Interruption, reason: str = "") -> None:
@@ -112,9 +114,8 @@ class Execution:
                 self._s.stats.released += 1
 
     async def _handle(self) -> None:
-        attempt = self.msg.metadata.num_delivered
         stats = self._s.stats
-        stats.delivery_received(attempt)
+        stats.delivery_received(self.msg.metadata.num_delivered)
         try:
             task = self._s.decoder.decode(self.msg.data)
             check_subject(task, self.msg.subject)
@@ -123,17 +124,22 @@ class Execution:
             await self.msg.term()
             return
         self.task_id = task.task_id
+        replay_of = replay_sequence(self.msg.headers)
+        attempt = await next_attempt(
+            self._s.publisher, task, submit_seq=self.msg.metadata.sequence.stream, replayed=replay_of is not None
+        )
+        self._attempt_of_submit = attempt.of_this_submit
         with (
-            structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt),
+            structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt.number),
             trace_context_from(self.msg.headers),  # the submitter's trace spans the run and its events
         ):
             events = TaskEvents(
                 self._s.publisher,
                 task,
-                attempt=attempt,
+                attempt=attempt.number,
                 replica_id=self._s.settings.replica_id,
                 trace_headers=trace_headers_of(self.msg.headers),
-                replay_of=replay_sequence(self.msg.headers),
+                replay_of=replay_of,
             )
             if await self._finished_elsewhere(events):
                 stats.already_finished += 1
@@ -146,7 +152,7 @@ class Execution:
     async def _attempt(self, task: TaskSubmitted, events: TaskEvents) -> Decision:
         to_decision = partial(
             decide,
-            attempt=events.attempt,
+            attempt=self._attempt_of_submit,
             allowed=attempts_allowed(task.max_attempts, self._s.max_deliver),
             backoff_s=self._s.settings.retry_backoff_s,
         )
