@@ -165,8 +165,9 @@ def replayed_finished_msg_id(task_id: str, dlq_seq: int) -> str:
     return f"finished:{task_id}:replay-{dlq_seq}"
 
 
-def run_finished_msg_id(run_id: str) -> str:
-    return f"run-finished:{run_id}"
+def run_finished_msg_id(run_id: str, revision: int = 0) -> str:
+    """One RunFinished per run, and one more per revision (a replayed dead letter finished again)."""
+    return f"run-finished:{run_id}" if revision == 0 else f"run-finished:{run_id}:rev-{revision}"
 
 
 def dead_letter_msg_id(stream: str, stream_seq: int) -> str:

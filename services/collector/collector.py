@@ -30,7 +30,14 @@ from services.collector.dead_letters import reject
 from services.collector.fold import fold_task
 from services.collector.intake import Intake, Rejected, SealItem, TaskItem
 from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
-from services.collector.runs import RunDelta, delta_of_task, fold_run, mark_published, run_finished_event
+from services.collector.runs import (
+    RunDelta,
+    delta_of_task,
+    fold_run,
+    mark_published,
+    needs_report,
+    run_finished_event,
+)
 from services.collector.settings import CollectorSettings
 from services.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
 from services.common.clock import utcnow
@@ -224,12 +231,10 @@ class Collector:
         with structlog.contextvars.bound_contextvars(run_id=run_id):
             try:
                 record, written = await self._runs.update(run_id, lambda r: fold_run(r, run_id, delta))
-                if record.published_at is not None:
-                    if written:
-                        log.warning("run changed after it was reported finished", finished=len(record.finished))
-                    return True
-                if record.complete:
+                if needs_report(record):
                     await self._publish_run_finished(record, delta)
+                elif record.published_at is not None and written:
+                    log.warning("run changed after it was reported finished", finished=len(record.finished))
                 return True
             except _RETRYABLE as err:
                 log.warning("run record not written; events will be retried", error=str(err))
@@ -244,10 +249,13 @@ class Collector:
         ack = await self._js.publish(
             names.run_finished_subject(record.run_id),
             encode(event),
-            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id)},
+            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id, record.revision)},
             timeout=self.settings.common.nats.publish_timeout_s,
         )
-        await self._runs.update(record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now))
+        revision = record.revision
+        await self._runs.update(
+            record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now, revision)
+        )
         if not ack.duplicate:
             self.stats.runs_finished += 1
             metrics.RUNS_FINISHED.inc()

@@ -97,6 +97,8 @@ class RunRecord(msgspec.Struct, kw_only=True, frozen=True):
     conflicting_sizes: bool = False  # submits or seals disagreed about the size
     finished: dict[str, FinalStatus] = {}  # task_id -> final status
     published_at: datetime | None = None  # when this collector published RunFinished
+    revision: int = 0  # bumped when a replayed dead letter's finish replaces its dead_lettered status
+    published_revision: int = 0  # the revision the last published RunFinished reported
     record_version: int = RECORD_VERSION
 
     @property

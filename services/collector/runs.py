@@ -49,7 +49,9 @@ def delta_of_task(record: TaskRecord) -> RunDelta | None:
 
 
 def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecord:
-    """``record`` with ``delta`` folded in; tasks already listed keep their first final status."""
+    """``record`` with ``delta`` folded in; tasks already listed keep their first final status, except that a
+    replayed dead letter's new finish replaces ``dead_lettered`` (and bumps ``revision``: the run is reported
+    again)."""
     base = record or RunRecord(run_id=run_id)
     conflict = base.conflicting_sizes
     declared = base.declared_size
@@ -64,12 +66,37 @@ def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecor
         sealed = max(sizes)
     conflict = conflict or (sealed is not None and declared is not None and sealed != declared)
     new_tasks = {k: v for k, v in delta.finished.items() if k not in base.finished}
-    finished = {**base.finished, **new_tasks} if new_tasks else base.finished
-    return replace(base, declared_size=declared, sealed_size=sealed, conflicting_sizes=conflict, finished=finished)
+    dead = TaskStatus.DEAD_LETTERED
+    replayed = {
+        k: v
+        for k, v in delta.finished.items()
+        if k in base.finished and base.finished[k].status == dead and v.status != dead
+    }
+    changed = {**new_tasks, **replayed}
+    finished = {**base.finished, **changed} if changed else base.finished
+    revision = base.revision + (1 if replayed else 0)
+    return replace(
+        base,
+        declared_size=declared,
+        sealed_size=sealed,
+        conflicting_sizes=conflict,
+        finished=finished,
+        revision=revision,
+    )
 
 
-def mark_published(record: RunRecord, at: datetime) -> RunRecord:
-    return record if record.published_at is not None else replace(record, published_at=at)
+def mark_published(record: RunRecord, at: datetime, revision: int = 0) -> RunRecord:
+    """The record after a RunFinished for ``revision`` was published (the first publish time stays)."""
+    if record.published_at is not None and record.published_revision >= revision:
+        return record
+    return replace(record, published_at=record.published_at or at, published_revision=revision)
+
+
+def needs_report(record: RunRecord) -> bool:
+    """A complete run not yet reported, or changed by a replay since its last report."""
+    if not record.complete:
+        return False
+    return record.published_at is None or record.revision > record.published_revision
 
 
 def run_finished_event(record: RunRecord, at: datetime) -> RunFinished:

@@ -90,6 +90,7 @@ class Generator:
         ack_wait_s = float(info.config.ack_wait or 30.0)
         self._services = Services(
             settings=self.settings,
+            nc=self._nc,
             js=self._js,
             publisher=self._publisher,
             dead_letters=self._dead_letters,

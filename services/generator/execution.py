@@ -21,6 +21,7 @@ from functools import partial
 
 import nats.errors
 import structlog
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
@@ -33,6 +34,7 @@ from services.generator.cancellation import reason_of
 from services.generator.dead_letters import DeadLetters
 from services.generator.errors import (
     Decision,
+    Drop,
     Finish,
     Interrupted,
     Interruption,
@@ -60,6 +62,7 @@ class Services:
     """What every execution of a replica shares."""
 
     settings: GeneratorSettings
+    nc: NATS
     js: JetStreamContext
     publisher: Publisher
     dead_letters: DeadLetters
@@ -181,7 +184,10 @@ class Execution:
             report=events.progress,
         )
         timeout_s = None if task.deadline is None else (task.deadline - utcnow()).total_seconds()
-        async with self._recheck_cancel_after_reconnects(task.task_id):
+        async with (
+            self._recheck_cancel_after_reconnects(task.task_id),
+            self._stop_when_finished_elsewhere(events),
+        ):
             outcome = await run_guarded(
                 runner.run(ctx),
                 timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
@@ -195,13 +201,19 @@ class Execution:
         stats = self._s.stats
         match decision:
             case Finish(status=status, error=error):
-                if await self._finished_elsewhere(events):
-                    # a concurrent run (after a redelivery) got there first, perhaps outside the dedup window
+                # a concurrent run (after a redelivery) may have got there first, perhaps outside the dedup
+                # window; the check and the duplicate ack together leave only a publish racing another's
+                published = None if await self._finished_elsewhere(events) else await events.finished(decision)
+                if published is None:
                     stats.already_finished += 1
                     log.warning("another run finished this task first; dropping this attempt's outcome")
                 else:
-                    stats.task_finished(events.task.kind, await events.finished(decision))
+                    stats.task_finished(events.task.kind, published)
                     log.info("task finished", status=status, error_code=error.code if error else None)
+                await self.msg.ack()
+            case Drop():
+                stats.already_finished += 1
+                log.warning("another run finished this task while this one ran; stopped it and published nothing")
                 await self.msg.ack()
             case Retry(delay_s=delay_s, error=error):
                 note = f"attempt {events.attempt} failed ({error.code}): {error.message}; retrying in {delay_s:g} s"
@@ -227,6 +239,30 @@ class Execution:
             return _finished_decoder.decode(last.data or b"").status != TaskStatus.DEAD_LETTERED
         except DecodeError:
             return True
+
+    @contextlib.asynccontextmanager
+    async def _stop_when_finished_elsewhere(self, events: TaskEvents) -> AsyncIterator[None]:
+        """While the task runs, a TaskFinished of another run (a redelivery that ran while this replica was frozen
+        or cut off) stops this run: its outcome would be dropped anyway, and it must publish nothing."""
+        ours = (events.replica_id, events.attempt)
+
+        async def on_finished(msg: Msg) -> None:
+            try:
+                other = _finished_decoder.decode(msg.data)
+            except DecodeError:
+                return
+            if (other.replica_id, other.attempt) != ours and (
+                events.replay_of is None or other.status != TaskStatus.DEAD_LETTERED
+            ):
+                self.interrupt(Interruption.FINISHED_ELSEWHERE, f"finished by {other.replica_id}")
+
+        subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
+        sub = await self._s.nc.subscribe(subject, cb=on_finished)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
     @contextlib.asynccontextmanager
     async def _recheck_cancel_after_reconnects(self, task_id: str) -> AsyncIterator[None]:
