@@ -65,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"handoff: {exc.message}", file=sys.stderr)
         return exc.code
     except KeyboardInterrupt:
+        note = getattr(args, "interrupt_note", "")
+        print(f"\nhandoff: interrupted{'; ' + note if note else ''}", file=sys.stderr, flush=True)
         return Exit.INTERRUPTED
     return int(result or Exit.OK)
 

@@ -21,7 +21,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--timeout-s", type=float, default=900.0, help="give up waiting after this long (exit 3)")
     p.add_argument("--json", action="store_true", help="one JSON summary on stdout at the end")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, interrupt_note="stopped waiting; the tasks keep running ('handoff wait' again)")
 
 
 async def run(args: argparse.Namespace) -> int:
