@@ -70,6 +70,7 @@ ALL_TASK_EVENTS = f"{PREFIX}.evt.>"
 ALL_RUN_EVENTS = f"{PREFIX}.run.>"
 RUN_SEALED_FILTER = f"{PREFIX}.run.*.sealed"
 CANCEL_FILTER = f"{PREFIX}.cancel.*"
+QUEUED_CANCELS_GROUP = f"{PREFIX}-queued-cancels"  # one replica finishes a cancelled task that never started
 
 
 def run_token(run_id: str | None) -> str:

@@ -41,7 +41,7 @@ def summarize(finished: TaskFinished) -> list[str]:
             f"rounds {result.rounds_used}; files produced: {'yes' if result.files_produced else 'NO'}"
         )
         for cov in result.coverage:
-            lines.append(f"  coverage {cov.target}: {cov.percent:.0f} % (goal {result.coverage_goal_pct:.0f} %)")
+            lines.append(f"  coverage {cov.target}: {_pct(cov.percent)} % (goal {_pct(result.coverage_goal_pct)} %)")
         for path in result.test_files:
             lines.append(f"  test file {path}")
         if result.patch:
@@ -51,6 +51,11 @@ def summarize(finished: TaskFinished) -> list[str]:
     elif isinstance(result, SleepResult):
         lines.append(f"  slept {result.slept_s:.2f} s")
     return lines
+
+
+def _pct(value: float) -> str:
+    """62.5 stays 62.5 (rounding down to 62 would report less than was measured); 80.0 shows as 80."""
+    return f"{value:.1f}".removesuffix(".0")
 
 
 async def run(args: argparse.Namespace) -> int:

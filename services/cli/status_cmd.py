@@ -25,8 +25,8 @@ _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="queue depth, in flight, replicas, dead letters; or one task's record")
-    p.add_argument("task_id", nargs="?")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("task_id", nargs="?", help="one task's record instead of the overview")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
 
 
@@ -56,8 +56,20 @@ async def overview(js: JetStreamContext) -> dict[str, Any]:
         "collector_lag": col.num_pending or 0,
         "dead_letters": dlq.state.messages,
         "oldest_waiting": oldest,
-        "replicas": [msgspec.to_builtins(r) for r in await replicas(js)],
+        "replicas": [_replica_view(r) for r in await replicas(js)],
     }
+
+
+STALE_AFTER_S = 15.0
+"""A replica whose last presence report is older than this (three default report intervals) may be gone."""
+
+
+def _replica_view(presence: ReplicaPresence) -> dict[str, Any]:
+    view: dict[str, Any] = msgspec.to_builtins(presence)
+    age_s = max(0.0, (utcnow() - presence.reported_at).total_seconds())
+    view["reported_s_ago"] = round(age_s, 1)
+    view["stale"] = age_s > STALE_AFTER_S
+    return view
 
 
 async def replicas(js: JetStreamContext) -> list[ReplicaPresence]:
@@ -83,10 +95,23 @@ def human(view: dict[str, Any]) -> str:
         f"dead letters {view['dead_letters']} · collector lag {view['collector_lag']}",
     ]
     oldest = view["oldest_waiting"]
-    lines.append(f"oldest waiting: {oldest['task_id']} for {oldest['waiting_s']} s" if oldest else "nothing waiting")
+    if oldest:
+        lines.append(f"oldest waiting: {oldest['task_id']} for {oldest['waiting_s']} s")
+    elif view["queued"]:
+        lines.append(f"{view['queued']} waiting (the oldest could not be read)")
+    elif view["redelivered_now"]:
+        lines.append(f"{view['redelivered_now']} waiting for a retry or a redelivery")
+    else:
+        lines.append("nothing waiting")
     if not view["replicas"]:
         lines.append("no generator replica has reported in")
     for r in view["replicas"]:
+        if r.get("stale"):
+            lines.append(
+                f"  {r['replica_id']:<24} last reported {r['reported_s_ago']:.0f} s ago: gone or unreachable "
+                f"(its entry expires by itself)"
+            )
+            continue
         lines.append(
             f"  {r['replica_id']:<24} slots {r['slots_in_use']}/{r['slots']} · started {r['started']} · "
             f"finished {r['finished']} · {'ready' if r['ready'] else 'NOT READY'}"
