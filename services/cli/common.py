@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -40,7 +41,10 @@ def resolve_url(settings: ClientSettings) -> str:
 
 @asynccontextmanager
 async def open_client() -> AsyncIterator[HandoffClient]:
-    configure_logging(LogSettings.from_env())
+    log_settings = LogSettings.from_env()
+    if not os.environ.get("HANDOFF_LOG_LEVEL"):  # a user's command speaks in sentences; service logs only on request
+        log_settings = msgspec.structs.replace(log_settings, level="warning")
+    configure_logging(log_settings)
     settings = ClientSettings.from_env()
     url = resolve_url(settings)
     try:

@@ -53,8 +53,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = argparse.Namespace()
     try:
+        args = parser.parse_args(argv)
         result = args.handler(args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
@@ -64,6 +65,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"handoff: {exc.message}", file=sys.stderr)
         return exc.code
+    except BrokenPipeError:
+        # the reader went away (``handoff ... | head``): no traceback, and no second error when Python flushes stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.PIPE_CLOSED
     except KeyboardInterrupt:
         note = getattr(args, "interrupt_note", "")
         print(f"\nhandoff: interrupted{'; ' + note if note else ''}", file=sys.stderr, flush=True)
