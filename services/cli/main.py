@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -19,24 +20,33 @@ from services.cli.exit_codes import Exit
 from services.common.env import SettingsError
 
 # Each module exposes ``register(subparsers)``; the parser it adds sets ``handler`` (sync or async).
+# The order is the order of ``handoff --help``: what a newcomer needs first, the services and plumbing last.
+CORE_VERBS = ("up", "submit", "wait", "result")
 COMMAND_MODULES = (
+    "services.cli.up_cmd",
+    "services.cli.submit_cmd",
+    "services.cli.wait_cmd",
+    "services.cli.result_cmd",
+    "services.cli.watch_cmd",
+    "services.cli.status_cmd",
+    "services.cli.cancel_cmd",
+    "services.cli.dlq_cmd",
+    "services.cli.demo_cmd",
+    "services.cli.workflow_cmd",
     "services.cli.topology_cmd",
     "services.cli.schemas_cmd",
     "services.cli.server_cmd",
     "services.cli.roundtrip_cmd",
     "services.cli.collector_cmd",
-    "services.cli.up_cmd",
-    "services.cli.submit_cmd",
-    "services.cli.wait_cmd",
-    "services.cli.watch_cmd",
-    "services.cli.result_cmd",
-    "services.cli.cancel_cmd",
-    "services.cli.status_cmd",
-    "services.cli.dlq_cmd",
-    "services.cli.demo_cmd",
-    "services.cli.workflow_cmd",
     "services.cli.generator_cmd",
 )
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("handoff")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -45,6 +55,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Take long-running agent work off a pipeline's critical path.",
         epilog="Settings come from HANDOFF_* environment variables; see README.md.",
     )
+    parser.add_argument("--version", action="version", version=f"handoff {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)

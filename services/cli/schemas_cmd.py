@@ -11,7 +11,9 @@ from services.cli.exit_codes import Exit
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("schemas", help="export or check the JSON Schema files in schemas/json/")
-    parser.add_argument("action", choices=("export", "check"))
+    parser.add_argument(
+        "action", choices=("export", "check"), help="export: write schemas/json; check: compare with it"
+    )
     parser.set_defaults(handler=run)
 
 
