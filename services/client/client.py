@@ -43,6 +43,7 @@ from services.client import artifacts, identity, runs
 from services.client.errors import ResultTimeoutError, SubmitError
 from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
+from services.client.retry import within_deadline
 from services.client.settings import ClientSettings
 from services.client.watchers import FinishFeed
 from services.collector.records import RunRecord, TaskRecord
@@ -221,8 +222,9 @@ class HandoffClient:
         futures = [feed.expect(task_id)]  # first: a finish published from here on reaches it
         try:
             async with asyncio.timeout_at(deadline):
-                await feed.live()
-                candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
+                with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline
+                    await feed.live()
+                    candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
                 while True:
                     if candidate is None:
                         candidate = await futures[-1]
@@ -272,8 +274,9 @@ class HandoffClient:
         try:
             try:
                 async with asyncio.timeout_at(deadline):
-                    await feed.live()
-                    finals = await self._lookups.finals(ids)
+                    with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline
+                        await feed.live()
+                        finals = await self._lookups.finals(ids)
             except TimeoutError:
                 raise ResultTimeoutError(ids, limit) from None
             for finished in finals.values():

@@ -17,6 +17,7 @@ from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import AnyEvent, RunFinished, RunTask
 from services.client.errors import ResultTimeoutError, UnknownRunError
+from services.client.retry import within_deadline
 from services.client.watchers import ordered_subscription, release
 from services.collector.records import run_shard_decoder, run_shard_key
 from services.collector.runs import run_tasks as join_run_tasks
@@ -70,6 +71,13 @@ async def watch(
 
 
 async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunFinished:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s if math.isfinite(timeout_s) else None
+    with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline
+        return await _wait_run(client, run_id, timeout_s, deadline)
+
+
+async def _wait_run(client: HandoffClient, run_id: str, timeout_s: float, deadline: float | None) -> RunFinished:
     lookups = client.lookups
     finished = await lookups.run_finished(run_id)
     if finished is not None:
@@ -102,7 +110,7 @@ async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunF
         give_up_after_s=client.settings.submit_timeout_s,
     )
     try:
-        async with asyncio.timeout(timeout_s if math.isfinite(timeout_s) else None):
+        async with asyncio.timeout_at(deadline):
             return await asyncio.shield(done)
     except TimeoutError:
         raise ResultTimeoutError([run_id], timeout_s, what="run") from None

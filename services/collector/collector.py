@@ -46,6 +46,7 @@ from services.collector.runs import (
     fold_run,
     fold_shard,
     mark_published,
+    needs_report,
     run_finished_event,
 )
 from services.collector.settings import CollectorSettings
@@ -249,12 +250,10 @@ class Collector:
             try:
                 delta = await self._fold_shards(run_id, delta)
                 record, written = await self._runs.update(run_id, lambda r: fold_run(r, run_id, delta))
-                if record.published_at is not None:
-                    if written:
-                        log.warning("run changed after it was reported finished", finished=record.finished_count)
-                    return True
-                if record.complete:
+                if needs_report(record):
                     await self._publish_run_finished(record, delta)
+                elif record.published_at is not None and written:
+                    log.warning("run changed after it was reported finished", finished=record.finished_count)
                 return True
             except _RETRYABLE as err:
                 log.warning("run record not written; events will be retried", error=str(err))
@@ -294,10 +293,13 @@ class Collector:
         ack = await self._js.publish(
             names.run_finished_subject(record.run_id),
             encode(event),
-            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id)},
+            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id, record.revision)},
             timeout=self.settings.common.nats.publish_timeout_s,
         )
-        await self._runs.update(record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now))
+        revision = record.revision
+        await self._runs.update(
+            record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now, revision)
+        )
         if not ack.duplicate:
             self.stats.runs_finished += 1
             metrics.RUNS_FINISHED.inc()

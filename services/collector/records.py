@@ -136,6 +136,8 @@ class RunRecord(msgspec.Struct, kw_only=True, frozen=True):
     # shard -> counts by status of the finished tasks in that shard record (keys are shard numbers as text)
     shard_counts: dict[str, dict[TaskStatus, int]] = {}
     shards: int = RUN_SHARDS  # how many shard records the run's tasks are spread over
+    revision: int = 0  # bumped when a replayed dead letter's finish replaces its dead_lettered status
+    published_revision: int = 0  # the revision the last published RunFinished reported
     record_version: int = RECORD_VERSION
 
     @property

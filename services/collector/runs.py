@@ -82,14 +82,22 @@ def by_shard(finished: dict[str, FinalStatus]) -> dict[int, dict[str, FinalStatu
 
 
 def fold_shard(shard: RunShard | None, run_id: str, index: int, finished: dict[str, FinalStatus]) -> RunShard:
-    """``shard`` with ``finished`` added; tasks already listed keep their first final status."""
+    """``shard`` with ``finished`` added; tasks already listed keep their first final status, except that a
+    replayed dead letter's new finish replaces ``dead_lettered``."""
     base = shard or RunShard(run_id=run_id, shard=index)
-    new = {k: v for k, v in finished.items() if k not in base.finished}
-    return replace(base, finished={**base.finished, **new}) if new else base
+    dead = TaskStatus.DEAD_LETTERED
+    changed = {
+        k: v
+        for k, v in finished.items()
+        if k not in base.finished or (base.finished[k].status == dead and v.status != dead)
+    }
+    return replace(base, finished={**base.finished, **changed}) if changed else base
 
 
 def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecord:
-    """``record`` with the sizes and shard counts of ``delta`` folded in (its ``finished`` go to the shards)."""
+    """``record`` with the sizes and shard counts of ``delta`` folded in (its ``finished`` go to the shards); a
+    replayed dead letter whose new finish replaced ``dead_lettered`` in a shard bumps ``revision``: the run is
+    reported again."""
     base = record or RunRecord(run_id=run_id)
     conflict = base.conflicting_sizes
     declared = base.declared_size
@@ -104,9 +112,19 @@ def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecor
         sealed = max(sizes)
     conflict = conflict or (sealed is not None and declared is not None and sealed != declared)
     shard_counts = _merge_counts(base.shard_counts, delta.shard_counts)
+    replayed = _dead_letters(shard_counts) < _dead_letters(base.shard_counts)
     return replace(
-        base, declared_size=declared, sealed_size=sealed, conflicting_sizes=conflict, shard_counts=shard_counts
+        base,
+        declared_size=declared,
+        sealed_size=sealed,
+        conflicting_sizes=conflict,
+        shard_counts=shard_counts,
+        revision=base.revision + (1 if replayed else 0),
     )
+
+
+def _dead_letters(shard_counts: dict[str, dict[TaskStatus, int]]) -> int:
+    return sum(counts.get(TaskStatus.DEAD_LETTERED, 0) for counts in shard_counts.values())
 
 
 def fold_run_in_memory(
@@ -120,8 +138,18 @@ def fold_run_in_memory(
     return fold_run(record, run_id, replace(delta, shard_counts=_merge_counts(delta.shard_counts, counts)))
 
 
-def mark_published(record: RunRecord, at: datetime) -> RunRecord:
-    return record if record.published_at is not None else replace(record, published_at=at)
+def mark_published(record: RunRecord, at: datetime, revision: int = 0) -> RunRecord:
+    """The record after a RunFinished for ``revision`` was published (the first publish time stays)."""
+    if record.published_at is not None and record.published_revision >= revision:
+        return record
+    return replace(record, published_at=record.published_at or at, published_revision=revision)
+
+
+def needs_report(record: RunRecord) -> bool:
+    """A complete run not yet reported, or changed by a replay since its last report."""
+    if not record.complete:
+        return False
+    return record.published_at is None or record.revision > record.published_revision
 
 
 def run_tasks(record: RunRecord, shards: Iterable[RunShard]) -> list[RunTask]:

@@ -86,12 +86,23 @@ class PresenceReporter:
 
     async def _loop(self) -> None:
         kv = None
+        failing = False
         while True:
             try:
                 kv = kv or await self._js.key_value(names.REPLICAS_BUCKET)
                 await asyncio.wait_for(kv.put(self._stats.replica_id, msgspec.json.encode(self.snapshot())), 2)
                 queue = await self._js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER, timeout=2)
                 metrics.QUEUE_DEPTH.set(queue.num_pending or 0)
-            except (BucketNotFoundError, NotFoundError, nats.errors.Error, TimeoutError) as err:
-                log.debug("presence report skipped", error=str(err))
+                if failing:
+                    log.info("presence reports resumed")
+                failing = False
+            except (BucketNotFoundError, NotFoundError) as err:
+                kv = None  # the bucket was re-created (topology apply): bind it again
+                if not failing:
+                    log.warning("presence not reported: the replicas bucket is missing", error=str(err))
+                failing = True
+            except (nats.errors.Error, TimeoutError) as err:
+                if not failing:  # once per streak: 'handoff status' does not list this replica meanwhile
+                    log.warning("presence not reported; retrying", error=str(err) or type(err).__name__)
+                failing = True
             await asyncio.sleep(self._interval_s)

@@ -109,6 +109,17 @@ class Publisher:
 
         return await self._retrying(get, what=f"look up the first {subject_filter}")
 
+    async def first_on_subject_since(self, stream: str, subject: str, seq: int) -> RawStreamMsg | None:
+        """The first message on ``subject`` in ``stream`` at or after sequence ``seq``, or None."""
+
+        async def get() -> RawStreamMsg | None:
+            try:
+                return await self._js.get_msg(stream, seq=seq, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return await self._retrying(get, what=f"look up {subject} from #{seq}")
+
     async def message_at(self, stream: str, seq: int) -> RawStreamMsg | None:
         async def get() -> RawStreamMsg | None:
             try:
