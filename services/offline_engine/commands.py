@@ -12,19 +12,10 @@ import shlex
 from pathlib import Path, PurePosixPath
 
 from services.offline_engine.settings import OfflineEngineSettings
+from services.scripted_model.policies import module_name
 
 MERGE_SCRIPT = Path(__file__).with_name("merge_tests.py")
 SEARCH_SHARE = 0.4  # of Pynguin's limit spent searching; the rest is its start-up and assertion generation
-
-
-def module_name(target: str) -> str:
-    """``src/pkg/calc.py`` -> ``pkg.calc``; ``pkg/__init__.py`` -> ``pkg``."""
-    parts = list(PurePosixPath(target).with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
 
 
 def engine_command(target: str, test_file: str, settings: OfflineEngineSettings) -> str:
