@@ -25,6 +25,7 @@ from services.generator import Generator, GeneratorError, GeneratorSettings
 from services.generator.presence import PresenceReporter
 from services.observability.http import HealthServer, Readiness
 from services.runners.base import Runner
+from services.runners.openhands.settings import RunnerSettings
 
 log = structlog.get_logger(__name__)
 
@@ -41,7 +42,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     settings = GeneratorSettings.from_env()
+    writer = RunnerSettings.from_env()  # a bad agent setting is a start-up error (exit 2), never a failed task
     configure_logging(settings.common.log)
+    log.warning(writer.writer) if writer.offline_engine is not None else log.info(writer.writer)
     return await serve(settings)
 
 

@@ -12,6 +12,7 @@ from services.broker.provision import Action
 from services.cli.exit_codes import Exit
 from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
+from services.runners.openhands.settings import RunnerSettings
 from services.stack.settings import StackSettings
 from services.stack.supervisor import Stack
 
@@ -37,6 +38,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.health_base_port is not None:
         overrides["health_base_port"] = args.health_base_port
     settings = msgspec.structs.replace(settings, **overrides)
+    writer = RunnerSettings.from_env()  # the generators read the same variables: refuse bad ones before starting
     configure_logging(settings.common.log)
     stack = Stack(settings)
     loop = asyncio.get_running_loop()
@@ -51,6 +53,7 @@ async def run(args: argparse.Namespace) -> int:
             for child in stack.children:
                 pid = child.proc.pid if child.proc else "?"
                 print(f"  {child.name:<14} pid {pid:<8} log {child.log_path}", flush=True)
+            print(f"  {writer.writer}", flush=True)
             print("Ctrl-C stops everything (generators finish or hand back their tasks first).", flush=True)
             await stack.run()
             print("stopping…", flush=True)

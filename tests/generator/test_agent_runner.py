@@ -19,14 +19,28 @@ from tests.support.nats import eventually
 SAMPLE = Path(__file__).parent.parent / "runners" / "sample_project"
 
 
-async def test_without_an_llm_the_default_registry_says_what_to_configure(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Resolving generate_tests with no model configured raises RunnerUnavailable naming the setting."""
-    for name in ("HANDOFF_LLM_MODEL", "HANDOFF_LLM_BASE_URL", "HANDOFF_SCRIPTED_MODEL"):
+async def test_without_an_llm_the_default_registry_runs_the_offline_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With no model configured, generate_tests resolves to the agent runner driven by the offline engine."""
+    for name in ("HANDOFF_LLM_MODEL", "HANDOFF_LLM_BASE_URL", "HANDOFF_SCRIPTED_MODEL", "HANDOFF_OFFLINE_ENGINES"):
         monkeypatch.delenv(name, raising=False)
+    registry = default_registry()
+    runner = await registry.resolve(GenerateTests)
+    settings = runner.settings  # type: ignore[attr-defined]
+    assert settings.offline_engine is not None and settings.label == "[offline engine: crosshair+pynguin] "
+    await registry.aclose()
+
+
+async def test_a_misspelt_engine_makes_the_runner_unavailable_with_the_variable_named(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A malformed HANDOFF_OFFLINE_ENGINES is reported by name, not as a failure of some later step."""
+    for name in ("HANDOFF_LLM_MODEL", "HANDOFF_SCRIPTED_MODEL"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HANDOFF_OFFLINE_ENGINES", "crosshare")
     registry = default_registry()
     with pytest.raises(RunnerUnavailable) as info:
         await registry.resolve(GenerateTests)
-    assert info.value.kind == "generate_tests" and "HANDOFF_LLM_MODEL" in info.value.reason
+    assert info.value.kind == "generate_tests" and "HANDOFF_OFFLINE_ENGINES" in info.value.reason
     await registry.aclose()
 
 

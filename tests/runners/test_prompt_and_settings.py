@@ -77,6 +77,8 @@ def test_settings_read_the_key_from_a_file_and_never_show_it(tmp_path: Path) -> 
         ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_SCRIPTED_MODEL": "true"}, "choose one"),
         ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_AGENT_MAX_ITERATIONS": "0"}, "HANDOFF_AGENT_MAX_ITERATIONS"),
         ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_LLM_API_MODE": "fast"}, "HANDOFF_LLM_API_MODE"),
+        ({"HANDOFF_SCRIPTED_MODEL": "maybe"}, "HANDOFF_SCRIPTED_MODEL"),
+        ({"HANDOFF_OFFLINE_ENGINES": "crosshair,crosshair"}, "HANDOFF_OFFLINE_ENGINES"),
     ],
 )
 def test_contradictory_or_invalid_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
@@ -90,3 +92,13 @@ def test_a_zero_budget_means_no_budget_and_the_default_work_dir_is_temporary() -
     settings = RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "1", "HANDOFF_AGENT_MAX_BUDGET_USD": "0"})
     assert settings.max_budget_usd is None and settings.scripted_model
     assert settings.workspace_root.name == "handoff-tasks"
+
+
+def test_with_nothing_configured_the_offline_engine_writes_the_tests_and_says_so() -> None:
+    """No LLM and no scripted model: the offline engine stands in, and its label names it, never a model."""
+    settings = RunnerSettings.from_env({})
+    assert settings.scripted_model and settings.offline_engine is not None
+    assert settings.offline_engine.engines == ("crosshair", "pynguin")
+    assert settings.label == "[offline engine: crosshair+pynguin] "
+    assert RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "true"}).label == "[scripted model] "
+    assert RunnerSettings.from_env({"HANDOFF_LLM_MODEL": "openai/m"}).label == ""

@@ -14,7 +14,6 @@ from nats.js import JetStreamContext
 from schemas.events import ArtifactRef
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.store import put_artifact
-from services.runners.openhands.progress import SCRIPTED_LABEL
 from services.runners.openhands.validation import ValidationReport
 from services.runners.openhands.workspace import Change
 
@@ -55,7 +54,7 @@ async def store_outputs(
 
 
 def summarize(
-    report: ValidationReport, outputs: Outputs, *, rounds_used: int, rounds_total: int, goal_pct: float, scripted: bool
+    report: ValidationReport, outputs: Outputs, *, rounds_used: int, rounds_total: int, goal_pct: float, label: str = ""
 ) -> str:
     tests = ", ".join(report.test_files) or "none"
     others = [c.path for c in outputs.changes if c.path not in report.test_files]
@@ -72,4 +71,4 @@ def summarize(
     if outputs.skipped_files:
         parts.append(f"{len(outputs.skipped_files)} file(s) only in the patch (too many or too large).")
     text = " ".join(parts)
-    return SCRIPTED_LABEL + text if scripted else text
+    return label + text

@@ -1,7 +1,7 @@
 """Agent events -> ``TaskProgress`` messages, published in order from whatever thread the SDK calls back on.
 
 Every message passes the ``Redactor`` (secret values become ``***``) and is cut to ``MAX_MESSAGE_CHARS``;
-in scripted mode each is labelled ``[scripted model]``.
+without an LLM each is labelled with what writes the tests (``[scripted model]``, ``[offline engine: …]``).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ import structlog
 log = structlog.get_logger(__name__)
 
 MAX_MESSAGE_CHARS = 400
-SCRIPTED_LABEL = "[scripted model] "
 
 
 class Redactor:
@@ -39,11 +38,11 @@ class ProgressPump:
     """
 
     def __init__(
-        self, sink: Callable[[str, str], Awaitable[None]], *, redact: Redactor, scripted: bool = False
+        self, sink: Callable[[str, str], Awaitable[None]], *, redact: Redactor, label: str = ""
     ) -> None:
         self._sink = sink
         self._redact = redact
-        self._label = SCRIPTED_LABEL if scripted else ""
+        self._label = label
         self._queue: asyncio.Queue[tuple[str, str] | None] = asyncio.Queue()  # None: stop
         self._loop: asyncio.AbstractEventLoop | None = None
         self._task: asyncio.Task[None] | None = None

@@ -65,7 +65,7 @@ class OpenHandsTestRunner:
             raise PermanentFailure(ErrorCode.INVALID_TASK, f"OpenHandsTestRunner cannot run {type(payload).__name__}")
         await self._ensure_ready()
         with structlog.contextvars.bound_contextvars(task_id=ctx.task.task_id, attempt=ctx.attempt):
-            async with ProgressPump(ctx.progress, redact=self._redact, scripted=self.settings.scripted_model) as pump:
+            async with ProgressPump(ctx.progress, redact=self._redact, label=self.settings.label) as pump:
                 llms = self._llms(pump.emit)
                 run = TaskRun(ctx, payload, settings=self.settings, llms=llms, pump=pump, redact=self._redact)
                 try:
@@ -86,12 +86,19 @@ class OpenHandsTestRunner:
                 await asyncio.to_thread(load_sdk)
                 self._loaded = True
             if self.settings.scripted_model and self.settings.llm.base_url is None and self._scripted_server is None:
-                from services.scripted_model.policies import TestWriterPolicy
-
-                policy = self._scripted_policy or TestWriterPolicy(answers_dir=self.settings.scripted_answers_dir)
+                policy = self._scripted_policy or self._default_policy()
                 server = ScriptedModelServer(policy=policy)
                 self._scripted_server = await server.__aenter__()
                 log.info("scripted_model_started", base_url=self._scripted_server.base_url)
+
+    def _default_policy(self) -> Policy:
+        if self.settings.offline_engine is not None:
+            from services.offline_engine.policy import OfflineEnginePolicy
+
+            return OfflineEnginePolicy(self.settings.offline_engine)
+        from services.scripted_model.policies import TestWriterPolicy
+
+        return TestWriterPolicy(answers_dir=self.settings.scripted_answers_dir)
 
     def _llms(self, emit: Callable[[str, str], None]) -> list[Any]:
         """New LLM objects for one task: the primary model and its fallbacks, or the scripted model."""

@@ -15,6 +15,7 @@ import msgspec
 from pydantic import SecretStr
 
 from services.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
+from services.offline_engine.settings import OfflineEngineSettings
 
 SCRIPTED_MODEL_NAME = "openai/handoff-scripted"
 
@@ -74,8 +75,9 @@ class LlmSettings(msgspec.Struct, kw_only=True, frozen=True):
 
 class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     llm: LlmSettings = LlmSettings()
-    scripted_model: bool = False
+    scripted_model: bool = False  # a scripted server stands in for the LLM (the scripted model or the offline engine)
     scripted_answers_dir: Path | None = None
+    offline_engine: OfflineEngineSettings | None = None  # set when no LLM is configured
     max_iterations: int = 60
     max_budget_usd: float | None = 2.0
     feedback_rounds: int = 2
@@ -86,6 +88,23 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     max_output_chars: int = 20_000
 
     @property
+    def label(self) -> str:
+        """The prefix of every progress line and summary when no LLM writes the tests ("" with a real model)."""
+        if self.offline_engine is not None:
+            return f"[{self.offline_engine.label}] "
+        return "[scripted model] " if self.scripted_model else ""
+
+    @property
+    def writer(self) -> str:
+        """One line for start-up: what writes the tests on this replica."""
+        if self.offline_engine is not None:
+            return (f"no LLM configured: using the {self.offline_engine.label}; "
+                    "set HANDOFF_LLM_MODEL for an agent with a model")  # fmt: skip
+        if self.scripted_model:
+            return "HANDOFF_SCRIPTED_MODEL=true: the scripted model (a script, not an LLM) writes the tests"
+        return f"tests are written by an agent with {', '.join(self.llm.models)}"
+
+    @property
     def workspace_root(self) -> Path:
         return self.work_dir if self.work_dir is not None else Path(tempfile.gettempdir()) / "handoff-tasks"
 
@@ -94,11 +113,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
         d = cls()
         llm = LlmSettings.from_env(env)
         scripted = env_bool("HANDOFF_SCRIPTED_MODEL", False, env)
-        if llm.model is None and not scripted:
-            raise SettingsError(
-                "no LLM configured: set HANDOFF_LLM_MODEL (and HANDOFF_LLM_BASE_URL / HANDOFF_LLM_API_KEY[_FILE]), "
-                "or HANDOFF_SCRIPTED_MODEL=true for the scripted stand-in"
-            )
+        offline = OfflineEngineSettings.from_env(env)  # validated even when unused: a typo is a start-up error
         if llm.model is not None and scripted:
             raise SettingsError("HANDOFF_SCRIPTED_MODEL=true and HANDOFF_LLM_MODEL are both set; choose one")
         work_dir = env_str("HANDOFF_WORK_DIR", None, env)
@@ -106,7 +121,8 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
         budget = env_float("HANDOFF_AGENT_MAX_BUDGET_USD", d.max_budget_usd or 0.0, env, minimum=0.0)
         return cls(
             llm=llm,
-            scripted_model=scripted,
+            scripted_model=scripted or llm.model is None,
+            offline_engine=offline if llm.model is None and not scripted else None,
             scripted_answers_dir=Path(answers) if answers else None,
             max_iterations=env_int("HANDOFF_AGENT_MAX_ITERATIONS", d.max_iterations, env, minimum=1),
             max_budget_usd=budget if budget > 0 else None,

@@ -113,7 +113,7 @@ class TaskRun:
         if not report.ok:
             self._fail(report, outputs, changes, round_no)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
-                            goal_pct=payload.coverage_goal_pct, scripted=self.settings.scripted_model)  # fmt: skip
+                            goal_pct=payload.coverage_goal_pct, label=self.settings.label)  # fmt: skip
         emit("result", summary)
         return TestGenerationResult(
             summary=self.redact(summary),

@@ -1,0 +1,64 @@
+"""The terminal command that runs the offline engines on one target and writes the merged test file.
+
+Everything runs with the ``python`` first on the terminal's PATH: the project's environment, where the engines
+are installed. Each engine gets ``timeout`` seconds (coreutils ``timeout``, then SIGKILL 5 s later); a timeout or a
+crash is printed as a line starting ``offline engine:`` and the other engine's tests are still used.
+"""
+
+from __future__ import annotations
+
+import base64
+import shlex
+from pathlib import Path, PurePosixPath
+
+from services.offline_engine.settings import OfflineEngineSettings
+
+MERGE_SCRIPT = Path(__file__).with_name("merge_tests.py")
+SEARCH_SHARE = 0.4  # of Pynguin's limit spent searching; the rest is its start-up and assertion generation
+
+
+def module_name(target: str) -> str:
+    """``src/pkg/calc.py`` -> ``pkg.calc``; ``pkg/__init__.py`` -> ``pkg``."""
+    parts = list(PurePosixPath(target).with_suffix("").parts)
+    if parts and parts[0] == "src":
+        parts = parts[1:]
+    if parts and parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def engine_command(target: str, test_file: str, settings: OfflineEngineSettings) -> str:
+    """One shell command line (run from the workspace root) for ``target``, writing ``test_file``."""
+    module = module_name(target)
+    limit = int(settings.per_target_s)
+    root = "src" if PurePosixPath(target).parts[:1] == ("src",) else "."
+    script = base64.b64encode(MERGE_SCRIPT.read_bytes()).decode()
+    q = shlex.quote
+    lines = [
+        'd="$(mktemp -d)"',
+        f'echo {script} | base64 -d > "$d/merge.py"',
+        'export PYTHONPATH="$PWD:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"',
+    ]
+    inputs = []
+    for engine in settings.engines:
+        lines.append(f"echo {q(f'offline engine: {engine} on {module} (limit {limit} s)')}")
+        if engine == "crosshair":
+            run = (f"timeout -k 5 {limit} python -m crosshair cover --example_output_format=pytest "
+                   f"--per_condition_timeout={max(1, limit // 10)} {q(module)} "
+                   f'> "$d/crosshair.py" 2> "$d/crosshair.log"')  # fmt: skip
+            inputs.append('crosshair="$d/crosshair.py"')
+        else:
+            search = max(1, int(limit * SEARCH_SHARE))
+            run = (f"PYNGUIN_DANGER_AWARE=1 timeout -k 5 {limit} python -m pynguin --project-path {q(root)} "
+                   f'--module-name {q(module)} --output-path "$d/pynguin" --maximum-search-time {search} '
+                   f'--seed 1 > "$d/pynguin.log" 2>&1')  # fmt: skip
+            inputs.append('pynguin="$(ls "$d"/pynguin/test_*.py 2>/dev/null | head -n 1)"')
+        lines.append(
+            f"{run}; rc=$?; "
+            f'if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo "offline engine: {engine} timed out after {limit} s"; '
+            f'elif [ $rc -ne 0 ]; then echo "offline engine: {engine} failed (exit $rc):"; '
+            f'tail -n 5 "$d/{engine}.log"; fi'
+        )
+    lines.append(f'python "$d/merge.py" --module {q(module)} --out {q(test_file)} {" ".join(inputs)}')
+    lines.append('status=$?; rm -rf "$d"; (exit $status)')
+    return "; ".join(lines)

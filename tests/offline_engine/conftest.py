@@ -1,0 +1,77 @@
+"""A real virtualenv with the offline engines installed (uv, the configured package index), once per session."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.offline_engine import ENGINE_PACKAGES
+
+SAMPLE_MODULE = '''
+def clamp(x: int, lo: int, hi: int) -> int:
+    """Clamp x into [lo, hi]."""
+    if lo > hi:
+        raise ValueError("lo > hi")
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+
+
+def grade(score: float) -> str:
+    if score >= 90:
+        return "A"
+    if score >= 75:
+        return "B"
+    return "C"
+'''
+
+
+def uv_env() -> dict[str, str]:
+    """uv does not read pip's configuration: pass the configured indexes and wheel folders explicitly."""
+    env = dict(os.environ)
+    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
+    extra, links = [], []
+    for line in listing.splitlines():
+        key, _, value = line.partition("=")
+        value = value.strip().strip("'\"")
+        if key.endswith("extra-index-url"):
+            extra += value.split()
+        elif key.endswith("index-url"):
+            env["UV_INDEX_URL"] = value
+        elif key.endswith("find-links"):
+            links += value.split()
+    if extra:
+        env["UV_EXTRA_INDEX_URL"] = " ".join(dict.fromkeys(extra))
+    if links:
+        env["UV_FIND_LINKS"] = ",".join(dict.fromkeys(links))
+    env["UV_INDEX_STRATEGY"] = "unsafe-best-match"
+    return env
+
+
+@pytest.fixture(scope="session")
+def engine_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A project venv (Python of this run) with pytest, coverage and both engines."""
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert uv, "uv is a Handoff dependency and must be installed"
+    venv = tmp_path_factory.mktemp("engines") / "venv"
+    env = uv_env()
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, env=env)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), "pytest", "coverage",
+                    *ENGINE_PACKAGES.values()], check=True, env=env, timeout=600)  # fmt: skip
+    return venv
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pkg" / "calc.py").write_text(SAMPLE_MODULE)
+    return root

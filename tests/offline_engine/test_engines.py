@@ -1,0 +1,113 @@
+"""The engines run for real, with the project's interpreter, through the exact command the agent's terminal runs."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from services.common.env import SettingsError
+from services.offline_engine import OfflineEngineSettings
+from services.offline_engine.commands import engine_command
+
+pytestmark = pytest.mark.slow
+
+
+def run_in_terminal(command: str, project: Path, venv: Path, timeout_s: float = 300) -> subprocess.CompletedProcess:
+    """As the agent's terminal would: bash in the workspace, the project's environment first on PATH."""
+    env = {"PATH": f"{venv / 'bin'}:/usr/bin:/bin", "HOME": str(project.parent), "LANG": "C.UTF-8",
+           "TMPDIR": str(project.parent)}  # fmt: skip
+    return subprocess.run(["bash", "-c", command], cwd=project, env=env, capture_output=True, text=True,
+                          timeout=timeout_s)  # fmt: skip
+
+
+def pytest_and_coverage(project: Path, venv: Path, test_file: str) -> tuple[int, float]:
+    python = venv / "bin" / "python"
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    done = subprocess.run(
+        [
+            python,
+            "-m",
+            "coverage",
+            "run",
+            "--branch",
+            "--include=pkg/calc.py",
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            test_file,
+        ],
+        cwd=project,
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    report = subprocess.run([python, "-m", "coverage", "report", "--format=total"], cwd=project, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    return done.returncode, float(report.stdout.strip() or 0)
+
+
+def import_only_coverage(project: Path, venv: Path) -> float:
+    python = venv / "bin" / "python"
+    env = {**os.environ, "PYTHONPATH": str(project)}
+    (project / "import_only.py").write_text("import pkg.calc\n")
+    subprocess.run([python, "-m", "coverage", "run", "--branch", "--include=pkg/calc.py", "import_only.py"],
+                   cwd=project, env=env, check=True)  # fmt: skip
+    report = subprocess.run([python, "-m", "coverage", "report", "--format=total"], cwd=project, env=env,
+                            capture_output=True, text=True)  # fmt: skip
+    return float(report.stdout.strip())
+
+
+def test_both_engines_write_asserting_tests_that_pass_and_cover_more_than_an_import(
+    project: Path, engine_venv: Path
+) -> None:
+    """CrossHair and Pynguin, merged, give passing tests with assertions that cover more than importing does."""
+    settings = OfflineEngineSettings(per_target_s=20)
+    done = run_in_terminal(engine_command("pkg/calc.py", "tests/test_calc.py", settings), project, engine_venv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "offline engine: crosshair:" in done.stdout and "offline engine: pynguin:" in done.stdout
+    tree = ast.parse((project / "tests" / "test_calc.py").read_text())
+    tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
+    assert any(n.name.startswith("test_crosshair_") for n in tests)
+    assert any(n.name.startswith("test_pynguin_") for n in tests)
+    assert sum(isinstance(node, ast.Assert) for node in ast.walk(tree)) >= 3
+    code, covered = pytest_and_coverage(project, engine_venv, "tests/test_calc.py")
+    assert code == 0
+    assert covered > import_only_coverage(project, engine_venv)
+    assert covered == 100.0  # every line and branch of clamp and grade: CrossHair's paths reach each one
+
+
+def test_an_engine_that_hangs_times_out_with_a_clear_reason_and_writes_nothing(
+    project: Path, engine_venv: Path
+) -> None:
+    """A module whose import never returns: each engine is stopped at its limit and the command says so."""
+    (project / "pkg" / "stuck.py").write_text("import time\ntime.sleep(3600)\n\ndef f(x: int) -> int:\n    return x\n")
+    settings = OfflineEngineSettings(engines=("crosshair",), per_target_s=5)
+    done = run_in_terminal(engine_command("pkg/stuck.py", "tests/test_stuck.py", settings), project, engine_venv,
+                           timeout_s=60)  # fmt: skip
+    assert done.returncode != 0
+    assert "offline engine: crosshair timed out after 5 s" in done.stdout
+    assert "no engine produced a test for pkg.stuck" in done.stdout
+    assert not (project / "tests" / "test_stuck.py").exists()
+
+
+def test_a_crashing_engine_leaves_the_other_engines_tests(project: Path, engine_venv: Path) -> None:
+    """A module that fails at import: each engine's failure is reported, nothing is lost silently."""
+    (project / "pkg" / "broken.py").write_text("raise RuntimeError('cannot import me')\n")
+    settings = OfflineEngineSettings(per_target_s=15)
+    done = run_in_terminal(engine_command("pkg/broken.py", "tests/test_broken.py", settings), project, engine_venv)
+    assert done.returncode != 0
+    assert "offline engine: crosshair failed" in done.stdout
+    assert "offline engine: pynguin failed" in done.stdout or "pynguin: no output" in done.stdout
+
+
+def test_a_malformed_engine_list_is_a_settings_error_naming_the_variable() -> None:
+    """An unknown engine name is refused at start-up, not at the first task."""
+    with pytest.raises(SettingsError, match="HANDOFF_OFFLINE_ENGINES"):
+        OfflineEngineSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "crosshair,gpt"})
+    assert OfflineEngineSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "pynguin"}).label == "offline engine: pynguin"

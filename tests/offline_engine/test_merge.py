@@ -1,0 +1,33 @@
+"""The merge of the engines' pytest modules (pure, no engine needed)."""
+
+from __future__ import annotations
+
+import ast
+
+from services.offline_engine.merge_tests import merge
+
+CROSSHAIR = "from pkg.calc import clamp\n\ndef test_clamp():\n    assert clamp(0, 0, 0) == 0\n"
+PYNGUIN = "import pkg.calc\n\ndef test_0():\n    assert pkg.calc.clamp(1, 0, 2) == 1\n\ndef helper():\n    pass\n"
+
+
+def test_merged_tests_are_renamed_per_engine_and_never_collide() -> None:
+    """Each engine's test functions get its name, helpers keep theirs, and the result is one valid module."""
+    text, notes = merge("pkg.calc", [("crosshair", CROSSHAIR), ("pynguin", PYNGUIN)])
+    names = [n.name for n in ast.parse(text).body if isinstance(n, ast.FunctionDef)]
+    assert names == ["test_crosshair_clamp", "test_pynguin_0", "helper"]
+    assert notes == ["crosshair: 1 test(s)", "pynguin: 1 test(s)"]
+    assert "offline engine (crosshair, pynguin)" in text
+
+
+def test_an_engine_output_that_does_not_parse_is_skipped_with_a_reason() -> None:
+    """Broken output of one engine leaves the other engine's tests intact."""
+    text, notes = merge("pkg.calc", [("crosshair", "def test_x(:\n"), ("pynguin", PYNGUIN)])
+    assert "test_pynguin_0" in text and "crosshair" not in text.split("\n", 1)[0]
+    assert notes[0].startswith("crosshair: output does not parse")
+
+
+def test_nothing_is_written_when_no_engine_produced_a_test() -> None:
+    """No tests at all gives an empty text and says so for each engine."""
+    text, notes = merge("pkg.calc", [("crosshair", ""), ("pynguin", "import os\n")])
+    assert text == ""
+    assert notes == ["crosshair: no output", "pynguin: no tests"]
