@@ -111,6 +111,48 @@ class TargetCoverage(Part):
     total_lines: Count = 0
 
 
+Pct = Annotated[float, msgspec.Meta(ge=0, le=100)]
+TestId = Annotated[str, msgspec.Meta(max_length=1000, description="pytest node id without parameters")]
+
+
+class Verdict(StrEnum):
+    """What the per-test filters decided about one generated test function."""
+
+    KEPT = "kept"
+    FAILED = "failed"  # does not compile, does not collect, or fails its first run
+    FLAKY = "flaky"  # passed once, failed in a re-run in random order
+    USELESS = "useless"  # checks nothing, or adds no line or branch coverage
+
+
+class DroppedTest(Part):
+    test: TestId
+    verdict: Verdict
+    reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+class TargetQuality(Part):
+    """One target's coverage before (the project's existing tests) and after (plus the kept tests), and how many
+    mutants of it the kept tests killed."""
+
+    target: RelPath
+    baseline_line_pct: Pct = 0.0
+    baseline_branch_pct: Pct = 0.0
+    final_line_pct: Pct = 0.0
+    final_branch_pct: Pct = 0.0
+    mutants_killed: Count = 0
+    mutants_total: Count = 0
+    mutation_score_pct: Pct | None = None  # None: not measured
+    mutants_sampled: bool = False  # fewer mutants ran than were generated, to fit the time budget
+
+
+class RoundCounts(Part):
+    round: Annotated[int, msgspec.Meta(ge=1)]
+    kept: Count = 0
+    failed: Count = 0
+    flaky: Count = 0
+    useless: Count = 0
+
+
 class LlmUsage(Part):
     model: ShortText = ""
     prompt_tokens: Count = 0
@@ -183,6 +225,12 @@ class TestGenerationResult(Result, tag="generate_tests"):
     goal_met: bool = False
     rounds_used: Count = 0
     usage: LlmUsage = LlmUsage()
+    quality: list[TargetQuality] = []
+    tests_kept: list[TestId] = []
+    tests_dropped: list[DroppedTest] = []
+    round_counts: list[RoundCounts] = []
+    # set when a later round ended by this code and the result is the best validated earlier round
+    stopped_by: ErrorCode | None = None
 
 
 class SleepResult(Result, tag="sleep"):

@@ -61,11 +61,12 @@ def test_settings_read_the_key_from_a_file_and_never_show_it(tmp_path: Path) -> 
             "HANDOFF_LLM_FALLBACK_MODELS": "openai/a, openai/b",
             "HANDOFF_AGENT_MAX_BUDGET_USD": "0.5",
             "HANDOFF_FEEDBACK_ROUNDS": "3",
+            "HANDOFF_AGENT_MAX_TOKENS": "50000",
         }
     )
     assert settings.llm.api_key is not None and settings.llm.api_key.get_secret_value() == API_KEY
     assert settings.llm.models == ("openai/gpt-4o-mini", "openai/a", "openai/b")
-    assert (settings.max_budget_usd, settings.feedback_rounds) == (0.5, 3)
+    assert (settings.max_budget_usd, settings.feedback_rounds, settings.max_tokens) == (0.5, 3, 50_000)
     assert API_KEY not in repr(settings) and API_KEY not in str(settings.llm)
 
 
@@ -79,6 +80,7 @@ def test_settings_read_the_key_from_a_file_and_never_show_it(tmp_path: Path) -> 
         ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_LLM_API_MODE": "fast"}, "HANDOFF_LLM_API_MODE"),
         ({"HANDOFF_SCRIPTED_MODEL": "maybe"}, "HANDOFF_SCRIPTED_MODEL"),
         ({"HANDOFF_OFFLINE_ENGINES": "crosshair,crosshair"}, "HANDOFF_OFFLINE_ENGINES"),
+        ({"HANDOFF_LLM_MODEL": "m", "HANDOFF_AGENT_MAX_TOKENS": "-1"}, "HANDOFF_AGENT_MAX_TOKENS"),
     ],
 )
 def test_contradictory_or_invalid_settings_are_refused_by_name(env: dict[str, str], message: str) -> None:
@@ -91,6 +93,7 @@ def test_a_zero_budget_means_no_budget_and_the_default_work_dir_is_temporary() -
     """HANDOFF_AGENT_MAX_BUDGET_USD=0 disables the cap; without HANDOFF_WORK_DIR tasks go to the temp dir."""
     settings = RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "1", "HANDOFF_AGENT_MAX_BUDGET_USD": "0"})
     assert settings.max_budget_usd is None and settings.scripted_model
+    assert settings.max_tokens is None  # no token cap unless HANDOFF_AGENT_MAX_TOKENS is set (> 0)
     assert settings.workspace_root.name == "handoff-tasks"
 
 

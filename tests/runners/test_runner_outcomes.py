@@ -10,6 +10,7 @@ from nats.js import JetStreamContext
 from schemas.events import ErrorCode, SourceSnapshot
 from schemas.topology import Topology
 from services.artifacts.snapshots import upload_snapshot
+from services.artifacts.store import get_artifact
 from services.runners.base import PermanentFailure, TransientFailure
 from services.runners.openhands import OpenHandsTestRunner
 from services.scripted_model import Fail, ScriptedModelServer
@@ -105,6 +106,32 @@ async def test_an_agent_that_never_finishes_ends_at_max_iterations(
     assert failure.value.code == ErrorCode.MAX_ITERATIONS
 
 
+async def test_when_the_cap_fires_in_round_two_the_task_returns_round_one_validated_tests(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Round 1 passes validation below the goal; round 2 breaks the test and hits the cap: round 1 is returned."""
+    partial = PASSING_TEST.split("\n\n\ndef test_area_refuses")[0] + "\n"
+    model_server.policy = Script(
+        [
+            in_workspace(TEST_FILE, lambda p: create_file(p, partial)),
+            finish(),
+            in_workspace(TEST_FILE, lambda p: replace_in_file(p, "== 6", "== 7")),
+        ],
+        then=lambda request: run(f"echo step {request.step}"),
+    )
+    progress = ProgressLog()
+    runner = _runner(tmp_path, model_server, max_iterations=4)
+    result = await runner.run(make_ctx(js, source, progress, coverage_goal_pct=100.0))
+
+    assert result.stopped_by == ErrorCode.MAX_ITERATIONS
+    assert (result.goal_met, result.rounds_used) == (False, 2)
+    assert (result.tests_collected, result.tests_passed) == (1, 1)
+    assert "Round 2 ended by max_iterations; this is round 1's validated state." in result.summary
+    assert result.patch is not None
+    patch = (await get_artifact(js, result.patch)).decode()
+    assert "assert area(2, 3) == 6" in patch and "== 7" not in patch
+
+
 async def test_a_run_over_its_cost_budget_ends_as_budget_exceeded(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
@@ -120,6 +147,20 @@ async def test_a_run_over_its_cost_budget_ends_as_budget_exceeded(
         await runner.run(make_ctx(js, source, ProgressLog()))
     assert failure.value.code == ErrorCode.BUDGET_EXCEEDED
     assert "budget" in failure.value.message
+
+
+async def test_a_run_over_its_token_cap_ends_as_budget_exceeded_even_for_a_model_without_a_price(
+    js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """With no price per token the cost cap never fires; the token cap from the conversation's stats does."""
+    model_server.policy = lambda request: run(f"echo step {request.step}")
+    runner = _runner(tmp_path, model_server, max_iterations=50, max_tokens=20_000)
+    with pytest.raises(PermanentFailure) as failure:
+        await runner.run(make_ctx(js, source, ProgressLog()))
+    assert failure.value.code == ErrorCode.BUDGET_EXCEEDED
+    assert "over its cap of 20000 (HANDOFF_AGENT_MAX_TOKENS)" in failure.value.message
+    used = int(failure.value.message.split("used ")[1].split(" tokens")[0])
+    assert used > 20_000
 
 
 async def test_an_unreachable_llm_is_retried_then_fails_as_llm_unavailable(

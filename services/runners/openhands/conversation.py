@@ -1,7 +1,7 @@
 """One agent conversation per task: a new LLM and Agent, the real tools, ``arun()`` that cancel can interrupt.
 
 Outcomes are mapped here, once, onto typed failures: stuck -> AGENT_STUCK, iteration cap -> MAX_ITERATIONS,
-cost cap -> BUDGET_EXCEEDED (all permanent); rate limits -> the next fallback model, then LLM_RATE_LIMITED;
+cost cap or token cap -> BUDGET_EXCEEDED (all permanent); rate limits -> the next fallback model, then LLM_RATE_LIMITED;
 an unreachable LLM -> LLM_UNAVAILABLE (both transient, so the generator retries later).
 Importing this module imports the SDK (~6 s); the runner does so lazily, once per process.
 """
@@ -35,6 +35,7 @@ from services.runners.openhands.workspace import TaskDirs
 
 Emit = Callable[[str, str], None]
 INTERRUPT_GRACE_S = 0.5
+TOKEN_CHECK_S = 0.2  # how often a running round compares the conversation's tokens with the cap
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 UNAVAILABLE = (LLMServiceUnavailableError, LLMTimeoutError, LLMNoResponseError)
 
@@ -76,6 +77,7 @@ class AgentSession:
         emit: Emit,
         max_iterations: int,
         max_budget_usd: float | None,
+        max_tokens: int | None = None,
     ) -> None:
         if not llms:
             raise ValueError("an agent session needs at least one LLM")
@@ -83,6 +85,8 @@ class AgentSession:
         self._current = 0
         self._emit = emit
         self._last_error: ConversationErrorEvent | None = None
+        self._max_tokens = max_tokens
+        self._token_cap_hit = False
         agent = Agent(llm=self._llms[0], tools=tool_specs(history_dir=dirs.editor_history, shell_path=shell))
         self.conversation = LocalConversation(
             agent=agent,
@@ -120,13 +124,30 @@ class AgentSession:
     async def _arun(self) -> None:
         run: asyncio.Task[None] = asyncio.create_task(self.conversation.arun(), name="agent-run")
         try:
-            await asyncio.shield(run)
+            while not run.done():
+                await asyncio.wait({run}, timeout=TOKEN_CHECK_S)
+                if not run.done() and self._max_tokens is not None and self.tokens_used() > self._max_tokens:
+                    self._token_cap_hit = True  # the cost cap is 0 for models litellm cannot price; tokens are not
+                    self.conversation.interrupt()
+                    await asyncio.wait({run}, timeout=INTERRUPT_GRACE_S)
+                    return
+            run.result()
         except asyncio.CancelledError:
             self.conversation.interrupt()
             await asyncio.wait({run}, timeout=INTERRUPT_GRACE_S)
             raise
 
+    def tokens_used(self) -> int:
+        tokens = self.conversation.conversation_stats.get_combined_metrics().accumulated_token_usage
+        return (tokens.prompt_tokens + tokens.completion_tokens) if tokens else 0
+
     def _check_outcome(self) -> None:
+        if self._token_cap_hit or (self._max_tokens is not None and self.tokens_used() > self._max_tokens):
+            raise PermanentFailure(
+                ErrorCode.BUDGET_EXCEEDED,
+                f"the agent used {self.tokens_used()} tokens, over its cap of {self._max_tokens} "
+                "(HANDOFF_AGENT_MAX_TOKENS)",
+            )
         status = self.conversation.state.execution_status
         if status == ConversationExecutionStatus.FINISHED:
             return

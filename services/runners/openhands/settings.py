@@ -80,6 +80,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     offline_engine: OfflineEngineSettings | None = None  # set when no LLM is configured
     max_iterations: int = 60
     max_budget_usd: float | None = 2.0
+    max_tokens: int | None = None  # prompt + completion tokens per task over all rounds; None: no cap
     feedback_rounds: int = 2
     pytest_timeout_s: float = 120.0
     work_dir: Path | None = None
@@ -126,6 +127,7 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             scripted_answers_dir=Path(answers) if answers else None,
             max_iterations=env_int("HANDOFF_AGENT_MAX_ITERATIONS", d.max_iterations, env, minimum=1),
             max_budget_usd=budget if budget > 0 else None,
+            max_tokens=env_int("HANDOFF_AGENT_MAX_TOKENS", 0, env, minimum=0) or None,
             feedback_rounds=env_int("HANDOFF_FEEDBACK_ROUNDS", d.feedback_rounds, env, minimum=0),
             pytest_timeout_s=env_float("HANDOFF_PYTEST_TIMEOUT_S", d.pytest_timeout_s, env, minimum=1.0),
             work_dir=Path(work_dir) if work_dir else None,

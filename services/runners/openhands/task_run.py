@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import nats.errors
@@ -26,6 +27,15 @@ if TYPE_CHECKING:  # the SDK is imported lazily, on the first task
     from services.runners.openhands.conversation import AgentSession
 
 log = structlog.get_logger(__name__)
+# a round that ends so does not lose an earlier validated round: the task returns that round's state
+ROUND_ENDINGS = frozenset({ErrorCode.MAX_ITERATIONS, ErrorCode.AGENT_STUCK, ErrorCode.BUDGET_EXCEEDED})
+
+
+@dataclass(frozen=True, slots=True)
+class _Validated:
+    round_no: int
+    report: ValidationReport
+    files: dict[str, bytes | None]  # the changed files as they were validated
 
 
 class TaskRun:
@@ -75,16 +85,25 @@ class TaskRun:
             emit=emit,
             max_iterations=self.settings.max_iterations,
             max_budget_usd=self.settings.max_budget_usd,
+            max_tokens=self.settings.max_tokens,
         )
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
         rounds_total = 1 + feedback
         message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments)  # reads the tree
         report = ValidationReport(ok=False, problem="not validated")
         changes: list[ws.Change] = []
+        best: _Validated | None = None  # never lose a validated round
+        stopped: PermanentFailure | None = None
         round_no = 0
         for round_no in range(1, rounds_total + 1):
             emit("round", f"agent round {round_no} of {rounds_total} ({session.model})")
-            await session.run_round(message)
+            try:
+                await session.run_round(message)
+            except PermanentFailure as err:
+                if best is None or err.code not in ROUND_ENDINGS:
+                    raise
+                stopped = err
+                break
             _patch, changes = await asyncio.to_thread(ws.diff_against_baseline, dirs, env)
             test_files = select_test_files(changes, payload.test_dir)
             emit("validation", f"round {round_no}: running {len(test_files)} test file(s) with coverage")
@@ -98,6 +117,8 @@ class TaskRun:
                 max_output_chars=self.settings.max_output_chars,
             )
             emit("validation", _report_line(round_no, report))
+            if report.ok:
+                best = _Validated(round_no, report, await asyncio.to_thread(ws.changed_files, dirs, changes))
             if report.goal_met or round_no == rounds_total:
                 break
             if report.ok:
@@ -109,11 +130,19 @@ class TaskRun:
                     round_no=round_no, rounds_total=rounds_total, problem=report.problem, output=report.output
                 )
         usage = session.usage()
+        fallback = ""
+        if best is not None and (stopped is not None or not report.ok):
+            why = f"ended by {stopped.code.value}" if stopped else f"failed validation ({report.problem})"
+            fallback = f" Round {round_no} {why}; this is round {best.round_no}'s validated state."
+            emit("round", fallback.strip())
+            await asyncio.to_thread(self._restore, dirs, env, best.files)
+            report = best.report
         outputs = await self._store(dirs, env, report)
         if not report.ok:
             self._fail(report, outputs, changes, round_no)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label)  # fmt: skip
+        summary += fallback
         emit("result", summary)
         return TestGenerationResult(
             summary=self.redact(summary),
@@ -129,6 +158,7 @@ class TaskRun:
             goal_met=report.goal_met,
             rounds_used=round_no,
             usage=usage,
+            stopped_by=stopped.code if stopped else None,
         )
 
     async def _materialize(self, dirs: ws.TaskDirs) -> None:
@@ -140,6 +170,13 @@ class TaskRun:
             raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
         except (nats.errors.Error, TimeoutError) as err:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"snapshot download failed: {err!r}") from err
+
+    @staticmethod
+    def _restore(dirs: ws.TaskDirs, env: dict[str, str], files: dict[str, bytes | None]) -> None:
+        try:
+            ws.restore(dirs, env, files)
+        except ws.WorkspaceError as err:
+            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
 
     @staticmethod
     def _baseline(dirs: ws.TaskDirs, env: dict[str, str]) -> None:

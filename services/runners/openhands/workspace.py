@@ -178,6 +178,28 @@ def diff_against_baseline(dirs: TaskDirs, env: Mapping[str, str]) -> tuple[bytes
     return patch, changes
 
 
+def changed_files(dirs: TaskDirs, changes: Iterable[Change]) -> dict[str, bytes | None]:
+    """The current content of each changed path (None: deleted), to put back later with ``restore``."""
+    files: dict[str, bytes | None] = {}
+    for change in changes:
+        path = dirs.workspace / change.path
+        files[change.path] = None if change.status == "D" or not path.is_file() else path.read_bytes()
+    return files
+
+
+def restore(dirs: TaskDirs, env: Mapping[str, str], files: Mapping[str, bytes | None]) -> None:
+    """Put the workspace back to the snapshot plus ``files`` (as ``changed_files`` returned them)."""
+    _git(dirs, env, "reset", "-q", "--hard", "HEAD")
+    _git(dirs, env, "clean", "-fdq")
+    for name, content in files.items():
+        path = dirs.workspace / name
+        if content is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(content)
+
+
 def _git(dirs: TaskDirs, env: Mapping[str, str], *args: str) -> bytes:
     command = [
         "git",

@@ -1,0 +1,83 @@
+"""Coverage as a delta: the targets' line and branch coverage by the project's existing tests (the baseline),
+then with the kept tests, and feedback that names the lines and branches still not covered."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from services.assurance.coverage_runs import Arc, TargetCoverage, measure, merged
+from services.assurance.testbed import TestBed
+
+
+@dataclass(frozen=True, slots=True)
+class TargetDelta:
+    target: str
+    baseline: TargetCoverage
+    final: TargetCoverage
+
+    def gap(self, goal_pct: float) -> str:
+        """'' when line+branch coverage reaches the goal, else what is still missing."""
+        final = self.final
+        if final.combined_pct >= goal_pct and final.statements:
+            return ""
+        if not final.statements:
+            return f"{self.target}: not imported by any test (0 %)"
+        lines = _ranges(sorted(final.statements - final.executed))
+        arcs = sorted(final.branches - final.taken)
+        head = (f"{self.target}: line {final.line_pct:g} %, branch {final.branch_pct:g} % "
+                f"(line+branch {final.combined_pct:g} %, goal {goal_pct:g} %)")  # fmt: skip
+        parts = [head]
+        if lines:
+            parts.append(f"lines not covered: {lines}")
+        if arcs:
+            shown = ", ".join(_arc(a) for a in arcs[:30]) + (" …" if len(arcs) > 30 else "")
+            parts.append(f"branches not taken: {shown}")
+        return "; ".join(parts)
+
+
+async def existing_coverage(
+    bed: TestBed, generated_files: Sequence[str], targets: Sequence[str]
+) -> dict[str, TargetCoverage]:
+    """The targets' coverage by the project's own tests (pytest's default collection without the generated files).
+
+    A project without tests, or whose tests do not import a target, has an empty baseline for it (0 %).
+    """
+    run = await measure(bed, [f"--ignore={name}" for name in generated_files], targets, name="existing")
+    return merged([run.targets], targets)
+
+
+async def final_coverage(
+    bed: TestBed, kept_files: Sequence[str], targets: Sequence[str], baseline: Mapping[str, TargetCoverage]
+) -> dict[str, TargetCoverage]:
+    """The baseline plus what the kept test files cover."""
+    if not kept_files:
+        return merged([dict(baseline)], targets)
+    run = await measure(bed, list(kept_files), targets, name="kept")
+    return merged([dict(baseline), run.targets], targets)
+
+
+def deltas(
+    baseline: Mapping[str, TargetCoverage], final: Mapping[str, TargetCoverage], targets: Sequence[str]
+) -> list[TargetDelta]:
+    empty = TargetCoverage()
+    return [TargetDelta(t, baseline.get(t, empty), final.get(t, empty)) for t in targets]
+
+
+def gaps(per_target: Sequence[TargetDelta], goal_pct: float) -> list[str]:
+    return [gap for delta in per_target if (gap := delta.gap(goal_pct))]
+
+
+def _arc(arc: Arc) -> str:
+    start, end = arc
+    return f"line {start}->{end if end > 0 else 'exit'}"
+
+
+def _ranges(lines: Sequence[int]) -> str:
+    spans: list[str] = []
+    for n in lines:
+        if spans and n == int(spans[-1].rsplit("-", 1)[-1]) + 1:
+            spans[-1] = f"{spans[-1].split('-')[0]}-{n}"
+        else:
+            spans.append(str(n))
+    return ", ".join(spans[:40]) + (" …" if len(spans) > 40 else "")

@@ -1,0 +1,226 @@
+"""Per-test filtering: each generated test function is judged on its own and kept only if it collects, passes,
+passes again in every re-run in random order, checks something, and adds line or branch coverage over the
+project's existing tests plus the tests kept before it. The others are cut from their file, with the reason."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from schemas.events import Verdict
+from services.assurance import generated_source
+from services.assurance.coverage_delta import existing_coverage
+from services.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
+from services.assurance.errors import CommandTimedOut
+from services.assurance.settings import AssuranceSettings
+from services.assurance.testbed import PytestRun, TestBed
+
+NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
+
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    test: str  # "tests/test_x.py::test_y" (pytest's node id without parameters)
+    verdict: Verdict
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class FilterReport:
+    judgements: list[Judgement]
+    baseline: dict[str, TargetCoverage]  # the targets' coverage by the existing tests (and tests kept earlier)
+    kept_coverage: dict[str, TargetCoverage]  # ... plus the tests kept now
+    changed_files: list[str] = field(default_factory=list)  # rewritten without dropped tests (or deleted)
+
+    def of(self, verdict: Verdict) -> list[Judgement]:
+        return [j for j in self.judgements if j.verdict == verdict]
+
+    @property
+    def counts(self) -> dict[str, int]:
+        return {verdict.value: len(self.of(verdict)) for verdict in Verdict}
+
+
+@dataclass(slots=True)
+class _Candidate:
+    file: str
+    function: generated_source.FoundTest
+    node_ids: list[str] = field(default_factory=list)
+    verdict: Verdict | None = None
+    reason: str = ""
+
+    @property
+    def test(self) -> str:
+        return f"{self.file}::{self.function.qualname.replace('.', '::')}"
+
+    def drop(self, verdict: Verdict, reason: str) -> None:
+        self.verdict, self.reason = verdict, reason
+
+
+async def judge_tests(
+    bed: TestBed,
+    test_files: Sequence[str],
+    targets: Sequence[str],
+    *,
+    settings: AssuranceSettings,
+    already_kept: Sequence[str] = (),
+    seed: int = 0,
+) -> FilterReport:
+    """Judge every test function in ``test_files`` (paths relative to ``bed.root``) and rewrite the files.
+
+    ``already_kept`` are node ids kept in an earlier round: they count as existing tests and are not judged again.
+    """
+    judgements: list[Judgement] = []
+    candidates: list[_Candidate] = []
+    for name in test_files:
+        try:
+            functions = generated_source.find_tests((bed.root / name).read_text())
+        except (SyntaxError, ValueError, UnicodeDecodeError) as err:
+            judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
+            continue
+        file_candidates = [_Candidate(name, fn) for fn in functions]
+        candidates.extend(c for c in file_candidates if c.test not in already_kept)
+        await _collect(bed, name, [c for c in file_candidates if c.test not in already_kept])
+    await _first_run(bed, [c for c in candidates if c.verdict is None])
+    await _rerun(bed, [c for c in candidates if c.verdict is None], settings.reliability_runs, seed)
+    baseline = await existing_coverage(bed, test_files, targets)
+    if already_kept:
+        earlier = await measure(bed, list(already_kept), targets, name="kept-before")
+        baseline = merged([baseline, earlier.targets], targets)
+    kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline)
+    judgements.extend(Judgement(c.test, c.verdict or Verdict.KEPT, c.reason) for c in candidates)
+    changed = _rewrite(bed, test_files, judgements)
+    return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed)
+
+
+async def _collect(bed: TestBed, name: str, candidates: list[_Candidate]) -> None:
+    if not candidates:
+        return
+    collected = await bed.pytest(["--collect-only", name], name="collect")
+    code, output = collected.exit_code, collected.output
+    if code not in (0, 5):
+        for c in candidates:
+            c.drop(Verdict.FAILED, f"does not collect: {_last_error(output)}")
+        return
+    by_test = {c.test: c for c in candidates}
+    for line in output.splitlines():
+        node = line.strip()
+        if "::" in node and not node.startswith(("=", "<")):
+            owner = by_test.get(node.split("[", 1)[0])
+            if owner is not None:
+                owner.node_ids.append(node)
+    for c in candidates:
+        if not c.node_ids:
+            c.drop(Verdict.FAILED, "pytest does not collect it (not a test, or every case is skipped at collection)")
+
+
+async def _first_run(bed: TestBed, candidates: list[_Candidate]) -> None:
+    if not candidates:
+        return
+    try:
+        run = await bed.pytest(_ids(candidates), name="first-run")
+    except CommandTimedOut:  # one test hangs: run them one at a time to find it
+        for c in candidates:
+            try:
+                run = await bed.pytest(c.node_ids, name="first-run")
+            except CommandTimedOut:
+                c.drop(Verdict.FAILED, f"did not finish within {bed.timeout_s:g} s")
+                continue
+            _judge_first(c, run)
+        return
+    for c in candidates:
+        _judge_first(c, run)
+
+
+def _judge_first(c: _Candidate, run: PytestRun) -> None:
+    bad = [node for node in c.node_ids if run.outcomes.get(node) != "passed"]
+    if not bad:
+        return
+    outcome = run.outcomes.get(bad[0], "skipped")
+    detail = " ".join(run.messages.get(bad[0], "").split())[:300]
+    verb = {"failed": "fails", "error": "errors in setup or teardown"}.get(outcome, "did not run (skipped)")
+    c.drop(Verdict.FAILED, f"{verb}: {detail}" if detail else verb)
+
+
+async def _rerun(bed: TestBed, candidates: list[_Candidate], runs: int, seed: int) -> None:
+    if not candidates:
+        return
+    failures = {c.test: 0 for c in candidates}
+    for run in range(runs):
+        order = _ids(candidates)
+        random.Random(seed * 1000 + run).shuffle(order)
+        try:
+            outcomes = (await bed.pytest(order, name="rerun")).outcomes
+        except CommandTimedOut:
+            outcomes = {}
+        for c in candidates:
+            if any(outcomes.get(node) != "passed" for node in c.node_ids):
+                failures[c.test] += 1
+    for c in candidates:
+        if failures[c.test]:
+            passed = 1 + runs - failures[c.test]
+            c.drop(Verdict.FLAKY, f"flaky: passed {passed} of {1 + runs} runs (re-runs in random order, seed {seed})")
+
+
+async def _coverage(
+    bed: TestBed, candidates: list[_Candidate], targets: Sequence[str], baseline: dict[str, TargetCoverage]
+) -> dict[str, TargetCoverage]:
+    total = dict(baseline)
+    checking = []
+    for c in candidates:
+        if c.function.checks:
+            checking.append(c)
+        else:
+            c.drop(Verdict.USELESS, "checks nothing: no assert, pytest.raises/warns/fail or assert*() call")
+    if not checking:
+        return total
+    run = await measure(bed, _ids(checking), targets, name="candidates", per_test=True)
+    for c in checking:
+        context = context_of(c.file, c.function.qualname, run.by_context)
+        own = run.by_context.get(context, {}) if context else {}
+        lines = branches = 0
+        for target, cov in own.items():
+            lines += len((cov.executed & cov.statements) - total[target].executed)
+            branches += len((cov.taken & cov.branches) - total[target].taken)
+        if lines or branches:
+            c.reason = f"adds {lines} line(s) and {branches} branch(es) of coverage"
+            for target, cov in own.items():
+                total[target] = total[target] | cov
+        else:
+            c.drop(Verdict.USELESS, NO_NEW_COVERAGE)
+    return total
+
+
+def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement]) -> list[str]:
+    changed = []
+    for name in test_files:
+        path = bed.root / name
+        dropped = {j.test.split("::", 1)[1].replace("::", ".") for j in judgements
+                   if j.verdict != Verdict.KEPT and "::" in j.test and j.test.split("::", 1)[0] == name}  # fmt: skip
+        whole_file = any(j.test == name and j.verdict != Verdict.KEPT for j in judgements)
+        if whole_file:
+            path.unlink()
+            changed.append(name)
+            continue
+        if not dropped:
+            continue
+        source = path.read_text()
+        pruned = generated_source.remove_tests(source, dropped)
+        if generated_source.find_tests(pruned):
+            path.write_text(pruned)
+        else:
+            path.unlink()
+        changed.append(name)
+    return changed
+
+
+def _ids(candidates: list[_Candidate]) -> list[str]:
+    return [node for c in candidates for node in c.node_ids]
+
+
+def _last_error(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip().startswith("E ")]
+    if lines:
+        return lines[-1][1:].strip()[:300]
+    tail = [line for line in output.strip().splitlines() if line.strip()]
+    return tail[-1][:300] if tail else "no output"

@@ -1,0 +1,87 @@
+"""Test functions in a generated test module, found with ``ast``; removing some keeps the rest byte-for-byte."""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+CHECK_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})  # pytest.raises(...), pytest.fail(...)
+
+
+@dataclass(frozen=True, slots=True)
+class FoundTest:
+    qualname: str  # "test_x" or "TestThing.test_x"
+    start: int  # first line (its first decorator), 1-based
+    end: int  # last line, inclusive
+    checks: bool  # has an assert, pytest.raises/warns/fail, an assert*() call, or calls a helper that does
+
+
+def find_tests(source: str) -> list[FoundTest]:
+    """Top-level ``test*`` functions and ``test*`` methods of top-level ``Test*`` classes, in file order."""
+    tree = ast.parse(source)
+    helpers = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
+               and not node.name.startswith("test") and _checks(node, frozenset())}  # fmt: skip
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            found.append(_function(node, node.name, helpers))
+        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+            for item in node.body:
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
+                    found.append(_function(item, f"{node.name}.{item.name}", helpers))
+    return found
+
+
+def remove_tests(source: str, qualnames: set[str]) -> str:
+    """``source`` without the named test functions (decorators and the blank lines after each included).
+
+    A class left with nothing but removed tests is removed as a whole; every other byte stays as it was.
+    """
+    tree = ast.parse(source)
+    spans: list[tuple[int, int]] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in qualnames:
+            spans.append(_span(node))
+        elif isinstance(node, ast.ClassDef):
+            doomed = [item for item in node.body if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                      and f"{node.name}.{item.name}" in qualnames]  # fmt: skip
+            if doomed and len(doomed) == len([i for i in node.body if not _is_docstring(i)]):
+                spans.append(_span(node))
+            else:
+                spans.extend(_span(item) for item in doomed)
+    lines = source.splitlines(keepends=True)
+    drop: set[int] = set()
+    for start, end in spans:
+        drop.update(range(start - 1, end))
+        after = end
+        while after < len(lines) and not lines[after].strip():
+            drop.add(after)
+            after += 1
+    return "".join(line for index, line in enumerate(lines) if index not in drop)
+
+
+def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, helpers: set[str]) -> FoundTest:
+    start, end = _span(node)
+    return FoundTest(qualname=qualname, start=start, end=end, checks=_checks(node, frozenset(helpers)))
+
+
+def _span(node: ast.stmt) -> tuple[int, int]:
+    decorators = getattr(node, "decorator_list", [])
+    start = min([node.lineno, *(d.lineno for d in decorators)])
+    return start, node.end_lineno or node.lineno
+
+
+def _is_docstring(node: ast.stmt) -> bool:
+    return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
+
+
+def _checks(node: ast.AST, helpers: frozenset[str]) -> bool:
+    for child in ast.walk(node):
+        if isinstance(child, ast.Assert):
+            return True
+        if isinstance(child, ast.Call):
+            func = child.func
+            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+            if name.startswith("assert") or name in CHECK_CALLS or name in helpers:
+                return True
+    return False

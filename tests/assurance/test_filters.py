@@ -1,0 +1,134 @@
+"""Per-test filtering, coverage delta and mutation score end to end, on a real uv-built project environment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from schemas.events import TargetQuality
+from services.assurance import generated_source
+from services.assurance.coverage_delta import deltas, final_coverage, gaps
+from services.assurance.filters import Verdict, judge_tests
+from services.assurance.mutation import mutation_score
+from services.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
+from services.assurance.settings import AssuranceSettings
+from services.assurance.testbed import TestBed
+from tests.assurance.conftest import generated
+
+GEN = "tests/test_generated.py"
+TARGET = "grading.py"
+GOOD = f"{GEN}::test_boundary_decides_pass_or_fail"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]  # real pytest, coverage and cosmic-ray runs
+
+
+async def test_only_the_good_test_survives_the_filters_with_the_expected_reasons(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A failing, a flaky, a coverage-free and an assertion-free test are cut; the boundary test is kept."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=3), seed=7)
+
+    verdicts = {j.test.rsplit("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts["test_boundary_decides_pass_or_fail"][0] == Verdict.KEPT
+    assert verdicts["test_boundary_decides_pass_or_fail"][1] == "adds 1 line(s) and 1 branch(es) of coverage"
+    assert verdicts["test_wrong_expectation"][0] == Verdict.FAILED
+    assert "assert 'fail' == 'pass'" in verdicts["test_wrong_expectation"][1]
+    assert verdicts["test_passes_every_other_run"] == (
+        Verdict.FLAKY,
+        "flaky: passed 2 of 4 runs (re-runs in random order, seed 7)",
+    )
+    assert verdicts["test_another_passing_score"] == (
+        Verdict.USELESS,
+        "adds no line or branch coverage over the existing tests and the tests kept before it",
+    )
+    assert verdicts["test_calls_without_checking"][0] == Verdict.USELESS
+    assert verdicts["test_calls_without_checking"][1].startswith("checks nothing")
+    assert report.counts == {"kept": 1, "failed": 1, "flaky": 1, "useless": 2}
+
+    remaining = generated_source.find_tests((bed.root / GEN).read_text())
+    assert [f.qualname for f in remaining] == ["test_boundary_decides_pass_or_fail"]
+    assert report.changed_files == [GEN]
+
+    baseline = report.baseline[TARGET]
+    assert (baseline.line_pct, baseline.branch_pct) == (75.0, 50.0)  # the existing test misses `return "fail"`
+    assert gaps(deltas(report.baseline, report.baseline, [TARGET]), goal_pct=80) == [
+        "grading.py: line 75 %, branch 50 % (line+branch 66.67 %, goal 80 %); lines not covered: 4; "
+        "branches not taken: line 2->4"
+    ]
+    final = await final_coverage(bed, [GEN], [TARGET], report.baseline)
+    assert (final[TARGET].line_pct, final[TARGET].branch_pct) == (100.0, 100.0)
+    assert gaps(deltas(report.baseline, final, [TARGET]), goal_pct=80) == []
+
+    assert kept_tests(report) == [GOOD]
+    assert sorted(d.verdict.value for d in dropped_tests(report)) == ["failed", "flaky", "useless", "useless"]
+    counts = round_counts(1, report)
+    assert (counts.kept, counts.failed, counts.flaky, counts.useless) == (1, 1, 1, 2)
+
+
+async def test_files_that_do_not_compile_or_import_lose_every_test_with_the_reason(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A syntax error and an import error fail the whole file (it is deleted); the good file is untouched."""
+    good = "from grading import grade\n\n\ndef test_fail_below_fifty():\n    assert grade(3) == 'fail'\n"
+    files = {
+        "tests/test_broken.py": "def test_x(:\n    pass\n",
+        "tests/test_missing.py": "import no_such_module\n\n\ndef test_y():\n    assert no_such_module\n",
+        "tests/test_good.py": good,
+    }
+    bed = make_bed("grading", files)
+    report = await judge_tests(bed, list(files), [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts["tests/test_broken.py"][0] == Verdict.FAILED
+    assert verdicts["tests/test_broken.py"][1].startswith("does not compile")
+    assert verdicts["tests/test_missing.py::test_y"][0] == Verdict.FAILED
+    assert "No module named 'no_such_module'" in verdicts["tests/test_missing.py::test_y"][1]
+    assert verdicts["tests/test_good.py::test_fail_below_fifty"][0] == Verdict.KEPT
+    assert not (bed.root / "tests/test_broken.py").exists() and not (bed.root / "tests/test_missing.py").exists()
+    assert (bed.root / "tests/test_good.py").read_text() == good
+
+
+async def test_the_kept_suite_kills_every_mutant_but_the_one_the_boundary_cannot_see(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Mutation score of the kept boundary test equals the hand-computed 7 of 8 for grading.py.
+
+    cosmic-ray's core operators make 8 mutants of ``if score >= 50`` (>, <=, <, ==, !=, `not`, 49, 51).
+    grade(50) == "pass" and grade(49) == "fail" kill all but ``score == 50``: 50 == 50 passes and 49 == 50 fails.
+    """
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
+    report = await mutation_score(bed, [GOOD], [TARGET], budget_s=120)
+
+    (score,) = report.scores
+    assert (score.killed, score.total, score.generated) == (7, 8, 8)
+    assert score.score_pct == 87.5
+    assert [(m.line, m.operator, m.original.strip(), m.mutated.strip()) for m in score.survivors] == [
+        (2, "ReplaceComparisonOperator_GtE_Eq", "if score >= 50:", "if score == 50:")
+    ]
+    assert not report.sampled and report.note == ""
+    assert "grading.py:2" in report.feedback() and "`if score == 50:`" in report.feedback()
+
+    quality = target_quality(deltas({}, {}, [TARGET]), report)
+    assert quality == [TargetQuality(target=TARGET, mutants_killed=7, mutants_total=8, mutation_score_pct=87.5)]
+
+
+async def test_mutants_are_sampled_to_fit_the_budget_and_the_report_says_so(make_bed: Callable[..., TestBed]) -> None:
+    """With a budget for one mutant, one of the 8 is sampled and the note says so."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
+    report = await mutation_score(bed, [GOOD], [TARGET], budget_s=1)
+
+    (score,) = report.scores
+    assert report.sampled and score.generated == 8 and score.total <= 1
+    assert report.note.startswith("sampled 1 of 8 mutants to fit the 1 s budget")
+
+
+async def test_a_test_that_checks_nothing_survives_every_mutant(make_bed: Callable[..., TestBed]) -> None:
+    """The assertion-free test covers the code yet kills none of the 8 mutants."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
+    report = await mutation_score(bed, [f"{GEN}::test_calls_without_checking"], [TARGET], budget_s=120)
+
+    (score,) = report.scores
+    assert (score.killed, score.total) == (0, 8)
+    assert len(score.survivors) == 8

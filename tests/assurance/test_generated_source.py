@@ -1,0 +1,62 @@
+"""Finding test functions with ast and cutting some out while every other byte stays."""
+
+from __future__ import annotations
+
+from services.assurance.generated_source import find_tests, remove_tests
+
+SOURCE = '''import pytest  # keep me
+
+from pkg import f
+
+
+def check(value):
+    assert value > 0
+
+
+@pytest.mark.parametrize("x", [1, 2])
+def test_decorated(x):
+    assert f(x)
+
+
+def test_via_helper():
+    check(f(1))
+
+
+def test_nothing():
+    f(1)
+
+
+class TestGroup:
+    """Docstring."""
+
+    def test_only(self):
+        with pytest.raises(ValueError):
+            f(-1)
+
+
+CONSTANT = 3  # trailing code stays
+'''
+
+
+def test_functions_are_found_with_their_decorators_and_whether_they_check_anything() -> None:
+    """Spans start at the first decorator; a call to an asserting helper counts as a check, a bare call does not."""
+    found = {fn.qualname: fn for fn in find_tests(SOURCE)}
+    assert list(found) == ["test_decorated", "test_via_helper", "test_nothing", "TestGroup.test_only"]
+    assert (found["test_decorated"].start, found["test_decorated"].end) == (10, 12)
+    assert [fn.checks for fn in found.values()] == [True, True, False, True]
+
+
+def test_removing_functions_keeps_every_other_line_byte_for_byte() -> None:
+    """Cutting a decorated function and an emptied class leaves exactly the other lines."""
+    pruned = remove_tests(SOURCE, {"test_decorated", "TestGroup.test_only"})
+    decorated = '@pytest.mark.parametrize("x", [1, 2])\ndef test_decorated(x):\n    assert f(x)\n\n\n'
+    group = SOURCE[SOURCE.index("class TestGroup:") : SOURCE.index("CONSTANT")]
+    expected = SOURCE.replace(decorated, "").replace(group, "")
+    assert expected != SOURCE and pruned == expected
+    assert [fn.qualname for fn in find_tests(pruned)] == ["test_via_helper", "test_nothing"]
+
+
+def test_a_class_keeps_its_other_tests_when_one_method_is_removed() -> None:
+    """Only the named method goes; the class and its remaining method stay."""
+    source = "class TestA:\n    def test_x(self):\n        assert 1\n\n    def test_y(self):\n        assert 2\n"
+    assert remove_tests(source, {"TestA.test_x"}) == "class TestA:\n    def test_y(self):\n        assert 2\n"
