@@ -140,9 +140,10 @@ async def run_handoff(
     column.kept = counts[Verdict.KEPT.value]
     column.dropped = len(report.judgements) - column.kept
     column.seconds = time.monotonic() - started
-    reasons = {v.value: n for v, n in ((v, counts[v.value]) for v in Verdict) if n and v != Verdict.KEPT}
-    if reasons:
-        column.notes.append("dropped: " + ", ".join(f"{n} {v}" for v, n in reasons.items()))
+    for verdict_ in Verdict:
+        dropped = report.of(verdict_) if verdict_ != Verdict.KEPT else []
+        if dropped:  # how many, and the first one's reason as an example
+            column.notes.append(f"dropped {len(dropped)} {verdict_.value}, e.g. {dropped[0].reason[:160]}")
     return column
 
 
