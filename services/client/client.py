@@ -221,10 +221,11 @@ class HandoffClient:
         feed = self._finishes
         futures = [feed.expect(task_id)]  # first: a finish published from here on reaches it
         try:
+            # look-ups ride out an outage until the caller's deadline, then end unavailable (never "still running")
+            with within_deadline(deadline):
+                await feed.live()
+                candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
             async with asyncio.timeout_at(deadline):
-                with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline
-                    await feed.live()
-                    candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
                 while True:
                     if candidate is None:
                         candidate = await futures[-1]
@@ -272,13 +273,10 @@ class HandoffClient:
             future.add_done_callback(settled.put_nowait)
         pending = set(ids)
         try:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline
-                        await feed.live()
-                        finals = await self._lookups.finals(ids)
-            except TimeoutError:
-                raise ResultTimeoutError(ids, limit) from None
+            # look-ups ride out an outage until the caller's deadline, then end unavailable (never "still running")
+            with within_deadline(deadline):
+                await feed.live()
+                finals = await self._lookups.finals(ids)
             for finished in finals.values():
                 if finished is not None:
                     feed.settle(finished)

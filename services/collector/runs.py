@@ -52,11 +52,20 @@ def _total(counts: Counts) -> int:
 
 
 def _merge_counts(a: dict[str, Counts], b: dict[str, Counts]) -> dict[str, Counts]:
+    """Per shard, the later of two count snapshots: a shard only gains tasks, or (a replay) turns a dead letter into
+    another status, so more tasks, or as many with fewer dead letters, is later."""
     merged = dict(a)
     for shard, counts in b.items():
-        if shard not in merged or _total(counts) > _total(merged[shard]):
+        if shard not in merged or _later(counts, merged[shard]):
             merged[shard] = counts
     return merged
+
+
+def _later(new: Counts, old: Counts) -> bool:
+    if _total(new) != _total(old):
+        return _total(new) > _total(old)
+    dead = TaskStatus.DEAD_LETTERED
+    return new.get(dead, 0) < old.get(dead, 0)
 
 
 def delta_of_task(record: TaskRecord) -> RunDelta | None:

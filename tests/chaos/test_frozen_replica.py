@@ -55,7 +55,7 @@ async def test_a_frozen_and_resumed_replica_publishes_no_second_finish(
     async def on_finished(msg: Msg) -> None:
         seen.append(_finished.decode(msg.data))
 
-    await nc.subscribe(names.task_filter("*", names.EventType.FINISHED), cb=on_finished)
+    await nc.subscribe(names.FINISHED_FILTER, cb=on_finished)
     ports = {f"frozen-r{i}": free_port() for i in range(2)}
     env = {"HANDOFF_GENERATOR_SLOTS": "1", "HANDOFF_MAX_DELIVER": str(CHAOS_TOPOLOGY.max_deliver)}
     procs = {

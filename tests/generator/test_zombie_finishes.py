@@ -52,7 +52,7 @@ async def test_a_running_task_stops_and_publishes_nothing_once_another_run_has_f
     async def on_finished(msg: Msg) -> None:
         seen.append(_finished.decode(msg.data))
 
-    await nc.subscribe(names.task_filter("*", names.EventType.FINISHED), cb=on_finished)
+    await nc.subscribe(names.FINISHED_FILTER, cb=on_finished)
     labels = {"kind": "sleep", "status": "succeeded"}
     counted_before = REGISTRY.get_sample_value("handoff_tasks_finished_total", labels) or 0.0
     async with replica(nats_server.url, replica_id="zombie") as generator:
