@@ -15,7 +15,6 @@ from services.client.client import HandoffClient
 from services.client.patch_check import PatchPolicy
 from services.client.patches import PatchNotApplied, PatchRefused, apply_patch
 
-
 OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
 
 

@@ -17,7 +17,7 @@ import pytest
 from tests.cli.test_cli_as_a_user import Stack
 from tests.runners.conftest import ENV_CACHE
 
-NO_DOCTESTS = '''
+NO_DOCTESTS = """
 def clamp(x: int, lo: int, hi: int) -> int:
     if lo > hi:
         raise ValueError("lo > hi")
@@ -34,7 +34,7 @@ def grade(score: float) -> str:
     if score >= 75:
         return "B"
     return "C"
-'''
+"""
 WRITER_VARIABLES = ("HANDOFF_LLM_MODEL", "HANDOFF_LLM_BASE_URL", "HANDOFF_SCRIPTED_MODEL", "HANDOFF_OFFLINE_ENGINES",
                     "HANDOFF_NATS_URL")  # fmt: skip
 
@@ -91,7 +91,7 @@ def import_only_coverage(repo: Path, tmp_path: Path) -> float:
     """Line coverage of the module when it is only imported: what a doctest-less "import check" reaches."""
     data = str(tmp_path / "import-only.coverage")
     env = {**os.environ, "COVERAGE_FILE": data}
-    subprocess.run([sys.executable, "-m", "coverage", "run", "--source=calc", "-c", "import calc.ranges"],
+    subprocess.run([sys.executable, "-m", "coverage", "run", "--source=calc", "-m", "calc.ranges"],
                    cwd=repo, env=env, check=True)  # fmt: skip
     total = subprocess.run([sys.executable, "-m", "coverage", "report", "--format=total", "--precision=1"],
                            cwd=repo, env=env, capture_output=True, text=True, check=True)  # fmt: skip

@@ -23,7 +23,7 @@ from tests.runners.conftest import ProgressLog, llm_settings, make_ctx, runner_s
 
 pytestmark = pytest.mark.slow
 
-GOOD = '''
+GOOD = """
 def clamp(x: int, lo: int, hi: int) -> int:
     if lo > hi:
         raise ValueError("lo > hi")
@@ -32,7 +32,7 @@ def clamp(x: int, lo: int, hi: int) -> int:
     if x > hi:
         return hi
     return x
-'''
+"""
 BROKEN = 'raise RuntimeError("this module cannot be imported")\n\n\ndef f(x: int) -> int:\n    return x\n'
 
 
