@@ -88,7 +88,7 @@ def choose_writer() -> str:
 
 
 def choose_sandbox() -> str:
-    """bubblewrap where it works; where it cannot start and nothing was chosen, the demo's own trusted sample runs
+    """bubblewrap where it works; where it cannot start and nothing was chosen, the demo's own trusted projects run
     unsandboxed (a generator on its own refuses real work then). An explicit HANDOFF_SANDBOX is obeyed."""
     if os.environ.get("HANDOFF_SANDBOX"):
         sandbox = probe(SandboxSettings.from_env())  # SandboxUnavailable ends the demo with exit code 2
@@ -101,7 +101,7 @@ def choose_sandbox() -> str:
         os.environ["HANDOFF_SANDBOX"] = SandboxMode.NONE.value  # inherited by the generator processes
         return (
             f"NO SANDBOX: bubblewrap cannot start here ({exc.reason}); the demo runs its own trusted sample project "
-            "UNSANDBOXED. A generator refuses real work like this: install bubblewrap (`apt-get install bubblewrap`) "
+            "and its copy of an installed package UNSANDBOXED. A generator refuses real work like this: install bubblewrap (`apt-get install bubblewrap`) "
             "or set HANDOFF_SANDBOX=none explicitly"
         )
     return "tasks run in a bubblewrap sandbox"
