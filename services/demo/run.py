@@ -101,8 +101,8 @@ def choose_sandbox() -> str:
         os.environ["HANDOFF_SANDBOX"] = SandboxMode.NONE.value  # inherited by the generator processes
         return (
             f"NO SANDBOX: bubblewrap cannot start here ({exc.reason}); the demo runs its own trusted sample project "
-            "and its copy of an installed package UNSANDBOXED. A generator refuses real work like this: install bubblewrap (`apt-get install bubblewrap`) "
-            "or set HANDOFF_SANDBOX=none explicitly"
+            "and its copy of an installed package UNSANDBOXED. A generator refuses real work like this: "
+            "install bubblewrap (`apt-get install bubblewrap`) or set HANDOFF_SANDBOX=none explicitly"
         )
     return "tasks run in a bubblewrap sandbox"
 
