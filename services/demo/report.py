@@ -6,6 +6,7 @@ from schemas.events import TaskFinished, TaskStatus, TestGenerationResult
 from services.cli.escape import printable
 
 NOT_MEASURED = "not measured"
+DETAIL_LINES = 8  # of a failed task's detail (pytest's output ends with the failures)
 
 
 def module_lines(target: str, finished: TaskFinished | None) -> list[str]:
@@ -14,8 +15,10 @@ def module_lines(target: str, finished: TaskFinished | None) -> list[str]:
         return [f"{target}: no result within the timeout (the task keeps running)"]
     result = finished.result
     if finished.status != TaskStatus.SUCCEEDED or not isinstance(result, TestGenerationResult):
-        reason = printable(finished.error.message) if finished.error else str(finished.status)
-        return [f"{target}: {finished.status}: {reason}"]
+        if finished.error is None:
+            return [f"{target}: {finished.status}"]
+        detail = [f"  {printable(line)}" for line in finished.error.detail.splitlines()[-DETAIL_LINES:] if line.strip()]
+        return [f"{target}: {finished.status}: {printable(finished.error.message)}", *detail]
     quality = next((q for q in result.quality if q.target == target), None)
     if result.tests_kept:
         kept = str(len(result.tests_kept))

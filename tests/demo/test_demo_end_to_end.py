@@ -12,8 +12,14 @@ import pytest
 
 from tests.runners.conftest import ENV_CACHE
 
-WRITER_VARIABLES = ("HANDOFF_LLM_MODEL", "HANDOFF_LLM_BASE_URL", "HANDOFF_SCRIPTED_MODEL", "HANDOFF_OFFLINE_ENGINES",
-                    "HANDOFF_NATS_URL")  # fmt: skip
+WRITER_VARIABLES = (
+    "HANDOFF_LLM_MODEL",
+    "HANDOFF_LLM_BASE_URL",
+    "HANDOFF_SCRIPTED_MODEL",
+    "HANDOFF_OFFLINE_ENGINES",
+    "HANDOFF_OFFLINE_ENGINE_S",  # the demo's own limit per engine and target applies
+    "HANDOFF_NATS_URL",
+)
 
 
 @pytest.mark.slow
@@ -21,7 +27,7 @@ def test_the_demo_without_an_llm_writes_engine_tests_for_the_sample_and_reports_
     """Sample tests come from CrossHair/Pynguin and pass; every module, the real-world one too, gets its lines."""
     env = {k: v for k, v in os.environ.items() if k not in WRITER_VARIABLES}
     env.update({"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),
-                "HANDOFF_OFFLINE_ENGINE_S": "15", "HANDOFF_SANDBOX": "bwrap"})  # fmt: skip
+                "HANDOFF_SANDBOX": "bwrap"})  # fmt: skip
     work = tmp_path / "demo"
     done = subprocess.run(
         [sys.executable, "-m", "services.cli.main", "demo", "--workdir", str(work), "--timeout-s", "360"],

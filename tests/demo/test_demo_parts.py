@@ -21,7 +21,7 @@ from schemas.events import (
 )
 from services.common.env import SettingsError
 from services.demo.real_world import RealWorldMissing, prepare_real_world
-from services.demo.report import module_lines
+from services.demo.report import DETAIL_LINES, module_lines
 from services.demo.run import DEMO_ENGINE_S, choose_writer
 
 WRITER_VARIABLES = (
@@ -84,7 +84,15 @@ def test_a_missing_demo_dependency_is_named(tmp_path: Path) -> None:
 
 
 def finished(result: TestGenerationResult | None, status: TaskStatus = TaskStatus.SUCCEEDED) -> TaskFinished:
-    error = None if status == TaskStatus.SUCCEEDED else TaskError(code=ErrorCode.NO_FILES_PRODUCED, message="nothing")
+    error = (
+        None
+        if status == TaskStatus.SUCCEEDED
+        else TaskError(
+            code=ErrorCode.NO_FILES_PRODUCED,
+            message="nothing",
+            detail="\n".join(f"line {i}" for i in range(20)) + "\n" + "FAILED test_m.py::t",
+        )
+    )
     return TaskFinished(task_id="t-1", status=status, attempt=1, replica_id="g-1", result=result, error=error,
                         finished_at=datetime.now(UTC))  # fmt: skip
 
@@ -115,6 +123,8 @@ def test_what_the_runner_did_not_measure_is_said_to_be_not_measured() -> None:
 
 
 def test_a_failed_module_shows_its_reason() -> None:
-    """A module whose task failed is listed with the failure's message."""
-    assert module_lines("m.py", finished(None, TaskStatus.FAILED)) == ["m.py: failed: nothing"]
+    """A module whose task failed is listed with the failure's message and the end of its detail."""
+    lines = module_lines("m.py", finished(None, TaskStatus.FAILED))
+    assert lines[0] == "m.py: failed: nothing" and lines[-1] == "  FAILED test_m.py::t"
+    assert len(lines) == 1 + DETAIL_LINES and "  line 0" not in lines  # the end of the detail, where pytest's is
     assert "no result within the timeout" in module_lines("m.py", None)[0]
