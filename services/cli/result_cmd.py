@@ -18,6 +18,8 @@ from services.client.client import HandoffClient
 from services.client.patch_check import PatchPolicy
 from services.client.patches import PatchNotApplied, PatchRefused, apply_patch
 
+OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("result", help="show a task's result; --patch prints its diff, --apply DIR applies it")
@@ -72,8 +74,7 @@ def summarize(finished: TaskFinished) -> list[str]:
             lines.append(f"  left out of the patch: {refused.path} ({refused.reason})")
         if result.patch:
             lines.append(f"  patch: {result.patch.size_bytes} bytes (handoff result {finished.task_id} --patch)")
-        u = result.usage
-        lines.append(f"  llm {u.model}: {u.prompt_tokens}+{u.completion_tokens} tokens, ${u.cost_usd:.4f}")
+        lines.append(_writer_line(result))
     elif isinstance(result, SleepResult):
         lines.append(f"  slept {result.slept_s:.2f} s")
     return lines
@@ -98,6 +99,14 @@ async def last_round_patch(client: HandoffClient, finished: TaskFinished) -> byt
         return (await store.get(name)).data or None
     except NotFoundError:  # the bucket or the object expired
         return None
+
+
+def _writer_line(result: TestGenerationResult) -> str:
+    """Who wrote the tests: the offline engine (named as such, it is no model) or a model with its usage."""
+    if result.summary.startswith(OFFLINE_PREFIX):
+        return "  written by the " + result.summary[1:].partition("]")[0] + " (no tokens, no cost)"
+    u = result.usage
+    return f"  llm {u.model}: {u.prompt_tokens}+{u.completion_tokens} tokens, ${u.cost_usd:.4f}"
 
 
 async def run(args: argparse.Namespace) -> int:

@@ -10,9 +10,7 @@ from nats.js import JetStreamContext
 from schemas.topology import Topology
 from services.artifacts.snapshots import upload_snapshot
 from services.artifacts.store import get_artifact
-from services.common.env import SettingsError
 from services.runners.openhands import OpenHandsTestRunner
-from services.runners.openhands.settings import RunnerSettings
 from tests.runners.conftest import ProgressLog, make_ctx
 
 
@@ -43,11 +41,3 @@ async def test_scripted_mode_runs_the_real_agent_and_labels_everything_as_script
     assert not result.goal_met and result.coverage[0].percent < 80
     assert result.rounds_used == 2, "coverage below the goal should have earned a feedback round"
     assert result.usage.model.endswith("handoff-scripted")
-
-
-def test_without_an_llm_or_scripted_mode_the_offline_engine_is_chosen_and_names_the_setting() -> None:
-    """No model and no scripted mode: the offline engine, and the start-up line says how to get a model."""
-    settings = RunnerSettings.from_env({})
-    assert settings.offline_engine is not None and "HANDOFF_LLM_MODEL" in settings.writer
-    with pytest.raises(SettingsError, match="HANDOFF_OFFLINE_ENGINES"):
-        RunnerSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "llm"})
