@@ -34,7 +34,7 @@ async def test_the_agent_is_told_about_crosshair_and_can_seed_its_tests_with_it(
                 f"mkdir -p tests && python -m crosshair cover --example_output_format=pytest "
                 f"--per_condition_timeout=2 shapes.geometry > {TEST_FILE}",
                 timeout_s=180,
-            ),  # fmt: skip
+            ),
             run(f"python -m pytest -q {TEST_FILE}"),
             finish("seeded with CrossHair"),
         ]
