@@ -76,6 +76,7 @@ def summarize(finished: TaskFinished) -> list[str]:
 
 async def run(args: argparse.Namespace) -> int:
     async with open_client() as client:
+        finished: TaskFinished | None
         if args.wait_s > 0:
             finished = await client.result(args.task_id, timeout=args.wait_s)
         else:

@@ -147,11 +147,8 @@ class Lookups:
         record = await self.task_record(task_id)
         if record is not None:
             return record
-        found = await asyncio.gather(
-            self.submitted_in_stream(task_id),
-            self._last(names.task_filter(task_id), _any_task_event),
-            self.finished_in_stream(task_id),
-        )
+        last_event = self._last(names.task_filter(task_id), _any_task_event)
+        found = await asyncio.gather(self.submitted_in_stream(task_id), last_event, self.finished_in_stream(task_id))
         for event in found:
             if event is not None:
                 record = fold_task(record, event)

@@ -195,10 +195,10 @@ class Collector:
                 continue
             deltas[record.run_id] = deltas.get(record.run_id, RunDelta()).merge(delta)
             waiting[record.run_id] += group
-        for run_id, items in seals.items():
-            sizes = RunDelta(sealed_sizes=frozenset(i.event.size for i in items))
+        for run_id, sealed in seals.items():
+            sizes = RunDelta(sealed_sizes=frozenset(i.event.size for i in sealed))
             deltas[run_id] = deltas.get(run_id, RunDelta()).merge(sizes)
-            waiting[run_id] += [i.msg for i in items]
+            waiting[run_id] += [i.msg for i in sealed]
         run_ids = list(deltas)
         run_ok = await asyncio.gather(*(self._fold_run(run_id, deltas[run_id]) for run_id in run_ids))
         for run_id, ok in zip(run_ids, run_ok, strict=True):
