@@ -50,13 +50,16 @@ from services.collector.runs import (
 )
 from services.collector.settings import CollectorSettings
 from services.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
+from services.common.broker_retry import BrokerUnavailable, retry_broker_call
 from services.common.clock import utcnow
 from services.observability import metrics
 
 log = structlog.get_logger(__name__)
 
-# What a record write or a publish can fail with that is worth retrying later rather than crashing for.
-_RETRYABLE = (nats.errors.Error, TimeoutError, RecordCorrupt, ConflictsExhausted)
+# What a record write or a publish can fail with that is retried later (the events are nak'ed and redelivered,
+# up to the consumer's max_deliver) rather than crashing for. A publish first rides out transient broker errors
+# in line (services.common.broker_retry) and raises BrokerUnavailable when its budget runs out.
+_RETRYABLE = (BrokerUnavailable, nats.errors.Error, TimeoutError, RecordCorrupt, ConflictsExhausted)
 
 
 @dataclass(slots=True)
@@ -291,11 +294,17 @@ class Collector:
         event = run_finished_event(record, await self._read_shards(record) if listed else [], now)
         if record.expected_size is not None and event.size != record.expected_size:
             log.warning("run finished with more tasks than its declared size", size=record.expected_size)
-        ack = await self._js.publish(
-            names.run_finished_subject(record.run_id),
-            encode(event),
-            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id)},
-            timeout=self.settings.common.nats.publish_timeout_s,
+        publish_timeout_s = self.settings.common.nats.publish_timeout_s
+        data = encode(event)
+        ack = await retry_broker_call(
+            lambda: self._js.publish(
+                names.run_finished_subject(record.run_id),
+                data,
+                headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id)},
+                timeout=publish_timeout_s,
+            ),
+            what=f"publish the end of run {record.run_id}",
+            timeout_s=publish_timeout_s,
         )
         await self._runs.update(record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now))
         if not ack.duplicate:
