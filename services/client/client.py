@@ -38,6 +38,7 @@ from schemas.events import (
     TaskPayload,
     TaskSubmitted,
 )
+from schemas.records import RunRecord, TaskRecord
 from services.broker.connect import connect
 from services.client import artifacts, identity, runs
 from services.client.errors import ResultTimeoutError, SubmitError
@@ -45,7 +46,6 @@ from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
 from services.client.settings import ClientSettings
 from services.client.watchers import FinishFeed
-from services.collector.records import RunRecord, TaskRecord
 from services.common.clock import utcnow
 from services.observability.tracing import current_trace_headers
 

@@ -23,10 +23,10 @@ from nats.js.kv import KeyValue
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
+from schemas.fold import fold_task
+from schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 from services.client.errors import UnknownTaskError
 from services.client.retry import retry_transient
-from services.collector.fold import fold_task
-from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 
 log = structlog.get_logger(__name__)
 

@@ -16,10 +16,9 @@ from nats.js.errors import KeyNotFoundError
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import AnyEvent, RunFinished, RunTask
+from schemas.records import join_run_tasks, run_shard_decoder, run_shard_key
 from services.client.errors import ResultTimeoutError, UnknownRunError
 from services.client.watchers import ordered_subscription, release
-from services.collector.records import run_shard_decoder, run_shard_key
-from services.collector.runs import run_tasks as join_run_tasks
 
 if TYPE_CHECKING:
     from services.client.client import HandoffClient

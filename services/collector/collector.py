@@ -27,10 +27,8 @@ from prometheus_client import Counter
 from schemas import names
 from schemas.codec import encode
 from schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskStatus, TaskSubmitted
-from services.collector.dead_letters import reject
-from services.collector.fold import fold_task
-from services.collector.intake import Intake, Rejected, SealItem, TaskItem
-from services.collector.records import (
+from schemas.fold import fold_task
+from schemas.records import (
     RunRecord,
     RunShard,
     TaskRecord,
@@ -39,6 +37,8 @@ from services.collector.records import (
     run_shard_key,
     task_record_decoder,
 )
+from services.collector.dead_letters import reject
+from services.collector.intake import Intake, Rejected, SealItem, TaskItem
 from services.collector.runs import (
     RunDelta,
     by_shard,
