@@ -29,6 +29,7 @@ from nats.js.object_store import ObjectStore
 
 from schemas import names
 from schemas.events import SourceSnapshot
+from services.artifacts.chunks import ObjectVanished, read_chunks
 from services.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
 from services.artifacts.extract import extract_stream
 from services.artifacts.settings import SnapshotLimits
@@ -121,8 +122,8 @@ async def materialize_snapshot(
 
         sink = HashingWriter(spool, max_bytes=limits.max_object_bytes, too_large=too_large)
         try:
-            await store.get(snapshot.digest, writeinto=sink)  # type: ignore[arg-type]  # a file-like sink
-        except NotFoundError:
+            await read_chunks(js, names.SNAPSHOTS_BUCKET, info, sink.write)
+        except ObjectVanished:
             raise SnapshotMissing(f"snapshot {snapshot.digest} disappeared while it was downloaded") from None
         actual = sink.sha256.hexdigest()
         if actual != snapshot.digest:

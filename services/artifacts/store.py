@@ -15,11 +15,12 @@ from typing import IO
 
 from nats.js import JetStreamContext
 from nats.js.api import ObjectMeta
-from nats.js.errors import BucketNotFoundError, DigestMismatchError, NotFoundError
+from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
 
 from schemas import names
 from schemas.events import ArtifactRef
+from services.artifacts.chunks import ObjectVanished, read_chunks
 from services.artifacts.errors import ArtifactCorrupt, ArtifactMissing, ArtifactTooLarge, BucketMissing
 from services.artifacts.settings import artifact_max_bytes_from_env
 from services.artifacts.streams import HashingReader, HashingWriter
@@ -87,11 +88,9 @@ async def download_artifact(js: JetStreamContext, ref: ArtifactRef, out: IO[byte
 
     sink = HashingWriter(out, max_bytes=ref.size_bytes, too_large=too_large)
     try:
-        await store.get(ref.name, writeinto=sink)  # type: ignore[arg-type]  # a file-like sink
-    except NotFoundError:
+        await read_chunks(js, ref.bucket, info, sink.write)
+    except ObjectVanished:
         raise ArtifactMissing(missing) from None
-    except DigestMismatchError:
-        raise ArtifactCorrupt(f"artifact {ref.name} does not match the object store's digest") from None
     if sink.received != ref.size_bytes or sink.sha256.hexdigest() != ref.sha256:
         raise ArtifactCorrupt(
             f"artifact {ref.name} does not match its reference (size {sink.received}, expected {ref.size_bytes})"
