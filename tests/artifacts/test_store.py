@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import os
 from pathlib import Path
@@ -83,3 +84,17 @@ async def test_an_object_larger_than_its_reference_is_not_downloaded(
     with target.open("wb") as out, pytest.raises(ArtifactCorrupt, match="expected 5"):
         await download_artifact(js, ref, out)
     assert target.read_bytes() == b""
+
+
+async def test_objects_uploaded_at_once_download_intact_from_the_shared_stream(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    """Each download walks its own object's chunks in the stream, skipping chunks of an object stored meanwhile."""
+    first, second = os.urandom(1024 * 1024 + 3), os.urandom(1024 * 1024 + 5)
+    refs = await asyncio.gather(
+        put_artifact(js, "one.bin", first, content_type="application/octet-stream"),
+        put_artifact(js, "two.bin", second, content_type="application/octet-stream"),
+    )
+    info = await js.stream_info(f"OBJ_{names.ARTIFACTS_BUCKET}")
+    assert info.state.messages == 2 * 9 + 2  # 9 chunks each and one metadata message each
+    assert [await get_artifact(js, ref) for ref in refs] == [first, second]
