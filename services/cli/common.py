@@ -26,8 +26,8 @@ from services.client.errors import (
     UnknownRunError,
     UnknownTaskError,
 )
-from services.client.retry import TRANSIENT
 from services.client.settings import ClientSettings
+from services.common.broker_retry import TRANSIENT_BROKER_ERRORS
 from services.common.logging import configure_logging
 from services.common.settings import EmbeddedSettings, LogSettings
 from services.stack.state import running_stack
@@ -70,7 +70,7 @@ async def open_client() -> AsyncIterator[HandoffClient]:
         raise CliError(Exit.NOT_FOUND, str(exc)) from exc
     except HandoffUnavailableError as exc:
         raise CliError(Exit.UNAVAILABLE, f"{exc} (is JetStream enabled and does it have quorum?)") from exc
-    except TRANSIENT as exc:  # a direct JetStream call that met the outage without a retry of its own
+    except TRANSIENT_BROKER_ERRORS as exc:  # a direct JetStream call that met the outage without a retry of its own
         raise CliError(Exit.UNAVAILABLE, f"JetStream did not answer at {url}: {type(exc).__name__}") from exc
     finally:
         await client.close()

@@ -6,7 +6,7 @@ import sys
 from dataclasses import dataclass, field
 
 from schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
-from services.collector.records import TaskRecord, TaskState
+from schemas.records import TaskRecord, TaskState
 
 
 @dataclass(slots=True)

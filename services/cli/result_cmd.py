@@ -113,6 +113,7 @@ async def run(args: argparse.Namespace) -> int:
     if args.apply is not None and not args.apply.is_dir():
         raise CliError(Exit.USAGE, f"--apply {args.apply}: no such folder (give the work tree to apply the patch to)")
     async with open_client() as client:
+        finished: TaskFinished | None
         if args.wait_s > 0:
             finished = await client.result(args.task_id, timeout=args.wait_s)
         else:

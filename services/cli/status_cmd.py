@@ -17,13 +17,12 @@ from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskSubmitted
+from schemas.records import ReplicaPresence, TaskRecord, presence_decoder
 from services.cli.common import open_client, print_json, task_id_arg
 from services.cli.escape import printable
 from services.cli.exit_codes import Exit
 from services.client.retry import retry_transient
-from services.collector.records import TaskRecord
 from services.common.clock import utcnow
-from services.generator.presence import ReplicaPresence, presence_decoder
 
 _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 

@@ -59,7 +59,8 @@ def _report(
     else:
         counts: dict[str, int] = {}
         for r in rows:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
+            status = str(r["status"])
+            counts[status] = counts.get(status, 0) + 1
         print(", ".join(f"{n} {s}" for s, n in sorted(counts.items())))
         for r in rows:
             if r["status"] != TaskStatus.SUCCEEDED:

@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
 from schemas import names
 from schemas.events import AnyEvent, TaskFinished
+from schemas.records import TaskRecord
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.cli.progress import ProgressBoard
@@ -18,7 +19,6 @@ from services.client.client import HandoffClient
 from services.client.errors import HandoffUnavailableError, ResultTimeoutError
 from services.client.retry import retry_transient
 from services.client.runs import watch_events
-from services.collector.records import TaskRecord
 
 SEED_CONCURRENCY = 32
 MAX_TASK_FILTERS = 64
@@ -73,7 +73,7 @@ async def wait_with_progress(
     return finals, timed_out
 
 
-async def _follow(events: AsyncIterator[AnyEvent], board: ProgressBoard) -> None:
+async def _follow(events: AsyncGenerator[AnyEvent, None], board: ProgressBoard) -> None:
     """Display only: a watch that cannot start (an outage) leaves the board to the results."""
     try:
         async with aclosing(events) as stream:

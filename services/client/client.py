@@ -15,7 +15,7 @@ import asyncio
 import math
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncGenerator, Generator, Iterable
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -38,6 +38,7 @@ from schemas.events import (
     TaskPayload,
     TaskSubmitted,
 )
+from schemas.records import RunRecord, TaskRecord
 from services.broker.connect import connect
 from services.client import artifacts, identity, runs
 from services.client.errors import ResultTimeoutError, SubmitError
@@ -46,7 +47,6 @@ from services.client.publishing import PublishFailed, publish_acked
 from services.client.retry import within_deadline
 from services.client.settings import ClientSettings
 from services.client.watchers import FinishFeed
-from services.collector.records import RunRecord, TaskRecord
 from services.common.clock import utcnow
 from services.observability.tracing import current_trace_headers
 
@@ -253,7 +253,7 @@ class HandoffClient:
         self,
         task_ids: Iterable[str],
         timeout: float | None = None,  # noqa: ASYNC109 (the API's typed timeout)
-    ) -> AsyncIterator[TaskFinished]:
+    ) -> AsyncGenerator[TaskFinished, None]:
         """The final events of ``task_ids`` in the order they finish (already finished ones first).
 
         Unknown ids raise ``UnknownTaskError`` before anything is yielded; when ``timeout`` (seconds, default
@@ -316,7 +316,9 @@ class HandoffClient:
         log.warning("finish of another run ignored", task_id=finished.task_id, run_id=finished.run_id, owner=run_id)
         return await self._lookups.finished_of_run(finished.task_id, run_id)
 
-    def watch(self, run_id: str, *, from_start: bool = False, until_finished: bool = True) -> AsyncIterator[AnyEvent]:
+    def watch(
+        self, run_id: str, *, from_start: bool = False, until_finished: bool = True
+    ) -> AsyncGenerator[AnyEvent, None]:
         """The run's lifecycle events as they happen (all since the start with ``from_start``), decoded.
 
         Ends after the run's RunFinished when ``until_finished``; otherwise runs until the caller stops.

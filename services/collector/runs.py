@@ -22,8 +22,8 @@ from datetime import datetime
 
 import msgspec
 
-from schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, RunTask, TaskStatus
-from services.collector.records import FinalStatus, RunRecord, RunShard, TaskRecord, run_shard_of
+from schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, TaskStatus
+from schemas.records import FinalStatus, RunRecord, RunShard, TaskRecord, join_run_tasks, run_shard_of
 
 replace = msgspec.structs.replace
 
@@ -161,24 +161,13 @@ def needs_report(record: RunRecord) -> bool:
     return record.published_at is None or record.revision > record.published_revision
 
 
-def run_tasks(record: RunRecord, shards: Iterable[RunShard]) -> list[RunTask]:
-    """Every finished task of the run, sorted by task id."""
-    finished = dict(record.finished)
-    for shard in shards:
-        finished.update({k: v for k, v in shard.finished.items() if k not in finished})
-    return [
-        RunTask(task_id=task_id, status=final.status, error_code=final.error_code)
-        for task_id, final in sorted(finished.items())
-    ]
-
-
 def run_finished_event(record: RunRecord, shards: Iterable[RunShard], at: datetime) -> RunFinished:
     """The ``RunFinished`` for a complete run: counts by status, and its tasks when there are few enough."""
     size = record.finished_count
     listed = size <= RUN_FINISHED_MAX_TASKS
     return RunFinished(
         run_id=record.run_id,
-        tasks=run_tasks(record, shards) if listed else [],
+        tasks=join_run_tasks(record, shards) if listed else [],
         finished_at=at,
         counts=record.counts(),
         size=size,

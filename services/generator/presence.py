@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import socket
-from datetime import datetime
 from types import TracebackType
 
 import msgspec
@@ -17,28 +16,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from schemas import names
+from schemas.records import ReplicaPresence
 from services.common.clock import utcnow
 from services.generator.stats import GeneratorStats
 from services.observability import metrics
 
 log = structlog.get_logger(__name__)
-
-
-class ReplicaPresence(msgspec.Struct, kw_only=True, frozen=True):
-    replica_id: str
-    hostname: str
-    pid: int
-    slots: int
-    slots_in_use: int
-    started: int
-    finished: int
-    dead_letters: int
-    ready: bool
-    since: datetime
-    reported_at: datetime
-
-
-presence_decoder = msgspec.json.Decoder(ReplicaPresence)
 
 
 class PresenceReporter:

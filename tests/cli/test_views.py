@@ -14,12 +14,12 @@ from nats.js import JetStreamContext
 from schemas import names
 from schemas.codec import encode
 from schemas.events import RunFinished, RunTask, TargetCoverage, TaskFinished, TaskStatus, TestGenerationResult
+from schemas.records import TaskRecord, TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.cli.progress import ProgressBoard
 from services.cli.result_cmd import summarize
 from services.cli.status_cmd import human
-from services.collector.records import TaskRecord, TaskState
 from services.common.clock import utcnow
 
 

@@ -7,8 +7,8 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import DeadLetterReason, TaskStatus
+from schemas.records import TaskState
 from schemas.topology import Topology
-from services.collector.records import TaskState
 from services.common.clock import utcnow
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import (

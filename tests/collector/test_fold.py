@@ -8,8 +8,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import ErrorCode, TaskStatus
-from services.collector.fold import fold_task
-from services.collector.records import FinalStatus, RunShard, TaskRecord, TaskState
+from schemas.fold import fold_task
+from schemas.records import FinalStatus, RunShard, TaskRecord, TaskState
 from services.collector.runs import (
     RunDelta,
     delta_of_task,

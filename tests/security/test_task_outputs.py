@@ -11,10 +11,10 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import ErrorCode, RefusalReason, TaskFinished, TaskStatus, TestGenerationResult
+from schemas.records import TaskRecord, TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import ClientSettings, HandoffClient
-from services.collector.records import TaskRecord, TaskState
 from services.common.settings import NatsSettings
 from services.sandbox import SandboxMode, SandboxSettings
 from services.scripted_model import ScriptedModelServer

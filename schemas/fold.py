@@ -18,7 +18,7 @@ from datetime import datetime
 import msgspec
 
 from schemas.events import TaskEvent, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
-from services.collector.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
+from schemas.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
 
 MAX_PROGRESS_SEQS = 1024  # per attempt; beyond that progress_count stops growing (last_progress still moves)
 
