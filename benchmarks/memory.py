@@ -1,6 +1,6 @@
 """Memory: a ``handoff generator`` process idle, and what each in-flight agent task adds to it.
 
-    python -m benchmarks.memory [--levels 1,2,4] [--turn-s 1.0]
+    python -m benchmarks.memory [--levels 1,2,4] [--turn-s 1.0] [--snapshot-mib 100]
 
 The agent runs with the SCRIPTED MODEL (a script, not an LLM: it writes a doctest-driven test per module, runs
 it, finishes), served from this process over HTTP as a remote model would be. Every reply is held back
@@ -14,13 +14,18 @@ once per child).
 1. idle: after start-up, before any task (the agent SDK is imported only when the first test-generation task
    builds its runner, ``services/runners/registry.py``);
 2. after one warm-up task: the SDK loaded, nothing in flight (the baseline of step 3);
-3. for each level K: K tasks submitted together; the peak RSS while they run, minus the RSS just before.
+3. for each level K: K tasks submitted together; the peak RSS while they run, minus the RSS just before;
+4. a large snapshot: one task on the sample project, then the same task on the sample project plus incompressible
+   data files that make its snapshot ``snapshot_mib`` MiB (100 by default). The generator downloads it into a
+   temporary file and extracts it from there; what the large snapshot adds to the peak is the difference between
+   the two tasks' growth (goal: at most 20 MiB for 100 MiB).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import shutil
 import statistics
 import tempfile
@@ -30,6 +35,7 @@ from benchmarks.driver import drive
 from benchmarks.harness import bench_topology, children_pss_mb, fresh_server, header, quiet_logs, rss_mb
 from benchmarks.services import as_processes, prepare
 from schemas.events import AnyEvent, GenerateTests, SourceSnapshot, TaskFinished, TaskStarted
+from services.artifacts.settings import MIB, SnapshotLimits
 from services.artifacts.snapshots import upload_snapshot
 from services.client import HandoffClient
 from services.client.settings import ClientSettings
@@ -43,6 +49,8 @@ from services.workflow.discovery import discover_targets
 SAMPLE = Path(__file__).resolve().parent.parent / "services" / "demo" / "sample_project"
 IDLE_GOAL_MB = 300.0
 PER_TASK_GOAL_MB = 50.0
+SNAPSHOT_GOAL_MB = 20.0  # for a 100 MiB snapshot
+BLOB_BYTES = 4 * MIB  # one data file of the large snapshot (under the default per-file limit)
 
 
 class SlowTurns:
@@ -123,19 +131,37 @@ async def run_level(
     return before, sampler.peak(), overlap(events), measured.failed
 
 
-async def main(levels: list[int], turn_s: float) -> str:
+def add_data_files(repo: Path, total_mib: int) -> None:
+    """Incompressible data files under ``repo/data`` that bring the tree to about ``total_mib`` MiB."""
+    data = repo / "data"
+    data.mkdir()
+    remaining = total_mib * MIB - sum(p.stat().st_size for p in repo.rglob("*") if p.is_file())
+    index = 0
+    while remaining > 0:
+        size = min(BLOB_BYTES, remaining)
+        (data / f"blob-{index:03d}.bin").write_bytes(os.urandom(size))
+        remaining -= size
+        index += 1
+
+
+async def main(levels: list[int], turn_s: float, snapshot_mib: int = 100) -> str:
     out = [
         header(
             "Memory",
             f"`handoff generator` RSS (MiB); scripted-model agent tasks, each model reply held back {turn_s} s; "
             f"levels {levels} tasks in flight. Goals: idle <= {IDLE_GOAL_MB:.0f} MiB, "
-            f"<= {PER_TASK_GOAL_MB:.0f} MiB per in-flight task.",
+            f"<= {PER_TASK_GOAL_MB:.0f} MiB per in-flight task, <= {SNAPSHOT_GOAL_MB:.0f} MiB added by a 100 MiB "
+            "snapshot.",
         )
     ]
     slots = max(levels)
     with tempfile.TemporaryDirectory(prefix="handoff-bench-mem-") as tmp, fresh_server() as server:
         repo = Path(tmp) / "sample"
         shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache"))
+        large_repo = Path(tmp) / "sample-large"
+        shutil.copytree(repo, large_repo)
+        add_data_files(large_repo, snapshot_mib)
+        large_limits = SnapshotLimits(max_total_bytes=2 * snapshot_mib * MIB)
         targets = discover_targets(repo, WorkflowSpec(component="inventory"))
         topology = bench_topology(max_in_flight=slots)
         nc = await prepare(server.url, topology)
@@ -146,6 +172,7 @@ async def main(levels: list[int], turn_s: float) -> str:
                     "HANDOFF_SCRIPTED_MODEL": "true",
                     "HANDOFF_LLM_BASE_URL": model.base_url,
                     "HANDOFF_WORK_DIR": str(Path(tmp) / "work"),
+                    "HANDOFF_SNAPSHOT_MAX_BYTES": str(large_limits.max_total_bytes),
                 }
                 async with as_processes(server.url, topology, slots=slots, generator_env=env) as (gens, _):
                     pid = gens[0].pid
@@ -164,6 +191,9 @@ async def main(levels: list[int], turn_s: float) -> str:
                         (level, *await run_level(client, pid, snapshot, targets, level, f"mem-{level}"))
                         for level in levels
                     ]
+                    small = await run_level(client, pid, snapshot, targets, 1, "mem-snapshot-small")
+                    large_snapshot = await upload_snapshot(client.js, large_repo, limits=large_limits)
+                    large = await run_level(client, pid, large_snapshot, targets, 1, "mem-snapshot-large")
         finally:
             await nc.close()
     out += [
@@ -185,6 +215,22 @@ async def main(levels: list[int], turn_s: float) -> str:
             f"| {level} | {seen} | {before[0]:.0f} | {peak[0]:.0f} | {per_task:.1f} | {per_task_tree:.1f} | "
             f"{per_task / PER_TASK_GOAL_MB:.2f} / {per_task_tree / PER_TASK_GOAL_MB:.2f} |"
         )
+    small_added = small[1][0] - small[0][0]
+    out += [
+        "",
+        "| snapshot | size (MiB) | RSS before | peak RSS | added | added by the large snapshot | x goal |",
+        "|---|---|---|---|---|---|---|",
+        f"| sample project | {snapshot.size_bytes / MIB:.2f} | {small[0][0]:.0f} | {small[1][0]:.0f} | "
+        f"{small_added:.1f} | | |",
+    ]
+    large_added = large[1][0] - large[0][0]
+    share = large_added - small_added
+    goal = SNAPSHOT_GOAL_MB * large_snapshot.size_bytes / (100 * MIB)
+    out.append(
+        f"| sample project + data files | {large_snapshot.size_bytes / MIB:.1f} | {large[0][0]:.0f} | "
+        f"{large[1][0]:.0f} | {large_added:.1f} | {share:.1f} | {share / goal:.2f} |"
+    )
+    failed += small[3] + large[3]
     if failed:
         out.append(f"\n**{failed} task(s) did not succeed.**")
     return "\n".join(out)
@@ -194,10 +240,11 @@ def cli() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--levels", default="1,2,4", help="tasks in flight per step (default 1,2,4)")
     parser.add_argument("--turn-s", type=float, default=1.0, help="seconds each scripted model reply is held back")
+    parser.add_argument("--snapshot-mib", type=int, default=100, help="size of the large snapshot (default 100)")
     args = parser.parse_args()
     quiet_logs()
     levels = [int(n) for n in args.levels.split(",") if n.strip()]
-    print(asyncio.run(main(levels, args.turn_s)))
+    print(asyncio.run(main(levels, args.turn_s, args.snapshot_mib)))
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ class Part(msgspec.Struct, kw_only=True, frozen=True, forbid_unknown_fields=Fals
     """Base of nested, untagged parts."""
 
 
-class SourceSnapshot(Part):
+class SourceSnapshot(Part, frozen=True):
     """A content-addressed source tree in the snapshots object store (object name == digest)."""
 
     digest: Sha256
@@ -121,7 +121,7 @@ class SourceSnapshot(Part):
     files: Count
 
 
-class ArtifactRef(Part):
+class ArtifactRef(Part, frozen=True):
     """An object in the artifacts object store."""
 
     bucket: ShortText
@@ -131,7 +131,7 @@ class ArtifactRef(Part):
     content_type: ShortText = "application/octet-stream"
 
 
-class TargetCoverage(Part):
+class TargetCoverage(Part, frozen=True):
     target: RelPath
     percent: Annotated[float, msgspec.Meta(ge=0, le=100)]
     covered_lines: Count = 0
@@ -151,13 +151,13 @@ class Verdict(StrEnum):
     USELESS = "useless"  # checks nothing, or adds no line or branch coverage
 
 
-class DroppedTest(Part):
+class DroppedTest(Part, frozen=True):
     test: TestId
     verdict: Verdict
     reason: Annotated[str, msgspec.Meta(max_length=2000)] = ""
 
 
-class TargetQuality(Part):
+class TargetQuality(Part, frozen=True):
     """One target's coverage before (the project's existing tests) and after (plus the kept tests), and how many
     mutants of it the kept tests killed."""
 
@@ -172,7 +172,7 @@ class TargetQuality(Part):
     mutants_sampled: bool = False  # fewer mutants ran than were generated, to fit the time budget
 
 
-class RoundCounts(Part):
+class RoundCounts(Part, frozen=True):
     round: Annotated[int, msgspec.Meta(ge=1)]
     kept: Count = 0
     failed: Count = 0
@@ -180,14 +180,14 @@ class RoundCounts(Part):
     useless: Count = 0
 
 
-class LlmUsage(Part):
+class LlmUsage(Part, frozen=True):
     model: ShortText = ""
     prompt_tokens: Count = 0
     completion_tokens: Count = 0
     cost_usd: Annotated[float, msgspec.Meta(ge=0)] = 0.0
 
 
-class ProjectEnvironment(Part):
+class ProjectEnvironment(Part, frozen=True):
     """The virtualenv a task's tests ran in: built from the project's dependency files, or reused from the cache."""
 
     python: ShortText = ""
@@ -197,7 +197,7 @@ class ProjectEnvironment(Part):
     requirements: Count = 0
 
 
-class Timings(Part):
+class Timings(Part, frozen=True):
     submitted_at: UtcTime | None = None
     started_at: UtcTime | None = None
     finished_at: UtcTime | None = None
@@ -206,14 +206,14 @@ class Timings(Part):
     total_s: Seconds | None = None
 
 
-class RefusedChange(Part):
+class RefusedChange(Part, frozen=True):
     """A file the agent changed that the task did not hand over, and why."""
 
     path: Annotated[str, msgspec.Meta(max_length=1024)]
     reason: RefusalReason
 
 
-class TaskError(Part):
+class TaskError(Part, frozen=True):
     code: ErrorCode
     message: LongText
     retryable: bool = False
@@ -225,7 +225,7 @@ class Payload(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, forbi
     """Base of the kind-specific part of a submit."""
 
 
-class GenerateTests(Payload, tag="generate_tests"):
+class GenerateTests(Payload, tag="generate_tests", frozen=True):
     """Write unit tests for target modules of a source snapshot, validated by running them."""
 
     source: SourceSnapshot
@@ -241,7 +241,7 @@ class GenerateTests(Payload, tag="generate_tests"):
     mutation_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
 
 
-class Sleep(Payload, tag="sleep"):
+class Sleep(Payload, tag="sleep", frozen=True):
     """Diagnostic and benchmark kind: the worker sleeps, then succeeds or fails as told. No agent runs."""
 
     duration_s: Annotated[float, msgspec.Meta(ge=0, le=86_400)]
@@ -257,7 +257,7 @@ class Result(msgspec.Struct, tag_field="kind", kw_only=True, frozen=True, forbid
     """Base of kind-specific results."""
 
 
-class TestGenerationResult(Result, tag="generate_tests"):
+class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     __test__ = False  # not a pytest class
 
     summary: LongText = ""
@@ -287,7 +287,7 @@ class TestGenerationResult(Result, tag="generate_tests"):
     """Changes left out of the patch (at most 200 listed; the summary gives the total)."""
 
 
-class SleepResult(Result, tag="sleep"):
+class SleepResult(Result, tag="sleep", frozen=True):
     slept_s: Seconds
 
 
@@ -299,7 +299,7 @@ class Event(msgspec.Struct, tag_field="type", kw_only=True, frozen=True, forbid_
     schema_version: Annotated[int, msgspec.Meta(ge=1)] = SCHEMA_VERSION
 
 
-class TaskSubmitted(Event, tag="task.submitted"):
+class TaskSubmitted(Event, tag="task.submitted", frozen=True):
     task_id: Ident
     payload: TaskPayload
     submitted_at: UtcTime
@@ -316,7 +316,7 @@ class TaskSubmitted(Event, tag="task.submitted"):
         return type(self.payload).__struct_config__.tag  # type: ignore[return-value]
 
 
-class TaskStarted(Event, tag="task.started"):
+class TaskStarted(Event, tag="task.started", frozen=True):
     task_id: Ident
     attempt: Annotated[int, msgspec.Meta(ge=1)]
     replica_id: ShortText
@@ -324,7 +324,7 @@ class TaskStarted(Event, tag="task.started"):
     run_id: Ident | None = None
 
 
-class TaskProgress(Event, tag="task.progress"):
+class TaskProgress(Event, tag="task.progress", frozen=True):
     task_id: Ident
     attempt: Annotated[int, msgspec.Meta(ge=1)]
     seq: Count
@@ -334,7 +334,7 @@ class TaskProgress(Event, tag="task.progress"):
     run_id: Ident | None = None
 
 
-class TaskFinished(Event, tag="task.finished"):
+class TaskFinished(Event, tag="task.finished", frozen=True):
     task_id: Ident
     status: TaskStatus
     finished_at: UtcTime
@@ -346,14 +346,14 @@ class TaskFinished(Event, tag="task.finished"):
     timings: Timings = Timings()
 
 
-class CancelRequested(Event, tag="task.cancel_requested"):
+class CancelRequested(Event, tag="task.cancel_requested", frozen=True):
     task_id: Ident
     requested_at: UtcTime
     reason: LongText = ""
     requested_by: ShortText = ""
 
 
-class DeadLettered(Event, tag="dead_lettered"):
+class DeadLettered(Event, tag="dead_lettered", frozen=True):
     original: bytes
     original_subject: Annotated[str, msgspec.Meta(max_length=1024)]
     reason: DeadLetterReason
@@ -367,19 +367,19 @@ class DeadLettered(Event, tag="dead_lettered"):
     headers: dict[str, str] = {}
 
 
-class RunSealed(Event, tag="run.sealed"):
+class RunSealed(Event, tag="run.sealed", frozen=True):
     run_id: Ident
     size: Annotated[int, msgspec.Meta(ge=1, le=MAX_RUN_SIZE)]
     sealed_at: UtcTime
 
 
-class RunTask(Part):
+class RunTask(Part, frozen=True):
     task_id: Ident
     status: TaskStatus
     error_code: ErrorCode | None = None
 
 
-class RunFinished(Event, tag="run.finished"):
+class RunFinished(Event, tag="run.finished", frozen=True):
     """A run's last task finished. ``tasks`` lists them (sorted by id) only while ``tasks_listed``: for runs of
     more than 1,000 tasks it is empty and the tasks are read from the run's records (``HandoffClient.run_tasks``),
     so the event stays far below the message limit whatever the run's size."""

@@ -1,4 +1,5 @@
-"""Export the JSON Schema of every event (schemas/json/) and the AsyncAPI document: ``handoff schemas export``."""
+"""Export the JSON Schema of every event and record (schemas/json/) and the AsyncAPI document: ``handoff schemas
+export``."""
 
 from __future__ import annotations
 
@@ -9,24 +10,40 @@ import msgspec
 
 from schemas import asyncapi
 from schemas.events import ALL_EVENT_TYPES, Event
+from schemas.records import RECORD_TYPES, ReplicaPresence, RunRecord, RunShard, TaskRecord
 
 JSON_DIR = Path(__file__).parent / "json"
 ASYNCAPI_FILE = Path(__file__).parent / "asyncapi.json"
+
+
+# record type -> the name its schema file gets (records are untagged: named after what they record)
+RECORD_FILE_STEMS: dict[type[msgspec.Struct], str] = {
+    TaskRecord: "record.task",
+    RunRecord: "record.run",
+    RunShard: "record.run_shard",
+    ReplicaPresence: "record.replica_presence",
+}
 
 
 def _file_name(event_type: type[Event]) -> str:
     return f"{event_type.__struct_config__.tag}.schema.json"
 
 
+def record_file_name(record_type: type[msgspec.Struct]) -> str:
+    return f"{RECORD_FILE_STEMS[record_type]}.schema.json"
+
+
+def _schema_file(struct_type: type[msgspec.Struct]) -> bytes:
+    schema = msgspec.json.schema(struct_type)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = struct_type.__name__
+    return msgspec.json.format(msgspec.json.encode(schema), indent=2) + b"\n"
+
+
 def render() -> dict[str, bytes]:
-    """File name -> exact bytes that should be committed for each event type."""
-    out: dict[str, bytes] = {}
-    for event_type in ALL_EVENT_TYPES:
-        schema = msgspec.json.schema(event_type)
-        schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-        schema["title"] = event_type.__name__
-        body = msgspec.json.format(msgspec.json.encode(schema), indent=2) + b"\n"
-        out[_file_name(event_type)] = body
+    """File name -> exact bytes that should be committed for each event type and each record type."""
+    out = {_file_name(event_type): _schema_file(event_type) for event_type in ALL_EVENT_TYPES}
+    out.update({record_file_name(record_type): _schema_file(record_type) for record_type in RECORD_TYPES})
     return out
 
 

@@ -98,6 +98,7 @@ ALL_RUN_EVENTS = f"{PREFIX}.run.>"
 RUN_SEALED_FILTER = f"{PREFIX}.run.*.sealed"
 RUN_FINISHED_FILTER = f"{PREFIX}.run.*.finished"
 CANCEL_FILTER = f"{PREFIX}.cancel.*"
+QUEUED_CANCELS_GROUP = f"{PREFIX}-queued-cancels"  # one replica finishes a cancelled task that never started
 
 
 def run_token(run_id: str | None) -> str:
@@ -213,8 +214,9 @@ def replayed_finished_msg_id(task_id: str, dlq_seq: int) -> str:
     return f"finished:{task_id}:replay-{dlq_seq}"
 
 
-def run_finished_msg_id(run_id: str) -> str:
-    return f"run-finished:{run_id}"
+def run_finished_msg_id(run_id: str, revision: int = 0) -> str:
+    """One RunFinished per run, and one more per revision (a replayed dead letter finished again)."""
+    return f"run-finished:{run_id}" if revision == 0 else f"run-finished:{run_id}:rev-{revision}"
 
 
 def dead_letter_msg_id(stream: str, stream_seq: int) -> str:

@@ -72,6 +72,8 @@ class KvSpec(msgspec.Struct, kw_only=True, frozen=True):
     history: int = 1
     replicas: int = 1
     storage: Literal["file", "memory"] = "file"
+    expendable: bool = False
+    """Its entries may be lost: a change of an immutable setting (storage) re-creates the bucket, no conflict."""
 
 
 class ObjectStoreSpec(msgspec.Struct, kw_only=True, frozen=True):
@@ -163,7 +165,8 @@ def build_topology(p: TopologyParams | None = None) -> Topology:
                 description="generator replicas report slots and counters here; entries expire with the replica",
                 ttl_s=p.presence_ttl_s,
                 replicas=p.replicas,
-                storage="memory",
+                # file storage: presence survives a server restart (a memory bucket vanished with it)
+                expendable=True,
             ),
         ),
         object_stores=(

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
+import msgspec
+import nats.errors
 import pytest
 from nats.js import JetStreamContext
-from nats.js.api import RetentionPolicy, StreamConfig
+from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
 from schemas import names
 from schemas.topology import TopologyParams, build_topology
+from services.broker.embedded import EmbeddedNats
 from services.broker.provision import Action, TopologyConflict, apply_topology
+from tests.support.nats import eventually
 
 
 async def test_applying_twice_creates_everything_then_reports_everything_unchanged(
@@ -59,3 +65,39 @@ def test_max_deliver_must_leave_room_for_every_retry_delay() -> None:
     """A topology whose retries would outlast max_deliver is rejected before it reaches a server."""
     with pytest.raises(ValueError, match="max_deliver"):
         build_topology(TopologyParams(max_deliver=3, retry_backoff_s=(1.0, 2.0, 3.0)))
+
+
+async def test_replica_presence_survives_a_server_restart(nats_server: EmbeddedNats, js: JetStreamContext) -> None:
+    """The presence bucket is stored on file: an entry written before a nats-server restart is there after it."""
+    await apply_topology(js, build_topology())
+    kv = await js.key_value(names.REPLICAS_BUCKET)
+    await kv.put("replica-1", b"{}")
+    nats_server.kill()
+    await asyncio.to_thread(nats_server.start)
+
+    async def entry() -> bytes | None:
+        try:
+            return (await kv.get("replica-1")).value
+        except (nats.errors.Error, TimeoutError):
+            return None  # reconnecting, or the entry is gone
+
+    assert await eventually(entry, timeout_s=20, what="the presence entry after the restart") == b"{}"
+
+
+async def test_a_presence_bucket_kept_in_memory_by_an_older_topology_is_recreated_on_file(
+    js: JetStreamContext,
+) -> None:
+    """The expendable presence bucket changes storage by re-creation instead of a topology conflict."""
+    older = build_topology()
+    memory = msgspec.structs.replace(
+        older,
+        key_values=tuple(
+            msgspec.structs.replace(kv, storage="memory") if kv.bucket == names.REPLICAS_BUCKET else kv
+            for kv in older.key_values
+        ),
+    )
+    await apply_topology(js, memory)
+    changes = await apply_topology(js, build_topology())
+    assert {c.name: c.action for c in changes}[names.REPLICAS_BUCKET] == Action.UPDATED
+    info = await js.stream_info(names.kv_stream(names.REPLICAS_BUCKET))
+    assert info.config.storage == StorageType.FILE

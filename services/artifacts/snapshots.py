@@ -4,6 +4,9 @@ A snapshot is a deterministic tarball of a tree's files; its sha256 is both its 
 identical trees are stored once. Submitters call ``upload_snapshot``; runners call ``materialize_snapshot`` to
 get a fresh workspace per task.
 
+Nothing holds a whole snapshot in memory: uploading writes the tarball into a temporary file, hashed and counted
+as it is written, and the object store reads it from there chunk by chunk.
+
 Materialising never trusts the object: its size is read from the object-store metadata and refused over the
 limits before a byte is downloaded, the download streams into a temporary file (counted and hashed as it
 arrives, so a store that lies about the size is cut off too), and ``services.artifacts.extract`` writes
@@ -13,12 +16,10 @@ regular files and directories only.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
 
 import structlog
 from nats.js import JetStreamContext
@@ -28,10 +29,12 @@ from nats.js.object_store import ObjectStore
 
 from schemas import names
 from schemas.events import SourceSnapshot
+from services.artifacts.chunks import ObjectVanished, read_chunks
 from services.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
 from services.artifacts.extract import extract_stream
 from services.artifacts.settings import SnapshotLimits
-from services.artifacts.tarball import Tarball, build_tarball, list_files
+from services.artifacts.streams import HashingWriter
+from services.artifacts.tarball import Tarball, TarSink, build_tarball, list_files
 
 log = structlog.get_logger(__name__)
 
@@ -69,17 +72,20 @@ async def store_snapshot(
     source = Path(source)
     if not source.is_dir():
         raise SnapshotRefused(f"source is not a directory: {source}")
-    tarball = await asyncio.to_thread(_pack, source, files, limits)
-    digest = hashlib.sha256(tarball.data).hexdigest()
-    snapshot = SourceSnapshot(digest=digest, size_bytes=len(tarball.data), files=tarball.files)
-    store = await _bucket(js, names.SNAPSHOTS_BUCKET)
-    try:
-        await store.get_info(digest)
-    except NotFoundError:
-        await store.put(digest, tarball.data)
-        log.info("snapshot_uploaded", digest=digest, size_bytes=snapshot.size_bytes, files=snapshot.files)
-    else:
-        log.info("snapshot_already_stored", digest=digest, size_bytes=snapshot.size_bytes, files=snapshot.files)
+    with tempfile.TemporaryFile(prefix="handoff-snapshot-") as spool:
+        sink = HashingWriter(spool, max_bytes=limits.max_object_bytes, too_large=_too_large_to_store)
+        tarball = await asyncio.to_thread(_pack, source, files, limits, sink)
+        digest = sink.sha256.hexdigest()
+        snapshot = SourceSnapshot(digest=digest, size_bytes=sink.received, files=tarball.files)
+        store = await _bucket(js, names.SNAPSHOTS_BUCKET)
+        try:
+            await store.get_info(digest)
+        except NotFoundError:
+            spool.seek(0)
+            await store.put(digest, spool)  # type: ignore[arg-type]  # read chunk by chunk from the file
+            log.info("snapshot_uploaded", digest=digest, size_bytes=snapshot.size_bytes, files=snapshot.files)
+        else:
+            log.info("snapshot_already_stored", digest=digest, size_bytes=snapshot.size_bytes, files=snapshot.files)
     if tarball.skipped_links:
         log.warning("snapshot_links_skipped", links=list(tarball.skipped_links[:20]), count=len(tarball.skipped_links))
     return StoredSnapshot(snapshot=snapshot, skipped_links=tarball.skipped_links)
@@ -107,10 +113,17 @@ async def materialize_snapshot(
         ) from None
     _check_info(snapshot, info, limits)
     with tempfile.TemporaryFile(prefix="handoff-snapshot-") as spool:
-        sink = _CountingSink(spool, snapshot.digest, limits.max_object_bytes)
+
+        def too_large(received: int) -> SnapshotCorrupt:
+            return SnapshotCorrupt(
+                f"snapshot {snapshot.digest} is larger than its metadata says (over {limits.max_object_bytes} "
+                "bytes); download stopped"
+            )
+
+        sink = HashingWriter(spool, max_bytes=limits.max_object_bytes, too_large=too_large)
         try:
-            await store.get(snapshot.digest, writeinto=sink)  # type: ignore[arg-type]  # a file-like sink
-        except NotFoundError:
+            await read_chunks(js, names.SNAPSHOTS_BUCKET, info, sink.write)
+        except ObjectVanished:
             raise SnapshotMissing(f"snapshot {snapshot.digest} disappeared while it was downloaded") from None
         actual = sink.sha256.hexdigest()
         if actual != snapshot.digest:
@@ -131,30 +144,15 @@ def _check_info(snapshot: SourceSnapshot, info: ObjectInfo, limits: SnapshotLimi
         )
 
 
-class _CountingSink:
-    """The file the object store writes chunks into: hashes them and stops the download past ``max_bytes``."""
-
-    def __init__(self, spool: IO[bytes], digest: str, max_bytes: int) -> None:
-        self._spool = spool
-        self._digest = digest
-        self._max_bytes = max_bytes
-        self.received = 0
-        self.sha256 = hashlib.sha256()
-
-    def write(self, chunk: bytes) -> int:
-        self.received += len(chunk)
-        if self.received > self._max_bytes:
-            raise SnapshotCorrupt(
-                f"snapshot {self._digest} is larger than its metadata says (over {self._max_bytes} bytes); "
-                "download stopped"
-            )
-        self.sha256.update(chunk)
-        return self._spool.write(chunk)
+def _too_large_to_store(received: int) -> SnapshotRefused:
+    return SnapshotRefused(
+        f"the snapshot tarball passed {received} bytes, over the snapshot limits (HANDOFF_SNAPSHOT_MAX_BYTES)"
+    )
 
 
-def _pack(source: Path, files: Sequence[str] | None, limits: SnapshotLimits) -> Tarball:
+def _pack(source: Path, files: Sequence[str] | None, limits: SnapshotLimits, out: TarSink) -> Tarball:
     try:
-        return build_tarball(source, list_files(source, files), limits)
+        return build_tarball(source, list_files(source, files), limits, out)
     except OSError as err:
         raise SnapshotRefused(f"cannot read the source tree {source}: {err}") from err
 

@@ -16,6 +16,7 @@ import tarfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Protocol
 
 from services.artifacts.errors import SnapshotRefused
 from services.artifacts.extract import extract_stream
@@ -27,9 +28,18 @@ SKIP_DIRS = frozenset(
 GIT_TIMEOUT_S = 30.0
 
 
+class TarSink(Protocol):
+    """Where a tarball is written: ``tarfile`` in write mode only calls ``write`` and ``tell``."""
+
+    def write(self, chunk: bytes, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
 @dataclass(frozen=True, slots=True)
 class Tarball:
-    data: bytes
+    """What was written: the number of files, and the symbolic links that were left out."""
+
     files: int
     skipped_links: tuple[str, ...] = ()
 
@@ -45,7 +55,8 @@ def list_files(source: Path, files: Sequence[str] | None = None) -> list[str]:
     return sorted(set(names))
 
 
-def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) -> Tarball:
+def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits, out: TarSink) -> Tarball:
+    """Write the tarball of ``names`` under ``source`` into ``out`` as it is built (one file's block at a time)."""
     root = source.resolve()
     directories = {parent for name in names for parent in PurePosixPath(name).parents if parent.parts}
     if len(names) + len(directories) > limits.max_files:
@@ -53,11 +64,11 @@ def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) ->
             f"{len(names)} files in {len(directories)} directories exceed the limit of {limits.max_files} "
             "files and directories (HANDOFF_SNAPSHOT_MAX_FILES)"
         )
-    buffer = io.BytesIO()
     total = 0
     count = 0
     skipped: list[str] = []
-    with tarfile.open(fileobj=buffer, mode="w", format=tarfile.PAX_FORMAT) as tar:
+    # typeshed asks for a readable, seekable file; write mode uses write() and tell() alone
+    with tarfile.open(fileobj=out, mode="w", format=tarfile.PAX_FORMAT) as tar:  # type: ignore[call-overload]
         for name in sorted(names):
             path = source / name
             _check_inside(root, path.parent, name)
@@ -91,7 +102,7 @@ def build_tarball(source: Path, names: Sequence[str], limits: SnapshotLimits) ->
             else:
                 continue  # directories come implicitly; submodules, sockets and devices are not source
             count += 1
-    return Tarball(data=buffer.getvalue(), files=count, skipped_links=tuple(skipped))
+    return Tarball(files=count, skipped_links=tuple(skipped))
 
 
 def extract_tarball(data: bytes, dest: Path, limits: SnapshotLimits | None = None) -> int:

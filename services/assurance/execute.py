@@ -54,7 +54,7 @@ async def _read_all(process: asyncio.subprocess.Process, chunks: list[bytes]) ->
         chunks.append(data)
 
 
-async def _end(process: asyncio.subprocess.Process, finished: asyncio.Future[object]) -> None:
+async def _end(process: asyncio.subprocess.Process, finished: asyncio.Future[tuple[None, int]]) -> None:
     _kill_group(process.pid)
     try:
         await asyncio.wait_for(asyncio.shield(finished), timeout=DRAIN_S)

@@ -7,8 +7,8 @@ Copied next to the checks' data, outside the tree under test; it uses nothing bu
 import json
 import os
 
-_outcomes = {}
-_messages = {}
+_outcomes: dict[str, str] = {}
+_messages: dict[str, str] = {}
 
 
 def pytest_runtest_logreport(report):

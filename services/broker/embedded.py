@@ -107,7 +107,15 @@ class EmbeddedNats:
             "-l", str(self._log_path),
             *self.extra_args,
         ]  # fmt: skip
-        self._proc = subprocess.Popen(args, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        self._proc = subprocess.Popen(
+            args,
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            # its own session: a Ctrl-C in the terminal reaches only whoever started it, which stops the server
+            # last (after the services that still need it to hand their work back)
+            start_new_session=True,
+        )
         try:
             self.port = self._wait_for_port(ports_dir)
             self._wait_for_tcp()

@@ -227,32 +227,47 @@ def _shown(value: Any) -> str:
 
 
 async def _apply_kv(js: JetStreamContext, spec: KvSpec) -> Change:
-    stream = names.kv_stream(spec.bucket)
     try:
-        info = await js.stream_info(stream)
+        info = await js.stream_info(names.kv_stream(spec.bucket))
     except NotFoundError:
-        await js.create_key_value(
-            KeyValueConfig(
-                bucket=spec.bucket,
-                description=spec.description,
-                history=spec.history,
-                ttl=spec.ttl_s or None,
-                replicas=spec.replicas,
-                storage=StorageType(spec.storage),
-            )
-        )
+        info = None
+    if info is not None and spec.expendable and _diff(info.config, _kv_stream_config(spec), _STREAM_IMMUTABLE_KV):
+        await js.delete_key_value(spec.bucket)  # only expendable entries are lost (presence reports come again)
+        await _create_kv(js, spec)
+        return Change("kv", spec.bucket, Action.UPDATED, ("storage",))
+    if info is None:
+        await _create_kv(js, spec)
         return Change("kv", spec.bucket, Action.CREATED)
-    wanted = StreamConfig(
-        name=stream,
+    change = await _update_stream(
+        js, "kv", info.config, _kv_stream_config(spec), ("storage", "max_age", "max_msgs_per_subject", "num_replicas")
+    )
+    return Change("kv", spec.bucket, change.action, change.fields)
+
+
+_STREAM_IMMUTABLE_KV = ("storage",)
+
+
+def _kv_stream_config(spec: KvSpec) -> StreamConfig:
+    return StreamConfig(
+        name=names.kv_stream(spec.bucket),
         max_age=spec.ttl_s,
         max_msgs_per_subject=spec.history,
         num_replicas=spec.replicas,
         storage=StorageType(spec.storage),
     )
-    change = await _update_stream(
-        js, "kv", info.config, wanted, ("storage", "max_age", "max_msgs_per_subject", "num_replicas")
+
+
+async def _create_kv(js: JetStreamContext, spec: KvSpec) -> None:
+    await js.create_key_value(
+        KeyValueConfig(
+            bucket=spec.bucket,
+            description=spec.description,
+            history=spec.history,
+            ttl=spec.ttl_s or None,
+            replicas=spec.replicas,
+            storage=StorageType(spec.storage),
+        )
     )
-    return Change("kv", spec.bucket, change.action, change.fields)
 
 
 async def _apply_object_store(js: JetStreamContext, spec: ObjectStoreSpec) -> Change:

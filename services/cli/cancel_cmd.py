@@ -10,9 +10,9 @@ from services.cli.exit_codes import Exit
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("cancel", help="cancel a task (interrupts it if running, or it never starts)")
-    p.add_argument("task_id", type=task_id_arg)
-    p.add_argument("--reason", default="cancelled from the command line")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("task_id", type=task_id_arg, help="the task to cancel")
+    p.add_argument("--reason", default="cancelled from the command line", help="recorded in the task's error")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,12 +20,14 @@ from services.cli.exit_codes import Exit
 from services.client.client import HandoffClient
 from services.client.errors import (
     ArtifactUnavailableError,
+    HandoffUnavailableError,
     ResultTimeoutError,
     SubmitError,
     UnknownRunError,
     UnknownTaskError,
 )
 from services.client.settings import ClientSettings
+from services.common.broker_retry import TRANSIENT_BROKER_ERRORS
 from services.common.logging import configure_logging
 from services.common.settings import EmbeddedSettings, LogSettings
 from services.stack.state import running_stack
@@ -40,15 +43,17 @@ def resolve_url(settings: ClientSettings) -> str:
 
 @asynccontextmanager
 async def open_client() -> AsyncIterator[HandoffClient]:
-    configure_logging(LogSettings.from_env())
+    log_settings = LogSettings.from_env()
+    if not os.environ.get("HANDOFF_LOG_LEVEL"):  # a user's command speaks in sentences; service logs only on request
+        log_settings = msgspec.structs.replace(log_settings, level="warning")
+    configure_logging(log_settings)
     settings = ClientSettings.from_env()
     url = resolve_url(settings)
     try:
         client = await HandoffClient.connect(settings, url=url)
     except (NoServersError, OSError, TimeoutError) as exc:
-        raise CliError(
-            Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {exc or type(exc).__name__} (start one with 'handoff up')"
-        ) from exc
+        hint = "" if settings.nats.url else " (start one with 'handoff up')"  # an explicit URL is the user's choice
+        raise CliError(Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {exc or type(exc).__name__}{hint}") from exc
     try:
         yield client
     except UnknownTaskError as exc:
@@ -63,6 +68,10 @@ async def open_client() -> AsyncIterator[HandoffClient]:
         raise CliError(Exit.UNAVAILABLE if exc.retryable else Exit.USAGE, str(exc)) from exc
     except ArtifactUnavailableError as exc:
         raise CliError(Exit.NOT_FOUND, str(exc)) from exc
+    except HandoffUnavailableError as exc:
+        raise CliError(Exit.UNAVAILABLE, f"{exc} (is JetStream enabled and does it have quorum?)") from exc
+    except TRANSIENT_BROKER_ERRORS as exc:  # a direct JetStream call that met the outage without a retry of its own
+        raise CliError(Exit.UNAVAILABLE, f"JetStream did not answer at {url}: {type(exc).__name__}") from exc
     finally:
         await client.close()
 

@@ -13,8 +13,8 @@ from services.demo.run import DemoOptions, default_workdir, run_demo
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("demo", help="start the stack and generate validated tests for a shipped sample project")
-    p.add_argument("--generators", type=int, default=2)
-    p.add_argument("--timeout-s", type=float, default=300.0)
+    p.add_argument("--generators", type=int, default=2, help="generator replicas to start (default 2)")
+    p.add_argument("--timeout-s", type=float, default=300.0, help="give up after this long (default 300)")
     p.add_argument("--workdir", type=Path, help="where the sample copy goes (default: under the data dir)")
     p.set_defaults(handler=run)
 

@@ -24,15 +24,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("dlq", help="dead letters: list, show, replay, purge")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     ls = actions.add_parser("list", help="the dead letters, oldest first")
-    ls.add_argument("--limit", type=int, default=100)
+    ls.add_argument("--limit", type=int, default=100, help="show at most this many (default 100)")
     show = actions.add_parser("show", help="one dead letter in full")
-    show.add_argument("seq", type=int)
+    show.add_argument("seq", type=int, help="its sequence number (dlq list shows it)")
     replay = actions.add_parser("replay", help="publish a dead letter's original message again, then remove it")
-    replay.add_argument("seq", type=int)
+    replay.add_argument("seq", type=int, help="its sequence number (dlq list shows it)")
     purge = actions.add_parser("purge", help="delete every dead letter")
     purge.add_argument("--yes", action="store_true", help="really delete them")
     for a in (ls, show, replay, purge):
-        a.add_argument("--json", action="store_true")
+        a.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
 
 

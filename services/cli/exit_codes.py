@@ -11,3 +11,4 @@ class Exit(IntEnum):
     UNAVAILABLE = 4  # NATS unreachable, topology conflict, embedded server failed
     NOT_FOUND = 5  # unknown task, run or dead letter
     INTERRUPTED = 130
+    PIPE_CLOSED = 141  # whoever read the output stopped reading (as a shell reports a SIGPIPE death)

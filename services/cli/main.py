@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import importlib
+import importlib.metadata
 import os
 import sys
 from collections.abc import Sequence
@@ -20,24 +21,33 @@ from services.common.env import SettingsError
 from services.sandbox.errors import SandboxUnavailable
 
 # Each module exposes ``register(subparsers)``; the parser it adds sets ``handler`` (sync or async).
+# The order is the order of ``handoff --help``: what a newcomer needs first, the services and plumbing last.
+CORE_VERBS = ("up", "submit", "wait", "result")
 COMMAND_MODULES = (
+    "services.cli.up_cmd",
+    "services.cli.submit_cmd",
+    "services.cli.wait_cmd",
+    "services.cli.result_cmd",
+    "services.cli.watch_cmd",
+    "services.cli.status_cmd",
+    "services.cli.cancel_cmd",
+    "services.cli.dlq_cmd",
+    "services.cli.demo_cmd",
+    "services.cli.workflow_cmd",
     "services.cli.topology_cmd",
     "services.cli.schemas_cmd",
     "services.cli.server_cmd",
     "services.cli.roundtrip_cmd",
     "services.cli.collector_cmd",
-    "services.cli.up_cmd",
-    "services.cli.submit_cmd",
-    "services.cli.wait_cmd",
-    "services.cli.watch_cmd",
-    "services.cli.result_cmd",
-    "services.cli.cancel_cmd",
-    "services.cli.status_cmd",
-    "services.cli.dlq_cmd",
-    "services.cli.demo_cmd",
-    "services.cli.workflow_cmd",
     "services.cli.generator_cmd",
 )
+
+
+def version() -> str:
+    try:
+        return importlib.metadata.version("handoff")
+    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
+        return "unknown (not installed)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -46,6 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Take long-running agent work off a pipeline's critical path.",
         epilog="Settings come from HANDOFF_* environment variables; see README.md.",
     )
+    parser.add_argument("--version", action="version", version=f"handoff {version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module_name in COMMAND_MODULES:
         importlib.import_module(module_name).register(sub)
@@ -54,8 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = argparse.Namespace()
     try:
+        args = parser.parse_args(argv)
         result = args.handler(args)
         if asyncio.iscoroutine(result):
             result = asyncio.run(result)
@@ -68,7 +80,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"handoff: {exc.message}", file=sys.stderr)
         return exc.code
+    except BrokenPipeError:
+        # the reader went away (``handoff ... | head``): no traceback, and no second error when Python flushes stdout
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return Exit.PIPE_CLOSED
     except KeyboardInterrupt:
+        note = getattr(args, "interrupt_note", "")
+        print(f"\nhandoff: interrupted{'; ' + note if note else ''}", file=sys.stderr, flush=True)
         return Exit.INTERRUPTED
     return int(result or Exit.OK)
 

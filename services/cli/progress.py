@@ -6,6 +6,7 @@ import sys
 from dataclasses import dataclass, field
 
 from schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
+from schemas.records import TaskRecord, TaskState
 from services.cli import quality
 
 
@@ -38,6 +39,15 @@ class ProgressBoard:
             self.render()
         elif isinstance(event, TaskFinished):
             self.finish(event)
+
+    def seed(self, record: TaskRecord) -> None:
+        """What a task's record says, for a wait that starts after the task did (never moves a line back)."""
+        line = self.tasks.get(record.task_id)
+        if line is None or line.state != "queued" or record.state != TaskState.RUNNING:
+            return
+        line.state = "running"
+        p = record.last_progress
+        line.note = f"{p.stage}: {p.message}"[:70] if p else f"{record.replica_id} attempt {record.attempt}"
 
     def finish(self, finished: TaskFinished) -> None:
         line = self.tasks.get(finished.task_id)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 from pathlib import Path
+
+from nats.js.errors import NotFoundError
 
 from schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
 from services.cli import quality
@@ -16,10 +19,12 @@ from services.client.client import HandoffClient
 from services.client.patch_check import PatchPolicy
 from services.client.patches import PatchNotApplied, PatchRefused, apply_patch
 
+OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
+
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("result", help="show a task's result; --patch prints its diff, --apply DIR applies it")
-    p.add_argument("task_id", type=task_id_arg)
+    p.add_argument("task_id", type=task_id_arg, help="the task id (submit and wait print it)")
     p.add_argument("--wait-s", type=float, default=0.0, help="wait this long for the task to finish (exit 3 if not)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--patch", action="store_true", help="print the patch (git apply-able) on stdout")
@@ -32,7 +37,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         action="store_true",
         help="with --apply: also apply changes outside the test folder (never .git*, links, modes, copies, renames)",
     )
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="the TaskFinished event as JSON")
     p.set_defaults(handler=run)
 
 
@@ -53,6 +58,8 @@ def summarize(finished: TaskFinished) -> list[str]:
         lines.append(f"  error {finished.error.code}: {printable(finished.error.message)}")
         if finished.error.detail:
             lines += ["  " + printable(line) for line in finished.error.detail.splitlines()[-15:]]
+        if _LAST_ROUND.search(finished.error.detail):
+            lines.append(f"  the last round's patch: handoff result {finished.task_id} --patch")
     result = finished.result
     if isinstance(result, TestGenerationResult):
         lines.append(f"  {printable(result.summary)}" if result.summary else "  (no summary)")
@@ -61,7 +68,7 @@ def summarize(finished: TaskFinished) -> list[str]:
             f"rounds {result.rounds_used}; files produced: {'yes' if result.files_produced else 'NO'}"
         )
         for cov in result.coverage:
-            lines.append(f"  coverage {cov.target}: {cov.percent:.0f} % (goal {result.coverage_goal_pct:.0f} %)")
+            lines.append(f"  coverage {cov.target}: {_pct(cov.percent)} % (goal {_pct(result.coverage_goal_pct)} %)")
         lines += [f"  quality {printable(line)}" for line in quality.target_lines(result)]
         if result.quality:
             lines.append(f"  goal {'met' if result.goal_met else 'NOT met'}; tests kept {len(result.tests_kept)}, "
@@ -74,15 +81,46 @@ def summarize(finished: TaskFinished) -> list[str]:
             lines.append(f"  left out of the patch: {refused.path} ({refused.reason})")
         if result.patch:
             lines.append(f"  patch: {result.patch.size_bytes} bytes (handoff result {finished.task_id} --patch)")
-        u = result.usage
-        lines.append(f"  llm {u.model}: {u.prompt_tokens}+{u.completion_tokens} tokens, ${u.cost_usd:.4f}")
+        lines.append(_writer_line(result))
     elif isinstance(result, SleepResult):
         lines.append(f"  slept {result.slept_s:.2f} s")
     return lines
 
 
+def _pct(value: float) -> str:
+    """62.5 stays 62.5 (rounding down to 62 would report less than was measured); 80.0 shows as 80."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+_LAST_ROUND = re.compile(r"patch of the last round: ([A-Za-z0-9_-]+)/(\S+)\s*$")
+
+
+async def last_round_patch(client: HandoffClient, finished: TaskFinished) -> bytes | None:
+    """The patch a failed task's last round left (named in its error detail), or None."""
+    found = _LAST_ROUND.search(finished.error.detail) if finished.error else None
+    if found is None:
+        return None
+    bucket, name = found.groups()
+    try:
+        store = await client.js.object_store(bucket)
+        return (await store.get(name)).data or None
+    except NotFoundError:  # the bucket or the object expired
+        return None
+
+
+def _writer_line(result: TestGenerationResult) -> str:
+    """Who wrote the tests: the offline engine (named as such, it is no model) or a model with its usage."""
+    if result.summary.startswith(OFFLINE_PREFIX):
+        return "  written by the " + result.summary[1:].partition("]")[0] + " (no tokens, no cost)"
+    u = result.usage
+    return f"  llm {u.model}: {u.prompt_tokens}+{u.completion_tokens} tokens, ${u.cost_usd:.4f}"
+
+
 async def run(args: argparse.Namespace) -> int:
+    if args.apply is not None and not args.apply.is_dir():
+        raise CliError(Exit.USAGE, f"--apply {args.apply}: no such folder (give the work tree to apply the patch to)")
     async with open_client() as client:
+        finished: TaskFinished | None
         if args.wait_s > 0:
             finished = await client.result(args.task_id, timeout=args.wait_s)
         else:
@@ -90,11 +128,13 @@ async def run(args: argparse.Namespace) -> int:
             if finished is None:
                 record = await client.status(args.task_id)
                 raise CliError(Exit.TIMEOUT, f"task {args.task_id} has not finished yet ({record.state})")
-        patch = await client.fetch_patch(finished) if (args.patch or args.apply) else None
+        patch = None
+        if args.patch or args.apply:
+            patch = await client.fetch_patch(finished) or await last_round_patch(client, finished)
         policy = await _policy(client, args) if args.apply else None
     if args.patch or args.apply:
-        if patch is None:
-            raise CliError(Exit.NOT_FOUND, f"task {args.task_id} produced no patch ({finished.status})")
+        if patch is None:  # the task is known (exit 5 is for unknown ids): it has no patch to give
+            raise CliError(Exit.TASK_FAILED, f"task {args.task_id} produced no patch ({finished.status})")
         if args.patch:
             sys.stdout.buffer.write(patch)
             sys.stdout.flush()

@@ -13,7 +13,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
         "schemas", help="export or check the wire contract files: schemas/json/*.schema.json, schemas/asyncapi.json"
     )
-    parser.add_argument("action", choices=("export", "check"))
+    parser.add_argument(
+        "action", choices=("export", "check"), help="export: write the files; check: compare them with the code"
+    )
     parser.set_defaults(handler=run)
 
 

@@ -17,20 +17,20 @@ from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import TaskSubmitted
+from schemas.records import ReplicaPresence, TaskRecord, presence_decoder
 from services.cli.common import open_client, print_json, task_id_arg
 from services.cli.escape import printable
 from services.cli.exit_codes import Exit
-from services.collector.records import TaskRecord
+from services.client.retry import retry_transient
 from services.common.clock import utcnow
-from services.generator.presence import ReplicaPresence, presence_decoder
 
 _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("status", help="queue depth, in flight, replicas, dead letters; or one task's record")
-    p.add_argument("task_id", nargs="?", type=task_id_arg)
-    p.add_argument("--json", action="store_true")
+    p.add_argument("task_id", nargs="?", type=task_id_arg, help="one task's record instead of the overview")
+    p.add_argument("--json", action="store_true", help="machine-readable output")
     p.set_defaults(handler=run)
 
 
@@ -74,7 +74,7 @@ async def overview(js: JetStreamContext, *, timeout_s: float = 5.0) -> dict[str,
         "collector_lag": None if isinstance(col, Unreadable) else col.num_pending or 0,
         "dead_letters": None if isinstance(dlq, Unreadable) else dlq.state.messages,
         "oldest_waiting": None,
-        "replicas": [] if isinstance(present, Unreadable) else [msgspec.to_builtins(r) for r in present],
+        "replicas": [] if isinstance(present, Unreadable) else [_replica_view(r) for r in present],
         "unreadable": unreadable,
     }
     if not isinstance(gen, Unreadable):
@@ -108,6 +108,18 @@ async def _oldest_waiting(js: JetStreamContext, gen: ConsumerInfo) -> dict[str, 
     }
 
 
+STALE_AFTER_S = 15.0
+"""A replica whose last presence report is older than this (three default report intervals) may be gone."""
+
+
+def _replica_view(presence: ReplicaPresence) -> dict[str, Any]:
+    view: dict[str, Any] = msgspec.to_builtins(presence)
+    age_s = max(0.0, (utcnow() - presence.reported_at).total_seconds())
+    view["reported_s_ago"] = round(age_s, 1)
+    view["stale"] = age_s > STALE_AFTER_S
+    return view
+
+
 async def replicas(js: JetStreamContext) -> list[ReplicaPresence]:
     try:
         kv = await js.key_value(names.REPLICAS_BUCKET)
@@ -135,11 +147,24 @@ def human(view: dict[str, Any]) -> str:
         f"dead letters {_shown(view['dead_letters'])} · collector lag {_shown(view['collector_lag'])}",
     ]
     oldest = view["oldest_waiting"]
-    lines.append(f"oldest waiting: {oldest['task_id']} for {oldest['waiting_s']} s" if oldest else "nothing waiting")
+    if oldest:
+        lines.append(f"oldest waiting: {oldest['task_id']} for {oldest['waiting_s']} s")
+    elif view["queued"]:
+        lines.append(f"{view['queued']} waiting (the oldest could not be read)")
+    elif view["redelivered_now"]:
+        lines.append(f"{view['redelivered_now']} waiting for a retry or a redelivery")
+    else:
+        lines.append("nothing waiting")
     unreadable: dict[str, str] = view.get("unreadable", {})
     if not view["replicas"] and not any(what.startswith("bucket ") for what in unreadable):
         lines.append("no generator replica has reported in")
     for r in view["replicas"]:
+        if r.get("stale"):
+            lines.append(
+                f"  {r['replica_id']:<24} last reported {r['reported_s_ago']:.0f} s ago: gone or unreachable "
+                f"(its entry expires by itself)"
+            )
+            continue
         lines.append(
             f"  {printable(r['replica_id']):<24} slots {r['slots_in_use']}/{r['slots']} · started {r['started']} · "
             f"finished {r['finished']} · {'ready' if r['ready'] else 'NOT READY'}"
@@ -167,6 +192,11 @@ async def run(args: argparse.Namespace) -> int:
             record = await client.status(args.task_id)
             print_json(record) if args.json else print(record_lines(record))
             return Exit.OK
-        view = await overview(client.js, timeout_s=client.settings.nats.publish_timeout_s)
+        js = client.js
+        view = await retry_transient(
+            lambda: overview(js, timeout_s=client.settings.nats.publish_timeout_s),
+            what="read the queue and replicas",
+            give_up_after_s=client.settings.submit_timeout_s,
+        )
     print_json(view) if args.json else print(human(view))
     return Exit.OK

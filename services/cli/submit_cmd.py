@@ -15,6 +15,7 @@ from services.artifacts.errors import ArtifactError
 from services.cli.common import open_client, print_json, run_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
+from services.cli.submit_checks import check_options, check_targets
 from services.client.artifacts import module_payloads
 from services.workflow.config import WorkflowConfigError, WorkflowSpec
 from services.workflow.discovery import discover_targets
@@ -24,14 +25,23 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("submit", help="submit test generation for modules of a repo (one task each); returns at once")
     p.add_argument("targets", nargs="*", help="modules to write tests for, relative to --repo")
     p.add_argument("--repo", type=Path, default=Path("."), help="the source tree (default: current directory)")
-    p.add_argument("--component", help="instead of targets: every non-test module under this folder")
+    p.add_argument(
+        "--component",
+        help="instead of targets: every non-test module under this folder or dotted module path (pkg.sub)",
+    )
     p.add_argument(
         "--run-id",
         type=run_id_arg,
         help="group the tasks under this run id (default: a new one); makes retries idempotent",
     )
-    p.add_argument("--coverage-goal", type=float, default=80.0, metavar="PCT")
-    p.add_argument("--test-dir", default="tests")
+    p.add_argument(
+        "--coverage-goal",
+        type=float,
+        default=80.0,
+        metavar="PCT",
+        help="line coverage each module should reach, 0-100 (default 80)",
+    )
+    p.add_argument("--test-dir", default="tests", help="where the tests go, relative to the repo (default tests)")
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
     p.add_argument(
         "--python", metavar="X.Y", help="Python version of the project's environment (default: the generator's)"
@@ -45,23 +55,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="also install this package into the project's environment (repeatable), e.g. 'hypothesis>=6'",
     )
     p.add_argument("--timeout-s", type=float, help="deadline of each task, from now")
-    p.add_argument("--max-attempts", type=int, default=3)
+    p.add_argument("--max-attempts", type=int, default=3, help="runs a task gets when it fails transiently (default 3)")
     p.add_argument("--sleep-s", type=float, help="diagnostics: submit Sleep tasks of this length instead (no agent)")
     p.add_argument("--count", type=int, default=1, help="with --sleep-s: how many tasks")
-    p.add_argument("--json", action="store_true")
+    p.add_argument("--json", action="store_true", help="print the run id and task ids as JSON")
     p.set_defaults(handler=run)
 
 
 async def run(args: argparse.Namespace) -> int:
     run_id = args.run_id or f"run-{uuid.uuid4().hex[:12]}"
+    check_options(args)
     if args.sleep_s is None:
         _check_environment_options(args)  # before connecting or uploading anything
+    planned_targets = None if args.sleep_s is not None else _plan_targets(args)  # checked before connecting
     async with open_client() as client:
         planned: list[tuple[str, TaskPayload]]
-        if args.sleep_s is not None:
+        if planned_targets is None:
             planned = [(f"sleep-{i}", Sleep(duration_s=args.sleep_s)) for i in range(args.count)]
         else:
-            planned = await _test_generation_payloads(client.js, args)
+            planned = await _test_generation_payloads(client.js, args, *planned_targets)
         submitted = []
         for index, (target, payload) in enumerate(planned):
             task_id = await client.submit(
@@ -90,9 +102,11 @@ def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
     if not args.targets and not args.component:
         raise CliError(Exit.USAGE, "name target modules, or --component FOLDER to test every module in it")
     try:
-        return repo, discover_targets(repo, WorkflowSpec(targets=list(args.targets), component=args.component))
+        targets = discover_targets(repo, WorkflowSpec(targets=list(args.targets), component=args.component))
     except WorkflowConfigError as exc:
         raise CliError(Exit.USAGE, str(exc)) from exc
+    check_targets(repo, targets)
+    return repo, targets
 
 
 def _check_environment_options(args: argparse.Namespace) -> None:
@@ -105,8 +119,9 @@ def _check_environment_options(args: argparse.Namespace) -> None:
         raise CliError(Exit.USAGE, f"--python X.Y / --extra-package NAME[SPEC]: {exc}") from exc
 
 
-async def _test_generation_payloads(js: JetStreamContext, args: argparse.Namespace) -> list[tuple[str, TaskPayload]]:
-    repo, targets = _plan_targets(args)
+async def _test_generation_payloads(
+    js: JetStreamContext, args: argparse.Namespace, repo: Path, targets: list[str]
+) -> list[tuple[str, TaskPayload]]:
     try:
         planned = await module_payloads(
             js, repo, targets, coverage_goal_pct=args.coverage_goal, test_dir=args.test_dir,

@@ -18,7 +18,7 @@ from services.common.settings import CommonSettings
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser("topology", help="create or update streams, consumers and buckets (idempotent)")
-    parser.add_argument("action", choices=("apply", "show"))
+    parser.add_argument("action", choices=("apply", "show"), help="apply: create or update; show: print the spec")
     parser.add_argument("--json", action="store_true", help="machine-readable output")
     parser.set_defaults(handler=run)
 

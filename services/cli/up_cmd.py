@@ -9,6 +9,7 @@ import signal
 import msgspec
 
 from services.broker.provision import Action
+from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.cli.failures import broker_failures
 from services.common.logging import configure_logging
@@ -33,10 +34,16 @@ async def run(args: argparse.Namespace) -> int:
     settings = StackSettings.from_env()
     overrides: dict[str, object] = {}
     if args.generators is not None:
+        if args.generators < 1:
+            raise CliError(Exit.USAGE, f"--generators must be at least 1, got {args.generators}")
         overrides["generators"] = args.generators
     if args.slots is not None:
+        if args.slots < 1:
+            raise CliError(Exit.USAGE, f"--slots must be at least 1, got {args.slots}")
         overrides["slots_per_generator"] = args.slots
     if args.health_base_port is not None:
+        if not 1 <= args.health_base_port <= 65535 - settings.generators:
+            raise CliError(Exit.USAGE, "--health-base-port must leave room for the generators' ports below 65536")
         overrides["health_base_port"] = args.health_base_port
     settings = msgspec.structs.replace(settings, **overrides)
     from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
@@ -47,6 +54,7 @@ async def run(args: argparse.Namespace) -> int:
     if settings.generators:  # generators refuse to start without their sandbox: say so once, here
         sandbox = await check_sandbox(SandboxSettings.from_env(), who="up")
     stack = Stack(settings)
+    stack.check_settings()  # every child's settings, before anything starts (SettingsError: exit 2)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stack.request_stop)

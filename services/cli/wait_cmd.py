@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 
 import msgspec
 
@@ -13,6 +14,7 @@ from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.cli.waiting import run_task_ids, wait_with_progress
 from services.client.errors import ResultTimeoutError
+from services.client.retry import within_deadline
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -22,14 +24,18 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--timeout-s", type=float, default=900.0, help="give up waiting after this long (exit 3)")
     p.add_argument("--json", action="store_true", help="one JSON summary on stdout at the end")
     p.add_argument("--quiet", action="store_true", help="no progress on stderr")
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, interrupt_note="stopped waiting; the tasks keep running ('handoff wait' again)")
 
 
 async def run(args: argparse.Namespace) -> int:
     if bool(args.task_ids) == bool(args.run_id):
         raise CliError(Exit.USAGE, "give task ids or --run-id (one of them)")
     async with open_client() as client:
-        ids = await run_task_ids(client, args.run_id) if args.run_id else list(dict.fromkeys(args.task_ids))
+        if args.run_id:
+            with within_deadline(asyncio.get_running_loop().time() + args.timeout_s):
+                ids = await run_task_ids(client, args.run_id)
+        else:
+            ids = list(dict.fromkeys(args.task_ids))
         finals, timed_out = await wait_with_progress(
             client, ids, run_id=args.run_id, timeout_s=args.timeout_s, quiet=args.quiet or args.json
         )
@@ -59,12 +65,13 @@ def _report(
     else:
         counts: dict[str, int] = {}
         for r in rows:
-            counts[r["status"]] = counts.get(r["status"], 0) + 1
+            status = str(r["status"])
+            counts[status] = counts.get(status, 0) + 1
         short_of_goal = sum(1 for r in rows if r["status"] == TaskStatus.SUCCEEDED and r["goal_met"] is False)
         line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
         print(line + (f"; {short_of_goal} succeeded short of the coverage goal" if short_of_goal else ""))
         for r in rows:
-            result = quality.generation_result(finals.get(r["task_id"]))
+            result = quality.generation_result(finals.get(str(r["task_id"])))
             if r["status"] != TaskStatus.SUCCEEDED:
                 print(f"  {r['task_id']}  {r['status']}  {r['error_code'] or ''} {r['error'] or ''}".rstrip())
             elif result is not None:

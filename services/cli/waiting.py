@@ -1,27 +1,37 @@
 """Waiting for many tasks with live progress: completion from ``as_completed`` (no polling, nothing missed),
-progress lines from a core subscription to the tasks' lifecycle subjects (display only)."""
+progress from the task records at the start and then a JetStream watch of the tasks' lifecycle events
+(display only)."""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from nats.aio.msg import Msg
-
 from schemas import names
-from schemas.codec import DecodeError, Decoder
 from schemas.events import AnyEvent, TaskFinished
+from schemas.records import TaskRecord
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
 from services.cli.progress import ProgressBoard
 from services.client.client import HandoffClient
-from services.client.errors import ResultTimeoutError
+from services.client.errors import HandoffUnavailableError, ResultTimeoutError
+from services.client.retry import retry_transient
+from services.client.runs import watch_events
 
-_events: Decoder[AnyEvent] = Decoder(AnyEvent)
+SEED_CONCURRENCY = 32
+MAX_TASK_FILTERS = 64
 
 
 async def run_task_ids(client: HandoffClient, run_id: str) -> list[str]:
     """The task ids submitted under ``run_id``, from the subjects of their submit events."""
-    info = await client.js.stream_info(names.EVENTS_STREAM, subjects_filter=names.run_submits_filter(run_id))
+    subjects_filter = names.run_submits_filter(run_id)
+    info = await retry_transient(
+        lambda: client.js.stream_info(names.EVENTS_STREAM, subjects_filter=subjects_filter),
+        what=f"list the tasks of run {run_id}",
+        give_up_after_s=client.settings.submit_timeout_s,
+    )
     subjects = (info.state.subjects or {}) if info.state else {}
     ids = sorted(parsed[1] for s in subjects if (parsed := names.parse_task_subject(s)) is not None)
     if not ids:
@@ -34,17 +44,19 @@ async def wait_with_progress(
 ) -> tuple[dict[str, TaskFinished], ResultTimeoutError | None]:
     board = ProgressBoard.of(ids, quiet=quiet)
     finals: dict[str, TaskFinished] = {}
-
-    async def on_event(msg: Msg) -> None:
-        try:
-            board.apply(_events.decode(msg.data))
-        except DecodeError:
-            return  # display only; results come from as_completed
-
-    subjects = [names.run_events_filter(run_id)] if run_id else [names.task_filter(t) for t in ids]
-    subs = [await client.nc.subscribe(s, cb=on_event) for s in subjects]
+    # Progress comes from a JetStream watch (deliveries to this client's own inbox, which every role may
+    # subscribe to), started before the records are read so that nothing falls between the two.
+    if run_id:
+        filters = [names.run_events_filter(run_id)]
+    elif len(ids) <= MAX_TASK_FILTERS:
+        filters = [names.task_filter(t) for t in ids]
+    else:
+        filters = [names.ALL_TASK_EVENTS]  # the board ignores other tasks' events
+    follower = None if quiet else asyncio.create_task(_follow(watch_events(client, filters, from_start=False), board))
     timed_out: ResultTimeoutError | None = None
     try:
+        if not quiet:
+            await _seed(client, board, ids)
         board.render()
         async with aclosing(client.as_completed(ids, timeout_s)) as finishes:
             async for finished in finishes:
@@ -54,6 +66,31 @@ async def wait_with_progress(
         timed_out = exc
     finally:
         board.close()
-        for s in subs:
-            await s.unsubscribe()
+        if follower is not None:
+            follower.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await follower
     return finals, timed_out
+
+
+async def _follow(events: AsyncGenerator[AnyEvent, None], board: ProgressBoard) -> None:
+    """Display only: a watch that cannot start (an outage) leaves the board to the results."""
+    try:
+        async with aclosing(events) as stream:
+            async for event in stream:
+                board.apply(event)
+    except HandoffUnavailableError:
+        return
+
+
+async def _seed(client: HandoffClient, board: ProgressBoard, ids: list[str]) -> None:
+    """A wait started mid-run shows what the records know: running tasks with their replica and progress."""
+    limit = asyncio.Semaphore(SEED_CONCURRENCY)
+
+    async def one(task_id: str) -> TaskRecord | None:
+        async with limit:
+            return await client.lookups.task_record(task_id)
+
+    for record in await asyncio.gather(*(one(t) for t in ids)):
+        if record is not None:
+            board.seed(record)

@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import AsyncIterator
 from contextlib import aclosing
 
 from schemas import names
 from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted
-from services.cli.common import open_client, print_json, run_id_arg, task_id_arg
+from services.cli.common import err, open_client, print_json, run_id_arg, task_id_arg
 from services.cli.errors import CliError
 from services.cli.exit_codes import Exit
+from services.client.client import HandoffClient
+from services.client.errors import UnknownRunError
 from services.client.runs import watch_events
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("watch", help="print lifecycle events of a run or task as they happen")
     target = p.add_mutually_exclusive_group()
-    target.add_argument("--run-id", type=run_id_arg)
-    target.add_argument("--task-id", type=task_id_arg)
+    target.add_argument("--run-id", type=run_id_arg, help="the run's task events and its RunFinished")
+    target.add_argument("--task-id", type=task_id_arg, help="one task's events (neither: every task and run)")
     p.add_argument("--from", dest="start", choices=("now", "start"), default="now", help="'start' replays history")
     p.add_argument("--until-finished", action="store_true", help="stop after the run's or task's final event")
     p.add_argument("--json", action="store_true", help="one JSON event per line")
@@ -53,15 +56,39 @@ async def run(args: argparse.Namespace) -> int:
         filters = [names.task_filter(args.task_id)]
     else:
         filters = [names.ALL_TASK_EVENTS, names.ALL_RUN_EVENTS]
-    async with (
-        open_client() as client,
-        aclosing(watch_events(client, filters, from_start=args.start == "start")) as events,
-    ):
-        async for event in events:
-            print_json(event) if args.json else print(describe(event), flush=True)
-            if args.until_finished and _is_end(args, event):
-                return Exit.OK
+    async with open_client() as client:
+        if args.start == "now" and (ended := await _already_over(client, args)) is not None:
+            err(ended)
+            return Exit.OK
+        async with aclosing(watch_events(client, filters, from_start=args.start == "start")) as events:
+            return await _print(args, events)
+
+
+async def _print(args: argparse.Namespace, events: AsyncIterator[AnyEvent]) -> int:
+    async for event in events:
+        print_json(event) if args.json else print(describe(event), flush=True)
+        if args.until_finished and _is_end(args, event):
+            return Exit.OK
     raise CliError(Exit.UNAVAILABLE, "watch ended unexpectedly")  # pragma: no cover
+
+
+async def _already_over(client: HandoffClient, args: argparse.Namespace) -> str | None:
+    """Watching from now a run or task that has finished would wait forever for nothing: say so instead.
+    Unknown ids end with exit 5 (UnknownRunError / UnknownTaskError)."""
+    lookups = client.lookups
+    if args.run_id:
+        if await lookups.run_finished(args.run_id) is not None:
+            return f"run {args.run_id} has finished; 'handoff watch --run-id {args.run_id} --from start' replays it"
+        known = (
+            await lookups.run_record(args.run_id) is not None
+            or await lookups.any_event(names.run_events_filter(args.run_id))
+            or await lookups.any_event(names.run_filter(args.run_id))
+        )
+        if not known:
+            raise UnknownRunError(args.run_id)
+    elif args.task_id and await lookups.final(args.task_id) is not None:
+        return f"task {args.task_id} has finished; 'handoff watch --task-id {args.task_id} --from start' replays it"
+    return None
 
 
 def _is_end(args: argparse.Namespace, event: AnyEvent) -> bool:

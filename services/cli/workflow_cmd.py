@@ -19,9 +19,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("workflow", help="run a repo's spec-to-production workflow (handoff-workflow.toml)")
     actions = p.add_subparsers(dest="action", required=True, metavar="ACTION")
     r = actions.add_parser("run", help="run the stages; test generation goes to Handoff")
-    r.add_argument("--repo", type=Path, default=Path("."))
+    r.add_argument("--repo", type=Path, default=Path("."), help="the project (default: current directory)")
     r.add_argument("--file", type=Path, help="the workflow file (default: REPO/handoff-workflow.toml)")
-    r.add_argument("--mode", choices=[m.value for m in Mode], default=Mode.NON_BLOCKING.value)
+    r.add_argument(
+        "--mode",
+        choices=[m.value for m in Mode],
+        default=Mode.NON_BLOCKING.value,
+        help="non-blocking: generation overlaps the later stages (default); blocking: it runs first",
+    )
     r.add_argument("--run-id", help="the run id of the generation tasks (default: a new one)")
     r.add_argument("--json", action="store_true", help="the report as JSON on stdout")
     p.set_defaults(handler=run)

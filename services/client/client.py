@@ -15,7 +15,7 @@ import asyncio
 import math
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Generator, Iterable
+from collections.abc import AsyncGenerator, Generator, Iterable
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -38,14 +38,15 @@ from schemas.events import (
     TaskPayload,
     TaskSubmitted,
 )
+from schemas.records import RunRecord, TaskRecord
 from services.broker.connect import connect
 from services.client import artifacts, identity, runs
 from services.client.errors import ResultTimeoutError, SubmitError
 from services.client.lookups import Lookups
 from services.client.publishing import PublishFailed, publish_acked
+from services.client.retry import within_deadline
 from services.client.settings import ClientSettings
 from services.client.watchers import FinishFeed
-from services.collector.records import RunRecord, TaskRecord
 from services.common.clock import utcnow
 from services.observability.tracing import current_trace_headers
 
@@ -220,9 +221,11 @@ class HandoffClient:
         feed = self._finishes
         futures = [feed.expect(task_id)]  # first: a finish published from here on reaches it
         try:
-            async with asyncio.timeout_at(deadline):
+            # look-ups ride out an outage until the caller's deadline, then end unavailable (never "still running")
+            with within_deadline(deadline):
                 await feed.live()
                 candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
+            async with asyncio.timeout_at(deadline):
                 while True:
                     if candidate is None:
                         candidate = await futures[-1]
@@ -250,7 +253,7 @@ class HandoffClient:
         self,
         task_ids: Iterable[str],
         timeout: float | None = None,  # noqa: ASYNC109 (the API's typed timeout)
-    ) -> AsyncIterator[TaskFinished]:
+    ) -> AsyncGenerator[TaskFinished, None]:
         """The final events of ``task_ids`` in the order they finish (already finished ones first).
 
         Unknown ids raise ``UnknownTaskError`` before anything is yielded; when ``timeout`` (seconds, default
@@ -270,12 +273,10 @@ class HandoffClient:
             future.add_done_callback(settled.put_nowait)
         pending = set(ids)
         try:
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await feed.live()
-                    finals = await self._lookups.finals(ids)
-            except TimeoutError:
-                raise ResultTimeoutError(ids, limit) from None
+            # look-ups ride out an outage until the caller's deadline, then end unavailable (never "still running")
+            with within_deadline(deadline):
+                await feed.live()
+                finals = await self._lookups.finals(ids)
             for finished in finals.values():
                 if finished is not None:
                     feed.settle(finished)
@@ -315,7 +316,9 @@ class HandoffClient:
         log.warning("finish of another run ignored", task_id=finished.task_id, run_id=finished.run_id, owner=run_id)
         return await self._lookups.finished_of_run(finished.task_id, run_id)
 
-    def watch(self, run_id: str, *, from_start: bool = False, until_finished: bool = True) -> AsyncIterator[AnyEvent]:
+    def watch(
+        self, run_id: str, *, from_start: bool = False, until_finished: bool = True
+    ) -> AsyncGenerator[AnyEvent, None]:
         """The run's lifecycle events as they happen (all since the start with ``from_start``), decoded.
 
         Ends after the run's RunFinished when ``until_finished``; otherwise runs until the caller stops.

@@ -23,10 +23,10 @@ from typing import Any
 import msgspec
 
 from schemas.events import Priority, TaskFinished, TaskStatus
+from schemas.records import TaskRecord, TaskState
 from services.client.client import HandoffClient
 from services.client.errors import ResultTimeoutError, UnknownTaskError
 from services.client.settings import ClientSettings
-from services.collector.records import TaskRecord, TaskState
 
 _LABEL_MAX = 200
 _SEED_STATUS = {

@@ -23,10 +23,10 @@ from nats.js.kv import KeyValue
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
+from schemas.fold import fold_task
+from schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 from services.client.errors import UnknownTaskError
 from services.client.retry import retry_transient
-from services.collector.fold import fold_task
-from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 
 log = structlog.get_logger(__name__)
 
@@ -147,11 +147,8 @@ class Lookups:
         record = await self.task_record(task_id)
         if record is not None:
             return record
-        found = await asyncio.gather(
-            self.submitted_in_stream(task_id),
-            self._last(names.task_filter(task_id), _any_task_event),
-            self.finished_in_stream(task_id),
-        )
+        last_event = self._last(names.task_filter(task_id), _any_task_event)
+        found = await asyncio.gather(self.submitted_in_stream(task_id), last_event, self.finished_in_stream(task_id))
         for event in found:
             if event is not None:
                 record = fold_task(record, event)

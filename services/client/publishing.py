@@ -2,33 +2,18 @@
 
 A publish issued while the server is unreachable may never be answered; each try is bounded by the connection's
 publish timeout and repeated with the same ``Nats-Msg-Id``, so the stream stores the message once however many
-tries reached it.
+tries reached it. What is retried, and how, is the one broker retry policy (``services.common.broker_retry``).
 """
 
 from __future__ import annotations
 
-import asyncio
-
 import nats.errors
-import structlog
 from nats.js import JetStreamContext
 from nats.js.api import PubAck
-from nats.js.errors import APIError, NoStreamResponseError, ServiceUnavailableError
+from nats.js.errors import APIError
 
 from schemas import names
-
-log = structlog.get_logger(__name__)
-
-# Worth another try: the server is restarting, a stream leader is moving, the connection is reconnecting.
-_TRANSIENT = (
-    nats.errors.TimeoutError,
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.OutboundBufferLimitError,
-    NoStreamResponseError,
-    ServiceUnavailableError,
-    TimeoutError,
-)
+from services.common.broker_retry import BrokerUnavailable, retry_broker_call
 
 
 class PublishFailed(Exception):
@@ -51,29 +36,20 @@ async def publish_acked(
     all_headers = dict(headers or {})
     if msg_id:
         all_headers[names.Header.MSG_ID] = msg_id
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + total_timeout_s
-    delay_s = 0.05
-    tries = 0
-    while True:
-        tries += 1
-        remaining = deadline - loop.time()
-        try:
-            return await js.publish(
-                subject, data, headers=all_headers or None, timeout=max(0.05, min(attempt_timeout_s, remaining))
-            )
-        except _TRANSIENT as err:
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                raise PublishFailed(
-                    f"JetStream did not acknowledge {subject} after {tries} tries in {total_timeout_s:g} s: "
-                    f"{type(err).__name__} {err}",
-                    retryable=True,
-                ) from err
-            log.debug("publish not acknowledged yet; retrying with the same id", subject=subject, error=str(err))
-            await asyncio.sleep(min(delay_s, remaining))
-            delay_s = min(delay_s * 2, 1.0)
-        except APIError as err:
-            raise PublishFailed(f"JetStream refused {subject}: {err}", retryable=False) from err
-        except nats.errors.Error as err:  # closed connection, bad subject, payload too large …
-            raise PublishFailed(f"cannot publish {subject}: {type(err).__name__} {err}", retryable=False) from err
+    try:
+        return await retry_broker_call(
+            lambda: js.publish(subject, data, headers=all_headers or None, timeout=attempt_timeout_s),
+            what=f"publish {subject}",
+            timeout_s=total_timeout_s,
+            attempt_timeout_s=attempt_timeout_s + 1.0,  # also bounds a publish queued while reconnecting
+        )
+    except BrokerUnavailable as err:
+        raise PublishFailed(
+            f"JetStream did not acknowledge {subject} after {err.tries} tries in {total_timeout_s:g} s: "
+            f"{type(err.last).__name__} {err.last}",
+            retryable=True,
+        ) from err
+    except APIError as err:
+        raise PublishFailed(f"JetStream refused {subject}: {err}", retryable=False) from err
+    except nats.errors.Error as err:  # closed connection, bad subject, payload too large …
+        raise PublishFailed(f"cannot publish {subject}: {type(err).__name__} {err}", retryable=False) from err

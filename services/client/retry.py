@@ -1,45 +1,44 @@
-"""Riding out a broker restart: NATS errors that mean "not now" are retried with backoff, within a bound.
+"""Riding out a broker restart: the client's calls retried on transient broker errors, within a bound.
 
-The connection reconnects by itself; calls made meanwhile fail with these errors. Waiting calls (``result`` and
-friends) retry until their own deadline, which then reports ``ResultTimeoutError``; other calls give up after
-``give_up_after_s`` with ``HandoffUnavailableError``.
+The connection reconnects by itself; calls made meanwhile fail with transient errors (``services.common.broker_retry``
+defines which, for every Handoff service). The bound is the caller's deadline when one is set (``within_deadline``:
+``result``, ``as_completed``, ``wait_run`` and ``handoff wait`` set their own timeout), else ``give_up_after_s``
+(``HANDOFF_SUBMIT_TIMEOUT_S``). Either way a look-up that NATS does not answer in time ends with
+``HandoffUnavailableError`` (the CLI's exit 4), never with a timeout that would read as "the work is still going".
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
-
-import nats.errors
-import structlog
-from nats.js.errors import NoStreamResponseError, ServiceUnavailableError
+import math
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 from services.client.errors import HandoffUnavailableError
+from services.common.broker_retry import BrokerUnavailable, retry_broker_call
 
-log = structlog.get_logger(__name__)
+# The caller's deadline (event-loop time; math.inf for none), when a waiting call set one.
+_caller_deadline: ContextVar[float | None] = ContextVar("handoff_caller_deadline", default=None)
 
-TRANSIENT: tuple[type[Exception], ...] = (
-    nats.errors.TimeoutError,  # not the builtin TimeoutError: that one is how asyncio.timeout ends a wait
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.OutboundBufferLimitError,
-    NoStreamResponseError,
-    ServiceUnavailableError,
-)
+
+@contextmanager
+def within_deadline(deadline: float | None) -> Iterator[None]:
+    """Look-ups inside retry until ``deadline`` (loop time, None for no limit) instead of ``give_up_after_s``."""
+    token = _caller_deadline.set(math.inf if deadline is None else deadline)
+    try:
+        yield
+    finally:
+        _caller_deadline.reset(token)
 
 
 async def retry_transient[T](call: Callable[[], Awaitable[T]], *, what: str, give_up_after_s: float) -> T:
     loop = asyncio.get_running_loop()
-    deadline = loop.time() + give_up_after_s
-    delay_s = 0.05
-    while True:
-        try:
-            return await call()
-        except TRANSIENT as err:
-            if loop.time() >= deadline:
-                raise HandoffUnavailableError(
-                    f"{what}: NATS did not answer for {give_up_after_s:g} s ({type(err).__name__})"
-                ) from err
-            log.debug("NATS not answering; retrying", what=what, error=type(err).__name__)
-            await asyncio.sleep(delay_s)
-            delay_s = min(delay_s * 2, 1.0)
+    caller = _caller_deadline.get()
+    budget_s = give_up_after_s if caller is None else caller - loop.time()
+    bound_s = None if not math.isfinite(budget_s) else max(budget_s, 0.05)  # one try is always made
+    try:
+        return await retry_broker_call(call, what=what, timeout_s=bound_s)
+    except BrokerUnavailable as err:
+        cause = type(err.last).__name__ if err.last is not None else "no answer"
+        raise HandoffUnavailableError(f"{what}: NATS did not answer for {err.elapsed_s:.1f} s ({cause})") from err

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator
 from contextlib import aclosing
 from typing import TYPE_CHECKING
 
@@ -16,10 +16,10 @@ from nats.js.errors import KeyNotFoundError
 from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import AnyEvent, RunFinished, RunTask
+from schemas.records import join_run_tasks, run_shard_decoder, run_shard_key
 from services.client.errors import ResultTimeoutError, UnknownRunError
+from services.client.retry import within_deadline
 from services.client.watchers import ordered_subscription, release
-from services.collector.records import run_shard_decoder, run_shard_key
-from services.collector.runs import run_tasks as join_run_tasks
 
 if TYPE_CHECKING:
     from services.client.client import HandoffClient
@@ -30,7 +30,9 @@ _any: Decoder[AnyEvent] = Decoder(AnyEvent)
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 
 
-async def watch_events(client: HandoffClient, filters: list[str], *, from_start: bool) -> AsyncIterator[AnyEvent]:
+async def watch_events(
+    client: HandoffClient, filters: list[str], *, from_start: bool
+) -> AsyncGenerator[AnyEvent, None]:
     """Decoded events on ``filters`` of the events stream as they happen (all stored ones first with
     ``from_start``). Undecodable messages are logged with their reason and skipped."""
     queue: asyncio.Queue[Msg] = asyncio.Queue()
@@ -60,7 +62,7 @@ async def watch_events(client: HandoffClient, filters: list[str], *, from_start:
 
 async def watch(
     client: HandoffClient, run_id: str, *, from_start: bool, until_finished: bool
-) -> AsyncIterator[AnyEvent]:
+) -> AsyncGenerator[AnyEvent, None]:
     filters = [names.run_events_filter(run_id), names.run_filter(run_id)]
     async with aclosing(watch_events(client, filters, from_start=from_start)) as events:
         async for event in events:
@@ -70,6 +72,13 @@ async def watch(
 
 
 async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunFinished:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout_s if math.isfinite(timeout_s) else None
+    with within_deadline(deadline):  # look-ups ride out an outage until the caller's deadline
+        return await _wait_run(client, run_id, timeout_s, deadline)
+
+
+async def _wait_run(client: HandoffClient, run_id: str, timeout_s: float, deadline: float | None) -> RunFinished:
     lookups = client.lookups
     finished = await lookups.run_finished(run_id)
     if finished is not None:
@@ -102,7 +111,7 @@ async def wait_run(client: HandoffClient, run_id: str, timeout_s: float) -> RunF
         give_up_after_s=client.settings.submit_timeout_s,
     )
     try:
-        async with asyncio.timeout(timeout_s if math.isfinite(timeout_s) else None):
+        async with asyncio.timeout_at(deadline):
             return await asyncio.shield(done)
     except TimeoutError:
         raise ResultTimeoutError([run_id], timeout_s, what="run") from None

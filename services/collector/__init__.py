@@ -1,7 +1,6 @@
 """The collector actor: lifecycle events in, task and run records out (``handoff_tasks``, ``handoff_runs``)."""
 
 from services.collector.collector import Collector, CollectorStats
-from services.collector.records import RunRecord, TaskRecord, TaskState
 from services.collector.settings import CollectorSettings
 
-__all__ = ["Collector", "CollectorSettings", "CollectorStats", "RunRecord", "TaskRecord", "TaskState"]
+__all__ = ["Collector", "CollectorSettings", "CollectorStats"]

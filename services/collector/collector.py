@@ -27,10 +27,8 @@ from prometheus_client import Counter
 from schemas import names
 from schemas.codec import encode
 from schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskStatus, TaskSubmitted
-from services.collector.dead_letters import reject
-from services.collector.fold import fold_task
-from services.collector.intake import Intake, Rejected, SealItem, TaskItem
-from services.collector.records import (
+from schemas.fold import fold_task
+from schemas.records import (
     RunRecord,
     RunShard,
     TaskRecord,
@@ -39,6 +37,8 @@ from services.collector.records import (
     run_shard_key,
     task_record_decoder,
 )
+from services.collector.dead_letters import reject
+from services.collector.intake import Intake, Rejected, SealItem, TaskItem
 from services.collector.runs import (
     RunDelta,
     by_shard,
@@ -46,17 +46,21 @@ from services.collector.runs import (
     fold_run,
     fold_shard,
     mark_published,
+    needs_report,
     run_finished_event,
 )
 from services.collector.settings import CollectorSettings
 from services.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
+from services.common.broker_retry import BrokerUnavailable, retry_broker_call
 from services.common.clock import utcnow
 from services.observability import metrics
 
 log = structlog.get_logger(__name__)
 
-# What a record write or a publish can fail with that is worth retrying later rather than crashing for.
-_RETRYABLE = (nats.errors.Error, TimeoutError, RecordCorrupt, ConflictsExhausted)
+# What a record write or a publish can fail with that is retried later (the events are nak'ed and redelivered,
+# up to the consumer's max_deliver) rather than crashing for. A publish first rides out transient broker errors
+# in line (services.common.broker_retry) and raises BrokerUnavailable when its budget runs out.
+_RETRYABLE = (BrokerUnavailable, nats.errors.Error, TimeoutError, RecordCorrupt, ConflictsExhausted)
 
 
 @dataclass(slots=True)
@@ -195,10 +199,10 @@ class Collector:
                 continue
             deltas[record.run_id] = deltas.get(record.run_id, RunDelta()).merge(delta)
             waiting[record.run_id] += group
-        for run_id, items in seals.items():
-            sizes = RunDelta(sealed_sizes=frozenset(i.event.size for i in items))
+        for run_id, sealed in seals.items():
+            sizes = RunDelta(sealed_sizes=frozenset(i.event.size for i in sealed))
             deltas[run_id] = deltas.get(run_id, RunDelta()).merge(sizes)
-            waiting[run_id] += [i.msg for i in items]
+            waiting[run_id] += [i.msg for i in sealed]
         run_ids = list(deltas)
         run_ok = await asyncio.gather(*(self._fold_run(run_id, deltas[run_id]) for run_id in run_ids))
         for run_id, ok in zip(run_ids, run_ok, strict=True):
@@ -249,12 +253,10 @@ class Collector:
             try:
                 delta = await self._fold_shards(run_id, delta)
                 record, written = await self._runs.update(run_id, lambda r: fold_run(r, run_id, delta))
-                if record.published_at is not None:
-                    if written:
-                        log.warning("run changed after it was reported finished", finished=record.finished_count)
-                    return True
-                if record.complete:
+                if needs_report(record):
                     await self._publish_run_finished(record, delta)
+                elif record.published_at is not None and written:
+                    log.warning("run changed after it was reported finished", finished=record.finished_count)
                 return True
             except _RETRYABLE as err:
                 log.warning("run record not written; events will be retried", error=str(err))
@@ -291,13 +293,22 @@ class Collector:
         event = run_finished_event(record, await self._read_shards(record) if listed else [], now)
         if record.expected_size is not None and event.size != record.expected_size:
             log.warning("run finished with more tasks than its declared size", size=record.expected_size)
-        ack = await self._js.publish(
-            names.run_finished_subject(record.run_id),
-            encode(event),
-            headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id)},
-            timeout=self.settings.common.nats.publish_timeout_s,
+        publish_timeout_s = self.settings.common.nats.publish_timeout_s
+        data = encode(event)
+        ack = await retry_broker_call(
+            lambda: self._js.publish(
+                names.run_finished_subject(record.run_id),
+                data,
+                headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id, record.revision)},
+                timeout=publish_timeout_s,
+            ),
+            what=f"publish the end of run {record.run_id}",
+            timeout_s=publish_timeout_s,
         )
-        await self._runs.update(record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now))
+        revision = record.revision
+        await self._runs.update(
+            record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now, revision)
+        )
         if not ack.duplicate:
             self.stats.runs_finished += 1
             metrics.RUNS_FINISHED.inc()

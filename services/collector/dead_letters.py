@@ -17,6 +17,7 @@ from schemas import names
 from schemas.codec import encode
 from schemas.events import DeadLettered
 from services.collector.intake import Rejected
+from services.common.broker_retry import retry_broker_call
 from services.common.clock import utcnow
 from services.observability import metrics
 
@@ -32,7 +33,10 @@ def _ident(value: str | None) -> str | None:
 
 
 async def reject(js: JetStreamContext, item: Rejected, *, publish_timeout_s: float) -> None:
-    """Dead-letter (or, for submits, log) ``item`` and terminate its delivery. NATS errors propagate."""
+    """Dead-letter (or, for submits, log) ``item`` and terminate its delivery.
+
+    Transient broker errors are retried for up to ``publish_timeout_s`` (then ``BrokerUnavailable``); other NATS
+    errors propagate."""
     msg = item.msg
     meta = msg.metadata
     if item.is_submit:
@@ -58,14 +62,15 @@ async def reject(js: JetStreamContext, item: Rejected, *, publish_timeout_s: flo
         deliveries=meta.num_delivered,
         headers={k: v for k, v in (msg.headers or {}).items() if isinstance(v, str)},
     )
-    await js.publish(
-        names.dlq_subject(ORIGIN),
-        encode(letter),
-        headers={
-            names.Header.MSG_ID: names.dead_letter_msg_id(meta.stream, meta.sequence.stream),
-            names.Header.DEAD_LETTER_REASON: item.reason.value,
-        },
-        timeout=publish_timeout_s,
+    data = encode(letter)
+    headers: dict[str, str] = {
+        names.Header.MSG_ID: names.dead_letter_msg_id(meta.stream, meta.sequence.stream),
+        names.Header.DEAD_LETTER_REASON: item.reason.value,
+    }
+    await retry_broker_call(
+        lambda: js.publish(names.dlq_subject(ORIGIN), data, headers=headers, timeout=publish_timeout_s),
+        what=f"dead-letter {msg.subject}",
+        timeout_s=publish_timeout_s,
     )
     await msg.term()
     metrics.DEAD_LETTERS.labels(origin=ORIGIN, reason=item.reason.value).inc()

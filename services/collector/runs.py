@@ -22,8 +22,8 @@ from datetime import datetime
 
 import msgspec
 
-from schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, RunTask, TaskStatus
-from services.collector.records import FinalStatus, RunRecord, RunShard, TaskRecord, run_shard_of
+from schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, TaskStatus
+from schemas.records import FinalStatus, RunRecord, RunShard, TaskRecord, join_run_tasks, run_shard_of
 
 replace = msgspec.structs.replace
 
@@ -52,11 +52,20 @@ def _total(counts: Counts) -> int:
 
 
 def _merge_counts(a: dict[str, Counts], b: dict[str, Counts]) -> dict[str, Counts]:
+    """Per shard, the later of two count snapshots: a shard only gains tasks, or (a replay) turns a dead letter into
+    another status, so more tasks, or as many with fewer dead letters, is later."""
     merged = dict(a)
     for shard, counts in b.items():
-        if shard not in merged or _total(counts) > _total(merged[shard]):
+        if shard not in merged or _later(counts, merged[shard]):
             merged[shard] = counts
     return merged
+
+
+def _later(new: Counts, old: Counts) -> bool:
+    if _total(new) != _total(old):
+        return _total(new) > _total(old)
+    dead = TaskStatus.DEAD_LETTERED
+    return new.get(dead, 0) < old.get(dead, 0)
 
 
 def delta_of_task(record: TaskRecord) -> RunDelta | None:
@@ -82,14 +91,22 @@ def by_shard(finished: dict[str, FinalStatus]) -> dict[int, dict[str, FinalStatu
 
 
 def fold_shard(shard: RunShard | None, run_id: str, index: int, finished: dict[str, FinalStatus]) -> RunShard:
-    """``shard`` with ``finished`` added; tasks already listed keep their first final status."""
+    """``shard`` with ``finished`` added; tasks already listed keep their first final status, except that a
+    replayed dead letter's new finish replaces ``dead_lettered``."""
     base = shard or RunShard(run_id=run_id, shard=index)
-    new = {k: v for k, v in finished.items() if k not in base.finished}
-    return replace(base, finished={**base.finished, **new}) if new else base
+    dead = TaskStatus.DEAD_LETTERED
+    changed = {
+        k: v
+        for k, v in finished.items()
+        if k not in base.finished or (base.finished[k].status == dead and v.status != dead)
+    }
+    return replace(base, finished={**base.finished, **changed}) if changed else base
 
 
 def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecord:
-    """``record`` with the sizes and shard counts of ``delta`` folded in (its ``finished`` go to the shards)."""
+    """``record`` with the sizes and shard counts of ``delta`` folded in (its ``finished`` go to the shards); a
+    replayed dead letter whose new finish replaced ``dead_lettered`` in a shard bumps ``revision``: the run is
+    reported again."""
     base = record or RunRecord(run_id=run_id)
     conflict = base.conflicting_sizes
     declared = base.declared_size
@@ -104,9 +121,19 @@ def fold_run(record: RunRecord | None, run_id: str, delta: RunDelta) -> RunRecor
         sealed = max(sizes)
     conflict = conflict or (sealed is not None and declared is not None and sealed != declared)
     shard_counts = _merge_counts(base.shard_counts, delta.shard_counts)
+    replayed = _dead_letters(shard_counts) < _dead_letters(base.shard_counts)
     return replace(
-        base, declared_size=declared, sealed_size=sealed, conflicting_sizes=conflict, shard_counts=shard_counts
+        base,
+        declared_size=declared,
+        sealed_size=sealed,
+        conflicting_sizes=conflict,
+        shard_counts=shard_counts,
+        revision=base.revision + (1 if replayed else 0),
     )
+
+
+def _dead_letters(shard_counts: dict[str, dict[TaskStatus, int]]) -> int:
+    return sum(counts.get(TaskStatus.DEAD_LETTERED, 0) for counts in shard_counts.values())
 
 
 def fold_run_in_memory(
@@ -120,19 +147,18 @@ def fold_run_in_memory(
     return fold_run(record, run_id, replace(delta, shard_counts=_merge_counts(delta.shard_counts, counts)))
 
 
-def mark_published(record: RunRecord, at: datetime) -> RunRecord:
-    return record if record.published_at is not None else replace(record, published_at=at)
+def mark_published(record: RunRecord, at: datetime, revision: int = 0) -> RunRecord:
+    """The record after a RunFinished for ``revision`` was published (the first publish time stays)."""
+    if record.published_at is not None and record.published_revision >= revision:
+        return record
+    return replace(record, published_at=record.published_at or at, published_revision=revision)
 
 
-def run_tasks(record: RunRecord, shards: Iterable[RunShard]) -> list[RunTask]:
-    """Every finished task of the run, sorted by task id."""
-    finished = dict(record.finished)
-    for shard in shards:
-        finished.update({k: v for k, v in shard.finished.items() if k not in finished})
-    return [
-        RunTask(task_id=task_id, status=final.status, error_code=final.error_code)
-        for task_id, final in sorted(finished.items())
-    ]
+def needs_report(record: RunRecord) -> bool:
+    """A complete run not yet reported, or changed by a replay since its last report."""
+    if not record.complete:
+        return False
+    return record.published_at is None or record.revision > record.published_revision
 
 
 def run_finished_event(record: RunRecord, shards: Iterable[RunShard], at: datetime) -> RunFinished:
@@ -141,7 +167,7 @@ def run_finished_event(record: RunRecord, shards: Iterable[RunShard], at: dateti
     listed = size <= RUN_FINISHED_MAX_TASKS
     return RunFinished(
         run_id=record.run_id,
-        tasks=run_tasks(record, shards) if listed else [],
+        tasks=join_run_tasks(record, shards) if listed else [],
         finished_at=at,
         counts=record.counts(),
         size=size,

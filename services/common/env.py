@@ -22,7 +22,14 @@ def env_str(name: str, default: str | None = None, env: Mapping[str, str] | None
     return default if value is None else value
 
 
-def env_int(name: str, default: int, env: Mapping[str, str] | None = None, *, minimum: int | None = None) -> int:
+def env_int(
+    name: str,
+    default: int,
+    env: Mapping[str, str] | None = None,
+    *,
+    minimum: int | None = None,
+    maximum: int | None = None,
+) -> int:
     value = _raw(os.environ if env is None else env, name)
     if value is None:
         return default
@@ -32,6 +39,8 @@ def env_int(name: str, default: int, env: Mapping[str, str] | None = None, *, mi
         raise SettingsError(f"{name} must be an integer, got {value!r}") from None
     if minimum is not None and parsed < minimum:
         raise SettingsError(f"{name} must be >= {minimum}, got {parsed}")
+    if maximum is not None and parsed > maximum:
+        raise SettingsError(f"{name} must be <= {maximum}, got {parsed}")
     return parsed
 
 

@@ -25,8 +25,10 @@ def _redact_secrets(_: object, __: str, event_dict: structlog.typing.EventDict) 
     return event_dict
 
 
-def _redact_rendered(_: object, __: str, line: str) -> str:
+def _redact_rendered(_: object, __: str, line: structlog.typing.EventDict | str) -> str:
     """Last step: the rendered line (tracebacks included) with every configured secret value masked."""
+    if not isinstance(line, str):
+        raise TypeError("_redact_rendered must come after a renderer that returns text")
     return process_redactor()(line)
 
 

@@ -10,6 +10,7 @@ start. It is applied to progress, events (at the generator's publisher), failure
 
 from __future__ import annotations
 
+import builtins
 import os
 import re
 import threading
@@ -67,7 +68,7 @@ class Redactor:
                 data = data.replace(raw, MASK.encode())
         return data
 
-    def found_in(self, data: bytes | str) -> bool:
+    def found_in(self, data: builtins.bytes | str) -> bool:
         """Whether ``data`` holds any known secret."""
         raw = data.encode("utf-8", errors="surrogateescape") if isinstance(data, str) else data
         return any(s.encode("utf-8", errors="surrogateescape") in raw for s in self._secrets)

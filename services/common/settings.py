@@ -69,7 +69,7 @@ class EmbeddedSettings(msgspec.Struct, kw_only=True, frozen=True):
         data_dir = env_str("HANDOFF_DATA_DIR", None, env)
         return cls(
             data_dir=Path(data_dir) / "nats" if data_dir else default_dir,
-            port=env_int("HANDOFF_EMBEDDED_PORT", 4222, env, minimum=0),
+            port=env_int("HANDOFF_EMBEDDED_PORT", 4222, env, minimum=0, maximum=65535),
             start_timeout_s=env_float("HANDOFF_EMBEDDED_START_TIMEOUT_S", 10.0, env, minimum=1.0),
         )
 
@@ -96,6 +96,9 @@ def topology_from_env(env: Mapping[str, str] | None = None) -> TopologyParams:
     return params
 
 
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
+
+
 class LogSettings(msgspec.Struct, kw_only=True, frozen=True):
     level: str = "info"
     json: bool | None = None  # None: JSON unless stderr is a terminal
@@ -105,10 +108,10 @@ class LogSettings(msgspec.Struct, kw_only=True, frozen=True):
         fmt = env_str("HANDOFF_LOG_FORMAT", None, env)
         if fmt not in (None, "json", "console"):
             raise SettingsError(f"HANDOFF_LOG_FORMAT must be 'json' or 'console', got {fmt!r}")
-        return cls(
-            level=(env_str("HANDOFF_LOG_LEVEL", "info", env) or "info").lower(),
-            json=None if fmt is None else fmt == "json",
-        )
+        level = (env_str("HANDOFF_LOG_LEVEL", "info", env) or "info").lower()
+        if level not in LOG_LEVELS:
+            raise SettingsError(f"HANDOFF_LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+        return cls(level=level, json=None if fmt is None else fmt == "json")
 
 
 class CommonSettings(msgspec.Struct, kw_only=True, frozen=True):

@@ -37,6 +37,7 @@ from services.generator.errors import ConsumerDrifted, GeneratorError, Interrupt
 from services.generator.execution import Execution, Services
 from services.generator.heartbeat import ConnectionWatch
 from services.generator.publisher import Publisher
+from services.generator.queued_cancels import QueuedCancels
 from services.generator.settings import GeneratorSettings
 from services.generator.stats import GeneratorStats
 from services.runners.base import Runner
@@ -89,6 +90,7 @@ class Generator:
         self._publisher = Publisher(self._js, timeout_s=settings.publish_timeout_s, abort=self._abort, redact=redact)
         self._dead_letters = DeadLetters(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._cancels = CancelWatcher(nc, on_cancel=self._on_cancel)
+        self._queued_cancels = QueuedCancels(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._watch = ConnectionWatch(nc)
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
         self._keys = itertools.count()
@@ -109,6 +111,7 @@ class Generator:
         ack_wait_s = float(info.config.ack_wait or 30.0)
         self._services = Services(
             settings=self.settings,
+            nc=self._nc,
             js=self._js,
             publisher=self._publisher,
             dead_letters=self._dead_letters,
@@ -121,6 +124,7 @@ class Generator:
         )
         self._sub = await self._js.pull_subscribe_bind(names.GENERATOR_CONSUMER, stream=names.EVENTS_STREAM)
         await self._cancels.start()
+        await self._queued_cancels.start()
         await self._dead_letters.start()
         self._watch.start()
         self.stats.became_ready()
@@ -297,4 +301,5 @@ class Generator:
                 await self._sub.unsubscribe()
         with contextlib.suppress(nats.errors.Error):
             await self._cancels.stop()
+            await self._queued_cancels.stop()
             await self._dead_letters.stop()

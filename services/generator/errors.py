@@ -33,6 +33,8 @@ class Interruption(StrEnum):
     CANCELLED = "cancelled"
     TIMED_OUT = "timed_out"
     SHUTDOWN = "shutdown"
+    FINISHED_ELSEWHERE = "finished_elsewhere"
+    """Another run of the task (a redelivery while this replica was frozen or cut off) has finished it."""
 
 
 # ---- outcomes of one attempt ---------------------------------------------------------------------
@@ -78,7 +80,12 @@ class Release:
     """``nak()`` without delay and publish nothing: another replica takes the task now (graceful shutdown)."""
 
 
-Decision = Finish | Retry | Release
+@dataclass(frozen=True, slots=True)
+class Drop:
+    """Another run has finished the task: publish nothing (its finish stands), ack the submit."""
+
+
+Decision = Finish | Retry | Release | Drop
 
 
 def _clip(text: str) -> str:
@@ -119,6 +126,8 @@ def decide(outcome: Outcome, *, attempt: int, allowed: int, backoff_s: tuple[flo
             return Finish(TaskStatus.SUCCEEDED, result=result)
         case Interrupted(why=Interruption.SHUTDOWN):
             return Release()
+        case Interrupted(why=Interruption.FINISHED_ELSEWHERE):
+            return Drop()
         case Interrupted(why=Interruption.CANCELLED, reason=reason):
             return Finish(TaskStatus.CANCELLED, error=task_error(ErrorCode.CANCELLED, reason or "cancel requested"))
         case Interrupted(why=Interruption.TIMED_OUT, reason=reason):

@@ -23,6 +23,7 @@ from functools import partial
 
 import nats.errors
 import structlog
+from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
@@ -31,10 +32,12 @@ from schemas import names
 from schemas.codec import DecodeError, Decoder
 from schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TaskSubmitted
 from services.common.clock import utcnow
+from services.generator.attempts import next_attempt
 from services.generator.cancellation import reason_of
 from services.generator.dead_letters import DeadLetters
 from services.generator.errors import (
     Decision,
+    Drop,
     Finish,
     Interrupted,
     Interruption,
@@ -62,6 +65,7 @@ class Services:
     """What every execution of a replica shares."""
 
     settings: GeneratorSettings
+    nc: NATS
     js: JetStreamContext
     publisher: Publisher
     dead_letters: DeadLetters
@@ -97,6 +101,7 @@ class Execution:
         self.msg = msg
         self._s = services
         self.task_id: str | None = None
+        self._attempt_of_submit = 1
         self._interrupt: asyncio.Future[Interrupted] = asyncio.get_running_loop().create_future()
 
     def interrupt(self, why: Interruption, reason: str = "") -> None:
@@ -115,9 +120,8 @@ class Execution:
                 self._s.stats.released += 1
 
     async def _handle(self) -> None:
-        attempt = self.msg.metadata.num_delivered
         stats = self._s.stats
-        stats.delivery_received(attempt)
+        stats.delivery_received(self.msg.metadata.num_delivered)
         try:
             task = self._s.decoder.decode(self.msg.data)
             check_subject(task, self.msg.subject)
@@ -135,17 +139,22 @@ class Execution:
             await self.msg.term()
             return
         self.task_id = task.task_id
+        replay_of = replay_sequence(self.msg.headers)
+        attempt = await next_attempt(
+            self._s.publisher, task, submit_seq=self.msg.metadata.sequence.stream, replayed=replay_of is not None
+        )
+        self._attempt_of_submit = attempt.of_this_submit
         with (
-            structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt),
+            structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt.number),
             trace_context_from(self.msg.headers),  # the submitter's trace spans the run and its events
         ):
             events = TaskEvents(
                 self._s.publisher,
                 task,
-                attempt=attempt,
+                attempt=attempt.number,
                 replica_id=self._s.settings.replica_id,
                 trace_headers=trace_headers_of(self.msg.headers),
-                replay_of=replay_sequence(self.msg.headers),
+                replay_of=replay_of,
             )
             # The two look-ups before a start go out together: one round trip instead of two before TaskStarted.
             cancel_lookup = asyncio.ensure_future(
@@ -169,7 +178,7 @@ class Execution:
     ) -> Decision:
         to_decision = partial(
             decide,
-            attempt=events.attempt,
+            attempt=self._attempt_of_submit,
             allowed=attempts_allowed(task.max_attempts, self._s.max_deliver),
             backoff_s=self._s.settings.retry_backoff_s,
         )
@@ -196,7 +205,10 @@ class Execution:
             report=events.progress,
         )
         timeout_s = None if task.deadline is None else (task.deadline - utcnow()).total_seconds()
-        async with self._recheck_cancel_after_reconnects(task.task_id):
+        async with (
+            self._recheck_cancel_after_reconnects(task.task_id),
+            self._stop_when_finished_elsewhere(events),
+        ):
             outcome = await run_guarded(
                 runner.run(ctx),
                 timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
@@ -210,13 +222,19 @@ class Execution:
         stats = self._s.stats
         match decision:
             case Finish(status=status, error=error):
-                if await self._finished_elsewhere(events):
-                    # a concurrent run (after a redelivery) got there first, perhaps outside the dedup window
+                # a concurrent run (after a redelivery) may have got there first, perhaps outside the dedup
+                # window; the check and the duplicate ack together leave only a publish racing another's
+                published = None if await self._finished_elsewhere(events) else await events.finished(decision)
+                if published is None:
                     stats.already_finished += 1
                     log.warning("another run finished this task first; dropping this attempt's outcome")
                 else:
-                    stats.task_finished(events.task.kind, await events.finished(decision))
+                    stats.task_finished(events.task.kind, published)
                     log.info("task finished", status=status, error_code=error.code if error else None)
+                await self.msg.ack()
+            case Drop():
+                stats.already_finished += 1
+                log.warning("another run finished this task while this one ran; stopped it and published nothing")
                 await self.msg.ack()
             case Retry(delay_s=delay_s, error=error):
                 note = f"attempt {events.attempt} failed ({error.code}): {error.message}; retrying in {delay_s:g} s"
@@ -253,6 +271,30 @@ class Execution:
             return _finished_decoder.decode(last.data or b"").status != TaskStatus.DEAD_LETTERED
         except DecodeError:
             return True
+
+    @contextlib.asynccontextmanager
+    async def _stop_when_finished_elsewhere(self, events: TaskEvents) -> AsyncIterator[None]:
+        """While the task runs, a TaskFinished of another run (a redelivery that ran while this replica was frozen
+        or cut off) stops this run: its outcome would be dropped anyway, and it must publish nothing."""
+        ours = (events.replica_id, events.attempt)
+
+        async def on_finished(msg: Msg) -> None:
+            try:
+                other = _finished_decoder.decode(msg.data)
+            except DecodeError:
+                return
+            if (other.replica_id, other.attempt) != ours and (
+                events.replay_of is None or other.status != TaskStatus.DEAD_LETTERED
+            ):
+                self.interrupt(Interruption.FINISHED_ELSEWHERE, f"finished by {other.replica_id}")
+
+        subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
+        sub = await self._s.nc.subscribe(subject, cb=on_finished)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(nats.errors.Error):
+                await sub.unsubscribe()
 
     @contextlib.asynccontextmanager
     async def _recheck_cancel_after_reconnects(self, task_id: str) -> AsyncIterator[None]:

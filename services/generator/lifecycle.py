@@ -13,8 +13,10 @@ from datetime import datetime
 import nats.errors
 import nats.js.errors
 import structlog
+from nats.js.api import PubAck
 
 from schemas import names
+from schemas.codec import encode
 from schemas.events import ErrorCode, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
 from services.common.clock import utcnow
 from services.common.secrets import process_redactor
@@ -116,8 +118,12 @@ class TaskEvents:
             ),
         )
 
-    async def finished(self, decision: Finish) -> TaskFinished:
-        """Publish the TaskFinished. A result the stream refuses (too large) becomes a failure saying so."""
+    async def finished(self, decision: Finish) -> TaskFinished | None:
+        """Publish the TaskFinished. A result the stream refuses (too large) becomes a failure saying so.
+
+        None when the stream already held another run's TaskFinished under the same message id (a duplicate ack
+        for a message that is not this one): that run finished the task, this outcome does not count.
+        """
         subject = self._subject(names.EventType.FINISHED)
         msg_id = (
             names.finished_msg_id(self.task.task_id)
@@ -126,8 +132,8 @@ class TaskEvents:
         )
         event = self._finished_event(decision)
         try:
-            await self._publisher.publish(subject, event, msg_id=msg_id, headers=self._headers)
-            return event
+            ack = await self._publisher.publish(subject, event, msg_id=msg_id, headers=self._headers)
+            return await self._unless_elsewhere(ack, event)
         except (nats.js.errors.APIError, nats.errors.MaxPayloadError) as exc:
             log.error("the stream refused the TaskFinished; publishing a failure instead", error=repr(exc))
             refused = task_error(
@@ -136,5 +142,13 @@ class TaskEvents:
                 "its result was probably larger than the stream accepts",
             )
         fallback = self._finished_event(Finish(TaskStatus.FAILED, error=refused))
-        await self._publisher.publish(subject, fallback, msg_id=msg_id, headers=self._headers)
-        return fallback
+        ack = await self._publisher.publish(subject, fallback, msg_id=msg_id, headers=self._headers)
+        return await self._unless_elsewhere(ack, fallback)
+
+    async def _unless_elsewhere(self, ack: PubAck, event: TaskFinished) -> TaskFinished | None:
+        """``event`` if the stream holds it; None if a duplicate ack points at another run's finish. (A retried
+        publish of this very event after a lost ack is also a duplicate: then the stored bytes are ours.)"""
+        if not ack.duplicate:
+            return event
+        stored = await self._publisher.message_at(ack.stream, ack.seq)
+        return event if stored is not None and stored.data == encode(event) else None

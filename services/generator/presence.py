@@ -7,7 +7,6 @@ import asyncio
 import contextlib
 import os
 import socket
-from datetime import datetime
 from types import TracebackType
 
 import msgspec
@@ -17,28 +16,12 @@ from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
 from schemas import names
+from schemas.records import ReplicaPresence
 from services.common.clock import utcnow
 from services.generator.stats import GeneratorStats
 from services.observability import metrics
 
 log = structlog.get_logger(__name__)
-
-
-class ReplicaPresence(msgspec.Struct, kw_only=True, frozen=True):
-    replica_id: str
-    hostname: str
-    pid: int
-    slots: int
-    slots_in_use: int
-    started: int
-    finished: int
-    dead_letters: int
-    ready: bool
-    since: datetime
-    reported_at: datetime
-
-
-presence_decoder = msgspec.json.Decoder(ReplicaPresence)
 
 
 class PresenceReporter:
@@ -86,12 +69,23 @@ class PresenceReporter:
 
     async def _loop(self) -> None:
         kv = None
+        failing = False
         while True:
             try:
                 kv = kv or await self._js.key_value(names.REPLICAS_BUCKET)
                 await asyncio.wait_for(kv.put(self._stats.replica_id, msgspec.json.encode(self.snapshot())), 2)
                 queue = await self._js.consumer_info(names.EVENTS_STREAM, names.GENERATOR_CONSUMER, timeout=2)
                 metrics.QUEUE_DEPTH.set(queue.num_pending or 0)
-            except (BucketNotFoundError, NotFoundError, nats.errors.Error, TimeoutError) as err:
-                log.debug("presence report skipped", error=str(err))
+                if failing:
+                    log.info("presence reports resumed")
+                failing = False
+            except (BucketNotFoundError, NotFoundError) as err:
+                kv = None  # the bucket was re-created (topology apply): bind it again
+                if not failing:
+                    log.warning("presence not reported: the replicas bucket is missing", error=str(err))
+                failing = True
+            except (nats.errors.Error, TimeoutError) as err:
+                if not failing:  # once per streak: 'handoff status' does not list this replica meanwhile
+                    log.warning("presence not reported; retrying", error=str(err) or type(err).__name__)
+                failing = True
             await asyncio.sleep(self._interval_s)

@@ -1,9 +1,10 @@
 """JetStream calls that cannot hang: every publish and lookup is bounded and retried while the broker is away.
 
 A publish is retried with the same ``Nats-Msg-Id``, so a retry of a publish that did land is dropped by the
-stream's de-duplication. Retrying stops when the caller's ``abort`` event is set (a hard shutdown), and for
-calls that may give up (progress) after ``attempts``. Every event published here is redacted of every secret
-the process knows (``services.common.secrets``), whatever runner or failure produced its texts.
+stream's de-duplication. Retries follow the one broker retry policy (``services.common.broker_retry``): they stop
+when the caller's ``abort`` event is set (a hard shutdown), and for calls that may give up (progress) after
+``attempts``. Every event published here is redacted of every secret the process knows
+(``services.common.secrets``), whatever runner or failure produced its texts.
 """
 
 from __future__ import annotations
@@ -13,28 +14,14 @@ from collections.abc import Awaitable, Callable, Mapping
 
 import nats.errors
 import nats.js.errors
-import structlog
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, RawStreamMsg
 
 from schemas import names
 from schemas.codec import encode
 from schemas.events import Event
+from services.common.broker_retry import Backoff, BrokerUnavailable, retry_broker_call
 from services.common.secrets import Redactor, process_redactor
-
-log = structlog.get_logger(__name__)
-
-# Errors that mean "the broker is not answering right now", never "the request is wrong".
-TRANSIENT_BROKER_ERRORS: tuple[type[BaseException], ...] = (
-    TimeoutError,  # asyncio's, the builtin one and nats.errors.TimeoutError alike
-    nats.errors.NoRespondersError,
-    nats.errors.ConnectionReconnectingError,
-    nats.errors.StaleConnectionError,
-    nats.errors.OutboundBufferLimitError,
-    nats.js.errors.NoStreamResponseError,
-    nats.js.errors.ServiceUnavailableError,
-    nats.js.errors.ServerError,
-)
 
 
 class PublishAborted(Exception):
@@ -56,8 +43,7 @@ class Publisher:
         self._redact = redact or process_redactor()
         self.timeout_s = timeout_s
         self._abort = abort
-        self._first_backoff_s = first_backoff_s
-        self._max_backoff_s = max_backoff_s
+        self._backoff = Backoff(first_s=first_backoff_s, max_s=max_backoff_s)
 
     async def publish(
         self,
@@ -109,6 +95,17 @@ class Publisher:
 
         return await self._retrying(get, what=f"look up the first {subject_filter}")
 
+    async def first_on_subject_since(self, stream: str, subject: str, seq: int) -> RawStreamMsg | None:
+        """The first message on ``subject`` in ``stream`` at or after sequence ``seq``, or None."""
+
+        async def get() -> RawStreamMsg | None:
+            try:
+                return await self._js.get_msg(stream, seq=seq, subject=subject, next=True)
+            except nats.js.errors.NotFoundError:
+                return None
+
+        return await self._retrying(get, what=f"look up {subject} from #{seq}")
+
     async def message_at(self, stream: str, seq: int) -> RawStreamMsg | None:
         async def get() -> RawStreamMsg | None:
             try:
@@ -119,21 +116,14 @@ class Publisher:
         return await self._retrying(get, what=f"read {stream} #{seq}")
 
     async def _retrying[T](self, call: Callable[[], Awaitable[T]], *, what: str, attempts: int | None = None) -> T:
-        backoff = self._first_backoff_s
-        tried = 0
-        while True:
-            if self._abort.is_set():
-                raise PublishAborted(f"{what}: stopped retrying (shutting down)")
-            tried += 1
-            try:
-                # the outer bound also covers a request queued while the client reconnects
-                return await asyncio.wait_for(call(), self.timeout_s + 1.0)
-            except TRANSIENT_BROKER_ERRORS as exc:
-                if attempts is not None and tried >= attempts:
-                    raise PublishAborted(f"{what}: gave up after {tried} attempts: {exc!r}") from exc
-                log.warning("broker call failed, retrying", what=what, attempt=tried, error=repr(exc))
-            try:
-                await asyncio.wait_for(self._abort.wait(), backoff)
-            except TimeoutError:
-                pass
-            backoff = min(backoff * 2, self._max_backoff_s)
+        try:
+            return await retry_broker_call(
+                call,
+                what=what,
+                abort=self._abort,
+                attempts=attempts,
+                attempt_timeout_s=self.timeout_s + 1.0,  # also bounds a request queued while the client reconnects
+                backoff=self._backoff,
+            )
+        except BrokerUnavailable as exc:
+            raise PublishAborted(str(exc)) from exc

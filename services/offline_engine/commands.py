@@ -12,19 +12,16 @@ import shlex
 from pathlib import Path, PurePosixPath
 
 from services.offline_engine.settings import OfflineEngineSettings
+from services.scripted_model.policies import module_name
 
 MERGE_SCRIPT = Path(__file__).with_name("merge_tests.py")
-SEARCH_SHARE = 0.4  # of Pynguin's limit spent searching; the rest is its start-up and assertion generation
-
-
-def module_name(target: str) -> str:
-    """``src/pkg/calc.py`` -> ``pkg.calc``; ``pkg/__init__.py`` -> ``pkg``."""
-    parts = list(PurePosixPath(target).with_suffix("").parts)
-    if parts and parts[0] == "src":
-        parts = parts[1:]
-    if parts and parts[-1] == "__init__":
-        parts = parts[:-1]
-    return ".".join(parts)
+# CrossHair prints its tests only at the end: each function (condition) gets 1/PER_FUNCTION_SHARE of the limit so
+# that a module of a few dozen functions finishes inside it
+PER_FUNCTION_SHARE = 30
+# Pynguin: 40 % of the limit searching, 20 % choosing assertions by mutation analysis (bounded: it can take minutes),
+# the rest for its start-up; its reports go to the scratch folder, never into the workspace
+ASSERTION_SHARE = 0.2
+SEARCH_SHARE = 0.4
 
 
 def engine_command(target: str, test_file: str, settings: OfflineEngineSettings) -> str:
@@ -44,13 +41,15 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
         lines.append(f"echo {q(f'offline engine: {engine} on {module} (limit {limit} s)')}")
         if engine == "crosshair":
             run = (f"timeout -k 5 {limit} python -m crosshair cover --example_output_format=pytest "
-                   f"--per_condition_timeout={max(1, limit // 10)} {q(module)} "
+                   f"--per_condition_timeout={max(1, limit // PER_FUNCTION_SHARE)} {q(module)} "
                    f'> "$d/crosshair.py" 2> "$d/crosshair.log"')  # fmt: skip
             inputs.append('crosshair="$d/crosshair.py"')
         else:
             search = max(1, int(limit * SEARCH_SHARE))
+            assertions = max(1, int(limit * ASSERTION_SHARE))
             run = (f"PYNGUIN_DANGER_AWARE=1 timeout -k 5 {limit} python -m pynguin --project-path {q(root)} "
                    f'--module-name {q(module)} --output-path "$d/pynguin" --maximum-search-time {search} '
+                   f'--maximum-mutation-time {assertions} --report-dir "$d/report" '
                    f'--seed 1 > "$d/pynguin.log" 2>&1')  # fmt: skip
             inputs.append('pynguin="$(ls "$d"/pynguin/test_*.py 2>/dev/null | head -n 1)"')
         lines.append(

@@ -10,6 +10,14 @@ from services.common.env import SettingsError, env_float, env_str
 
 # engine -> the PyPI requirement installed into the project's environment (never into Handoff's)
 ENGINE_PACKAGES: dict[str, str] = {"crosshair": "crosshair-tool", "pynguin": "pynguin"}
+# with a real model, these engines are installed too and the prompt offers them to the agent (Pynguin is not: it pins
+# pytest < 9, which a project's own test requirements may contradict)
+HYBRID_ENGINES = ("crosshair",)
+HYBRID_HINT = (
+    "CrossHair is installed in the project's environment: `python -m crosshair cover --example_output_format=pytest "
+    "<module>` prints pytest tests, one per path it finds through the module's functions. You may use them to seed "
+    "or extend your tests; check them like your own (they assert what the code does now)."
+)
 
 
 class OfflineEngineSettings(msgspec.Struct, kw_only=True, frozen=True):

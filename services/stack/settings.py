@@ -20,10 +20,10 @@ class StackSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> StackSettings:
-        health = env_int("HANDOFF_UP_HEALTH_BASE_PORT", 0, env, minimum=0)
+        health = env_int("HANDOFF_UP_HEALTH_BASE_PORT", 0, env, minimum=0, maximum=65535)
         return cls(
             common=CommonSettings.from_env(env),
-            generators=env_int("HANDOFF_UP_GENERATORS", 2, env, minimum=0),
+            generators=env_int("HANDOFF_UP_GENERATORS", 2, env, minimum=1),
             health_base_port=health or None,
             child_stop_timeout_s=env_float("HANDOFF_UP_CHILD_STOP_TIMEOUT_S", 45.0, env, minimum=1.0),
         )

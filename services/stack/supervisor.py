@@ -19,6 +19,8 @@ from schemas.topology import build_topology
 from services.broker.connect import connect, embedded_server
 from services.broker.embedded import EmbeddedNats
 from services.broker.provision import Change, apply_topology
+from services.collector.settings import CollectorSettings
+from services.generator.settings import GeneratorSettings
 from services.stack.settings import StackSettings
 from services.stack.state import clear_state, write_state
 
@@ -93,11 +95,18 @@ class Stack:
             await asyncio.to_thread(self.server.stop)
             self.server = None
 
+    def check_settings(self) -> None:
+        """Parse every child's settings as the child will (``SettingsError`` naming the variable), before anything
+        starts: a child that cannot start would otherwise be restarted forever with the reason only in its log."""
+        for child in self._plan_children(url=self.url or "nats://127.0.0.1:4222"):
+            parse = GeneratorSettings.from_env if child.name.startswith("generator") else CollectorSettings.from_env
+            parse(child.env)
+
     # ---- children ---------------------------------------------------------------------------------
-    def _plan_children(self) -> list[Child]:
+    def _plan_children(self, url: str | None = None) -> list[Child]:
         base_env = {
             **os.environ,
-            "HANDOFF_NATS_URL": self.url,
+            "HANDOFF_NATS_URL": url or self.url,
             "HANDOFF_APPLY_TOPOLOGY": "false",
             "HANDOFF_LOG_FORMAT": "json",
         }

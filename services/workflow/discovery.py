@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 from services.workflow.config import WorkflowConfigError, WorkflowSpec
@@ -13,6 +14,36 @@ def is_test_module(path: Path) -> bool:
     return path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py"
 
 
+_ENTRY_POINTS = {"__main__.py", "__version__.py", "_version.py"}  # run or generated, not code to test
+
+
+def has_code(path: Path) -> bool:
+    """A module defines something worth testing (a function or class), not only imports, ``__all__`` or text."""
+    try:
+        tree = ast.parse(path.read_bytes())
+    except (SyntaxError, ValueError):
+        return True  # let the later checks say what is wrong with it
+    return any(isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) for node in tree.body)
+
+
+def wanted_module(path: Path) -> bool:
+    """A component's module that gets a task: not a test, not an entry point, and an ``__init__.py`` only when it
+    holds real code."""
+    if is_test_module(path) or path.name in _ENTRY_POINTS:
+        return False
+    return path.name != "__init__.py" or has_code(path)
+
+
+def component_root(repo: Path, component: str) -> Path:
+    """The component as a folder, or a single module: a path (``pkg/sub``) or a dotted module path (``pkg.sub``)."""
+    as_given = (repo / component).resolve()
+    if as_given.exists() or "/" in component or not all(part.isidentifier() for part in component.split(".")):
+        return as_given
+    dotted = repo.joinpath(*component.split("."))
+    module = dotted.with_name(dotted.name + ".py")
+    return (module if module.is_file() else dotted).resolve()
+
+
 def discover_targets(repo: Path, spec: WorkflowSpec) -> list[str]:
     """Repo-relative POSIX paths, sorted. Listed targets must exist; a component must contain modules."""
     if spec.targets:
@@ -22,13 +53,17 @@ def discover_targets(repo: Path, spec: WorkflowSpec) -> list[str]:
         return sorted(spec.targets)
     if not spec.component:
         raise WorkflowConfigError("the workflow needs 'component' (a folder) or 'targets' (a list of modules)")
-    root = (repo / spec.component).resolve()
-    if not root.is_dir() or not root.is_relative_to(repo.resolve()):
-        raise WorkflowConfigError(f"component {spec.component!r} is not a folder inside {repo}")
+    root = component_root(repo, spec.component)
+    if not root.is_relative_to(repo.resolve()) or not (root.is_dir() or (root.is_file() and root.suffix == ".py")):
+        raise WorkflowConfigError(
+            f"component {spec.component!r} is not a folder, module or dotted module path inside {repo}"
+        )
+    if root.is_file():
+        return [root.relative_to(repo.resolve()).as_posix()]
     found = [
         p.relative_to(repo.resolve()).as_posix()
         for p in sorted(root.rglob("*.py"))
-        if not is_test_module(p) and p.name != "__init__.py" and not (_SKIP_DIRS & set(p.relative_to(root).parts[:-1]))
+        if wanted_module(p) and not (_SKIP_DIRS & set(p.relative_to(root).parts[:-1]))
     ]
     if not found:
         raise WorkflowConfigError(f"no modules to test under {spec.component!r}")

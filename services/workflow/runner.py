@@ -5,6 +5,7 @@ deadline and applies patches. A failed generation task is reported, never waited
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import inspect
 import time
@@ -90,7 +91,7 @@ class WorkflowRunner:
                 if stage.kind == StageKind.GENERATE_TESTS:
                     await self._record(report, stage.name, stage.kind, lambda: self._generate(report))
                 elif stage.kind == StageKind.WORK:
-                    await self._record(report, stage.name, stage.kind, lambda s=stage: self._work(s))
+                    await self._record(report, stage.name, stage.kind, functools.partial(self._work, stage))
             if not self._joined:
                 await self._record(report, "join (implicit)", StageKind.JOIN, lambda: self._join(report))
         except StageFailed as exc:

@@ -92,15 +92,20 @@ async def test_scale_out_prints_one_row_per_replica_count_against_the_first() ->
 
 @pytest.mark.slow
 async def test_memory_prints_idle_loaded_and_per_task_figures() -> None:
-    """Idle and SDK-loaded RSS of a real generator process, and the growth per scripted agent task in flight."""
-    text = await memory.main([1], turn_s=0.05)
+    """Idle and SDK-loaded RSS of a real generator process, the growth per scripted agent task in flight, and the
+    growth a large snapshot adds (a small one here)."""
+    text = await memory.main([1], turn_s=0.05, snapshot_mib=8)
     check_common(text)
-    states, levels = tables(text)
+    states, levels, snapshots = tables(text)
     assert [r["state"] for r in states] == ["idle, after start-up", "agent SDK loaded, nothing in flight"]
     idle, loaded = (number(r["RSS generator"]) for r in states)
     assert 0 < idle < loaded  # the agent SDK is imported by the first test-generation task, not at start-up
     assert [r["tasks submitted"] for r in levels] == ["1"] and levels[0]["most running at once"] == "1"
     assert number(levels[0]["peak RSS"]) > 0
+    assert [r["snapshot"] for r in snapshots] == ["sample project", "sample project + data files"]
+    assert number(snapshots[0]["size (MiB)"]) < 1 and 7 < number(snapshots[1]["size (MiB)"]) < 9
+    share, ratio = number(snapshots[1]["added by the large snapshot"]), number(snapshots[1]["x goal"])
+    assert (share > 0) == (ratio > 0)  # the goal scales with the snapshot's size (20 MiB per 100 MiB)
 
 
 async def test_the_workflow_prints_both_modes_next_to_the_prediction() -> None:

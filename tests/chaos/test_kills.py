@@ -20,10 +20,10 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import Sleep, TaskFinished, TaskStarted, TaskStatus
+from schemas.records import TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import ClientSettings, HandoffClient
-from services.collector.records import TaskState
 from services.common.settings import NatsSettings
 from tests.chaos.conftest import CHAOS_TOPOLOGY
 from tests.chaos.harness import BrokerOutage, ChaosLog, Kill, ReplicaFleet, run_chaos

@@ -5,10 +5,10 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 
 from schemas.events import ErrorCode, Sleep, TaskStatus
+from schemas.records import TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import HandoffClient
-from services.collector.records import TaskState
 from tests.collector.conftest import RunningCollector
 from tests.generator.support import replica
 

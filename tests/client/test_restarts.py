@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
 from schemas.events import Sleep, TaskStatus
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient
+from services.client import ClientSettings, HandoffClient
+from services.client.errors import HandoffUnavailableError
 from services.common.clock import utcnow
+from services.common.settings import NatsSettings
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import Wire, finished, lifecycle, publish, started
 from tests.collector.probes import task_record
@@ -94,3 +98,38 @@ async def test_a_result_asked_for_while_the_server_is_down_arrives_once_it_is_ba
     assert not waiting.done()
     await asyncio.to_thread(nats_server.start)
     assert (await asyncio.wait_for(waiting, timeout=20)).status == TaskStatus.SUCCEEDED
+
+
+async def test_a_look_up_rides_out_an_outage_longer_than_the_submit_timeout_within_the_callers_timeout(
+    nc: NATS,
+    js: JetStreamContext,
+    topology: Topology,
+    nats_server: EmbeddedNats,
+    running_collector: RunningCollector,
+) -> None:
+    """``result(timeout=30)`` keeps retrying through an outage of several HANDOFF_SUBMIT_TIMEOUT_S, not just one."""
+    settings = ClientSettings(
+        nats=NatsSettings(publish_timeout_s=0.5), submitter="tests", submit_timeout_s=0.3, watch_heartbeat_s=0.5
+    )
+    client = HandoffClient(nc, settings=settings)
+    async with running_collector(js):
+        task_id = await client.submit(Sleep(duration_s=0))
+        await publish(js, lifecycle(task_id)[1:])
+        await eventually(lambda: record_final(js, task_id), what="finished before the outage")
+    nats_server.kill()
+    waiting = asyncio.create_task(client.result(task_id, timeout=30))
+    await asyncio.sleep(1.5)  # five submit timeouts of failing look-ups
+    assert not waiting.done(), waiting.exception() if waiting.done() else None
+    await asyncio.to_thread(nats_server.start)
+    assert (await asyncio.wait_for(waiting, timeout=20)).status == TaskStatus.SUCCEEDED
+
+
+async def test_a_look_up_that_never_gets_an_answer_ends_unavailable_at_the_callers_deadline(
+    nc: NATS, js: JetStreamContext, topology: Topology, nats_server: EmbeddedNats
+) -> None:
+    """When NATS stays away past the caller's timeout the wait ends with HandoffUnavailableError, not a timeout."""
+    settings = ClientSettings(nats=NatsSettings(publish_timeout_s=0.5), submitter="tests", submit_timeout_s=30.0)
+    client = HandoffClient(nc, settings=settings)
+    nats_server.kill()
+    with pytest.raises(HandoffUnavailableError):
+        await client.result("t-never", timeout=1.0)

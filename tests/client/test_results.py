@@ -10,9 +10,9 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import Sleep, TaskStatus
+from schemas.records import TaskRecord, TaskState
 from schemas.topology import Topology
 from services.client import HandoffClient, ResultTimeoutError, UnknownTaskError
-from services.collector.records import TaskRecord, TaskState
 from services.common.clock import utcnow
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import finished, lifecycle, progress, publish, started

@@ -8,7 +8,7 @@ from nats.js.errors import KeyNotFoundError, NotFoundError
 from schemas import names
 from schemas.codec import Decoder
 from schemas.events import DeadLettered, RunFinished
-from services.collector.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
+from schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 _dead_letter: Decoder[DeadLettered] = Decoder(DeadLettered)

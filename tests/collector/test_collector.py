@@ -7,8 +7,8 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import DeadLetterReason, TaskStatus
+from schemas.records import TaskState
 from schemas.topology import Topology
-from services.collector.records import TaskState
 from services.common.clock import utcnow
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import (
@@ -155,3 +155,26 @@ def _encode(wire: Wire) -> bytes:
     from schemas.codec import encode
 
     return encode(wire.event)
+
+
+async def test_a_replayed_dead_letter_that_succeeds_is_reported_in_a_new_run_finished(
+    js: JetStreamContext, topology: Topology, running_collector: RunningCollector
+) -> None:
+    """After `handoff dlq replay` finished the task, the run record and the last RunFinished say succeeded."""
+    t0 = utcnow()
+    async with running_collector(js):
+        await publish(js, lifecycle("ok", run_id="r-replay", run_size=2, t0=t0))
+        dead = finished("dl", run_id="r-replay", status=TaskStatus.DEAD_LETTERED, at=t0)
+        await publish(js, [submitted("dl", run_id="r-replay", run_size=2, at=t0), dead])
+        first = await eventually(lambda: run_finished(js, "r-replay"), what="the first RunFinished")
+        assert first.counts == {TaskStatus.SUCCEEDED: 1, TaskStatus.DEAD_LETTERED: 1}
+        replayed = finished("dl", run_id="r-replay", attempt=2, at=utcnow())
+        await publish(js, [Wire(replayed.subject, replayed.event, names.replayed_finished_msg_id("dl", 7))])
+
+        async def reported_again() -> bool:
+            event = await run_finished(js, "r-replay")
+            return event is not None and event.counts == {TaskStatus.SUCCEEDED: 2}
+
+        await eventually(reported_again, what="a RunFinished that counts the replayed task as succeeded")
+    run = await run_record(js, "r-replay")
+    assert run is not None and run.counts() == {TaskStatus.SUCCEEDED: 2} and run.revision == 1

@@ -8,9 +8,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from schemas.events import ErrorCode, TaskStatus
-from services.collector.fold import fold_task
-from services.collector.records import FinalStatus, RunShard, TaskRecord, TaskState
-from services.collector.runs import RunDelta, delta_of_task, fold_run_in_memory, run_finished_event
+from schemas.fold import fold_task
+from schemas.records import FinalStatus, RunShard, TaskRecord, TaskState
+from services.collector.runs import (
+    RunDelta,
+    delta_of_task,
+    fold_run_in_memory,
+    mark_published,
+    needs_report,
+    run_finished_event,
+)
 from tests.collector.lifecycle import Wire, finished, lifecycle, progress, started, submitted
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -76,7 +83,7 @@ def test_a_final_record_never_goes_back_to_running() -> None:
     """Starts and progress of any attempt after the finish leave the state final."""
     record = fold_wires(lifecycle("t3", t0=T0))
     late = fold_wires([started("t3", attempt=5, at=T0), progress("t3", attempt=5, seq=9, at=T0)], record)
-    assert late.state == TaskState.SUCCEEDED and late.attempt == 5
+    assert late.state == TaskState.SUCCEEDED and late.attempt == 1  # the finishing run still names the task
 
 
 def test_a_different_second_finish_is_not_taken_but_flagged() -> None:
@@ -149,3 +156,38 @@ def test_events_of_the_same_task_id_under_another_run_are_not_folded_into_the_ow
     assert after == owner and after.run_id == "r-owner" and after.finished is None
     done = fold_wires([finished("t7", run_id="r-owner", at=T0 + timedelta(seconds=5))], after)
     assert done.state == TaskState.SUCCEEDED and done.run_id == "r-owner"
+
+
+def test_a_record_names_the_run_that_finished_it_even_when_a_later_attempt_started() -> None:
+    """A frozen replica's attempt 1 finished while the redelivered attempt 2 ran: the record says attempt 1."""
+    s = timedelta(seconds=1)
+    wires = [
+        *lifecycle("t7", t0=T0)[:2],
+        started("t7", attempt=2, replica="gen-2", at=T0 + 10 * s),
+        finished("t7", attempt=1, replica="gen-1", at=T0 + 12 * s),
+    ]
+    record = fold_wires(wires)
+    assert record.finished is not None
+    assert (record.attempt, record.replica_id) == (record.finished.attempt, record.finished.replica_id) == (1, "gen-1")
+
+
+def test_a_replayed_dead_letter_that_succeeds_changes_its_run_and_asks_for_a_new_run_finished() -> None:
+    """The run record replaces dead_lettered with the replay's status and needs reporting again."""
+    shards: dict[int, RunShard] = {}
+    run = fold_run_in_memory(
+        None, shards, "r", RunDelta(declared_sizes=frozenset({2}), finished={"a": FinalStatus(TaskStatus.SUCCEEDED)})
+    )
+    run = fold_run_in_memory(run, shards, "r", RunDelta(finished={"b": FinalStatus(TaskStatus.DEAD_LETTERED)}))
+    assert needs_report(run)
+    run = mark_published(run, T0, run.revision)
+    assert not needs_report(run)
+    replayed = fold_run_in_memory(run, shards, "r", RunDelta(finished={"b": FinalStatus(TaskStatus.SUCCEEDED)}))
+    assert replayed.counts() == {TaskStatus.SUCCEEDED: 2} and needs_report(replayed)
+    assert run_finished_event(replayed, shards.values(), T0).counts == {TaskStatus.SUCCEEDED: 2}
+    again = fold_run_in_memory(
+        mark_published(replayed, T0, replayed.revision),
+        shards,
+        "r",
+        RunDelta(finished={"b": FinalStatus(TaskStatus.DEAD_LETTERED)}),
+    )
+    assert again.counts() == {TaskStatus.SUCCEEDED: 2} and not needs_report(again)

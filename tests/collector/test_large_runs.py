@@ -17,15 +17,15 @@ from schemas.events import (
     RunTask,
     TaskStatus,
 )
-from schemas.topology import Topology, TopologyParams
-from services.client.client import HandoffClient
-from services.collector.records import (
+from schemas.records import (
     RUN_SHARDS,
     FinalStatus,
     RunRecord,
     RunShard,
     run_shard_key,
 )
+from schemas.topology import Topology, TopologyParams
+from services.client.client import HandoffClient
 from services.common.clock import utcnow
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import finished, publish, sealed

@@ -16,10 +16,10 @@ from nats.js import JetStreamContext
 from schemas import names
 from schemas.codec import Decoder
 from schemas.events import DeadLettered, ErrorCode, TaskStatus
+from schemas.records import TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.collector import Collector
-from services.collector.records import TaskState
 from services.generator import Generator
 from tests.collector.conftest import RunningCollector
 from tests.collector.probes import task_record

@@ -65,3 +65,19 @@ async def test_a_task_received_after_its_deadline_times_out_without_running(
     assert finished.status is TaskStatus.TIMED_OUT
     assert finished.error is not None and "before the task started" in finished.error.message
     assert await started_events(js, "t-late") == []
+
+
+async def test_a_cancelled_task_still_in_the_queue_finishes_cancelled_without_waiting_for_a_slot(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
+) -> None:
+    """The only slot is busy for a minute; a queued task's cancel finishes it (cancelled, attempt 0) at once."""
+    async with replica(nats_server.url, replica_id="busy", slots=1):
+        await submit(js, sleep_task("t-hog", 60.0))
+        await eventually(lambda: started_events(js, "t-hog"), what="the hog to take the slot")
+        await submit(js, sleep_task("t-queued", 0.0))
+        await cancel(js, "t-queued", reason="not needed")
+        [finished] = await eventually(lambda: finished_events(js, "t-queued"), what="the queued task to finish")
+        assert await finished_events(js, "t-hog") == []  # the slot never freed
+    assert finished.status is TaskStatus.CANCELLED and finished.attempt == 0
+    assert finished.error is not None and "not needed" in finished.error.message
+    assert await started_events(js, "t-queued") == []

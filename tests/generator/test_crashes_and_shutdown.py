@@ -14,10 +14,10 @@ from nats.js.kv import KeyValue
 
 from schemas import names
 from schemas.events import TaskStatus
+from schemas.records import presence_decoder
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.common.clock import utcnow
-from services.generator.presence import presence_decoder
 from tests.generator.processes import ReplicaProcess
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import FAST_TOPOLOGY, eventually

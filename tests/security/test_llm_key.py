@@ -12,10 +12,10 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import TaskStatus, TestGenerationResult
+from schemas.records import TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import ClientSettings, HandoffClient
-from services.collector.records import TaskState
 from services.common.settings import NatsSettings
 from services.scripted_model import ScriptedModelServer
 from services.scripted_model.replies import ChatRequest, Reply, Say

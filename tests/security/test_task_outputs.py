@@ -11,11 +11,12 @@ from nats.js import JetStreamContext
 
 from schemas import names
 from schemas.events import ErrorCode, RefusalReason, TaskFinished, TaskStatus, TestGenerationResult
+from schemas.records import TaskRecord, TaskState
 from schemas.topology import Topology
 from services.broker.embedded import EmbeddedNats
 from services.client import ClientSettings, HandoffClient
-from services.collector.records import TaskRecord, TaskState
 from services.common.settings import NatsSettings
+from services.sandbox import SandboxMode, SandboxSettings
 from services.scripted_model import ScriptedModelServer
 from services.scripted_model.replies import ChatRequest, Reply
 from services.scripted_model.scripts import Script, create_file, finish, run, view
@@ -79,11 +80,11 @@ async def nothing_stored_holds(js: JetStreamContext, *secrets: str) -> None:
 
 async def run_task(
     nats_server: EmbeddedNats, nc: NATS, js: JetStreamContext, collector: RunningCollector,
-    model: ScriptedModelServer, work: Path, source: Path, task_id: str,
+    model: ScriptedModelServer, work: Path, source: Path, task_id: str, **runner: object,
 ) -> tuple[TaskFinished, TaskRecord]:  # fmt: skip
     async with (
         collector(js, replica_id=f"{task_id}-collector"),
-        agent_replica(nats_server.url, model, work, nats_password=NATS_PASSWORD),
+        agent_replica(nats_server.url, model, work, nats_password=NATS_PASSWORD, **runner),
     ):
         client = new_client(nc)
         await client.submit_tests(source, [TARGET], coverage_goal_pct=10, task_id=task_id)
@@ -198,9 +199,12 @@ async def test_a_snapshot_module_raising_a_worker_secret_leaves_no_secret_in_the
         )
     )
     model_server.policy = recorder
+    # the first wall, the sandbox, would keep the module from reading the file at all (tests/runners/
+    # test_runner_sandbox.py): it is off here so that the attack reaches the second wall, the redactor
     finished, record = await run_task(
-        nats_server, nc, js, running_collector, model_server, tmp_path / "work", source, "leaky"
-    )
+        nats_server, nc, js, running_collector, model_server, tmp_path / "work", source, "leaky",
+        sandbox=SandboxSettings(mode=SandboxMode.NONE),
+    )  # fmt: skip
     assert recorder.saw(NATS_PASSWORD), "the agent's own run must have raised the secret"
     assert finished.status is TaskStatus.FAILED and finished.error is not None, finished
     assert finished.error.code is ErrorCode.VALIDATION_FAILED

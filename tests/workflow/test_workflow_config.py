@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.workflow.config import Mode, StageKind, WorkflowConfigError, parse_workflow
+from services.workflow.config import Mode, StageKind, WorkflowConfigError, WorkflowSpec, parse_workflow
 from services.workflow.discovery import discover_targets
 from services.workflow.prediction import predict_wall_s
 
@@ -94,3 +94,23 @@ def test_the_critical_path_model_overlaps_generation_with_later_stages() -> None
     assert overlapped == 1.0 + max(2.0, 2 * 3.0) + 0.5
     short = predict_wall_s(wf.stages, durations, modules=2, generation_s=0.5, slots=4, mode=Mode.NON_BLOCKING)
     assert short == 1.0 + 2.0 + 0.5  # generation hidden entirely behind refactoring
+
+
+def test_discovery_keeps_an_init_with_code_and_skips_entry_points(tmp_path: Path) -> None:
+    """An __init__.py defining functions is a target; __main__.py and __version__.py are not."""
+    pkg = tmp_path / "pkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("def helper():\n    return 1\n")
+    (pkg / "__main__.py").write_text("def main():\n    pass\n")
+    (pkg / "__version__.py").write_text("__version__ = '1.0'\n")
+    (pkg / "core.py").write_text("def f():\n    return 2\n")
+    assert discover_targets(tmp_path, WorkflowSpec(component="pkg")) == ["pkg/__init__.py", "pkg/core.py"]
+
+
+def test_a_component_may_be_a_dotted_module_path(tmp_path: Path) -> None:
+    """'pkg.sub' names the folder pkg/sub; 'pkg.core' names the single module pkg/core.py."""
+    (tmp_path / "pkg" / "sub").mkdir(parents=True)
+    (tmp_path / "pkg" / "sub" / "a.py").write_text("def a():\n    pass\n")
+    (tmp_path / "pkg" / "core.py").write_text("def f():\n    pass\n")
+    assert discover_targets(tmp_path, WorkflowSpec(component="pkg.sub")) == ["pkg/sub/a.py"]
+    assert discover_targets(tmp_path, WorkflowSpec(component="pkg.core")) == ["pkg/core.py"]

@@ -123,7 +123,7 @@ class AgentSession:
     async def run_round(self, message: str) -> None:
         """Send ``message`` and run the agent until it finishes; raise a ``TaskFailure`` for any other end."""
         self.last_tool_error = ""
-        self.conversation.send_message(message)  # type: ignore[arg-type]  # a decorator hides the signature
+        self.conversation.send_message(message)  # type: ignore[arg-type, misc]  # the SDK's decorator hides the signature
         while True:
             try:
                 await self._arun()
@@ -139,7 +139,10 @@ class AgentSession:
         self._check_outcome()
 
     async def _arun(self) -> None:
-        run: asyncio.Task[None] = asyncio.create_task(self.conversation.arun(), name="agent-run")
+        run: asyncio.Task[None] = asyncio.create_task(
+            self.conversation.arun(),  # type: ignore[misc]  # the SDK's decorator hides the signature
+            name="agent-run",
+        )
         try:
             while not run.done():
                 await asyncio.wait({run}, timeout=TOKEN_CHECK_S)

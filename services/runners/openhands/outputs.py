@@ -60,9 +60,7 @@ async def store_outputs(
             skipped.append(change.path)  # still in the patch
             continue
         content_type = "text/x-python" if change.path.endswith(".py") else "application/octet-stream"
-        files.append(
-            await put_artifact(js, f"{prefix}/files/{change.path}", path.read_bytes(), content_type=content_type)
-        )
+        files.append(await put_artifact(js, f"{prefix}/files/{change.path}", path, content_type=content_type))
     return Outputs(patch=patch_ref, files=files, changes=list(changes), skipped_files=skipped, refused=list(refused))
 
 

@@ -65,9 +65,11 @@ def conventions(workspace: Path, test_dir: str) -> str:
     return "\n".join(lines)
 
 
-def task_prompt(payload: GenerateTests, workspace: Path, assignments: Sequence[Assignment]) -> str:
+def task_prompt(payload: GenerateTests, workspace: Path, assignments: Sequence[Assignment], *, tools: str = "") -> str:
+    """The first message of a task; ``tools`` names test generators the agent may run in its terminal."""
     targets = "\n".join(f"- {a.target} -> {a.test_file}" for a in assignments)
     instructions = f"\nAdditional instructions:\n{payload.instructions}\n" if payload.instructions.strip() else ""
+    instructions = (f"\nTools:\n{tools}\n" if tools else "") + instructions
     return f"""Write {payload.framework} unit tests for the modules below.
 
 {WORKSPACE_LABEL} {workspace}

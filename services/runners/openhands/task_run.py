@@ -23,6 +23,7 @@ from services.artifacts.snapshots import materialize_snapshot
 from services.assurance.errors import AssuranceError
 from services.common.secrets import Redactor, process_redactor
 from services.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
+from services.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT
 from services.runners.base import PermanentFailure, TaskContext, TransientFailure
 from services.runners.openhands import changes
 from services.runners.openhands import workspace as ws
@@ -125,7 +126,8 @@ class TaskRun:
         )
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
         rounds_total = 1 + feedback
-        message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments)  # reads the tree
+        tools = HYBRID_HINT if not self.settings.scripted_model else ""  # a real model may run the engines too
+        message = await asyncio.to_thread(task_prompt, payload, dirs.workspace, assignments, tools=tools)
         assurance = Assurance(dirs=dirs, python=project_env.python, env=env, sandbox=self.sandbox,
                               settings=self.settings.assurance, targets=payload.targets, emit=emit,
                               timeout_s=self.settings.pytest_timeout_s,
@@ -213,6 +215,8 @@ class TaskRun:
         packages = [*payload.extra_packages]
         if self.settings.offline_engine is not None:  # the engines run with the project's interpreter
             packages += [p for p in self.settings.offline_engine.packages if p not in packages]
+        elif not self.settings.scripted_model:  # a real model gets the hybrid's engines to seed its tests
+            packages += [ENGINE_PACKAGES[e] for e in HYBRID_ENGINES if ENGINE_PACKAGES[e] not in packages]
         packages += [p for p in self.settings.assurance.tool_packages if p not in packages]  # cosmic-ray
         try:
             env = await self.environments.prepare(

@@ -1,25 +1,31 @@
-"""The records the collector keeps: one ``TaskRecord`` per task_id in ``handoff_tasks``, one ``RunRecord`` per run_id
-in ``handoff_runs``, plus the run's finished tasks in ``RUN_SHARDS`` shard records ``<run_id>.tasks.<n>`` of the
-same bucket (a task's shard is a hash of its id). JSON-encoded msgspec Structs, like the events; new fields always
-get defaults.
+"""The records clients read from the key-value buckets: part of the wire contract, like the events.
+
+* ``TaskRecord``: one per task_id in ``handoff_tasks``, written by the collector;
+* ``RunRecord``: one per run_id in ``handoff_runs``, plus the run's finished tasks in ``RUN_SHARDS`` shard
+  records ``RunShard`` under ``<run_id>.tasks.<n>`` in the same bucket (a task's shard is a hash of its id);
+* ``ReplicaPresence``: one per generator replica in ``handoff_replicas``, expiring with the bucket's TTL.
+
+JSON-encoded msgspec Structs, like the events; new fields always get defaults. Their JSON Schemas are exported to
+``schemas/json/record.*.schema.json`` (``handoff schemas export``).
 
 Every record stays bounded whatever the run's size: the run record holds counts per shard, not task ids, and a
 shard holds about ``run_size / RUN_SHARDS`` tasks (about 1,600 at the largest run size, 100,000: ~150 KB with
 64-character ids, far below the 1 MiB message limit; see ``tests/collector/test_large_runs.py``).
 
-Every field is a deterministic function of the *set* of events folded in (see ``services.collector.fold``), so
-records are the same whatever order, and however many times, the events arrived.
+Every field of a task record is a deterministic function of the *set* of events folded in (see
+``schemas.fold``), so records are the same whatever order, and however many times, the events arrived.
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from datetime import datetime
 from enum import StrEnum
 
 import msgspec
 
-from schemas.events import ErrorCode, Priority, TaskFinished, TaskStatus, Timings
+from schemas.events import ErrorCode, Priority, RunTask, TaskFinished, TaskStatus, Timings
 
 RECORD_VERSION = 1
 
@@ -136,6 +142,8 @@ class RunRecord(msgspec.Struct, kw_only=True, frozen=True):
     # shard -> counts by status of the finished tasks in that shard record (keys are shard numbers as text)
     shard_counts: dict[str, dict[TaskStatus, int]] = {}
     shards: int = RUN_SHARDS  # how many shard records the run's tasks are spread over
+    revision: int = 0  # bumped when a replayed dead letter's finish replaces its dead_lettered status
+    published_revision: int = 0  # the revision the last published RunFinished reported
     record_version: int = RECORD_VERSION
 
     @property
@@ -162,6 +170,39 @@ class RunRecord(msgspec.Struct, kw_only=True, frozen=True):
         return size is not None and self.finished_count >= size
 
 
+def join_run_tasks(record: RunRecord, shards: Iterable[RunShard]) -> list[RunTask]:
+    """Every finished task of the run, sorted by task id."""
+    finished = dict(record.finished)
+    for shard in shards:
+        finished.update({k: v for k, v in shard.finished.items() if k not in finished})
+    return [
+        RunTask(task_id=task_id, status=final.status, error_code=final.error_code)
+        for task_id, final in sorted(finished.items())
+    ]
+
+
 task_record_decoder = msgspec.json.Decoder(TaskRecord)
 run_record_decoder = msgspec.json.Decoder(RunRecord)
 run_shard_decoder = msgspec.json.Decoder(RunShard)
+
+
+class ReplicaPresence(msgspec.Struct, kw_only=True, frozen=True):
+    """A generator replica's report of itself (slots, counters, readiness), refreshed every few seconds."""
+
+    replica_id: str
+    hostname: str
+    pid: int
+    slots: int
+    slots_in_use: int
+    started: int
+    finished: int
+    dead_letters: int
+    ready: bool
+    since: datetime
+    reported_at: datetime
+
+
+presence_decoder = msgspec.json.Decoder(ReplicaPresence)
+
+RECORD_TYPES: tuple[type[msgspec.Struct], ...] = (TaskRecord, RunRecord, RunShard, ReplicaPresence)
+"""Every record type with an exported JSON Schema."""

@@ -18,7 +18,7 @@ from datetime import datetime
 import msgspec
 
 from schemas.events import TaskEvent, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
-from services.collector.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
+from schemas.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
 
 MAX_PROGRESS_SEQS = 1024  # per attempt; beyond that progress_count stops growing (last_progress still moves)
 
@@ -124,10 +124,11 @@ def _derive(record: TaskRecord) -> TaskRecord:
     for seen in record.attempts:  # sorted by attempt
         attempt = seen.attempt
         replica_id = seen.replica_id or replica_id
-    if finished is not None and finished.attempt >= attempt:
-        if finished.attempt > attempt or not replica_id:
-            replica_id = finished.replica_id or replica_id
+    if finished is not None:
+        # the run that finished the task names it, even when a later attempt (a redelivery of a frozen replica's
+        # work) started meanwhile and was stopped
         attempt = finished.attempt
+        replica_id = finished.replica_id or {a.attempt: a.replica_id for a in record.attempts}.get(attempt, "")
     starts = [a.started_at for a in record.attempts if a.started_at is not None]
     if finished is not None:
         state = TaskState(finished.status.value)

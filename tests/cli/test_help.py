@@ -1,0 +1,39 @@
+"""``handoff --help`` is where a newcomer starts: core verbs first, every option explained, a version to report."""
+
+from __future__ import annotations
+
+import argparse
+import subprocess
+import sys
+
+from services.cli.main import CORE_VERBS, build_parser
+
+
+def undocumented(parser: argparse.ArgumentParser, path: str = "handoff") -> list[str]:
+    missing = []
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                missing += undocumented(sub, f"{path} {name}")
+        elif not isinstance(action, argparse._HelpAction | argparse._VersionAction) and not action.help:
+            missing.append(f"{path} {'/'.join(action.option_strings) or action.dest}")
+    return missing
+
+
+def test_every_option_and_argument_of_every_command_has_a_help_text() -> None:
+    """No option of any command shows up in --help without saying what it does."""
+    assert undocumented(build_parser()) == []
+
+
+def test_the_core_verbs_come_first_in_the_command_list() -> None:
+    """up, submit, wait and result lead the list of commands."""
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    assert list(sub.choices)[: len(CORE_VERBS)] == list(CORE_VERBS) == ["up", "submit", "wait", "result"]
+
+
+def test_handoff_version_prints_the_version() -> None:
+    """'handoff --version' prints 'handoff X.Y.Z' and exits 0."""
+    command = [sys.executable, "-m", "services.cli.main", "--version"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("handoff ") and done.stdout.split()[1][0].isdigit()

@@ -1,0 +1,100 @@
+"""Small CLI breakages a user meets: no traceback for a missing --apply folder or a closed pipe, a failed task's
+last-round patch can be fetched, "no patch" is not "unknown id" (exit 5), and submit writes no log lines."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from nats.js import JetStreamContext
+
+from schemas import names
+from schemas.codec import encode
+from schemas.events import ErrorCode, Sleep, TaskError, TaskFinished, TaskStatus, TaskSubmitted
+from schemas.topology import Topology
+from services.artifacts.store import put_artifact
+from services.broker.embedded import EmbeddedNats
+from services.common.clock import utcnow
+from services.demo.run import SAMPLE
+
+
+def handoff(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        env={**os.environ, "HANDOFF_NATS_URL": url}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+def test_result_apply_to_a_missing_folder_is_a_usage_error_not_a_traceback() -> None:
+    """--apply /nonexistent: exit 2 naming the folder, before connecting anywhere."""
+    done = handoff("nats://127.0.0.1:9", "result", "t1", "--apply", "/nonexistent/tree")
+    assert done.returncode == 2, done.stderr
+    assert "/nonexistent/tree" in done.stderr and "Traceback" not in done.stderr
+
+
+def into_a_closed_pipe(url: str, *args: str) -> tuple[int, str]:
+    """Run a command whose stdout reader has gone before it writes; its exit code and stderr."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "services.cli.main", *args],
+        env={**os.environ, "HANDOFF_NATS_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()
+    stderr = proc.stderr.read().decode()
+    proc.stderr.close()
+    return proc.wait(timeout=60), stderr
+
+
+async def test_output_into_a_closed_pipe_ends_quietly(nats_server: EmbeddedNats, topology: Topology) -> None:
+    """'handoff status --json | head -0': the reader is gone before anything is written; no traceback."""
+    code, stderr = into_a_closed_pipe(nats_server.url, "status", "--json")
+    assert code == 141, stderr
+    assert "Traceback" not in stderr and "BrokenPipe" not in stderr
+
+
+async def publish_finish(js: JetStreamContext, finished: TaskFinished) -> None:
+    submit = TaskSubmitted(task_id=finished.task_id, payload=Sleep(duration_s=0), submitted_at=utcnow())
+    await js.publish(names.task_subject(None, finished.task_id, names.EventType.SUBMITTED), encode(submit))
+    await js.publish(names.task_subject(None, finished.task_id, names.EventType.FINISHED), encode(finished))
+
+
+async def test_a_failed_tasks_last_round_patch_is_advertised_and_fetched(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
+) -> None:
+    """The summary names the command; 'result --patch' prints the patch the failed task's error detail names."""
+    ref = await put_artifact(js, "t-failed/1/patch.diff", b"diff --git a/x b/x\n", content_type="text/x-diff")
+    detail = f"2 tests failed\n\npatch of the last round: {ref.bucket}/{ref.name}"
+    error = TaskError(code=ErrorCode.VALIDATION_FAILED, message="validation failed after 2 round(s)", detail=detail)
+    await publish_finish(
+        js, TaskFinished(task_id="t-failed", status=TaskStatus.FAILED, finished_at=utcnow(), error=error)
+    )
+    summary = handoff(nats_server.url, "result", "t-failed")
+    assert summary.returncode == 1 and "handoff result t-failed --patch" in summary.stdout
+    patch = handoff(nats_server.url, "result", "t-failed", "--patch")
+    assert patch.returncode == 0, patch.stderr
+    assert patch.stdout == "diff --git a/x b/x\n"
+
+
+async def test_a_known_task_without_a_patch_is_not_reported_as_an_unknown_id(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
+) -> None:
+    """'result --patch' of a finished task with no patch exits 1 with a sentence; exit 5 stays 'unknown id'."""
+    await publish_finish(js, TaskFinished(task_id="t-nopatch", status=TaskStatus.SUCCEEDED, finished_at=utcnow()))
+    done = handoff(nats_server.url, "result", "t-nopatch", "--patch")
+    assert done.returncode == 1 and "produced no patch" in done.stderr
+    assert handoff(nats_server.url, "result", "t-unknown", "--patch").returncode == 5
+
+
+async def test_submit_writes_sentences_not_log_lines(
+    nats_server: EmbeddedNats, topology: Topology, tmp_path: Path
+) -> None:
+    """A submit of a real repo prints its summary; stderr carries no structured log line."""
+    repo = tmp_path / "repo"
+    shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__"))
+    done = handoff(nats_server.url, "submit", "--repo", str(repo), "inventory/stock.py")
+    assert done.returncode == 0, done.stderr
+    assert "submitted 1 task(s)" in done.stdout
+    assert done.stderr == ""

@@ -1,0 +1,62 @@
+"""``handoff submit`` refuses what could never run before it connects or uploads anything: exit 2, in words.
+
+The commands point at a port where no NATS listens: a check that happened only after connecting would show as
+exit 4 (unavailable) instead."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from services.demo.run import SAMPLE
+
+NOWHERE = "nats://127.0.0.1:9"  # discard port: nothing answers
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    root = tmp_path / "repo"
+    shutil.copytree(SAMPLE, root, ignore=shutil.ignore_patterns("__pycache__"))
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@t.invalid"]
+    subprocess.run([*git, "init", "-q"], cwd=root, check=True)
+    subprocess.run([*git, "add", "-A"], cwd=root, check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], cwd=root, check=True)
+    (root / "inventory" / "fresh.py").write_text("def fresh():\n    return 1\n")  # not added
+    (root / "inventory" / "blob.py").write_bytes(b"\x7fELF\x00\x00binary")
+    (root / "NOTES.md").write_text("# notes\n")
+    subprocess.run([*git, "add", "inventory/blob.py", "NOTES.md"], cwd=root, check=True)
+    return root
+
+
+def submit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "submit", "--repo", str(repo), *args],
+        env={**os.environ, "HANDOFF_NATS_URL": NOWHERE}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (["inventory/fresh.py"], "git add inventory/fresh.py"),
+        (["NOTES.md"], "not a Python module"),
+        (["inventory/blob.py"], "binary file"),
+        (["--sleep-s", "1", "--count", "0"], "--count must be at least 1"),
+        (["--sleep-s", "1", "--timeout-s", "-1"], "--timeout-s must be more than 0"),
+        (["inventory/stock.py", "--test-dir", "../x"], "--test-dir must be a folder inside the repo"),
+        (["inventory/stock.py", "--coverage-goal", "150"], "--coverage-goal is a percentage between 0 and 100"),
+        (["inventory/stock.py", "--max-attempts", "0"], "--max-attempts must be at least 1"),
+    ],
+    ids=lambda v: " ".join(v) if isinstance(v, list) else None,
+)
+def test_submit_refuses_what_could_never_run_before_connecting(repo: Path, args: list[str], says: str) -> None:
+    """Each mistake ends with exit 2 and a sentence naming it, not a later failure or a schema regex."""
+    done = submit(repo, *args)
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert says in done.stderr
+    assert "pattern" not in done.stderr and "Traceback" not in done.stderr

@@ -1,0 +1,90 @@
+"""What the CLI shows agrees with the truth: queued work is never 'nothing waiting', a stale replica is marked,
+a task already running when ``wait`` starts shows as running, 62.5 % is not rounded down to 62 %, and ``watch``
+on a finished or unknown run says so instead of waiting silently forever."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from datetime import timedelta
+
+from nats.js import JetStreamContext
+
+from schemas import names
+from schemas.codec import encode
+from schemas.events import RunFinished, RunTask, TargetCoverage, TaskFinished, TaskStatus, TestGenerationResult
+from schemas.records import TaskRecord, TaskState
+from schemas.topology import Topology
+from services.broker.embedded import EmbeddedNats
+from services.cli.progress import ProgressBoard
+from services.cli.result_cmd import summarize
+from services.cli.status_cmd import human
+from services.common.clock import utcnow
+
+
+def overview(**fields: object) -> dict[str, object]:
+    view: dict[str, object] = {
+        "queued": 0, "in_flight": 0, "in_flight_cap": 16, "redelivered_now": 0, "waiting_pulls": 0,
+        "collector_lag": 0, "dead_letters": 0, "oldest_waiting": None, "replicas": [],
+    }  # fmt: skip
+    view.update(fields)
+    return view
+
+
+def test_status_never_says_nothing_waiting_while_tasks_are_queued() -> None:
+    """Queued tasks whose oldest could not be read, or tasks waiting for a retry, are counted, not denied."""
+    assert "nothing waiting" not in human(overview(queued=3))
+    assert "3 waiting" in human(overview(queued=3))
+    assert "2 waiting for a retry" in human(overview(redelivered_now=2))
+    assert "nothing waiting" in human(overview())
+
+
+def test_status_marks_a_replica_whose_last_report_is_old_instead_of_showing_its_slots() -> None:
+    """A replica not heard from for a while is shown as possibly gone, not with its last slot counts."""
+    replica = {
+        "replica_id": "gen-1", "slots": 2, "slots_in_use": 2, "started": 5, "finished": 3, "ready": True,
+        "reported_s_ago": 40.0, "stale": True,
+    }  # fmt: skip
+    text = human(overview(replicas=[replica]))
+    assert "gone or unreachable" in text and "slots 2/2" not in text
+
+
+def test_a_wait_started_mid_run_shows_a_running_task_as_running() -> None:
+    """The board seeded from a running task's record shows it running on its replica, not queued."""
+    board = ProgressBoard.of(["t1", "t2"], quiet=True)
+    board.seed(TaskRecord(task_id="t1", state=TaskState.RUNNING, attempt=1, replica_id="gen-2"))
+    assert board.tasks["t1"].state == "running" and "gen-2" in board.tasks["t1"].note
+    assert board.counts() == {"running": 1, "queued": 1}
+
+
+def test_a_coverage_of_62_5_percent_is_shown_as_62_5() -> None:
+    """Fractional coverage keeps its decimal; whole numbers stay whole."""
+    result = TestGenerationResult(coverage=[TargetCoverage(target="m.py", percent=62.5)], coverage_goal_pct=80.0)
+    finished = TaskFinished(task_id="t", status=TaskStatus.SUCCEEDED, finished_at=utcnow(), result=result)
+    assert "coverage m.py: 62.5 % (goal 80 %)" in "\n".join(summarize(finished))
+
+
+def handoff(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "services.cli.main", *args],
+        env={**os.environ, "HANDOFF_NATS_URL": url}, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+
+
+async def test_watch_from_now_on_a_finished_run_says_so_and_on_an_unknown_run_exits_5(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
+) -> None:
+    """A finished run: a sentence pointing at --from start, exit 0. An unknown run: exit 5."""
+    done = RunFinished(
+        run_id="r-done",
+        tasks=[RunTask(task_id="t1", status=TaskStatus.SUCCEEDED)],
+        finished_at=utcnow() - timedelta(minutes=5),
+    )
+    await js.publish(names.run_finished_subject("r-done"), encode(done))
+    finished = handoff(nats_server.url, "watch", "--run-id", "r-done")
+    assert finished.returncode == 0, finished.stderr
+    assert "has finished" in finished.stderr and "--from start" in finished.stderr
+    unknown = handoff(nats_server.url, "watch", "--run-id", "r-never")
+    assert unknown.returncode == 5, unknown.stderr
+    assert "unknown run" in unknown.stderr

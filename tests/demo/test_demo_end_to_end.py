@@ -1,0 +1,50 @@
+"""``handoff demo`` as a newcomer runs it: no LLM configured, real tests from the offline engine, exit code 0."""
+
+from __future__ import annotations
+
+import ast
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.runners.conftest import ENV_CACHE
+
+WRITER_VARIABLES = (
+    "HANDOFF_LLM_MODEL",
+    "HANDOFF_LLM_BASE_URL",
+    "HANDOFF_SCRIPTED_MODEL",
+    "HANDOFF_OFFLINE_ENGINES",
+    "HANDOFF_OFFLINE_ENGINE_S",  # the demo's own limit per engine and target applies
+    "HANDOFF_NATS_URL",
+)
+
+
+@pytest.mark.slow
+def test_the_demo_without_an_llm_writes_engine_tests_for_the_sample_and_reports_each_module(tmp_path: Path) -> None:
+    """Sample tests come from CrossHair/Pynguin and pass; every module, the real-world one too, gets its lines."""
+    env = {k: v for k, v in os.environ.items() if k not in WRITER_VARIABLES}
+    env.update({"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),
+                "HANDOFF_SANDBOX": "bwrap"})  # fmt: skip
+    work = tmp_path / "demo"
+    done = subprocess.run(
+        [sys.executable, "-m", "services.cli.main", "demo", "--workdir", str(work), "--timeout-s", "360"],
+        env=env, capture_output=True, text=True, timeout=420, check=False,
+    )  # fmt: skip
+    out = done.stdout
+    assert done.returncode == 0, out + done.stderr[-3000:]
+    assert "using the offline engine: crosshair+pynguin - real test generators that need no LLM" in out, out
+    assert "SCRIPTED" not in out and "tasks run in a bubblewrap sandbox" in out
+    for target in ("inventory/pricing.py", "inventory/stock.py"):
+        assert f"{target}: succeeded" in out, out
+    assert "inflection/__init__.py: " in out, out  # shown whatever its outcome, with a reason if it failed
+    assert out.count("tests kept: ") >= 2 and out.count("mutation score: ") >= 2, out
+    assert out.count("summary: [offline engine: crosshair+pynguin]") >= 2, out
+    assert "demo finished: the sample project's tests were generated and pass" in out
+    for name in ("test_pricing.py", "test_stock.py"):
+        tree = ast.parse((work / "sample" / "tests" / name).read_text())
+        tests = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+        assert any(t.startswith(("test_crosshair_", "test_pynguin_")) for t in tests), tests
+        assert sum(isinstance(n, ast.Assert) for n in ast.walk(tree)) >= 2
