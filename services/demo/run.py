@@ -38,6 +38,7 @@ from services.workflow.discovery import discover_targets
 
 SAMPLE = Path(__file__).parent / "sample_project"
 DEMO_ENGINE_S = 30.0  # the offline engines' limit per target in the demo (HANDOFF_OFFLINE_ENGINE_S wins)
+DEMO_MUTATION_BUDGET_S = 30.0  # per task; HANDOFF_MUTATION_BUDGET_S overrides it
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +74,7 @@ def choose_writer() -> str:
     target. The generators read the same variables, so a malformed one stops the demo here (exit 2)."""
     if not os.environ.get("HANDOFF_LLM_MODEL") and not os.environ.get("HANDOFF_SCRIPTED_MODEL"):
         os.environ.setdefault("HANDOFF_OFFLINE_ENGINE_S", f"{DEMO_ENGINE_S:g}")  # inherited by the generators
+    os.environ.setdefault("HANDOFF_MUTATION_BUDGET_S", f"{DEMO_MUTATION_BUDGET_S:g}")  # a demo, not a full audit
     from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
 
     settings = RunnerSettings.from_env()
