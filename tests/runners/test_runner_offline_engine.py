@@ -78,11 +78,6 @@ async def test_a_target_whose_engines_crash_fails_with_the_reason_while_another_
     )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known defect: a failed task's reason drops the agent's final message (the engines' lines), and Pynguin "
-    "leaves pynguin-report/ in the workspace, listed as a refused change",
-)
 async def test_the_failure_of_a_target_whose_engines_crash_names_each_engine_and_nothing_else(
     js: JetStreamContext, topology: Topology, project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:

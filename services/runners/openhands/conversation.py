@@ -93,6 +93,8 @@ class AgentSession:
         self._last_error: ConversationErrorEvent | None = None
         self._max_tokens = max_tokens
         self._token_cap_hit = False
+        self.last_message = ""
+        """The agent's last message or finish text (an offline engine says there why it wrote nothing)."""
         self.last_tool_error = ""
         """The last tool error of the current round (``tool: error``), for the failure's detail."""
         condenser = None
@@ -200,6 +202,8 @@ class AgentSession:
     def _on_event(self, event: object) -> None:
         match event:
             case ActionEvent():
+                if event.tool_name == "finish" and isinstance(getattr(event.action, "message", None), str):
+                    self.last_message = _cut(event.action.message)  # type: ignore[union-attr]
                 self._emit("agent_action", _describe_action(event))
             case ObservationEvent():
                 if event.observation.is_error:
@@ -216,6 +220,7 @@ class AgentSession:
                 self._emit("agent_error", f"{event.code}: {event.detail}")
             case MessageEvent(source="agent"):
                 texts = [getattr(c, "text", "") for c in event.llm_message.content]
+                self.last_message = _cut(" ".join(t for t in texts if t)) or self.last_message
                 self._emit("agent_message", " ".join(t for t in texts if t))
             case _:
                 return

@@ -171,7 +171,7 @@ class TaskRun:
         usage = session.usage()
         outputs = await self._store(handed)
         if not report.ok or not outputs.changes:
-            self._fail(report, outputs, handed.changes, round_no, session.last_tool_error)
+            self._fail(report, outputs, handed.changes, round_no, session.last_tool_error, session.last_message)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
                             sandboxed=self.sandbox.enabled)  # fmt: skip
@@ -394,8 +394,10 @@ class TaskRun:
         except (BucketMissing, nats.errors.Error, TimeoutError) as err:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"storing the results failed: {err!r}") from err
 
-    def _fail(self, report: ValidationReport, outputs: Outputs, found: ChangeSet, rounds: int, tool_error: str) -> None:
-        notes = []
+    def _fail(
+        self, report: ValidationReport, outputs: Outputs, found: ChangeSet, rounds: int, tool_error: str, said: str = ""
+    ) -> None:
+        notes = [f"the agent's last message: {said}"] if said else []
         if found.refused:
             notes.append(f"left out of the patch: {found.describe(limit=50)}")
         if tool_error:
