@@ -11,6 +11,7 @@ from nats.js import JetStreamContext
 from schemas.events import ErrorCode
 from schemas.topology import Topology
 from services.artifacts.snapshots import upload_snapshot
+from services.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES
 from services.runners.base import PermanentFailure
 from services.runners.openhands import OpenHandsTestRunner
 from services.scripted_model import ScriptedModelServer
@@ -88,7 +89,9 @@ async def test_a_project_that_imports_its_dependency_and_errors_on_warnings_vali
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.goal_met and result.rounds_used == 1
     env = result.environment
-    assert env is not None and env.sources == ["pyproject.toml"] and env.requirements == 1
+    # toolz, plus the engines a real model is offered (the hybrid: CrossHair)
+    hybrid = [ENGINE_PACKAGES[engine] for engine in HYBRID_ENGINES]
+    assert env is not None and env.sources == ["pyproject.toml"] and env.requirements == 1 + len(hybrid)
     assert env.python.startswith("3.") and env.env_s >= 0
     assert "5 passed" in terminal[0], f"the agent's terminal did not run in the project env: {terminal[0]}"
     lines = [message for stage, message in progress.events if stage == "environment"]
