@@ -173,6 +173,8 @@ async def main(levels: list[int], turn_s: float, snapshot_mib: int = 100) -> str
                     "HANDOFF_LLM_BASE_URL": model.base_url,
                     "HANDOFF_WORK_DIR": str(Path(tmp) / "work"),
                     "HANDOFF_SNAPSHOT_MAX_BYTES": str(large_limits.max_total_bytes),
+                    # memory of tasks in flight, not the mutation step's length (its processes run in the sandbox)
+                    "HANDOFF_MUTATION_BUDGET_S": "0",
                 }
                 async with as_processes(server.url, topology, slots=slots, generator_env=env) as (gens, _):
                     pid = gens[0].pid

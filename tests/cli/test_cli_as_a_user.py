@@ -51,6 +51,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
         "HANDOFF_WORK_DIR": str(tmp_path / "work"),
         "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),  # project environments: one warm cache for the test session
         "HANDOFF_MUTATION_BUDGET_S": "0",  # the CLI is under test; mutation is in tests/runners and tests/assurance
+        "HANDOFF_RELIABILITY_RUNS": "1",
     }
     env.pop("HANDOFF_NATS_URL", None)
     env.pop("HANDOFF_LLM_MODEL", None)

@@ -55,6 +55,7 @@ async def test_a_generate_tests_task_runs_the_agent_runner_from_the_default_regi
 ) -> None:
     """A generate_tests submit is run by the OpenHands runner the registry builds; its result is the finish."""
     monkeypatch.setenv("HANDOFF_SCRIPTED_MODEL", "true")
+    monkeypatch.setenv("HANDOFF_MUTATION_BUDGET_S", "0")  # the registry is under test; mutation: tests/runners
     monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "0")
     monkeypatch.setenv("HANDOFF_ENV_CACHE_DIR", str(ENV_CACHE))

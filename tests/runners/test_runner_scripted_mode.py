@@ -23,6 +23,7 @@ async def test_scripted_mode_runs_the_real_agent_and_labels_everything_as_script
 ) -> None:
     """from_env in scripted mode starts a scripted server; tests get written and run; output says 'scripted'."""
     monkeypatch.setenv("HANDOFF_SCRIPTED_MODEL", "true")
+    monkeypatch.setenv("HANDOFF_MUTATION_BUDGET_S", "0")  # scripted mode is under test; mutation: test_runner_assurance
     monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("HANDOFF_LLM_STREAM", "true")  # server-sent events through the real LLM client
     monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "1")
