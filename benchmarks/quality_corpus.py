@@ -18,6 +18,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from services.environments.index import index_config
+from services.environments.settings import EnvSettings
+
 # Installed into the project venv (never into Handoff's): test runner, measurement, both engines, mutation tool.
 TOOLS = ("pytest", "coverage", "crosshair-tool", "pynguin", "cosmic-ray==8.7.0")
 
@@ -93,27 +96,7 @@ def make_project(module: CorpusModule, root: Path) -> Path:
 
 def uv_index_env() -> dict[str, str]:
     """uv does not read pip's configuration: pip's index, extra indexes and wheel folders as uv's variables."""
-    listing = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
-    ).stdout
-    env: dict[str, str] = {}
-    extra: list[str] = []
-    links: list[str] = []
-    for line in listing.splitlines():
-        key, _, value = line.partition("=")
-        value = value.strip().strip("'\"")
-        if key.endswith("extra-index-url"):
-            extra += value.split()
-        elif key.endswith("index-url"):
-            env["UV_INDEX_URL"] = value
-        elif key.endswith("find-links"):
-            links += value.split()
-    if extra:
-        env["UV_EXTRA_INDEX_URL"] = " ".join(dict.fromkeys(extra))
-    if links:
-        env["UV_FIND_LINKS"] = ",".join(dict.fromkeys(links))
-    env["UV_INDEX_STRATEGY"] = "unsafe-best-match"
-    return env
+    return index_config(EnvSettings()).uv_environment()
 
 
 def project_venv(where: Path, modules: Sequence[CorpusModule]) -> Path:

@@ -45,6 +45,17 @@ class IndexConfig:
             options += ["--constraint", constraint]
         return options
 
+    def uv_environment(self) -> dict[str, str]:
+        """The indexes and wheel folders as uv's environment variables (for a plain ``uv venv`` / ``uv pip``)."""
+        env = {"UV_INDEX_STRATEGY": "unsafe-best-match"}
+        if self.index_url:
+            env["UV_INDEX_URL"] = self.index_url
+        if self.extra_index_urls:
+            env["UV_EXTRA_INDEX_URL"] = " ".join(dict.fromkeys(self.extra_index_urls))
+        if self.find_links:
+            env["UV_FIND_LINKS"] = ",".join(dict.fromkeys(self.find_links))
+        return env
+
 
 def index_config(settings: EnvSettings, pip: Mapping[str, str] | None = None) -> IndexConfig:
     """Settings override pip's configuration item by item; ``pip`` is ``read_pip_config()`` when not given."""

@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from services.assurance.testbed import TestBed
+from services.environments.index import index_config
+from services.environments.settings import EnvSettings
 
 collect_ignore = ["projects"]
 
@@ -21,21 +23,7 @@ PROJECT_PACKAGES = ("pytest", "coverage", "cosmic-ray==8.7.0")
 
 def uv_index_env() -> dict[str, str]:
     """pip's index settings (uv does not read pip's configuration) as uv's environment variables."""
-    listed = subprocess.run(
-        [sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True, check=False
-    ).stdout
-    env: dict[str, str] = {}
-    for line in listed.splitlines():
-        key, _, value = line.partition("=")
-        value = value.strip().strip("'\"")
-        if key.endswith(".extra-index-url"):
-            env["UV_EXTRA_INDEX_URL"] = value
-            env["UV_INDEX_STRATEGY"] = "unsafe-best-match"
-        elif key.endswith(".index-url"):
-            env["UV_INDEX_URL"] = value
-        elif key.endswith(".find-links"):
-            env["UV_FIND_LINKS"] = value
-    return env
+    return index_config(EnvSettings()).uv_environment()
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.environments.index import index_config, parse_pip_config, read_pip_config
+from services.environments.index import IndexConfig, index_config, parse_pip_config, read_pip_config
 from services.environments.settings import EnvSettings
 
 PIP_LIST = """global.extra-index-url='file:///a/simple file:///b/simple'
@@ -39,3 +39,14 @@ def test_the_machines_pip_config_is_read_through_pip() -> None:
     """read_pip_config asks the real pip; its answer round-trips through the same parser (may be empty)."""
     config = read_pip_config()
     assert all(isinstance(key, str) and "." not in key for key in config)
+
+
+def test_the_index_settings_become_uv_variables_without_repeats() -> None:
+    """Indexes space-separated, wheel folders comma-separated, each once; pip's strategy of trying every index."""
+    config = IndexConfig(index_url="https://i", extra_index_urls=("a", "b", "a"), find_links=("/w", "/w"))
+    assert config.uv_environment() == {
+        "UV_INDEX_STRATEGY": "unsafe-best-match",
+        "UV_INDEX_URL": "https://i",
+        "UV_EXTRA_INDEX_URL": "a b",
+        "UV_FIND_LINKS": "/w",
+    }

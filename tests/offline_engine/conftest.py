@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from services.environments.index import index_config
+from services.environments.settings import EnvSettings
 from services.offline_engine import ENGINE_PACKAGES
 
 SAMPLE_MODULE = '''
@@ -34,25 +36,8 @@ def grade(score: float) -> str:
 
 
 def uv_env() -> dict[str, str]:
-    """uv does not read pip's configuration: pass the configured indexes and wheel folders explicitly."""
-    env = dict(os.environ)
-    listing = subprocess.run([sys.executable, "-m", "pip", "config", "list"], capture_output=True, text=True).stdout
-    extra, links = [], []
-    for line in listing.splitlines():
-        key, _, value = line.partition("=")
-        value = value.strip().strip("'\"")
-        if key.endswith("extra-index-url"):
-            extra += value.split()
-        elif key.endswith("index-url"):
-            env["UV_INDEX_URL"] = value
-        elif key.endswith("find-links"):
-            links += value.split()
-    if extra:
-        env["UV_EXTRA_INDEX_URL"] = " ".join(dict.fromkeys(extra))
-    if links:
-        env["UV_FIND_LINKS"] = ",".join(dict.fromkeys(links))
-    env["UV_INDEX_STRATEGY"] = "unsafe-best-match"
-    return env
+    """uv does not read pip's configuration: the configured indexes and wheel folders, passed explicitly."""
+    return {**os.environ, **index_config(EnvSettings()).uv_environment()}
 
 
 @pytest.fixture(scope="session")
