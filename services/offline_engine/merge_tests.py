@@ -71,6 +71,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"offline engine: no engine produced a test for {args.module}; {args.out} not written")
         return 1
     args.out.parent.mkdir(parents=True, exist_ok=True)
+    if args.out.is_file():  # the project's own tests for this module: kept, the engines' tests follow them
+        existing = args.out.read_text(errors="replace").rstrip("\n")
+        args.out.write_text(existing + "\n\n\n" + text)
+        print(f"offline engine: added to {args.out} (its existing tests kept)")
+        return 0
     args.out.write_text(text)
     print(f"offline engine: wrote {args.out}")
     return 0

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import ast
+from pathlib import Path
 
-from services.offline_engine.merge_tests import merge
+from services.offline_engine.merge_tests import main, merge
 
 CROSSHAIR = "from pkg.calc import clamp\n\ndef test_clamp():\n    assert clamp(0, 0, 0) == 0\n"
 PYNGUIN = "import pkg.calc\n\ndef test_0():\n    assert pkg.calc.clamp(1, 0, 2) == 1\n\ndef helper():\n    pass\n"
@@ -31,3 +32,17 @@ def test_nothing_is_written_when_no_engine_produced_a_test() -> None:
     text, notes = merge("pkg.calc", [("crosshair", ""), ("pynguin", "import os\n")])
     assert text == ""
     assert notes == ["crosshair: no output", "pynguin: no tests"]
+
+
+def test_an_existing_test_file_keeps_its_tests_and_gets_the_engines_tests_after_them(tmp_path: Path) -> None:
+    """The test file the prompt names may be the project's own: its tests stay, byte for byte, first."""
+    own = "def test_own():\n    assert 1 + 1 == 2\n"
+    out = tmp_path / "tests" / "test_calc.py"
+    out.parent.mkdir()
+    out.write_text(own)
+    engine = tmp_path / "crosshair.py"
+    engine.write_text(CROSSHAIR)
+    assert main(["--module", "pkg.calc", "--out", str(out), f"crosshair={engine}"]) == 0
+    text = out.read_text()
+    assert text.startswith(own) and "def test_crosshair_clamp" in text
+    ast.parse(text)
