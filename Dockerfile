@@ -20,12 +20,13 @@ WORKDIR /src
 # package to the version the test suite passed with, so the image is the tested set.
 COPY pyproject.toml README.md ./
 COPY .ci/constraints.txt ./constraints.txt
-RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" \
-        > /tmp/requirements.txt \
+# the image runs the services: the client's dependencies plus the generator extra (the agent stack)
+RUN python -c "import tomllib; p = tomllib.load(open('pyproject.toml', 'rb'))['project']; \
+print('\n'.join(p['dependencies'] + p['optional-dependencies']['generator']))" > /tmp/requirements.txt \
     && pip install -c constraints.txt -r /tmp/requirements.txt
 COPY schemas ./schemas
 COPY services ./services
-RUN pip install --no-deps -c constraints.txt . \
+RUN pip install --no-deps -c constraints.txt ".[generator]" \
     && handoff --help > /dev/null
 
 # ---- runtime: the environment, git for task workspaces, bubblewrap for the task sandbox, tini to reap the

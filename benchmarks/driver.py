@@ -13,8 +13,8 @@ import time
 from collections.abc import Callable
 
 from benchmarks.harness import Measurement
-from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskPayload, TaskStatus
-from services.client import HandoffClient
+from handoff.client import HandoffClient
+from handoff.schemas.events import AnyEvent, RunFinished, TaskFinished, TaskPayload, TaskStatus
 
 
 async def drive(

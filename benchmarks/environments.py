@@ -27,8 +27,8 @@ import time
 from pathlib import Path
 
 from benchmarks.harness import header, median, quiet_logs
-from services.environments import EnvSettings, ProjectEnvironments
-from services.environments.installer import TOOL_PACKAGES
+from handoff.environments import EnvSettings, ProjectEnvironments
+from handoff.environments.installer import TOOL_PACKAGES
 
 DEPENDENCIES = ("toolz", "python-slugify", "attrs")
 WARM_GOAL_S = 1.0

@@ -19,10 +19,10 @@ os.environ.setdefault("LOG_AUTO_CONFIG", "false")
 os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from schemas.topology import TopologyParams
-from services.broker.embedded import EmbeddedNats
-from services.common.logging import configure_logging
-from services.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.logging import configure_logging
+from handoff.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
+from handoff.schemas.topology import TopologyParams
 
 
 def quiet_logs() -> None:

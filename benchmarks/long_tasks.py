@@ -23,10 +23,10 @@ from benchmarks.driver import drive
 from benchmarks.harness import Measurement, bench_topology, fresh_server, header, quiet_logs
 from benchmarks.raw_floor import raw_round_trip
 from benchmarks.services import as_processes, prepare
-from schemas.events import AnyEvent, RunFinished, Sleep, TaskFinished, TaskStarted, TaskSubmitted
-from services.client import HandoffClient
-from services.client.settings import ClientSettings
-from services.common.settings import NatsSettings
+from handoff.client import HandoffClient
+from handoff.client.settings import ClientSettings
+from handoff.common.settings import NatsSettings
+from handoff.schemas.events import AnyEvent, RunFinished, Sleep, TaskFinished, TaskStarted, TaskSubmitted
 
 
 async def handoff(url: str, *, tasks: int, task_s: float, slots: int, events: list[AnyEvent]) -> Measurement:

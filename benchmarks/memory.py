@@ -34,17 +34,17 @@ from pathlib import Path
 from benchmarks.driver import drive
 from benchmarks.harness import bench_topology, children_pss_mb, fresh_server, header, quiet_logs, rss_mb
 from benchmarks.services import as_processes, prepare
-from schemas.events import AnyEvent, GenerateTests, SourceSnapshot, TaskFinished, TaskStarted
-from services.artifacts.settings import MIB, SnapshotLimits
-from services.artifacts.snapshots import upload_snapshot
-from services.client import HandoffClient
-from services.client.settings import ClientSettings
-from services.common.settings import NatsSettings
-from services.scripted_model.policies import TestWriterPolicy
-from services.scripted_model.replies import ChatRequest, Reply, Slow
-from services.scripted_model.server import ScriptedModelServer
-from services.workflow.config import WorkflowSpec
-from services.workflow.discovery import discover_targets
+from handoff.artifacts.settings import MIB, SnapshotLimits
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.client import HandoffClient
+from handoff.client.settings import ClientSettings
+from handoff.common.settings import NatsSettings
+from handoff.schemas.events import AnyEvent, GenerateTests, SourceSnapshot, TaskFinished, TaskStarted
+from handoff.scripted_model.policies import TestWriterPolicy
+from handoff.scripted_model.replies import ChatRequest, Reply, Slow
+from handoff.scripted_model.server import ScriptedModelServer
+from handoff.workflow.config import WorkflowSpec
+from handoff.workflow.discovery import discover_targets
 
 SAMPLE = Path(__file__).resolve().parent.parent / "services" / "demo" / "sample_project"
 IDLE_GOAL_MB = 300.0

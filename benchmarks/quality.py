@@ -7,7 +7,7 @@ package into a fresh project), three columns are measured the same way, on the m
 
 - CrossHair alone (``crosshair cover --example_output_format=pytest``) and Pynguin alone (``pynguin --project-path
   ... --output-path ...``), run directly as their users would, their output taken as is;
-- Handoff's offline engine: both engines merged (``services.offline_engine.commands.engine_command``, the command the
+- Handoff's offline engine: both engines merged (``handoff.offline_engine.commands.engine_command``, the command the
   agent's terminal runs), then the assurance filters keep only the tests that pass reliably and add coverage.
 
 Measured for each: line and branch coverage of the module (coverage.py, branch=True) and their combined figure
@@ -33,16 +33,16 @@ from pathlib import Path
 
 from benchmarks.harness import header, median, quiet_logs
 from benchmarks.quality_corpus import CORPUS, CorpusModule, make_project, project_venv, version_of
-from schemas.events import Verdict
-from services.assurance.coverage_runs import TargetCoverage, measure
-from services.assurance.errors import AssuranceError
-from services.assurance.filters import judge_tests
-from services.assurance.generated_source import find_tests
-from services.assurance.mutation import mutation_score
-from services.assurance.settings import AssuranceSettings
-from services.assurance.testbed import TestBed
-from services.offline_engine import OfflineEngineSettings
-from services.offline_engine.commands import SEARCH_SHARE, engine_command
+from handoff.assurance.coverage_runs import TargetCoverage, measure
+from handoff.assurance.errors import AssuranceError
+from handoff.assurance.filters import judge_tests
+from handoff.assurance.generated_source import find_tests
+from handoff.assurance.mutation import mutation_score
+from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.testbed import TestBed
+from handoff.offline_engine import OfflineEngineSettings
+from handoff.offline_engine.commands import SEARCH_SHARE, engine_command
+from handoff.schemas.events import Verdict
 
 COLUMNS = ("crosshair", "pynguin", "handoff")
 TITLES = {"crosshair": "CrossHair alone", "pynguin": "Pynguin alone", "handoff": "Handoff offline engine"}

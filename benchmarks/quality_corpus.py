@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.environments.index import index_config
-from services.environments.settings import EnvSettings
+from handoff.environments.index import index_config
+from handoff.environments.settings import EnvSettings
 
 # Installed into the project venv (never into Handoff's): test runner, measurement, both engines, mutation tool.
 TOOLS = ("pytest", "coverage", "crosshair-tool", "pynguin", "cosmic-ray==8.7.0")

@@ -27,10 +27,10 @@ from benchmarks.driver import drive, drive_results
 from benchmarks.harness import TABLE_HEAD, Measurement, bench_topology, cpu_s, fresh_server, header, quiet_logs
 from benchmarks.raw_floor import raw_round_trip
 from benchmarks.services import as_processes, in_process, prepare
-from schemas.events import Sleep
-from services.client import HandoffClient
-from services.client.settings import ClientSettings
-from services.common.settings import NatsSettings
+from handoff.client import HandoffClient
+from handoff.client.settings import ClientSettings
+from handoff.common.settings import NatsSettings
+from handoff.schemas.events import Sleep
 
 NOOP = Sleep(duration_s=0)
 

@@ -25,8 +25,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.harness import descendants, header, median, percentile, pss_mb
-from services.runners.openhands import workspace as ws
-from services.sandbox import Sandbox, SandboxMode, SandboxSettings, probe
+from handoff.runners.openhands import workspace as ws
+from handoff.sandbox import Sandbox, SandboxMode, SandboxSettings, probe
 
 PER_COMMAND_GOAL_MS = 50.0
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}

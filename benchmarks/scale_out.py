@@ -16,10 +16,10 @@ import asyncio
 from benchmarks.driver import drive
 from benchmarks.harness import Measurement, bench_topology, fresh_server, header, quiet_logs
 from benchmarks.services import as_processes, prepare
-from schemas.events import Sleep
-from services.client import HandoffClient
-from services.client.settings import ClientSettings
-from services.common.settings import NatsSettings
+from handoff.client import HandoffClient
+from handoff.client.settings import ClientSettings
+from handoff.common.settings import NatsSettings
+from handoff.schemas.events import Sleep
 
 
 async def measure(url: str, *, replicas: int, tasks: int, task_s: float, slots: int) -> Measurement:

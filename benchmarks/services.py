@@ -22,15 +22,15 @@ from pathlib import Path
 from nats.aio.client import Client as NATS
 
 from benchmarks.harness import common_settings, cpu_s, service_env
-from schemas.events import Payload, Sleep
-from schemas.topology import TopologyParams, build_topology
-from services.broker.connect import connect
-from services.broker.provision import apply_topology
-from services.collector.collector import Collector
-from services.collector.settings import CollectorSettings
-from services.generator import Generator, GeneratorSettings
-from services.runners.base import Runner
-from services.runners.sleep import SleepRunner
+from handoff.broker.connect import connect
+from handoff.broker.provision import apply_topology
+from handoff.collector.collector import Collector
+from handoff.collector.settings import CollectorSettings
+from handoff.generator import Generator, GeneratorSettings
+from handoff.runners.base import Runner
+from handoff.runners.sleep import SleepRunner
+from handoff.schemas.events import Payload, Sleep
+from handoff.schemas.topology import TopologyParams, build_topology
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 60.0
@@ -109,7 +109,7 @@ class ServiceProcess:
         env = {**self.env, "HANDOFF_HEALTH_PORT": str(self.health_port)}
         with os.fdopen(fd, "wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli.main", self.command],
+                [sys.executable, "-m", "handoff.cli.main", self.command],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 
-from services.workflow.runner import StageContext
+from handoff.workflow.runner import StageContext
 
 
 async def work(ctx: StageContext) -> str:

@@ -11,7 +11,7 @@ the scaled generation time, submitted through the real client (``ClientBackend(c
 to real ``handoff generator`` processes (two, sharing ``slots`` slots; global cap ``slots``) with a real
 ``handoff collector``, on a real nats-server.
 
-The prediction is ``services.workflow.prediction.predict_wall_s``: blocking = all stages + N x generation;
+The prediction is ``handoff.workflow.prediction.predict_wall_s``: blocking = all stages + N x generation;
 non-blocking = the critical path, ceil(N / K) waves of generation overlapping refactoring, then deploy. Both
 modes run in the same process against the same services; the speed-up (blocking wall / non-blocking wall) is
 compared with the predicted one.
@@ -27,15 +27,15 @@ from pathlib import Path
 
 from benchmarks.harness import bench_topology, fresh_server, header, quiet_logs
 from benchmarks.services import as_processes, prepare
-from schemas.events import Sleep, TaskPayload
-from services.client import HandoffClient
-from services.client.settings import ClientSettings
-from services.common.settings import NatsSettings
-from services.workflow.backend import ClientBackend
-from services.workflow.config import Mode, WorkflowFile, parse_workflow
-from services.workflow.prediction import predict_wall_s
-from services.workflow.report import WorkflowReport
-from services.workflow.runner import WorkflowRunner
+from handoff.client import HandoffClient
+from handoff.client.settings import ClientSettings
+from handoff.common.settings import NatsSettings
+from handoff.schemas.events import Sleep, TaskPayload
+from handoff.workflow.backend import ClientBackend
+from handoff.workflow.config import Mode, WorkflowFile, parse_workflow
+from handoff.workflow.prediction import predict_wall_s
+from handoff.workflow.report import WorkflowReport
+from handoff.workflow.runner import WorkflowRunner
 
 SPEED_UP_TOLERANCE = 0.05
 

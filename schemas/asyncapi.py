@@ -1,6 +1,6 @@
 """The AsyncAPI 3.0 document of Handoff's wire contract, generated from ``names`` and the event types.
 
-Every channel is a subject built by ``schemas.names`` with ``{parameters}`` for its variable tokens; every message
+Every channel is a subject built by ``names`` with ``{parameters}`` for its variable tokens; every message
 is an event type with its JSON Schema (the same msgspec types the services decode with) and the headers that
 travel with it; every operation says which role sends or receives it, and how (``x-handoff-via``: a core
 subscription or a JetStream consumer / direct get on a stream). ``handoff schemas export`` writes
@@ -15,8 +15,8 @@ from typing import Any
 
 import msgspec
 
-from schemas import names
-from schemas.events import (
+from handoff.schemas import names
+from handoff.schemas.events import (
     ALL_EVENT_TYPES,
     SCHEMA_VERSION,
     CancelRequested,
@@ -29,7 +29,7 @@ from schemas.events import (
     TaskStarted,
     TaskSubmitted,
 )
-from schemas.names import EventType, Header
+from handoff.schemas.names import EventType, Header
 
 ASYNCAPI_VERSION = "3.0.0"
 ROLES = ("pipeline", "generator", "collector", "admin")

@@ -6,7 +6,7 @@ from typing import Any
 
 import msgspec
 
-from schemas.events import SCHEMA_VERSION, DeadLetterReason, Event
+from handoff.schemas.events import SCHEMA_VERSION, DeadLetterReason, Event
 
 _encoder = msgspec.json.Encoder()
 

@@ -12,7 +12,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
-from schemas import names
+from handoff.schemas import names
 
 SCHEMA_VERSION = 1
 MAX_RUN_SIZE = 100_000  # the most tasks one run may declare (run_size, RunSealed.size)

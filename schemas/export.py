@@ -8,9 +8,9 @@ from pathlib import Path
 
 import msgspec
 
-from schemas import asyncapi
-from schemas.events import ALL_EVENT_TYPES, Event
-from schemas.records import RECORD_TYPES, ReplicaPresence, RunRecord, RunShard, TaskRecord
+from handoff.schemas import asyncapi
+from handoff.schemas.events import ALL_EVENT_TYPES, Event
+from handoff.schemas.records import RECORD_TYPES, ReplicaPresence, RunRecord, RunShard, TaskRecord
 
 JSON_DIR = Path(__file__).parent / "json"
 ASYNCAPI_FILE = Path(__file__).parent / "asyncapi.json"

@@ -17,8 +17,16 @@ from datetime import datetime
 
 import msgspec
 
-from schemas.events import TaskEvent, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
-from schemas.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
+from handoff.schemas.events import (
+    TaskEvent,
+    TaskFinished,
+    TaskProgress,
+    TaskStarted,
+    TaskStatus,
+    TaskSubmitted,
+    Timings,
+)
+from handoff.schemas.records import AttemptSeen, ProgressNote, TaskRecord, TaskState
 
 MAX_PROGRESS_SEQS = 1024  # per attempt; beyond that progress_count stops growing (last_progress still moves)
 

@@ -13,7 +13,7 @@ shard holds about ``run_size / RUN_SHARDS`` tasks (about 1,600 at the largest ru
 64-character ids, far below the 1 MiB message limit; see ``tests/collector/test_large_runs.py``).
 
 Every field of a task record is a deterministic function of the *set* of events folded in (see
-``schemas.fold``), so records are the same whatever order, and however many times, the events arrived.
+``handoff.schemas.fold``), so records are the same whatever order, and however many times, the events arrived.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from enum import StrEnum
 
 import msgspec
 
-from schemas.events import ErrorCode, Priority, RunTask, TaskFinished, TaskStatus, Timings
+from handoff.schemas.events import ErrorCode, Priority, RunTask, TaskFinished, TaskStatus, Timings
 
 RECORD_VERSION = 1
 

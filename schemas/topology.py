@@ -1,4 +1,4 @@
-"""Streams, consumers and buckets, declared once as data. ``services.broker.provision`` applies them.
+"""Streams, consumers and buckets, declared once as data. ``handoff.broker.provision`` applies them.
 
 One limits-retention stream holds every task lifecycle event. It is not a WorkQueue stream on purpose: the
 generators' durable consumer, the collector's durable consumer and any late subscriber must all read the same
@@ -16,7 +16,7 @@ from typing import Literal
 
 import msgspec
 
-from schemas import names
+from handoff.schemas import names
 
 DAY_S = 86_400.0
 

@@ -16,11 +16,11 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology, TopologyParams, build_topology
-from services.broker.connect import connect
-from services.broker.embedded import EmbeddedNats
-from services.broker.provision import apply_topology
-from services.common.settings import NatsSettings
+from handoff.broker.connect import connect
+from handoff.broker.embedded import EmbeddedNats
+from handoff.broker.provision import apply_topology
+from handoff.common.settings import NatsSettings
+from handoff.schemas.topology import Topology, TopologyParams, build_topology
 from tests.support.nats import FAST_TOPOLOGY
 
 

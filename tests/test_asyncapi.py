@@ -8,8 +8,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from schemas import asyncapi, names
-from schemas.events import ALL_EVENT_TYPES
+from handoff.schemas import asyncapi, names
+from handoff.schemas.events import ALL_EVENT_TYPES
 
 ROOT = Path(__file__).resolve().parent.parent
 VALIDATOR = ROOT / ".ci" / "asyncapi"

@@ -12,8 +12,8 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import StorageType, StreamConfig
 
-from services.broker.embedded import EmbeddedNats
-from services.common.broker_retry import Backoff, BrokerUnavailable, StopReason, is_transient, retry_broker_call
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.broker_retry import Backoff, BrokerUnavailable, StopReason, is_transient, retry_broker_call
 from tests.support.nats import eventually
 
 SUBJECT = "retrytest.one"

@@ -7,12 +7,12 @@ import subprocess
 import sys
 from pathlib import Path
 
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
 
 
 def handoff(*args: str, env: dict[str, str], timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env={**os.environ, "HANDOFF_LOG_FORMAT": "json", **env},
         capture_output=True,
         text=True,

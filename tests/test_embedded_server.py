@@ -7,12 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from schemas import names
-from schemas.topology import build_topology
-from services.broker.connect import connect
-from services.broker.embedded import EmbeddedNats, EmbeddedNatsError
-from services.broker.provision import apply_topology
-from services.common.settings import NatsSettings
+from handoff.broker.connect import connect
+from handoff.broker.embedded import EmbeddedNats, EmbeddedNatsError
+from handoff.broker.provision import apply_topology
+from handoff.common.settings import NatsSettings
+from handoff.schemas import names
+from handoff.schemas.topology import build_topology
 
 
 async def test_a_killed_server_restarts_on_the_same_port_with_its_messages(tmp_path: Path) -> None:

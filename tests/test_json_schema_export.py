@@ -6,9 +6,9 @@ from pathlib import Path
 
 import msgspec
 
-from schemas import export
-from schemas.events import ALL_EVENT_TYPES
-from schemas.records import RECORD_TYPES, ReplicaPresence, RunRecord, RunShard, TaskRecord
+from handoff.schemas import export
+from handoff.schemas.events import ALL_EVENT_TYPES
+from handoff.schemas.records import RECORD_TYPES, ReplicaPresence, RunRecord, RunShard, TaskRecord
 
 
 def test_committed_json_schemas_are_up_to_date() -> None:

@@ -9,15 +9,15 @@ import pytest
 import structlog
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import ErrorCode, TaskError, TaskFinished, TaskStatus, TestGenerationResult
-from schemas.topology import Topology
-from services.common.clock import utcnow
-from services.common.logging import configure_logging
-from services.common.secrets import Redactor, nats_secrets, process_redactor, secrets_from_env
-from services.common.settings import LogSettings, NatsSettings
-from services.generator.publisher import Publisher
+from handoff.common.clock import utcnow
+from handoff.common.logging import configure_logging
+from handoff.common.secrets import Redactor, nats_secrets, process_redactor, secrets_from_env
+from handoff.common.settings import LogSettings, NatsSettings
+from handoff.generator.publisher import Publisher
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import ErrorCode, TaskError, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.topology import Topology
 
 CREDS = """-----BEGIN NATS USER JWT-----
 eyJ0eXAiOiJKV1QiLCJhbGciOiJlZDI1NTE5LW5rZXkifQ.eyJqdGkiOiJBQkMifQ.c2lnbmF0dXJl
@@ -116,7 +116,7 @@ def test_every_log_line_passes_the_process_redactor(capsys: pytest.CaptureFixtur
 
 def test_a_secret_at_the_cut_of_a_long_failure_text_is_masked_before_the_cut() -> None:
     """task_error cuts texts to 64 KiB: a secret straddling the cut leaves no half behind."""
-    from services.generator.errors import MAX_TEXT, task_error
+    from handoff.generator.errors import MAX_TEXT, task_error
 
     secret = "straddling-secret-0a1b2c3d4e"
     process_redactor().add(secret)

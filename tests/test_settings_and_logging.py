@@ -7,9 +7,9 @@ import json
 import pytest
 import structlog
 
-from services.common.env import SettingsError
-from services.common.logging import configure_logging
-from services.common.settings import CommonSettings, LogSettings, NatsSettings
+from handoff.common.env import SettingsError
+from handoff.common.logging import configure_logging
+from handoff.common.settings import CommonSettings, LogSettings, NatsSettings
 
 
 def test_settings_default_to_the_embedded_server_and_documented_numbers() -> None:

@@ -10,10 +10,10 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import RetentionPolicy, StorageType, StreamConfig
 
-from schemas import names
-from schemas.topology import TopologyParams, build_topology
-from services.broker.embedded import EmbeddedNats
-from services.broker.provision import Action, TopologyConflict, apply_topology
+from handoff.broker.embedded import EmbeddedNats
+from handoff.broker.provision import Action, TopologyConflict, apply_topology
+from handoff.schemas import names
+from handoff.schemas.topology import TopologyParams, build_topology
 from tests.support.nats import eventually
 
 

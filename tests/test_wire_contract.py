@@ -9,9 +9,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import events as ev
-from schemas import names
-from schemas.codec import DecodeError, Decoder, encode
+from handoff.schemas import events as ev
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder, encode
 from tests.support.strategies import EVENT_STRATEGIES, any_event
 
 ANY_DECODER: Decoder[ev.AnyEvent] = Decoder(ev.AnyEvent)

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from services.artifacts.errors import SnapshotCorrupt
-from services.artifacts.settings import SnapshotLimits
+from handoff.artifacts.errors import SnapshotCorrupt
+from handoff.artifacts.settings import SnapshotLimits
 
 CHUNK_BYTES = 256 * 1024
 MAX_NAME_BYTES = 1024  # a whole member path

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.common.env import env_int
+from handoff.common.env import env_int
 
 MIB = 1024 * 1024
 TAR_OVERHEAD_PER_ENTRY = 8 * 512  # header, a PAX header and its data for a long name, padding

@@ -9,7 +9,7 @@ as it is written, and the object store reads it from there chunk by chunk.
 
 Materialising never trusts the object: its size is read from the object-store metadata and refused over the
 limits before a byte is downloaded, the download streams into a temporary file (counted and hashed as it
-arrives, so a store that lies about the size is cut off too), and ``services.artifacts.extract`` writes
+arrives, so a store that lies about the size is cut off too), and ``handoff.artifacts.extract`` writes
 regular files and directories only.
 """
 
@@ -27,14 +27,14 @@ from nats.js.api import ObjectInfo
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
 
-from schemas import names
-from schemas.events import SourceSnapshot
-from services.artifacts.chunks import ObjectVanished, read_chunks
-from services.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
-from services.artifacts.extract import extract_stream
-from services.artifacts.settings import SnapshotLimits
-from services.artifacts.streams import HashingWriter
-from services.artifacts.tarball import Tarball, TarSink, build_tarball, list_files
+from handoff.artifacts.chunks import ObjectVanished, read_chunks
+from handoff.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
+from handoff.artifacts.extract import extract_stream
+from handoff.artifacts.settings import SnapshotLimits
+from handoff.artifacts.streams import HashingWriter
+from handoff.artifacts.tarball import Tarball, TarSink, build_tarball, list_files
+from handoff.schemas import names
+from handoff.schemas.events import SourceSnapshot
 
 log = structlog.get_logger(__name__)
 

@@ -1,7 +1,7 @@
 """Task artifacts (patches, generated files, reports) in the ``handoff_artifacts`` object store.
 
 Events carry ``ArtifactRef``s (bucket, name, size, sha256), never the bytes. Uploads and downloads stream in the
-object store's chunks, hashed and counted as they pass (``services.artifacts.streams``): a file is uploaded from
+object store's chunks, hashed and counted as they pass (``handoff.artifacts.streams``): a file is uploaded from
 disk without being read into memory, and ``download_artifact`` writes into a file. Reads verify size and sha256;
 a download that grows past the recorded size is stopped.
 """
@@ -18,12 +18,12 @@ from nats.js.api import ObjectMeta
 from nats.js.errors import BucketNotFoundError, NotFoundError
 from nats.js.object_store import ObjectStore
 
-from schemas import names
-from schemas.events import ArtifactRef
-from services.artifacts.chunks import ObjectVanished, read_chunks
-from services.artifacts.errors import ArtifactCorrupt, ArtifactMissing, ArtifactTooLarge, BucketMissing
-from services.artifacts.settings import artifact_max_bytes_from_env
-from services.artifacts.streams import HashingReader, HashingWriter
+from handoff.artifacts.chunks import ObjectVanished, read_chunks
+from handoff.artifacts.errors import ArtifactCorrupt, ArtifactMissing, ArtifactTooLarge, BucketMissing
+from handoff.artifacts.settings import artifact_max_bytes_from_env
+from handoff.artifacts.streams import HashingReader, HashingWriter
+from handoff.schemas import names
+from handoff.schemas.events import ArtifactRef
 
 MAX_NAME_CHARS = 512
 

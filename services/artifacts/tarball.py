@@ -3,7 +3,7 @@
 The same files with the same contents always give the same bytes: names sorted, mtimes, owners and groups
 zeroed, modes normalised to 0644/0755. That makes the sha256 of the tarball a content address. A snapshot holds
 regular files only: symbolic links are skipped and reported (``Tarball.skipped_links``), never stored, so the
-extracting side can refuse every link (see ``services.artifacts.extract``).
+extracting side can refuse every link (see ``handoff.artifacts.extract``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Protocol
 
-from services.artifacts.errors import SnapshotRefused
-from services.artifacts.extract import extract_stream
-from services.artifacts.settings import SnapshotLimits
+from handoff.artifacts.errors import SnapshotRefused
+from handoff.artifacts.extract import extract_stream
+from handoff.artifacts.settings import SnapshotLimits
 
 SKIP_DIRS = frozenset(
     {".git", ".venv", "__pycache__", ".pytest_cache", "node_modules", ".mypy_cache", ".ruff_cache", ".tox"}

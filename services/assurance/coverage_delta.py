@@ -6,8 +6,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from services.assurance.coverage_runs import Arc, TargetCoverage, measure, merged
-from services.assurance.testbed import TestBed
+from handoff.assurance.coverage_runs import Arc, TargetCoverage, measure, merged
+from handoff.assurance.testbed import TestBed
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,8 +7,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from services.assurance.errors import ToolFailed
-from services.assurance.testbed import PytestRun, TestBed
+from handoff.assurance.errors import ToolFailed
+from handoff.assurance.testbed import PytestRun, TestBed
 
 Arc = tuple[int, int]
 

@@ -8,13 +8,13 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from schemas.events import Verdict
-from services.assurance import generated_source
-from services.assurance.coverage_delta import existing_coverage
-from services.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
-from services.assurance.errors import CommandTimedOut
-from services.assurance.settings import AssuranceSettings
-from services.assurance.testbed import PytestRun, TestBed
+from handoff.assurance import generated_source
+from handoff.assurance.coverage_delta import existing_coverage
+from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
+from handoff.assurance.errors import CommandTimedOut
+from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.testbed import PytestRun, TestBed
+from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
 

@@ -16,8 +16,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from services.assurance.errors import CommandTimedOut, ToolFailed
-from services.assurance.testbed import TestBed
+from handoff.assurance.errors import CommandTimedOut, ToolFailed
+from handoff.assurance.testbed import TestBed
 
 _SKIP_SCRIPT = """
 import sys

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
-from services.assurance.coverage_delta import TargetDelta
-from services.assurance.filters import FilterReport
-from services.assurance.mutation import MutationReport
+from handoff.assurance.coverage_delta import TargetDelta
+from handoff.assurance.filters import FilterReport
+from handoff.assurance.mutation import MutationReport
+from handoff.schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
 
 
 def target_quality(per_target: Sequence[TargetDelta], mutation: MutationReport | None = None) -> list[TargetQuality]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from services.common.env import env_float, env_int
+from handoff.common.env import env_float, env_int
 
 MUTATION_PACKAGES = ("cosmic-ray==8.7.0",)  # run with the project's interpreter (see mutation.py)
 

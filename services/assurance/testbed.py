@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 
-from services.assurance.errors import CommandTimedOut
-from services.assurance.execute import Exec, subprocess_exec
+from handoff.assurance.errors import CommandTimedOut
+from handoff.assurance.execute import Exec, subprocess_exec
 
 OUTCOMES_PLUGIN = "handoff_outcomes"  # module name of the pytest plugin that writes one outcome per node id
 
@@ -40,7 +40,7 @@ class TestBed:
         self.scratch.mkdir(parents=True, exist_ok=True)
         helpers = self.scratch / "helpers"
         helpers.mkdir(exist_ok=True)
-        source = resources.files("services.assurance").joinpath("pytest_outcomes.py").read_text()
+        source = resources.files("handoff.assurance").joinpath("pytest_outcomes.py").read_text()
         (helpers / f"{OUTCOMES_PLUGIN}.py").write_text(source)
 
     def run_env(self, root: Path | None = None) -> dict[str, str]:

@@ -10,11 +10,11 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas.topology import build_topology
-from services.broker.embedded import EmbeddedNats
-from services.broker.provision import Change, apply_topology
-from services.common.settings import CommonSettings, EmbeddedSettings, NatsSettings
-from services.stack.state import running_stack
+from handoff.broker.embedded import EmbeddedNats
+from handoff.broker.provision import Change, apply_topology
+from handoff.common.settings import CommonSettings, EmbeddedSettings, NatsSettings
+from handoff.schemas.topology import build_topology
+from handoff.stack.state import running_stack
 
 log = structlog.get_logger(__name__)
 

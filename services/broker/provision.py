@@ -33,8 +33,8 @@ from nats.js.api import (
 )
 from nats.js.errors import NotFoundError
 
-from schemas import names
-from schemas.topology import ConsumerSpec, KvSpec, ObjectStoreSpec, StreamSpec, Topology
+from handoff.schemas import names
+from handoff.schemas.topology import ConsumerSpec, KvSpec, ObjectStoreSpec, StreamSpec, Topology
 
 
 class Action(StrEnum):

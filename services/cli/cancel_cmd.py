@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import argparse
 
-from services.cli.common import open_client, print_json, task_id_arg
-from services.cli.exit_codes import Exit
+from handoff.cli.common import open_client, print_json, task_id_arg
+from handoff.cli.exit_codes import Exit
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -14,12 +14,12 @@ import signal
 
 import structlog
 
-from services.broker.connect import Broker
-from services.cli.exit_codes import Exit
-from services.cli.failures import broker_failures
-from services.collector import Collector, CollectorSettings
-from services.common.logging import configure_logging
-from services.observability.http import HealthServer, Readiness
+from handoff.broker.connect import Broker
+from handoff.cli.exit_codes import Exit
+from handoff.cli.failures import broker_failures
+from handoff.collector import Collector, CollectorSettings
+from handoff.common.logging import configure_logging
+from handoff.observability.http import HealthServer, Readiness
 
 log = structlog.get_logger(__name__)
 

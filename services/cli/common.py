@@ -14,11 +14,10 @@ from typing import Any
 import msgspec
 from nats.errors import NoServersError
 
-from schemas import names
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.client.client import HandoffClient
-from services.client.errors import (
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.client.client import HandoffClient
+from handoff.client.errors import (
     ArtifactUnavailableError,
     HandoffUnavailableError,
     ResultTimeoutError,
@@ -26,11 +25,12 @@ from services.client.errors import (
     UnknownRunError,
     UnknownTaskError,
 )
-from services.client.settings import ClientSettings
-from services.common.broker_retry import TRANSIENT_BROKER_ERRORS
-from services.common.logging import configure_logging
-from services.common.settings import EmbeddedSettings, LogSettings
-from services.stack.state import running_stack
+from handoff.client.settings import ClientSettings
+from handoff.common.broker_retry import TRANSIENT_BROKER_ERRORS
+from handoff.common.logging import configure_logging
+from handoff.common.settings import EmbeddedSettings, LogSettings
+from handoff.schemas import names
+from handoff.stack.state import running_stack
 
 
 def resolve_url(settings: ClientSettings) -> str:

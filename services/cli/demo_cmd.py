@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from services.cli.exit_codes import Exit
-from services.common.logging import configure_logging
-from services.common.settings import LogSettings
-from services.demo.run import DemoOptions, default_workdir, run_demo
+from handoff.cli.exit_codes import Exit
+from handoff.common.logging import configure_logging
+from handoff.common.settings import LogSettings
+from handoff.demo.run import DemoOptions, default_workdir, run_demo
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,14 +7,14 @@ import argparse
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import DeadLettered, TaskSubmitted
-from services.cli.common import open_client, print_json
-from services.cli.errors import CliError
-from services.cli.escape import printable
-from services.cli.exit_codes import Exit
-from services.client.publishing import PublishFailed, publish_acked
+from handoff.cli.common import open_client, print_json
+from handoff.cli.errors import CliError
+from handoff.cli.escape import printable
+from handoff.cli.exit_codes import Exit
+from handoff.client.publishing import PublishFailed, publish_acked
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import DeadLettered, TaskSubmitted
 
 _dead: Decoder[DeadLettered] = Decoder(DeadLettered)
 _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)

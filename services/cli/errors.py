@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.cli.exit_codes import Exit
+from handoff.cli.exit_codes import Exit
 
 
 class CliError(Exception):

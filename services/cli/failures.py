@@ -8,10 +8,10 @@ from contextlib import contextmanager
 from nats.errors import NoServersError
 from nats.js.errors import APIError, NotFoundError
 
-from services.broker.embedded import EmbeddedNatsError
-from services.broker.provision import TopologyConflict
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
+from handoff.broker.embedded import EmbeddedNatsError
+from handoff.broker.provision import TopologyConflict
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
 
 
 @contextmanager

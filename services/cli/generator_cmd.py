@@ -17,19 +17,19 @@ from collections.abc import Mapping
 
 import structlog
 
-from schemas.events import Payload
-from services.artifacts.runtime import tarfile_filter_fixes_missing
-from services.broker.connect import Broker
-from services.cli.exit_codes import Exit
-from services.cli.failures import broker_failures
-from services.common.logging import configure_logging
-from services.generator import Generator, GeneratorError, GeneratorSettings
-from services.generator.errors import ConsumerDrifted
-from services.generator.presence import PresenceReporter
-from services.observability.http import HealthServer, Readiness
-from services.runners.base import Runner
-from services.sandbox import SandboxSettings
-from services.sandbox.startup import check_sandbox
+from handoff.artifacts.runtime import tarfile_filter_fixes_missing
+from handoff.broker.connect import Broker
+from handoff.cli.exit_codes import Exit
+from handoff.cli.failures import broker_failures
+from handoff.common.logging import configure_logging
+from handoff.generator import Generator, GeneratorError, GeneratorSettings
+from handoff.generator.errors import ConsumerDrifted
+from handoff.generator.presence import PresenceReporter
+from handoff.observability.http import HealthServer, Readiness
+from handoff.runners.base import Runner
+from handoff.sandbox import SandboxSettings
+from handoff.sandbox.startup import check_sandbox
+from handoff.schemas.events import Payload
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 async def run(args: argparse.Namespace) -> int:
     settings = GeneratorSettings.from_env()
-    from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+    from handoff.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
 
     writer = RunnerSettings.from_env()  # a bad agent setting is a start-up error (exit 2), never a failed task
     configure_logging(settings.common.log)

@@ -7,6 +7,7 @@ import asyncio
 import importlib
 import importlib.metadata
 import os
+import re
 import sys
 from collections.abc import Sequence
 
@@ -15,32 +16,63 @@ os.environ.setdefault("LOG_AUTO_CONFIG", "false")
 os.environ.setdefault("OPENHANDS_SUPPRESS_BANNER", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.common.env import SettingsError
-from services.sandbox.errors import SandboxUnavailable
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.common.env import SettingsError
+from handoff.sandbox.errors import SandboxUnavailable
 
 # Each module exposes ``register(subparsers)``; the parser it adds sets ``handler`` (sync or async).
 # The order is the order of ``handoff --help``: what a newcomer needs first, the services and plumbing last.
 CORE_VERBS = ("up", "submit", "wait", "result")
 COMMAND_MODULES = (
-    "services.cli.up_cmd",
-    "services.cli.submit_cmd",
-    "services.cli.wait_cmd",
-    "services.cli.result_cmd",
-    "services.cli.watch_cmd",
-    "services.cli.status_cmd",
-    "services.cli.cancel_cmd",
-    "services.cli.dlq_cmd",
-    "services.cli.demo_cmd",
-    "services.cli.workflow_cmd",
-    "services.cli.topology_cmd",
-    "services.cli.schemas_cmd",
-    "services.cli.server_cmd",
-    "services.cli.roundtrip_cmd",
-    "services.cli.collector_cmd",
-    "services.cli.generator_cmd",
+    "handoff.cli.up_cmd",
+    "handoff.cli.submit_cmd",
+    "handoff.cli.wait_cmd",
+    "handoff.cli.result_cmd",
+    "handoff.cli.watch_cmd",
+    "handoff.cli.status_cmd",
+    "handoff.cli.cancel_cmd",
+    "handoff.cli.dlq_cmd",
+    "handoff.cli.demo_cmd",
+    "handoff.cli.workflow_cmd",
+    "handoff.cli.topology_cmd",
+    "handoff.cli.schemas_cmd",
+    "handoff.cli.server_cmd",
+    "handoff.cli.roundtrip_cmd",
+    "handoff.cli.collector_cmd",
+    "handoff.cli.generator_cmd",
 )
+
+
+def missing_generator_extra() -> list[str]:
+    """The distributions of the ``generator`` extra that are not installed (empty from a source tree)."""
+    try:
+        requirements = importlib.metadata.requires("handoff") or []
+    except importlib.metadata.PackageNotFoundError:
+        return []
+    missing = []
+    for requirement in requirements:
+        if "extra" not in requirement or not re.search(r"""extra\s*==\s*["']generator["']""", requirement):
+            continue
+        name = re.match(r"[A-Za-z0-9._-]+", requirement)
+        if name is None:
+            continue
+        try:
+            importlib.metadata.distribution(name.group(0))
+        except importlib.metadata.PackageNotFoundError:
+            missing.append(name.group(0))
+    return missing
+
+
+def missing_extra(exc: ModuleNotFoundError) -> str | None:
+    """The message for a verb that needs the ``generator`` extra, or None when ``exc`` is about something else."""
+    missing = missing_generator_extra()
+    if not missing:
+        return None
+    return (
+        f"this command runs Handoff's services and needs the generator extra, which is not installed "
+        f"(no module {exc.name!r}; missing {', '.join(missing)}): pip install 'handoff[generator]'"
+    )
 
 
 def version() -> str:
@@ -80,6 +112,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"handoff: {exc.message}", file=sys.stderr)
         return exc.code
+    except ModuleNotFoundError as exc:
+        message = missing_extra(exc)
+        if message is None:
+            raise
+        print(f"handoff: {message}", file=sys.stderr)
+        return Exit.USAGE
     except BrokenPipeError:
         # the reader went away (``handoff ... | head``): no traceback, and no second error when Python flushes stdout
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

@@ -5,9 +5,9 @@ from __future__ import annotations
 import sys
 from dataclasses import dataclass, field
 
-from schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
-from schemas.records import TaskRecord, TaskState
-from services.cli import quality
+from handoff.cli import quality
+from handoff.schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
+from handoff.schemas.records import TaskRecord, TaskState
 
 
 @dataclass(slots=True)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from schemas.events import TaskFinished, TestGenerationResult
+from handoff.schemas.events import TaskFinished, TestGenerationResult
 
 
 def generation_result(finished: TaskFinished | None) -> TestGenerationResult | None:

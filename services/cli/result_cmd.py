@@ -9,15 +9,15 @@ from pathlib import Path
 
 from nats.js.errors import NotFoundError
 
-from schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
-from services.cli import quality
-from services.cli.common import open_client, print_json, task_id_arg
-from services.cli.errors import CliError
-from services.cli.escape import printable
-from services.cli.exit_codes import Exit
-from services.client.client import HandoffClient
-from services.client.patch_check import PatchPolicy
-from services.client.patches import PatchNotApplied, PatchRefused, apply_patch
+from handoff.cli import quality
+from handoff.cli.common import open_client, print_json, task_id_arg
+from handoff.cli.errors import CliError
+from handoff.cli.escape import printable
+from handoff.cli.exit_codes import Exit
+from handoff.client.client import HandoffClient
+from handoff.client.patch_check import PatchPolicy
+from handoff.client.patches import PatchNotApplied, PatchRefused, apply_patch
+from handoff.schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
 
 OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
 

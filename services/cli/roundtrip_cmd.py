@@ -11,15 +11,15 @@ import sys
 import time
 import uuid
 
-from schemas import names
-from schemas.codec import Decoder, encode
-from schemas.events import Sleep, TaskSubmitted
-from services.broker.connect import Broker
-from services.cli.exit_codes import Exit
-from services.cli.failures import broker_failures
-from services.common.clock import utcnow
-from services.common.logging import configure_logging
-from services.common.settings import CommonSettings
+from handoff.broker.connect import Broker
+from handoff.cli.exit_codes import Exit
+from handoff.cli.failures import broker_failures
+from handoff.common.clock import utcnow
+from handoff.common.logging import configure_logging
+from handoff.common.settings import CommonSettings
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder, encode
+from handoff.schemas.events import Sleep, TaskSubmitted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

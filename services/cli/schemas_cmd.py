@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 
-from schemas import export
-from services.cli.exit_codes import Exit
+from handoff.cli.exit_codes import Exit
+from handoff.schemas import export
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,11 +7,11 @@ import asyncio
 import signal
 import sys
 
-from services.broker.connect import embedded_server
-from services.broker.embedded import EmbeddedNatsError
-from services.cli.exit_codes import Exit
-from services.common.logging import configure_logging
-from services.common.settings import CommonSettings
+from handoff.broker.connect import embedded_server
+from handoff.broker.embedded import EmbeddedNatsError
+from handoff.cli.exit_codes import Exit
+from handoff.common.logging import configure_logging
+from handoff.common.settings import CommonSettings
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

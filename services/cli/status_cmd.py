@@ -14,15 +14,15 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerInfo
 from nats.js.errors import BucketNotFoundError, NoKeysError, NotFoundError
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import TaskSubmitted
-from schemas.records import ReplicaPresence, TaskRecord, presence_decoder
-from services.cli.common import open_client, print_json, task_id_arg
-from services.cli.escape import printable
-from services.cli.exit_codes import Exit
-from services.client.retry import retry_transient
-from services.common.clock import utcnow
+from handoff.cli.common import open_client, print_json, task_id_arg
+from handoff.cli.escape import printable
+from handoff.cli.exit_codes import Exit
+from handoff.client.retry import retry_transient
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import TaskSubmitted
+from handoff.schemas.records import ReplicaPresence, TaskRecord, presence_decoder
 
 _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 

@@ -8,8 +8,8 @@ import ast
 import subprocess
 from pathlib import Path, PurePosixPath
 
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
 
 
 def check_options(args: argparse.Namespace) -> None:

@@ -10,15 +10,15 @@ from pathlib import Path
 import msgspec
 from nats.js import JetStreamContext
 
-from schemas.events import PackageRequirement, PythonVersion, Sleep, TaskPayload
-from services.artifacts.errors import ArtifactError
-from services.cli.common import open_client, print_json, run_id_arg
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.cli.submit_checks import check_options, check_targets
-from services.client.artifacts import module_payloads
-from services.workflow.config import WorkflowConfigError, WorkflowSpec
-from services.workflow.discovery import discover_targets
+from handoff.artifacts.errors import ArtifactError
+from handoff.cli.common import open_client, print_json, run_id_arg
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.cli.submit_checks import check_options, check_targets
+from handoff.client.artifacts import module_payloads
+from handoff.schemas.events import PackageRequirement, PythonVersion, Sleep, TaskPayload
+from handoff.workflow.config import WorkflowConfigError, WorkflowSpec
+from handoff.workflow.discovery import discover_targets
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -7,13 +7,13 @@ import json
 
 import msgspec
 
-from schemas.topology import build_topology
-from services.broker.connect import Broker
-from services.broker.provision import Action
-from services.cli.exit_codes import Exit
-from services.cli.failures import broker_failures
-from services.common.logging import configure_logging
-from services.common.settings import CommonSettings
+from handoff.broker.connect import Broker
+from handoff.broker.provision import Action
+from handoff.cli.exit_codes import Exit
+from handoff.cli.failures import broker_failures
+from handoff.common.logging import configure_logging
+from handoff.common.settings import CommonSettings
+from handoff.schemas.topology import build_topology
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -8,15 +8,15 @@ import signal
 
 import msgspec
 
-from services.broker.provision import Action
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.cli.failures import broker_failures
-from services.common.logging import configure_logging
-from services.sandbox import SandboxSettings
-from services.sandbox.startup import check_sandbox
-from services.stack.settings import StackSettings
-from services.stack.supervisor import Stack
+from handoff.broker.provision import Action
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.cli.failures import broker_failures
+from handoff.common.logging import configure_logging
+from handoff.sandbox import SandboxSettings
+from handoff.sandbox.startup import check_sandbox
+from handoff.stack.settings import StackSettings
+from handoff.stack.supervisor import Stack
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -46,7 +46,7 @@ async def run(args: argparse.Namespace) -> int:
             raise CliError(Exit.USAGE, "--health-base-port must leave room for the generators' ports below 65536")
         overrides["health_base_port"] = args.health_base_port
     settings = msgspec.structs.replace(settings, **overrides)
-    from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+    from handoff.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
 
     writer = RunnerSettings.from_env()  # the generators read the same variables: refuse bad ones before starting
     configure_logging(settings.common.log)

@@ -7,14 +7,14 @@ import asyncio
 
 import msgspec
 
-from schemas.events import TaskFinished, TaskStatus
-from services.cli import quality
-from services.cli.common import open_client, print_json, run_id_arg, task_id_arg
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.cli.waiting import run_task_ids, wait_with_progress
-from services.client.errors import ResultTimeoutError
-from services.client.retry import within_deadline
+from handoff.cli import quality
+from handoff.cli.common import open_client, print_json, run_id_arg, task_id_arg
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.cli.waiting import run_task_ids, wait_with_progress
+from handoff.client.errors import ResultTimeoutError
+from handoff.client.retry import within_deadline
+from handoff.schemas.events import TaskFinished, TaskStatus
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

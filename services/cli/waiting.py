@@ -9,16 +9,16 @@ import contextlib
 from collections.abc import AsyncGenerator
 from contextlib import aclosing
 
-from schemas import names
-from schemas.events import AnyEvent, TaskFinished
-from schemas.records import TaskRecord
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.cli.progress import ProgressBoard
-from services.client.client import HandoffClient
-from services.client.errors import HandoffUnavailableError, ResultTimeoutError
-from services.client.retry import retry_transient
-from services.client.runs import watch_events
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.cli.progress import ProgressBoard
+from handoff.client.client import HandoffClient
+from handoff.client.errors import HandoffUnavailableError, ResultTimeoutError
+from handoff.client.retry import retry_transient
+from handoff.client.runs import watch_events
+from handoff.schemas import names
+from handoff.schemas.events import AnyEvent, TaskFinished
+from handoff.schemas.records import TaskRecord
 
 SEED_CONCURRENCY = 32
 MAX_TASK_FILTERS = 64

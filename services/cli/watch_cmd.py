@@ -6,14 +6,14 @@ import argparse
 from collections.abc import AsyncIterator
 from contextlib import aclosing
 
-from schemas import names
-from schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted
-from services.cli.common import err, open_client, print_json, run_id_arg, task_id_arg
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.client.client import HandoffClient
-from services.client.errors import UnknownRunError
-from services.client.runs import watch_events
+from handoff.cli.common import err, open_client, print_json, run_id_arg, task_id_arg
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.client.client import HandoffClient
+from handoff.client.errors import UnknownRunError
+from handoff.client.runs import watch_events
+from handoff.schemas import names
+from handoff.schemas.events import AnyEvent, RunFinished, TaskFinished, TaskProgress, TaskStarted, TaskSubmitted
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from services.cli.common import open_client, print_json
-from services.cli.errors import CliError
-from services.cli.exit_codes import Exit
-from services.workflow.backend import ClientBackend
-from services.workflow.config import Mode, WorkflowConfigError, load_workflow
-from services.workflow.report import StageRecord
-from services.workflow.runner import WorkflowRunner
+from handoff.cli.common import open_client, print_json
+from handoff.cli.errors import CliError
+from handoff.cli.exit_codes import Exit
+from handoff.workflow.backend import ClientBackend
+from handoff.workflow.config import Mode, WorkflowConfigError, load_workflow
+from handoff.workflow.report import StageRecord
+from handoff.workflow.runner import WorkflowRunner
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

@@ -1,7 +1,7 @@
 """The Python client of Handoff: submit work, await results, follow runs; plus the legacy facade."""
 
-from services.client.client import HandoffClient, new_task_id
-from services.client.errors import (
+from handoff.client.client import HandoffClient, new_task_id
+from handoff.client.errors import (
     ArtifactUnavailableError,
     HandoffClientError,
     HandoffUnavailableError,
@@ -11,7 +11,7 @@ from services.client.errors import (
     UnknownRunError,
     UnknownTaskError,
 )
-from services.client.settings import ClientSettings
+from handoff.client.settings import ClientSettings
 
 __all__ = [
     "ArtifactUnavailableError",

@@ -9,14 +9,14 @@ from typing import TYPE_CHECKING, Any
 
 from nats.js import JetStreamContext
 
-from schemas.events import ArtifactRef, GenerateTests, TaskFinished, TestGenerationResult
-from services.artifacts.errors import ArtifactError
-from services.artifacts.snapshots import store_snapshot, upload_snapshot
-from services.artifacts.store import get_artifact
-from services.client.errors import ArtifactUnavailableError, SubmitError
+from handoff.artifacts.errors import ArtifactError
+from handoff.artifacts.snapshots import store_snapshot, upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.client.errors import ArtifactUnavailableError, SubmitError
+from handoff.schemas.events import ArtifactRef, GenerateTests, TaskFinished, TestGenerationResult
 
 if TYPE_CHECKING:
-    from services.client.client import HandoffClient
+    from handoff.client.client import HandoffClient
 
 
 async def submit_tests(

@@ -25,9 +25,19 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder, encode
-from schemas.events import (
+from handoff.broker.connect import connect
+from handoff.client import artifacts, identity, runs
+from handoff.client.errors import ResultTimeoutError, SubmitError
+from handoff.client.lookups import Lookups
+from handoff.client.publishing import PublishFailed, publish_acked
+from handoff.client.retry import within_deadline
+from handoff.client.settings import ClientSettings
+from handoff.client.watchers import FinishFeed
+from handoff.common.clock import utcnow
+from handoff.observability.tracing import current_trace_headers
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder, encode
+from handoff.schemas.events import (
     AnyEvent,
     CancelRequested,
     Priority,
@@ -38,17 +48,7 @@ from schemas.events import (
     TaskPayload,
     TaskSubmitted,
 )
-from schemas.records import RunRecord, TaskRecord
-from services.broker.connect import connect
-from services.client import artifacts, identity, runs
-from services.client.errors import ResultTimeoutError, SubmitError
-from services.client.lookups import Lookups
-from services.client.publishing import PublishFailed, publish_acked
-from services.client.retry import within_deadline
-from services.client.settings import ClientSettings
-from services.client.watchers import FinishFeed
-from services.common.clock import utcnow
-from services.observability.tracing import current_trace_headers
+from handoff.schemas.records import RunRecord, TaskRecord
 
 log = structlog.get_logger(__name__)
 RUNS_REMEMBERED = 100_000  # submits whose run this client remembers (the rest cost one owner look-up per result)
@@ -122,7 +122,7 @@ class HandoffClient:
         ``deadline`` (or ``timeout_s`` from now) bounds the task's whole life, retries included. Submitting the same
         task again (same ``task_id``, run, payload and settings) is idempotent: JetStream de-duplicates it and the
         first submit counts. A ``task_id`` that another submit owns (another run, or different content) raises
-        ``TaskIdTaken`` (see ``services.client.identity``).
+        ``TaskIdTaken`` (see ``handoff.client.identity``).
         """
         chosen_id = task_id is not None
         task_id = new_task_id() if task_id is None else task_id

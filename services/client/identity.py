@@ -22,11 +22,11 @@ from typing import NamedTuple
 from nats.js import JetStreamContext
 from nats.js.errors import NotFoundError
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import TaskSubmitted
-from services.client.errors import TaskIdTaken
-from services.client.retry import retry_transient
+from handoff.client.errors import TaskIdTaken
+from handoff.client.retry import retry_transient
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import TaskSubmitted
 
 _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 

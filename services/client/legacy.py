@@ -22,11 +22,11 @@ from typing import Any
 
 import msgspec
 
-from schemas.events import Priority, TaskFinished, TaskStatus
-from schemas.records import TaskRecord, TaskState
-from services.client.client import HandoffClient
-from services.client.errors import ResultTimeoutError, UnknownTaskError
-from services.client.settings import ClientSettings
+from handoff.client.client import HandoffClient
+from handoff.client.errors import ResultTimeoutError, UnknownTaskError
+from handoff.client.settings import ClientSettings
+from handoff.schemas.events import Priority, TaskFinished, TaskStatus
+from handoff.schemas.records import TaskRecord, TaskState
 
 _LABEL_MAX = 200
 _SEED_STATUS = {

@@ -20,13 +20,13 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
-from schemas.fold import fold_task
-from schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
-from services.client.errors import UnknownTaskError
-from services.client.retry import retry_transient
+from handoff.client.errors import UnknownTaskError
+from handoff.client.retry import retry_transient
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
+from handoff.schemas.fold import fold_task
+from handoff.schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 
 log = structlog.get_logger(__name__)
 

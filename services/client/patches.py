@@ -14,8 +14,8 @@ import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.client.errors import HandoffClientError
-from services.client.patch_check import FileChange, PatchPolicy, inspect_patch
+from handoff.client.errors import HandoffClientError
+from handoff.client.patch_check import FileChange, PatchPolicy, inspect_patch
 
 _GIT_LOCATION_VARS = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_COMMON_DIR")
 

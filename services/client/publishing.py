@@ -2,7 +2,7 @@
 
 A publish issued while the server is unreachable may never be answered; each try is bounded by the connection's
 publish timeout and repeated with the same ``Nats-Msg-Id``, so the stream stores the message once however many
-tries reached it. What is retried, and how, is the one broker retry policy (``services.common.broker_retry``).
+tries reached it. What is retried, and how, is the one broker retry policy (``handoff.common.broker_retry``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError
 
-from schemas import names
-from services.common.broker_retry import BrokerUnavailable, retry_broker_call
+from handoff.common.broker_retry import BrokerUnavailable, retry_broker_call
+from handoff.schemas import names
 
 
 class PublishFailed(Exception):

@@ -1,6 +1,6 @@
 """Riding out a broker restart: the client's calls retried on transient broker errors, within a bound.
 
-The connection reconnects by itself; calls made meanwhile fail with transient errors (``services.common.broker_retry``
+The connection reconnects by itself; calls made meanwhile fail with transient errors (``handoff.common.broker_retry``
 defines which, for every Handoff service). The bound is the caller's deadline when one is set (``within_deadline``:
 ``result``, ``as_completed``, ``wait_run`` and ``handoff wait`` set their own timeout), else ``give_up_after_s``
 (``HANDOFF_SUBMIT_TIMEOUT_S``). Either way a look-up that NATS does not answer in time ends with
@@ -15,8 +15,8 @@ from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 
-from services.client.errors import HandoffUnavailableError
-from services.common.broker_retry import BrokerUnavailable, retry_broker_call
+from handoff.client.errors import HandoffUnavailableError
+from handoff.common.broker_retry import BrokerUnavailable, retry_broker_call
 
 # The caller's deadline (event-loop time; math.inf for none), when a waiting call set one.
 _caller_deadline: ContextVar[float | None] = ContextVar("handoff_caller_deadline", default=None)

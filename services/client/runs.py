@@ -13,16 +13,16 @@ from nats.aio.msg import Msg
 from nats.js.api import DeliverPolicy
 from nats.js.errors import KeyNotFoundError
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import AnyEvent, RunFinished, RunTask
-from schemas.records import join_run_tasks, run_shard_decoder, run_shard_key
-from services.client.errors import ResultTimeoutError, UnknownRunError
-from services.client.retry import within_deadline
-from services.client.watchers import ordered_subscription, release
+from handoff.client.errors import ResultTimeoutError, UnknownRunError
+from handoff.client.retry import within_deadline
+from handoff.client.watchers import ordered_subscription, release
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import AnyEvent, RunFinished, RunTask
+from handoff.schemas.records import join_run_tasks, run_shard_decoder, run_shard_key
 
 if TYPE_CHECKING:
-    from services.client.client import HandoffClient
+    from handoff.client.client import HandoffClient
 
 log = structlog.get_logger(__name__)
 

@@ -8,8 +8,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.common.env import env_float, env_int, env_str
-from services.common.settings import EmbeddedSettings, NatsSettings
+from handoff.common.env import env_float, env_int, env_str
+from handoff.common.settings import EmbeddedSettings, NatsSettings
 
 
 def _default_submitter() -> str:

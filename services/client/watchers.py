@@ -25,11 +25,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import DeliverPolicy
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import TaskFinished
-from services.client.consumer_names import ordered_config
-from services.client.retry import retry_transient
+from handoff.client.consumer_names import ordered_config
+from handoff.client.retry import retry_transient
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import TaskFinished
 
 log = structlog.get_logger(__name__)
 

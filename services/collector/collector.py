@@ -24,22 +24,9 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskStatus, TaskSubmitted
-from schemas.fold import fold_task
-from schemas.records import (
-    RunRecord,
-    RunShard,
-    TaskRecord,
-    run_record_decoder,
-    run_shard_decoder,
-    run_shard_key,
-    task_record_decoder,
-)
-from services.collector.dead_letters import reject
-from services.collector.intake import Intake, Rejected, SealItem, TaskItem
-from services.collector.runs import (
+from handoff.collector.dead_letters import reject
+from handoff.collector.intake import Intake, Rejected, SealItem, TaskItem
+from handoff.collector.runs import (
     RunDelta,
     by_shard,
     delta_of_task,
@@ -49,11 +36,24 @@ from services.collector.runs import (
     needs_report,
     run_finished_event,
 )
-from services.collector.settings import CollectorSettings
-from services.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
-from services.common.broker_retry import BrokerUnavailable, retry_broker_call
-from services.common.clock import utcnow
-from services.observability import metrics
+from handoff.collector.settings import CollectorSettings
+from handoff.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
+from handoff.common.broker_retry import BrokerUnavailable, retry_broker_call
+from handoff.common.clock import utcnow
+from handoff.observability import metrics
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskStatus, TaskSubmitted
+from handoff.schemas.fold import fold_task
+from handoff.schemas.records import (
+    RunRecord,
+    RunShard,
+    TaskRecord,
+    run_record_decoder,
+    run_shard_decoder,
+    run_shard_key,
+    task_record_decoder,
+)
 
 log = structlog.get_logger(__name__)
 

@@ -13,13 +13,13 @@ import re
 import structlog
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import DeadLettered
-from services.collector.intake import Rejected
-from services.common.broker_retry import retry_broker_call
-from services.common.clock import utcnow
-from services.observability import metrics
+from handoff.collector.intake import Rejected
+from handoff.common.broker_retry import retry_broker_call
+from handoff.common.clock import utcnow
+from handoff.observability import metrics
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import DeadLettered
 
 log = structlog.get_logger(__name__)
 

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 
 from nats.aio.msg import Msg
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import (
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import (
     DeadLetterReason,
     RunSealed,
     TaskEvent,

@@ -22,8 +22,8 @@ from datetime import datetime
 
 import msgspec
 
-from schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, TaskStatus
-from schemas.records import FinalStatus, RunRecord, RunShard, TaskRecord, join_run_tasks, run_shard_of
+from handoff.schemas.events import RUN_FINISHED_MAX_TASKS, RunFinished, TaskStatus
+from handoff.schemas.records import FinalStatus, RunRecord, RunShard, TaskRecord, join_run_tasks, run_shard_of
 
 replace = msgspec.structs.replace
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.common.env import env_float, env_int, env_str
-from services.common.settings import CommonSettings
+from handoff.common.env import env_float, env_int, env_str
+from handoff.common.settings import CommonSettings
 
 
 def _default_replica_id() -> str:

@@ -2,7 +2,7 @@
 
 Services call ``configure_logging`` once at start; code logs with ``structlog.get_logger()`` and binds
 per-message context with ``structlog.contextvars.bound_contextvars(task_id=...)``. Fields named like secrets
-are masked, and every rendered line passes the process's redactor (``services.common.secrets``).
+are masked, and every rendered line passes the process's redactor (``handoff.common.secrets``).
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ import sys
 
 import structlog
 
-from services.common.secrets import process_redactor
-from services.common.settings import LogSettings
+from handoff.common.secrets import process_redactor
+from handoff.common.settings import LogSettings
 
 _SECRET_KEYS = frozenset({"api_key", "password", "token", "secret", "authorization"})
 

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 import msgspec
 
 if TYPE_CHECKING:
-    from services.common.settings import NatsSettings
+    from handoff.common.settings import NatsSettings
 
 MASK = "***"
 MIN_SECRET_CHARS = 4

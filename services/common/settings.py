@@ -1,6 +1,6 @@
 """Settings shared by every service, read from ``HANDOFF_*`` environment variables.
 
-Each actor has its own settings object next to its code (``services.generator.settings`` …) that embeds these.
+Each actor has its own settings object next to its code (``handoff.generator.settings`` …) that embeds these.
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
-from schemas.topology import TopologyParams
-from services.common.env import SettingsError, env_bool, env_float, env_floats, env_int, env_str
+from handoff.common.env import SettingsError, env_bool, env_float, env_floats, env_int, env_str
+from handoff.schemas.topology import TopologyParams
 
 
 class NatsSettings(msgspec.Struct, kw_only=True, frozen=True):

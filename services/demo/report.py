@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from schemas.events import TaskFinished, TaskStatus, TestGenerationResult
-from services.cli.escape import printable
+from handoff.cli.escape import printable
+from handoff.schemas.events import TaskFinished, TaskStatus, TestGenerationResult
 
 NOT_MEASURED = "not measured"
 DETAIL_LINES = 8  # of a failed task's detail (pytest's output ends with the failures)

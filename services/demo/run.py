@@ -20,21 +20,21 @@ from pathlib import Path
 
 import msgspec
 
-from schemas.events import TaskFinished, TaskStatus
-from services.cli.waiting import wait_with_progress
-from services.client.artifacts import per_module_payloads
-from services.client.client import HandoffClient
-from services.client.patches import PatchNotApplied, apply_patch
-from services.client.settings import ClientSettings
-from services.common.env import SettingsError
-from services.demo.real_world import RealWorldMissing, commit_all, prepare_real_world
-from services.demo.report import module_lines
-from services.sandbox import SandboxMode, SandboxSettings, SandboxUnavailable, probe
-from services.stack.settings import StackSettings
-from services.stack.state import running_stack
-from services.stack.supervisor import Stack
-from services.workflow.config import WorkflowSpec
-from services.workflow.discovery import discover_targets
+from handoff.cli.waiting import wait_with_progress
+from handoff.client.artifacts import per_module_payloads
+from handoff.client.client import HandoffClient
+from handoff.client.patches import PatchNotApplied, apply_patch
+from handoff.client.settings import ClientSettings
+from handoff.common.env import SettingsError
+from handoff.demo.real_world import RealWorldMissing, commit_all, prepare_real_world
+from handoff.demo.report import module_lines
+from handoff.sandbox import SandboxMode, SandboxSettings, SandboxUnavailable, probe
+from handoff.schemas.events import TaskFinished, TaskStatus
+from handoff.stack.settings import StackSettings
+from handoff.stack.state import running_stack
+from handoff.stack.supervisor import Stack
+from handoff.workflow.config import WorkflowSpec
+from handoff.workflow.discovery import discover_targets
 
 SAMPLE = Path(__file__).parent / "sample_project"
 DEMO_ENGINE_S = 30.0  # the offline engines' limit per target in the demo (HANDOFF_OFFLINE_ENGINE_S wins)
@@ -75,7 +75,7 @@ def choose_writer() -> str:
     if not os.environ.get("HANDOFF_LLM_MODEL") and not os.environ.get("HANDOFF_SCRIPTED_MODEL"):
         os.environ.setdefault("HANDOFF_OFFLINE_ENGINE_S", f"{DEMO_ENGINE_S:g}")  # inherited by the generators
     os.environ.setdefault("HANDOFF_MUTATION_BUDGET_S", f"{DEMO_MUTATION_BUDGET_S:g}")  # a demo, not a full audit
-    from services.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+    from handoff.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
 
     settings = RunnerSettings.from_env()
     if settings.offline_engine is not None:

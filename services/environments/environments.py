@@ -18,12 +18,12 @@ from pathlib import Path
 
 import structlog
 
-from services.environments.cache import EnvCache, Lease
-from services.environments.index import IndexConfig, index_config
-from services.environments.installer import TOOL_PACKAGES, Installer, Wrap, find_uv
-from services.environments.metadata import Dependencies, read_dependencies
-from services.environments.python import Interpreter, resolve_python
-from services.environments.settings import EnvSettings
+from handoff.environments.cache import EnvCache, Lease
+from handoff.environments.index import IndexConfig, index_config
+from handoff.environments.installer import TOOL_PACKAGES, Installer, Wrap, find_uv
+from handoff.environments.metadata import Dependencies, read_dependencies
+from handoff.environments.python import Interpreter, resolve_python
+from handoff.environments.settings import EnvSettings
 
 log = structlog.get_logger(__name__)
 

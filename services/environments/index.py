@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import structlog
 
-from services.environments.settings import EnvSettings
+from handoff.environments.settings import EnvSettings
 
 log = structlog.get_logger(__name__)
 

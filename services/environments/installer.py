@@ -16,8 +16,8 @@ import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from services.environments.errors import IndexUnreachable, InstallFailed
-from services.environments.index import IndexConfig
+from handoff.environments.errors import IndexUnreachable, InstallFailed
+from handoff.environments.index import IndexConfig
 
 Wrap = Callable[[list[str]], list[str]]
 # what the installer always adds: the runner validates with ``python -m coverage run -m pytest``

@@ -19,7 +19,7 @@ from pathlib import Path
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from services.environments.errors import DependencyFileError
+from handoff.environments.errors import DependencyFileError
 
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
 MAX_INCLUDE_DEPTH = 5

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from services.environments.errors import PythonNotFound
+from handoff.environments.errors import PythonNotFound
 
 PROBE_TIMEOUT_S = 30.0
 VERSION = re.compile(r"^3\.\d{1,2}$")

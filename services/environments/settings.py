@@ -12,7 +12,7 @@ from pathlib import Path
 import msgspec
 import platformdirs
 
-from services.common.env import env_float, env_int, env_list, env_str
+from handoff.common.env import env_float, env_int, env_list, env_str
 
 GIB = 1024**3
 

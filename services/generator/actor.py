@@ -25,23 +25,23 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import Payload, TaskSubmitted
-from schemas.topology import build_topology
-from services.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
-from services.common.secrets import nats_secrets, process_redactor
-from services.generator.cancellation import CancelWatcher
-from services.generator.dead_letters import DeadLetters
-from services.generator.errors import ConsumerDrifted, GeneratorError, Interruption
-from services.generator.execution import Execution, Services
-from services.generator.heartbeat import ConnectionWatch
-from services.generator.publisher import Publisher
-from services.generator.queued_cancels import QueuedCancels
-from services.generator.settings import GeneratorSettings
-from services.generator.stats import GeneratorStats
-from services.runners.base import Runner
-from services.runners.registry import RunnerRegistry, default_registry
+from handoff.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
+from handoff.common.secrets import nats_secrets, process_redactor
+from handoff.generator.cancellation import CancelWatcher
+from handoff.generator.dead_letters import DeadLetters
+from handoff.generator.errors import ConsumerDrifted, GeneratorError, Interruption
+from handoff.generator.execution import Execution, Services
+from handoff.generator.heartbeat import ConnectionWatch
+from handoff.generator.publisher import Publisher
+from handoff.generator.queued_cancels import QueuedCancels
+from handoff.generator.settings import GeneratorSettings
+from handoff.generator.stats import GeneratorStats
+from handoff.runners.base import Runner
+from handoff.runners.registry import RunnerRegistry, default_registry
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import Payload, TaskSubmitted
+from handoff.schemas.topology import build_topology
 
 log = structlog.get_logger(__name__)
 

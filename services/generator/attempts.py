@@ -11,10 +11,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import TaskStarted, TaskSubmitted
-from services.generator.publisher import Publisher
+from handoff.generator.publisher import Publisher
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import TaskStarted, TaskSubmitted
 
 _started: Decoder[TaskStarted] = Decoder(TaskStarted)
 

@@ -15,9 +15,9 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import CancelRequested
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import CancelRequested
 
 log = structlog.get_logger(__name__)
 

@@ -17,12 +17,12 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from schemas import names
-from schemas.events import DeadLettered, DeadLetterReason, ErrorCode, Ident, TaskFinished, TaskStatus
-from services.common.clock import utcnow
-from services.generator.errors import task_error
-from services.generator.publisher import PublishAborted, Publisher
-from services.generator.stats import UNKNOWN_KIND, GeneratorStats
+from handoff.common.clock import utcnow
+from handoff.generator.errors import task_error
+from handoff.generator.publisher import PublishAborted, Publisher
+from handoff.generator.stats import UNKNOWN_KIND, GeneratorStats
+from handoff.schemas import names
+from handoff.schemas.events import DeadLettered, DeadLetterReason, ErrorCode, Ident, TaskFinished, TaskStatus
 
 log = structlog.get_logger(__name__)
 

@@ -11,9 +11,9 @@ import traceback
 from dataclasses import dataclass
 from enum import StrEnum
 
-from schemas.events import ErrorCode, TaskError, TaskResult, TaskStatus
-from services.common.secrets import process_redactor
-from services.runners.base import PermanentFailure, TaskFailure, TransientFailure
+from handoff.common.secrets import process_redactor
+from handoff.runners.base import PermanentFailure, TaskFailure, TransientFailure
+from handoff.schemas.events import ErrorCode, TaskError, TaskResult, TaskStatus
 
 MAX_TEXT = 65_536
 

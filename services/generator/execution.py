@@ -28,14 +28,11 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TaskSubmitted
-from services.common.clock import utcnow
-from services.generator.attempts import next_attempt
-from services.generator.cancellation import reason_of
-from services.generator.dead_letters import DeadLetters
-from services.generator.errors import (
+from handoff.common.clock import utcnow
+from handoff.generator.attempts import next_attempt
+from handoff.generator.cancellation import reason_of
+from handoff.generator.dead_letters import DeadLetters
+from handoff.generator.errors import (
     Decision,
     Drop,
     Finish,
@@ -47,15 +44,18 @@ from services.generator.errors import (
     decide,
     task_error,
 )
-from services.generator.guard import run_guarded
-from services.generator.heartbeat import ConnectionWatch, heartbeat
-from services.generator.lifecycle import TaskEvents
-from services.generator.publisher import PublishAborted, Publisher
-from services.generator.settings import GeneratorSettings
-from services.generator.stats import GeneratorStats
-from services.observability.tracing import trace_context_from, trace_headers_of
-from services.runners.base import TaskContext
-from services.runners.registry import RunnerRegistry, RunnerUnavailable
+from handoff.generator.guard import run_guarded
+from handoff.generator.heartbeat import ConnectionWatch, heartbeat
+from handoff.generator.lifecycle import TaskEvents
+from handoff.generator.publisher import PublishAborted, Publisher
+from handoff.generator.settings import GeneratorSettings
+from handoff.generator.stats import GeneratorStats
+from handoff.observability.tracing import trace_context_from, trace_headers_of
+from handoff.runners.base import TaskContext
+from handoff.runners.registry import RunnerRegistry, RunnerUnavailable
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TaskSubmitted
 
 log = structlog.get_logger(__name__)
 

@@ -13,9 +13,9 @@ from typing import Any
 
 import structlog
 
-from schemas.events import ErrorCode, TaskResult
-from services.generator.errors import Failed, Interrupted, Interruption, Outcome, Succeeded, as_failure
-from services.runners.base import TaskFailure, TransientFailure
+from handoff.generator.errors import Failed, Interrupted, Interruption, Outcome, Succeeded, as_failure
+from handoff.runners.base import TaskFailure, TransientFailure
+from handoff.schemas.events import ErrorCode, TaskResult
 
 log = structlog.get_logger(__name__)
 

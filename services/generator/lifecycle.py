@@ -15,13 +15,21 @@ import nats.js.errors
 import structlog
 from nats.js.api import PubAck
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import ErrorCode, TaskFinished, TaskProgress, TaskStarted, TaskStatus, TaskSubmitted, Timings
-from services.common.clock import utcnow
-from services.common.secrets import process_redactor
-from services.generator.errors import Finish, task_error
-from services.generator.publisher import PublishAborted, Publisher
+from handoff.common.clock import utcnow
+from handoff.common.secrets import process_redactor
+from handoff.generator.errors import Finish, task_error
+from handoff.generator.publisher import PublishAborted, Publisher
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import (
+    ErrorCode,
+    TaskFinished,
+    TaskProgress,
+    TaskStarted,
+    TaskStatus,
+    TaskSubmitted,
+    Timings,
+)
 
 log = structlog.get_logger(__name__)
 

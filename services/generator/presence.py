@@ -15,11 +15,11 @@ import structlog
 from nats.js import JetStreamContext
 from nats.js.errors import BucketNotFoundError, NotFoundError
 
-from schemas import names
-from schemas.records import ReplicaPresence
-from services.common.clock import utcnow
-from services.generator.stats import GeneratorStats
-from services.observability import metrics
+from handoff.common.clock import utcnow
+from handoff.generator.stats import GeneratorStats
+from handoff.observability import metrics
+from handoff.schemas import names
+from handoff.schemas.records import ReplicaPresence
 
 log = structlog.get_logger(__name__)
 

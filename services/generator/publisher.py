@@ -1,10 +1,10 @@
 """JetStream calls that cannot hang: every publish and lookup is bounded and retried while the broker is away.
 
 A publish is retried with the same ``Nats-Msg-Id``, so a retry of a publish that did land is dropped by the
-stream's de-duplication. Retries follow the one broker retry policy (``services.common.broker_retry``): they stop
+stream's de-duplication. Retries follow the one broker retry policy (``handoff.common.broker_retry``): they stop
 when the caller's ``abort`` event is set (a hard shutdown), and for calls that may give up (progress) after
 ``attempts``. Every event published here is redacted of every secret the process knows
-(``services.common.secrets``), whatever runner or failure produced its texts.
+(``handoff.common.secrets``), whatever runner or failure produced its texts.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ import nats.js.errors
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, RawStreamMsg
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import Event
-from services.common.broker_retry import Backoff, BrokerUnavailable, retry_broker_call
-from services.common.secrets import Redactor, process_redactor
+from handoff.common.broker_retry import Backoff, BrokerUnavailable, retry_broker_call
+from handoff.common.secrets import Redactor, process_redactor
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import Event
 
 
 class PublishAborted(Exception):

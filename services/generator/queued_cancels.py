@@ -17,14 +17,14 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import ErrorCode, TaskFinished, TaskStatus, TaskSubmitted, Timings
-from services.common.clock import utcnow
-from services.generator.cancellation import reason_of, task_id_of
-from services.generator.errors import task_error
-from services.generator.publisher import PublishAborted, Publisher
-from services.generator.stats import GeneratorStats
+from handoff.common.clock import utcnow
+from handoff.generator.cancellation import reason_of, task_id_of
+from handoff.generator.errors import task_error
+from handoff.generator.publisher import PublishAborted, Publisher
+from handoff.generator.stats import GeneratorStats
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import ErrorCode, TaskFinished, TaskStatus, TaskSubmitted, Timings
 
 log = structlog.get_logger(__name__)
 

@@ -12,8 +12,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.common.env import SettingsError, env_float, env_int, env_str
-from services.common.settings import CommonSettings
+from handoff.common.env import SettingsError, env_float, env_int, env_str
+from handoff.common.settings import CommonSettings
 
 DEFAULT_MAX_SUBMIT_BYTES = 256 * 1024
 

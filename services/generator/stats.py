@@ -9,8 +9,8 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 
-from schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TestGenerationResult
-from services.observability import metrics
+from handoff.observability import metrics
+from handoff.schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TestGenerationResult
 
 UNKNOWN_KIND = "unknown"
 

@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from opentelemetry import context as otel_context
 from opentelemetry import propagate
 
-from schemas.names import Header
+from handoff.schemas.names import Header
 
 _TRACE_HEADERS = (Header.TRACEPARENT.value, Header.TRACESTATE.value)
 

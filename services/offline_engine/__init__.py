@@ -5,6 +5,6 @@ the project's own interpreter, one target at a time (``commands.py``); their pyt
 test file the prompt names (``merge_tests.py``). The runner's validation and filters decide what is kept.
 """
 
-from services.offline_engine.settings import ENGINE_PACKAGES, OfflineEngineSettings
+from handoff.offline_engine.settings import ENGINE_PACKAGES, OfflineEngineSettings
 
 __all__ = ["ENGINE_PACKAGES", "OfflineEngineSettings"]

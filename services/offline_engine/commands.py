@@ -11,8 +11,8 @@ import base64
 import shlex
 from pathlib import Path, PurePosixPath
 
-from services.offline_engine.settings import OfflineEngineSettings
-from services.scripted_model.policies import module_name
+from handoff.offline_engine.settings import OfflineEngineSettings
+from handoff.scripted_model.policies import module_name
 
 MERGE_SCRIPT = Path(__file__).with_name("merge_tests.py")
 # CrossHair prints its tests only at the end: each function (condition) gets 1/PER_FUNCTION_SHARE of the limit so

@@ -7,11 +7,11 @@ already did what they can. It is a script, not a model; its messages say ``offli
 
 from __future__ import annotations
 
-from services.offline_engine.commands import engine_command
-from services.offline_engine.settings import OfflineEngineSettings
-from services.runners.openhands.prompt import parse_targets
-from services.scripted_model.replies import ChatRequest, Reply, Say
-from services.scripted_model.scripts import finish, run
+from handoff.offline_engine.commands import engine_command
+from handoff.offline_engine.settings import OfflineEngineSettings
+from handoff.runners.openhands.prompt import parse_targets
+from handoff.scripted_model.replies import ChatRequest, Reply, Say
+from handoff.scripted_model.scripts import finish, run
 
 SLACK_S = 30.0
 

@@ -6,7 +6,7 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.common.env import SettingsError, env_float, env_str
+from handoff.common.env import SettingsError, env_float, env_str
 
 # engine -> the PyPI requirement installed into the project's environment (never into Handoff's)
 ENGINE_PACKAGES: dict[str, str] = {"crosshair": "crosshair-tool", "pynguin": "pynguin"}

@@ -13,7 +13,7 @@ from typing import Protocol
 
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode, TaskResult, TaskSubmitted
+from handoff.schemas.events import ErrorCode, TaskResult, TaskSubmitted
 
 ProgressSink = Callable[[str, str], Awaitable[None]]
 

@@ -13,9 +13,9 @@ from collections.abc import Callable, Mapping
 
 import structlog
 
-from schemas.events import GenerateTests, Payload, Sleep
-from services.runners.base import Runner
-from services.runners.sleep import SleepRunner
+from handoff.runners.base import Runner
+from handoff.runners.sleep import SleepRunner
+from handoff.schemas.events import GenerateTests, Payload, Sleep
 
 log = structlog.get_logger(__name__)
 
@@ -86,7 +86,7 @@ def _build(kind: str, factory: RunnerFactory) -> Runner:
 
 def _openhands_test_runner() -> Runner:
     try:
-        from services.runners.openhands import OpenHandsTestRunner  # imports the agent SDK: only on first use
+        from handoff.runners.openhands import OpenHandsTestRunner  # imports the agent SDK: only on first use
     except ImportError as exc:
         raise RunnerUnavailable(kind_of(GenerateTests), f"the OpenHands runner is not installed: {exc}") from exc
     runner: Runner = OpenHandsTestRunner.from_env()

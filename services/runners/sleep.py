@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import time
 
-from schemas.events import ErrorCode, Sleep, SleepResult, TaskResult
-from services.runners.base import PermanentFailure, TaskContext, TransientFailure
+from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
+from handoff.schemas.events import ErrorCode, Sleep, SleepResult, TaskResult
 
 
 class SleepRunner:

@@ -1,11 +1,11 @@
 """A sandbox per task: every process of the agent's terminal and of validation runs inside it (see docs/runner.md)."""
 
-from services.sandbox.errors import SandboxError, SandboxUnavailable
-from services.sandbox.hidden import secret_files
-from services.sandbox.launch import Launch, Sandbox
-from services.sandbox.probe import probe
-from services.sandbox.settings import SandboxMode, SandboxSettings
-from services.sandbox.teardown import end_process_trees
+from handoff.sandbox.errors import SandboxError, SandboxUnavailable
+from handoff.sandbox.hidden import secret_files
+from handoff.sandbox.launch import Launch, Sandbox
+from handoff.sandbox.probe import probe
+from handoff.sandbox.settings import SandboxMode, SandboxSettings
+from handoff.sandbox.teardown import end_process_trees
 
 __all__ = [
     "Launch",

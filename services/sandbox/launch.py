@@ -13,9 +13,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from services.sandbox.bwrap import bwrap_argv
-from services.sandbox.errors import SandboxUnavailable
-from services.sandbox.settings import SandboxMode, SandboxSettings
+from handoff.sandbox.bwrap import bwrap_argv
+from handoff.sandbox.errors import SandboxUnavailable
+from handoff.sandbox.settings import SandboxMode, SandboxSettings
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,9 +6,9 @@ import subprocess
 from collections.abc import Sequence
 from pathlib import Path
 
-from services.sandbox.errors import SandboxUnavailable
-from services.sandbox.launch import Sandbox
-from services.sandbox.settings import SandboxSettings
+from handoff.sandbox.errors import SandboxUnavailable
+from handoff.sandbox.launch import Sandbox
+from handoff.sandbox.settings import SandboxSettings
 
 PROBE_TAIL_CHARS = 500
 

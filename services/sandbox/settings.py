@@ -7,7 +7,7 @@ from enum import StrEnum
 
 import msgspec
 
-from services.common.env import SettingsError, env_float, env_str
+from handoff.common.env import SettingsError, env_float, env_str
 
 
 class SandboxMode(StrEnum):

@@ -6,9 +6,9 @@ import asyncio
 
 import structlog
 
-from services.sandbox.launch import Sandbox
-from services.sandbox.probe import probe
-from services.sandbox.settings import SandboxSettings
+from handoff.sandbox.launch import Sandbox
+from handoff.sandbox.probe import probe
+from handoff.sandbox.settings import SandboxSettings
 
 log = structlog.get_logger(__name__)
 

@@ -5,7 +5,7 @@ says so (``system_fingerprint`` and the model name carry ``scripted``). The agen
 around it are the real ones; only the LLM at the HTTP boundary is replaced.
 """
 
-from services.scripted_model.replies import ChatRequest, Fail, Reply, Say, Slow, ToolCall
-from services.scripted_model.server import ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Fail, Reply, Say, Slow, ToolCall
+from handoff.scripted_model.server import ScriptedModelServer
 
 __all__ = ["ChatRequest", "Fail", "Reply", "Say", "ScriptedModelServer", "Slow", "ToolCall"]

@@ -12,9 +12,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 
-from services.runners.openhands.prompt import Assignment, parse_targets
-from services.scripted_model.replies import ChatRequest, Reply, Say
-from services.scripted_model.scripts import create_file, finish, run
+from handoff.runners.openhands.prompt import Assignment, parse_targets
+from handoff.scripted_model.replies import ChatRequest, Reply, Say
+from handoff.scripted_model.scripts import create_file, finish, run
 
 GENERIC_TEST = '''"""Tests for {module}, written by the Handoff scripted model (a script, not an LLM)."""
 

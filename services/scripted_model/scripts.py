@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from services.scripted_model.replies import ChatRequest, Reply, ToolCall
+from handoff.scripted_model.replies import ChatRequest, Reply, ToolCall
 
 Step = Reply | Callable[[ChatRequest], Reply]
 

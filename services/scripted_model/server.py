@@ -19,7 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
 
-from services.scripted_model.replies import (
+from handoff.scripted_model.replies import (
     SCRIPTED_FINGERPRINT,
     ChatRequest,
     Fail,

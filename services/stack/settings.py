@@ -6,8 +6,8 @@ from collections.abc import Mapping
 
 import msgspec
 
-from services.common.env import env_float, env_int
-from services.common.settings import CommonSettings
+from handoff.common.env import env_float, env_int
+from handoff.common.settings import CommonSettings
 
 
 class StackSettings(msgspec.Struct, kw_only=True, frozen=True):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import msgspec
 
-from services.common.clock import utcnow
+from handoff.common.clock import utcnow
 
 
 class StackState(msgspec.Struct, kw_only=True, frozen=True):

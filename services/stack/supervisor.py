@@ -15,14 +15,14 @@ from types import TracebackType
 
 import structlog
 
-from schemas.topology import build_topology
-from services.broker.connect import connect, embedded_server
-from services.broker.embedded import EmbeddedNats
-from services.broker.provision import Change, apply_topology
-from services.collector.settings import CollectorSettings
-from services.generator.settings import GeneratorSettings
-from services.stack.settings import StackSettings
-from services.stack.state import clear_state, write_state
+from handoff.broker.connect import connect, embedded_server
+from handoff.broker.embedded import EmbeddedNats
+from handoff.broker.provision import Change, apply_topology
+from handoff.collector.settings import CollectorSettings
+from handoff.generator.settings import GeneratorSettings
+from handoff.schemas.topology import build_topology
+from handoff.stack.settings import StackSettings
+from handoff.stack.state import clear_state, write_state
 
 log = structlog.get_logger(__name__)
 
@@ -111,7 +111,7 @@ class Stack:
             "HANDOFF_LOG_FORMAT": "json",
         }
         health = self.settings.health_base_port
-        command = [sys.executable, "-m", "services.cli.main"]
+        command = [sys.executable, "-m", "handoff.cli.main"]
         children = [
             Child(
                 name="collector",

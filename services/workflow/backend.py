@@ -5,11 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from schemas.events import TaskFinished, TaskPayload
-from services.client.artifacts import per_module_payloads
-from services.client.client import HandoffClient
-from services.client.errors import ResultTimeoutError
-from services.workflow.config import WorkflowFile
+from handoff.client.artifacts import per_module_payloads
+from handoff.client.client import HandoffClient
+from handoff.client.errors import ResultTimeoutError
+from handoff.schemas.events import TaskFinished, TaskPayload
+from handoff.workflow.config import WorkflowFile
 
 PayloadFactory = Callable[[str], TaskPayload]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from services.workflow.config import WorkflowConfigError, WorkflowSpec
+from handoff.workflow.config import WorkflowConfigError, WorkflowSpec
 
 _SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", "node_modules", "build", "dist", "tests"}
 

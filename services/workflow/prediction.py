@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 
-from services.workflow.config import Mode, StageKind, StageSpec
+from handoff.workflow.config import Mode, StageKind, StageSpec
 
 
 def predict_wall_s(

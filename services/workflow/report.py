@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from services.workflow.config import Mode
+from handoff.workflow.config import Mode
 
 
 @dataclass(slots=True)

@@ -17,17 +17,17 @@ from typing import Protocol
 
 import structlog
 
-from schemas.events import TaskFinished, TaskPayload
-from services.client.patches import PatchNotApplied, apply_patch
-from services.workflow.config import Mode, StageKind, StageSpec, WorkflowFile
-from services.workflow.discovery import discover_targets
-from services.workflow.report import GenerationOutcome, StageRecord, WorkflowReport
+from handoff.client.patches import PatchNotApplied, apply_patch
+from handoff.schemas.events import TaskFinished, TaskPayload
+from handoff.workflow.config import Mode, StageKind, StageSpec, WorkflowFile
+from handoff.workflow.discovery import discover_targets
+from handoff.workflow.report import GenerationOutcome, StageRecord, WorkflowReport
 
 log = structlog.get_logger(__name__)
 
 
 class GenerationBackend(Protocol):
-    """What the runner needs from Handoff; ``services.workflow.backend.ClientBackend`` is the real one."""
+    """What the runner needs from Handoff; ``handoff.workflow.backend.ClientBackend`` is the real one."""
 
     async def payloads(self, repo: Path, targets: list[str], workflow: WorkflowFile) -> list[TaskPayload]: ...
     async def submit(

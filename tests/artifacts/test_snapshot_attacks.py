@@ -13,14 +13,14 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import ObjectLink, ObjectMeta, ObjectMetaOptions
 
-from schemas import names
-from schemas.events import SourceSnapshot
-from schemas.topology import Topology
-from services.artifacts.errors import SnapshotCorrupt
-from services.artifacts.runtime import tarfile_filter_fixes_missing
-from services.artifacts.settings import SnapshotLimits
-from services.artifacts.snapshots import materialize_snapshot
-from services.artifacts.tarball import extract_tarball
+from handoff.artifacts.errors import SnapshotCorrupt
+from handoff.artifacts.runtime import tarfile_filter_fixes_missing
+from handoff.artifacts.settings import SnapshotLimits
+from handoff.artifacts.snapshots import materialize_snapshot
+from handoff.artifacts.tarball import extract_tarball
+from handoff.schemas import names
+from handoff.schemas.events import SourceSnapshot
+from handoff.schemas.topology import Topology
 from tests.artifacts import tar_shapes
 
 

@@ -11,13 +11,13 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import SourceSnapshot
-from schemas.topology import Topology
-from services.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
-from services.artifacts.settings import SnapshotLimits
-from services.artifacts.snapshots import materialize_snapshot, store_snapshot, upload_snapshot
-from services.artifacts.tarball import extract_tarball
+from handoff.artifacts.errors import BucketMissing, SnapshotCorrupt, SnapshotMissing, SnapshotRefused
+from handoff.artifacts.settings import SnapshotLimits
+from handoff.artifacts.snapshots import materialize_snapshot, store_snapshot, upload_snapshot
+from handoff.artifacts.tarball import extract_tarball
+from handoff.schemas import names
+from handoff.schemas.events import SourceSnapshot
+from handoff.schemas.topology import Topology
 
 
 def _tree(root: Path) -> Path:

@@ -12,10 +12,10 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.errors import ObjectNotFoundError
 
-from schemas import names
-from schemas.topology import Topology
-from services.artifacts.errors import ArtifactCorrupt, ArtifactMissing, ArtifactTooLarge
-from services.artifacts.store import download_artifact, get_artifact, put_artifact
+from handoff.artifacts.errors import ArtifactCorrupt, ArtifactMissing, ArtifactTooLarge
+from handoff.artifacts.store import download_artifact, get_artifact, put_artifact
+from handoff.schemas import names
+from handoff.schemas.topology import Topology
 
 
 async def test_an_artifact_round_trips_through_its_reference(js: JetStreamContext, topology: Topology) -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from services.assurance.testbed import TestBed
-from services.environments.index import index_config
-from services.environments.settings import EnvSettings
+from handoff.assurance.testbed import TestBed
+from handoff.environments.index import index_config
+from handoff.environments.settings import EnvSettings
 
 collect_ignore = ["projects"]
 

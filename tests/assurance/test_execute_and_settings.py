@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.assurance.execute import subprocess_exec
-from services.assurance.settings import AssuranceSettings
-from services.common.env import SettingsError
+from handoff.assurance.execute import subprocess_exec
+from handoff.assurance.settings import AssuranceSettings
+from handoff.common.env import SettingsError
 
 # a parent that starts a sleeping child in the same process group and prints the child's pid
 PARENT = (

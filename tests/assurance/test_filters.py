@@ -6,14 +6,14 @@ from collections.abc import Callable
 
 import pytest
 
-from schemas.events import TargetQuality
-from services.assurance import generated_source
-from services.assurance.coverage_delta import deltas, final_coverage, gaps
-from services.assurance.filters import Verdict, judge_tests
-from services.assurance.mutation import mutation_score
-from services.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
-from services.assurance.settings import AssuranceSettings
-from services.assurance.testbed import TestBed
+from handoff.assurance import generated_source
+from handoff.assurance.coverage_delta import deltas, final_coverage, gaps
+from handoff.assurance.filters import Verdict, judge_tests
+from handoff.assurance.mutation import mutation_score
+from handoff.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
+from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.testbed import TestBed
+from handoff.schemas.events import TargetQuality
 from tests.assurance.conftest import generated
 
 GEN = "tests/test_generated.py"

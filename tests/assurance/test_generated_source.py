@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from services.assurance.generated_source import find_tests, remove_tests
+from handoff.assurance.generated_source import find_tests, remove_tests
 
 SOURCE = '''import pytest  # keep me
 

@@ -9,7 +9,7 @@ import pytest
 
 from benchmarks import quality
 from benchmarks.quality_corpus import CORPUS, make_project, package_dir
-from services.assurance.coverage_runs import TargetCoverage
+from handoff.assurance.coverage_runs import TargetCoverage
 from tests.benchmarks.test_benchmarks import check_common, number, tables
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import msgspec
 import pytest
 
-from schemas.topology import TopologyParams
+from handoff.schemas.topology import TopologyParams
 from tests.collector.conftest import collector_settings, running_collector
 from tests.support.nats import FAST_TOPOLOGY
 

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
 from tests.generator.processes import ReplicaProcess
 from tests.support.nats import eventually
 

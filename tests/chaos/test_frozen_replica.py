@@ -12,13 +12,13 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import Sleep, TaskFinished, TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient
-from services.common.settings import NatsSettings
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient
+from handoff.common.settings import NatsSettings
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import Sleep, TaskFinished, TaskStatus
+from handoff.schemas.topology import Topology
 from tests.chaos.conftest import CHAOS_TOPOLOGY
 from tests.collector.conftest import RunningCollector
 from tests.collector.probes import task_record

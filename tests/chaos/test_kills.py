@@ -18,13 +18,13 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import Sleep, TaskFinished, TaskStarted, TaskStatus
-from schemas.records import TaskState
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient
-from services.common.settings import NatsSettings
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient
+from handoff.common.settings import NatsSettings
+from handoff.schemas import names
+from handoff.schemas.events import Sleep, TaskFinished, TaskStarted, TaskStatus
+from handoff.schemas.records import TaskState
+from handoff.schemas.topology import Topology
 from tests.chaos.conftest import CHAOS_TOPOLOGY
 from tests.chaos.harness import BrokerOutage, ChaosLog, Kill, ReplicaFleet, run_chaos
 from tests.collector.conftest import RunningCollector

@@ -15,13 +15,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import DeadLettered, DeadLetterReason, Sleep, TaskSubmitted
-from services.broker.connect import connect
-from services.common.clock import utcnow
-from services.common.settings import NatsSettings
-from services.demo.run import SAMPLE
+from handoff.broker.connect import connect
+from handoff.common.clock import utcnow
+from handoff.common.settings import NatsSettings
+from handoff.demo.run import SAMPLE
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import DeadLettered, DeadLetterReason, Sleep, TaskSubmitted
 from tests.runners.conftest import ENV_CACHE
 from tests.support.net import free_port, http_get, wait_until
 
@@ -34,7 +34,7 @@ class Stack:
 
     def handoff(self, *args: str, timeout_s: float = 120) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "services.cli.main", *args],
+            [sys.executable, "-m", "handoff.cli.main", *args],
             env=self.env, capture_output=True, text=True, timeout=timeout_s, check=False,
         )  # fmt: skip
 
@@ -56,7 +56,7 @@ def stack(tmp_path: Path) -> Iterator[Stack]:
     env.pop("HANDOFF_NATS_URL", None)
     env.pop("HANDOFF_LLM_MODEL", None)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "up", "--generators", "1", "--slots", "2",
+        [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "2",
          "--health-base-port", str(health)],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
@@ -167,7 +167,7 @@ async def dead_letter_a_valid_submit(url: str) -> str:
         task_id=task_id, deliveries=10,
     )  # fmt: skip
     await js.publish(names.dlq_subject("generator"), encode(dead))
-    from schemas.events import ErrorCode, TaskError, TaskFinished, TaskStatus
+    from handoff.schemas.events import ErrorCode, TaskError, TaskFinished, TaskStatus
 
     finished = TaskFinished(
         task_id=task_id, status=TaskStatus.DEAD_LETTERED, finished_at=utcnow(),

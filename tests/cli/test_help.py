@@ -6,7 +6,7 @@ import argparse
 import subprocess
 import sys
 
-from services.cli.main import CORE_VERBS, build_parser
+from handoff.cli.main import CORE_VERBS, build_parser
 
 
 def undocumented(parser: argparse.ArgumentParser, path: str = "handoff") -> list[str]:
@@ -33,7 +33,7 @@ def test_the_core_verbs_come_first_in_the_command_list() -> None:
 
 def test_handoff_version_prints_the_version() -> None:
     """'handoff --version' prints 'handoff X.Y.Z' and exits 0."""
-    command = [sys.executable, "-m", "services.cli.main", "--version"]
+    command = [sys.executable, "-m", "handoff.cli.main", "--version"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("handoff ") and done.stdout.split()[1][0].isdigit()

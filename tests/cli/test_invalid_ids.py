@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import Sleep
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import HandoffClient
+from handoff.schemas import names
+from handoff.schemas.events import Sleep
+from handoff.schemas.topology import Topology
 
 VERBS = [
     ("submit", "--sleep-s", "0", "--run-id", "*"),
@@ -36,7 +36,7 @@ VERBS = [
 def _handoff(url: str, tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "HANDOFF_NATS_URL": url, "HANDOFF_DATA_DIR": str(tmp_path / "data")}
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env=env, capture_output=True, text=True, timeout=30, check=False,
     )  # fmt: skip
 

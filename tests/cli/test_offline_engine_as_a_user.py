@@ -60,7 +60,7 @@ def offline_stack(tmp_path: Path) -> Iterator[tuple[Stack, list[str]]]:
     """``handoff up`` with no LLM settings; yields the stack and the lines it printed at start."""
     env = user_env(tmp_path)
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "up", "--generators", "1", "--slots", "1"],
+        [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "1"],
         env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
     )  # fmt: skip
     assert proc.stdout is not None
@@ -146,7 +146,7 @@ def test_a_malformed_test_writer_setting_stops_the_verb_with_exit_2_naming_the_v
 ) -> None:
     """A typo in how tests get written is a start-up error, never a stack that fails every task later."""
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", verb], env=user_env(tmp_path, **{variable: value}),
+        [sys.executable, "-m", "handoff.cli.main", verb], env=user_env(tmp_path, **{variable: value}),
         capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
     assert done.returncode == 2, done.stdout + done.stderr

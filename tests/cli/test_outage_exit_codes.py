@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.broker.embedded import nats_server_binary
+from handoff.broker.embedded import nats_server_binary
 from tests.support.net import free_port, wait_until
 
 VERBS = [
@@ -55,7 +55,7 @@ def test_every_verb_exits_4_with_a_message_while_jetstream_does_not_answer(
     """Each verb ends with exit 4 and a one-line reason, not exit 1 and a traceback."""
     env = {**os.environ, "HANDOFF_NATS_URL": server_without_jetstream, "HANDOFF_SUBMIT_TIMEOUT_S": "1"}
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *verb],
+        [sys.executable, "-m", "handoff.cli.main", *verb],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 4, done.stderr

@@ -9,11 +9,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from schemas.events import DroppedTest, TargetQuality, TaskFinished, TaskStatus, TestGenerationResult, Verdict
-from services.cli import wait_cmd
-from services.cli.exit_codes import Exit
-from services.cli.progress import ProgressBoard
-from services.cli.result_cmd import summarize
+from handoff.cli import wait_cmd
+from handoff.cli.exit_codes import Exit
+from handoff.cli.progress import ProgressBoard
+from handoff.cli.result_cmd import summarize
+from handoff.schemas.events import DroppedTest, TargetQuality, TaskFinished, TaskStatus, TestGenerationResult, Verdict
 
 
 def _finished(task_id: str, *, goal_met: bool) -> TaskFinished:

@@ -11,19 +11,19 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import ErrorCode, Sleep, TaskError, TaskFinished, TaskStatus, TaskSubmitted
-from schemas.topology import Topology
-from services.artifacts.store import put_artifact
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
-from services.demo.run import SAMPLE
+from handoff.artifacts.store import put_artifact
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
+from handoff.demo.run import SAMPLE
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import ErrorCode, Sleep, TaskError, TaskFinished, TaskStatus, TaskSubmitted
+from handoff.schemas.topology import Topology
 
 
 def handoff(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env={**os.environ, "HANDOFF_NATS_URL": url}, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 
@@ -38,7 +38,7 @@ def test_result_apply_to_a_missing_folder_is_a_usage_error_not_a_traceback() -> 
 def into_a_closed_pipe(url: str, *args: str) -> tuple[int, str]:
     """Run a command whose stdout reader has gone before it writes; its exit code and stderr."""
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env={**os.environ, "HANDOFF_NATS_URL": url}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
     )  # fmt: skip
     assert proc.stdout is not None and proc.stderr is not None

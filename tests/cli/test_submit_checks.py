@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from services.demo.run import SAMPLE
+from handoff.demo.run import SAMPLE
 
 NOWHERE = "nats://127.0.0.1:9"  # discard port: nothing answers
 
@@ -35,7 +35,7 @@ def repo(tmp_path: Path) -> Path:
 
 def submit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "submit", "--repo", str(repo), *args],
+        [sys.executable, "-m", "handoff.cli.main", "submit", "--repo", str(repo), *args],
         env={**os.environ, "HANDOFF_NATS_URL": NOWHERE}, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

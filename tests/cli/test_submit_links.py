@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
+from handoff.schemas.topology import Topology
 
 
 async def test_submit_names_the_symbolic_links_it_skipped(
@@ -24,7 +24,7 @@ async def test_submit_names_the_symbolic_links_it_skipped(
     env = {**os.environ, "HANDOFF_NATS_URL": nats_server.url, "HANDOFF_DATA_DIR": str(tmp_path / "data")}
     done = await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "services.cli.main", "submit", "--repo", str(repo), "pkg/mod.py"],
+        [sys.executable, "-m", "handoff.cli.main", "submit", "--repo", str(repo), "pkg/mod.py"],
         env=env, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 0, done.stderr

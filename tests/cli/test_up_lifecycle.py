@@ -49,7 +49,7 @@ def test_up_with_an_invalid_setting_exits_2_naming_it_before_starting_anything(
 ) -> None:
     """No 'Handoff is up', no server, no crash-looping child: exit 2 and the setting's name on stderr."""
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "up", *args],
+        [sys.executable, "-m", "handoff.cli.main", "up", *args],
         env=up_env(tmp_path, **env), capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
     assert done.returncode == 2, (done.returncode, done.stdout, done.stderr)
@@ -61,7 +61,7 @@ def test_ctrl_c_stops_the_generators_and_collector_before_the_server(tmp_path: P
     """SIGINT to the terminal's process group: the server is not interrupted; up stops it (SIGTERM) after the rest."""
     health = free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", "up", "--generators", "1", "--slots", "1",
+        [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "1",
          "--health-base-port", str(health)],
         env=up_env(tmp_path, HANDOFF_SHUTDOWN_GRACE_S="1"),
         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,

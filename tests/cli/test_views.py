@@ -11,16 +11,16 @@ from datetime import timedelta
 
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import RunFinished, RunTask, TargetCoverage, TaskFinished, TaskStatus, TestGenerationResult
-from schemas.records import TaskRecord, TaskState
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.cli.progress import ProgressBoard
-from services.cli.result_cmd import summarize
-from services.cli.status_cmd import human
-from services.common.clock import utcnow
+from handoff.broker.embedded import EmbeddedNats
+from handoff.cli.progress import ProgressBoard
+from handoff.cli.result_cmd import summarize
+from handoff.cli.status_cmd import human
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import RunFinished, RunTask, TargetCoverage, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.records import TaskRecord, TaskState
+from handoff.schemas.topology import Topology
 
 
 def overview(**fields: object) -> dict[str, object]:
@@ -67,7 +67,7 @@ def test_a_coverage_of_62_5_percent_is_shown_as_62_5() -> None:
 
 def handoff(url: str, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env={**os.environ, "HANDOFF_NATS_URL": url}, capture_output=True, text=True, timeout=60, check=False,
     )  # fmt: skip
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from nats.aio.client import Client as NATS
 
-from services.client import ClientSettings, HandoffClient
-from services.common.settings import NatsSettings
+from handoff.client import ClientSettings, HandoffClient
+from handoff.common.settings import NatsSettings
 from tests.collector.conftest import collector_settings, running_collector, topology_params
 
 __all__ = ["collector_settings", "running_collector", "topology_params"]

@@ -8,15 +8,15 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import GenerateTests, TaskFinished, TaskStatus, TestGenerationResult
-from schemas.topology import Topology
-from services.artifacts.snapshots import materialize_snapshot
-from services.artifacts.store import put_artifact
-from services.client import ArtifactUnavailableError, HandoffClient, SubmitError
-from services.client.artifacts import per_module_payloads
-from services.common.clock import utcnow
+from handoff.artifacts.snapshots import materialize_snapshot
+from handoff.artifacts.store import put_artifact
+from handoff.client import ArtifactUnavailableError, HandoffClient, SubmitError
+from handoff.client.artifacts import per_module_payloads
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import GenerateTests, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.topology import Topology
 
 
 def sample_repo(root: Path) -> Path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-ACTORS = ("services.collector", "services.generator", "services.runners")
+ACTORS = ("handoff.collector", "handoff.generator", "handoff.runners")
 
 
 def test_importing_the_client_imports_no_collector_generator_or_runner_module() -> None:

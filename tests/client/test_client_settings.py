@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.client import ClientSettings
-from services.common.env import SettingsError
+from handoff.client import ClientSettings
+from handoff.common.env import SettingsError
 
 
 def test_client_settings_are_read_from_the_environment() -> None:

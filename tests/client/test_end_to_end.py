@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode, Sleep, TaskStatus
-from schemas.records import TaskState
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import HandoffClient
+from handoff.schemas.events import ErrorCode, Sleep, TaskStatus
+from handoff.schemas.records import TaskState
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.generator.support import replica
 

@@ -10,11 +10,11 @@ from typing import Any
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import Sleep
-from schemas.topology import Topology
-from services.client import HandoffClient
-from services.client.errors import SubmitError
+from handoff.client import HandoffClient
+from handoff.client.errors import SubmitError
+from handoff.schemas import names
+from handoff.schemas.events import Sleep
+from handoff.schemas.topology import Topology
 
 BAD_IDS = ["*", ">", "a.b", "a b", "x>", "", "tab\there", "nl\n", "é", "a" * 65]
 

@@ -11,9 +11,13 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import (
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient, ResultTimeoutError, UnknownTaskError
+from handoff.client.legacy import OpenHandsTestGenerator
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import (
     ErrorCode,
     GenerateTests,
     TaskError,
@@ -22,11 +26,7 @@ from schemas.events import (
     TaskSubmitted,
     TestGenerationResult,
 )
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient, ResultTimeoutError, UnknownTaskError
-from services.client.legacy import OpenHandsTestGenerator
-from services.common.clock import utcnow
+from handoff.schemas.topology import Topology
 from tests.client.test_artifacts import sample_repo
 from tests.collector.lifecycle import Wire, finished, publish_one, started
 

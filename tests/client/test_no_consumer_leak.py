@@ -9,11 +9,11 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import Sleep
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import HandoffClient
+from handoff.schemas import names
+from handoff.schemas.events import Sleep
+from handoff.schemas.topology import Topology
 from tests.generator.support import replica
 from tests.support.nats import eventually
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.client.patch_check import PatchPolicy, inspect_patch
-from services.client.patches import PatchNotApplied, apply_patch
+from handoff.client.patch_check import PatchPolicy, inspect_patch
+from handoff.client.patches import PatchNotApplied, apply_patch
 from tests.client import patch_shapes
 
 

@@ -9,13 +9,13 @@ from nats.aio.client import Client as NATS
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
-from schemas.events import Sleep, TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient
-from services.client.errors import HandoffUnavailableError
-from services.common.clock import utcnow
-from services.common.settings import NatsSettings
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient
+from handoff.client.errors import HandoffUnavailableError
+from handoff.common.clock import utcnow
+from handoff.common.settings import NatsSettings
+from handoff.schemas.events import Sleep, TaskStatus
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import Wire, finished, lifecycle, publish, started
 from tests.collector.probes import task_record

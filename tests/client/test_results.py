@@ -8,12 +8,12 @@ from contextlib import aclosing
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import Sleep, TaskStatus
-from schemas.records import TaskRecord, TaskState
-from schemas.topology import Topology
-from services.client import HandoffClient, ResultTimeoutError, UnknownTaskError
-from services.common.clock import utcnow
+from handoff.client import HandoffClient, ResultTimeoutError, UnknownTaskError
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.events import Sleep, TaskStatus
+from handoff.schemas.records import TaskRecord, TaskState
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import finished, lifecycle, progress, publish, started
 from tests.collector.probes import task_record

@@ -6,10 +6,10 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import Sleep, TaskStatus
-from schemas.topology import build_topology
-from services.broker.provision import apply_topology
-from services.client import HandoffClient, UnknownTaskError
+from handoff.broker.provision import apply_topology
+from handoff.client import HandoffClient, UnknownTaskError
+from handoff.schemas.events import Sleep, TaskStatus
+from handoff.schemas.topology import build_topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import lifecycle, publish
 from tests.collector.probes import task_record

@@ -7,10 +7,10 @@ import asyncio
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import RunFinished, Sleep, TaskFinished, TaskStarted, TaskStatus, TaskSubmitted
-from schemas.topology import Topology
-from services.client import HandoffClient, ResultTimeoutError, UnknownRunError
-from services.common.clock import utcnow
+from handoff.client import HandoffClient, ResultTimeoutError, UnknownRunError
+from handoff.common.clock import utcnow
+from handoff.schemas.events import RunFinished, Sleep, TaskFinished, TaskStarted, TaskStatus, TaskSubmitted
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import finished, lifecycle, publish, started
 

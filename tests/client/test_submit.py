@@ -9,12 +9,12 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import Priority, Sleep, TaskSubmitted
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient, SubmitError, TaskIdTaken
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import HandoffClient, SubmitError, TaskIdTaken
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import Priority, Sleep, TaskSubmitted
+from handoff.schemas.topology import Topology
 from tests.support.nats import eventually
 
 

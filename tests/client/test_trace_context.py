@@ -6,11 +6,11 @@ from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from schemas import names
-from schemas.events import Sleep
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import HandoffClient
+from handoff.schemas import names
+from handoff.schemas.events import Sleep
+from handoff.schemas.topology import Topology
 from tests.generator.support import replica
 
 TRACE_ID = 0x1234567890ABCDEF1234567890ABCDEF

@@ -11,9 +11,9 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.topology import TopologyParams
-from services.collector import Collector, CollectorSettings
-from services.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
+from handoff.collector import Collector, CollectorSettings
+from handoff.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
+from handoff.schemas.topology import TopologyParams
 from tests.support.nats import FAST_TOPOLOGY
 
 RunningCollector = Callable[..., AbstractAsyncContextManager[Collector]]

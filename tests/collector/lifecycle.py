@@ -14,9 +14,10 @@ from datetime import datetime, timedelta
 
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import (
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import (
     ErrorCode,
     Event,
     RunSealed,
@@ -29,7 +30,6 @@ from schemas.events import (
     TaskStatus,
     TaskSubmitted,
 )
-from services.common.clock import utcnow
 
 
 @dataclass(frozen=True, slots=True)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import DeadLettered, RunFinished
-from schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import DeadLettered, RunFinished
+from handoff.schemas.records import RunRecord, TaskRecord, run_record_decoder, task_record_decoder
 
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 _dead_letter: Decoder[DeadLettered] = Decoder(DeadLettered)

@@ -5,11 +5,11 @@ from __future__ import annotations
 import structlog
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import DeadLetterReason, TaskStatus
-from schemas.records import TaskState
-from schemas.topology import Topology
-from services.common.clock import utcnow
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.events import DeadLetterReason, TaskStatus
+from handoff.schemas.records import TaskState
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import (
     Wire,
@@ -152,7 +152,7 @@ async def test_bad_events_are_dead_lettered_with_their_reason_and_do_not_block_t
 
 
 def _encode(wire: Wire) -> bytes:
-    from schemas.codec import encode
+    from handoff.schemas.codec import encode
 
     return encode(wire.event)
 

@@ -10,9 +10,9 @@ import sys
 
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.cli.exit_codes import Exit
+from handoff.broker.embedded import EmbeddedNats
+from handoff.cli.exit_codes import Exit
+from handoff.schemas.topology import Topology
 from tests.collector.lifecycle import lifecycle, publish
 from tests.collector.probes import task_record
 from tests.support.nats import eventually
@@ -25,7 +25,7 @@ async def test_the_collector_command_folds_events_and_stops_cleanly_on_sigterm(
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.cli.main",
+        "handoff.cli.main",
         "collector",
         env={
             **os.environ,
@@ -58,7 +58,7 @@ async def test_the_collector_command_folds_events_and_stops_cleanly_on_sigterm(
 def test_the_collector_command_without_a_topology_says_so_and_exits_unavailable(nats_server: EmbeddedNats) -> None:
     """On a server where the topology was never applied, the command names the fix and exits 4."""
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "collector"],
+        [sys.executable, "-m", "handoff.cli.main", "collector"],
         env={**os.environ, "HANDOFF_NATS_URL": nats_server.url, "HANDOFF_APPLY_TOPOLOGY": "false"},
         capture_output=True,
         text=True,

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from services.collector import CollectorSettings
-from services.common.env import SettingsError
+from handoff.collector import CollectorSettings
+from handoff.common.env import SettingsError
 
 
 def test_collector_settings_are_read_from_the_environment() -> None:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 
-from schemas import names
-from schemas.topology import build_topology
-from services.broker.provision import Action, apply_topology
+from handoff.broker.provision import Action, apply_topology
+from handoff.schemas import names
+from handoff.schemas.topology import build_topology
 
 
 async def test_an_older_single_filter_collector_consumer_is_updated_to_both_filters(js: JetStreamContext) -> None:

@@ -7,10 +7,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from schemas.events import ErrorCode, TaskStatus
-from schemas.fold import fold_task
-from schemas.records import FinalStatus, RunShard, TaskRecord, TaskState
-from services.collector.runs import (
+from handoff.collector.runs import (
     RunDelta,
     delta_of_task,
     fold_run_in_memory,
@@ -18,6 +15,9 @@ from services.collector.runs import (
     needs_report,
     run_finished_event,
 )
+from handoff.schemas.events import ErrorCode, TaskStatus
+from handoff.schemas.fold import fold_task
+from handoff.schemas.records import FinalStatus, RunShard, TaskRecord, TaskState
 from tests.collector.lifecycle import Wire, finished, lifecycle, progress, started, submitted
 
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

@@ -7,9 +7,11 @@ import uuid
 import msgspec
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import (
+from handoff.client.client import HandoffClient
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import (
     MAX_RUN_SIZE,
     RUN_FINISHED_MAX_TASKS,
     ErrorCode,
@@ -17,16 +19,14 @@ from schemas.events import (
     RunTask,
     TaskStatus,
 )
-from schemas.records import (
+from handoff.schemas.records import (
     RUN_SHARDS,
     FinalStatus,
     RunRecord,
     RunShard,
     run_shard_key,
 )
-from schemas.topology import Topology, TopologyParams
-from services.client.client import HandoffClient
-from services.common.clock import utcnow
+from handoff.schemas.topology import Topology, TopologyParams
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import finished, publish, sealed
 from tests.collector.probes import run_finished, run_record

@@ -5,8 +5,8 @@ from __future__ import annotations
 from nats.errors import Error as NatsError
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import Wire, lifecycle, publish
 from tests.collector.probes import collector_caught_up, run_finished, task_record, task_revision

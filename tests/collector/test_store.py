@@ -7,9 +7,9 @@ from collections.abc import Callable
 import msgspec
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.topology import Topology
-from services.collector.store import RecordStore
+from handoff.collector.store import RecordStore
+from handoff.schemas import names
+from handoff.schemas.topology import Topology
 
 
 class Seen(msgspec.Struct, frozen=True):

@@ -30,7 +30,7 @@ def test_the_demo_without_an_llm_writes_engine_tests_for_the_sample_and_reports_
                 "HANDOFF_SANDBOX": "bwrap"})  # fmt: skip
     work = tmp_path / "demo"
     done = subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "demo", "--workdir", str(work), "--timeout-s", "360"],
+        [sys.executable, "-m", "handoff.cli.main", "demo", "--workdir", str(work), "--timeout-s", "360"],
         env=env, capture_output=True, text=True, timeout=420, check=False,
     )  # fmt: skip
     out = done.stdout

@@ -8,7 +8,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import (
+from handoff.common.env import SettingsError
+from handoff.demo.real_world import RealWorldMissing, prepare_real_world
+from handoff.demo.report import DETAIL_LINES, module_lines
+from handoff.demo.run import DEMO_ENGINE_S, choose_writer
+from handoff.schemas.events import (
     DroppedTest,
     ErrorCode,
     TargetCoverage,
@@ -19,10 +23,6 @@ from schemas.events import (
     TestGenerationResult,
     Verdict,
 )
-from services.common.env import SettingsError
-from services.demo.real_world import RealWorldMissing, prepare_real_world
-from services.demo.report import DETAIL_LINES, module_lines
-from services.demo.run import DEMO_ENGINE_S, choose_writer
 
 WRITER_VARIABLES = (
     "HANDOFF_LLM_MODEL",

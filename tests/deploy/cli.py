@@ -22,6 +22,6 @@ def handoff_as(
         **(env or {}),
     }
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env=full_env, capture_output=True, text=True, timeout=timeout_s, check=False,
     )  # fmt: skip

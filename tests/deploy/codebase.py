@@ -10,7 +10,7 @@ import tomllib
 from functools import cache
 from pathlib import Path
 
-from services.cli.main import build_parser
+from handoff.cli.main import build_parser
 
 REPO = Path(__file__).resolve().parents[2]
 SERVICES = REPO / "services"

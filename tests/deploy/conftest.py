@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from schemas.topology import Topology, build_topology
-from services.broker.provision import apply_topology
+from handoff.broker.provision import apply_topology
+from handoff.schemas.topology import Topology, build_topology
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NatsProcess, single_server
 from tests.support.nats import FAST_TOPOLOGY

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from services.broker.embedded import nats_server_binary
+from handoff.broker.embedded import nats_server_binary
 from tests.support.net import free_port
 
 REPO = Path(__file__).resolve().parents[2]

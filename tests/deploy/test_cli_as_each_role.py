@@ -31,7 +31,7 @@ def handoff_as(role: str, server: NatsProcess, *args: str) -> subprocess.Complet
         "HANDOFF_WATCH_HEARTBEAT_S": "0.5",
     }
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args],
+        [sys.executable, "-m", "handoff.cli.main", *args],
         env=env, capture_output=True, text=True, timeout=90, check=False,
     )  # fmt: skip
 

@@ -12,8 +12,8 @@ from typing import Any
 import jsonschema
 import pytest
 
-from services.collector.settings import CollectorSettings
-from services.generator.settings import GeneratorSettings
+from handoff.collector.settings import CollectorSettings
+from handoff.generator.settings import GeneratorSettings
 from tests.deploy import compose
 from tests.deploy.codebase import REPO, command_error, env_names_in_code
 from tests.deploy.servers import NATS_DIR, env_references

@@ -9,11 +9,11 @@ import json
 
 from nats.js.api import StreamConfig
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import DeadLettered, DeadLetterReason, Sleep, TaskSubmitted
-from schemas.topology import Topology
-from services.common.clock import utcnow
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import DeadLettered, DeadLetterReason, Sleep, TaskSubmitted
+from handoff.schemas.topology import Topology
 from tests.deploy.cli import handoff_as
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NatsProcess

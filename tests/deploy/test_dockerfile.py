@@ -67,7 +67,7 @@ def test_the_entry_point_is_the_handoff_console_script_and_the_default_command_i
     assert entrypoint is not None
     argv = entrypoint.exec_form()
     assert argv[-1] in console_scripts()
-    assert console_scripts()[argv[-1]] == "services.cli.main:main"
+    assert console_scripts()[argv[-1]] == "handoff.cli.main:main"
     if len(argv) > 1:
         assert argv[:-1] == ["tini", "--"], argv
         assert any(re.search(r"\binstall\b.*\btini\b", r.args) for r in runtime.all("RUN"))

@@ -14,8 +14,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from schemas import names
-from services.generator.settings import GeneratorSettings
+from handoff.generator.settings import GeneratorSettings
+from handoff.schemas import names
 from tests.deploy import kustomize
 from tests.deploy.codebase import REPO, command_error, env_names_in_code
 from tests.deploy.dockerfile import parse as parse_dockerfile

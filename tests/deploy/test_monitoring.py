@@ -11,7 +11,7 @@ import pytest
 import yaml
 from prometheus_client import REGISTRY
 
-import services.observability.metrics  # noqa: F401  (declares every metric in the default registry)
+import handoff.observability.metrics  # noqa: F401  (declares every metric in the default registry)
 from tests.deploy import compose
 from tests.deploy.codebase import REPO
 

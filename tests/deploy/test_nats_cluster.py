@@ -12,10 +12,10 @@ import nats.js.errors
 import pytest
 from nats.js.api import PubAck
 
-from schemas import names
-from schemas.names import EventType, Header
-from schemas.topology import TopologyParams, build_topology
-from services.broker.provision import apply_topology
+from handoff.broker.provision import apply_topology
+from handoff.schemas import names
+from handoff.schemas.names import EventType, Header
+from handoff.schemas.topology import TopologyParams, build_topology
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NatsProcess, cluster_servers, render_config
 from tests.support.nats import FAST_TOPOLOGY, eventually

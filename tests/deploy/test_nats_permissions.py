@@ -17,10 +17,10 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
-from schemas import names
-from schemas.names import EventType, Header
-from schemas.topology import Topology, build_topology
-from services.client.consumer_names import ordered_config
+from handoff.client.consumer_names import ordered_config
+from handoff.schemas import names
+from handoff.schemas.names import EventType, Header
+from handoff.schemas.topology import Topology, build_topology
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NATS_DIR, ROLE_PASSWORDS, NatsProcess, single_server
 from tests.support.nats import FAST_TOPOLOGY, eventually
@@ -76,7 +76,7 @@ def test_admin_credentials_apply_the_topology_with_the_cli(secured_server: NatsP
         "HANDOFF_NATS_PASSWORD": ROLE_PASSWORDS["admin"],
         "HANDOFF_DATA_DIR": str(tmp_path / "unused"),
     }
-    args = [sys.executable, "-m", "services.cli.main", "topology", "apply", "--json"]
+    args = [sys.executable, "-m", "handoff.cli.main", "topology", "apply", "--json"]
     done = subprocess.run(args, env=env, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     changes = json.loads(done.stdout)

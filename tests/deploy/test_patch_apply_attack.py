@@ -9,12 +9,12 @@ from pathlib import Path
 
 from nats.js.api import ObjectMeta
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import ArtifactRef, Sleep, TaskFinished, TaskStatus, TestGenerationResult
-from schemas.topology import Topology
-from services.client.client import HandoffClient
-from services.common.clock import utcnow
+from handoff.client.client import HandoffClient
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import ArtifactRef, Sleep, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.topology import Topology
 from tests.client import patch_shapes
 from tests.deploy.cli import handoff_as
 from tests.deploy.roles import RoleClient

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from schemas import names
-from schemas.events import RunFinished, Sleep, TaskStatus
-from schemas.names import EventType
-from services.client.client import HandoffClient
-from services.client.settings import ClientSettings
+from handoff.client.client import HandoffClient
+from handoff.client.settings import ClientSettings
+from handoff.schemas import names
+from handoff.schemas.events import RunFinished, Sleep, TaskStatus
+from handoff.schemas.names import EventType
 from tests.deploy.roles import RoleClient, inbox_prefix
 from tests.deploy.servers import ROLE_PASSWORDS, NatsProcess
 from tests.support.nats import eventually
@@ -41,7 +41,7 @@ class Service:
         }
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "services.cli.main", command],
+                [sys.executable, "-m", "handoff.cli.main", command],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,

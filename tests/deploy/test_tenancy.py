@@ -15,13 +15,13 @@ from pathlib import Path
 import pytest
 from nats.js.errors import KeyNotFoundError, NotFoundError
 
-from schemas import names
-from schemas.events import Sleep, TaskSubmitted
-from schemas.topology import build_topology
-from services.broker.provision import apply_topology
-from services.client.client import HandoffClient
-from services.client.runs import watch_events
-from services.client.settings import ClientSettings
+from handoff.broker.provision import apply_topology
+from handoff.client.client import HandoffClient
+from handoff.client.runs import watch_events
+from handoff.client.settings import ClientSettings
+from handoff.schemas import names
+from handoff.schemas.events import Sleep, TaskSubmitted
+from handoff.schemas.topology import build_topology
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NATS_DIR, NatsProcess, single_server
 from tests.support.nats import FAST_TOPOLOGY

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from services.environments import EnvSettings, ProjectEnvironments
+from handoff.environments import EnvSettings, ProjectEnvironments
 
 
 def make_project(root: Path, dependencies: list[str]) -> Path:

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from services.environments import (
+from handoff.environments import (
     EnvSettings,
     IndexUnreachable,
     InstallFailed,
     ProjectEnvironments,
     PythonNotFound,
 )
-from services.environments.python import resolve_python
+from handoff.environments.python import resolve_python
 from tests.environments.conftest import make_project
 from tests.support.net import free_port
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from services.environments.index import IndexConfig, index_config, parse_pip_config, read_pip_config
-from services.environments.settings import EnvSettings
+from handoff.environments.index import IndexConfig, index_config, parse_pip_config, read_pip_config
+from handoff.environments.settings import EnvSettings
 
 PIP_LIST = """global.extra-index-url='file:///a/simple file:///b/simple'
 global.find-links='/opt/global-wheels'

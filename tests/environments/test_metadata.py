@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from services.environments import DependencyFileError
-from services.environments.metadata import read_dependencies
+from handoff.environments import DependencyFileError
+from handoff.environments.metadata import read_dependencies
 
 
 def write(root: Path, name: str, text: str) -> None:

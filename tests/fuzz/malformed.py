@@ -16,8 +16,8 @@ from typing import Any
 import msgspec
 from hypothesis import strategies as st
 
-from schemas.events import SCHEMA_VERSION, DeadLetterReason, GenerateTests, Sleep, SourceSnapshot, TaskSubmitted
-from services.common.clock import utcnow
+from handoff.common.clock import utcnow
+from handoff.schemas.events import SCHEMA_VERSION, DeadLetterReason, GenerateTests, Sleep, SourceSnapshot, TaskSubmitted
 
 MAX_SUBMIT_BYTES = 32 * 1024
 """The replica under test refuses submits larger than this (HANDOFF_MAX_SUBMIT_BYTES) as oversize."""

@@ -6,10 +6,10 @@ import msgspec
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from schemas import names
-from schemas.codec import DecodeError, Decoder
-from schemas.events import AnyEvent, CancelRequested, DeadLetterReason, RunSealed, TaskEvent, TaskSubmitted
-from services.generator.execution import check_subject
+from handoff.generator.execution import check_subject
+from handoff.schemas import names
+from handoff.schemas.codec import DecodeError, Decoder
+from handoff.schemas.events import AnyEvent, CancelRequested, DeadLetterReason, RunSealed, TaskEvent, TaskSubmitted
 from tests.fuzz.malformed import MAX_SUBMIT_BYTES, Defect, defects, expected_reasons
 
 SUBMITS: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=MAX_SUBMIT_BYTES)

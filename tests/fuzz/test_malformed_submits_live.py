@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import DeadLettered, ErrorCode, TaskStatus
-from schemas.records import TaskState
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.collector import Collector
-from services.generator import Generator
+from handoff.broker.embedded import EmbeddedNats
+from handoff.collector import Collector
+from handoff.generator import Generator
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import DeadLettered, ErrorCode, TaskStatus
+from handoff.schemas.records import TaskState
+from handoff.schemas.topology import Topology
 from tests.collector.conftest import RunningCollector
 from tests.collector.probes import task_record
 from tests.fuzz.malformed import MAX_SUBMIT_BYTES, Defect, defects, expected_reasons

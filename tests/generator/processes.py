@@ -9,7 +9,7 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-from schemas.topology import TopologyParams
+from handoff.schemas.topology import TopologyParams
 from tests.support.nats import FAST_TOPOLOGY
 
 
@@ -38,7 +38,7 @@ class ReplicaProcess:
         self.log_path = log_dir / f"{replica_id}.log"
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "services.cli.main", "generator"],
+            [sys.executable, "-m", "handoff.cli.main", "generator"],
             env=replica_env(url, replica_id, extra),
             stdin=subprocess.DEVNULL,
             stdout=self._log,

@@ -14,9 +14,15 @@ from pathlib import Path
 import nats.js.errors
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder, encode
-from schemas.events import (
+from handoff.broker.connect import connect
+from handoff.common.clock import utcnow
+from handoff.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
+from handoff.generator import Generator, GeneratorSettings
+from handoff.runners.base import Runner
+from handoff.runners.sleep import SleepRunner
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder, encode
+from handoff.schemas.events import (
     AnyEvent,
     CancelRequested,
     DeadLettered,
@@ -26,13 +32,7 @@ from schemas.events import (
     TaskStarted,
     TaskSubmitted,
 )
-from schemas.topology import TopologyParams
-from services.broker.connect import connect
-from services.common.clock import utcnow
-from services.common.settings import CommonSettings, EmbeddedSettings, LogSettings, NatsSettings
-from services.generator import Generator, GeneratorSettings
-from services.runners.base import Runner
-from services.runners.sleep import SleepRunner
+from handoff.schemas.topology import TopologyParams
 from tests.support.nats import FAST_TOPOLOGY
 
 EVENT_DECODER: Decoder[AnyEvent] = Decoder(AnyEvent)

@@ -7,12 +7,12 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import GenerateTests, TaskStatus, TaskSubmitted, TestGenerationResult
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
-from services.runners.registry import RunnerUnavailable, default_registry
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
+from handoff.runners.registry import RunnerUnavailable, default_registry
+from handoff.schemas.events import GenerateTests, TaskStatus, TaskSubmitted, TestGenerationResult
+from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, replica, started_events, submit
 from tests.runners.conftest import ENV_CACHE
 from tests.support.nats import eventually

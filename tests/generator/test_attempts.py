@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import ErrorCode, TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
+from handoff.schemas import names
+from handoff.schemas.events import ErrorCode, TaskStatus
+from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import eventually
 

@@ -9,10 +9,10 @@ import nats.errors
 import pytest
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
+from handoff.schemas import names
+from handoff.schemas.events import TaskStatus
+from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, replica, sleep_task, submit
 from tests.support.nats import eventually
 

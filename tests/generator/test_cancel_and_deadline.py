@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode, TaskStarted, TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
+from handoff.schemas.events import ErrorCode, TaskStarted, TaskStatus
+from handoff.schemas.topology import Topology
 from tests.generator.support import cancel, finished_events, in_future, replica, sleep_task, started_events, submit
 from tests.support.nats import eventually
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
 from tests.generator.processes import replica_env
 
 
 def handoff_generator(env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", "generator"],
+        [sys.executable, "-m", "handoff.cli.main", "generator"],
         env=env,
         capture_output=True,
         text=True,

@@ -9,9 +9,9 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import TaskStatus
-from schemas.topology import Topology, TopologyParams
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
+from handoff.schemas.events import TaskStatus
+from handoff.schemas.topology import Topology, TopologyParams
 from tests.generator.support import finished_events, max_overlap, replica, sleep_task, started_events, submit
 from tests.support.nats import FAST_TOPOLOGY, eventually
 

@@ -12,12 +12,12 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.kv import KeyValue
 
-from schemas import names
-from schemas.events import TaskStatus
-from schemas.records import presence_decoder
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.events import TaskStatus
+from handoff.schemas.records import presence_decoder
+from handoff.schemas.topology import Topology
 from tests.generator.processes import ReplicaProcess
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import FAST_TOPOLOGY, eventually

@@ -6,11 +6,11 @@ import os
 
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import DeadLetterReason, ErrorCode, TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import DeadLetterReason, ErrorCode, TaskStatus
+from handoff.schemas.topology import Topology
 from tests.generator.support import dead_letters, finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import FAST_TOPOLOGY, eventually
 

@@ -6,9 +6,8 @@ import os
 
 import pytest
 
-from schemas.events import ErrorCode, SleepResult, TaskStatus
-from services.common.env import SettingsError
-from services.generator.errors import (
+from handoff.common.env import SettingsError
+from handoff.generator.errors import (
     Failed,
     Finish,
     Interrupted,
@@ -20,8 +19,9 @@ from services.generator.errors import (
     attempts_allowed,
     decide,
 )
-from services.generator.settings import GeneratorSettings
-from services.runners.base import PermanentFailure, TransientFailure
+from handoff.generator.settings import GeneratorSettings
+from handoff.runners.base import PermanentFailure, TransientFailure
+from handoff.schemas.events import ErrorCode, SleepResult, TaskStatus
 
 BACKOFF = (1.0, 5.0, 30.0)
 

@@ -5,9 +5,12 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import (
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
+from handoff.runners.sleep import SleepRunner
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import (
     ErrorCode,
     GenerateTests,
     Sleep,
@@ -18,10 +21,7 @@ from schemas.events import (
     TaskStatus,
     TaskSubmitted,
 )
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
-from services.runners.sleep import SleepRunner
+from handoff.schemas.topology import Topology
 from tests.generator.support import (
     finished_events,
     read_events,

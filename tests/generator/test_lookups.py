@@ -8,12 +8,12 @@ import pytest
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
-from schemas import names
-from schemas.codec import encode
-from schemas.events import TaskStatus
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.generator.publisher import Publisher
+from handoff.broker.embedded import EmbeddedNats
+from handoff.generator.publisher import Publisher
+from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import TaskStatus
+from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, replica, sleep_task, submit
 from tests.support.nats import eventually
 

@@ -10,15 +10,15 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
-from schemas import names
-from schemas.codec import Decoder, encode
-from schemas.events import SleepResult, TaskFinished, TaskStatus, Timings
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.common.clock import utcnow
-from services.generator.errors import Finish
-from services.generator.lifecycle import TaskEvents
-from services.generator.publisher import Publisher
+from handoff.broker.embedded import EmbeddedNats
+from handoff.common.clock import utcnow
+from handoff.generator.errors import Finish
+from handoff.generator.lifecycle import TaskEvents
+from handoff.generator.publisher import Publisher
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder, encode
+from handoff.schemas.events import SleepResult, TaskFinished, TaskStatus, Timings
+from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import eventually
 

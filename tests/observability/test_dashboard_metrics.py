@@ -5,9 +5,9 @@ from __future__ import annotations
 from nats.js import JetStreamContext
 from prometheus_client import REGISTRY
 
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.generator.presence import PresenceReporter
+from handoff.broker.embedded import EmbeddedNats
+from handoff.generator.presence import PresenceReporter
+from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, in_future, replica, sleep_task, submit
 from tests.support.nats import eventually
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
 
-from services.observability import metrics
-from services.observability.http import HealthServer
-from services.observability.tracing import current_trace_headers, trace_context_from, trace_headers_of
+from handoff.observability import metrics
+from handoff.observability.http import HealthServer
+from handoff.observability.tracing import current_trace_headers, trace_context_from, trace_headers_of
 from tests.support.net import http_get_async
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from services.broker.embedded import EmbeddedNats
+from handoff.broker.embedded import EmbeddedNats
 from tests.support.net import free_port, http_get, wait_until
 
 
@@ -30,7 +30,7 @@ def test_readyz_is_503_until_the_consumer_is_bound_then_200(actor: str, tmp_path
         "HANDOFF_LOG_FORMAT": "json",
     }
     proc = subprocess.Popen(
-        [sys.executable, "-m", "services.cli.main", actor],
+        [sys.executable, "-m", "handoff.cli.main", actor],
         env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     try:

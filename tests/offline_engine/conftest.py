@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from services.environments.index import index_config
-from services.environments.settings import EnvSettings
-from services.offline_engine import ENGINE_PACKAGES
+from handoff.environments.index import index_config
+from handoff.environments.settings import EnvSettings
+from handoff.offline_engine import ENGINE_PACKAGES
 
 SAMPLE_MODULE = '''
 def clamp(x: int, lo: int, hi: int) -> int:

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from services.common.env import SettingsError
-from services.offline_engine import OfflineEngineSettings
-from services.offline_engine.commands import engine_command
+from handoff.common.env import SettingsError
+from handoff.offline_engine import OfflineEngineSettings
+from handoff.offline_engine.commands import engine_command
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-from services.offline_engine.merge_tests import main, merge
+from handoff.offline_engine.merge_tests import main, merge
 
 CROSSHAIR = "from pkg.calc import clamp\n\ndef test_clamp():\n    assert clamp(0, 0, 0) == 0\n"
 PYNGUIN = "import pkg.calc\n\ndef test_0():\n    assert pkg.calc.clamp(1, 0, 2) == 1\n\ndef helper():\n    pass\n"

@@ -15,15 +15,15 @@ import pytest
 from nats.js import JetStreamContext
 from pydantic import SecretStr
 
-from schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted, TestGenerationResult
-from services.assurance.settings import AssuranceSettings
-from services.environments import EnvSettings
-from services.runners.base import TaskContext
-from services.runners.openhands.prompt import parse_targets
-from services.runners.openhands.settings import LlmSettings, RunnerSettings
-from services.sandbox import Sandbox, SandboxSettings, probe
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import ChatRequest, Reply, Say
+from handoff.assurance.settings import AssuranceSettings
+from handoff.environments import EnvSettings
+from handoff.runners.base import TaskContext
+from handoff.runners.openhands.prompt import parse_targets
+from handoff.runners.openhands.settings import LlmSettings, RunnerSettings
+from handoff.sandbox import Sandbox, SandboxSettings, probe
+from handoff.schemas.events import GenerateTests, SourceSnapshot, TaskSubmitted, TestGenerationResult
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Reply, Say
 
 collect_ignore = ["sample_project", "env_project"]
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import ErrorCode
-from services.runners.base import PermanentFailure
-from services.runners.openhands import workspace as ws
-from services.runners.openhands.sdk import load_sdk
+from handoff.runners.base import PermanentFailure
+from handoff.runners.openhands import workspace as ws
+from handoff.runners.openhands.sdk import load_sdk
+from handoff.schemas.events import ErrorCode
 from tests.runners.conftest import task_sandbox
 
 
@@ -28,7 +28,7 @@ def _call(n: int, name: str, **arguments: object):  # type: ignore[no-untyped-de
 
 
 def _session(tmp_path: Path, llms: list[object], events: list[tuple[str, str]], **options: object):  # type: ignore[no-untyped-def]
-    from services.runners.openhands.conversation import AgentSession
+    from handoff.runners.openhands.conversation import AgentSession
 
     dirs = ws.TaskDirs.create(tmp_path / "work", "unit", 1)
     dirs.workspace.mkdir()
@@ -145,7 +145,7 @@ def test_errors_the_sdk_did_not_type_are_mapped_with_its_own_classifier(
     cause: Exception, code: ErrorCode, retryable: bool
 ) -> None:
     """An untyped provider error is classified by the SDK's classifier, not by matching class names here."""
-    from services.runners.openhands.conversation import _failure
+    from handoff.runners.openhands.conversation import _failure
 
     failure = _failure(cause, "openai/m")
     assert (failure.code, failure.retryable) == (code, retryable)

@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import RefusalReason
-from services.common.secrets import Redactor
-from services.runners.openhands import changes
-from services.runners.openhands import workspace as ws
-from services.runners.openhands.changes import ChangePolicy
-from services.runners.openhands.secret_scan import SecretScanner
+from handoff.common.secrets import Redactor
+from handoff.runners.openhands import changes
+from handoff.runners.openhands import workspace as ws
+from handoff.runners.openhands.changes import ChangePolicy
+from handoff.runners.openhands.secret_scan import SecretScanner
+from handoff.schemas.events import RefusalReason
 from tests.runners.conftest import PASSING_TEST, SAMPLE, TARGET, TEST_FILE
 
 WORKER_SECRET = "nats-pw-7c1e9b2d4f"
@@ -200,7 +200,7 @@ def test_the_missing_test_dir_is_created_but_never_through_a_symlink(tmp_path: P
 
 def test_source_changes_are_allowed_only_by_an_explicit_runner_setting() -> None:
     """HANDOFF_ALLOW_SOURCE_CHANGES defaults to false and reads true from the environment."""
-    from services.runners.openhands.settings import RunnerSettings
+    from handoff.runners.openhands.settings import RunnerSettings
 
     assert not RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "true"}).allow_source_changes
     env = {"HANDOFF_SCRIPTED_MODEL": "true", "HANDOFF_ALLOW_SOURCE_CHANGES": "true"}

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 import structlog
 
-from services.runners.openhands import OpenHandsTestRunner
-from services.runners.openhands.settings import LlmSettings, RunnerSettings
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.runners.openhands.settings import LlmSettings, RunnerSettings
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,7 @@ import asyncio
 import nats.errors
 import pytest
 
-from services.runners.openhands.progress import ProgressPump
+from handoff.runners.openhands.progress import ProgressPump
 
 
 def keep(text: str) -> str:

@@ -8,15 +8,15 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES
-from services.runners.base import PermanentFailure
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import ChatRequest, Reply
-from services.scripted_model.scripts import Script, create_file, finish, run
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES
+from handoff.runners.base import PermanentFailure
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.events import ErrorCode
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Reply
+from handoff.scripted_model.scripts import Script, create_file, finish, run
 from tests.runners.conftest import ENV_PROJECT, ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
 
 TARGET = "wordfreq/counting.py"

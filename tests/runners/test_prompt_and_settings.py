@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from schemas.events import GenerateTests, SourceSnapshot
-from services.common.env import SettingsError
-from services.runners.openhands.prompt import assign_test_files, conventions, parse_targets, task_prompt
-from services.runners.openhands.settings import RunnerSettings
+from handoff.common.env import SettingsError
+from handoff.runners.openhands.prompt import assign_test_files, conventions, parse_targets, task_prompt
+from handoff.runners.openhands.settings import RunnerSettings
+from handoff.schemas.events import GenerateTests, SourceSnapshot
 from tests.runners.conftest import API_KEY, SAMPLE
 
 SOURCE = SourceSnapshot(digest="a" * 64, size_bytes=1, files=1)

@@ -12,15 +12,15 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import RoundCounts, TargetQuality, Verdict
-from schemas.topology import Topology
-from services.artifacts.snapshots import materialize_snapshot, upload_snapshot
-from services.artifacts.store import get_artifact
-from services.assurance import generated_source
-from services.assurance.settings import AssuranceSettings
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.scripts import Script, create_file, finish
+from handoff.artifacts.snapshots import materialize_snapshot, upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.assurance import generated_source
+from handoff.assurance.settings import AssuranceSettings
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.events import RoundCounts, TargetQuality, Verdict
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.scripts import Script, create_file, finish
 from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
 
 GRADING = Path(__file__).parents[1] / "assurance" / "projects"

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer, Slow
-from services.scripted_model.scripts import Script, finish, run
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer, Slow
+from handoff.scripted_model.scripts import Script, finish, run
 from tests.runners.conftest import ProgressLog, llm_settings, make_ctx, runner_settings
 from tests.support.nats import eventually
 

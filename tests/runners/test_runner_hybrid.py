@@ -8,12 +8,12 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.artifacts.store import get_artifact
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ChatRequest, ScriptedModelServer
-from services.scripted_model.scripts import Script, finish, run
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ChatRequest, ScriptedModelServer
+from handoff.scripted_model.scripts import Script, finish, run
 from tests.runners.conftest import TEST_FILE, ProgressLog, llm_settings, make_ctx, runner_settings
 
 pytestmark = pytest.mark.slow

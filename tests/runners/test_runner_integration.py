@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.artifacts.snapshots import materialize_snapshot, upload_snapshot
-from services.artifacts.store import get_artifact
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.scripts import Script, create_file, finish, run, view
+from handoff.artifacts.snapshots import materialize_snapshot, upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.scripts import Script, create_file, finish, run, view
 from tests.runners.conftest import (
     PASSING_TEST,
     TARGET,

@@ -10,15 +10,15 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.artifacts.store import get_artifact
-from services.offline_engine.policy import OfflineEnginePolicy
-from services.offline_engine.settings import OfflineEngineSettings
-from services.runners.base import TaskFailure
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.offline_engine.policy import OfflineEnginePolicy
+from handoff.offline_engine.settings import OfflineEngineSettings
+from handoff.runners.base import TaskFailure
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.events import ErrorCode
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
 from tests.runners.conftest import ProgressLog, llm_settings, make_ctx, runner_settings
 
 pytestmark = pytest.mark.slow

@@ -7,14 +7,14 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode, SourceSnapshot
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.artifacts.store import get_artifact
-from services.runners.base import PermanentFailure, TransientFailure
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import Fail, ScriptedModelServer
-from services.scripted_model.scripts import Script, create_file, finish, replace_in_file, run
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.runners.base import PermanentFailure, TransientFailure
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.events import ErrorCode, SourceSnapshot
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import Fail, ScriptedModelServer
+from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file, run
 from tests.runners.conftest import (
     FAILING_TEST,
     ONLY_FAILING_TEST,
@@ -182,7 +182,7 @@ async def test_an_unreachable_llm_is_retried_then_fails_as_llm_unavailable(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, unused_tcp_port: int
 ) -> None:
     """Connection refused: the SDK retries (reported as progress), then a transient LLM_UNAVAILABLE."""
-    from services.runners.openhands.settings import RunnerSettings  # noqa: F401  (type of the settings)
+    from handoff.runners.openhands.settings import RunnerSettings  # noqa: F401  (type of the settings)
 
     llm = llm_settings(f"http://127.0.0.1:{unused_tcp_port}/v1", retries=2)
     progress = ProgressLog()

@@ -14,13 +14,13 @@ import msgspec
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.runners.openhands import OpenHandsTestRunner
-from services.sandbox import SandboxMode, SandboxSettings
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import ChatRequest, Reply
-from services.scripted_model.scripts import Script, create_file, finish, run
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.sandbox import SandboxMode, SandboxSettings
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Reply
+from handoff.scripted_model.scripts import Script, create_file, finish, run
 from tests.runners.conftest import (
     API_KEY,
     PASSING_TEST,

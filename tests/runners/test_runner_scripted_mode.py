@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.artifacts.store import get_artifact
-from services.runners.openhands import OpenHandsTestRunner
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.topology import Topology
 from tests.runners.conftest import ProgressLog, make_ctx
 
 

@@ -11,13 +11,13 @@ import pytest
 import structlog
 from nats.js import JetStreamContext
 
-from schemas.topology import Topology
-from services.artifacts.snapshots import upload_snapshot
-from services.runners.base import PermanentFailure
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import Fail, ScriptedModelServer
-from services.scripted_model.replies import ChatRequest, Reply
-from services.scripted_model.scripts import Script, create_file, finish, run
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.runners.base import PermanentFailure
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import Fail, ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Reply
+from handoff.scripted_model.scripts import Script, create_file, finish, run
 from tests.runners.conftest import (
     API_KEY,
     PASSING_TEST,

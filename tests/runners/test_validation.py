@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from services.runners.openhands import workspace as ws
-from services.runners.openhands.validation import ValidationReport, select_test_files, validate
+from handoff.runners.openhands import workspace as ws
+from handoff.runners.openhands.validation import ValidationReport, select_test_files, validate
 from tests.runners.conftest import FAILING_TEST, PASSING_TEST, SAMPLE, TARGET, TEST_FILE, task_sandbox
 
 PARTIAL_TEST = "from shapes.geometry import area\n\n\ndef test_area():\n    assert area(2, 3) == 6\n"

@@ -7,7 +7,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from services.runners.openhands import workspace as ws
+from handoff.runners.openhands import workspace as ws
 from tests.runners.conftest import SAMPLE, task_sandbox
 from tests.support.nats import eventually
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from services.sandbox import Sandbox, SandboxMode, SandboxSettings, end_process_trees, probe, secret_files
+from handoff.sandbox import Sandbox, SandboxMode, SandboxSettings, end_process_trees, probe, secret_files
 
 ENV = {"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"}
 

@@ -10,14 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from services.broker.embedded import EmbeddedNats
-from services.demo.run import choose_sandbox
+from handoff.broker.embedded import EmbeddedNats
+from handoff.demo.run import choose_sandbox
 from tests.generator.processes import replica_env
 
 
 def handoff(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "services.cli.main", *args], env=env, capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "handoff.cli.main", *args], env=env, capture_output=True, text=True, timeout=120,
         check=False,
     )  # fmt: skip
 

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from services.runners.openhands.prompt import Assignment, task_prompt
-from services.scripted_model import Fail, ScriptedModelServer, ToolCall
-from services.scripted_model.policies import TestWriterPolicy, module_name
-from services.scripted_model.replies import SCRIPTED_FINGERPRINT, ChatRequest
-from services.scripted_model.scripts import Script, create_file, finish, run
+from handoff.runners.openhands.prompt import Assignment, task_prompt
+from handoff.scripted_model import Fail, ScriptedModelServer, ToolCall
+from handoff.scripted_model.policies import TestWriterPolicy, module_name
+from handoff.scripted_model.replies import SCRIPTED_FINGERPRINT, ChatRequest
+from handoff.scripted_model.scripts import Script, create_file, finish, run
 
 TERMINAL = {
     "type": "function",
@@ -111,7 +111,7 @@ async def test_provider_errors_and_wrong_keys_get_provider_status_codes() -> Non
 
 def test_the_test_writer_policy_creates_each_test_file_then_runs_them_then_finishes(tmp_path: Any) -> None:
     """Read from the runner's prompt: one create per target at its test path, a pytest run, finish."""
-    from schemas.events import GenerateTests, SourceSnapshot
+    from handoff.schemas.events import GenerateTests, SourceSnapshot
 
     payload = GenerateTests(source=SourceSnapshot(digest="a" * 64, size_bytes=1, files=1), targets=["src/pkg/calc.py"])
     prompt = task_prompt(payload, tmp_path, [Assignment("src/pkg/calc.py", "tests/test_calc.py")])
@@ -141,7 +141,7 @@ def test_module_names_follow_python_import_rules(target: str, module: str) -> No
 
 def test_the_test_writer_policy_takes_canned_bodies_from_an_answers_dir(tmp_path: Any) -> None:
     """A file at answers_dir/<target> is written verbatim as that target's test."""
-    from schemas.events import GenerateTests, SourceSnapshot
+    from handoff.schemas.events import GenerateTests, SourceSnapshot
 
     (tmp_path / "answers" / "pkg").mkdir(parents=True)
     (tmp_path / "answers" / "pkg" / "calc.py").write_text("def test_canned():\n    assert True\n")

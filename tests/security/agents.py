@@ -12,11 +12,11 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import GenerateTests, SourceSnapshot
-from services.generator import Generator
-from services.runners.openhands import OpenHandsTestRunner
-from services.scripted_model import ScriptedModelServer
+from handoff.generator import Generator
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas import names
+from handoff.schemas.events import GenerateTests, SourceSnapshot
+from handoff.scripted_model import ScriptedModelServer
 from tests.generator.support import replica
 from tests.runners.conftest import SAMPLE, llm_settings, runner_settings
 

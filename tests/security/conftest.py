@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import Say
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import Say
 from tests.collector.conftest import collector_settings, running_collector, topology_params
 from tests.runners.conftest import API_KEY
 

@@ -13,9 +13,9 @@ import sys
 
 from nats.js.api import ConsumerConfig
 
-from schemas import names
-from schemas.topology import Topology
-from services.broker.provision import Action, apply_topology
+from handoff.broker.provision import Action, apply_topology
+from handoff.schemas import names
+from handoff.schemas.topology import Topology
 from tests.deploy.conftest import admin, applied, collector, generator, pipeline, secured_server
 from tests.deploy.roles import RoleClient, inbox_prefix
 from tests.deploy.servers import ROLE_PASSWORDS, NatsProcess
@@ -112,7 +112,7 @@ async def test_a_generator_refuses_to_start_on_a_drifted_consumer_naming_topolog
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
-        "services.cli.main",
+        "handoff.cli.main",
         "generator",
         env=_generator_env(secured_server),
         stdout=asyncio.subprocess.PIPE,

@@ -10,16 +10,16 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import TaskStatus, TestGenerationResult
-from schemas.records import TaskState
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient
-from services.common.settings import NatsSettings
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import ChatRequest, Reply, Say
-from services.scripted_model.scripts import Script, create_file, finish, run
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient
+from handoff.common.settings import NatsSettings
+from handoff.schemas import names
+from handoff.schemas.events import TaskStatus, TestGenerationResult
+from handoff.schemas.records import TaskState
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Reply, Say
+from handoff.scripted_model.scripts import Script, create_file, finish, run
 from tests.collector.conftest import RunningCollector
 from tests.collector.probes import task_record
 from tests.generator.processes import ReplicaProcess

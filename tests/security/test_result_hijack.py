@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from schemas import names
-from schemas.codec import Decoder, encode
-from schemas.events import DeadLettered, DeadLetterReason, ErrorCode, Sleep, TaskStatus, TaskSubmitted
-from services.client.client import HandoffClient
-from services.client.errors import TaskIdTaken
-from services.client.settings import ClientSettings
-from services.common.clock import utcnow
+from handoff.client.client import HandoffClient
+from handoff.client.errors import TaskIdTaken
+from handoff.client.settings import ClientSettings
+from handoff.common.clock import utcnow
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder, encode
+from handoff.schemas.events import DeadLettered, DeadLetterReason, ErrorCode, Sleep, TaskStatus, TaskSubmitted
 from tests.deploy.conftest import admin, applied, collector, generator, pipeline, secured_server
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NatsProcess

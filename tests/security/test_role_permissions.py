@@ -9,9 +9,9 @@ from __future__ import annotations
 import pytest
 from nats.js.api import StreamConfig
 
-from schemas import names
-from schemas.names import EventType
-from schemas.topology import Topology
+from handoff.schemas import names
+from handoff.schemas.names import EventType
+from handoff.schemas.topology import Topology
 from tests.deploy.conftest import admin, applied, collector, generator, pipeline, secured_server
 from tests.deploy.roles import RoleClient
 from tests.support.nats import eventually

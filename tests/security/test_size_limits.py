@@ -10,15 +10,15 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import ErrorCode, GenerateTests, RefusalReason, TaskStatus, TestGenerationResult
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient, SubmitError
-from services.common.settings import NatsSettings
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import Say
-from services.scripted_model.scripts import Script, create_file, finish, run
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient, SubmitError
+from handoff.common.settings import NatsSettings
+from handoff.schemas import names
+from handoff.schemas.events import ErrorCode, GenerateTests, RefusalReason, TaskStatus, TestGenerationResult
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import Say
+from handoff.scripted_model.scripts import Script, create_file, finish, run
 from tests.runners.conftest import PASSING_TEST, SAMPLE, TARGET, TEST_FILE, in_workspace
 from tests.security.agents import Member, agent_replica, sample_members, store_raw_snapshot, tarball
 

@@ -9,17 +9,17 @@ from pathlib import Path
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.events import ErrorCode, RefusalReason, TaskFinished, TaskStatus, TestGenerationResult
-from schemas.records import TaskRecord, TaskState
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient
-from services.common.settings import NatsSettings
-from services.sandbox import SandboxMode, SandboxSettings
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import ChatRequest, Reply
-from services.scripted_model.scripts import Script, create_file, finish, run, view
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient
+from handoff.common.settings import NatsSettings
+from handoff.sandbox import SandboxMode, SandboxSettings
+from handoff.schemas import names
+from handoff.schemas.events import ErrorCode, RefusalReason, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.records import TaskRecord, TaskState
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import ChatRequest, Reply
+from handoff.scripted_model.scripts import Script, create_file, finish, run, view
 from tests.collector.conftest import RunningCollector
 from tests.collector.probes import task_record
 from tests.runners.conftest import API_KEY, PASSING_TEST, SAMPLE, TARGET, TEST_FILE, in_workspace

@@ -11,16 +11,16 @@ import pytest
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from schemas import names
-from schemas.codec import Decoder
-from schemas.events import DeadLetterReason, ErrorCode, GenerateTests, TaskStatus, TaskSubmitted
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import ClientSettings, HandoffClient, SubmitError
-from services.common.clock import utcnow
-from services.common.settings import NatsSettings
-from services.scripted_model import ScriptedModelServer
-from services.scripted_model.replies import Say
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import ClientSettings, HandoffClient, SubmitError
+from handoff.common.clock import utcnow
+from handoff.common.settings import NatsSettings
+from handoff.schemas import names
+from handoff.schemas.codec import Decoder
+from handoff.schemas.events import DeadLetterReason, ErrorCode, GenerateTests, TaskStatus, TaskSubmitted
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.replies import Say
 from tests.generator.support import dead_letters, finished_events, replica, started_events
 from tests.runners.conftest import SAMPLE, TARGET
 from tests.security.agents import Member, agent_replica, sample_members, store_raw_snapshot, tarball

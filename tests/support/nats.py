@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
-from schemas.topology import TopologyParams
+from handoff.schemas.topology import TopologyParams
 
 # Short timings so redelivery and heartbeats can be observed in seconds.
 FAST_TOPOLOGY = TopologyParams(

@@ -6,7 +6,7 @@ from datetime import UTC, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from schemas import events as ev
+from handoff.schemas import events as ev
 
 idents = st.from_regex(r"\A[A-Za-z0-9][A-Za-z0-9_-]{0,63}\Z")
 segments = st.from_regex(r"\A[A-Za-z0-9_][A-Za-z0-9_.-]{0,15}\Z").filter(lambda s: s not in {".", ".."})

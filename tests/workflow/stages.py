@@ -5,8 +5,8 @@ from __future__ import annotations
 import asyncio
 from datetime import datetime
 
-from services.common.clock import utcnow
-from services.workflow.runner import StageContext
+from handoff.common.clock import utcnow
+from handoff.workflow.runner import StageContext
 
 STARTED: dict[str, datetime] = {}
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from services.workflow.config import Mode, StageKind, WorkflowConfigError, WorkflowSpec, parse_workflow
-from services.workflow.discovery import discover_targets
-from services.workflow.prediction import predict_wall_s
+from handoff.workflow.config import Mode, StageKind, WorkflowConfigError, WorkflowSpec, parse_workflow
+from handoff.workflow.discovery import discover_targets
+from handoff.workflow.prediction import predict_wall_s
 
 EXAMPLE = """
 [workflow]

@@ -6,13 +6,13 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from schemas.events import ErrorCode, Sleep, TaskPayload
-from schemas.topology import Topology
-from services.broker.embedded import EmbeddedNats
-from services.client import HandoffClient
-from services.workflow.backend import ClientBackend
-from services.workflow.config import Mode, parse_workflow
-from services.workflow.runner import WorkflowRunner
+from handoff.broker.embedded import EmbeddedNats
+from handoff.client import HandoffClient
+from handoff.schemas.events import ErrorCode, Sleep, TaskPayload
+from handoff.schemas.topology import Topology
+from handoff.workflow.backend import ClientBackend
+from handoff.workflow.config import Mode, parse_workflow
+from handoff.workflow.runner import WorkflowRunner
 from tests.collector.conftest import RunningCollector
 from tests.generator.support import replica
 from tests.workflow.stages import STARTED

@@ -3,7 +3,7 @@
 Importing this package is cheap; the agent SDK is imported on the first task (once per process).
 """
 
-from services.runners.openhands.runner import OpenHandsTestRunner
-from services.runners.openhands.settings import LlmSettings, RunnerSettings
+from handoff.runners.openhands.runner import OpenHandsTestRunner
+from handoff.runners.openhands.settings import LlmSettings, RunnerSettings
 
 __all__ = ["LlmSettings", "OpenHandsTestRunner", "RunnerSettings"]

@@ -15,18 +15,18 @@ from pathlib import Path
 
 import msgspec
 
-from schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
-from services.assurance import coverage_delta, results
-from services.assurance.coverage_runs import TargetCoverage
-from services.assurance.errors import AssuranceError
-from services.assurance.execute import Exec, subprocess_exec
-from services.assurance.filters import FilterReport, judge_tests
-from services.assurance.mutation import MutationReport, mutation_score
-from services.assurance.settings import AssuranceSettings
-from services.assurance.testbed import TestBed
-from services.runners.openhands import workspace as ws
-from services.runners.openhands.changes import ChangeSet
-from services.sandbox import Sandbox
+from handoff.assurance import coverage_delta, results
+from handoff.assurance.coverage_runs import TargetCoverage
+from handoff.assurance.errors import AssuranceError
+from handoff.assurance.execute import Exec, subprocess_exec
+from handoff.assurance.filters import FilterReport, judge_tests
+from handoff.assurance.mutation import MutationReport, mutation_score
+from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.testbed import TestBed
+from handoff.runners.openhands import workspace as ws
+from handoff.runners.openhands.changes import ChangeSet
+from handoff.sandbox import Sandbox
+from handoff.schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
 
 
 def sandboxed_exec(sandbox: Sandbox, writable: Sequence[Path]) -> Exec:

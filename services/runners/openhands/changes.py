@@ -23,9 +23,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from schemas.events import RefusalReason, RefusedChange
-from services.runners.openhands.secret_scan import SecretScanner
-from services.runners.openhands.workspace import Change
+from handoff.runners.openhands.secret_scan import SecretScanner
+from handoff.runners.openhands.workspace import Change
+from handoff.schemas.events import RefusalReason, RefusedChange
 
 SKIPPED_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"})
 """Never compared: caches and a git dir are not part of a patch."""

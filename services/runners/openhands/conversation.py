@@ -29,12 +29,12 @@ from openhands.sdk.llm.exceptions import (
     LLMTimeoutError,
 )
 
-from schemas.events import ErrorCode, LlmUsage
-from services.common.secrets import process_redactor
-from services.runners.base import PermanentFailure, TaskFailure, TransientFailure
-from services.runners.openhands.settings import LlmSettings
-from services.runners.openhands.tools import tool_specs
-from services.runners.openhands.workspace import TaskDirs
+from handoff.common.secrets import process_redactor
+from handoff.runners.base import PermanentFailure, TaskFailure, TransientFailure
+from handoff.runners.openhands.settings import LlmSettings
+from handoff.runners.openhands.tools import tool_specs
+from handoff.runners.openhands.workspace import TaskDirs
+from handoff.schemas.events import ErrorCode, LlmUsage
 
 Emit = Callable[[str, str], None]
 INTERRUPT_GRACE_S = 0.5

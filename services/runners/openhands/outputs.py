@@ -11,11 +11,11 @@ from pathlib import Path
 
 from nats.js import JetStreamContext
 
-from schemas.events import ArtifactRef, RefusedChange
-from services.artifacts.settings import artifact_max_bytes_from_env
-from services.artifacts.store import put_artifact
-from services.runners.openhands.validation import ValidationReport
-from services.runners.openhands.workspace import Change
+from handoff.artifacts.settings import artifact_max_bytes_from_env
+from handoff.artifacts.store import put_artifact
+from handoff.runners.openhands.validation import ValidationReport
+from handoff.runners.openhands.workspace import Change
+from handoff.schemas.events import ArtifactRef, RefusedChange
 
 UNSANDBOXED_NOTE = "UNSANDBOXED: the agent and its tests ran without a sandbox (HANDOFF_SANDBOX=none)."
 

@@ -14,7 +14,7 @@ from types import TracebackType
 import nats.errors
 import structlog
 
-from services.common.secrets import Redactor
+from handoff.common.secrets import Redactor
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from schemas.events import GenerateTests
+from handoff.schemas.events import GenerateTests
 
 TARGETS_HEADER = "Targets (module -> test file to write):"
 WORKSPACE_LABEL = "Workspace:"

@@ -19,17 +19,17 @@ import msgspec
 import structlog
 from pydantic import SecretStr
 
-from schemas.events import ErrorCode, GenerateTests, TestGenerationResult
-from services.common.secrets import process_redactor
-from services.environments import ProjectEnvironments, Wrap
-from services.runners.base import PermanentFailure, TaskContext, TaskFailure
-from services.runners.openhands.progress import ProgressPump
-from services.runners.openhands.sdk import load_sdk
-from services.runners.openhands.settings import SCRIPTED_MODEL_NAME, RunnerSettings
-from services.runners.openhands.task_run import TaskRun
-from services.sandbox import Sandbox, secret_files
-from services.scripted_model.replies import Policy
-from services.scripted_model.server import ScriptedModelServer
+from handoff.common.secrets import process_redactor
+from handoff.environments import ProjectEnvironments, Wrap
+from handoff.runners.base import PermanentFailure, TaskContext, TaskFailure
+from handoff.runners.openhands.progress import ProgressPump
+from handoff.runners.openhands.sdk import load_sdk
+from handoff.runners.openhands.settings import SCRIPTED_MODEL_NAME, RunnerSettings
+from handoff.runners.openhands.task_run import TaskRun
+from handoff.sandbox import Sandbox, secret_files
+from handoff.schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from handoff.scripted_model.replies import Policy
+from handoff.scripted_model.server import ScriptedModelServer
 
 log = structlog.get_logger(__name__)
 
@@ -116,7 +116,7 @@ class OpenHandsTestRunner:
         llm = self.settings.llm
         if self.settings.scripted_model or self.settings.max_budget_usd is None or llm.input_cost_per_token:
             return
-        from services.runners.openhands.pricing import unpriced_models
+        from handoff.runners.openhands.pricing import unpriced_models
 
         if missing := unpriced_models(llm.models):
             log.warning(
@@ -130,16 +130,16 @@ class OpenHandsTestRunner:
 
     def _default_policy(self) -> Policy:
         if self.settings.offline_engine is not None:
-            from services.offline_engine.policy import OfflineEnginePolicy
+            from handoff.offline_engine.policy import OfflineEnginePolicy
 
             return OfflineEnginePolicy(self.settings.offline_engine)
-        from services.scripted_model.policies import TestWriterPolicy
+        from handoff.scripted_model.policies import TestWriterPolicy
 
         return TestWriterPolicy(answers_dir=self.settings.scripted_answers_dir)
 
     def _llms(self, emit: Callable[[str, str], None]) -> list[Any]:
         """New LLM objects for one task: the primary model and its fallbacks, or the scripted model."""
-        from services.runners.openhands.conversation import build_llm
+        from handoff.runners.openhands.conversation import build_llm
 
         llm = self.settings.llm
         if not self.settings.scripted_model:

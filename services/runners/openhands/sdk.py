@@ -23,4 +23,4 @@ def load_sdk() -> None:
     with _lock:
         for key, value in SDK_ENV.items():
             os.environ.setdefault(key, value)
-        import services.runners.openhands.conversation  # noqa: F401  (imports the SDK and the tools)
+        import handoff.runners.openhands.conversation  # noqa: F401  (imports the SDK and the tools)

@@ -34,7 +34,7 @@ from detect_secrets.plugins.stripe import StripeDetector
 from detect_secrets.plugins.telegram_token import TelegramBotTokenDetector
 from detect_secrets.plugins.twilio import TwilioKeyDetector
 
-from services.common.secrets import Redactor
+from handoff.common.secrets import Redactor
 
 PLUGINS: tuple[type[BasePlugin], ...] = (
     ArtifactoryDetector,

@@ -14,11 +14,11 @@ from pathlib import Path
 import msgspec
 from pydantic import SecretStr
 
-from services.assurance.settings import AssuranceSettings
-from services.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
-from services.environments.settings import EnvSettings
-from services.offline_engine.settings import OfflineEngineSettings
-from services.sandbox import SandboxSettings
+from handoff.assurance.settings import AssuranceSettings
+from handoff.common.env import SettingsError, env_bool, env_float, env_int, env_list, env_str
+from handoff.environments.settings import EnvSettings
+from handoff.offline_engine.settings import OfflineEngineSettings
+from handoff.sandbox import SandboxSettings
 
 SCRIPTED_MODEL_NAME = "openai/handoff-scripted"
 

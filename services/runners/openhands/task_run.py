@@ -16,37 +16,37 @@ from typing import TYPE_CHECKING
 import nats.errors
 import structlog
 
-from schemas.events import ErrorCode, GenerateTests, ProjectEnvironment, RefusalReason, TestGenerationResult
-from services.artifacts.errors import ArtifactTooLarge, BucketMissing, SnapshotCorrupt, SnapshotMissing
-from services.artifacts.settings import artifact_max_bytes_from_env
-from services.artifacts.snapshots import materialize_snapshot
-from services.assurance.errors import AssuranceError
-from services.common.secrets import Redactor, process_redactor
-from services.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
-from services.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT
-from services.runners.base import PermanentFailure, TaskContext, TransientFailure
-from services.runners.openhands import changes
-from services.runners.openhands import workspace as ws
-from services.runners.openhands.assure import Assurance
-from services.runners.openhands.changes import ChangePolicy, ChangeSet
-from services.runners.openhands.outputs import Outputs, store_outputs, summarize
-from services.runners.openhands.progress import ProgressPump
-from services.runners.openhands.prompt import (
+from handoff.artifacts.errors import ArtifactTooLarge, BucketMissing, SnapshotCorrupt, SnapshotMissing
+from handoff.artifacts.settings import artifact_max_bytes_from_env
+from handoff.artifacts.snapshots import materialize_snapshot
+from handoff.assurance.errors import AssuranceError
+from handoff.common.secrets import Redactor, process_redactor
+from handoff.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
+from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT
+from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
+from handoff.runners.openhands import changes
+from handoff.runners.openhands import workspace as ws
+from handoff.runners.openhands.assure import Assurance
+from handoff.runners.openhands.changes import ChangePolicy, ChangeSet
+from handoff.runners.openhands.outputs import Outputs, store_outputs, summarize
+from handoff.runners.openhands.progress import ProgressPump
+from handoff.runners.openhands.prompt import (
     assign_test_files,
     coverage_prompt,
     feedback_prompt,
     mutation_prompt,
     task_prompt,
 )
-from services.runners.openhands.secret_scan import SecretScanner
-from services.runners.openhands.settings import RunnerSettings
-from services.runners.openhands.validation import ValidationReport, select_test_files, validate
-from services.sandbox import Sandbox
+from handoff.runners.openhands.secret_scan import SecretScanner
+from handoff.runners.openhands.settings import RunnerSettings
+from handoff.runners.openhands.validation import ValidationReport, select_test_files, validate
+from handoff.sandbox import Sandbox
+from handoff.schemas.events import ErrorCode, GenerateTests, ProjectEnvironment, RefusalReason, TestGenerationResult
 
 if TYPE_CHECKING:  # the SDK is imported lazily, on the first task
     from openhands.sdk import LLM
 
-    from services.runners.openhands.conversation import AgentSession
+    from handoff.runners.openhands.conversation import AgentSession
 
 log = structlog.get_logger(__name__)
 # a round that ends so does not lose an earlier validated round: the task returns that round's state
@@ -94,7 +94,7 @@ class TaskRun:
             await self._cleanup()
 
     async def _execute(self) -> TestGenerationResult:
-        from services.runners.openhands.conversation import AgentSession
+        from handoff.runners.openhands.conversation import AgentSession
 
         payload, emit = self.payload, self.pump.emit
         dirs = self.dirs = ws.TaskDirs.create(self.settings.workspace_root, self.ctx.task.task_id, self.ctx.attempt)

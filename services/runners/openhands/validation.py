@@ -19,10 +19,10 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from schemas.events import TargetCoverage
-from services.common.secrets import process_redactor
-from services.runners.openhands.workspace import Change, TaskDirs
-from services.sandbox import Sandbox, end_process_trees
+from handoff.common.secrets import process_redactor
+from handoff.runners.openhands.workspace import Change, TaskDirs
+from handoff.sandbox import Sandbox, end_process_trees
+from handoff.schemas.events import TargetCoverage
 
 PYTEST_EXIT = {
     2: "the test run was interrupted (usually an import or collection error)",

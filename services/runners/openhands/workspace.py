@@ -27,7 +27,7 @@ from pathlib import Path
 
 import structlog
 
-from services.sandbox import Sandbox, end_process_trees
+from handoff.sandbox import Sandbox, end_process_trees
 
 log = structlog.get_logger(__name__)
 

