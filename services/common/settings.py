@@ -9,7 +9,6 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import msgspec
-import platformdirs
 
 from handoff.common.env import SettingsError, env_bool, env_float, env_floats, env_int, env_str
 from handoff.schemas.topology import TopologyParams
@@ -65,6 +64,8 @@ class EmbeddedSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> EmbeddedSettings:
+        import platformdirs  # on first use: the light client reads settings without needing it
+
         default_dir = Path(platformdirs.user_data_dir("handoff")) / "nats"
         data_dir = env_str("HANDOFF_DATA_DIR", None, env)
         return cls(

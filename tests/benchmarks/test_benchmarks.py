@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import environments, long_tasks, memory, roundtrip, sandbox, scale_out, workflow
+from benchmarks import client_install, environments, long_tasks, memory, roundtrip, sandbox, scale_out, workflow
 from benchmarks.harness import machine
 
 Table = list[dict[str, str]]
@@ -151,3 +151,16 @@ async def test_environments_prints_baseline_cold_and_warm_builds_with_ratios() -
     assert number(rows[0]["x baseline"]) == 1.0
     assert all(number(r["median s"]) >= 0 and number(r["x baseline"]) >= 0 for r in rows)
     assert "warm reuse: median" in text and "goal <= 1 s" in text
+
+
+@pytest.mark.slow
+def test_client_install_times_the_light_client_against_its_dependencies_and_sizes_both_installs() -> None:
+    """Baseline, client import, CLI and start-up rows with ratios; no agent module in the light install."""
+    text = client_install.main(repeats=1)
+    check_common(text)
+    timings, sizes = tables(text)
+    assert number(timings[0]["x baseline"]) == 1.0 and timings[0]["what"].startswith("baseline")
+    assert "handoff.client" in timings[1]["what"] and number(timings[1]["median s"]) > 0
+    assert len(timings) == 5 and all(number(r["x baseline"]) > 0 for r in timings)
+    assert 0 < number(sizes[0]["site-packages MiB"]) < number(sizes[1]["site-packages MiB"])
+    assert "agent stack modules in the light install: none" in text
