@@ -8,7 +8,6 @@ from handoff.environments.errors import (
     InstallFailed,
     PythonNotFound,
 )
-from handoff.environments.installer import Wrap
 from handoff.environments.settings import EnvSettings
 
 __all__ = [
@@ -20,6 +19,5 @@ __all__ = [
     "ProjectEnv",
     "ProjectEnvironments",
     "PythonNotFound",
-    "Wrap",
     "environment_key",
 ]

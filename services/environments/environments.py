@@ -20,10 +20,12 @@ import structlog
 
 from handoff.environments.cache import EnvCache, Lease
 from handoff.environments.index import IndexConfig, index_config
-from handoff.environments.installer import TOOL_PACKAGES, Installer, Wrap, find_uv
+from handoff.environments.installer import TOOL_PACKAGES, Installer, find_uv
 from handoff.environments.metadata import Dependencies, read_dependencies
 from handoff.environments.python import Interpreter, resolve_python
+from handoff.environments.sandbox import InstallSandbox
 from handoff.environments.settings import EnvSettings
+from handoff.sandbox import Sandbox
 
 log = structlog.get_logger(__name__)
 
@@ -65,12 +67,13 @@ def environment_key(interpreter: Interpreter, deps: Dependencies, extra_packages
 
 class ProjectEnvironments:
     def __init__(
-        self, settings: EnvSettings, *, wrap: Wrap | None = None, pip_config: Mapping[str, str] | None = None
+        self, settings: EnvSettings, *, sandbox: Sandbox | None = None, pip_config: Mapping[str, str] | None = None
     ) -> None:
+        """``sandbox``: where builds run (the task sandbox; see sandbox.py); None runs them unsandboxed."""
         self.settings = settings
         self.uv = find_uv(settings.uv)
         self.cache = EnvCache(settings.cache_root, max_bytes=settings.cache_max_bytes)
-        self._wrap = wrap
+        self._sandbox = InstallSandbox(sandbox) if sandbox is not None and sandbox.enabled else None
         self._pip_config = pip_config
         self._index: IndexConfig | None = None
         self._index_lock = asyncio.Lock()
@@ -103,7 +106,7 @@ class ProjectEnvironments:
         extra = tuple(extra_packages)
         key = environment_key(interpreter, deps, extra)
         installer = Installer(uv=self.uv, index=await self.index(), timeout_s=self.settings.build_timeout_s,
-                              max_output_chars=self.settings.max_output_chars, wrap=self._wrap)  # fmt: skip
+                              max_output_chars=self.settings.max_output_chars, sandbox=self._sandbox)  # fmt: skip
 
         async def build(dest: Path) -> dict[str, object]:
             if on_build is not None:

@@ -1,8 +1,9 @@
 """The uv calls that build one environment: ``uv venv`` then ``uv pip install`` of the requirements.
 
-Every command goes through ``wrap`` (identity by default) before it runs, so a sandbox can put its own command in
-front (for example one that grants network access to the installer only). The installer gets a small environment
-of its own, never the worker's: build scripts of source distributions run inside it.
+Build scripts of source distributions run inside these calls, so each runs in the task sandbox when one is given
+(``sandbox.py``): it can write only the environment being built and uv's package cache, reach the network only
+when the index is not a local folder, and never sees the worker's environment, home, files or processes. Without
+a sandbox (``HANDOFF_SANDBOX=none``) it still gets a small environment of its own, never the worker's.
 """
 
 from __future__ import annotations
@@ -13,13 +14,13 @@ import re
 import shutil
 import signal
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
 from handoff.environments.errors import IndexUnreachable, InstallFailed
 from handoff.environments.index import IndexConfig
+from handoff.environments.sandbox import InstallSandbox
 
-Wrap = Callable[[list[str]], list[str]]
 # what the installer always adds: the runner validates with ``python -m coverage run -m pytest``
 TOOL_PACKAGES = ("pytest", "coverage")
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "UV_CACHE_DIR", "UV_HTTP_RETRIES", "UV_HTTP_TIMEOUT",
@@ -45,13 +46,19 @@ def find_uv(configured: str | None = None) -> str:
 
 class Installer:
     def __init__(
-        self, *, uv: str, index: IndexConfig, timeout_s: float, max_output_chars: int, wrap: Wrap | None = None
+        self,
+        *,
+        uv: str,
+        index: IndexConfig,
+        timeout_s: float,
+        max_output_chars: int,
+        sandbox: InstallSandbox | None = None,
     ) -> None:
         self.uv = uv
         self.index = index
         self.timeout_s = timeout_s
         self.max_output_chars = max_output_chars
-        self.wrap: Wrap = wrap or (lambda argv: argv)
+        self.sandbox = sandbox
 
     def environ(self) -> dict[str, str]:
         env = {name: os.environ[name] for name in PASSED_THROUGH if name in os.environ}
@@ -62,16 +69,23 @@ class Installer:
 
     async def build(self, dest: Path, python: Path, requirements: Sequence[str]) -> str:
         """Create a relocatable virtualenv at ``dest`` and install ``requirements`` plus the tool packages."""
+        # it exists before the sandbox that may write only there starts
+        await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
         log = await self._run([self.uv, "venv", "--quiet", "--relocatable", "--no-python-downloads", "--python",
-                               str(python), str(dest)])  # fmt: skip
+                               str(python), str(dest)], dest=dest, python=python)  # fmt: skip
         log += await self._run([self.uv, "pip", "install", "--python", str(dest / "bin" / "python"),
-                                *self.index.uv_options(), *TOOL_PACKAGES, *requirements])  # fmt: skip
+                                *self.index.uv_options(), *TOOL_PACKAGES, *requirements],
+                               dest=dest, python=python)  # fmt: skip
         return log
 
-    async def _run(self, argv: list[str]) -> str:
-        command = self.wrap(argv)
+    async def _run(self, argv: list[str], *, dest: Path, python: Path) -> str:
+        env = self.environ()
+        command, start_env, cwd = argv, env, dest
+        if self.sandbox is not None:
+            launch = self.sandbox.launch(argv, env=env, dest=dest, python=python, uv=Path(self.uv), index=self.index)
+            command, start_env, cwd = launch.argv, launch.env, launch.cwd
         process = await asyncio.create_subprocess_exec(
-            *command, env=self.environ(), stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
+            *command, env=start_env, cwd=cwd, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
             stderr=asyncio.subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
         try:

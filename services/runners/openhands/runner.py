@@ -20,7 +20,7 @@ import structlog
 from pydantic import SecretStr
 
 from handoff.common.secrets import process_redactor
-from handoff.environments import ProjectEnvironments, Wrap
+from handoff.environments import ProjectEnvironments
 from handoff.runners.base import PermanentFailure, TaskContext, TaskFailure
 from handoff.runners.openhands.progress import ProgressPump
 from handoff.runners.openhands.sdk import load_sdk
@@ -35,12 +35,8 @@ log = structlog.get_logger(__name__)
 
 
 class OpenHandsTestRunner:
-    def __init__(
-        self, settings: RunnerSettings, *, scripted_policy: Policy | None = None, env_wrap: Wrap | None = None
-    ) -> None:
+    def __init__(self, settings: RunnerSettings, *, scripted_policy: Policy | None = None) -> None:
         self.settings = settings
-        # env_wrap: a command wrapper (a sandbox granting the installer network access) for environment builds
-        self.environments = ProjectEnvironments(settings.environments, wrap=env_wrap)
         self._scripted_policy = scripted_policy
         self._scripted_server: ScriptedModelServer | None = None
         self._ready = asyncio.Lock()
@@ -52,6 +48,8 @@ class OpenHandsTestRunner:
         self.sandbox = Sandbox.from_settings(
             settings.sandbox, ro_paths=[Path(sys.prefix)], hidden=secret_files(os.environ)
         )
+        # project environments are built in the same sandbox: source distributions run their build scripts there
+        self.environments = ProjectEnvironments(settings.environments, sandbox=self.sandbox)
 
     @classmethod
     def from_env(cls) -> OpenHandsTestRunner:
