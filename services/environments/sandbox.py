@@ -82,4 +82,5 @@ class InstallSandbox:
             writable=[dest, cache],
             readable=readable_paths(index, python=python, uv=uv),
             network=needs_network(index),
+            file_limit=False,  # wheels and their files can be larger than a test run's limit
         )

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from handoff.sandbox.bwrap import bwrap_argv
 from handoff.sandbox.errors import SandboxUnavailable
+from handoff.sandbox.limits import NO_LIMITS, ResourceLimits
 from handoff.sandbox.settings import SandboxMode, SandboxSettings
 
 
@@ -38,12 +39,18 @@ class Sandbox:
         setsid: str | None = None,
         ro_paths: Sequence[Path] = (),
         hidden: Sequence[Path] = (),
+        limits: ResourceLimits = NO_LIMITS,
+        prlimit: str | None = None,
     ) -> None:
         if mode is SandboxMode.BWRAP and (bwrap is None or setsid is None):
             raise ValueError("a bubblewrap sandbox needs the bwrap and setsid binaries")
+        if limits.any and prlimit is None:
+            raise ValueError("resource limits need the prlimit binary")
         self.mode = mode
         self.bwrap = bwrap
         self.setsid = setsid
+        self.limits = limits
+        self.prlimit = prlimit
         self.ro_paths = [Path(sys.base_prefix), *ro_paths]
         self.hidden = list(hidden)
 
@@ -65,7 +72,16 @@ class Sandbox:
         setsid = shutil.which("setsid", path=path) or shutil.which("setsid", path="/usr/bin:/bin")
         if setsid is None:
             raise SandboxUnavailable("the `setsid` binary (util-linux) is not on PATH")
-        return cls(SandboxMode.BWRAP, bwrap=bwrap, setsid=setsid, ro_paths=ro_paths, hidden=hidden)
+        prlimit = None
+        if settings.limits.any:
+            prlimit = shutil.which("prlimit", path=path) or shutil.which("prlimit", path="/usr/bin:/bin")
+            if prlimit is None:
+                raise SandboxUnavailable(
+                    "the `prlimit` binary (util-linux) is not on PATH; it sets the sandbox's resource limits "
+                    "(or set HANDOFF_SANDBOX_MEMORY_MIB=0 and HANDOFF_SANDBOX_FILE_MIB=0)"
+                )
+        return cls(SandboxMode.BWRAP, bwrap=bwrap, setsid=setsid, ro_paths=ro_paths, hidden=hidden,
+                   limits=settings.limits, prlimit=prlimit)  # fmt: skip
 
     @property
     def enabled(self) -> bool:
@@ -73,7 +89,8 @@ class Sandbox:
 
     def with_readable(self, paths: Iterable[Path]) -> Sandbox:
         """The same sandbox with ``paths`` readable too (a task's project environment and its interpreter)."""
-        copy = Sandbox(self.mode, bwrap=self.bwrap, setsid=self.setsid, hidden=self.hidden)
+        copy = Sandbox(self.mode, bwrap=self.bwrap, setsid=self.setsid, hidden=self.hidden, limits=self.limits,
+                       prlimit=self.prlimit)  # fmt: skip
         copy.ro_paths = [*self.ro_paths, *(p for p in paths if p not in self.ro_paths)]
         return copy
 
@@ -87,11 +104,13 @@ class Sandbox:
         readable: Iterable[Path] = (),
         network: bool = False,
         terminal: bool = False,
+        file_limit: bool = True,
     ) -> Launch:
         """``argv`` in a new sandbox where only ``writable`` (plus a private /tmp) can be written.
 
         ``terminal``: the command is an interactive shell on the caller's terminal (it becomes that terminal's
         session leader, so Ctrl-C and job control work); otherwise it runs in a new session without one.
+        ``file_limit``: False lifts the largest-file limit (an installer writing a big wheel); memory stays limited.
         """
         if self.bwrap is None:
             return Launch(argv=list(argv), env=dict(env), cwd=cwd, sandboxed=False)
@@ -106,4 +125,6 @@ class Sandbox:
             network=network,
             terminal_leader=self.setsid if terminal else None,
         )
-        return Launch(argv=full, env={}, cwd=cwd, sandboxed=True)
+        limits = self.limits if file_limit else self.limits.without_file_limit()
+        prefix = limits.prefix(self.prlimit) if self.prlimit is not None else []
+        return Launch(argv=[*prefix, *full], env={}, cwd=cwd, sandboxed=True)
