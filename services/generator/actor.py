@@ -25,6 +25,7 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
+from handoff.broker.batch_get import BatchGet
 from handoff.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
 from handoff.common.secrets import nats_secrets, process_redactor
 from handoff.generator.cancellation import CancelWatcher
@@ -87,7 +88,14 @@ class Generator:
         self._wake = asyncio.Event()  # a slot was freed, or stop() was called
         redact = process_redactor()
         redact.add(*nats_secrets(settings.common.nats))  # its own credentials never travel in its events
-        self._publisher = Publisher(self._js, timeout_s=settings.publish_timeout_s, abort=self._abort, redact=redact)
+        self._batch_get = BatchGet(nc)
+        self._publisher = Publisher(
+            self._js,
+            timeout_s=settings.publish_timeout_s,
+            abort=self._abort,
+            redact=redact,
+            batch_get=self._batch_get,
+        )
         self._dead_letters = DeadLetters(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._cancels = CancelWatcher(nc, on_cancel=self._on_cancel)
         self._queued_cancels = QueuedCancels(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
@@ -109,6 +117,7 @@ class Generator:
             ) from exc
         _refuse_drift(info.config, self.settings)
         ack_wait_s = float(info.config.ack_wait or 30.0)
+        stream = await self._js.stream_info(names.EVENTS_STREAM)
         self._services = Services(
             settings=self.settings,
             nc=self._nc,
@@ -121,6 +130,7 @@ class Generator:
             decoder=Decoder(TaskSubmitted, max_bytes=self.settings.max_submit_bytes),
             ack_wait_s=ack_wait_s,
             max_deliver=int(info.config.max_deliver or -1),
+            duplicate_window_s=float(stream.config.duplicate_window or 0.0),
         )
         self._sub = await self._js.pull_subscribe_bind(names.GENERATOR_CONSUMER, stream=names.EVENTS_STREAM)
         await self._cancels.start()
@@ -300,6 +310,7 @@ class Generator:
             with contextlib.suppress(nats.errors.Error):
                 await self._sub.unsubscribe()
         with contextlib.suppress(nats.errors.Error):
+            await self._batch_get.close()
             await self._cancels.stop()
             await self._queued_cancels.stop()
             await self._dead_letters.stop()

@@ -29,7 +29,7 @@ from nats.js import JetStreamContext
 from nats.js.api import RawStreamMsg
 
 from handoff.common.clock import utcnow
-from handoff.generator.attempts import next_attempt
+from handoff.generator.attempts import UNREAD, Unread, next_attempt
 from handoff.generator.cancellation import reason_of
 from handoff.generator.dead_letters import DeadLetters
 from handoff.generator.errors import (
@@ -50,6 +50,7 @@ from handoff.generator.lifecycle import TaskEvents
 from handoff.generator.publisher import PublishAborted, Publisher
 from handoff.generator.settings import GeneratorSettings
 from handoff.generator.stats import GeneratorStats
+from handoff.generator.task_state import TaskState, read_task_state
 from handoff.observability.tracing import trace_context_from, trace_headers_of
 from handoff.runners.base import TaskContext
 from handoff.runners.registry import RunnerRegistry, RunnerUnavailable
@@ -75,9 +76,15 @@ class Services:
     decoder: Decoder[TaskSubmitted]
     ack_wait_s: float
     max_deliver: int
+    duplicate_window_s: float = 0.0
+    """The events stream's de-duplication window (0: not known, never relied on)."""
 
 
 _finished_decoder: Decoder[TaskFinished] = Decoder(TaskFinished)
+
+DEDUP_TRUST = 0.5
+"""Rely on the stream's de-duplication for at most this share of its window after the look-ups before a start: a
+margin for clocks and for the time a publish takes to be stored."""
 
 
 def replay_sequence(headers: Mapping[str, str] | None) -> int | None:
@@ -102,6 +109,7 @@ class Execution:
         self._s = services
         self.task_id: str | None = None
         self._attempt_of_submit = 1
+        self._looked_up_at: float | None = None  # loop time when the look-ups before the start were sent
         self._interrupt: asyncio.Future[Interrupted] = asyncio.get_running_loop().create_future()
 
     def interrupt(self, why: Interruption, reason: str = "") -> None:
@@ -129,49 +137,58 @@ class Execution:
             await self._s.dead_letters.undecodable(self.msg, exc.reason, exc.message)
             await self.msg.term()
             return
-        owner = await self._owner_elsewhere(task)
-        if owner is not None:
-            detail = (
-                f"task id {task.task_id!r} belongs to run {owner!r}, which submitted it first; "
-                f"this submit of run {task.run_id or '(none)'!r} does not run"
-            )
-            await self._s.dead_letters.undecodable(self.msg, DeadLetterReason.TASK_ID_TAKEN, detail, finish=False)
-            await self.msg.term()
-            return
-        self.task_id = task.task_id
-        replay_of = replay_sequence(self.msg.headers)
-        attempt = await next_attempt(
-            self._s.publisher, task, submit_seq=self.msg.metadata.sequence.stream, replayed=replay_of is not None
+        # The look-ups before a start go out together, one round trip before TaskStarted: the task's state in the
+        # events stream (one batch get: other runs' submits, the last start, the finish) and a stored cancel.
+        self._looked_up_at = asyncio.get_running_loop().time()
+        cancel_lookup = asyncio.ensure_future(
+            self._s.publisher.last_on_subject(names.CONTROL_STREAM, names.cancel_subject(task.task_id))
         )
-        self._attempt_of_submit = attempt.of_this_submit
-        with (
-            structlog.contextvars.bound_contextvars(task_id=task.task_id, run_id=task.run_id, attempt=attempt.number),
-            trace_context_from(self.msg.headers),  # the submitter's trace spans the run and its events
-        ):
-            events = TaskEvents(
+        try:
+            state = await read_task_state(self._s.publisher, task)
+            owner = await self._owner_elsewhere(task, state)
+            if owner is not None:
+                detail = (
+                    f"task id {task.task_id!r} belongs to run {owner!r}, which submitted it first; "
+                    f"this submit of run {task.run_id or '(none)'!r} does not run"
+                )
+                await self._s.dead_letters.undecodable(self.msg, DeadLetterReason.TASK_ID_TAKEN, detail, finish=False)
+                await self.msg.term()
+                return
+            self.task_id = task.task_id
+            replay_of = replay_sequence(self.msg.headers)
+            attempt = await next_attempt(
                 self._s.publisher,
                 task,
-                attempt=attempt.number,
-                replica_id=self._s.settings.replica_id,
-                trace_headers=trace_headers_of(self.msg.headers),
-                replay_of=replay_of,
+                submit_seq=self.msg.metadata.sequence.stream,
+                replayed=replay_of is not None,
+                last_started=UNREAD if state is None else state.last_started,
             )
-            # The two look-ups before a start go out together: one round trip instead of two before TaskStarted.
-            cancel_lookup = asyncio.ensure_future(
-                self._s.publisher.last_on_subject(names.CONTROL_STREAM, names.cancel_subject(task.task_id))
-            )
-            try:
-                if await self._finished_elsewhere(events):
+            self._attempt_of_submit = attempt.of_this_submit
+            with (
+                structlog.contextvars.bound_contextvars(
+                    task_id=task.task_id, run_id=task.run_id, attempt=attempt.number
+                ),
+                trace_context_from(self.msg.headers),  # the submitter's trace spans the run and its events
+            ):
+                events = TaskEvents(
+                    self._s.publisher,
+                    task,
+                    attempt=attempt.number,
+                    replica_id=self._s.settings.replica_id,
+                    trace_headers=trace_headers_of(self.msg.headers),
+                    replay_of=replay_of,
+                )
+                if await self._finished_elsewhere(events, UNREAD if state is None else state.last_finished):
                     stats.already_finished += 1
                     log.info("task has finished already; acking the redelivered submit without running it")
                     await self.msg.ack()
                     return
                 decision = await self._attempt(task, events, cancel_lookup)
-            finally:
-                if not cancel_lookup.done():
-                    cancel_lookup.cancel()
-                await asyncio.gather(cancel_lookup, return_exceptions=True)  # its outcome is read or not needed
-            await self._settle(decision, events)
+                await self._settle(decision, events)
+        finally:
+            if not cancel_lookup.done():
+                cancel_lookup.cancel()
+            await asyncio.gather(cancel_lookup, return_exceptions=True)  # its outcome is read or not needed
 
     async def _attempt(
         self, task: TaskSubmitted, events: TaskEvents, cancel_lookup: asyncio.Future[RawStreamMsg | None]
@@ -222,9 +239,16 @@ class Execution:
         stats = self._s.stats
         match decision:
             case Finish(status=status, error=error):
-                # a concurrent run (after a redelivery) may have got there first, perhaps outside the dedup
-                # window; the check and the duplicate ack together leave only a publish racing another's
-                published = None if await self._finished_elsewhere(events) else await events.finished(decision)
+                # A concurrent run (after a redelivery) may have got there first. Any TaskFinished the look-up
+                # before the start did not see was published after it; while that is well within the stream's
+                # duplicate window, this publish's message id makes the stream answer "duplicate" for it, and
+                # events.finished() turns that into "finished elsewhere" (no second look-up). Beyond that, or
+                # for a replayed submit (its own message id), look first; the check and the duplicate ack
+                # together leave only a publish racing another's.
+                if self._dedup_covers(events) or not await self._finished_elsewhere(events):
+                    published = await events.finished(decision)
+                else:
+                    published = None
                 if published is None:
                     stats.already_finished += 1
                     log.warning("another run finished this task first; dropping this attempt's outcome")
@@ -247,8 +271,17 @@ class Execution:
                 stats.released += 1
                 log.info("task handed back to the queue (shutdown)")
 
-    async def _owner_elsewhere(self, task: TaskSubmitted) -> str | None:
+    def _dedup_covers(self, events: TaskEvents) -> bool:
+        """Whether the stream's de-duplication alone keeps a second TaskFinished of this task out (see _settle)."""
+        if events.replay_of is not None or self._looked_up_at is None:
+            return False
+        elapsed_s = asyncio.get_running_loop().time() - self._looked_up_at
+        return elapsed_s < self._s.duplicate_window_s * DEDUP_TRUST
+
+    async def _owner_elsewhere(self, task: TaskSubmitted, state: TaskState | None) -> str | None:
         """The run token of the first submit of this task id when that is another run's, else None."""
+        if state is not None and not state.other_runs_submitted:
+            return None  # every submit of this id is this run's
         first = await self._s.publisher.first_on_subject(
             names.EVENTS_STREAM, names.task_filter(task.task_id, names.EventType.SUBMITTED)
         )
@@ -258,11 +291,13 @@ class Execution:
         first_run = parsed[0] if parsed else None
         return None if first_run == task.run_id else (first_run or names.NO_RUN)
 
-    async def _finished_elsewhere(self, events: TaskEvents) -> bool:
-        """A final TaskFinished exists. For a submit replayed from the dead-letter stream, its own dead-lettered
-        finish does not count: the operator asked for the task to run again."""
-        subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
-        last = await self._s.publisher.last_on_subject(names.EVENTS_STREAM, subject)
+    async def _finished_elsewhere(self, events: TaskEvents, last: RawStreamMsg | Unread | None = UNREAD) -> bool:
+        """A final TaskFinished exists (``last``: the task's last one, when already read). For a submit replayed
+        from the dead-letter stream, its own dead-lettered finish does not count: the operator asked for the task
+        to run again."""
+        if last is UNREAD:
+            subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
+            last = await self._s.publisher.last_on_subject(names.EVENTS_STREAM, subject)
         if last is None:
             return False
         if events.replay_of is None:
