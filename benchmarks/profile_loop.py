@@ -63,6 +63,7 @@ async def profile(url: str, *, tasks: int, in_flight: int, top: int) -> str:
         # warm up (first subscription, caches), then measure
         await drive_results(client, name="warm-up", tasks=min(200, tasks), in_flight=in_flight, payload=lambda _: NOOP)
         before = {k: (nc.stats["out_msgs"], nc.stats["in_msgs"]) for k, nc in conns.items()}
+        writes_before = collector.stats.task_writes + collector.stats.run_writes
         profiler = cProfile.Profile()
         cpu0 = time.process_time()
         profiler.enable()
@@ -72,6 +73,7 @@ async def profile(url: str, *, tasks: int, in_flight: int, top: int) -> str:
         profiler.disable()
         cpu = time.process_time() - cpu0
         after = {k: (nc.stats["out_msgs"], nc.stats["in_msgs"]) for k, nc in conns.items()}
+        writes = collector.stats.task_writes + collector.stats.run_writes - writes_before
         await asyncio.sleep(0.2)  # let the collector finish its last batch before stopping
         generator.stop()
         collector.request_stop()
@@ -98,6 +100,7 @@ async def profile(url: str, *, tasks: int, in_flight: int, top: int) -> str:
         sent = (after[name][0] - before[name][0]) / tasks
         received = (after[name][1] - before[name][1]) / tasks
         out.append(f"| {name} | {sent:.2f} | {received:.2f} |")
+    out.append(f"\nThe collector's record writes: {writes / tasks:.2f} per task.")
     out += ["", "| function (own time) | % | calls per task |", "|---|---|---|"]
     for func, entry in rows:
         out.append(f"| `{_short(func)}` | {entry[2] / total * 100:.1f} | {entry[1] / tasks:.1f} |")

@@ -32,7 +32,8 @@ from handoff.generator.cancellation import CancelWatcher
 from handoff.generator.dead_letters import DeadLetters
 from handoff.generator.errors import ConsumerDrifted, GeneratorError, Interruption
 from handoff.generator.execution import Execution, Services
-from handoff.generator.heartbeat import ConnectionWatch
+from handoff.generator.finished_watch import FinishedWatch
+from handoff.generator.heartbeat import ConnectionWatch, Heartbeats
 from handoff.generator.publisher import Publisher
 from handoff.generator.queued_cancels import QueuedCancels
 from handoff.generator.settings import GeneratorSettings
@@ -100,6 +101,9 @@ class Generator:
         self._cancels = CancelWatcher(nc, on_cancel=self._on_cancel)
         self._queued_cancels = QueuedCancels(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._watch = ConnectionWatch(nc)
+        self._finishes = FinishedWatch(nc)
+        self._heartbeats: Heartbeats | None = None  # its interval comes from the consumer (__aenter__)
+        self._rechecks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
         self._keys = itertools.count()
         self._sub: JetStreamContext.PullSubscription | None = None
@@ -118,6 +122,7 @@ class Generator:
         _refuse_drift(info.config, self.settings)
         ack_wait_s = float(info.config.ack_wait or 30.0)
         stream = await self._js.stream_info(names.EVENTS_STREAM)
+        self._heartbeats = Heartbeats(self._watch, interval_s=ack_wait_s / 3, on_reconnect=self._recheck_cancels)
         self._services = Services(
             settings=self.settings,
             nc=self._nc,
@@ -126,7 +131,8 @@ class Generator:
             dead_letters=self._dead_letters,
             registry=self._registry,
             stats=self.stats,
-            watch=self._watch,
+            heartbeats=self._heartbeats,
+            finishes=self._finishes,
             decoder=Decoder(TaskSubmitted, max_bytes=self.settings.max_submit_bytes),
             ack_wait_s=ack_wait_s,
             max_deliver=int(info.config.max_deliver or -1),
@@ -136,7 +142,9 @@ class Generator:
         await self._cancels.start()
         await self._queued_cancels.start()
         await self._dead_letters.start()
+        await self._finishes.start()
         self._watch.start()
+        self._heartbeats.start()
         self.stats.became_ready()
         log.info(
             "generator ready",
@@ -255,6 +263,13 @@ class Generator:
                 log.info("interrupting a cancelled task", task_id=task_id, reason=reason)
                 execution.interrupt(Interruption.CANCELLED, reason)
 
+    def _recheck_cancels(self) -> None:
+        """After a reconnect, every running task looks for a cancel it may have missed meanwhile."""
+        for execution, _ in self._running.values():
+            task = asyncio.create_task(execution.recheck_cancel(), name="generator-cancel-recheck")
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
+
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), seconds)
@@ -302,6 +317,11 @@ class Generator:
             log.info("generator stopped", replica_id=self.settings.replica_id)
 
     async def _close_subscriptions(self) -> None:
+        if self._heartbeats is not None:
+            await self._heartbeats.stop()
+        for task in list(self._rechecks):
+            task.cancel()
+        await asyncio.gather(*self._rechecks, return_exceptions=True)
         await self._watch.stop()
         if self._nc.is_closed:
             return
@@ -311,6 +331,7 @@ class Generator:
                 await self._sub.unsubscribe()
         with contextlib.suppress(nats.errors.Error):
             await self._batch_get.close()
+            await self._finishes.stop()
             await self._cancels.stop()
             await self._queued_cancels.stop()
             await self._dead_letters.stop()

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -44,8 +44,9 @@ from handoff.generator.errors import (
     decide,
     task_error,
 )
+from handoff.generator.finished_watch import FinishedWatch
 from handoff.generator.guard import run_guarded
-from handoff.generator.heartbeat import ConnectionWatch, heartbeat
+from handoff.generator.heartbeat import Heartbeats
 from handoff.generator.lifecycle import TaskEvents
 from handoff.generator.publisher import PublishAborted, Publisher
 from handoff.generator.settings import GeneratorSettings
@@ -72,7 +73,8 @@ class Services:
     dead_letters: DeadLetters
     registry: RunnerRegistry
     stats: GeneratorStats
-    watch: ConnectionWatch
+    heartbeats: Heartbeats
+    finishes: FinishedWatch
     decoder: Decoder[TaskSubmitted]
     ack_wait_s: float
     max_deliver: int
@@ -118,7 +120,7 @@ class Execution:
             self._interrupt.set_result(Interrupted(why, reason))
 
     async def run(self) -> None:
-        async with heartbeat(self.msg, interval_s=self._s.ack_wait_s / 3, watch=self._s.watch):
+        with self._s.heartbeats.keep_alive(self.msg):
             try:
                 await self._handle()
             except (PublishAborted, nats.errors.ConnectionClosedError) as exc:
@@ -222,10 +224,7 @@ class Execution:
             report=events.progress,
         )
         timeout_s = None if task.deadline is None else (task.deadline - utcnow()).total_seconds()
-        async with (
-            self._recheck_cancel_after_reconnects(task.task_id),
-            self._stop_when_finished_elsewhere(events),
-        ):
+        with self._stop_when_finished_elsewhere(events):
             outcome = await run_guarded(
                 runner.run(ctx),
                 timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
@@ -307,15 +306,14 @@ class Execution:
         except DecodeError:
             return True
 
-    @contextlib.asynccontextmanager
-    async def _stop_when_finished_elsewhere(self, events: TaskEvents) -> AsyncIterator[None]:
+    def _stop_when_finished_elsewhere(self, events: TaskEvents) -> contextlib.AbstractContextManager[None]:
         """While the task runs, a TaskFinished of another run (a redelivery that ran while this replica was frozen
         or cut off) stops this run: its outcome would be dropped anyway, and it must publish nothing."""
         ours = (events.replica_id, events.attempt)
 
-        async def on_finished(msg: Msg) -> None:
+        def on_finished(data: bytes) -> None:
             try:
-                other = _finished_decoder.decode(msg.data)
+                other = _finished_decoder.decode(data)
             except DecodeError:
                 return
             if (other.replica_id, other.attempt) != ours and (
@@ -324,32 +322,16 @@ class Execution:
                 self.interrupt(Interruption.FINISHED_ELSEWHERE, f"finished by {other.replica_id}")
 
         subject = names.task_subject(events.task.run_id, events.task.task_id, names.EventType.FINISHED)
-        sub = await self._s.nc.subscribe(subject, cb=on_finished)
+        return self._s.finishes.watching(subject, on_finished)
+
+    async def recheck_cancel(self) -> None:
+        """After a reconnect: a cancel sent while this client was disconnected never reached the live
+        subscription, so look it up (the replica calls this for every task it holds)."""
+        if self.task_id is None or self._interrupt.done():
+            return
         try:
-            yield
-        finally:
-            with contextlib.suppress(nats.errors.Error):
-                await sub.unsubscribe()
-
-    @contextlib.asynccontextmanager
-    async def _recheck_cancel_after_reconnects(self, task_id: str) -> AsyncIterator[None]:
-        """A cancel sent while this client was disconnected never reached the live subscription: look it up."""
-
-        async def recheck() -> None:
-            subject = names.cancel_subject(task_id)
-            while True:
-                await self._s.watch.reconnected()
-                try:
-                    stored = await self._s.publisher.last_on_subject(names.CONTROL_STREAM, subject)
-                except PublishAborted:
-                    return
-                if stored is not None:
-                    self.interrupt(Interruption.CANCELLED, reason_of(stored.data))
-
-        watcher = asyncio.create_task(recheck(), name="generator-cancel-recheck")
-        try:
-            yield
-        finally:
-            watcher.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await watcher
+            stored = await self._s.publisher.last_on_subject(names.CONTROL_STREAM, names.cancel_subject(self.task_id))
+        except PublishAborted:
+            return
+        if stored is not None:
+            self.interrupt(Interruption.CANCELLED, reason_of(stored.data))
