@@ -105,6 +105,7 @@ class Generator:
         self._heartbeats: Heartbeats | None = None  # its interval comes from the consumer (__aenter__)
         self._rechecks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
+        self._settling: set[int] = set()  # executions whose runner returned: they publish and ack, in no slot
         self._keys = itertools.count()
         self._sub: JetStreamContext.PullSubscription | None = None
         self._services: Services | None = None
@@ -172,7 +173,8 @@ class Generator:
 
     @property
     def slots_in_use(self) -> int:
-        return len(self._running)
+        """Executions that hold a slot: all but those settling (publishing the finish and acking)."""
+        return len(self._running) - len(self._settling)
 
     async def run(self) -> None:
         """Serve until ``stop()``; returns after the graceful shutdown."""
@@ -211,7 +213,7 @@ class Generator:
         """Wait for a free slot (0 once stopping). While all are busy, hand back submits that arrived late."""
         while not self._stop.is_set():
             self._wake.clear()
-            free = self.settings.slots - len(self._running)
+            free = self.settings.slots - self.slots_in_use
             if free > 0:
                 return free
             try:
@@ -231,7 +233,7 @@ class Generator:
 
     async def _dispatch(self, msgs: list[Msg]) -> None:
         for msg in msgs:
-            if self._stop.is_set() or len(self._running) >= self.settings.slots:
+            if self._stop.is_set() or self.slots_in_use >= self.settings.slots:
                 with contextlib.suppress(nats.errors.Error):
                     await msg.nak()
                 self.stats.released += 1
@@ -241,16 +243,25 @@ class Generator:
 
     def _start(self, msg: Msg) -> None:
         assert self._services is not None
-        execution = Execution(msg, self._services)
         key = next(self._keys)
+        execution = Execution(msg, self._services, on_ran=lambda: self._ran(key))
         task = asyncio.create_task(execution.run(), name=f"generator-execution-{key}")
         self._running[key] = (execution, task)
-        self.stats.slots_used(len(self._running))
+        self.stats.slots_used(self.slots_in_use)
         task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _ran(self, key: int) -> None:
+        """A runner returned: its slot is free for the next submit while the execution publishes and acks (the
+        pull for the next submit overlaps the finish's round trips)."""
+        if key in self._running and not self._stop.is_set():
+            self._settling.add(key)
+            self.stats.slots_used(self.slots_in_use)
+            self._wake.set()
 
     def _finished(self, key: int, task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
-        self.stats.slots_used(len(self._running))
+        self._settling.discard(key)
+        self.stats.slots_used(self.slots_in_use)
         self._wake.set()
         if task.cancelled():
             log.warning("an execution was cancelled before it settled its submit; it will be redelivered")

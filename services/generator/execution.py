@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 
@@ -106,9 +106,10 @@ def check_subject(task: TaskSubmitted, subject: str) -> None:
 
 
 class Execution:
-    def __init__(self, msg: Msg, services: Services) -> None:
+    def __init__(self, msg: Msg, services: Services, *, on_ran: Callable[[], None] | None = None) -> None:
         self.msg = msg
         self._s = services
+        self._on_ran = on_ran  # called once the runner has returned (the replica frees the slot)
         self.task_id: str | None = None
         self._attempt_of_submit = 1
         self._looked_up_at: float | None = None  # loop time when the look-ups before the start were sent
@@ -213,7 +214,7 @@ class Execution:
             runner = await self._s.registry.resolve(type(task.payload))
         except RunnerUnavailable as exc:
             return Finish(TaskStatus.FAILED, error=task_error(ErrorCode.INTERNAL, str(exc)))
-        await events.started()
+        started = events.start()  # the runner starts while TaskStarted is being stored: no round trip first
         self._s.stats.task_started(task.kind)
         log.info("task started", kind=task.kind)
         ctx = TaskContext(
@@ -224,14 +225,21 @@ class Execution:
             report=events.progress,
         )
         timeout_s = None if task.deadline is None else (task.deadline - utcnow()).total_seconds()
-        with self._stop_when_finished_elsewhere(events):
-            outcome = await run_guarded(
-                runner.run(ctx),
-                timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
-                interrupt=self._interrupt,
-                interrupt_grace_s=self._s.settings.interrupt_grace_s,
-                timeout_reason=f"the deadline {task.deadline.isoformat() if task.deadline else ''} passed",
-            )
+        try:
+            with self._stop_when_finished_elsewhere(events):
+                outcome = await run_guarded(
+                    runner.run(ctx),
+                    timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
+                    interrupt=self._interrupt,
+                    interrupt_grace_s=self._s.settings.interrupt_grace_s,
+                    timeout_reason=f"the deadline {task.deadline.isoformat() if task.deadline else ''} passed",
+                )
+        except BaseException:  # this execution itself was cancelled (a hard shutdown)
+            started.cancel()
+            raise
+        await started  # PublishAborted if it never landed: the submit is handed back
+        if self._on_ran is not None:
+            self._on_ran()
         return to_decision(outcome)
 
     async def _settle(self, decision: Decision, events: TaskEvents) -> None:
