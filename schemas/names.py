@@ -43,6 +43,11 @@ ARTIFACTS_BUCKET = "handoff_artifacts"
 JS_API_PREFIX = "$JS.API"
 
 
+def pull_next_subject(stream: str, consumer: str) -> str:
+    """Where a pull request for the next messages of a durable consumer goes."""
+    return f"{JS_API_PREFIX}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
 def direct_get_subject(stream: str) -> str:
     """Where a stream answers direct gets (also batch and multi-subject ones) when it allows them."""
     return f"{JS_API_PREFIX}.DIRECT.GET.{stream}"

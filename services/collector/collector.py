@@ -24,6 +24,8 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from prometheus_client import Counter
 
+from handoff.broker.connect import connection_of
+from handoff.broker.pull import Puller
 from handoff.collector.dead_letters import reject
 from handoff.collector.intake import Intake, Rejected, SealItem, TaskItem
 from handoff.collector.runs import (
@@ -87,7 +89,7 @@ class Collector:
         self.stats = CollectorStats()
         self._intake = Intake(max_bytes=settings.common.topology.max_msg_bytes)
         self._stop = asyncio.Event()
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._sub: Puller | None = None
         self._tasks: RecordStore[TaskRecord] | None = None
         self._runs: RecordStore[RunRecord] | None = None
         self._shards: RecordStore[RunShard] | None = None
@@ -111,7 +113,10 @@ class Collector:
         self._shards = RecordStore(runs_kv, run_shard_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
         # Fails with NotFoundError when the topology was never applied (binding alone would not notice).
         await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
-        self._sub = await self._js.pull_subscribe_bind(durable=names.COLLECTOR_CONSUMER, stream=names.EVENTS_STREAM)
+        # Plain pull requests (handoff.broker.pull): nats-py's fetch costs an asyncio task per message.
+        puller = Puller(connection_of(self._js), stream=names.EVENTS_STREAM, consumer=names.COLLECTOR_CONSUMER)
+        await puller.start()
+        self._sub = puller
         log.info("collector bound", replica=s.replica_id, consumer=names.COLLECTOR_CONSUMER)
         return self
 
@@ -122,7 +127,7 @@ class Collector:
         if self._sub is not None:
             sub, self._sub = self._sub, None
             try:
-                await sub.unsubscribe()
+                await sub.stop()
             except (nats.errors.Error, TimeoutError) as err:  # a closed connection needs no unsubscribe
                 log.debug("unsubscribe failed", error=str(err))
 
@@ -162,10 +167,8 @@ class Collector:
             if last > 0 and s.batch > 1:
                 if last < s.batch and s.linger_s > 0:
                     await asyncio.sleep(s.linger_s)
-                return await self._sub.fetch(s.batch, timeout=max(s.linger_s, MIN_WAIT_S))
-            return await self._sub.fetch(1, timeout=idle_wait_s)
-        except TimeoutError:  # nats' TimeoutError is also an asyncio.TimeoutError
-            return []
+                return await self._sub.fetch(s.batch, timeout_s=max(s.linger_s, MIN_WAIT_S), no_wait=True)
+            return await self._sub.fetch(1, timeout_s=idle_wait_s)
         except nats.errors.Error as err:  # disconnected: the client reconnects by itself
             log.warning("pull failed; retrying", error=str(err))
             await asyncio.sleep(min(1.0, s.idle_wait_s))
