@@ -78,6 +78,17 @@ class Puller:
         got, self._got = self._got[:batch], self._got[batch:]
         return got
 
+    @property
+    def buffered(self) -> int:
+        """Messages that arrived after their request ended, waiting for the next ``fetch``."""
+        return len(self._got)
+
+    async def fetch_any(self, batch: int, *, timeout_s: float) -> list[Msg]:
+        """Up to ``batch`` messages as soon as there is one: what is there now, else the first to arrive within
+        ``timeout_s`` (a request for one, so that no request is left open for messages nobody waits for)."""
+        got = await self.fetch(batch, timeout_s=timeout_s, no_wait=True)
+        return got or await self.fetch(1, timeout_s=timeout_s)
+
     async def _on_msg(self, msg: Msg) -> None:
         status = msg.headers.get(H.STATUS) if msg.headers else None
         if status is None:

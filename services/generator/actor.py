@@ -27,6 +27,7 @@ from nats.js.api import ConsumerConfig
 
 from handoff.broker.batch_get import BatchGet
 from handoff.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
+from handoff.broker.pull import Puller
 from handoff.common.secrets import nats_secrets, process_redactor
 from handoff.generator.cancellation import CancelWatcher
 from handoff.generator.dead_letters import DeadLetters
@@ -107,7 +108,7 @@ class Generator:
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
         self._settling: set[int] = set()  # executions whose runner returned: they publish and ack, in no slot
         self._keys = itertools.count()
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._sub: Puller | None = None
         self._services: Services | None = None
         self._shutdown_done: asyncio.Event | None = None
 
@@ -139,7 +140,9 @@ class Generator:
             max_deliver=int(info.config.max_deliver or -1),
             duplicate_window_s=float(stream.config.duplicate_window or 0.0),
         )
-        self._sub = await self._js.pull_subscribe_bind(names.GENERATOR_CONSUMER, stream=names.EVENTS_STREAM)
+        # Plain pull requests (handoff.broker.pull): nats-py's fetch costs an asyncio task per message.
+        self._sub = Puller(self._nc, stream=names.EVENTS_STREAM, consumer=names.GENERATOR_CONSUMER)
+        await self._sub.start()
         await self._cancels.start()
         await self._queued_cancels.start()
         await self._dead_letters.start()
@@ -186,7 +189,7 @@ class Generator:
             await self._shutdown()
 
     # ---- pulling -----------------------------------------------------------------------------------
-    async def _pull_loop(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _pull_loop(self, sub: Puller) -> None:
         while not self._stop.is_set():
             free = await self._free_slots(sub)
             if free == 0:
@@ -196,9 +199,7 @@ class Generator:
                 await self._pause(0.1)
                 continue
             try:
-                msgs = await sub.fetch(free, timeout=self.settings.fetch_timeout_s)
-            except TimeoutError:  # nats' TimeoutError derives from the builtin one
-                continue
+                msgs = await sub.fetch_any(free, timeout_s=self.settings.fetch_timeout_s)
             except nats.errors.Error as exc:
                 if self._nc.is_closed:
                     log.error("the NATS connection was closed; the generator stops", error=repr(exc))
@@ -209,7 +210,7 @@ class Generator:
                 continue
             await self._dispatch(msgs)
 
-    async def _free_slots(self, sub: JetStreamContext.PullSubscription) -> int:
+    async def _free_slots(self, sub: Puller) -> int:
         """Wait for a free slot (0 once stopping). While all are busy, hand back submits that arrived late."""
         while not self._stop.is_set():
             self._wake.clear()
@@ -223,13 +224,9 @@ class Generator:
                 await self._release_strays(sub)
         return 0
 
-    async def _release_strays(self, sub: JetStreamContext.PullSubscription) -> None:
-        while sub.pending_msgs > 0:
-            try:
-                msgs = await sub.fetch(1, timeout=0.05)
-            except (TimeoutError, nats.errors.Error):
-                return
-            await self._dispatch(msgs)
+    async def _release_strays(self, sub: Puller) -> None:
+        while sub.buffered > 0:
+            await self._dispatch(await sub.fetch(1, timeout_s=0.05))  # a buffered message: no request
 
     async def _dispatch(self, msgs: list[Msg]) -> None:
         for msg in msgs:
@@ -339,7 +336,7 @@ class Generator:
         if self._sub is not None:
             await self._release_strays(self._sub)
             with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
+                await self._sub.stop()
         with contextlib.suppress(nats.errors.Error):
             await self._batch_get.close()
             await self._finishes.stop()
