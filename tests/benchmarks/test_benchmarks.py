@@ -10,7 +10,7 @@ import math
 
 import pytest
 
-from benchmarks import environments, long_tasks, memory, roundtrip, sandbox, scale_out, workflow
+from benchmarks import environments, long_tasks, memory, profile_loop, roundtrip, sandbox, scale_out, workflow
 from benchmarks.harness import machine
 
 Table = list[dict[str, str]]
@@ -151,3 +151,14 @@ async def test_environments_prints_baseline_cold_and_warm_builds_with_ratios() -
     assert number(rows[0]["x baseline"]) == 1.0
     assert all(number(r["median s"]) >= 0 and number(r["x baseline"]) >= 0 for r in rows)
     assert "warm reuse: median" in text and "goal <= 1 s" in text
+
+
+async def test_the_loop_profile_prints_messages_per_connection_and_the_top_functions() -> None:
+    """Calls per task, messages out and in for the client, generator and collector, and the top entries."""
+    text = await profile_loop.main(tasks=40, in_flight=8, top=5)
+    check_common(text)
+    assert "Python function calls per task" in text and "all succeeded" in text
+    messages, top = tables(text)
+    assert [r["connection"] for r in messages] == ["client", "generator", "collector"]
+    assert all(number(r["messages out per task"]) > 0 for r in messages)
+    assert len(top) == 5 and all(number(r["%"]) >= 0 for r in top)
