@@ -85,6 +85,7 @@ class Collector:
     def __init__(self, js: JetStreamContext, *, settings: CollectorSettings) -> None:
         self._js = js
         self._held: dict[str, _Held] = {}  # task id -> its events kept back for more (see _hold_back)
+        self._hold_s = settings.hold_s  # at most a third of the consumer's ack wait (__aenter__)
         self.settings = settings
         self.stats = CollectorStats()
         self._intake = Intake(max_bytes=settings.common.topology.max_msg_bytes)
@@ -112,7 +113,9 @@ class Collector:
         self._runs = RecordStore(runs_kv, run_record_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
         self._shards = RecordStore(runs_kv, run_shard_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
         # Fails with NotFoundError when the topology was never applied (binding alone would not notice).
-        await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
+        info = await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
+        # held events stay unacknowledged: keep the hold well inside the consumer's ack wait
+        self._hold_s = min(s.hold_s, float(info.config.ack_wait or 30.0) / 3)
         # Plain pull requests (handoff.broker.pull): nats-py's fetch costs an asyncio task per message.
         puller = Puller(connection_of(self._js), stream=names.EVENTS_STREAM, consumer=names.COLLECTOR_CONSUMER)
         await puller.start()
@@ -252,7 +255,7 @@ class Collector:
             held = self._held.pop(task_id)
             by_task[task_id] = held.items
             due[task_id] = held.due
-        hold_s = self.settings.hold_s
+        hold_s = self._hold_s
         if flush or hold_s <= 0:
             return
         for task_id, items in list(by_task.items()):

@@ -3,16 +3,24 @@ submit, start and finish; held events are written when due, when more arrive, an
 
 from __future__ import annotations
 
+import msgspec
+import pytest
 from nats.js import JetStreamContext
 
 from handoff.common.clock import utcnow
 from handoff.schemas import names
 from handoff.schemas.records import TaskState
-from handoff.schemas.topology import Topology
+from handoff.schemas.topology import Topology, TopologyParams
 from tests.collector.conftest import RunningCollector
 from tests.collector.lifecycle import finished, publish, started, submitted
 from tests.collector.probes import collector_caught_up, task_record
-from tests.support.nats import eventually
+from tests.support.nats import FAST_TOPOLOGY, eventually
+
+
+@pytest.fixture
+def topology_params() -> TopologyParams:
+    """An ack wait long enough for the 30 s holds below (a hold is capped at a third of it)."""
+    return msgspec.structs.replace(FAST_TOPOLOGY, collector_ack_wait_s=120.0)
 
 
 async def delivered_unacked(js: JetStreamContext, count: int) -> bool:
