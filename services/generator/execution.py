@@ -7,8 +7,9 @@ Order of things, and why:
    one whose task id an earlier submit of another run owns (``task_id_taken``, with no TaskFinished: the finish
    of that id belongs to the owner's run).
 3. If the task already has its TaskFinished, the submit is a redelivery of finished work: ack, do not run.
+   Steps 2 and 3 and the attempt number come from one look-up (``task_state``), sent with the cancel look-up.
 4. A stored cancel request, or a deadline already past, finishes the task without starting it.
-5. TaskStarted, then the runner under its deadline and the interrupt (cancel or shutdown).
+5. TaskStarted, and the runner under its deadline and the interrupt (cancel or shutdown) while it is stored.
 6. The outcome becomes one decision (``errors.decide``): publish TaskFinished then ack; or progress then a
    delayed nak; or (shutdown) an immediate nak with nothing published.
 """
