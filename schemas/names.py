@@ -39,6 +39,20 @@ REPLICAS_BUCKET = "handoff_replicas"  # generator presence: slots and counters, 
 SNAPSHOTS_BUCKET = "handoff_snapshots"
 ARTIFACTS_BUCKET = "handoff_artifacts"
 
+# ---- JetStream's own API (Handoff calls it directly where nats-py has no call for it) ---------------
+JS_API_PREFIX = "$JS.API"
+
+
+def pull_next_subject(stream: str, consumer: str) -> str:
+    """Where a pull request for the next messages of a durable consumer goes."""
+    return f"{JS_API_PREFIX}.CONSUMER.MSG.NEXT.{stream}.{consumer}"
+
+
+def direct_get_subject(stream: str) -> str:
+    """Where a stream answers direct gets (also batch and multi-subject ones) when it allows them."""
+    return f"{JS_API_PREFIX}.DIRECT.GET.{stream}"
+
+
 # ---- queue groups (core NATS) --------------------------------------------------------------------
 DEAD_LETTER_QUEUE_GROUP = "handoff-dead-letterers"
 
@@ -59,6 +73,12 @@ class Header(StrEnum):
     REPLAY_OF = "Handoff-Replay-Of"  # on a submit republished from the dead-letter stream: the DLQ sequence
     TRACEPARENT = "traceparent"
     TRACESTATE = "tracestate"
+    # set by the server on stored messages it returns and on status replies (not ours to publish)
+    STATUS = "Status"
+    DESCRIPTION = "Description"
+    STREAM_SUBJECT = "Nats-Subject"
+    STREAM_SEQUENCE = "Nats-Sequence"
+    NUM_PENDING = "Nats-Num-Pending"
 
 
 # ---- identifiers ---------------------------------------------------------------------------------

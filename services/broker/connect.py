@@ -62,6 +62,13 @@ async def connect(settings: NatsSettings, *, name: str, url: str | None = None) 
     return client
 
 
+def connection_of(js: JetStreamContext) -> NATS:
+    """The connection a JetStream context talks through (nats-py keeps it private; services that need core
+    requests beside JetStream calls take it from there rather than being handed both)."""
+    nc: NATS = js._nc
+    return nc
+
+
 async def close_quietly(nc: NATS) -> None:
     """Close without draining. nats-py 2.16 raises TypeError from close() when the client is disconnected with
     unsent data buffered (its flusher is already gone); the connection is closed all the same, so say so."""

@@ -32,7 +32,7 @@ from handoff.client.lookups import Lookups
 from handoff.client.publishing import PublishFailed, publish_acked
 from handoff.client.retry import within_deadline
 from handoff.client.settings import ClientSettings
-from handoff.client.watchers import FinishFeed
+from handoff.client.watchers import UNCOVERED, FinishFeed
 from handoff.common.clock import utcnow
 from handoff.observability.tracing import current_trace_headers
 from handoff.schemas import names
@@ -155,6 +155,7 @@ class HandoffClient:
         except DecodeError as exc:
             raise SubmitError(f"invalid task {task_id!r}: {exc.message}", task_id=task_id, retryable=False) from exc
         subject = names.task_subject(run_id, task_id, names.EventType.SUBMITTED)
+        self._finishes.cover(task_id)  # before publishing: its finish may reach the feed before the ack
         try:
             ack = await publish_acked(
                 self.js,
@@ -166,12 +167,21 @@ class HandoffClient:
                 total_timeout_s=self.settings.submit_timeout_s,
             )
         except PublishFailed as exc:
+            self._finishes.uncover(task_id)
             raise SubmitError(str(exc), task_id=task_id, retryable=exc.retryable) from exc
+        except BaseException:
+            self._finishes.uncover(task_id)
+            raise
         bound = self.settings.submit_timeout_s
         if ack.duplicate:  # stored before: by this caller (a retry), or by someone squatting on the id
+            self._finishes.uncover(task_id)  # an earlier finish may exist: a wait looks it up
             await identity.check_duplicate(self.js, event, subject, ack.seq, give_up_after_s=bound)
         elif chosen_id:  # a known id may have been submitted under another run first
-            await identity.check_first(self.js, event, ack.seq, give_up_after_s=bound)
+            try:
+                await identity.check_first(self.js, event, ack.seq, give_up_after_s=bound)
+            except BaseException:
+                self._finishes.uncover(task_id)
+                raise
         self._lookups.submitted(task_id)
         self._runs_submitted[task_id] = run_id
         if len(self._runs_submitted) > RUNS_REMEMBERED:
@@ -221,10 +231,15 @@ class HandoffClient:
         feed = self._finishes
         futures = [feed.expect(task_id)]  # first: a finish published from here on reaches it
         try:
-            # look-ups ride out an outage until the caller's deadline, then end unavailable (never "still running")
-            with within_deadline(deadline):
-                await feed.live()
-                candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
+            claimed = feed.claim(task_id)  # submitted here while the feed was live: no look-up needed
+            if claimed is UNCOVERED:
+                # look-ups ride out an outage until the caller's deadline, then end unavailable (never "still
+                # running")
+                with within_deadline(deadline):
+                    await feed.live()
+                    candidate = await self._lookups.final(task_id)  # after live(): finds what finished before
+            else:
+                candidate = claimed
             async with asyncio.timeout_at(deadline):
                 while True:
                     if candidate is None:

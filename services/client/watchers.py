@@ -16,7 +16,9 @@ heartbeats and recreate itself from the last stream sequence it saw, so nothing 
 from __future__ import annotations
 
 import asyncio
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
+from enum import Enum
 
 import nats.errors
 import nats.js.errors
@@ -86,14 +88,34 @@ async def release(js: JetStreamContext, sub: JetStreamContext.PushSubscription) 
             log.debug("ephemeral consumer not deleted; it expires by itself", consumer=consumer, error=str(err))
 
 
+COVERED_SUBMITS = 10_000
+"""Tasks submitted while the feed was live whose finish the feed keeps for a later wait (oldest forgotten first:
+a wait for a forgotten one looks its finish up, as any other wait does)."""
+
+
+class Uncovered(Enum):
+    """The feed cannot vouch for a task's finish: look it up."""
+
+    UNCOVERED = "uncovered"
+
+
+UNCOVERED = Uncovered.UNCOVERED
+
+
 class FinishFeed:
-    """The client's one subscription to finished events, shared by every wait (futures keyed by task id)."""
+    """The client's one subscription to finished events, shared by every wait (futures keyed by task id).
+
+    A task this client submits while the feed is live is *covered*: its finish can only be published after its
+    submit was stored, so the feed delivers it, and keeps it until a wait claims it even when nobody waits yet.
+    A wait for a covered task needs no look-up (the natural loop: submit, then await that result).
+    """
 
     def __init__(self, js: JetStreamContext, *, heartbeat_s: float, give_up_after_s: float) -> None:
         self._js = js
         self._heartbeat_s = heartbeat_s
         self._give_up_after_s = give_up_after_s
         self._waiting: dict[str, list[asyncio.Future[TaskFinished]]] = {}
+        self._covered: OrderedDict[str, TaskFinished | None] = OrderedDict()  # task id -> its finish, once seen
         self._sub: JetStreamContext.PushSubscription | None = None
         self._starting: asyncio.Task[JetStreamContext.PushSubscription] | None = None
         self._closed = False
@@ -108,6 +130,26 @@ class FinishFeed:
         future: asyncio.Future[TaskFinished] = asyncio.get_running_loop().create_future()
         self._waiting.setdefault(task_id, []).append(future)
         return future
+
+    def cover(self, task_id: str) -> None:
+        """Called before the submit of a new task is published: if the feed is live, it keeps that task's finish."""
+        if self._sub is None:
+            return
+        self._covered[task_id] = None
+        self._covered.move_to_end(task_id)
+        while len(self._covered) > COVERED_SUBMITS:
+            self._covered.popitem(last=False)
+
+    def uncover(self, task_id: str) -> None:
+        """The submit was not new after all (a duplicate, a refused or failed publish): waits look it up."""
+        self._covered.pop(task_id, None)
+
+    def claim(self, task_id: str) -> TaskFinished | Uncovered | None:
+        """For a wait that registered its future (``expect``) already: the covered task's finish if the feed has
+        seen it, None if not yet (the feed hands it to the future), ``UNCOVERED`` if the wait must look it up."""
+        if task_id not in self._covered:
+            return UNCOVERED
+        return self._covered.pop(task_id)
 
     def settle(self, finished: TaskFinished) -> None:
         """Hand ``finished`` to everyone waiting for its task (also what a look-up found)."""
@@ -164,6 +206,7 @@ class FinishFeed:
             for future in futures:
                 future.cancel()
         self._waiting.clear()
+        self._covered.clear()
         if sub is not None:
             await release(self._js, sub)
 
@@ -182,12 +225,22 @@ class FinishFeed:
 
     async def _on_finished(self, msg: Msg) -> None:
         parsed = names.parse_task_subject(msg.subject)
-        if parsed is None or parsed[1] not in self._waiting:
+        if parsed is None:
+            return
+        task_id = parsed[1]
+        waited = task_id in self._waiting
+        if not waited and task_id not in self._covered:
             return  # nobody here waits for that task: not even decoded
         try:
-            self.settle(_finished.decode(msg.data))
+            finished = _finished.decode(msg.data)
         except DecodeError as exc:
             log.warning("undecodable finished event ignored", subject=msg.subject, reason=exc.reason.value)
+            return
+        if waited:
+            self._covered.pop(task_id, None)
+            self.settle(finished)
+        elif self._covered[task_id] is None:  # the first finish counts (as a look-up's would)
+            self._covered[task_id] = finished
 
 
 async def _resume_from_start(sub: JetStreamContext.PushSubscription) -> None:

@@ -26,6 +26,7 @@ class CollectorSettings(msgspec.Struct, kw_only=True, frozen=True):
     batch: int = 256  # events pulled and folded together
     idle_wait_s: float = 1.0  # how long one pull waits for the first event when the stream is quiet
     linger_s: float = 0.02  # how long a pull after a busy batch waits for more before folding what it has
+    hold_s: float = 0.1  # how long events of an unfinished task wait for more of its events (one write for all)
     retry_delay_s: float = 1.0  # nak delay of events whose record write failed (NATS unavailable …)
     cas_attempts: int = 50  # compare-and-set attempts on one record before the event is retried later
     cache_records: int = 20_000  # task and run records kept in memory to save a read before each write
@@ -40,6 +41,7 @@ class CollectorSettings(msgspec.Struct, kw_only=True, frozen=True):
             replica_id=env_str("HANDOFF_REPLICA_ID", None, env) or _default_replica_id(),
             batch=env_int("HANDOFF_COLLECTOR_BATCH", 256, env, minimum=1),
             idle_wait_s=env_float("HANDOFF_COLLECTOR_IDLE_WAIT_S", 1.0, env, minimum=0.05),
+            hold_s=env_float("HANDOFF_COLLECTOR_HOLD_S", 0.1, env, minimum=0.0),
             retry_delay_s=env_float("HANDOFF_COLLECTOR_RETRY_DELAY_S", 1.0, env, minimum=0.0),
             cache_records=env_int("HANDOFF_COLLECTOR_CACHE_RECORDS", 20_000, env, minimum=0),
             shutdown_grace_s=env_float("HANDOFF_SHUTDOWN_GRACE_S", 10.0, env, minimum=0.0),

@@ -125,7 +125,8 @@ async def retry_broker_call[T](
         try:
             if bound is None:
                 return await call()
-            return await asyncio.wait_for(call(), bound)
+            async with asyncio.timeout(bound):  # unlike wait_for on a coroutine, no asyncio task per call
+                return await call()
         except TRANSIENT_BROKER_ERRORS as err:
             last = err
         if attempts is not None and tries >= attempts:

@@ -25,13 +25,16 @@ from nats.aio.msg import Msg
 from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
+from handoff.broker.batch_get import BatchGet
 from handoff.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
+from handoff.broker.pull import Puller
 from handoff.common.secrets import nats_secrets, process_redactor
 from handoff.generator.cancellation import CancelWatcher
 from handoff.generator.dead_letters import DeadLetters
 from handoff.generator.errors import ConsumerDrifted, GeneratorError, Interruption
 from handoff.generator.execution import Execution, Services
-from handoff.generator.heartbeat import ConnectionWatch
+from handoff.generator.finished_watch import FinishedWatch
+from handoff.generator.heartbeat import ConnectionWatch, Heartbeats
 from handoff.generator.publisher import Publisher
 from handoff.generator.queued_cancels import QueuedCancels
 from handoff.generator.settings import GeneratorSettings
@@ -87,14 +90,25 @@ class Generator:
         self._wake = asyncio.Event()  # a slot was freed, or stop() was called
         redact = process_redactor()
         redact.add(*nats_secrets(settings.common.nats))  # its own credentials never travel in its events
-        self._publisher = Publisher(self._js, timeout_s=settings.publish_timeout_s, abort=self._abort, redact=redact)
+        self._batch_get = BatchGet(nc)
+        self._publisher = Publisher(
+            self._js,
+            timeout_s=settings.publish_timeout_s,
+            abort=self._abort,
+            redact=redact,
+            batch_get=self._batch_get,
+        )
         self._dead_letters = DeadLetters(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._cancels = CancelWatcher(nc, on_cancel=self._on_cancel)
         self._queued_cancels = QueuedCancels(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._watch = ConnectionWatch(nc)
+        self._finishes = FinishedWatch(nc)
+        self._heartbeats: Heartbeats | None = None  # its interval comes from the consumer (__aenter__)
+        self._rechecks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
+        self._settling: set[int] = set()  # executions whose runner returned: they publish and ack, in no slot
         self._keys = itertools.count()
-        self._sub: JetStreamContext.PullSubscription | None = None
+        self._sub: Puller | None = None
         self._services: Services | None = None
         self._shutdown_done: asyncio.Event | None = None
 
@@ -109,6 +123,8 @@ class Generator:
             ) from exc
         _refuse_drift(info.config, self.settings)
         ack_wait_s = float(info.config.ack_wait or 30.0)
+        stream = await self._js.stream_info(names.EVENTS_STREAM)
+        self._heartbeats = Heartbeats(self._watch, interval_s=ack_wait_s / 3, on_reconnect=self._recheck_cancels)
         self._services = Services(
             settings=self.settings,
             nc=self._nc,
@@ -117,16 +133,22 @@ class Generator:
             dead_letters=self._dead_letters,
             registry=self._registry,
             stats=self.stats,
-            watch=self._watch,
+            heartbeats=self._heartbeats,
+            finishes=self._finishes,
             decoder=Decoder(TaskSubmitted, max_bytes=self.settings.max_submit_bytes),
             ack_wait_s=ack_wait_s,
             max_deliver=int(info.config.max_deliver or -1),
+            duplicate_window_s=float(stream.config.duplicate_window or 0.0),
         )
-        self._sub = await self._js.pull_subscribe_bind(names.GENERATOR_CONSUMER, stream=names.EVENTS_STREAM)
+        # Plain pull requests (handoff.broker.pull): nats-py's fetch costs an asyncio task per message.
+        self._sub = Puller(self._nc, stream=names.EVENTS_STREAM, consumer=names.GENERATOR_CONSUMER)
+        await self._sub.start()
         await self._cancels.start()
         await self._queued_cancels.start()
         await self._dead_letters.start()
+        await self._finishes.start()
         self._watch.start()
+        self._heartbeats.start()
         self.stats.became_ready()
         log.info(
             "generator ready",
@@ -154,7 +176,8 @@ class Generator:
 
     @property
     def slots_in_use(self) -> int:
-        return len(self._running)
+        """Executions that hold a slot: all but those settling (publishing the finish and acking)."""
+        return len(self._running) - len(self._settling)
 
     async def run(self) -> None:
         """Serve until ``stop()``; returns after the graceful shutdown."""
@@ -166,7 +189,7 @@ class Generator:
             await self._shutdown()
 
     # ---- pulling -----------------------------------------------------------------------------------
-    async def _pull_loop(self, sub: JetStreamContext.PullSubscription) -> None:
+    async def _pull_loop(self, sub: Puller) -> None:
         while not self._stop.is_set():
             free = await self._free_slots(sub)
             if free == 0:
@@ -176,9 +199,7 @@ class Generator:
                 await self._pause(0.1)
                 continue
             try:
-                msgs = await sub.fetch(free, timeout=self.settings.fetch_timeout_s)
-            except TimeoutError:  # nats' TimeoutError derives from the builtin one
-                continue
+                msgs = await sub.fetch_any(free, timeout_s=self.settings.fetch_timeout_s)
             except nats.errors.Error as exc:
                 if self._nc.is_closed:
                     log.error("the NATS connection was closed; the generator stops", error=repr(exc))
@@ -189,11 +210,11 @@ class Generator:
                 continue
             await self._dispatch(msgs)
 
-    async def _free_slots(self, sub: JetStreamContext.PullSubscription) -> int:
+    async def _free_slots(self, sub: Puller) -> int:
         """Wait for a free slot (0 once stopping). While all are busy, hand back submits that arrived late."""
         while not self._stop.is_set():
             self._wake.clear()
-            free = self.settings.slots - len(self._running)
+            free = self.settings.slots - self.slots_in_use
             if free > 0:
                 return free
             try:
@@ -203,17 +224,13 @@ class Generator:
                 await self._release_strays(sub)
         return 0
 
-    async def _release_strays(self, sub: JetStreamContext.PullSubscription) -> None:
-        while sub.pending_msgs > 0:
-            try:
-                msgs = await sub.fetch(1, timeout=0.05)
-            except (TimeoutError, nats.errors.Error):
-                return
-            await self._dispatch(msgs)
+    async def _release_strays(self, sub: Puller) -> None:
+        while sub.buffered > 0:
+            await self._dispatch(await sub.fetch(1, timeout_s=0.05))  # a buffered message: no request
 
     async def _dispatch(self, msgs: list[Msg]) -> None:
         for msg in msgs:
-            if self._stop.is_set() or len(self._running) >= self.settings.slots:
+            if self._stop.is_set() or self.slots_in_use >= self.settings.slots:
                 with contextlib.suppress(nats.errors.Error):
                     await msg.nak()
                 self.stats.released += 1
@@ -223,16 +240,25 @@ class Generator:
 
     def _start(self, msg: Msg) -> None:
         assert self._services is not None
-        execution = Execution(msg, self._services)
         key = next(self._keys)
+        execution = Execution(msg, self._services, on_ran=lambda: self._ran(key))
         task = asyncio.create_task(execution.run(), name=f"generator-execution-{key}")
         self._running[key] = (execution, task)
-        self.stats.slots_used(len(self._running))
+        self.stats.slots_used(self.slots_in_use)
         task.add_done_callback(lambda done: self._finished(key, done))
+
+    def _ran(self, key: int) -> None:
+        """A runner returned: its slot is free for the next submit while the execution publishes and acks (the
+        pull for the next submit overlaps the finish's round trips)."""
+        if key in self._running and not self._stop.is_set():
+            self._settling.add(key)
+            self.stats.slots_used(self.slots_in_use)
+            self._wake.set()
 
     def _finished(self, key: int, task: asyncio.Task[None]) -> None:
         self._running.pop(key, None)
-        self.stats.slots_used(len(self._running))
+        self._settling.discard(key)
+        self.stats.slots_used(self.slots_in_use)
         self._wake.set()
         if task.cancelled():
             log.warning("an execution was cancelled before it settled its submit; it will be redelivered")
@@ -244,6 +270,13 @@ class Generator:
             if execution.task_id == task_id:
                 log.info("interrupting a cancelled task", task_id=task_id, reason=reason)
                 execution.interrupt(Interruption.CANCELLED, reason)
+
+    def _recheck_cancels(self) -> None:
+        """After a reconnect, every running task looks for a cancel it may have missed meanwhile."""
+        for execution, _ in self._running.values():
+            task = asyncio.create_task(execution.recheck_cancel(), name="generator-cancel-recheck")
+            self._rechecks.add(task)
+            task.add_done_callback(self._rechecks.discard)
 
     async def _pause(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -292,14 +325,21 @@ class Generator:
             log.info("generator stopped", replica_id=self.settings.replica_id)
 
     async def _close_subscriptions(self) -> None:
+        if self._heartbeats is not None:
+            await self._heartbeats.stop()
+        for task in list(self._rechecks):
+            task.cancel()
+        await asyncio.gather(*self._rechecks, return_exceptions=True)
         await self._watch.stop()
         if self._nc.is_closed:
             return
         if self._sub is not None:
             await self._release_strays(self._sub)
             with contextlib.suppress(nats.errors.Error):
-                await self._sub.unsubscribe()
+                await self._sub.stop()
         with contextlib.suppress(nats.errors.Error):
+            await self._batch_get.close()
+            await self._finishes.stop()
             await self._cancels.stop()
             await self._queued_cancels.stop()
             await self._dead_letters.stop()

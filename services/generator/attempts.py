@@ -10,6 +10,9 @@ counts only the runs since the replay: those whose TaskStarted follows the repla
 from __future__ import annotations
 
 from dataclasses import dataclass
+from enum import Enum
+
+from nats.js.api import RawStreamMsg
 
 from handoff.generator.publisher import Publisher
 from handoff.schemas import names
@@ -17,6 +20,15 @@ from handoff.schemas.codec import DecodeError, Decoder
 from handoff.schemas.events import TaskStarted, TaskSubmitted
 
 _started: Decoder[TaskStarted] = Decoder(TaskStarted)
+
+
+class Unread(Enum):
+    """A look-up not made yet (``None`` already means "looked up: there is none")."""
+
+    UNREAD = "unread"
+
+
+UNREAD = Unread.UNREAD
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,9 +46,17 @@ def _attempt_of(data: bytes | None) -> int | None:
         return None
 
 
-async def next_attempt(publisher: Publisher, task: TaskSubmitted, *, submit_seq: int, replayed: bool) -> Attempt:
+async def next_attempt(
+    publisher: Publisher,
+    task: TaskSubmitted,
+    *,
+    submit_seq: int,
+    replayed: bool,
+    last_started: RawStreamMsg | Unread | None = UNREAD,
+) -> Attempt:
+    """The attempt this delivery is; ``last_started``: the task's last TaskStarted when the caller has read it."""
     subject = names.task_subject(task.run_id, task.task_id, names.EventType.STARTED)
-    last = await publisher.last_on_subject(names.EVENTS_STREAM, subject)
+    last = await publisher.last_on_subject(names.EVENTS_STREAM, subject) if last_started is UNREAD else last_started
     before = (_attempt_of(last.data) or 0) if last is not None else 0
     number = before + 1
     if not replayed or before == 0:

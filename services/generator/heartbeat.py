@@ -1,7 +1,7 @@
 """Keeping a delivery alive while its task runs, and noticing reconnects.
 
 JetStream redelivers a submit ``ack_wait`` after the last sign of life. A heartbeat sends ``in_progress()``
-every ``ack_wait / 3`` and once more right after the client reconnects, so a task of any length is never
+about every ``ack_wait / 3`` and once more right after the client reconnects, so a task of any length is never
 redelivered while its replica lives, and a replica that dies hands its task on ``ack_wait`` later.
 """
 
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import Callable, Iterator
 
 import nats.errors
 import structlog
@@ -54,25 +54,67 @@ class ConnectionWatch:
                 changed.set()
 
 
-async def _beat(msg: Msg, interval_s: float, watch: ConnectionWatch) -> None:
-    while True:
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(interval_s):  # unlike wait_for, no task per wait
-                await watch.reconnected()
+class Heartbeats:
+    """One loop for every delivery a replica holds (not a task per delivery): each gets ``in_progress()`` once
+    ``interval_s`` has passed since it was taken or last beaten (checked every ``interval_s / 4``), and all of them
+    right after a reconnect, when ``on_reconnect`` is called too."""
+
+    def __init__(
+        self, watch: ConnectionWatch, *, interval_s: float, on_reconnect: Callable[[], None] | None = None
+    ) -> None:
+        self._watch = watch
+        self.interval_s = interval_s
+        self._on_reconnect = on_reconnect
+        self._held: dict[int, tuple[Msg, float]] = {}  # id(msg) -> the delivery and when it last showed life
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._loop(), name="generator-heartbeats")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        self._task = None
+
+    @contextlib.contextmanager
+    def keep_alive(self, msg: Msg) -> Iterator[None]:
+        """Heartbeat ``msg`` while the block runs."""
+        key = id(msg)
+        self._held[key] = (msg, asyncio.get_running_loop().time())
         try:
-            await msg.in_progress()
-        except nats.errors.ConnectionClosedError:
-            return
-        except nats.errors.OutboundBufferLimitError as exc:
-            log.warning("heartbeat not sent: client buffer full while disconnected", error=str(exc))
+            yield
+        finally:
+            self._held.pop(key, None)
+
+    async def _loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            reconnected = False
+            try:
+                async with asyncio.timeout(self.interval_s / 4):
+                    await self._watch.reconnected()
+                reconnected = True
+            except TimeoutError:
+                pass
+            now = loop.time()
+            due = [(k, m) for k, (m, last) in self._held.items() if reconnected or now - last >= self.interval_s]
+            for key, msg in due:
+                if key in self._held:
+                    self._held[key] = (msg, now)
+                if not await _beat(msg):
+                    return
+            if reconnected and self._on_reconnect is not None:
+                self._on_reconnect()
 
 
-@contextlib.asynccontextmanager
-async def heartbeat(msg: Msg, *, interval_s: float, watch: ConnectionWatch) -> AsyncIterator[None]:
-    task = asyncio.create_task(_beat(msg, interval_s, watch), name="generator-heartbeat")
+async def _beat(msg: Msg) -> bool:
+    """``in_progress()`` for ``msg``; False once the connection is closed for good."""
     try:
-        yield
-    finally:
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
+        await msg.in_progress()
+    except nats.errors.ConnectionClosedError:
+        return False
+    except nats.errors.OutboundBufferLimitError as exc:
+        log.warning("heartbeat not sent: client buffer full while disconnected", error=str(exc))
+    return True

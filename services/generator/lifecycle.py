@@ -7,6 +7,7 @@ finish the same task, the stream keeps one.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from datetime import datetime
 
@@ -61,10 +62,21 @@ class TaskEvents:
         self.attempt = attempt
         self.replica_id = replica_id
         self.started_at: datetime | None = None
+        self._started: asyncio.Future[None] | None = None
         self._seq = 0
 
     def _subject(self, event: names.EventType) -> str:
         return names.task_subject(self.task.run_id, self.task.task_id, event)
+
+    def start(self) -> asyncio.Future[None]:
+        """Begin publishing the TaskStarted; the runner may start meanwhile. Progress and the finish wait for it,
+        so the stream still holds TaskStarted before them. Await the future for the outcome."""
+        self._started = asyncio.ensure_future(self.started())
+        return self._started
+
+    async def _after_start(self) -> None:
+        if self._started is not None and not self._started.done():
+            await asyncio.shield(self._started)  # a cancelled progress report must not cancel the TaskStarted
 
     async def started(self) -> None:
         self.started_at = utcnow()
@@ -85,6 +97,11 @@ class TaskEvents:
     async def progress(self, stage: str, message: str = "") -> None:
         """Publish a TaskProgress; a broker outage delays it a little and then drops it (with a log line)."""
         seq, self._seq = self._seq, self._seq + 1
+        try:
+            await self._after_start()
+        except PublishAborted as exc:
+            log.warning("progress event dropped", stage=stage, error=str(exc))
+            return
         event = TaskProgress(
             task_id=self.task.task_id,
             run_id=self.task.run_id,
@@ -132,6 +149,7 @@ class TaskEvents:
         None when the stream already held another run's TaskFinished under the same message id (a duplicate ack
         for a message that is not this one): that run finished the task, this outcome does not count.
         """
+        await self._after_start()
         subject = self._subject(names.EventType.FINISHED)
         msg_id = (
             names.finished_msg_id(self.task.task_id)

@@ -10,18 +10,22 @@ when the caller's ``abort`` event is set (a hard shutdown), and for calls that m
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 import nats.errors
 import nats.js.errors
+import structlog
 from nats.js import JetStreamContext
 from nats.js.api import PubAck, RawStreamMsg
 
+from handoff.broker.batch_get import BatchGet, BatchGetUnsupported, LastMessages
 from handoff.common.broker_retry import Backoff, BrokerUnavailable, retry_broker_call
 from handoff.common.secrets import Redactor, process_redactor
 from handoff.schemas import names
 from handoff.schemas.codec import encode
 from handoff.schemas.events import Event
+
+log = structlog.get_logger(__name__)
 
 
 class PublishAborted(Exception):
@@ -38,8 +42,10 @@ class Publisher:
         first_backoff_s: float = 0.1,
         max_backoff_s: float = 2.0,
         redact: Redactor | None = None,
+        batch_get: BatchGet | None = None,
     ) -> None:
         self._js = js
+        self._batch_get = batch_get  # None, or once the server refused one: ask one subject at a time
         self._redact = redact or process_redactor()
         self.timeout_s = timeout_s
         self._abort = abort
@@ -83,6 +89,26 @@ class Publisher:
                 return None
 
         return await self._retrying(get, what=f"look up {subject}")
+
+    async def last_per_subject(self, stream: str, subjects: Sequence[str], *, batch: int) -> LastMessages | None:
+        """The last message of every subject matching ``subjects`` in one request (``handoff.broker.batch_get``);
+        None when that is not possible here (no batch gets configured, a stream without direct gets, or a server
+        without batch gets): then the caller asks one subject at a time, as ``last_on_subject`` does."""
+        batch_get = self._batch_get
+        if batch_get is None:
+            return None
+
+        async def get() -> LastMessages | None:
+            try:
+                return await batch_get.last_per_subject(stream, subjects, batch=batch)
+            except nats.errors.NoRespondersError:  # no direct gets on this stream (or not yet): ask one by one
+                return None
+            except BatchGetUnsupported as exc:
+                log.warning("the server refused a batch direct get; looking subjects up one by one", error=str(exc))
+                self._batch_get = None
+                return None
+
+        return await self._retrying(get, what=f"look up {', '.join(subjects)}")
 
     async def first_on_subject(self, stream: str, subject_filter: str) -> RawStreamMsg | None:
         """The first message on ``subject_filter`` (wildcards allowed) in ``stream``, or None if there is none."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 from handoff.observability import metrics
 from handoff.schemas.events import DeadLetterReason, ErrorCode, TaskFinished, TaskStatus, TestGenerationResult
@@ -54,7 +55,7 @@ class GeneratorStats:
 
     def task_started(self, kind: str) -> None:
         self.started += 1
-        metrics.TASKS_STARTED.labels(kind=kind).inc()
+        _child(metrics.TASKS_STARTED, kind).inc()
 
     def retry_scheduled(self, kind: str, code: ErrorCode) -> None:
         self.retries_scheduled += 1
@@ -62,13 +63,13 @@ class GeneratorStats:
 
     def task_finished(self, kind: str, event: TaskFinished) -> None:
         self.finished[event.status] += 1
-        metrics.TASKS_FINISHED.labels(kind=kind, status=event.status.value).inc()
+        _child(metrics.TASKS_FINISHED, kind, event.status.value).inc()
         if event.error is not None:
             metrics.TASKS_FAILED.labels(kind=kind, code=event.error.code.value).inc()
         if event.timings.run_s is not None:
-            metrics.RUN_SECONDS.labels(kind=kind).observe(event.timings.run_s)
+            _child(metrics.RUN_SECONDS, kind).observe(event.timings.run_s)
         if event.timings.queue_wait_s is not None:
-            metrics.QUEUE_WAIT_SECONDS.labels(kind=kind).observe(event.timings.queue_wait_s)
+            _child(metrics.QUEUE_WAIT_SECONDS, kind).observe(event.timings.queue_wait_s)
         if isinstance(event.result, TestGenerationResult):
             usage = event.result.usage
             metrics.LLM_TOKENS.labels(direction="prompt").inc(usage.prompt_tokens)
@@ -78,3 +79,15 @@ class GeneratorStats:
     def dead_lettered(self, origin: str, reason: DeadLetterReason) -> None:
         self.dead_letters += 1
         metrics.DEAD_LETTERS.labels(origin=origin, reason=reason.value).inc()
+
+
+_CHILDREN: dict[tuple[object, tuple[str, ...]], Any] = {}
+
+
+def _child(metric: Any, *labels: str) -> Any:
+    """A labelled metric's child, looked up once per label set (``labels()`` costs more than the count)."""
+    key = (metric, labels)
+    child = _CHILDREN.get(key)
+    if child is None:
+        child = _CHILDREN[key] = metric.labels(*labels)
+    return child

@@ -10,7 +10,17 @@ import math
 
 import pytest
 
-from benchmarks import client_install, environments, long_tasks, memory, roundtrip, sandbox, scale_out, workflow
+from benchmarks import (
+    client_install,
+    environments,
+    long_tasks,
+    memory,
+    profile_loop,
+    roundtrip,
+    sandbox,
+    scale_out,
+    workflow,
+)
 from benchmarks.harness import machine
 
 Table = list[dict[str, str]]
@@ -164,3 +174,14 @@ def test_client_install_times_the_light_client_against_its_dependencies_and_size
     assert len(timings) == 5 and all(number(r["x baseline"]) > 0 for r in timings)
     assert 0 < number(sizes[0]["site-packages MiB"]) < number(sizes[1]["site-packages MiB"])
     assert "agent stack modules in the light install: none" in text
+
+
+async def test_the_loop_profile_prints_messages_per_connection_and_the_top_functions() -> None:
+    """Calls per task, messages out and in for the client, generator and collector, and the top entries."""
+    text = await profile_loop.main(tasks=40, in_flight=8, top=5)
+    check_common(text)
+    assert "Python function calls per task" in text and "all succeeded" in text
+    messages, top = tables(text)
+    assert [r["connection"] for r in messages] == ["client", "generator", "collector"]
+    assert all(number(r["messages out per task"]) > 0 for r in messages)
+    assert len(top) == 5 and all(number(r["%"]) >= 0 for r in top)

@@ -6,6 +6,7 @@ import asyncio
 from contextlib import aclosing
 
 import pytest
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from handoff.client import HandoffClient, ResultTimeoutError, UnknownTaskError
@@ -151,3 +152,19 @@ async def test_status_follows_a_task_from_queued_to_final(
     record = await client.status(task_id)
     assert record.state == TaskState.CANCELLED and record.timings.total_s is not None
     assert await client.cancel(task_id) is False  # already final: nothing to cancel
+
+
+async def test_a_task_submitted_while_the_feed_is_live_is_awaited_without_a_look_up(
+    nc: NATS, client: HandoffClient, js: JetStreamContext, topology: Topology
+) -> None:
+    """Its finish can only follow the submit, so the feed has it, even when it finished before the wait began."""
+    first = await client.submit(Sleep(duration_s=0))
+    await publish(js, lifecycle(first)[1:])
+    await client.result(first, timeout=10)  # starts the client's result feed
+    task_id = await client.submit(Sleep(duration_s=0))
+    await publish(js, lifecycle(task_id)[1:])  # finished before anyone waits for it
+    await asyncio.sleep(0.3)  # the finish reaches the feed, which keeps it for the wait
+    sent = nc.stats["out_msgs"]
+    result = await client.result(task_id, timeout=10)
+    assert result.task_id == task_id and result.status == TaskStatus.SUCCEEDED
+    assert nc.stats["out_msgs"] == sent  # no look-up: nothing sent to the server

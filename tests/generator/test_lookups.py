@@ -1,15 +1,19 @@
-"""The generator's look-ups of the last message on a subject (finished events, stored cancels)."""
+"""The generator's look-ups of the last message on a subject (finished events, stored cancels), and of a task's
+state before a start in one batch direct get."""
 
 from __future__ import annotations
 
 import asyncio
 
 import pytest
+from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 from nats.js.api import StreamConfig
 
+from handoff.broker.batch_get import BatchGet
 from handoff.broker.embedded import EmbeddedNats
 from handoff.generator.publisher import Publisher
+from handoff.generator.task_state import BATCH, TaskState, read_task_state
 from handoff.schemas import names
 from handoff.schemas.codec import encode
 from handoff.schemas.events import TaskStatus
@@ -61,3 +65,47 @@ async def test_a_redelivered_finished_task_is_recognised_on_a_stream_without_dir
     finishes = await finished_events(js, "once")
     assert [f.status for f in finishes] == [TaskStatus.SUCCEEDED]
     assert generator.stats.started == 1
+
+
+async def test_a_tasks_state_before_a_start_is_read_in_one_request(
+    nc: NATS, js: JetStreamContext, topology: Topology
+) -> None:
+    """Other runs' submits of the id, the last start and the finish come back from one batch direct get."""
+    task = sleep_task("state", 0.0, run_id="own")
+    await js.publish(names.task_subject("other", "state", names.EventType.SUBMITTED), b"theirs")
+    await js.publish(names.task_subject("own", "state", names.EventType.SUBMITTED), encode(task))
+    started = names.task_subject("own", "state", names.EventType.STARTED)
+    await js.publish(started, b"start 1")
+    await js.publish(started, b"start 2")
+    await js.publish(names.task_subject("own", "state", names.EventType.FINISHED), b"done")
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(nc))
+    sent = nc.stats["out_msgs"]
+    async with asyncio.timeout(10):
+        state = await read_task_state(publisher, task)
+    assert nc.stats["out_msgs"] - sent <= 2  # the request (and at most the reply subscription's first SUB)
+    assert state is not None and state.other_runs_submitted
+    assert state.last_started is not None and state.last_started.data == b"start 2"
+    assert state.last_finished is not None and state.last_finished.data == b"done"
+    fresh = await read_task_state(publisher, sleep_task("never-seen", 0.0, run_id="own"))
+    assert fresh == TaskState(other_runs_submitted=False, last_started=None, last_finished=None)
+
+
+async def test_a_task_state_the_batch_cannot_hold_is_left_to_the_single_look_ups(
+    nc: NATS, js: JetStreamContext, topology: Topology
+) -> None:
+    """More runs submitting one id than a batch holds: no partial answer, the caller asks question by question."""
+    for run in range(BATCH + 1):
+        await js.publish(names.task_subject(f"r{run}", "crowded", names.EventType.SUBMITTED), b"x")
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(nc))
+    async with asyncio.timeout(10):
+        assert await read_task_state(publisher, sleep_task("crowded", 0.0, run_id="r0")) is None
+
+
+async def test_a_stream_without_direct_gets_leaves_the_task_state_to_the_single_look_ups(
+    nc: NATS, js: JetStreamContext, topology: Topology
+) -> None:
+    """No responder for batch gets: None at once (no retrying until the deadline), so the API look-ups run."""
+    await allow_direct(js, names.EVENTS_STREAM, False)
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(nc))
+    async with asyncio.timeout(10):
+        assert await read_task_state(publisher, sleep_task("plain", 0.0)) is None
