@@ -26,7 +26,9 @@ def end_process_trees(roots: Iterable[int], *, marker: str | None = None, wait_s
         if root in table and root not in targets and (marker is None or marker in _cmdline(root)):
             targets += [root, *_descendants(root, table)]
     killed = []
-    for pid in dict.fromkeys(targets):
+    # the deepest first: killing the outer bwrap first lets the kernel end the rest of its PID namespace under our
+    # feet, and a process could start a child between the walk and the signal of its parent
+    for pid in reversed(list(dict.fromkeys(targets))):
         try:
             os.kill(pid, signal.SIGKILL)
             killed.append(pid)
