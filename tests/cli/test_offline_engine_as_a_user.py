@@ -50,6 +50,8 @@ def user_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),
         "HANDOFF_SANDBOX": "bwrap",
         "HANDOFF_OFFLINE_ENGINE_S": "15",
+        "HANDOFF_MUTATION_BUDGET_S": "0",  # the CLI path is under test; mutation: tests/runners, tests/demo
+        "HANDOFF_RELIABILITY_RUNS": "1",
         **extra,
     })  # fmt: skip
     return env

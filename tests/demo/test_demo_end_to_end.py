@@ -17,17 +17,24 @@ WRITER_VARIABLES = (
     "HANDOFF_LLM_BASE_URL",
     "HANDOFF_SCRIPTED_MODEL",
     "HANDOFF_OFFLINE_ENGINES",
-    "HANDOFF_OFFLINE_ENGINE_S",  # the demo's own limit per engine and target applies
+    "HANDOFF_OFFLINE_ENGINE_S",
+    "HANDOFF_MUTATION_BUDGET_S",
     "HANDOFF_NATS_URL",
 )
+# Half the demo's own limits (30 s per engine and target, 30 s of mutation testing per task): enough for the
+# sample's small modules, and the whole path still runs: both engines, the filters, mutation testing, the report.
+# That the demo sets its limits and keeps a user's is tested in test_demo_parts.py.
+ENGINE_S, MUTATION_BUDGET_S = "15", "15"
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(480)  # the demo's own --timeout-s and the subprocess' timeout below, plus start-up
 def test_the_demo_without_an_llm_writes_engine_tests_for_the_sample_and_reports_each_module(tmp_path: Path) -> None:
     """Sample tests come from CrossHair/Pynguin and pass; every module, the real-world one too, gets its lines."""
     env = {k: v for k, v in os.environ.items() if k not in WRITER_VARIABLES}
     env.update({"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_ENV_CACHE_DIR": str(ENV_CACHE),
-                "HANDOFF_SANDBOX": "bwrap"})  # fmt: skip
+                "HANDOFF_SANDBOX": "bwrap", "HANDOFF_OFFLINE_ENGINE_S": ENGINE_S,
+                "HANDOFF_MUTATION_BUDGET_S": MUTATION_BUDGET_S})  # fmt: skip
     work = tmp_path / "demo"
     done = subprocess.run(
         [sys.executable, "-m", "handoff.cli.main", "demo", "--workdir", str(work), "--timeout-s", "360"],

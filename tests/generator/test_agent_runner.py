@@ -58,6 +58,7 @@ async def test_a_generate_tests_task_runs_the_agent_runner_from_the_default_regi
     monkeypatch.setenv("HANDOFF_MUTATION_BUDGET_S", "0")  # the registry is under test; mutation: tests/runners
     monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "0")
+    monkeypatch.setenv("HANDOFF_RELIABILITY_RUNS", "1")  # re-runs: tests/assurance and tests/runners
     monkeypatch.setenv("HANDOFF_ENV_CACHE_DIR", str(ENV_CACHE))
     source = await upload_snapshot(js, SAMPLE)
     task = TaskSubmitted(

@@ -50,7 +50,8 @@ def project(tmp_path: Path) -> Path:
 async def test_a_target_whose_engines_crash_fails_with_the_reason_while_another_task_succeeds(
     js: JetStreamContext, topology: Topology, project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """Two tasks at once: the importable module gets asserting tests; the broken one fails naming each engine."""
+    """Two tasks at once: the importable module gets asserting tests; the broken one fails with a reason that names
+    what each engine did and nothing else."""
     engine = OfflineEngineSettings(per_target_s=15)
     model_server.policy = OfflineEnginePolicy(engine)
     settings = runner_settings(tmp_path, llm_settings(model_server.base_url), offline_engine=engine, feedback_rounds=0)
@@ -76,20 +77,8 @@ async def test_a_target_whose_engines_crash_fails_with_the_reason_while_another_
     assert all(m.startswith("[offline engine: crosshair+pynguin] ") for _, m in broken_progress.events), (
         broken_progress.text()
     )
-
-
-async def test_the_failure_of_a_target_whose_engines_crash_names_each_engine_and_nothing_else(
-    js: JetStreamContext, topology: Topology, project: Path, tmp_path: Path, model_server: ScriptedModelServer
-) -> None:
-    """The reason a user reads says what each engine did, not that some report files were left out."""
-    engine = OfflineEngineSettings(per_target_s=10)
-    model_server.policy = OfflineEnginePolicy(engine)
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), offline_engine=engine, feedback_rounds=0)
-    source = await upload_snapshot(js, project)
-    async with OpenHandsTestRunner(settings) as runner:
-        with pytest.raises(TaskFailure) as failed:
-            await runner.run(make_ctx(js, source, ProgressLog(), task_id="broken", targets=["calc/broken.py"]))
-    reason = f"{failed.value}\n{failed.value.detail}"
+    # the reason a user reads says what each engine did, not that some report files were left out
+    reason = f"{broken}\n{broken.detail}"
     assert "no engine produced a test for calc.broken" in reason, reason
     assert "crosshair failed" in reason and "pynguin failed" in reason, reason
     assert "pynguin-report" not in reason, reason

@@ -11,7 +11,7 @@ from handoff.artifacts.snapshots import upload_snapshot
 from handoff.artifacts.store import get_artifact
 from handoff.runners.openhands import OpenHandsTestRunner
 from handoff.schemas.topology import Topology
-from tests.runners.conftest import ProgressLog, make_ctx
+from tests.runners.conftest import ENV_CACHE, ProgressLog, make_ctx
 
 
 async def test_scripted_mode_runs_the_real_agent_and_labels_everything_as_scripted(
@@ -27,7 +27,8 @@ async def test_scripted_mode_runs_the_real_agent_and_labels_everything_as_script
     monkeypatch.setenv("HANDOFF_WORK_DIR", str(tmp_path / "work"))
     monkeypatch.setenv("HANDOFF_LLM_STREAM", "true")  # server-sent events through the real LLM client
     monkeypatch.setenv("HANDOFF_FEEDBACK_ROUNDS", "1")
-    monkeypatch.setenv("HANDOFF_MUTATION_BUDGET_S", "0")  # bounded test time
+    monkeypatch.setenv("HANDOFF_RELIABILITY_RUNS", "1")  # re-runs: tests/assurance and test_runner_assurance
+    monkeypatch.setenv("HANDOFF_ENV_CACHE_DIR", str(ENV_CACHE))  # the session's warm environments
     source = await upload_snapshot(js, sample_project)
     progress = ProgressLog()
     async with OpenHandsTestRunner.from_env() as runner:
