@@ -124,3 +124,34 @@ async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
     (quality,) = result.quality
     assert (quality.mutants_killed, quality.mutants_total, quality.mutation_score_pct) == (8, 8, 100.0)
     assert result.goal_met
+
+
+COVERS_THE_BOUNDARY = "from grading import grade\n\n\ndef test_the_boundary():\n    assert grade(49) == 'fail'\n"
+
+
+async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_with_nothing_added(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The project's own tests cover grading.py fully: the generated tests add nothing and are dropped, and the task
+    succeeds with no patch, saying so, with baseline = final coverage (not 'validation failed: no test was kept')."""
+    (grading_project / "tests" / "test_boundary.py").write_text(COVERS_THE_BOUNDARY)
+    only_useless = "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, only_useless)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    progress = ProgressLog()
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, progress, targets=[TARGET])
+    )
+
+    assert result.goal_met and not result.files_produced
+    assert result.patch is None and result.files == [] and result.test_files == []
+    assert result.tests_kept == []
+    assert [(d.test, d.verdict) for d in result.tests_dropped] == [(f"{GEN}::test_another_passing_score",
+                                                                    Verdict.USELESS)]  # fmt: skip
+    assert result.quality == [
+        TargetQuality(target=TARGET, baseline_line_pct=100.0, baseline_branch_pct=100.0, final_line_pct=100.0,
+                      final_branch_pct=100.0)
+    ]  # fmt: skip
+    assert "The project's existing tests already meet the coverage goal (80 %): no test was added." in result.summary
+    assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
+    assert result.rounds_used == 1

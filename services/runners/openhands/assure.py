@@ -27,6 +27,7 @@ from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.changes import ChangeSet
 from handoff.sandbox import Sandbox
 from handoff.schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
+from handoff.schemas.events import TargetCoverage as WireCoverage
 
 
 def sandboxed_exec(sandbox: Sandbox, writable: Sequence[Path]) -> Exec:
@@ -189,6 +190,22 @@ class Assurance:
             shown = "; ".join(f"{d.test} ({d.verdict.value}: {d.reason[:120]})" for d in dropped[:10])
             parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
         return " ".join(parts)
+
+    def existing_tests_meet(self, goal_pct: float) -> bool:
+        """Nothing kept so far, and the project's own tests alone reach the coverage goal on every target."""
+        if self.kept or self.baseline is None:
+            return False
+        return not coverage_delta.gaps(self.deltas(self.baseline), goal_pct)
+
+    def existing_coverage(self) -> list[WireCoverage]:
+        """The targets' line coverage by the project's own tests, as validation reports it for kept tests."""
+        baseline = self.baseline or {}
+        return [
+            WireCoverage(target=t, percent=cov.line_pct, covered_lines=len(cov.executed & cov.statements),
+                         total_lines=len(cov.statements))
+            for t in self.targets
+            for cov in [baseline.get(t, TargetCoverage())]
+        ]  # fmt: skip
 
     def nothing_kept(self, judged: Judged) -> tuple[str, str]:
         """The problem of a round whose tests were all dropped, and a listing of each test and why."""

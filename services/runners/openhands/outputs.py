@@ -74,6 +74,11 @@ def summarize(
     label: str = "",
     sandboxed: bool = True,
 ) -> str:
+    if report.existing_tests_suffice:
+        coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage)
+        parts = [existing_tests_suffice(goal_pct), f"Line coverage by the existing tests: {coverage}.",
+                 f"Validation rounds used: {rounds_used} of {rounds_total}."]  # fmt: skip
+        return label + " ".join([*parts, *([] if sandboxed else [UNSANDBOXED_NOTE])])
     tests = ", ".join(report.test_files) or "none"
     others = [c.path for c in outputs.changes if c.path not in report.test_files]
     coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage) or "not measured"
@@ -96,3 +101,8 @@ def summarize(
         parts.append(UNSANDBOXED_NOTE)
     text = " ".join(parts)
     return label + text
+
+
+def existing_tests_suffice(goal_pct: float) -> str:
+    """What a task says when every generated test was dropped because the project's own tests reach the goal."""
+    return f"The project's existing tests already meet the coverage goal ({goal_pct:g} %): no test was added."

@@ -28,7 +28,7 @@ from handoff.runners.openhands import changes
 from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.assure import Assurance
 from handoff.runners.openhands.changes import ChangePolicy, ChangeSet
-from handoff.runners.openhands.outputs import Outputs, store_outputs, summarize
+from handoff.runners.openhands.outputs import Outputs, existing_tests_suffice, store_outputs, summarize
 from handoff.runners.openhands.progress import ProgressPump
 from handoff.runners.openhands.prompt import (
     assign_test_files,
@@ -170,7 +170,7 @@ class TaskRun:
                 fallback += note
         usage = session.usage()
         outputs = await self._store(handed)
-        if not report.ok or not outputs.changes:
+        if not report.ok or (not outputs.changes and not report.existing_tests_suffice):
             self._fail(report, outputs, handed.changes, round_no, session.last_tool_error, session.last_message)
         summary = summarize(report, outputs, rounds_used=round_no, rounds_total=rounds_total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
@@ -269,6 +269,11 @@ class TaskRun:
                                           output=getattr(err, "output", ""), test_files=test_files)  # fmt: skip
                 emit("validation", _report_line(round_no, report))
                 return handed, report
+            if not judged.test_files and assurance.existing_tests_meet(payload.coverage_goal_pct):
+                assurance.keep(judged)  # nothing: the final coverage is the baseline
+                report = ValidationReport(ok=True, coverage=assurance.existing_coverage(), existing_tests_suffice=True)
+                emit("validation", f"round {round_no}: " + existing_tests_suffice(payload.coverage_goal_pct))
+                return HandOver(tree=handed.tree, patch=b"", changes=replace(handed.changes, accepted=[])), report
             if not judged.test_files:  # the round's own patch stays, for the failure's record
                 problem, listing = assurance.nothing_kept(judged)
                 report = ValidationReport(ok=False, problem=problem, output=listing, test_files=test_files)
