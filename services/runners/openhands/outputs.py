@@ -86,7 +86,8 @@ def summarize(
     parts = [
         f"Wrote {len(report.test_files)} test file(s): {tests}.",
         f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed.",
-        f"Coverage: {coverage} (goal {goal_pct:g} %, {goal}).",
+        f"Line coverage by the kept tests alone: {coverage}.",
+        f"Coverage goal {goal_pct:g} % (line+branch, with the project's existing tests): {goal}.",
         f"Validation rounds used: {rounds_used} of {rounds_total}.",
     ]
     if others:
