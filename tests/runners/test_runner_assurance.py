@@ -16,8 +16,9 @@ from handoff.artifacts.snapshots import materialize_snapshot, upload_snapshot
 from handoff.artifacts.store import get_artifact
 from handoff.assurance import generated_source
 from handoff.assurance.settings import AssuranceSettings
+from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
-from handoff.schemas.events import RoundCounts, TargetQuality, Verdict
+from handoff.schemas.events import ErrorCode, RoundCounts, TargetQuality, Verdict
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
 from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file
@@ -209,3 +210,21 @@ async def test_an_extended_project_test_file_whose_additions_are_all_dropped_is_
     assert result.tests_kept == []
     assert [d.test for d in result.tests_dropped] == [f"{EXISTING}::test_another_passing_score"]
     assert "existing tests already meet the coverage goal" in result.summary
+
+
+async def test_a_task_whose_every_test_is_dropped_names_what_the_existing_tests_still_miss(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Nothing kept and the goal not met by the project's tests (semver 3.0.4's cli.py): the failure says how far
+    the existing tests get and what they miss, not only that every generated test was dropped."""
+    only_useless = "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, only_useless)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), feedback_rounds=0)
+    with pytest.raises(PermanentFailure) as failed:
+        await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
+
+    assert failed.value.code == ErrorCode.VALIDATION_FAILED
+    assert "no test was kept (1 dropped)" in str(failed.value)
+    assert ("The project's existing tests reach: grading.py: line 75 %, branch 50 % (line+branch 66.67 %, goal 80 %); "
+            "lines not covered: 4; branches not taken: line 2->4") in failed.value.detail  # fmt: skip

@@ -248,8 +248,12 @@ class Assurance:
             for cov in [baseline.get(t, TargetCoverage())]
         ]  # fmt: skip
 
-    def nothing_kept(self, judged: Judged) -> tuple[str, str]:
-        """The problem of a round whose tests were all dropped, and a listing of each test and why."""
+    def nothing_kept(self, judged: Judged, goal_pct: float) -> tuple[str, str]:
+        """The problem of a round whose tests were all dropped, and a listing of each test and why, then what the
+        project's existing tests (and the tests kept so far) still miss (last: `handoff result` shows the end)."""
         reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
         listed = "\n".join(f"- {j.test}: {j.verdict.value}: {self.redact(j.reason)}" for j in reasons[:30])
-        return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}"
+        whose = "existing tests and the tests kept so far" if self.kept else "existing tests"
+        missing = "; ".join(self.gaps(goal_pct, judged.report.baseline))
+        reach = f"\nThe project's {whose} reach: {missing}" if missing else ""
+        return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}{reach}"

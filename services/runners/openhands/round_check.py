@@ -73,7 +73,7 @@ class RoundCheck:
                 emit("validation", f"round {round_no}: " + existing_tests_suffice(payload.coverage_goal_pct))
                 return HandOver(tree=handed.tree, patch=b"", changes=replace(handed.changes, accepted=[])), report
             if not judged.test_files:  # the round's own patch stays, for the failure's record
-                problem, listing = assurance.nothing_kept(judged)
+                problem, listing = assurance.nothing_kept(judged, payload.coverage_goal_pct)
                 report = ValidationReport(ok=False, problem=problem, output=listing, test_files=test_files)
                 emit("validation", report_line(round_no, report))
                 return handed, report
