@@ -67,16 +67,19 @@ async def judge_tests(
     seed: int = 0,
     coverage_required: bool = True,
     dropped_before: Mapping[str, tuple[Verdict, str]] | None = None,
+    existing: Sequence[str] = (),
 ) -> FilterReport:
     """Judge every test function in ``test_files`` (paths relative to ``bed.root``) and rewrite the files.
 
-    ``already_kept`` are node ids kept in an earlier round: they count as existing tests and are not judged again.
+    ``already_kept`` are node ids kept in an earlier round, ``existing`` the project's own tests in a test file the
+    generator extended: both count as existing tests (part of the baseline) and are not judged.
     ``coverage_required=False`` keeps passing, checking tests that add no coverage (a round on surviving mutants,
     whose tests check covered lines more closely). ``dropped_before`` (test -> verdict and reason) are not run
     again: they keep that verdict and are cut.
     """
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
+    settled = {*already_kept, *existing}
     for name in test_files:
         try:
             functions = generated_source.find_tests((bed.root / name).read_text())
@@ -87,13 +90,13 @@ async def judge_tests(
         for c in file_candidates:
             if dropped_before and c.test in dropped_before:
                 c.drop(*dropped_before[c.test])
-        candidates.extend(c for c in file_candidates if c.test not in already_kept)
-        await _collect(bed, name, [c for c in file_candidates if c.test not in already_kept and c.verdict is None])
+        candidates.extend(c for c in file_candidates if c.test not in settled)
+        await _collect(bed, name, [c for c in file_candidates if c.test not in settled and c.verdict is None])
     await _first_run(bed, [c for c in candidates if c.verdict is None])
     await _rerun(bed, [c for c in candidates if c.verdict is None], settings.reliability_runs, seed)
     baseline = await existing_coverage(bed, test_files, targets)
-    if already_kept:
-        earlier = await measure(bed, list(already_kept), targets, name="kept-before")
+    if settled:
+        earlier = await measure(bed, sorted(settled), targets, name="kept-before")
         baseline = merged([baseline, earlier.targets], targets)
     kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline,
                                     coverage_required=coverage_required)  # fmt: skip
@@ -147,7 +150,11 @@ def _judge_first(c: _Candidate, run: PytestRun) -> None:
         return
     outcome = run.outcomes.get(bad[0], "skipped")
     detail = " ".join(run.messages.get(bad[0], "").split())[:300]
-    verb = {"failed": "fails", "error": "errors in setup or teardown"}.get(outcome, "did not run (skipped)")
+    verb = {
+        "failed": "fails",
+        "error": "errors in setup or teardown",
+        "xfailed": "is marked to fail (xfail) and fails as marked: it pins no behaviour",
+    }.get(outcome, "did not run (skipped)")
     c.drop(Verdict.FAILED, f"{verb}: {detail}" if detail else verb)
 
 

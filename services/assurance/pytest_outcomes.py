@@ -13,7 +13,9 @@ _messages: dict[str, str] = {}
 
 def pytest_runtest_logreport(report):
     if report.skipped:
-        if report.when == "setup":
+        if report.when == "call" and hasattr(report, "wasxfail"):  # ran, and failed as its xfail mark expects
+            _outcomes[report.nodeid] = "xfailed"
+        elif report.when == "setup":
             _outcomes.pop(report.nodeid, None)
         return
     if report.failed:

@@ -10,6 +10,11 @@ def generation_result(finished: TaskFinished | None) -> TestGenerationResult | N
     return result if isinstance(result, TestGenerationResult) else None
 
 
+def existing_tests_suffice(result: TestGenerationResult) -> bool:
+    """The task succeeded adding nothing: every generated test was dropped, the project's own tests meet the goal."""
+    return result.goal_met and not result.files_produced and not result.tests_kept and bool(result.quality)
+
+
 def target_lines(result: TestGenerationResult) -> list[str]:
     """Per target: ``grading.py: line 75 -> 100 %, branch 50 -> 100 %, mutants 7/8 (87.5 %)``."""
     lines = []
@@ -30,4 +35,6 @@ def short(result: TestGenerationResult) -> str:
         cells = [f"{c.target} {c.percent:g} %" for c in result.coverage[:3]]
     more = " …" if max(len(result.quality), len(result.coverage)) > 3 else ""
     goal = "goal met" if result.goal_met else "GOAL NOT MET"
+    if existing_tests_suffice(result):
+        goal = "goal met by the existing tests, nothing added"
     return f"{', '.join(cells)}{more} ({goal}, kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)})"

@@ -20,6 +20,7 @@ from handoff.client.patches import PatchNotApplied, PatchRefused, apply_patch
 from handoff.schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
 
 OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
+NOTHING_ADDED = "nothing added: the project's existing tests already meet the coverage goal"
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -63,9 +64,12 @@ def summarize(finished: TaskFinished) -> list[str]:
     result = finished.result
     if isinstance(result, TestGenerationResult):
         lines.append(f"  {printable(result.summary)}" if result.summary else "  (no summary)")
+        if quality.existing_tests_suffice(result):
+            lines.append(f"  {NOTHING_ADDED}; no patch")
+        produced = "yes" if result.files_produced else "none needed" if quality.existing_tests_suffice(result) else "NO"
         lines.append(
             f"  tests: {result.tests_passed} passed, {result.tests_failed} failed of {result.tests_collected}; "
-            f"rounds {result.rounds_used}; files produced: {'yes' if result.files_produced else 'NO'}"
+            f"rounds {result.rounds_used}; files produced: {produced}"
         )
         for cov in result.coverage:
             lines.append(f"  coverage {cov.target}: {_pct(cov.percent)} % (goal {_pct(result.coverage_goal_pct)} %)")
@@ -133,6 +137,11 @@ async def run(args: argparse.Namespace) -> int:
             patch = await client.fetch_patch(finished) or await last_round_patch(client, finished)
         policy = await _policy(client, args) if args.apply else None
     if args.patch or args.apply:
+        generated = quality.generation_result(finished)
+        if patch is None and generated is not None and quality.existing_tests_suffice(generated):
+            print(f"task {args.task_id}: {NOTHING_ADDED}; there is no patch to {'apply' if args.apply else 'print'}",
+                  file=sys.stderr)  # fmt: skip
+            return Exit.OK
         if patch is None:  # the task is known (exit 5 is for unknown ids): it has no patch to give
             raise CliError(Exit.TASK_FAILED, f"task {args.task_id} produced no patch ({finished.status})")
         if args.patch:

@@ -40,9 +40,7 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
     for engine in settings.engines:
         lines.append(f"echo {q(f'offline engine: {engine} on {module} (limit {limit} s)')}")
         if engine == "crosshair":
-            run = (f"timeout -k 5 {limit} python -m crosshair cover --example_output_format=pytest "
-                   f"--per_condition_timeout={max(1, limit // PER_FUNCTION_SHARE)} {q(module)} "
-                   f'> "$d/crosshair.py" 2> "$d/crosshair.log"')  # fmt: skip
+            run = _crosshair(module, target, limit)
             inputs.append('crosshair="$d/crosshair.py"')
         else:
             search = max(1, int(limit * SEARCH_SHARE))
@@ -61,3 +59,34 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
     lines.append(f'python "$d/merge.py" --module {q(module)} --out {q(test_file)} {" ".join(inputs)}')
     lines.append('status=$?; rm -rf "$d"; (exit $status)')
     return "; ".join(lines)
+
+
+# the module's public top-level functions, one per line (standard library only: runs with the project's Python)
+_FUNCTIONS = (
+    "import ast, sys; print(*(n.name for n in ast.parse(open(sys.argv[1], 'rb').read()).body "
+    "if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith('_')), sep=chr(10))"
+)
+
+
+def _crosshair(module: str, target: str, limit: int) -> str:
+    """CrossHair on the whole module; if it crashes (exit 1: it stops at the first function it cannot handle, e.g.
+    one with a ``Literal[...]`` parameter), again function by function within what is left of the limit, so that one
+    such function costs its own tests only. Leaves CrossHair's exit status in ``$rc``'s place (0 if any function
+    gave tests)."""
+    q = shlex.quote
+    per_function = max(1, limit // PER_FUNCTION_SHARE)
+    cover = f"python -m crosshair cover --example_output_format=pytest --per_condition_timeout={per_function}"
+    return (
+        f'start=$SECONDS; timeout -k 5 {limit} {cover} {q(module)} > "$d/crosshair.py" 2> "$d/crosshair.log"; '
+        "rc=$?; "
+        "if [ $rc -eq 1 ]; then "  # a crash inside the run (2: the module does not import, nor would a function)
+        'echo "offline engine: crosshair failed on the module (exit $rc): '
+        '$(tail -n 1 "$d/crosshair.log" | cut -c1-200); trying function by function"; : > "$d/crosshair.py"; '
+        f"for f in $(python -c {q(_FUNCTIONS)} {q(target)} 2>/dev/null); do "
+        f"left=$(({limit} - (SECONDS - start))); "
+        'if [ $left -lt 2 ]; then echo "offline engine: crosshair: no time left for $f and the rest"; break; fi; '
+        f'timeout -k 5 $left {cover} {q(module)}."$f" >> "$d/crosshair.py" 2>> "$d/crosshair.log" '
+        f'|| echo "offline engine: crosshair failed on {module}.$f"; done; '
+        '[ -s "$d/crosshair.py" ] && rc=0; '
+        "fi; (exit $rc)"
+    )

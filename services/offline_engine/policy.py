@@ -1,8 +1,8 @@
 """``OfflineEnginePolicy``: the scripted policy that has the real agent run the offline engines, then pytest.
 
 Turn i < n runs the engines for target i in the agent's terminal; turn n runs pytest on the written test files;
-then it finishes with what the engines reported. A later round (the runner's feedback) ends at once: the engines
-already did what they can. It is a script, not a model; its messages say ``offline engine``.
+then it finishes with what the engines reported. A later round (the runner's feedback) ends at once, repeating
+that: the engines already did what they can. It is a script, not a model; its messages say ``offline engine``.
 """
 
 from __future__ import annotations
@@ -35,7 +35,9 @@ class OfflineEnginePolicy:
             return run(f"python -m pytest -q -p no:cacheprovider {files}", timeout_s=300)
         if step == len(assignments) + 1:
             return finish(f"[{label}] " + "; ".join(_engine_lines(request)))
-        return finish(f"[{label}] the engines already ran; nothing more to add in this round")
+        # the last message is what a failed task reports: it keeps what the engines said
+        return finish(f"[{label}] the engines already ran; nothing more to add in this round. They reported: "
+                      + "; ".join(_engine_lines(request)))  # fmt: skip
 
 
 def _engine_lines(request: ChatRequest) -> list[str]:
@@ -48,4 +50,5 @@ def _engine_lines(request: ChatRequest) -> list[str]:
         texts = [text] if isinstance(text, str) else [str(p.get("text", "")) for p in text or [] if isinstance(p, dict)]
         for chunk in texts:
             found += [line.strip() for line in chunk.splitlines() if line.strip().startswith("offline engine:")]
-    return [line.removeprefix("offline engine: ") for line in found if " on " not in line] or ["no engine output"]
+    lines = [line.removeprefix("offline engine: ") for line in found if "(limit " not in line]  # not the headers
+    return lines or ["no engine output"]

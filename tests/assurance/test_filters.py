@@ -160,3 +160,21 @@ async def test_a_project_without_tests_of_its_own_has_an_empty_baseline(make_bed
     baseline = report.baseline[TARGET]
     assert (baseline.line_pct, baseline.branch_pct, baseline.statements) == (0.0, 0.0, frozenset())
     assert report.of(Verdict.KEPT)[0].test == GOOD
+
+
+async def test_a_test_marked_to_fail_is_dropped_as_expected_to_fail_not_as_skipped(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Pynguin marks tests whose call raised with xfail: they ran and failed as marked, which is not 'skipped'."""
+    source = (
+        "import pytest\n\nfrom grading import grade\n\n\n@pytest.mark.xfail(strict=True)\n"
+        "def test_raises_on_text():\n    grade('x')\n    assert False\n"
+    )
+    bed = make_bed("grading", {GEN: source})
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    (judgement,) = report.judgements
+    assert judgement.verdict == Verdict.FAILED
+    assert judgement.reason.startswith("is marked to fail (xfail) and fails as marked: it pins no behaviour"), (
+        judgement.reason
+    )

@@ -78,3 +78,45 @@ def test_the_live_progress_line_of_a_finished_task_shows_its_coverage(capsys: py
     board.tty = False
     board.finish(_finished("t1", goal_met=False))
     assert capsys.readouterr().err == "t1  succeeded  grading.py 100/100 % (GOAL NOT MET, kept 1, dropped 1)\n"
+
+
+def _nothing_added(task_id: str) -> TaskFinished:
+    """A task whose generated tests were all dropped because the project's own tests already meet the goal."""
+    result = TestGenerationResult(
+        summary="The project's existing tests already meet the coverage goal (80 %): no test was added.",
+        goal_met=True,
+        coverage_goal_pct=80.0,
+        quality=[
+            TargetQuality(
+                target="grading.py",
+                baseline_line_pct=100.0,
+                baseline_branch_pct=100.0,
+                final_line_pct=100.0,
+                final_branch_pct=100.0,
+            )
+        ],
+        tests_dropped=[
+            DroppedTest(
+                test="tests/test_generated.py::test_more",
+                verdict=Verdict.USELESS,
+                reason="adds no line or branch coverage",
+            )
+        ],
+    )
+    return TaskFinished(task_id=task_id, status=TaskStatus.SUCCEEDED, finished_at=datetime.now(UTC), result=result)
+
+
+def test_result_and_wait_say_plainly_when_the_existing_tests_already_meet_the_goal(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No patch is not shown as a failure ('files produced: NO'): both views say nothing was added and why."""
+    lines = summarize(_nothing_added("t1"))
+    assert "  nothing added: the project's existing tests already meet the coverage goal; no patch" in lines
+    assert any(line.endswith("files produced: none needed") for line in lines), lines
+    assert "  quality grading.py: line 100 -> 100 %, branch 100 -> 100 %" in lines
+
+    args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
+    assert wait_cmd._report(args, ["t1"], {"t1": _nothing_added("t1")}, None) == Exit.OK
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["1 succeeded", "  t1  succeeded  grading.py 100/100 % (goal met by the existing tests, nothing "
+                                  "added, kept 0, dropped 1)"]  # fmt: skip

@@ -106,6 +106,40 @@ def test_a_crashing_engine_leaves_the_other_engines_tests(project: Path, engine_
     assert "offline engine: pynguin failed" in done.stdout or "pynguin: no output" in done.stdout
 
 
+LITERAL_MODULE = """from typing import Literal
+
+
+def trim(text: str, side: Literal["both", "pre", "post"] = "both") -> str:
+    if side == "pre":
+        return text.lstrip()
+    if side == "post":
+        return text.rstrip()
+    return text.strip()
+
+
+def grade(score: int) -> str:
+    if score >= 50:
+        return "pass"
+    return "fail"
+"""
+
+
+def test_a_function_crosshair_crashes_on_costs_that_function_not_the_whole_module(
+    project: Path, engine_venv: Path
+) -> None:
+    """CrossHair 0.0.113 stops the whole `cover` run on a `Literal[...]` parameter (python-slugify 9.2.0's
+    slugify.py): the engine then covers the module function by function and keeps the tests of the others."""
+    (project / "pkg" / "trim.py").write_text(LITERAL_MODULE)
+    settings = OfflineEngineSettings(engines=("crosshair",), per_target_s=30)
+    done = run_in_terminal(engine_command("pkg/trim.py", "tests/test_trim.py", settings), project, engine_venv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "crosshair failed on the module (exit 1)" in done.stdout and "function by function" in done.stdout
+    assert "offline engine: crosshair failed on pkg.trim.trim" in done.stdout
+    tree = ast.parse((project / "tests" / "test_trim.py").read_text())
+    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert names and all(name.startswith("test_crosshair_grade") for name in names), names
+
+
 def test_a_malformed_engine_list_is_a_settings_error_naming_the_variable() -> None:
     """An unknown engine name is refused at start-up, not at the first task."""
     with pytest.raises(SettingsError, match="HANDOFF_OFFLINE_ENGINES"):

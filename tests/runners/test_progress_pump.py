@@ -53,3 +53,17 @@ async def test_reports_emitted_just_before_closing_are_all_delivered() -> None:
         for i in range(5):
             pump.emit("round", str(i))
     assert got == ["0", "1", "2", "3", "4"]
+
+
+async def test_a_message_that_already_carries_the_label_is_not_labelled_twice() -> None:
+    """The result summary starts with the writer's label itself: its progress line shows the label once."""
+    got: list[str] = []
+
+    async def sink(stage: str, message: str) -> None:
+        got.append(message)
+
+    label = "[offline engine: crosshair+pynguin] "
+    async with ProgressPump(sink, redact=keep, label=label) as pump:
+        pump.emit("round", "agent round 1 of 3")
+        pump.emit("result", label + "Wrote 1 test file(s).")
+    assert got == [label + "agent round 1 of 3", label + "Wrote 1 test file(s)."]

@@ -16,11 +16,12 @@ from handoff.artifacts.snapshots import materialize_snapshot, upload_snapshot
 from handoff.artifacts.store import get_artifact
 from handoff.assurance import generated_source
 from handoff.assurance.settings import AssuranceSettings
+from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
-from handoff.schemas.events import RoundCounts, TargetQuality, Verdict
+from handoff.schemas.events import ErrorCode, RoundCounts, TargetQuality, Verdict
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
-from handoff.scripted_model.scripts import Script, create_file, finish
+from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file
 from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
 
 GRADING = Path(__file__).parents[1] / "assurance" / "projects"
@@ -124,3 +125,106 @@ async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
     (quality,) = result.quality
     assert (quality.mutants_killed, quality.mutants_total, quality.mutation_score_pct) == (8, 8, 100.0)
     assert result.goal_met
+
+
+COVERS_THE_BOUNDARY = "from grading import grade\n\n\ndef test_the_boundary():\n    assert grade(49) == 'fail'\n"
+
+
+async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_with_nothing_added(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The project's own tests cover grading.py fully: the generated tests add nothing and are dropped, and the task
+    succeeds with no patch, saying so, with baseline = final coverage (not 'validation failed: no test was kept')."""
+    (grading_project / "tests" / "test_boundary.py").write_text(COVERS_THE_BOUNDARY)
+    only_useless = "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, only_useless)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    progress = ProgressLog()
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, progress, targets=[TARGET])
+    )
+
+    assert result.goal_met and not result.files_produced
+    assert result.patch is None and result.files == [] and result.test_files == []
+    assert result.tests_kept == []
+    assert [(d.test, d.verdict) for d in result.tests_dropped] == [(f"{GEN}::test_another_passing_score",
+                                                                    Verdict.USELESS)]  # fmt: skip
+    assert result.quality == [
+        TargetQuality(target=TARGET, baseline_line_pct=100.0, baseline_branch_pct=100.0, final_line_pct=100.0,
+                      final_branch_pct=100.0)
+    ]  # fmt: skip
+    assert "The project's existing tests already meet the coverage goal (80 %): no test was added." in result.summary
+    assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
+    assert result.rounds_used == 1
+
+
+EXISTING = "tests/test_existing.py"
+OWN_LAST_LINE = '    assert grade(90) == "pass"\n'
+
+
+def appended_to_the_existing_file(tests: str):  # type: ignore[no-untyped-def]
+    """A step that adds ``tests`` after the project's own tests in tests/test_existing.py (as the offline engine
+    does)."""
+    return in_workspace(EXISTING, lambda p: replace_in_file(p, OWN_LAST_LINE, OWN_LAST_LINE + "\n\n" + tests))
+
+
+async def test_the_projects_own_tests_in_a_file_the_generator_extends_count_as_existing_tests(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Tests appended to the project's test file are judged alone: the project's own test there is part of the
+    baseline (75/50 %), neither kept nor dropped, and the patch adds only the kept generated test."""
+    boundary = (
+        "def test_boundary_decides_pass_or_fail():\n    assert grade(50) == 'pass'\n    assert grade(49) == 'fail'\n"
+    )
+    model_server.policy = Script([appended_to_the_existing_file(boundary), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, ProgressLog(), targets=[TARGET])
+    )
+
+    assert result.tests_kept == [f"{EXISTING}::test_boundary_decides_pass_or_fail"]
+    assert all("test_a_high_score_passes" not in d.test for d in result.tests_dropped)
+    (quality,) = result.quality
+    assert (quality.baseline_line_pct, quality.baseline_branch_pct) == (75.0, 50.0)
+    assert (quality.final_line_pct, quality.final_branch_pct) == (100.0, 100.0)
+    assert result.patch is not None
+    patch = (await get_artifact(js, result.patch)).decode()
+    assert "+def test_boundary_decides_pass_or_fail" in patch and "+def test_a_high_score_passes" not in patch
+
+
+async def test_an_extended_project_test_file_whose_additions_are_all_dropped_is_left_as_it_was(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The project's tests already cover grading.py and the appended test adds nothing: the task succeeds with no
+    patch and no file (not a patch of leftover imports), and the project's own tests are not listed as kept."""
+    (grading_project / "tests" / "test_boundary.py").write_text(COVERS_THE_BOUNDARY)
+    useless = "import pytest\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([appended_to_the_existing_file(useless), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, ProgressLog(), targets=[TARGET])
+    )
+
+    assert result.goal_met and not result.files_produced
+    assert result.patch is None and result.files == []
+    assert result.tests_kept == []
+    assert [d.test for d in result.tests_dropped] == [f"{EXISTING}::test_another_passing_score"]
+    assert "existing tests already meet the coverage goal" in result.summary
+
+
+async def test_a_task_whose_every_test_is_dropped_names_what_the_existing_tests_still_miss(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Nothing kept and the goal not met by the project's tests (semver 3.0.4's cli.py): the failure says how far
+    the existing tests get and what they miss, not only that every generated test was dropped."""
+    only_useless = "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, only_useless)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), feedback_rounds=0)
+    with pytest.raises(PermanentFailure) as failed:
+        await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
+
+    assert failed.value.code == ErrorCode.VALIDATION_FAILED
+    assert "no test was kept (1 dropped)" in str(failed.value)
+    assert ("The project's existing tests reach: grading.py: line 75 %, branch 50 % (line+branch 66.67 %, goal 80 %); "
+            "lines not covered: 4; branches not taken: line 2->4") in failed.value.detail  # fmt: skip

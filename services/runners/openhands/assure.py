@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from handoff.assurance import coverage_delta, results
+from handoff.assurance import coverage_delta, generated_source, results
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
@@ -27,6 +27,7 @@ from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.changes import ChangeSet
 from handoff.sandbox import Sandbox
 from handoff.schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
+from handoff.schemas.events import TargetCoverage as WireCoverage
 
 
 def sandboxed_exec(sandbox: Sandbox, writable: Sequence[Path]) -> Exec:
@@ -37,6 +38,23 @@ def sandboxed_exec(sandbox: Sandbox, writable: Sequence[Path]) -> Exec:
         return await subprocess_exec(launch.argv, launch.cwd, launch.env, timeout_s)
 
     return run
+
+
+def _restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str]]]) -> set[str]:
+    """Put back the snapshot's version of each extended test file left with only the project's own tests."""
+    restored = set()
+    for name, (original, own) in originals.items():
+        path = tree / name
+        if not path.is_file():
+            continue
+        try:
+            left = {t.qualname for t in generated_source.find_tests(path.read_text())}
+        except (SyntaxError, ValueError, UnicodeDecodeError):
+            continue  # the filters failed the whole file: it stays as judged
+        if left <= set(own):
+            path.write_bytes(original)
+            restored.add(name)
+    return restored
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,10 +112,14 @@ class Assurance:
     ) -> Judged:
         """Judge the round's tests in ``tree`` (rewriting its files) and re-make the patch of what is left."""
         bed = self.bed(tree)
+        originals = await asyncio.to_thread(self._originals, git_dir, tree, test_files, changes)
+        own = [f"{name}::{qualname.replace('.', '::')}" for name, names in originals.items() for qualname in names[1]]
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
-                                   already_kept=self.kept, seed=round_no,
+                                   already_kept=self.kept, seed=round_no, existing=own,
                                    coverage_required=coverage_required,
                                    dropped_before=None if coverage_required else self._dropped_before())  # fmt: skip
+        # a project test file the generator extended and whose additions were all dropped is put back as it was
+        restored = await asyncio.to_thread(_restore_unextended, tree, originals)
         if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
             self.baseline = dict(report.baseline)
         counts = results.round_counts(round_no, report)
@@ -107,15 +129,35 @@ class Assurance:
         for test in results.kept_tests(report):
             self.dropped.pop(test, None)
         # a generated file whose every test was dropped is gone: it leaves the change set and the patch
-        accepted = [c for c in changes.accepted if c.status != "A" or (tree / c.path).exists()]
+        accepted = [c for c in changes.accepted
+                    if (c.status != "A" or (tree / c.path).exists()) and c.path not in restored]  # fmt: skip
         patch = await asyncio.to_thread(ws.diff_tree, git_dir, tree, self.env, [c.path for c in accepted])
-        left = [name for name in test_files if (tree / name).exists()]
+        left = [name for name in test_files if (tree / name).exists() and name not in restored]
         # measured on the files as a whole: the filters' per-test figures leave out what runs at import time
         final = await coverage_delta.final_coverage(bed, left, self.targets, self.baseline)
         self.emit("assurance", f"round {round_no}: kept {counts.kept}, failed {counts.failed}, "
                                f"flaky {counts.flaky}, useless {counts.useless}")  # fmt: skip
         return Judged(test_files=left, patch=patch, changes=replace(changes, accepted=accepted), counts=counts,
                       report=report, final=final)  # fmt: skip
+
+    def _originals(
+        self, git_dir: Path, tree: Path, test_files: Sequence[str], changes: ChangeSet
+    ) -> dict[str, tuple[bytes, list[str]]]:
+        """Per test file the round modified (not added): the snapshot's version and the test functions it had."""
+        modified = {c.path for c in changes.accepted if c.status == "M"}
+        found = {}
+        for name in test_files:
+            if name not in modified:
+                continue
+            original = ws.recorded_file(git_dir, tree, self.env, name)
+            if original is None:
+                continue
+            try:
+                names = [t.qualname for t in generated_source.find_tests(original.decode())]
+            except (SyntaxError, ValueError, UnicodeDecodeError):
+                names = []
+            found[name] = (original, names)
+        return found
 
     def _dropped_before(self) -> dict[str, tuple[Verdict, str]]:
         return {test: (d.verdict, d.reason) for test, d in self.dropped.items()}
@@ -190,8 +232,28 @@ class Assurance:
             parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
         return " ".join(parts)
 
-    def nothing_kept(self, judged: Judged) -> tuple[str, str]:
-        """The problem of a round whose tests were all dropped, and a listing of each test and why."""
+    def existing_tests_meet(self, goal_pct: float) -> bool:
+        """Nothing kept so far, and the project's own tests alone reach the coverage goal on every target."""
+        if self.kept or self.baseline is None:
+            return False
+        return not coverage_delta.gaps(self.deltas(self.baseline), goal_pct)
+
+    def existing_coverage(self) -> list[WireCoverage]:
+        """The targets' line coverage by the project's own tests, as validation reports it for kept tests."""
+        baseline = self.baseline or {}
+        return [
+            WireCoverage(target=t, percent=cov.line_pct, covered_lines=len(cov.executed & cov.statements),
+                         total_lines=len(cov.statements))
+            for t in self.targets
+            for cov in [baseline.get(t, TargetCoverage())]
+        ]  # fmt: skip
+
+    def nothing_kept(self, judged: Judged, goal_pct: float) -> tuple[str, str]:
+        """The problem of a round whose tests were all dropped, and a listing of each test and why, then what the
+        project's existing tests (and the tests kept so far) still miss (last: `handoff result` shows the end)."""
         reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
         listed = "\n".join(f"- {j.test}: {j.verdict.value}: {self.redact(j.reason)}" for j in reasons[:30])
-        return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}"
+        whose = "existing tests and the tests kept so far" if self.kept else "existing tests"
+        missing = "; ".join(self.gaps(goal_pct, judged.report.baseline))
+        reach = f"\nThe project's {whose} reach: {missing}" if missing else ""
+        return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}{reach}"

@@ -74,6 +74,11 @@ def summarize(
     label: str = "",
     sandboxed: bool = True,
 ) -> str:
+    if report.existing_tests_suffice:
+        coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage)
+        parts = [existing_tests_suffice(goal_pct), f"Line coverage by the existing tests: {coverage}.",
+                 f"Validation rounds used: {rounds_used} of {rounds_total}."]  # fmt: skip
+        return label + " ".join([*parts, *([] if sandboxed else [UNSANDBOXED_NOTE])])
     tests = ", ".join(report.test_files) or "none"
     others = [c.path for c in outputs.changes if c.path not in report.test_files]
     coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage) or "not measured"
@@ -81,7 +86,8 @@ def summarize(
     parts = [
         f"Wrote {len(report.test_files)} test file(s): {tests}.",
         f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed.",
-        f"Coverage: {coverage} (goal {goal_pct:g} %, {goal}).",
+        f"Line coverage by the kept tests alone: {coverage}.",
+        f"Coverage goal {goal_pct:g} % (line+branch, with the project's existing tests): {goal}.",
         f"Validation rounds used: {rounds_used} of {rounds_total}.",
     ]
     if others:
@@ -96,3 +102,8 @@ def summarize(
         parts.append(UNSANDBOXED_NOTE)
     text = " ".join(parts)
     return label + text
+
+
+def existing_tests_suffice(goal_pct: float) -> str:
+    """What a task says when every generated test was dropped because the project's own tests reach the goal."""
+    return f"The project's existing tests already meet the coverage goal ({goal_pct:g} %): no test was added."

@@ -58,7 +58,7 @@ class ProgressPump:
     def emit(self, stage: str, message: str = "") -> None:
         if self._loop is None:
             raise RuntimeError("ProgressPump used outside its context")
-        text = self._redact(self._label + message)
+        text = self._redact(message if message.startswith(self._label) else self._label + message)
         if len(text) > MAX_MESSAGE_CHARS:
             text = text[: MAX_MESSAGE_CHARS - 1] + "…"
         self._loop.call_soon_threadsafe(self._queue.put_nowait, (stage, text))

@@ -212,6 +212,14 @@ def record_tree(git_dir: Path, tree: Path, env: Mapping[str, str], paths: Sequen
     _git(git_dir, tree, env, "commit", "-q", "--no-verify", "--allow-empty", "-m", "snapshot")
 
 
+def recorded_file(git_dir: Path, tree: Path, env: Mapping[str, str], path: str) -> bytes | None:
+    """``path`` as ``record_tree`` recorded it (the snapshot's version), or None when it was not there."""
+    listed = _git(git_dir, tree, env, "ls-tree", "--name-only", "-z", "HEAD", "--", path)
+    if not listed:
+        return None
+    return _git(git_dir, tree, env, "show", f"HEAD:{path}")
+
+
 @dataclass(frozen=True, slots=True)
 class Change:
     status: str  # A added, M modified, D deleted, T type changed

@@ -1,0 +1,139 @@
+"""One round's hand-over and check: the accepted part of the agent's changes on a fresh extraction of the snapshot,
+its tests judged one by one (the dropped ones leave the files and the patch), then validation of what is kept."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from handoff.artifacts.settings import artifact_max_bytes_from_env
+from handoff.assurance.errors import AssuranceError
+from handoff.common.secrets import Redactor
+from handoff.runners.base import PermanentFailure
+from handoff.runners.openhands import changes
+from handoff.runners.openhands import workspace as ws
+from handoff.runners.openhands.assure import Assurance
+from handoff.runners.openhands.changes import ChangePolicy, ChangeSet
+from handoff.runners.openhands.outputs import existing_tests_suffice
+from handoff.runners.openhands.secret_scan import SecretScanner
+from handoff.runners.openhands.settings import RunnerSettings
+from handoff.runners.openhands.validation import ValidationReport, select_test_files, validate
+from handoff.sandbox import Sandbox
+from handoff.schemas.events import ErrorCode, GenerateTests
+
+
+@dataclass(frozen=True, slots=True)
+class HandOver:
+    """What one round hands over: the clean copy with the accepted changes, their patch, and the screening."""
+
+    tree: Path
+    patch: bytes
+    changes: ChangeSet
+
+
+@dataclass(slots=True)
+class RoundCheck:
+    """Hands each round over and checks it, for one task (its directories, environment and assurance state)."""
+
+    payload: GenerateTests
+    settings: RunnerSettings
+    dirs: ws.TaskDirs
+    env: dict[str, str]
+    assurance: Assurance
+    sandbox: Sandbox
+    redact: Redactor
+    emit: Callable[[str, str], None]
+    materialize: Callable[[Path], Awaitable[None]]  # a fresh extraction of the task's snapshot into a folder
+
+    async def check(
+        self, round_no: int, *, keep: set[Path], coverage_required: bool = True
+    ) -> tuple[HandOver, ValidationReport]:
+        """Hand the round over, judge its tests one by one (the dropped ones leave the files and the patch), and
+        validate what is kept; the coverage goal is judged on line+branch coverage over the existing tests."""
+        payload, emit, dirs, assurance = self.payload, self.emit, self.dirs, self.assurance
+        handed = await self.hand_over(round_no, keep=keep)
+        test_files = select_test_files(handed.changes.accepted, payload.test_dir)
+        judged = None
+        if test_files:
+            emit("assurance", f"round {round_no}: judging the tests of {len(test_files)} file(s) one by one")
+            try:
+                judged = await assurance.judge(round_no, handed.tree, dirs.clean_git(round_no), test_files,
+                                               handed.changes, coverage_required=coverage_required)  # fmt: skip
+            except AssuranceError as err:
+                report = ValidationReport(ok=False, problem=f"the tests could not be judged: {err}",
+                                          output=getattr(err, "output", ""), test_files=test_files)  # fmt: skip
+                emit("validation", report_line(round_no, report))
+                return handed, report
+            if not judged.test_files and assurance.existing_tests_meet(payload.coverage_goal_pct):
+                assurance.keep(judged)  # nothing: the final coverage is the baseline
+                report = ValidationReport(ok=True, coverage=assurance.existing_coverage(), existing_tests_suffice=True)
+                emit("validation", f"round {round_no}: " + existing_tests_suffice(payload.coverage_goal_pct))
+                return HandOver(tree=handed.tree, patch=b"", changes=replace(handed.changes, accepted=[])), report
+            if not judged.test_files:  # the round's own patch stays, for the failure's record
+                problem, listing = assurance.nothing_kept(judged, payload.coverage_goal_pct)
+                report = ValidationReport(ok=False, problem=problem, output=listing, test_files=test_files)
+                emit("validation", report_line(round_no, report))
+                return handed, report
+            handed = HandOver(tree=handed.tree, patch=judged.patch, changes=judged.changes)
+            test_files = judged.test_files
+        emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
+        report = await validate(
+            dirs=dirs,
+            tree=handed.tree,
+            python=assurance.python,
+            env=self.env,
+            test_files=test_files,
+            targets=payload.targets,
+            goal_pct=payload.coverage_goal_pct,
+            timeout_s=self.settings.pytest_timeout_s,
+            max_output_chars=self.settings.max_output_chars,
+            sandbox=self.sandbox,
+        )
+        if report.ok and judged is not None:
+            assurance.keep(judged)
+            report = replace(report, gaps=assurance.gaps(payload.coverage_goal_pct))
+        emit("validation", report_line(round_no, report))
+        return handed, report
+
+    async def hand_over(self, round_no: int, *, keep: set[Path]) -> HandOver:
+        """A fresh extraction of the snapshot (never anything the agent could write), the accepted part of the
+        agent's changes applied to it, and the patch between the two. The previous round's copy is removed
+        unless it is in ``keep`` (the best validated round so far)."""
+        dirs, env = self.dirs, self.env
+        if round_no > 1 and not self.settings.keep_workspaces and dirs.clean(round_no - 1) not in keep:
+            await asyncio.to_thread(shutil.rmtree, dirs.clean(round_no - 1), True)
+            await asyncio.to_thread(shutil.rmtree, dirs.clean_git(round_no - 1), True)
+        clean = dirs.clean(round_no)
+        await self.materialize(clean)
+        policy = ChangePolicy(
+            test_dir=self.payload.test_dir,
+            allow_source=self.settings.allow_source_changes,
+            max_file_bytes=artifact_max_bytes_from_env(),
+            scanner=SecretScanner(self.redact),
+        )
+
+        def hand_over() -> HandOver:
+            found = changes.screen(dirs.workspace, clean, policy)
+            paths = [change.path for change in found.accepted]
+            ws.record_tree(dirs.clean_git(round_no), clean, env, paths)
+            changes.apply(found.accepted, dirs.workspace, clean)
+            patch = ws.diff_tree(dirs.clean_git(round_no), clean, env, paths)
+            return HandOver(tree=clean, patch=patch, changes=found)
+
+        try:
+            handed = await asyncio.to_thread(hand_over)
+        except (ws.WorkspaceError, OSError) as err:
+            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"handing over round {round_no} failed: {err}") from err
+        if handed.changes.refused:
+            self.emit("changes", f"round {round_no}: left out of the patch: {handed.changes.describe()}")
+        return handed
+
+
+def report_line(round_no: int, report: ValidationReport) -> str:
+    cov = ", ".join(f"{c.target} {c.percent:g} %" for c in report.coverage) or "no coverage data"
+    if report.ok:
+        return f"round {round_no}: {report.passed}/{report.collected} tests passed; coverage {cov}"
+    return f"round {round_no}: failed: {report.problem}; {report.passed}/{report.collected} passed; coverage {cov}"

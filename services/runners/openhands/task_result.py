@@ -1,0 +1,131 @@
+"""The end of a task: its outputs stored (patch and files of the clean copy), then either the failure that says
+why nothing usable was produced, or the ``TestGenerationResult`` with its summary and quality figures."""
+
+from __future__ import annotations
+
+from typing import NoReturn
+
+import nats.errors
+from nats.js import JetStreamContext
+
+from handoff.artifacts.errors import ArtifactTooLarge, BucketMissing
+from handoff.common.secrets import Redactor
+from handoff.environments import ProjectEnv
+from handoff.runners.base import PermanentFailure, TransientFailure
+from handoff.runners.openhands.assure import Assurance
+from handoff.runners.openhands.changes import ChangeSet
+from handoff.runners.openhands.outputs import Outputs, store_outputs
+from handoff.runners.openhands.round_check import HandOver
+from handoff.runners.openhands.validation import ValidationReport
+from handoff.schemas.events import (
+    ErrorCode,
+    GenerateTests,
+    LlmUsage,
+    ProjectEnvironment,
+    RefusalReason,
+    TestGenerationResult,
+)
+
+
+async def store(js: JetStreamContext, handed: HandOver, *, prefix: str, redact: Redactor) -> Outputs:
+    """The handed-over patch and files in the artifacts store (never a patch that carries a secret)."""
+    if redact.found_in(handed.patch):  # the screened files are clean: only the snapshot's context is left
+        raise PermanentFailure(ErrorCode.SECRET_IN_OUTPUT, "the patch would carry a secret of this worker")
+    try:
+        return await store_outputs(js, handed.tree, prefix=prefix, patch=handed.patch,
+                                   changes=handed.changes.accepted, refused=handed.changes.listed())  # fmt: skip
+    except ArtifactTooLarge as err:
+        raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
+    except OSError as err:
+        raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"reading the results failed: {err}") from err
+    except (BucketMissing, nats.errors.Error, TimeoutError) as err:
+        raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"storing the results failed: {err!r}") from err
+
+
+def usable(report: ValidationReport, outputs: Outputs) -> bool:
+    """A validated round with files to hand over, or one where the project's own tests already meet the goal."""
+    return report.ok and (bool(outputs.changes) or report.existing_tests_suffice)
+
+
+def fail(
+    report: ValidationReport,
+    outputs: Outputs,
+    found: ChangeSet,
+    *,
+    rounds: int,
+    tool_error: str,
+    said: str,
+    redact: Redactor,
+) -> NoReturn:
+    """Raise the failure of a task that produced nothing usable: no files, only secrets, or no validated round."""
+    notes = [f"the agent's last message: {said}"] if said else []
+    if found.refused:
+        notes.append(f"left out of the patch: {found.describe(limit=50)}")
+    if tool_error:
+        notes.append(f"last tool error of the agent: {tool_error}")
+    if not outputs.changes:
+        if found.refused_for(RefusalReason.SECRET):
+            raise PermanentFailure(
+                ErrorCode.SECRET_IN_OUTPUT,
+                f"every file the agent wrote held a secret or credential and was dropped "
+                f"({len(found.refused_for(RefusalReason.SECRET))} file(s))",
+                detail=redact("\n".join(notes)),
+            )
+        what = "wrote no files" if not found.refused else "wrote no file that may be handed over"
+        raise PermanentFailure(
+            ErrorCode.NO_FILES_PRODUCED,
+            f"the agent {what} in {rounds} round(s)",
+            detail=redact("\n".join(notes)),
+        )
+    where = f"patch of the last round: {outputs.patch.bucket}/{outputs.patch.name}" if outputs.patch else ""
+    raise PermanentFailure(
+        ErrorCode.VALIDATION_FAILED,
+        redact(f"validation failed after {rounds} round(s): {report.problem}"),
+        detail=redact("\n\n".join(part for part in (report.output, where, *notes) if part)),
+    )
+
+
+def assemble(
+    payload: GenerateTests,
+    *,
+    summary: str,
+    report: ValidationReport,
+    outputs: Outputs,
+    handed: HandOver,
+    assurance: Assurance,
+    rounds_used: int,
+    usage: LlmUsage,
+    stopped: PermanentFailure | None,
+    sandbox_mode: str,
+    project_env: ProjectEnv,
+) -> TestGenerationResult:
+    """The wire result of a task that handed something over (or found nothing to add)."""
+    return TestGenerationResult(
+        summary=summary,
+        files_produced=bool(outputs.changes),
+        files=outputs.files,
+        patch=outputs.patch,
+        test_files=report.test_files,
+        tests_collected=report.collected,
+        tests_passed=report.passed,
+        tests_failed=report.failed,
+        coverage=report.coverage,
+        coverage_goal_pct=payload.coverage_goal_pct,
+        goal_met=report.goal_met and not assurance.mutation_short(payload.mutation_goal_pct),
+        rounds_used=rounds_used,
+        usage=usage,
+        refused=handed.changes.listed(),
+        quality=assurance.quality(),
+        tests_kept=list(assurance.kept),
+        tests_dropped=assurance.tests_dropped(),
+        round_counts=list(assurance.round_counts),
+        stopped_by=stopped.code if stopped else None,
+        sandbox=sandbox_mode,
+        environment=ProjectEnvironment(
+            python=project_env.interpreter.version,
+            cache_hit=project_env.cache_hit,
+            env_s=project_env.env_s,
+            sources=list(project_env.dependencies.sources)[:64],
+            requirements=len(project_env.dependencies.requirements) + len(project_env.extra_packages),
+        ),
+    )

@@ -1,0 +1,18 @@
+"""The result's one-paragraph summary: what it says about coverage must not contradict the goal it reports."""
+
+from __future__ import annotations
+
+from handoff.runners.openhands.outputs import Outputs, summarize
+from handoff.runners.openhands.validation import ValidationReport
+from handoff.schemas.events import TargetCoverage
+
+
+def test_the_summary_says_the_kept_files_coverage_is_theirs_alone_and_the_goal_counts_the_existing_tests() -> None:
+    """python-dateutil's _common.py: the kept file alone covers 44 %, with the project's tests 100 %; the summary
+    read 'Coverage: 44 % (goal 80 %, met)'."""
+    report = ValidationReport(ok=True, test_files=["tests/test__common.py"], collected=1, passed=1,
+                              coverage=[TargetCoverage(target="src/dateutil/_common.py", percent=44.0)])  # fmt: skip
+    text = summarize(report, Outputs(), rounds_used=1, rounds_total=3, goal_pct=80.0)
+    assert "Line coverage by the kept tests alone: src/dateutil/_common.py 44 %." in text
+    assert "Coverage goal 80 % (line+branch, with the project's existing tests): met." in text
+    assert "(goal 80 %, met)" not in text
