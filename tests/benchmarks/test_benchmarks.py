@@ -101,6 +101,7 @@ async def test_scale_out_prints_one_row_per_replica_count_against_the_first() ->
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(300)  # a real generator process: SDK import, a project environment, one agent task (~150 s loaded)
 async def test_memory_prints_idle_loaded_and_per_task_figures() -> None:
     """Idle and SDK-loaded RSS of a real generator process, the growth per scripted agent task in flight, and the
     growth a large snapshot adds (a small one here)."""
