@@ -10,13 +10,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 
 import structlog
 
 from handoff.broker.connect import Broker
 from handoff.cli.exit_codes import Exit
 from handoff.cli.failures import broker_failures
+from handoff.cli.service_signals import ServiceSignals
 from handoff.collector import Collector, CollectorSettings
 from handoff.common.logging import configure_logging
 from handoff.observability.http import HealthServer, Readiness
@@ -36,23 +36,28 @@ async def run(args: argparse.Namespace) -> int:
     settings = CollectorSettings.from_env()
     configure_logging(settings.common.log)
     readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
-    with broker_failures("NATS unavailable"):
-        async with contextlib.AsyncExitStack() as stack:
-            if settings.health_port:
-                await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
-            broker = await stack.enter_async_context(Broker(settings.common, name=f"handoff-{settings.replica_id}"))
-            collector = await stack.enter_async_context(Collector(broker.js, settings=settings))
-            readiness.attach(lambda: collector.ready)
-            await serve(collector, grace_s=settings.shutdown_grace_s)
+    with ServiceSignals() as signals:  # from the start: a signal while it connects ends start-up cleanly (exit 0)
+        try:
+            with broker_failures("NATS unavailable"):
+                async with contextlib.AsyncExitStack() as stack:
+                    if settings.health_port:
+                        await stack.enter_async_context(HealthServer(port=settings.health_port, ready=readiness))
+                    broker = await stack.enter_async_context(
+                        Broker(settings.common, name=f"handoff-{settings.replica_id}")
+                    )
+                    collector = await stack.enter_async_context(Collector(broker.js, settings=settings))
+                    readiness.attach(lambda: collector.ready)
+                    await serve(collector, grace_s=settings.shutdown_grace_s, signals=signals)
+        except asyncio.CancelledError:
+            if not signals.stopped_during_start_up():
+                raise
     return Exit.OK
 
 
-async def serve(collector: Collector, *, grace_s: float) -> None:
+async def serve(collector: Collector, *, grace_s: float, signals: ServiceSignals) -> None:
     """Run ``collector`` until SIGTERM/SIGINT; give the batch in hand ``grace_s`` to finish, then cancel it."""
-    loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stop.set)
+    signals.on_stop = stop.set
     running = asyncio.create_task(collector.run(), name="collector")
     stopping = asyncio.create_task(stop.wait(), name="collector-signal")
     try:
@@ -72,5 +77,3 @@ async def serve(collector: Collector, *, grace_s: float) -> None:
         stopping.cancel()
         if not running.done():  # we are being cancelled ourselves
             running.cancel()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.remove_signal_handler(sig)

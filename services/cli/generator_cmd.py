@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import signal
 import sys
 from collections.abc import Mapping
 
@@ -21,6 +20,7 @@ from handoff.artifacts.runtime import tarfile_filter_fixes_missing
 from handoff.broker.connect import Broker
 from handoff.cli.exit_codes import Exit
 from handoff.cli.failures import broker_failures
+from handoff.cli.service_signals import ServiceSignals
 from handoff.common.logging import configure_logging
 from handoff.generator import Generator, GeneratorError, GeneratorSettings
 from handoff.generator.errors import ConsumerDrifted
@@ -62,6 +62,14 @@ async def serve(
     runners: Mapping[type[Payload], Runner] | None = None,
 ) -> int:
     """Run one replica until a signal (or, without signal handling, until the task is cancelled)."""
+    signals = ServiceSignals() if handle_signals else None
+    with signals if signals is not None else contextlib.nullcontext():
+        return await _serve(settings, signals, runners)
+
+
+async def _serve(
+    settings: GeneratorSettings, signals: ServiceSignals | None, runners: Mapping[type[Payload], Runner] | None
+) -> int:
     if (warning := tarfile_filter_fixes_missing()) is not None:
         log.warning("python_tarfile_unpatched", detail=warning)
     readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
@@ -79,11 +87,13 @@ async def serve(
                     PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s)
                 )
                 readiness.attach(lambda: generator.stats.ready)
-                if handle_signals:
-                    loop = asyncio.get_running_loop()
-                    for sig in (signal.SIGTERM, signal.SIGINT):
-                        loop.add_signal_handler(sig, _on_signal, generator, sig)
+                if signals is not None:
+                    signals.on_stop = generator.stop  # from now on: graceful shutdown; again: skip the grace
                 await generator.run()
+    except asyncio.CancelledError:
+        if signals is None or not signals.stopped_during_start_up():
+            raise
+        return Exit.OK
     except ConsumerDrifted as exc:  # a configuration problem an operator fixes: not "unavailable"
         print(f"handoff: {exc}", file=sys.stderr)
         return Exit.USAGE
@@ -91,8 +101,3 @@ async def serve(
         print(f"handoff: {exc}", file=sys.stderr)
         return Exit.UNAVAILABLE
     return Exit.OK
-
-
-def _on_signal(generator: Generator, sig: signal.Signals) -> None:
-    log.info("signal received: shutting down", signal=sig.name, again_to_skip_grace=True)
-    generator.stop()
