@@ -45,31 +45,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
 
 
 async def run(args: argparse.Namespace) -> int:
-    settings = GeneratorSettings.from_env()
-    from handoff.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
+    with ServiceSignals() as signals:  # from the first moment: a signal during start-up ends it with exit 0
+        try:
+            settings = GeneratorSettings.from_env()
+            from handoff.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
 
-    writer = RunnerSettings.from_env()  # a bad agent setting is a start-up error (exit 2), never a failed task
-    configure_logging(settings.common.log)
-    log.warning(writer.writer) if writer.offline_engine is not None else log.info(writer.writer)
-    await check_sandbox(SandboxSettings.from_env(), who="generator")  # refuses to start (exit 2) without one
-    return await serve(settings)
+            writer = RunnerSettings.from_env()  # a bad agent setting is a start-up error (exit 2), not a failed task
+            configure_logging(settings.common.log)
+            log.warning(writer.writer) if writer.offline_engine is not None else log.info(writer.writer)
+            await check_sandbox(SandboxSettings.from_env(), who="generator")  # refuses to start (exit 2) without
+            return await serve(settings, signals)
+        except asyncio.CancelledError:
+            if not signals.stopped_during_start_up():
+                raise
+            return Exit.OK
 
 
 async def serve(
-    settings: GeneratorSettings,
-    *,
-    handle_signals: bool = True,
-    runners: Mapping[type[Payload], Runner] | None = None,
+    settings: GeneratorSettings, signals: ServiceSignals, runners: Mapping[type[Payload], Runner] | None = None
 ) -> int:
-    """Run one replica until a signal (or, without signal handling, until the task is cancelled)."""
-    signals = ServiceSignals() if handle_signals else None
-    with signals if signals is not None else contextlib.nullcontext():
-        return await _serve(settings, signals, runners)
-
-
-async def _serve(
-    settings: GeneratorSettings, signals: ServiceSignals | None, runners: Mapping[type[Payload], Runner] | None
-) -> int:
+    """Run one replica until a signal; its handlers are ``signals``, which start-up has already installed."""
     if (warning := tarfile_filter_fixes_missing()) is not None:
         log.warning("python_tarfile_unpatched", detail=warning)
     readiness = Readiness()  # /healthz answers from the start; /readyz only once the consumer is bound
@@ -87,13 +82,8 @@ async def _serve(
                     PresenceReporter(broker.js, generator.stats, interval_s=settings.presence_interval_s)
                 )
                 readiness.attach(lambda: generator.stats.ready)
-                if signals is not None:
-                    signals.on_stop = generator.stop  # from now on: graceful shutdown; again: skip the grace
+                signals.on_stop = generator.stop  # from now on: graceful shutdown; again: skip the grace
                 await generator.run()
-    except asyncio.CancelledError:
-        if signals is None or not signals.stopped_during_start_up():
-            raise
-        return Exit.OK
     except ConsumerDrifted as exc:  # a configuration problem an operator fixes: not "unavailable"
         print(f"handoff: {exc}", file=sys.stderr)
         return Exit.USAGE

@@ -18,6 +18,7 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 from handoff.cli.errors import CliError
 from handoff.cli.exit_codes import Exit
+from handoff.cli.service_signals import catch_early
 from handoff.common.env import SettingsError
 from handoff.sandbox.errors import SandboxUnavailable
 
@@ -96,6 +97,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    catch_early(list(sys.argv[1:] if argv is None else argv))  # a service stopped while it starts exits 0
     parser = build_parser()
     args = argparse.Namespace()
     try:

@@ -17,6 +17,17 @@ import structlog
 log = structlog.get_logger(__name__)
 
 SIGNALS = (signal.SIGTERM, signal.SIGINT)
+SERVICE_COMMANDS = ("generator", "collector")
+
+_early: list[signal.Signals] = []
+
+
+def catch_early(argv: list[str]) -> None:
+    """For a service command, before its imports and settings: remember SIGTERM/SIGINT instead of dying by them;
+    ``ServiceSignals`` acts on a remembered one as soon as the event loop runs (start-up ends, exit 0)."""
+    if argv[:1] and argv[0] in SERVICE_COMMANDS:
+        for sig in SIGNALS:
+            signal.signal(sig, lambda number, _frame: _early.append(signal.Signals(number)))
 
 
 class ServiceSignals:
@@ -31,6 +42,8 @@ class ServiceSignals:
     def __enter__(self) -> ServiceSignals:
         for sig in SIGNALS:
             self._loop.add_signal_handler(sig, self._received, sig)
+        if _early:  # a signal that came while the command was still importing and reading its settings
+            self._loop.call_soon(self._received, _early.pop())
         return self
 
     def __exit__(
