@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from benchmarks.harness import header, median
 from handoff.environments.index import index_config
+from handoff.environments.installer import find_uv
 from handoff.environments.settings import EnvSettings
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -51,7 +51,7 @@ def light_install(work: Path) -> Path:
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)],
                    check=True, capture_output=True, timeout=600)  # fmt: skip
     (wheel,) = work.glob("handoff-*.whl")
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv") or "uv"
+    uv = find_uv()
     venv = work / "venv"
     subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
     options = index_config(EnvSettings.from_env()).uv_options()

@@ -34,7 +34,7 @@ def local_path(location: str) -> Path | None:
     parsed = urlparse(location)
     if parsed.scheme == "file":
         return Path(parsed.path)
-    if parsed.scheme in ("", None) and location.startswith("/"):
+    if parsed.scheme == "" and location.startswith("/"):
         return Path(location)
     return None
 

