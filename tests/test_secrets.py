@@ -15,8 +15,16 @@ from handoff.common.secrets import Redactor, nats_secrets, process_redactor, sec
 from handoff.common.settings import LogSettings, NatsSettings
 from handoff.generator.publisher import Publisher
 from handoff.schemas import names
-from handoff.schemas.codec import Decoder
-from handoff.schemas.events import ErrorCode, TaskError, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.codec import Decoder, encode
+from handoff.schemas.events import (
+    DeadLettered,
+    DeadLetterReason,
+    ErrorCode,
+    TaskError,
+    TaskFinished,
+    TaskStatus,
+    TestGenerationResult,
+)
 from handoff.schemas.topology import Topology
 
 CREDS = """-----BEGIN NATS USER JWT-----
@@ -78,6 +86,45 @@ def test_escaped_forms_and_nested_structs_are_redacted() -> None:
     assert clean.error is not None and clean.error.message == "x ***" and clean.error.detail == '{"p": "***"}'
     assert isinstance(clean.result, TestGenerationResult) and clean.result.summary == "*** leaked"
     assert clean.task_id == "t-1" and redact.struct(clean) is clean
+
+
+@pytest.mark.parametrize(
+    "secret",
+    ['pa"ss\\word-77', "new\nline-secret", "tab\tand-é-ünïcode", "plain-secret-42", "</script>-ish/slash"],
+)
+def test_encoding_an_event_redacts_exactly_what_walking_it_does(secret: str) -> None:
+    """``encode`` (the encoding checked for each secret's JSON form) gives the bytes of encoding the walked event,
+    for a secret in a text, a dict key and a list, and for an event that holds none."""
+    redact = Redactor([secret])
+    leaky = TaskFinished(
+        task_id="t-enc",
+        status=TaskStatus.FAILED,
+        finished_at=utcnow(),
+        error=TaskError(code=ErrorCode.INTERNAL, message=f"x {secret} y", detail="nothing here"),
+        result=TestGenerationResult(summary="ok", test_files=[f"tests/{secret}.py"]),
+    )
+    letter = DeadLettered(
+        original=b"",
+        original_subject="s",
+        reason=DeadLetterReason.UNDECODABLE,
+        detail="d",
+        origin="o",
+        dead_lettered_at=utcnow(),
+        headers={secret: "in a key", "k": f"in a value {secret}"},
+    )
+    clean = TaskFinished(task_id="t-enc", status=TaskStatus.SUCCEEDED, finished_at=utcnow())
+    for event in (leaky, letter, clean):
+        assert redact.encode(event) == encode(redact.struct(event))
+    for event in (leaky, letter):
+        assert secret.encode() not in redact.encode(event) and b"***" in redact.encode(event)
+
+
+def test_a_secret_json_cannot_hold_is_still_redacted_by_the_walk() -> None:
+    """A secret with a lone surrogate (an undecodable environment value) has no JSON form: the walk masks it, so
+    the event encodes."""
+    redact = Redactor(["bad-\udcff-secret"])
+    event = TaskError(code=ErrorCode.INTERNAL, message="leak: bad-\udcff-secret")
+    assert Decoder(TaskError).decode(redact.encode(event)).message == "leak: ***"
 
 
 async def test_the_generator_publisher_redacts_every_event_it_publishes(

@@ -32,6 +32,7 @@ MIN_TOKEN_LINE_CHARS = 16
 _SECRET_NAME = re.compile(r"(PASSWORD|(?<!PER_)TOKEN|API_KEY|SECRET|NKEY_SEED|NKEY)$")
 _FILE_NAMES = ("HANDOFF_NATS_CREDS",)
 _CREDS_MARKER = re.compile(r"^-+\s*(BEGIN|END) ")
+_json = msgspec.json.Encoder()
 
 
 class Redactor:
@@ -40,6 +41,7 @@ class Redactor:
     def __init__(self, secrets: Iterable[str | None] = ()) -> None:
         self._lock = threading.Lock()
         self._secrets: tuple[str, ...] = ()
+        self._in_json: tuple[builtins.bytes, ...] | None = ()
         self.add(*secrets)
 
     def add(self, *values: str | None) -> None:
@@ -50,6 +52,7 @@ class Redactor:
                     continue
                 known |= {v for v in _variants(value) if len(v) >= MIN_SECRET_CHARS}
             self._secrets = tuple(sorted(known, key=len, reverse=True))  # longest first: no partial leftovers
+            self._in_json = _json_forms(self._secrets)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -73,6 +76,20 @@ class Redactor:
         raw = data.encode("utf-8", errors="surrogateescape") if isinstance(data, str) else data
         return any(s.encode("utf-8", errors="surrogateescape") in raw for s in self._secrets)
 
+    def encode(self, value: Any) -> builtins.bytes:
+        """``value`` as JSON (msgspec) with every string inside it redacted, as ``struct`` does.
+
+        Encoded first: JSON escapes a string character by character, so a secret inside a string shows in the
+        encoding as the secret's own escaped form. Only an encoding that holds one is walked and encoded again.
+        """
+        forms = self._in_json
+        if forms is None:  # a secret JSON cannot hold (a lone surrogate): only the walk finds it
+            return _json.encode(self.struct(value))
+        data = _json.encode(value)
+        if any(form in data for form in forms):
+            return _json.encode(self.struct(value))
+        return data
+
     def struct[T](self, value: T) -> T:
         """``value`` (a msgspec Struct, list, dict or str) with every string inside it redacted; bytes stay as
         they are (they are payloads the sender chose, such as a dead letter's original message)."""
@@ -83,7 +100,22 @@ def _variants(value: str) -> list[str]:
     """A secret and the forms it takes inside text: stripped, and JSON/repr-escaped."""
     value = value.strip()
     escaped = value.encode("unicode_escape").decode("ascii")
-    return [value, escaped, msgspec.json.encode(value).decode()[1:-1]]
+    try:
+        in_json = msgspec.json.encode(value).decode()[1:-1]
+    except UnicodeEncodeError:  # a lone surrogate (an environment value that is not UTF-8): no JSON form
+        return [value, escaped]
+    return [value, escaped, in_json]
+
+
+def _json_forms(secrets: Iterable[str]) -> tuple[bytes, ...] | None:
+    """Each secret as it shows inside a JSON string; None if one cannot be encoded at all."""
+    forms = set()
+    for secret in secrets:
+        try:
+            forms.add(_json.encode(secret)[1:-1])
+        except UnicodeEncodeError:
+            return None
+    return tuple(forms)
 
 
 def _walk(value: Any, redact: Redactor) -> Any:
