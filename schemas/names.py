@@ -73,6 +73,7 @@ class Header(StrEnum):
     REPLAY_OF = "Handoff-Replay-Of"  # on a submit republished from the dead-letter stream: the DLQ sequence
     TRACEPARENT = "traceparent"
     TRACESTATE = "tracestate"
+    EXPECTED_LAST_SUBJECT_SEQUENCE = "Nats-Expected-Last-Subject-Sequence"  # a compare-and-set write (KV)
     # set by the server on stored messages it returns and on status replies (not ours to publish)
     STATUS = "Status"
     DESCRIPTION = "Description"
@@ -202,6 +203,12 @@ def max_deliveries_advisory(stream: str, consumer: str) -> str:
 def kv_key_subject(bucket: str, key: str) -> str:
     """The subject of one task's or run's key (the keys of the task and run buckets are their ids)."""
     return f"$KV.{bucket}.{checked_id(key, 'key')}"
+
+
+def kv_record_subject(bucket: str, key: str) -> str:
+    """The subject a record of ``bucket`` is written on, for any of Handoff's record keys (a run's shard keys hold
+    dots: ``<run>.tasks.<n>``); the keys come from ids checked where they entered."""
+    return f"$KV.{bucket}.{key}"
 
 
 def kv_stream(bucket: str) -> str:

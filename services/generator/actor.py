@@ -28,6 +28,7 @@ from nats.js.api import ConsumerConfig
 from handoff.broker.batch_get import BatchGet
 from handoff.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
 from handoff.broker.pull import Puller
+from handoff.broker.requests import Requests
 from handoff.common.secrets import nats_secrets, process_redactor
 from handoff.generator.cancellation import CancelWatcher
 from handoff.generator.dead_letters import DeadLetters
@@ -90,19 +91,22 @@ class Generator:
         self._wake = asyncio.Event()  # a slot was freed, or stop() was called
         redact = process_redactor()
         redact.add(*nats_secrets(settings.common.nats))  # its own credentials never travel in its events
-        self._batch_get = BatchGet(nc)
+        self._requests = Requests(nc)
         self._publisher = Publisher(
             self._js,
             timeout_s=settings.publish_timeout_s,
             abort=self._abort,
             redact=redact,
-            batch_get=self._batch_get,
+            batch_get=BatchGet(self._requests),
+            requests=self._requests,
         )
         self._dead_letters = DeadLetters(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._cancels = CancelWatcher(nc, on_cancel=self._on_cancel)
         self._queued_cancels = QueuedCancels(nc, self._publisher, replica_id=settings.replica_id, stats=self.stats)
         self._watch = ConnectionWatch(nc)
-        self._finishes = FinishedWatch(nc)
+        self._finishes = FinishedWatch(
+            nc, lambda subject: self._publisher.last_on_subject(names.EVENTS_STREAM, subject)
+        )
         self._heartbeats: Heartbeats | None = None  # its interval comes from the consumer (__aenter__)
         self._rechecks: set[asyncio.Task[None]] = set()
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
@@ -146,7 +150,6 @@ class Generator:
         await self._cancels.start()
         await self._queued_cancels.start()
         await self._dead_letters.start()
-        await self._finishes.start()
         self._watch.start()
         self._heartbeats.start()
         self.stats.became_ready()
@@ -338,7 +341,7 @@ class Generator:
             with contextlib.suppress(nats.errors.Error):
                 await self._sub.stop()
         with contextlib.suppress(nats.errors.Error):
-            await self._batch_get.close()
+            await self._requests.close()
             await self._finishes.stop()
             await self._cancels.stop()
             await self._queued_cancels.stop()

@@ -227,7 +227,7 @@ class Execution:
         )
         timeout_s = None if task.deadline is None else (task.deadline - utcnow()).total_seconds()
         try:
-            with self._stop_when_finished_elsewhere(events):
+            async with self._stop_when_finished_elsewhere(events):
                 outcome = await run_guarded(
                     runner.run(ctx),
                     timeout_s=timeout_s if timeout_s is None else max(timeout_s, 0.0),
@@ -315,9 +315,10 @@ class Execution:
         except DecodeError:
             return True
 
-    def _stop_when_finished_elsewhere(self, events: TaskEvents) -> contextlib.AbstractContextManager[None]:
-        """While the task runs, a TaskFinished of another run (a redelivery that ran while this replica was frozen
-        or cut off) stops this run: its outcome would be dropped anyway, and it must publish nothing."""
+    def _stop_when_finished_elsewhere(self, events: TaskEvents) -> contextlib.AbstractAsyncContextManager[None]:
+        """While the task runs (from ``FinishedWatch.after_s`` on), a TaskFinished of another run (a redelivery that
+        ran while this replica was frozen or cut off) stops this run: its outcome would be dropped anyway, and it
+        must publish nothing."""
         ours = (events.replica_id, events.attempt)
 
         def on_finished(data: bytes) -> None:

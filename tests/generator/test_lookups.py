@@ -12,6 +12,7 @@ from nats.js.api import StreamConfig
 
 from handoff.broker.batch_get import BatchGet
 from handoff.broker.embedded import EmbeddedNats
+from handoff.broker.requests import Requests
 from handoff.generator.publisher import Publisher
 from handoff.generator.task_state import BATCH, TaskState, read_task_state
 from handoff.schemas import names
@@ -28,16 +29,18 @@ async def allow_direct(js: JetStreamContext, stream: str, allowed: bool) -> None
     assert (await js.stream_info(stream)).config.allow_direct is allowed
 
 
+@pytest.mark.parametrize("lean", [True, False])
 @pytest.mark.parametrize("direct", [True, False])
 async def test_the_last_message_on_a_subject_is_found_with_or_without_direct_gets(
-    js: JetStreamContext, topology: Topology, direct: bool
+    nc: NATS, js: JetStreamContext, topology: Topology, direct: bool, lean: bool
 ) -> None:
-    """Direct gets where the stream allows them, the JSON API where it does not: same answers either way."""
+    """Direct gets where the stream allows them, the JSON API where it does not: same answers either way, through
+    the connection's own reply subscription (lean) or nats-py's requests."""
     await allow_direct(js, names.EVENTS_STREAM, direct)
     subject = names.task_subject(None, "look", names.EventType.FINISHED)
     await js.publish(subject, b"first")
     await js.publish(subject, b"second")
-    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event())
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), requests=Requests(nc) if lean else None)
     missing = names.task_subject(None, "nobody", names.EventType.FINISHED)
     async with asyncio.timeout(10):  # an unanswered kind of look-up would be retried for ever
         found = await publisher.last_on_subject(names.EVENTS_STREAM, subject)
@@ -78,7 +81,7 @@ async def test_a_tasks_state_before_a_start_is_read_in_one_request(
     await js.publish(started, b"start 1")
     await js.publish(started, b"start 2")
     await js.publish(names.task_subject("own", "state", names.EventType.FINISHED), b"done")
-    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(nc))
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(Requests(nc)))
     sent = nc.stats["out_msgs"]
     async with asyncio.timeout(10):
         state = await read_task_state(publisher, task)
@@ -96,7 +99,7 @@ async def test_a_task_state_the_batch_cannot_hold_is_left_to_the_single_look_ups
     """More runs submitting one id than a batch holds: no partial answer, the caller asks question by question."""
     for run in range(BATCH + 1):
         await js.publish(names.task_subject(f"r{run}", "crowded", names.EventType.SUBMITTED), b"x")
-    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(nc))
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(Requests(nc)))
     async with asyncio.timeout(10):
         assert await read_task_state(publisher, sleep_task("crowded", 0.0, run_id="r0")) is None
 
@@ -106,6 +109,6 @@ async def test_a_stream_without_direct_gets_leaves_the_task_state_to_the_single_
 ) -> None:
     """No responder for batch gets: None at once (no retrying until the deadline), so the API look-ups run."""
     await allow_direct(js, names.EVENTS_STREAM, False)
-    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(nc))
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), batch_get=BatchGet(Requests(nc)))
     async with asyncio.timeout(10):
         assert await read_task_state(publisher, sleep_task("plain", 0.0)) is None
