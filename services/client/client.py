@@ -26,6 +26,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from handoff.broker.connect import connect
+from handoff.broker.requests import Requests
 from handoff.client import artifacts, identity, runs
 from handoff.client.errors import ResultTimeoutError, SubmitError
 from handoff.client.lookups import Lookups
@@ -73,6 +74,7 @@ class HandoffClient:
         self._submit_check: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=nc.max_payload or None)
         # task id -> run of the submits this client made (bounded): their finishes need no owner look-up
         self._runs_submitted: OrderedDict[str, str | None] = OrderedDict()
+        self._requests = Requests(nc)  # submits without nats-py's cost per request
         self._finishes = FinishFeed(
             nc.jetstream(),
             heartbeat_s=self.settings.watch_heartbeat_s,
@@ -92,6 +94,8 @@ class HandoffClient:
         """Release the result subscription; close the connection if this client opened it (never drains:
         nothing to flush but acknowledged work). Waits still going are cancelled."""
         await self._finishes.close()
+        if not self.nc.is_closed:
+            await self._requests.close()
         if self._owns_connection and not self.nc.is_closed:
             await self.nc.close()
 
@@ -165,6 +169,7 @@ class HandoffClient:
                 headers=current_trace_headers(),
                 attempt_timeout_s=self.settings.nats.publish_timeout_s,
                 total_timeout_s=self.settings.submit_timeout_s,
+                requests=self._requests,
             )
         except PublishFailed as exc:
             self._finishes.uncover(task_id)

@@ -12,6 +12,7 @@ from nats.js import JetStreamContext
 from nats.js.api import PubAck
 from nats.js.errors import APIError
 
+from handoff.broker.requests import Requests
 from handoff.common.broker_retry import BrokerUnavailable, retry_broker_call
 from handoff.schemas import names
 
@@ -31,14 +32,20 @@ async def publish_acked(
     headers: dict[str, str] | None = None,
     attempt_timeout_s: float,
     total_timeout_s: float,
+    requests: Requests | None = None,
 ) -> PubAck:
-    """Publish until acknowledged; ``PublishFailed`` when refused or still unacknowledged after ``total_timeout_s``."""
+    """Publish until acknowledged; ``PublishFailed`` when refused or still unacknowledged after ``total_timeout_s``.
+
+    ``requests``: publish through the connection's own reply subscription (``handoff.broker.requests``) instead of
+    nats-py's request; each try is bounded the same way."""
     all_headers = dict(headers or {})
     if msg_id:
         all_headers[names.Header.MSG_ID] = msg_id
     try:
         return await retry_broker_call(
-            lambda: js.publish(subject, data, headers=all_headers or None, timeout=attempt_timeout_s),
+            (lambda: requests.publish(subject, data, headers=all_headers or None))
+            if requests is not None
+            else (lambda: js.publish(subject, data, headers=all_headers or None, timeout=attempt_timeout_s)),
             what=f"publish {subject}",
             timeout_s=total_timeout_s,
             attempt_timeout_s=attempt_timeout_s + 1.0,  # also bounds a publish queued while reconnecting

@@ -18,14 +18,17 @@ from collections import defaultdict
 from dataclasses import dataclass
 from types import TracebackType
 
+import msgspec
 import nats.errors
 import structlog
 from nats.aio.msg import Msg
 from nats.js import JetStreamContext
+from nats.js.kv import KeyValue
 from prometheus_client import Counter
 
 from handoff.broker.connect import connection_of
 from handoff.broker.pull import Puller
+from handoff.broker.requests import Requests
 from handoff.collector.dead_letters import reject
 from handoff.collector.intake import Intake, Rejected, SealItem, TaskItem
 from handoff.collector.runs import (
@@ -95,6 +98,7 @@ class Collector:
         self._runs: RecordStore[RunRecord] | None = None
         self._shards: RecordStore[RunShard] | None = None
         self._running = False
+        self._requests: Requests | None = None
 
     @property
     def ready(self) -> bool:
@@ -103,15 +107,24 @@ class Collector:
 
     async def __aenter__(self) -> Collector:
         s = self.settings
-        self._tasks = RecordStore(
-            await self._js.key_value(names.TASKS_BUCKET),
-            task_record_decoder,
-            cache_size=s.cache_records,
-            attempts=s.cas_attempts,
-        )
+        # Record writes through the connection's own reply subscription: nats-py's KV calls cost more per write.
+        requests = self._requests = Requests(connection_of(self._js))
+
+        def store[R: msgspec.Struct](kv: KeyValue, decoder: msgspec.json.Decoder[R], bucket: str) -> RecordStore[R]:
+            return RecordStore(
+                kv,
+                decoder,
+                cache_size=s.cache_records,
+                attempts=s.cas_attempts,
+                writes=requests,
+                bucket=bucket,
+                write_timeout_s=s.common.nats.publish_timeout_s,
+            )
+
+        self._tasks = store(await self._js.key_value(names.TASKS_BUCKET), task_record_decoder, names.TASKS_BUCKET)
         runs_kv = await self._js.key_value(names.RUNS_BUCKET)
-        self._runs = RecordStore(runs_kv, run_record_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
-        self._shards = RecordStore(runs_kv, run_shard_decoder, cache_size=s.cache_records, attempts=s.cas_attempts)
+        self._runs = store(runs_kv, run_record_decoder, names.RUNS_BUCKET)
+        self._shards = store(runs_kv, run_shard_decoder, names.RUNS_BUCKET)
         # Fails with NotFoundError when the topology was never applied (binding alone would not notice).
         info = await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
         # held events stay unacknowledged: keep the hold well inside the consumer's ack wait
@@ -132,6 +145,12 @@ class Collector:
             try:
                 await sub.stop()
             except (nats.errors.Error, TimeoutError) as err:  # a closed connection needs no unsubscribe
+                log.debug("unsubscribe failed", error=str(err))
+        if self._requests is not None:
+            requests, self._requests = self._requests, None
+            try:
+                await requests.close()
+            except (nats.errors.Error, TimeoutError) as err:
                 log.debug("unsubscribe failed", error=str(err))
 
     def request_stop(self) -> None:

@@ -7,6 +7,7 @@ that leaves the record as it was writes nothing, which is what makes redelivered
 
 from __future__ import annotations
 
+import asyncio
 from collections import OrderedDict
 from collections.abc import Callable
 
@@ -14,6 +15,8 @@ import msgspec
 import structlog
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
+
+from handoff.broker.requests import Requests
 
 log = structlog.get_logger(__name__)
 
@@ -27,8 +30,23 @@ class ConflictsExhausted(Exception):
 
 
 class RecordStore[R: msgspec.Struct]:
-    def __init__(self, kv: KeyValue, decoder: msgspec.json.Decoder[R], *, cache_size: int, attempts: int) -> None:
+    def __init__(
+        self,
+        kv: KeyValue,
+        decoder: msgspec.json.Decoder[R],
+        *,
+        cache_size: int,
+        attempts: int,
+        writes: Requests | None = None,
+        bucket: str = "",
+        write_timeout_s: float = 5.0,
+    ) -> None:
+        """``writes``: write through the connection's own reply subscription (``handoff.broker.requests``) into
+        ``bucket``, each write bounded by ``write_timeout_s``; None: through nats-py's KV calls."""
         self._kv = kv
+        self._writes = writes
+        self._bucket = bucket
+        self._write_timeout_s = write_timeout_s
         self._decoder = decoder
         self._cache: OrderedDict[str, tuple[R, int]] = OrderedDict()
         self._cache_size = cache_size
@@ -44,8 +62,8 @@ class RecordStore[R: msgspec.Struct]:
         """The stored record and its revision (0 when there is none)."""
         try:
             entry = await self._kv.get(key)
-        except KeyNotFoundError:
-            return None, 0
+        except KeyNotFoundError as exc:  # after a delete, ``entry`` is the delete marker: the next write names it
+            return None, (exc.entry.revision or 0) if exc.entry is not None else 0
         if not entry.value:
             return None, entry.revision or 0
         try:
@@ -76,10 +94,7 @@ class RecordStore[R: msgspec.Struct]:
                 return current, False
             data = msgspec.json.encode(wanted)
             try:
-                if revision == 0:
-                    new_revision = await self._kv.create(key, data)
-                else:
-                    new_revision = await self._kv.update(key, data, last=revision)
+                new_revision = await self._write(key, data, revision)
             except KeyWrongLastSequenceError:
                 if guessed:
                     guessed = False  # the record existed after all (a redelivery): not a writer conflict
@@ -92,6 +107,14 @@ class RecordStore[R: msgspec.Struct]:
             self._remember(key, wanted, new_revision)
             return wanted, True
         raise ConflictsExhausted(f"record {key!r}: {self._attempts} compare-and-set attempts all conflicted")
+
+    async def _write(self, key: str, data: bytes, revision: int) -> int:
+        if self._writes is not None:
+            async with asyncio.timeout(self._write_timeout_s):  # TimeoutError: transient, like nats-py's
+                return await self._writes.put_if(self._bucket, key, data, revision=revision)
+        if revision == 0:
+            return await self._kv.create(key, data)
+        return await self._kv.update(key, data, last=revision)
 
     def forget(self, key: str) -> None:
         self._cache.pop(key, None)

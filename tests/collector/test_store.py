@@ -5,8 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import msgspec
+import pytest
 from nats.js import JetStreamContext
 
+from handoff.broker.connect import connection_of
+from handoff.broker.requests import Requests
 from handoff.collector.store import RecordStore
 from handoff.schemas import names
 from handoff.schemas.topology import Topology
@@ -24,9 +27,23 @@ def adding(event: str) -> Callable[[Seen | None], Seen]:
     return change
 
 
+@pytest.fixture(params=["own replies", "nats-py kv"], autouse=True)
+def lean(request: pytest.FixtureRequest) -> bool:
+    """Every test runs with writes through the connection's own reply subscription and through nats-py's KV."""
+    global LEAN
+    LEAN = request.param == "own replies"
+    return LEAN
+
+
+LEAN = True
+
+
 async def store(js: JetStreamContext) -> RecordStore[Seen]:
     kv = await js.key_value(names.TASKS_BUCKET)
-    return RecordStore(kv, msgspec.json.Decoder(Seen), cache_size=100, attempts=5)
+    writes = Requests(connection_of(js)) if LEAN else None
+    return RecordStore(
+        kv, msgspec.json.Decoder(Seen), cache_size=100, attempts=5, writes=writes, bucket=names.TASKS_BUCKET
+    )
 
 
 async def test_a_probably_new_key_is_created_with_the_change_applied(js: JetStreamContext, topology: Topology) -> None:
@@ -59,3 +76,30 @@ async def test_a_wrong_guess_that_changes_nothing_writes_nothing(js: JetStreamCo
     record, written = await restarted.update("dup", adding("submitted"), probably_new=True)
     assert not written and record == Seen(events=("submitted",))
     assert (await (await js.key_value(names.TASKS_BUCKET)).get("dup")).revision == 1
+
+
+async def test_a_stale_revision_is_a_conflict_that_reads_again_and_folds(
+    js: JetStreamContext, topology: Topology
+) -> None:
+    """Two writers of one key: the one holding an old revision conflicts, re-reads and keeps both changes."""
+    first, second = await store(js), await store(js)
+    await first.update("shared", adding("a"))
+    await second.update("shared", adding("b"))  # reads revision 1 (not cached), writes 2
+    record, written = await first.update("shared", adding("c"))  # cached revision 1: stale
+    assert written and record == Seen(events=("a", "b", "c"))
+    assert first.conflicts == 1
+    assert (await (await js.key_value(names.TASKS_BUCKET)).get("shared")).revision == 3
+
+
+@pytest.mark.parametrize("probably_new", [True, False])
+async def test_a_deleted_record_is_written_again_over_its_delete_marker(
+    js: JetStreamContext, topology: Topology, probably_new: bool
+) -> None:
+    """A key an operator deleted is recreated by the next event (its delete marker's revision is the one to name)."""
+    kv = await js.key_value(names.TASKS_BUCKET)
+    await (await store(js)).update("gone", adding("old"))
+    await kv.delete("gone")
+    record, written = await (await store(js)).update("gone", adding("new"), probably_new=probably_new)
+    assert written and record == Seen(events=("new",))
+    entry = await kv.get("gone")
+    assert entry.revision == 3 and msgspec.json.decode(entry.value or b"", type=Seen) == record
