@@ -30,6 +30,7 @@ from handoff.broker.connect import connection_of
 from handoff.broker.pull import Puller
 from handoff.broker.requests import Requests
 from handoff.collector.dead_letters import reject
+from handoff.collector.holding import HeldEvents
 from handoff.collector.intake import Intake, Rejected, SealItem, TaskItem
 from handoff.collector.runs import (
     RunDelta,
@@ -48,7 +49,7 @@ from handoff.common.clock import utcnow
 from handoff.observability import metrics
 from handoff.schemas import names
 from handoff.schemas.codec import encode
-from handoff.schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskFinished, TaskStatus, TaskSubmitted
+from handoff.schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskStatus, TaskSubmitted
 from handoff.schemas.fold import fold_task
 from handoff.schemas.records import (
     RunRecord,
@@ -87,8 +88,7 @@ class CollectorStats:
 class Collector:
     def __init__(self, js: JetStreamContext, *, settings: CollectorSettings) -> None:
         self._js = js
-        self._held: dict[str, _Held] = {}  # task id -> its events kept back for more (see _hold_back)
-        self._hold_s = settings.hold_s  # at most a third of the consumer's ack wait (__aenter__)
+        self._held = HeldEvents(settings.hold_s)  # at most a third of the consumer's ack wait (__aenter__)
         self.settings = settings
         self.stats = CollectorStats()
         self._intake = Intake(max_bytes=settings.common.topology.max_msg_bytes)
@@ -128,7 +128,7 @@ class Collector:
         # Fails with NotFoundError when the topology was never applied (binding alone would not notice).
         info = await self._js.consumer_info(names.EVENTS_STREAM, names.COLLECTOR_CONSUMER)
         # held events stay unacknowledged: keep the hold well inside the consumer's ack wait
-        self._hold_s = min(s.hold_s, float(info.config.ack_wait or 30.0) / 3)
+        self._held.hold_s = min(s.hold_s, float(info.config.ack_wait or 30.0) / 3)
         # Plain pull requests (handoff.broker.pull): nats-py's fetch costs an asyncio task per message.
         puller = Puller(connection_of(self._js), stream=names.EVENTS_STREAM, consumer=names.COLLECTOR_CONSUMER)
         await puller.start()
@@ -165,7 +165,7 @@ class Collector:
             while not self._stop.is_set():
                 msgs = await self._pull(last)
                 last = len(msgs)
-                if msgs or self._held_due():
+                if msgs or self._held.any_due():
                     await self.handle_batch(msgs)
             if self._held:
                 await self.handle_batch([], flush=True)
@@ -182,8 +182,8 @@ class Collector:
         assert self._sub is not None
         s = self.settings
         idle_wait_s = s.idle_wait_s
-        if self._held:  # wake up when the first held events are due
-            due_in = min(h.due for h in self._held.values()) - asyncio.get_running_loop().time()
+        due_in = self._held.first_due_in_s()
+        if due_in is not None:  # wake up when the first held events are due
             idle_wait_s = min(idle_wait_s, max(due_in, MIN_WAIT_S))
         try:
             if last > 0 and s.batch > 1:
@@ -215,7 +215,7 @@ class Collector:
                 case Rejected():
                     rejected.append(item)
         await asyncio.gather(*(self._reject(r) for r in rejected))
-        self._hold_back(by_task, flush=flush)
+        self._held.hold_back(by_task, flush=flush)  # see handoff.collector.holding
 
         folded = await asyncio.gather(*(self._fold_task(task_id, items) for task_id, items in by_task.items()))
         deltas: dict[str, RunDelta] = {}
@@ -251,38 +251,6 @@ class Collector:
                 await msg.nak(delay=self.settings.retry_delay_s)
         self.stats.events_folded += sum(len(v) for v in by_task.values()) + sum(len(v) for v in seals.values())
         self._sync_store_stats()
-
-    def _held_due(self) -> bool:
-        now = asyncio.get_running_loop().time()
-        return any(h.due <= now for h in self._held.values())
-
-    def _hold_back(self, by_task: dict[str, list[TaskItem]], *, flush: bool) -> None:
-        """Keep back, for up to ``hold_s``, the events of tasks that have not finished, so that a task's submit,
-        start and finish arriving close together are written as one record update instead of two or three.
-
-        Held events join the task's next events, or are folded when due (``flush``: now). They stay unacknowledged
-        meanwhile (``hold_s`` is far below the consumer's ack wait), so nothing is lost if this replica stops.
-        """
-        now = asyncio.get_running_loop().time()
-        due: dict[str, float] = {}
-        for task_id, items in by_task.items():
-            held = self._held.pop(task_id, None)
-            if held is not None:
-                items[:0] = held.items
-                due[task_id] = held.due
-        for task_id in [t for t, h in self._held.items() if flush or h.due <= now]:
-            held = self._held.pop(task_id)
-            by_task[task_id] = held.items
-            due[task_id] = held.due
-        hold_s = self._hold_s
-        if flush or hold_s <= 0:
-            return
-        for task_id, items in list(by_task.items()):
-            until = due.get(task_id, now + hold_s)
-            if until <= now or len(self._held) >= MAX_HELD_TASKS or _finishes(items):
-                continue
-            self._held[task_id] = _Held(items, until)
-            del by_task[task_id]
 
     async def _reject(self, item: Rejected) -> None:
         try:
@@ -393,21 +361,8 @@ class Collector:
         return {k: getattr(self.stats, k) for k in self.stats.__dataclass_fields__}
 
 
-@dataclass(slots=True)
-class _Held:
-    items: list[TaskItem]
-    due: float  # loop time when they are folded even without more events
-
-
-MAX_HELD_TASKS = 4096
-"""Tasks whose events may be held at once; beyond, new events are folded at once (bounds the memory and the
-unacknowledged events, which count against the consumer's max_ack_pending)."""
 MIN_WAIT_S = 0.005
 """The shortest pull timeout (a pull needs some time to be answered)."""
-
-
-def _finishes(items: list[TaskItem]) -> bool:
-    return any(isinstance(i.event, TaskFinished) for i in items)
 
 
 _FOLDED: dict[type[TaskEvent], Counter] = {}
