@@ -15,7 +15,7 @@ import asyncio
 import math
 import uuid
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Generator, Iterable
+from collections.abc import AsyncGenerator, Iterable
 from contextlib import aclosing
 from datetime import datetime, timedelta
 from types import TracebackType
@@ -25,9 +25,9 @@ import structlog
 from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
-from handoff.broker.connect import connect
 from handoff.broker.requests import Requests
 from handoff.client import artifacts, identity, runs
+from handoff.client.connecting import Connecting
 from handoff.client.errors import ResultTimeoutError, SubmitError
 from handoff.client.lookups import Lookups
 from handoff.client.publishing import PublishFailed, publish_acked
@@ -82,9 +82,9 @@ class HandoffClient:
         )
 
     @classmethod
-    def connect(cls, settings: ClientSettings | None = None, *, url: str | None = None) -> _Connecting:
+    def connect(cls, settings: ClientSettings | None = None, *, url: str | None = None) -> Connecting:
         """``client = await HandoffClient.connect()`` or ``async with HandoffClient.connect() as client``."""
-        return _Connecting(cls, settings or ClientSettings.from_env(), url)
+        return Connecting(cls, settings or ClientSettings.from_env(), url)
 
     @property
     def js(self) -> JetStreamContext:
@@ -390,29 +390,3 @@ class HandoffClient:
             )
         except PublishFailed as exc:
             raise SubmitError(f"{what}: {exc}", retryable=exc.retryable) from exc
-
-
-class _Connecting:
-    """What ``HandoffClient.connect`` returns: await it, or use it as an async context manager."""
-
-    def __init__(self, cls: type[HandoffClient], settings: ClientSettings, url: str | None) -> None:
-        self._cls, self._settings, self._url = cls, settings, url
-        self._client: HandoffClient | None = None
-
-    async def _open(self) -> HandoffClient:
-        name = f"handoff-client-{self._settings.submitter}"
-        nc = await connect(self._settings.nats, name=name, url=self._url or self._settings.url)
-        return self._cls(nc, settings=self._settings, owns_connection=True)
-
-    def __await__(self) -> Generator[Any, None, HandoffClient]:
-        return self._open().__await__()
-
-    async def __aenter__(self) -> HandoffClient:
-        self._client = await self._open()
-        return self._client
-
-    async def __aexit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        if self._client is not None:
-            await self._client.close()
