@@ -37,9 +37,9 @@ def _why(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
         reason = run.internal_error or _pytest_says(run.output)
         return _sentence(f"pytest stopped with an internal error: {reason}", partial=False)
     if run.collection_errors:
-        listed = "; ".join(f"{node}: {why}" for node, why in list(run.collection_errors.items())[:MAX_LISTED])
-        more = f" (and {len(run.collection_errors) - MAX_LISTED} more)" if len(run.collection_errors) > MAX_LISTED else ""
         count = len(run.collection_errors)
+        listed = "; ".join(f"{node}: {why}" for node, why in list(run.collection_errors.items())[:MAX_LISTED])
+        more = f" (and {count - MAX_LISTED} more)" if count > MAX_LISTED else ""
         return _sentence(f"{count} test module(s) could not be collected: {listed}{more}", partial=ran)
     if code == 4:
         return _sentence(f"pytest refused its command line or configuration: {_pytest_says(run.output)}",

@@ -1,6 +1,6 @@
 """pytest plugin (loaded with ``-p handoff_outcomes``): writes each test's outcome and failure message as JSON
-to $HANDOFF_OUTCOMES_FILE: ``{"outcomes": {node id: outcome}, "messages": {node id: message}, "exit_status": int,
-"collected": int, "collection_errors": {node id: message}, "internal_error": str}``.
+to $HANDOFF_OUTCOMES_FILE: ``{"outcomes": {node id: outcome}, "messages": {node id: message},
+"collection_errors": {node id: message}, "internal_error": str}``.
 
 Copied next to the checks' data, outside the tree under test; it uses nothing but the standard library.
 """
@@ -49,8 +49,11 @@ def pytest_internalerror(excrepr, excinfo):
     test module): the exception, and the last frame inside the rootdir that raised it."""
     what = traceback.format_exception_only(excinfo.type, excinfo.value)[-1].strip()
     root = _rootdir[0] if _rootdir else ""
-    frames = [f for f in traceback.extract_tb(excinfo.tb)
-              if root and f.filename.startswith(root + os.sep) and os.sep + "site-packages" + os.sep not in f.filename]
+    frames = [
+        f
+        for f in traceback.extract_tb(excinfo.tb)
+        if root and f.filename.startswith(root + os.sep) and os.sep + "site-packages" + os.sep not in f.filename
+    ]
     if frames:
         frame = frames[-1]
         where = os.path.relpath(frame.filename, root)
@@ -58,10 +61,16 @@ def pytest_internalerror(excrepr, excinfo):
     _internal_error.append(what[:500])
 
 
-def pytest_sessionfinish(session, exitstatus):
+def pytest_sessionfinish(session):
     path = os.environ.get("HANDOFF_OUTCOMES_FILE")
     if path:
         with open(path, "w") as handle:
-            json.dump({"outcomes": _outcomes, "messages": _messages, "exit_status": int(exitstatus),
-                       "collected": session.testscollected, "collection_errors": _collection_errors,
-                       "internal_error": _internal_error[0] if _internal_error else ""}, handle)
+            json.dump(
+                {
+                    "outcomes": _outcomes,
+                    "messages": _messages,
+                    "collection_errors": _collection_errors,
+                    "internal_error": _internal_error[0] if _internal_error else "",
+                },
+                handle,
+            )

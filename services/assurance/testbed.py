@@ -23,7 +23,6 @@ class PytestRun:
     output: str
     outcomes: dict[str, str]  # node id -> 'passed', 'failed' (in the test) or 'error' (setup/teardown); no skips
     messages: dict[str, str]  # node id -> the failure's one-line message
-    collected: int | None = None  # tests pytest collected (None: its session never finished, e.g. a bad conftest)
     collection_errors: dict[str, str] = field(default_factory=dict)  # module node id -> why it did not collect
     internal_error: str = ""  # pytest's INTERNALERROR: the exception and where in the tree it was raised
 
@@ -74,7 +73,7 @@ class TestBed:
         code, output = await self.run(argv, root=root, extra_env={"HANDOFF_OUTCOMES_FILE": str(report)})
         found = json.loads(report.read_text()) if report.exists() else {}
         return PytestRun(code, output, found.get("outcomes", {}), found.get("messages", {}),
-                         collected=found.get("collected"), collection_errors=found.get("collection_errors", {}),
+                         collection_errors=found.get("collection_errors", {}),
                          internal_error=found.get("internal_error", ""))  # fmt: skip
 
     def copy_tree(self, name: str) -> Path:
