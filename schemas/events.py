@@ -285,6 +285,9 @@ class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     environment: ProjectEnvironment | None = None
     refused: Annotated[list[RefusedChange], msgspec.Meta(max_length=200)] = []
     """Changes left out of the patch (at most 200 listed; the summary gives the total)."""
+    baseline_problem: LongText = ""
+    """Why the ``quality`` baselines are not the project's own test suite: its tests could not be collected or
+    run (pytest's reason, and what the baseline counts instead); "" when they ran or the project has none."""
 
 
 class SleepResult(Result, tag="sleep", frozen=True):

@@ -4,8 +4,9 @@ then with the kept tests, and feedback that names the lines and branches still n
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from handoff.assurance import existing_suite
 from handoff.assurance.coverage_runs import Arc, TargetCoverage, measure, merged
 from handoff.assurance.testbed import TestBed
 
@@ -36,15 +37,25 @@ class TargetDelta:
         return "; ".join(parts)
 
 
-async def existing_coverage(
-    bed: TestBed, generated_files: Sequence[str], targets: Sequence[str]
-) -> dict[str, TargetCoverage]:
+@dataclass(frozen=True, slots=True)
+class ExistingTests:
+    """The targets' coverage by the project's own tests, and why that is not (all of) their suite ('' when it is)."""
+
+    coverage: dict[str, TargetCoverage] = field(default_factory=dict)
+    problem: str = ""
+
+
+async def existing_coverage(bed: TestBed, generated_files: Sequence[str], targets: Sequence[str]) -> ExistingTests:
     """The targets' coverage by the project's own tests (pytest's default collection without the generated files).
 
-    A project without tests, or whose tests do not import a target, has an empty baseline for it (0 %).
+    A project without tests, or whose tests do not import a target, has an empty baseline for it (0 %). A module
+    that does not collect leaves the others running (``--continue-on-collection-errors``); when pytest could not
+    collect or run the tests, ``problem`` says so in pytest's words (existing_suite.py).
     """
-    run = await measure(bed, [f"--ignore={name}" for name in generated_files], targets, name="existing")
-    return merged([run.targets], targets)
+    ignored = [f"--ignore={name}" for name in generated_files]
+    run = await measure(bed, ["--continue-on-collection-errors", *ignored], targets, name="existing")
+    problem = existing_suite.problem(run.tests, bed.root, generated_files)
+    return ExistingTests(coverage=merged([run.targets], targets), problem=problem)
 
 
 async def final_coverage(

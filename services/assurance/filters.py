@@ -32,6 +32,7 @@ class FilterReport:
     baseline: dict[str, TargetCoverage]  # the targets' coverage by the existing tests (and tests kept earlier)
     kept_coverage: dict[str, TargetCoverage]  # ... plus the tests kept now
     changed_files: list[str] = field(default_factory=list)  # rewritten without dropped tests (or deleted)
+    baseline_problem: str = ""  # why the baseline is not the project's suite: its tests did not collect or run
 
     def of(self, verdict: Verdict) -> list[Judgement]:
         return [j for j in self.judgements if j.verdict == verdict]
@@ -94,7 +95,8 @@ async def judge_tests(
         await _collect(bed, name, [c for c in file_candidates if c.test not in settled and c.verdict is None])
     await _first_run(bed, [c for c in candidates if c.verdict is None])
     await _rerun(bed, [c for c in candidates if c.verdict is None], settings.reliability_runs, seed)
-    baseline = await existing_coverage(bed, test_files, targets)
+    own_suite = await existing_coverage(bed, test_files, targets)
+    baseline = own_suite.coverage
     if settled:
         earlier = await measure(bed, sorted(settled), targets, name="kept-before")
         baseline = merged([baseline, earlier.targets], targets)
@@ -102,7 +104,8 @@ async def judge_tests(
                                     coverage_required=coverage_required)  # fmt: skip
     judgements.extend(Judgement(c.test, c.verdict or Verdict.KEPT, c.reason) for c in candidates)
     changed = _rewrite(bed, test_files, judgements)
-    return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed)
+    return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed,
+                        baseline_problem=own_suite.problem)  # fmt: skip
 
 
 async def _collect(bed: TestBed, name: str, candidates: list[_Candidate]) -> None:

@@ -23,6 +23,8 @@ class PytestRun:
     output: str
     outcomes: dict[str, str]  # node id -> 'passed', 'failed' (in the test) or 'error' (setup/teardown); no skips
     messages: dict[str, str]  # node id -> the failure's one-line message
+    collection_errors: dict[str, str] = field(default_factory=dict)  # module node id -> why it did not collect
+    internal_error: str = ""  # pytest's INTERNALERROR: the exception and where in the tree it was raised
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -70,7 +72,9 @@ class TestBed:
                 f"--rootdir={root or self.root}", *args]  # fmt: skip
         code, output = await self.run(argv, root=root, extra_env={"HANDOFF_OUTCOMES_FILE": str(report)})
         found = json.loads(report.read_text()) if report.exists() else {}
-        return PytestRun(code, output, found.get("outcomes", {}), found.get("messages", {}))
+        return PytestRun(code, output, found.get("outcomes", {}), found.get("messages", {}),
+                         collection_errors=found.get("collection_errors", {}),
+                         internal_error=found.get("internal_error", ""))  # fmt: skip
 
     def copy_tree(self, name: str) -> Path:
         """A private copy of the tree under scratch (for commands that change files in place)."""

@@ -37,4 +37,8 @@ def short(result: TestGenerationResult) -> str:
     goal = "goal met" if result.goal_met else "GOAL NOT MET"
     if existing_tests_suffice(result):
         goal = "goal met by the existing tests, nothing added"
-    return f"{', '.join(cells)}{more} ({goal}, kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)})"
+    counts = f"kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)}"
+    return f"{BASELINE_FLAG if result.baseline_problem else ''}{', '.join(cells)}{more} ({goal}, {counts})"
+
+
+BASELINE_FLAG = "[the project's own tests did not run; see handoff result] "

@@ -73,6 +73,8 @@ def summarize(finished: TaskFinished) -> list[str]:
         )
         for cov in result.coverage:
             lines.append(f"  coverage {cov.target}: {_pct(cov.percent)} % (goal {_pct(result.coverage_goal_pct)} %)")
+        if result.baseline_problem:
+            lines.append(f"  baseline NOT the project's tests: {printable(result.baseline_problem)}")
         lines += [f"  quality {printable(line)}" for line in quality.target_lines(result)]
         if result.quality:
             lines.append(f"  goal {'met' if result.goal_met else 'NOT met'}; tests kept {len(result.tests_kept)}, "

@@ -57,6 +57,7 @@ def _report(
                 "error": f.error.message if f and f.error else None,
                 "goal_met": generated.goal_met if generated else None,
                 "quality": msgspec.to_builtins(generated.quality) if generated else None,
+                "baseline_problem": generated.baseline_problem if generated else None,
             }
         )
     ok = timed_out is None and all(r["status"] == TaskStatus.SUCCEEDED for r in rows)

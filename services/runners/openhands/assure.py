@@ -90,6 +90,7 @@ class Assurance:
     dropped: dict[str, DroppedTest] = field(default_factory=dict)  # test -> why (the latest judgement)
     round_counts: list[RoundCounts] = field(default_factory=list)
     baseline: dict[str, TargetCoverage] | None = None  # the project's existing tests, measured once
+    baseline_problem: str = ""  # why the baseline is not the project's suite (its tests did not collect or run)
     final: dict[str, TargetCoverage] | None = None  # ... plus the kept tests of the best round
     mutation: MutationReport | None = None
     mutation_problem: str = ""
@@ -122,6 +123,9 @@ class Assurance:
         restored = await asyncio.to_thread(_restore_unextended, tree, originals)
         if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
             self.baseline = dict(report.baseline)
+            self.baseline_problem = self.redact(report.baseline_problem)
+            if self.baseline_problem:
+                self.emit("assurance", f"baseline: {self.baseline_problem}")
         counts = results.round_counts(round_no, report)
         self.round_counts.append(counts)
         for dropped in results.dropped_tests(report):
@@ -217,7 +221,8 @@ class Assurance:
                 text += f", mutants killed {q.mutants_killed}/{q.mutants_total} ({q.mutation_score_pct:g} %)"
             parts.append(text)
         if parts:
-            parts = ["Coverage (existing tests -> with the kept tests): " + "; ".join(parts) + "."]
+            before = "baseline without the project's tests, see above" if self.baseline_problem else "existing tests"
+            parts = [f"Coverage ({before} -> with the kept tests): " + "; ".join(parts) + "."]
         if self.mutation is not None and self.mutation.note:
             parts.append(f"Mutation: {self.mutation.note}.")
         if self.mutation_problem:
@@ -256,4 +261,10 @@ class Assurance:
         whose = "existing tests and the tests kept so far" if self.kept else "existing tests"
         missing = "; ".join(self.gaps(goal_pct, judged.report.baseline))
         reach = f"\nThe project's {whose} reach: {missing}" if missing else ""
+        if self.baseline_problem:
+            reach += f"\n{self.baseline_note()}"
         return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}{reach}"
+
+    def baseline_note(self) -> str:
+        """'' when the baseline is the project's own suite, else the sentence every report of the task carries."""
+        return f"Baseline: {self.baseline_problem}." if self.baseline_problem else ""

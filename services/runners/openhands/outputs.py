@@ -73,10 +73,14 @@ def summarize(
     goal_pct: float,
     label: str = "",
     sandboxed: bool = True,
+    baseline_note: str = "",
 ) -> str:
+    """``baseline_note`` (the project's own tests did not collect or run) comes first: every figure after it that
+    speaks of the existing tests is about what ran instead."""
+    first = [baseline_note] if baseline_note else []
     if report.existing_tests_suffice:
         coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage)
-        parts = [existing_tests_suffice(goal_pct), f"Line coverage by the existing tests: {coverage}.",
+        parts = [*first, existing_tests_suffice(goal_pct), f"Line coverage by the existing tests: {coverage}.",
                  f"Validation rounds used: {rounds_used} of {rounds_total}."]  # fmt: skip
         return label + " ".join([*parts, *([] if sandboxed else [UNSANDBOXED_NOTE])])
     tests = ", ".join(report.test_files) or "none"
@@ -84,6 +88,7 @@ def summarize(
     coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage) or "not measured"
     goal = "met" if report.goal_met else "not met"
     parts = [
+        *first,
         f"Wrote {len(report.test_files)} test file(s): {tests}.",
         f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed.",
         f"Line coverage by the kept tests alone: {coverage}.",

@@ -56,13 +56,18 @@ def fail(
     tool_error: str,
     said: str,
     redact: Redactor,
+    baseline_note: str = "",
 ) -> NoReturn:
-    """Raise the failure of a task that produced nothing usable: no files, only secrets, or no validated round."""
+    """Raise the failure of a task that produced nothing usable: no files, only secrets, or no validated round.
+
+    ``baseline_note`` (the project's own tests did not collect or run) is the detail's last line."""
     notes = [f"the agent's last message: {said}"] if said else []
     if found.refused:
         notes.append(f"left out of the patch: {found.describe(limit=50)}")
     if tool_error:
         notes.append(f"last tool error of the agent: {tool_error}")
+    if baseline_note and baseline_note not in report.output:
+        notes.append(baseline_note)
     if not outputs.changes:
         if found.refused_for(RefusalReason.SECRET):
             raise PermanentFailure(
@@ -116,6 +121,7 @@ def assemble(
         usage=usage,
         refused=handed.changes.listed(),
         quality=assurance.quality(),
+        baseline_problem=assurance.baseline_problem,
         tests_kept=list(assurance.kept),
         tests_dropped=assurance.tests_dropped(),
         round_counts=list(assurance.round_counts),

@@ -217,10 +217,11 @@ class TaskRun:
         outputs = await task_result.store(self.ctx.js, handed, prefix=prefix, redact=self.redact)
         if not task_result.usable(report, outputs):
             task_result.fail(report, outputs, handed.changes, rounds=rounds.number, tool_error=session.last_tool_error,
-                             said=session.last_message, redact=self.redact)  # fmt: skip
+                             said=session.last_message, redact=self.redact,
+                             baseline_note=assurance.baseline_note())  # fmt: skip
         summary = summarize(report, outputs, rounds_used=rounds.number, rounds_total=rounds.total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
-                            sandboxed=self.sandbox.enabled)  # fmt: skip
+                            sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note())  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
         self.pump.emit("result", summary)
         return task_result.assemble(payload, summary=self.redact(summary), report=report, outputs=outputs,

@@ -1,0 +1,87 @@
+"""Whether the project's own tests ran in the baseline's pytest run, and if not, why (in pytest's words).
+
+The baseline (the targets' coverage by the project's existing tests) is only the project's suite when pytest
+collected and ran it. pytest can stop before any test ran (a module that does not import, a bad conftest, an
+``unittest.main()`` at module level that exits) and still leave coverage of what was imported on the way: without
+this check that figure would read as "the existing tests cover the imports only".
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+from handoff.assurance.testbed import PytestRun
+
+MAX_REASON_CHARS = 600
+MAX_LISTED = 3
+# folders a project's own test files are not looked for in (environments, build output, caches)
+NOT_SEARCHED = frozenset({"node_modules", "site-packages", "build", "dist", "venv", "env", "__pycache__"})
+NOT_THE_SUITE = "the coverage baseline is not the project's suite (only what ran before pytest stopped)"
+ONLY_WHAT_RAN = "the coverage baseline counts only the tests that ran"
+ERROR_LINES = ("ERROR", "E ", "ImportError while loading conftest")
+
+
+def problem(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
+    """'' when pytest collected and ran the project's tests (passing or failing) or the project has no test files;
+    else a sentence saying they could not be collected or run, pytest's reason, and what the baseline is instead
+    (paths in the tree relative to it)."""
+    return _why(run, root, generated_files).replace(f"{root}{os.sep}", "")
+
+
+def _why(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
+    code = run.exit_code
+    ran = bool(run.outcomes)
+    if run.internal_error or code == 3:
+        reason = run.internal_error or _pytest_says(run.output)
+        return _sentence(f"pytest stopped with an internal error: {reason}", partial=False)
+    if run.collection_errors:
+        count = len(run.collection_errors)
+        listed = "; ".join(f"{node}: {why}" for node, why in list(run.collection_errors.items())[:MAX_LISTED])
+        more = f" (and {count - MAX_LISTED} more)" if count > MAX_LISTED else ""
+        return _sentence(f"{count} test module(s) could not be collected: {listed}{more}", partial=ran)
+    if code == 4:
+        return _sentence(f"pytest refused its command line or configuration: {_pytest_says(run.output)}",
+                         partial=False)  # fmt: skip
+    if code == 5:
+        found = test_files(root, generated_files)
+        if not found:
+            return ""  # no tests: the baseline is truly empty
+        shown = ", ".join(found[:MAX_LISTED]) + (" …" if len(found) > MAX_LISTED else "")
+        return _sentence(f"pytest collected no test although the project has test files ({shown})", partial=False)
+    if code not in (0, 1):
+        return _sentence(f"pytest ended with exit code {code}: {_pytest_says(run.output)}", partial=ran)
+    return ""
+
+
+def test_files(root: Path, generated_files: Sequence[str], limit: int = 20) -> list[str]:
+    """Up to ``limit`` of the project's own test modules (``test_*.py``, ``*_test.py``), the generated ones left out,
+    hidden folders and environments not searched."""
+    skip = set(generated_files)
+    found: list[str] = []
+    for folder, dirs, files in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in NOT_SEARCHED)
+        for name in sorted(files):
+            if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
+                relative = (Path(folder) / name).relative_to(root).as_posix()
+                if relative not in skip:
+                    found.append(relative)
+                    if len(found) >= limit:
+                        return found
+    return found
+
+
+def _sentence(reason: str, *, partial: bool) -> str:
+    if partial:
+        return f"some of the project's existing tests could not be collected or run: {reason}; {ONLY_WHAT_RAN}"
+    return f"the project's existing tests could not be collected or run: {reason}; {NOT_THE_SUITE}"
+
+
+def _pytest_says(output: str) -> str:
+    """pytest's reason from its output: its error lines (``ERROR: ...``, ``ImportError while loading conftest ...``,
+    ``E   ...``), else the first lines."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line.removeprefix("E ").strip() for line in lines if line.startswith(ERROR_LINES)]
+    text = " / ".join((errors or lines)[:MAX_LISTED]) or "no output"
+    return text[:MAX_REASON_CHARS]

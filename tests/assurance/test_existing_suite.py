@@ -1,0 +1,110 @@
+"""The baseline says when it is not the project's suite: pytest could not collect or run the project's own tests
+(real pytest and coverage runs in a uv-built project environment)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from handoff.assurance.coverage_delta import existing_coverage
+from handoff.assurance.testbed import TestBed
+
+TARGET = "grading.py"
+GEN = "tests/test_generated.py"
+GENERATED_TEST = "from grading import grade\n\n\ndef test_low():\n    assert grade(10) == 'fail'\n"
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+
+async def test_a_project_suite_that_runs_leaves_no_baseline_problem(make_bed: Callable[..., TestBed]) -> None:
+    """The grading project's own test runs: its coverage is the baseline and nothing is reported."""
+    bed = make_bed("grading", {GEN: GENERATED_TEST})
+    existing = await existing_coverage(bed, [GEN], [TARGET])
+
+    assert existing.problem == ""
+    assert (existing.coverage[TARGET].line_pct, existing.coverage[TARGET].branch_pct) == (75.0, 50.0)
+
+
+async def test_a_test_module_that_exits_while_imported_is_reported_with_the_line_that_stopped_pytest(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A `test/` module ending in `unittest.main()` stops pytest (INTERNALERROR, SystemExit): the problem names it."""
+    bed = make_bed("ordering")
+    existing = await existing_coverage(bed, [], ["ordering.py"])
+
+    assert existing.problem.startswith("the project's existing tests could not be collected or run: ")
+    assert "pytest stopped with an internal error: SystemExit: 2, raised at test/test_ordering.py:15" in (
+        existing.problem
+    )
+    assert "(unittest.main())" in existing.problem
+    assert existing.problem.endswith("the coverage baseline is not the project's suite (only what ran before pytest "
+                                     "stopped)")  # fmt: skip
+    assert existing.coverage["ordering.py"].line_pct == 25.0  # the `def` line, run on import: no test ran
+
+
+async def test_a_test_module_that_does_not_import_is_named_and_the_other_tests_still_count(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """One module with an import error no longer stops the baseline run; the problem names it and pytest's error."""
+    broken = "from grading import no_such_function\n\n\ndef test_x():\n    assert no_such_function()\n"
+    bed = make_bed("grading", {"tests/test_broken.py": broken, GEN: GENERATED_TEST})
+    existing = await existing_coverage(bed, [GEN], [TARGET])
+
+    assert existing.problem.startswith(
+        "some of the project's existing tests could not be collected or run: 1 test module(s) could not be "
+        "collected: tests/test_broken.py: "
+    )
+    assert "ImportError: cannot import name 'no_such_function' from 'grading'" in existing.problem
+    assert existing.problem.endswith("the coverage baseline counts only the tests that ran")
+    assert (existing.coverage[TARGET].line_pct, existing.coverage[TARGET].branch_pct) == (75.0, 50.0)
+
+
+async def test_a_project_whose_only_test_module_does_not_import_has_no_suite_in_its_baseline(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Every module failing to collect: the problem says the suite did not run, with the module's error."""
+    broken = "import not_installed_anywhere\n\n\ndef test_x():\n    assert not_installed_anywhere\n"
+    bed = make_bed("grading", {"tests/test_existing.py": broken})
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem.startswith("the project's existing tests could not be collected or run: 1 test module(s) "
+                                       "could not be collected: tests/test_existing.py: ")  # fmt: skip
+    assert "ModuleNotFoundError: No module named 'not_installed_anywhere'" in existing.problem
+    assert existing.coverage[TARGET].line_pct == 0.0
+
+
+async def test_a_conftest_that_does_not_import_is_reported_in_pytest_words(make_bed: Callable[..., TestBed]) -> None:
+    """A broken conftest ends pytest before its session (usage error): its first error lines are the reason."""
+    bed = make_bed("grading", {"tests/conftest.py": "import not_installed_anywhere\n"})
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem.startswith("the project's existing tests could not be collected or run: pytest refused "
+                                       "its command line or configuration: ")  # fmt: skip
+    assert "ImportError while loading conftest" in existing.problem
+
+
+async def test_test_files_that_pytest_deselects_entirely_are_reported_as_not_run(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A project whose pytest options select no test (exit 5) while it has test files: the problem lists them."""
+    bed = make_bed("grading", {"pytest.ini": "[pytest]\naddopts = -m integration\n"})
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem == (
+        "the project's existing tests could not be collected or run: pytest collected no test although the project "
+        "has test files (tests/test_existing.py); the coverage baseline is not the project's suite (only what ran "
+        "before pytest stopped)"
+    )
+
+
+async def test_a_project_without_test_files_has_an_empty_baseline_and_no_problem(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """No test files at all (pytest collects nothing): a truly empty baseline, not a problem."""
+    bed = make_bed("grading")
+    (bed.root / "tests" / "test_existing.py").unlink()
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem == ""
+    assert existing.coverage[TARGET].line_pct == 0.0
