@@ -97,7 +97,8 @@ class Assurance:
         scratch = self.dirs.assurance
         writable = [scratch, *self.dirs.writable]
         return TestBed(root=tree, python=self.python, scratch=scratch, env=dict(self.env),
-                       exec=sandboxed_exec(self.sandbox, writable), timeout_s=self.settings.command_timeout_s)  # fmt: skip
+                       exec=sandboxed_exec(self.sandbox, writable),
+                       timeout_s=self.settings.command_timeout_s)  # fmt: skip
 
     async def judge(
         self,
