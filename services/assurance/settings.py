@@ -8,13 +8,15 @@ from dataclasses import dataclass
 from handoff.common.env import env_float, env_int
 
 MUTATION_PACKAGES = ("cosmic-ray==8.7.0",)  # run with the project's interpreter (see mutation.py)
+PYTEST_TIMEOUT_S = 120.0  # HANDOFF_PYTEST_TIMEOUT_S unset: the bound of one pytest or coverage command
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class AssuranceSettings:
     reliability_runs: int = 3  # re-runs, in random order, that a test passing once must also pass
     mutation_budget_s: float = 120.0  # wall time for mutation testing per task (sampled to fit); 0: no mutation
-    command_timeout_s: float = 300.0  # one pytest or coverage command
+    command_timeout_s: float = PYTEST_TIMEOUT_S
+    """``HANDOFF_PYTEST_TIMEOUT_S``: one pytest or coverage command, the runner's validation runs included."""
 
     @property
     def mutation_enabled(self) -> bool:

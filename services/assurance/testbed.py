@@ -13,6 +13,7 @@ from pathlib import Path
 
 from handoff.assurance.errors import CommandTimedOut
 from handoff.assurance.execute import Exec, subprocess_exec
+from handoff.assurance.settings import PYTEST_TIMEOUT_S
 
 OUTCOMES_PLUGIN = "handoff_outcomes"  # module name of the pytest plugin that writes one outcome per node id
 
@@ -36,7 +37,7 @@ class TestBed:
     scratch: Path  # private, writable, outside root
     env: Mapping[str, str] = field(default_factory=dict)
     exec: Exec = subprocess_exec
-    timeout_s: float = 300.0
+    timeout_s: float = PYTEST_TIMEOUT_S
 
     def __post_init__(self) -> None:
         self.scratch.mkdir(parents=True, exist_ok=True)

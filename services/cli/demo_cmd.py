@@ -1,4 +1,5 @@
-"""``handoff demo``: the README's main command - the whole path, end to end, on a shipped sample project."""
+"""``handoff demo``: the README's main command - the whole path, end to end, on a shipped sample project and a
+real-world module."""
 
 from __future__ import annotations
 
@@ -8,14 +9,20 @@ from pathlib import Path
 from handoff.cli.exit_codes import Exit
 from handoff.common.logging import configure_logging
 from handoff.common.settings import LogSettings
+from handoff.demo.real_world import REAL_WORLD_PACKAGE
 from handoff.demo.run import DemoOptions, default_workdir, run_demo
+
+HELP = (
+    "start the stack and generate validated tests for a shipped sample project and a real-world module "
+    f"({REAL_WORLD_PACKAGE}, from the package index: the demo extra installs it)"
+)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", help="start the stack and generate validated tests for a shipped sample project")
+    p = sub.add_parser("demo", help=HELP, description=HELP)
     p.add_argument("--generators", type=int, default=2, help="generator replicas to start (default 2)")
     p.add_argument("--timeout-s", type=float, default=300.0, help="give up after this long (default 300)")
-    p.add_argument("--workdir", type=Path, help="where the sample copy goes (default: under the data dir)")
+    p.add_argument("--workdir", type=Path, help="where the copies of both projects go (default: under the data dir)")
     p.set_defaults(handler=run)
 
 

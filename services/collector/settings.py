@@ -33,6 +33,12 @@ class CollectorSettings(msgspec.Struct, kw_only=True, frozen=True):
     shutdown_grace_s: float = 10.0  # time the batch in hand gets to finish after a stop request
     health_port: int | None = None  # serve /healthz /readyz /metrics on this port
 
+    @property
+    def shutdown_bound_s(self) -> float:
+        """The longest graceful stop (``handoff collector``): the batch in hand's grace, then one publish timeout
+        for what follows it (unsubscribing, closing the connection)."""
+        return self.shutdown_grace_s + self.common.nats.publish_timeout_s
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> CollectorSettings:
         health = env_int("HANDOFF_HEALTH_PORT", 0, env, minimum=0)

@@ -1,1 +1,1 @@
-"""``handoff demo``: the whole path on one machine, on a shipped sample project."""
+"""``handoff demo``: the whole path on one machine, on a shipped sample project and a real-world module."""

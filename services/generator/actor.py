@@ -38,7 +38,7 @@ from handoff.generator.finished_watch import FinishedWatch
 from handoff.generator.heartbeat import ConnectionWatch, Heartbeats
 from handoff.generator.publisher import Publisher
 from handoff.generator.queued_cancels import QueuedCancels
-from handoff.generator.settings import GeneratorSettings
+from handoff.generator.settings import ABORT_WAIT_S, GeneratorSettings
 from handoff.generator.stats import GeneratorStats
 from handoff.runners.base import Runner
 from handoff.runners.registry import RunnerRegistry, default_registry
@@ -53,8 +53,6 @@ STRAY_CHECK_S = 0.02
 """While every slot is busy, how often to look for submits that arrived late for an expired pull request. Short:
 such a submit waits here until handed back, while another replica may have a free slot for it (the check reads
 a local counter, no broker call)."""
-ABORT_WAIT_S = 2.0
-"""After the interrupt grace: how long executions get to notice the abort before they are cancelled."""
 
 
 def _refuse_drift(existing: ConsumerConfig, settings: GeneratorSettings) -> None:

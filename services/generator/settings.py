@@ -16,6 +16,8 @@ from handoff.common.env import SettingsError, env_float, env_int, env_str
 from handoff.common.settings import CommonSettings
 
 DEFAULT_MAX_SUBMIT_BYTES = 256 * 1024
+ABORT_WAIT_S = 2.0
+"""After the interrupt grace: how long executions get to notice the abort before they are cancelled."""
 
 
 def default_replica_id() -> str:
@@ -45,6 +47,13 @@ class GeneratorSettings(msgspec.Struct, kw_only=True, frozen=True):
     @property
     def publish_timeout_s(self) -> float:
         return self.common.nats.publish_timeout_s
+
+    @property
+    def shutdown_bound_s(self) -> float:
+        """The longest graceful shutdown (``Generator._shutdown``): the pull in flight, the tasks' grace, the
+        interrupted runners' grace with the publish of their finish, and the last wait before cancelling them."""
+        return (self.fetch_timeout_s + self.shutdown_grace_s + self.interrupt_grace_s + self.publish_timeout_s
+                + ABORT_WAIT_S)  # fmt: skip
 
     @property
     def retry_backoff_s(self) -> tuple[float, ...]:

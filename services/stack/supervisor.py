@@ -1,6 +1,8 @@
 """``Stack``: nats-server (embedded unless ``HANDOFF_NATS_URL`` is set), the topology, one collector and N
 generator replicas as child processes. Crashed children are restarted with backoff; stopping is ordered:
-generators first (they finish or hand back their tasks), then the collector, then the server."""
+generators first (they finish or hand back their tasks), then the collector, then the server. A child is killed only
+after its own longest graceful shutdown (computed from the settings it reads) and a margin, unless
+``HANDOFF_UP_CHILD_STOP_TIMEOUT_S`` says otherwise."""
 
 from __future__ import annotations
 
@@ -21,7 +23,7 @@ from handoff.broker.provision import Change, apply_topology
 from handoff.collector.settings import CollectorSettings
 from handoff.generator.settings import GeneratorSettings
 from handoff.schemas.topology import build_topology
-from handoff.stack.settings import StackSettings
+from handoff.stack.settings import CHILD_STOP_MARGIN_S, StackSettings
 from handoff.stack.state import clear_state, write_state
 
 log = structlog.get_logger(__name__)
@@ -35,6 +37,8 @@ class Child:
     log_path: Path
     proc: asyncio.subprocess.Process | None = None
     restarts: int = 0
+    shutdown_bound_s: float = 0.0  # the child's own longest graceful shutdown, from the settings it reads
+    stop_timeout_s: float = 0.0  # after SIGTERM, how long close() waits before killing it
     watcher: asyncio.Task[None] | None = field(default=None, repr=False)
 
 
@@ -98,9 +102,16 @@ class Stack:
     def check_settings(self) -> None:
         """Parse every child's settings as the child will (``SettingsError`` naming the variable), before anything
         starts: a child that cannot start would otherwise be restarted forever with the reason only in its log."""
-        for child in self._plan_children(url=self.url or "nats://127.0.0.1:4222"):
-            parse = GeneratorSettings.from_env if child.name.startswith("generator") else CollectorSettings.from_env
-            parse(child.env)
+        children = self._plan_children(url=self.url or "nats://127.0.0.1:4222")  # parses each child's settings
+        cut_short = [c for c in children if c.stop_timeout_s < c.shutdown_bound_s]
+        if cut_short:
+            log.warning(
+                "HANDOFF_UP_CHILD_STOP_TIMEOUT_S is shorter than a child's graceful shutdown: on stop it is killed "
+                "before its tasks' grace ends (their submits are redelivered after the ack wait); unset it to wait "
+                "for each child's own bound plus a margin",
+                child_stop_timeout_s=self.settings.child_stop_timeout_s,
+                needed_s={c.name: round(c.shutdown_bound_s, 3) for c in cut_short},
+            )
 
     # ---- children ---------------------------------------------------------------------------------
     def _plan_children(self, url: str | None = None) -> list[Child]:
@@ -134,6 +145,10 @@ class Stack:
                     log_path=self._log_dir / f"generator-{i + 1}.log",
                 )
             )
+        for child in children:
+            child.shutdown_bound_s = _shutdown_bound_s(child)
+            explicit = self.settings.child_stop_timeout_s
+            child.stop_timeout_s = explicit if explicit is not None else child.shutdown_bound_s + CHILD_STOP_MARGIN_S
         return children
 
     async def _spawn(self, child: Child) -> None:
@@ -174,12 +189,20 @@ class Stack:
             return
         proc.send_signal(signal.SIGTERM)
         try:
-            await asyncio.wait_for(proc.wait(), timeout=self.settings.child_stop_timeout_s)
+            await asyncio.wait_for(proc.wait(), timeout=child.stop_timeout_s)
         except TimeoutError:
-            log.warning("child did not stop in time; killing", child=child.name)
+            log.warning("child did not stop in time; killing", child=child.name, waited_s=child.stop_timeout_s)
             proc.kill()
             await proc.wait()
         if child.watcher is not None:
             child.watcher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await child.watcher
+
+
+def _shutdown_bound_s(child: Child) -> float:
+    """Parse the child's settings as the child will (``SettingsError`` naming the variable): its longest graceful
+    shutdown."""
+    if child.name.startswith("generator"):
+        return GeneratorSettings.from_env(child.env).shutdown_bound_s
+    return CollectorSettings.from_env(child.env).shutdown_bound_s

@@ -7,6 +7,7 @@ import subprocess
 import sys
 
 from handoff.cli.main import CORE_VERBS, build_parser
+from handoff.demo.real_world import REAL_WORLD_PACKAGE
 
 
 def undocumented(parser: argparse.ArgumentParser, path: str = "handoff") -> list[str]:
@@ -37,3 +38,13 @@ def test_handoff_version_prints_the_version() -> None:
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("handoff ") and done.stdout.split()[1][0].isdigit()
+
+
+def test_demo_help_names_both_projects_the_demo_runs() -> None:
+    """'handoff demo --help' names the shipped sample and the real-world module installed from the package index."""
+    command = [sys.executable, "-m", "handoff.cli.main", "demo", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "shipped sample project and a real-world module" in text
+    assert f"({REAL_WORLD_PACKAGE}, from the package index" in text

@@ -3,6 +3,7 @@ setting), and Ctrl-C (SIGINT to the whole foreground process group) stops genera
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -89,3 +90,72 @@ def test_ctrl_c_stops_the_generators_and_collector_before_the_server(tmp_path: P
     assert 'Trapped "terminated" signal' in server_log
     generator_log = (tmp_path / "data" / "logs" / "generator-1.log").read_text()
     assert "generator stopped" in generator_log
+
+
+def _read_log(path: Path) -> str:
+    return path.read_text() if path.exists() else ""
+
+
+@pytest.mark.timeout(300)
+def test_ctrl_c_waits_for_a_task_within_its_shutdown_grace_even_past_45_s(tmp_path: Path) -> None:
+    """HANDOFF_SHUTDOWN_GRACE_S=70: a 52 s task running at Ctrl-C finishes; the generator is not killed and exits."""
+    env = up_env(tmp_path, HANDOFF_SHUTDOWN_GRACE_S="70")
+    logs = tmp_path / "data" / "logs"
+    with (tmp_path / "up.err").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "1"],
+            env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Handoff is up"), first
+        submitted = subprocess.run(
+            [sys.executable, "-m", "handoff.cli.main", "submit", "--sleep-s", "52"],
+            env=env, capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert submitted.returncode == 0, submitted.stderr
+        wait_until(lambda: "task started" in _read_log(logs / "generator-1.log"), 90, "the sleep task to start")
+        os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C
+        rest = proc.stdout.read()
+        assert proc.wait(timeout=200) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    assert "stopped" in rest
+    assert "did not stop in time" not in (tmp_path / "up.err").read_text()
+    generator_log = (logs / "generator-1.log").read_text()
+    finished = [json.loads(line) for line in generator_log.splitlines() if '"task finished"' in line]
+    assert [f["status"] for f in finished] == ["succeeded"], generator_log[-2000:]
+    assert "generator stopped" in generator_log
+
+
+def test_a_child_stop_timeout_shorter_than_a_childs_grace_is_warned_about_at_start_up(tmp_path: Path) -> None:
+    """HANDOFF_UP_CHILD_STOP_TIMEOUT_S=5 with a 30 s grace: a warning names the setting and each child's need."""
+    env = up_env(tmp_path, HANDOFF_UP_CHILD_STOP_TIMEOUT_S="5", HANDOFF_SHUTDOWN_GRACE_S="30")
+    with (tmp_path / "up.err").open("w") as err:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1"],
+            env=env, stdout=subprocess.PIPE, stderr=err, text=True, start_new_session=True,
+        )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        first = proc.stdout.readline()
+        assert first.startswith("Handoff is up"), first
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.stdout.read()
+        assert proc.wait(timeout=90) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        if proc.stdout is not None:
+            proc.stdout.close()
+    warnings = [json.loads(line) for line in (tmp_path / "up.err").read_text().splitlines()
+                if "HANDOFF_UP_CHILD_STOP_TIMEOUT_S is shorter" in line]  # fmt: skip
+    assert len(warnings) == 1, (tmp_path / "up.err").read_text()
+    # generator: fetch 1 + grace 30 + interrupt grace 10 + publish 5 + abort wait 2; collector: grace 30 + publish 5
+    assert warnings[0]["needed_s"] == {"collector": 35.0, "generator-1": 48.0}

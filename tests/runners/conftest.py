@@ -124,10 +124,9 @@ def runner_settings(tmp_path: Path, llm: LlmSettings, **overrides: object) -> Ru
         "work_dir": tmp_path / "work",
         "feedback_rounds": 1,
         "max_iterations": 20,
-        "pytest_timeout_s": 60.0,
         "environments": EnvSettings(cache_dir=ENV_CACHE),
         # one re-run and no mutation testing unless a test asks for more: bounded test time
-        "assurance": AssuranceSettings(reliability_runs=1, mutation_budget_s=0),
+        "assurance": AssuranceSettings(reliability_runs=1, mutation_budget_s=0, command_timeout_s=60.0),
     }
     values.update(overrides)
     return RunnerSettings(**values)  # type: ignore[arg-type]

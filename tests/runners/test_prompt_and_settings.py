@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
 
+from handoff.assurance.testbed import TestBed
 from handoff.common.env import SettingsError
 from handoff.runners.openhands.prompt import assign_test_files, conventions, parse_targets, task_prompt
 from handoff.runners.openhands.settings import RunnerSettings
@@ -95,6 +97,17 @@ def test_a_zero_budget_means_no_budget_and_the_default_work_dir_is_temporary() -
     assert settings.max_budget_usd is None and settings.scripted_model
     assert settings.max_tokens is None  # no token cap unless HANDOFF_AGENT_MAX_TOKENS is set (> 0)
     assert settings.workspace_root.name == "handoff-tasks"
+
+
+def test_validation_and_every_assurance_command_share_one_pytest_timeout_set_or_not(tmp_path: Path) -> None:
+    """HANDOFF_PYTEST_TIMEOUT_S unset: 120 s for validation, the checks and a TestBed alike; set: all move."""
+    unset = RunnerSettings.from_env({})
+    assert unset.pytest_timeout_s == unset.assurance.command_timeout_s == 120.0
+    assert TestBed(root=tmp_path, python=Path(sys.executable), scratch=tmp_path / "scratch").timeout_s == 120.0
+    chosen = RunnerSettings.from_env({"HANDOFF_PYTEST_TIMEOUT_S": "45"})
+    assert chosen.pytest_timeout_s == chosen.assurance.command_timeout_s == 45.0
+    with pytest.raises(SettingsError, match="HANDOFF_PYTEST_TIMEOUT_S"):
+        RunnerSettings.from_env({"HANDOFF_PYTEST_TIMEOUT_S": "0"})
 
 
 def test_with_nothing_configured_the_offline_engine_writes_the_tests_and_says_so() -> None:

@@ -84,7 +84,6 @@ class Assurance:
     settings: AssuranceSettings
     targets: Sequence[str]
     emit: Callable[[str, str], None]
-    timeout_s: float = 120.0
     redact: Callable[[str], str] = str  # applied to every reason (pytest's messages may quote anything)
     kept: list[str] = field(default_factory=list)  # node ids kept so far (later rounds only add to it)
     dropped: dict[str, DroppedTest] = field(default_factory=dict)  # test -> why (the latest judgement)
@@ -99,7 +98,8 @@ class Assurance:
         scratch = self.dirs.assurance
         writable = [scratch, *self.dirs.writable]
         return TestBed(root=tree, python=self.python, scratch=scratch, env=dict(self.env),
-                       exec=sandboxed_exec(self.sandbox, writable), timeout_s=self.timeout_s)  # fmt: skip
+                       exec=sandboxed_exec(self.sandbox, writable),
+                       timeout_s=self.settings.command_timeout_s)  # fmt: skip
 
     async def judge(
         self,

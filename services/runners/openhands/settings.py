@@ -86,7 +86,6 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
     max_tokens: int | None = None  # prompt + completion tokens per task over all rounds; None: no cap
     condense_after_events: int | None = 120  # the SDK's summarizing condenser keeps the history below this; None: off
     feedback_rounds: int = 2
-    pytest_timeout_s: float = 120.0
     work_dir: Path | None = None
     keep_workspaces: bool = False
     agent_env_allow: tuple[str, ...] = ()
@@ -115,6 +114,11 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
         return f"tests are written by an agent with {', '.join(self.llm.models)}"
 
     @property
+    def pytest_timeout_s(self) -> float:
+        """A validation run's bound: the assurance checks' ``HANDOFF_PYTEST_TIMEOUT_S``, read there only."""
+        return self.assurance.command_timeout_s
+
+    @property
     def workspace_root(self) -> Path:
         return self.work_dir if self.work_dir is not None else Path(tempfile.gettempdir()) / "handoff-tasks"
 
@@ -139,7 +143,6 @@ class RunnerSettings(msgspec.Struct, kw_only=True, frozen=True):
             max_tokens=env_int("HANDOFF_AGENT_MAX_TOKENS", 0, env, minimum=0) or None,
             condense_after_events=env_int("HANDOFF_AGENT_CONDENSE_AFTER_EVENTS", 120, env, minimum=0) or None,
             feedback_rounds=env_int("HANDOFF_FEEDBACK_ROUNDS", d.feedback_rounds, env, minimum=0),
-            pytest_timeout_s=env_float("HANDOFF_PYTEST_TIMEOUT_S", d.pytest_timeout_s, env, minimum=1.0),
             work_dir=Path(work_dir) if work_dir else None,
             keep_workspaces=env_bool("HANDOFF_KEEP_WORKSPACES", False, env),
             agent_env_allow=env_list("HANDOFF_AGENT_ENV_ALLOW", (), env),

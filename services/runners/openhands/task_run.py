@@ -136,7 +136,6 @@ class TaskRun:
         )
         assurance = Assurance(dirs=dirs, python=project_env.python, env=env, sandbox=self.sandbox,
                               settings=self.settings.assurance, targets=payload.targets, emit=emit,
-                              timeout_s=self.settings.pytest_timeout_s,
                               redact=lambda text: self.redact(process_redactor()(text)))  # fmt: skip
         checker = RoundCheck(payload=payload, settings=self.settings, dirs=dirs, env=env, assurance=assurance,
                              sandbox=self.sandbox, redact=self.redact, emit=emit,
