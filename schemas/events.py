@@ -285,6 +285,9 @@ class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     environment: ProjectEnvironment | None = None
     refused: Annotated[list[RefusedChange], msgspec.Meta(max_length=200)] = []
     """Changes left out of the patch (at most 200 listed; the summary gives the total)."""
+    tests_rescued: list[TestId] = []
+    """Tests dropped for adding no coverage and re-admitted because they kill mutants the other kept tests miss (also
+    in ``tests_kept``); their kills are counted in ``quality``'s ``mutants_killed``."""
 
 
 class SleepResult(Result, tag="sleep", frozen=True):

@@ -118,6 +118,7 @@ def assemble(
         quality=assurance.quality(),
         tests_kept=list(assurance.kept),
         tests_dropped=assurance.tests_dropped(),
+        tests_rescued=[r.test for r in assurance.rescued],
         round_counts=list(assurance.round_counts),
         stopped_by=stopped.code if stopped else None,
         sandbox=sandbox_mode,
