@@ -65,7 +65,8 @@ async def rescue_tests(
     for name, text in sources.items():
         (tree / name).parent.mkdir(parents=True, exist_ok=True)
         (tree / name).write_text(text)
-    clean = await bed.pytest(list(candidates), name="rescue-clean", root=tree)
+    clean = await replace(bed, timeout_s=min(bed.timeout_s, budget_s)).pytest(list(candidates), name="rescue-clean",
+                                                                         root=tree)  # fmt: skip
     test_s = time.monotonic() - started
     cases = {c: _cases(c, clean.outcomes) for c in candidates}
     passing = [c for c in candidates if cases[c] and all(clean.outcomes[n] == "passed" for n in cases[c])]
