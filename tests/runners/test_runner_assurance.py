@@ -264,3 +264,38 @@ async def test_a_task_whose_every_test_is_dropped_names_what_the_existing_tests_
     assert "no test was kept (1 dropped)" in str(failed.value)
     assert ("The project's existing tests reach: grading.py: line 75 %, branch 50 % (line+branch 66.67 %, goal 80 %); "
             "lines not covered: 4; branches not taken: line 2->4") in failed.value.detail  # fmt: skip
+
+
+async def test_a_rescued_test_in_an_extended_project_file_put_back_by_the_filters_returns_to_the_patch(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The only addition to the project's test file adds no coverage, so the filters put the file back as it was;
+    it kills the mutant the kept boundary test misses, so the file re-enters the patch with it (and its own test)."""
+    boundary = (
+        "from grading import grade\n\n\ndef test_boundary_decides_pass_or_fail():\n    assert grade(50) == 'pass'\n"
+    )
+    boundary += "    assert grade(49) == 'fail'\n"
+    seventy = "def test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, boundary)),
+                                  appended_to_the_existing_file(seventy), finish("tests written")])  # fmt: skip
+    source = await upload_snapshot(js, grading_project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
+                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
+
+    rescued = f"{EXISTING}::test_another_passing_score"
+    assert result.tests_rescued == [rescued] and result.tests_kept == [GOOD, rescued]
+    assert sorted(result.test_files) == [EXISTING, GEN]
+    (quality,) = result.quality
+    assert (quality.mutants_killed, quality.mutants_total) == (8, 8)
+
+    assert result.patch is not None
+    original = tmp_path / "original"
+    await materialize_snapshot(js, source, original)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_applied, original, patch)
+    in_existing = [f.qualname for f in generated_source.find_tests((original / EXISTING).read_text())]
+    assert in_existing == ["test_a_high_score_passes", "test_another_passing_score"]
+    assert [f.qualname for f in generated_source.find_tests((original / GEN).read_text())] == [GOOD.split("::")[1]]
