@@ -35,9 +35,10 @@ from benchmarks.harness import header, median, quiet_logs
 from benchmarks.quality_corpus import CORPUS, CorpusModule, make_project, project_venv, version_of
 from handoff.assurance.coverage_runs import TargetCoverage, measure
 from handoff.assurance.errors import AssuranceError
-from handoff.assurance.filters import judge_tests
+from handoff.assurance.filters import NO_NEW_COVERAGE, judge_tests
 from handoff.assurance.generated_source import find_tests
 from handoff.assurance.mutation import mutation_score
+from handoff.assurance.rescue import rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
 from handoff.offline_engine import OfflineEngineSettings
@@ -61,6 +62,9 @@ class Column:
     mutation_pct: float | None = None  # None: not measured (see notes)
     seconds: float = 0.0  # generation (and, for Handoff, filtering) wall time
     notes: list[str] = field(default_factory=list)
+    # Handoff: the tests dropped only for adding no coverage, and the generated file before the filters (rescue)
+    candidates: list[str] = field(default_factory=list)
+    unfiltered: str = ""
 
 
 @dataclass(slots=True)
@@ -129,6 +133,7 @@ async def run_handoff(
         column.seconds = time.monotonic() - started
         return column
     column.written = _count_tests(bed.root / test_file)
+    column.unfiltered = (bed.root / test_file).read_text()
     try:
         report = await judge_tests(bed, [test_file], [module.target], settings=assurance)
     except AssuranceError as err:
@@ -137,6 +142,7 @@ async def run_handoff(
         column.seconds = time.monotonic() - started
         return column
     counts = report.counts
+    column.candidates = [j.test for j in report.of(Verdict.USELESS) if j.reason == NO_NEW_COVERAGE]
     column.kept = counts[Verdict.KEPT.value]
     column.dropped = len(report.judgements) - column.kept
     column.seconds = time.monotonic() - started
@@ -148,9 +154,11 @@ async def run_handoff(
 
 
 async def assess(
-    bed: TestBed, module: CorpusModule, column: Column, test_file: str, budget_s: float, name: str
-) -> None:
-    """Coverage of the module by ``test_file`` as it stands, and the mutation score of its passing tests."""
+    bed: TestBed, module: CorpusModule, column: Column, test_file: str, budget_s: float, name: str,
+    rescue_budget_s: float = 0.0,
+) -> None:  # fmt: skip
+    """Coverage of the module by ``test_file`` as it stands, and the mutation score of its passing tests (for
+    Handoff, with the tests dropped for adding no coverage re-admitted when they kill a surviving mutant)."""
     path = bed.root / test_file
     if not path.exists() or not path.read_text().strip():
         column.mutation_pct = 0.0  # no test notices any mutant
@@ -174,6 +182,18 @@ async def assess(
     except AssuranceError as err:
         column.notes.append(f"mutation score not measured: {str(err)[:200]}")
         return
+    if column.candidates and rescue_budget_s > 0:
+        try:
+            found = await rescue_tests(bed, report, column.candidates, {test_file: column.unfiltered},
+                                       budget_s=rescue_budget_s)  # fmt: skip
+        except AssuranceError as err:
+            column.notes.append(f"mutation rescue failed: {str(err)[:200]}")
+        else:
+            report = rescored(report, found)
+            column.kept, column.dropped = column.kept + len(found.rescued), column.dropped - len(found.rescued)
+            note = f"; {found.note}" if found.note else ""
+            column.notes.append(f"rescue: {len(found.rescued)} of {len(column.candidates)} coverage-free tests "
+                                f"re-admitted, {found.tried} surviving mutant(s) run{note}")  # fmt: skip
     score = report.scores[0]
     column.killed, column.mutants, column.mutation_pct = score.killed, score.total, score.score_pct
     if report.note:
@@ -198,7 +218,7 @@ async def measure_module(
             column = await run_pynguin(bed, module, engine_s, test_file)
         else:
             column = await run_handoff(bed, module, engine_s, test_file, assurance)
-        await assess(bed, module, column, test_file, budget_s, name)
+        await assess(bed, module, column, test_file, budget_s, name, assurance.mutation_rescue_budget_s)
         columns[name] = column
     return ModuleResult(module, columns)
 
@@ -312,7 +332,9 @@ async def main(
         "Test quality",
         f"{len(corpus)} real modules (bench extra), per module CrossHair alone, Pynguin alone and Handoff's offline "
         f"engine (both merged, then filtered); engine limit {engine_s:g} s per engine, mutation budget "
-        f"{mutation_budget_s:g} s per column (cosmic-ray, sampled to fit), {assurance.reliability_runs} re-runs "
+        f"{mutation_budget_s:g} s per column (cosmic-ray, sampled to fit; Handoff's coverage-free dropped tests "
+        f"re-run against its surviving mutants within {assurance.mutation_rescue_budget_s:g} s more), "
+        f"{assurance.reliability_runs} re-runs "
         f"for flakiness. L+B = coverage.py's combined line+branch figure.",
     )
     started = time.monotonic()

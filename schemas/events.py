@@ -288,6 +288,9 @@ class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     baseline_problem: LongText = ""
     """Why the ``quality`` baselines are not the project's own test suite: its tests could not be collected or
     run (pytest's reason, and what the baseline counts instead); "" when they ran or the project has none."""
+    tests_rescued: list[TestId] = []
+    """Tests dropped for adding no coverage and re-admitted because they kill mutants the other kept tests miss (also
+    in ``tests_kept``); their kills are counted in ``quality``'s ``mutants_killed``."""
 
 
 class SleepResult(Result, tag="sleep", frozen=True):

@@ -37,6 +37,7 @@ class Mutant:
     operator: str  # e.g. "ReplaceComparisonOperator_GtE_Eq"
     original: str  # the line before ...
     mutated: str  # ... and after the change
+    diff: str = ""  # cosmic-ray's unified diff of the module (what applies the mutant exactly, see rescue.py)
 
     def describe(self) -> str:
         return f"{self.target}:{self.line} ({self.operator}): `{self.original.strip()}` -> `{self.mutated.strip()}`"
@@ -187,4 +188,5 @@ def _mutant(tree, target: str, mutation: dict, diff: str) -> Mutant:
     source_lines = (tree / target).read_text().splitlines()
     original = removed[0] if removed else (source_lines[line - 1] if line <= len(source_lines) else "")
     operator = mutation["operator_name"].split("/", 1)[-1]
-    return Mutant(target=target, line=line, operator=operator, original=original, mutated=added[0] if added else "")
+    return Mutant(target=target, line=line, operator=operator, original=original, mutated=added[0] if added else "",
+                  diff=diff)  # fmt: skip

@@ -17,6 +17,8 @@ class AssuranceSettings:
     mutation_budget_s: float = 120.0  # wall time for mutation testing per task (sampled to fit); 0: no mutation
     command_timeout_s: float = PYTEST_TIMEOUT_S
     """``HANDOFF_PYTEST_TIMEOUT_S``: one pytest or coverage command, the runner's validation runs included."""
+    # wall time for re-running coverage-free dropped tests against the surviving mutants (rescue.py); 0: off
+    mutation_rescue_budget_s: float = 60.0
 
     @property
     def mutation_enabled(self) -> bool:
@@ -33,5 +35,8 @@ class AssuranceSettings:
         return cls(
             reliability_runs=env_int("HANDOFF_RELIABILITY_RUNS", d.reliability_runs, env, minimum=1),
             mutation_budget_s=env_float("HANDOFF_MUTATION_BUDGET_S", d.mutation_budget_s, env, minimum=0.0),
+            mutation_rescue_budget_s=env_float(
+                "HANDOFF_MUTATION_RESCUE_BUDGET_S", d.mutation_rescue_budget_s, env, minimum=0.0
+            ),
             command_timeout_s=env_float("HANDOFF_PYTEST_TIMEOUT_S", d.command_timeout_s, env, minimum=1.0),
         )

@@ -77,5 +77,9 @@ def test_settings_come_from_the_environment_and_bad_values_name_the_variable() -
     assert AssuranceSettings.from_env({}) == AssuranceSettings(reliability_runs=3, mutation_budget_s=120.0)
     chosen = AssuranceSettings.from_env({"HANDOFF_RELIABILITY_RUNS": "5", "HANDOFF_MUTATION_BUDGET_S": "30"})
     assert (chosen.reliability_runs, chosen.mutation_budget_s) == (5, 30.0)
+    assert AssuranceSettings.from_env({}).mutation_rescue_budget_s == 60.0
+    assert AssuranceSettings.from_env({"HANDOFF_MUTATION_RESCUE_BUDGET_S": "0"}).mutation_rescue_budget_s == 0.0
+    with pytest.raises(SettingsError, match="HANDOFF_MUTATION_RESCUE_BUDGET_S"):
+        AssuranceSettings.from_env({"HANDOFF_MUTATION_RESCUE_BUDGET_S": "-1"})
     with pytest.raises(SettingsError, match="HANDOFF_RELIABILITY_RUNS"):
         AssuranceSettings.from_env({"HANDOFF_RELIABILITY_RUNS": "0"})

@@ -62,7 +62,8 @@ async def test_only_the_good_test_is_handed_over_with_coverage_delta_and_mutatio
     source = await upload_snapshot(js, grading_project)
     progress = ProgressLog()
     settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
-                               assurance=AssuranceSettings(reliability_runs=3, mutation_budget_s=120))  # fmt: skip
+                               assurance=AssuranceSettings(reliability_runs=3, mutation_budget_s=120,
+                                                                     mutation_rescue_budget_s=0))  # fmt: skip
     result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
 
     assert result.tests_kept == [GOOD]
@@ -99,6 +100,40 @@ async def test_only_the_good_test_is_handed_over_with_coverage_delta_and_mutatio
     assert (await get_artifact(js, result.files[0])).decode() == (original / GEN).read_text()
 
 
+async def test_a_dropped_coverage_free_test_that_kills_a_surviving_mutant_is_handed_over_in_its_file(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """grade(70) adds no coverage but kills the `>=` -> `==` mutant the boundary test misses: it is re-admitted
+    with that reason, the score becomes 8/8, and the patch's file holds both tests and none of the others."""
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    progress = ProgressLog()
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
+                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
+
+    rescued = f"{GEN}::test_another_passing_score"
+    assert result.tests_kept == [GOOD, rescued] and result.tests_rescued == [rescued]
+    assert rescued not in {d.test for d in result.tests_dropped}
+    (quality,) = result.quality
+    assert (quality.mutants_killed, quality.mutants_total, quality.mutation_score_pct) == (8, 8, 100.0)
+    assert (result.tests_collected, result.tests_passed) == (2, 2)
+    reason = "kills a mutant the other tests miss: grading.py:2 ReplaceComparisonOperator_GtE_Eq"
+    assert f"{rescued} ({reason})" in result.summary
+    assert f"re-admitted {rescued}: {reason}" in progress.text()
+
+    assert result.patch is not None
+    original = tmp_path / "original"
+    await materialize_snapshot(js, source, original)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_applied, original, patch)
+    kept = generated_source.find_tests((original / GEN).read_text())
+    assert [f.qualname for f in kept] == ["test_boundary_decides_pass_or_fail", "test_another_passing_score"]
+    assert (await get_artifact(js, result.files[0])).decode() == (original / GEN).read_text()
+
+
 async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
     js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
@@ -114,7 +149,8 @@ async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
     ])  # fmt: skip
     source = await upload_snapshot(js, grading_project)
     settings = runner_settings(tmp_path, llm_settings(model_server.base_url), feedback_rounds=0,
-                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120))  # fmt: skip
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
+                                                                     mutation_rescue_budget_s=0))  # fmt: skip
     ctx = make_ctx(js, source, ProgressLog(), targets=[TARGET], mutation_goal_pct=100.0)
     result = await OpenHandsTestRunner(settings).run(ctx)
 
@@ -228,3 +264,38 @@ async def test_a_task_whose_every_test_is_dropped_names_what_the_existing_tests_
     assert "no test was kept (1 dropped)" in str(failed.value)
     assert ("The project's existing tests reach: grading.py: line 75 %, branch 50 % (line+branch 66.67 %, goal 80 %); "
             "lines not covered: 4; branches not taken: line 2->4") in failed.value.detail  # fmt: skip
+
+
+async def test_a_rescued_test_in_an_extended_project_file_put_back_by_the_filters_returns_to_the_patch(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The only addition to the project's test file adds no coverage, so the filters put the file back as it was;
+    it kills the mutant the kept boundary test misses, so the file re-enters the patch with it (and its own test)."""
+    boundary = (
+        "from grading import grade\n\n\ndef test_boundary_decides_pass_or_fail():\n    assert grade(50) == 'pass'\n"
+    )
+    boundary += "    assert grade(49) == 'fail'\n"
+    seventy = "def test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, boundary)),
+                                  appended_to_the_existing_file(seventy), finish("tests written")])  # fmt: skip
+    source = await upload_snapshot(js, grading_project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
+                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
+
+    rescued = f"{EXISTING}::test_another_passing_score"
+    assert result.tests_rescued == [rescued] and result.tests_kept == [GOOD, rescued]
+    assert sorted(result.test_files) == [EXISTING, GEN]
+    (quality,) = result.quality
+    assert (quality.mutants_killed, quality.mutants_total) == (8, 8)
+
+    assert result.patch is not None
+    original = tmp_path / "original"
+    await materialize_snapshot(js, source, original)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_applied, original, patch)
+    in_existing = [f.qualname for f in generated_source.find_tests((original / EXISTING).read_text())]
+    assert in_existing == ["test_a_high_score_passes", "test_another_passing_score"]
+    assert [f.qualname for f in generated_source.find_tests((original / GEN).read_text())] == [GOOD.split("::")[1]]

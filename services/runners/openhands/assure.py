@@ -19,8 +19,9 @@ from handoff.assurance import coverage_delta, generated_source, results
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
-from handoff.assurance.filters import FilterReport, judge_tests
+from handoff.assurance.filters import NO_NEW_COVERAGE, FilterReport, judge_tests
 from handoff.assurance.mutation import MutationReport, mutation_score
+from handoff.assurance.rescue import Rescued, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
 from handoff.runners.openhands import workspace as ws
@@ -57,6 +58,26 @@ def _restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[st
     return restored
 
 
+def _texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
+    texts = {}
+    for name in names:
+        try:
+            texts[name] = (tree / name).read_text()
+        except (OSError, UnicodeDecodeError):
+            continue  # the filters fail such a file as a whole; nothing of it can be re-admitted
+    return texts
+
+
+def _write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
+    """Re-write the rescued tests' files from the round's texts without the tests still dropped; the extended files
+    left with only the project's own tests afterwards (put back as they were)."""
+    for name in {test.split("::", 1)[0] for test in rescued}:
+        still = [j.test for j in judged.report.judgements if j.verdict != Verdict.KEPT and j.test not in rescued]
+        dropped = {t.split("::", 1)[1].replace("::", ".") for t in still if t.startswith(name + "::")}
+        (tree / name).write_text(generated_source.remove_tests(judged.sources[name], dropped))
+    return _restore_unextended(tree, judged.originals)
+
+
 @dataclass(frozen=True, slots=True)
 class Judged:
     """One round's tests after the filters: the files left, the re-made patch and change set, the counts."""
@@ -67,6 +88,12 @@ class Judged:
     counts: RoundCounts
     report: FilterReport
     final: dict[str, TargetCoverage]  # the targets' coverage by the existing tests plus the files left
+    # what re-writes the files when a dropped test is re-admitted (rescue): the round's test files as handed over,
+    # the extended files' snapshot versions, the round's recorded git dir and its change set before the filters
+    sources: dict[str, str] = field(default_factory=dict)
+    originals: dict[str, tuple[bytes, list[str]]] = field(default_factory=dict)
+    git_dir: Path | None = None
+    handed_changes: ChangeSet = field(default_factory=ChangeSet)
 
     @property
     def kept(self) -> int:
@@ -93,6 +120,8 @@ class Assurance:
     final: dict[str, TargetCoverage] | None = None  # ... plus the kept tests of the best round
     mutation: MutationReport | None = None
     mutation_problem: str = ""
+    last: Judged | None = None  # the latest validated round (the one scored)
+    rescued: list[Rescued] = field(default_factory=list)  # dropped coverage-free tests re-admitted for mutants
 
     def bed(self, tree: Path) -> TestBed:
         scratch = self.dirs.assurance
@@ -114,6 +143,7 @@ class Assurance:
         """Judge the round's tests in ``tree`` (rewriting its files) and re-make the patch of what is left."""
         bed = self.bed(tree)
         originals = await asyncio.to_thread(self._originals, git_dir, tree, test_files, changes)
+        sources = await asyncio.to_thread(_texts, tree, test_files)
         own = [f"{name}::{qualname.replace('.', '::')}" for name, names in originals.items() for qualname in names[1]]
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
                                    already_kept=self.kept, seed=round_no, existing=own,
@@ -142,7 +172,8 @@ class Assurance:
         self.emit("assurance", f"round {round_no}: kept {counts.kept}, failed {counts.failed}, "
                                f"flaky {counts.flaky}, useless {counts.useless}")  # fmt: skip
         return Judged(test_files=left, patch=patch, changes=replace(changes, accepted=accepted), counts=counts,
-                      report=report, final=final)  # fmt: skip
+                      report=report, final=final, sources=sources, originals=originals, git_dir=git_dir,
+                      handed_changes=changes)  # fmt: skip
 
     def _originals(
         self, git_dir: Path, tree: Path, test_files: Sequence[str], changes: ChangeSet
@@ -170,6 +201,7 @@ class Assurance:
         """The round validated: its kept tests join the baseline of later rounds' judgements."""
         self.kept += [t for t in results.kept_tests(judged.report) if t not in self.kept]
         self.final = dict(judged.final)
+        self.last = judged
 
     def gaps(self, goal_pct: float, final: Mapping[str, TargetCoverage] | None = None) -> list[str]:
         """Uncovered lines and branches of each target under the line+branch goal."""
@@ -196,6 +228,47 @@ class Assurance:
         line = ", ".join(f"{s.target} {s.killed}/{s.total}" for s in report.scores)
         self.emit("assurance", f"mutants killed: {line}" + (f" ({report.note})" if report.note else ""))
         return report
+
+    async def rescue(self, tree: Path) -> tuple[bytes, ChangeSet, list[str], int] | None:
+        """Re-admit tests of the scored round dropped only for adding no coverage that kill surviving mutants, within
+        ``mutation_rescue_budget_s``; they are written back into ``tree``. The new patch, change set, test files
+        and number of test cases added, or None when nothing was re-admitted."""
+        judged, report, budget_s = self.last, self.mutation, self.settings.mutation_rescue_budget_s
+        if judged is None or judged.git_dir is None or report is None or budget_s <= 0:
+            return None
+        candidates = [j.test for j in judged.report.judgements
+                      if j.verdict == Verdict.USELESS and j.reason == NO_NEW_COVERAGE and "::" in j.test]  # fmt: skip
+        survivors = sum(len(s.survivors) for s in report.scores)
+        if not candidates or not survivors:
+            return None
+        self.emit("assurance", f"mutation rescue: {len(candidates)} test(s) dropped for adding no coverage against "
+                               f"{survivors} surviving mutant(s), budget {budget_s:g} s")  # fmt: skip
+        files = {test.split("::", 1)[0] for test in candidates}
+        sources = {name: text for name, text in judged.sources.items() if name in files}
+        try:
+            found = await rescue_tests(self.bed(tree), report, candidates, sources, budget_s=budget_s)
+        except AssuranceError as err:
+            self.emit("assurance", f"mutation rescue failed: {err}")
+            return None
+        if found.note:
+            self.emit("assurance", f"mutation rescue: {found.note}")
+        if not found.rescued:
+            self.emit("assurance", f"mutation rescue: no dropped test kills any of the {found.tried} mutant(s) run")
+            return None
+        self.rescued += found.rescued
+        self.mutation = rescored(report, found)
+        for r in found.rescued:
+            self.dropped.pop(r.test, None)
+            self.kept.append(r.test)
+            self.emit("assurance", f"re-admitted {r.test}: {r.reason}")
+        rescued = {r.test for r in found.rescued}
+        restored = await asyncio.to_thread(_write_back, tree, judged, rescued)
+        accepted = [c for c in judged.handed_changes.accepted
+                    if (c.status != "A" or (tree / c.path).exists()) and c.path not in restored]  # fmt: skip
+        git_dir = judged.git_dir
+        patch = await asyncio.to_thread(ws.diff_tree, git_dir, tree, self.env, [c.path for c in accepted])
+        test_files = sorted({c.path for c in accepted} & set(judged.sources))
+        return patch, replace(judged.handed_changes, accepted=accepted), test_files, sum(r.cases for r in found.rescued)
 
     def mutation_short(self, goal_pct: float | None) -> list[str]:
         """The targets whose mutation score is under ``goal_pct`` (none when there is no goal or no score)."""
@@ -225,6 +298,9 @@ class Assurance:
             parts = [f"Coverage ({before} -> with the kept tests): " + "; ".join(parts) + "."]
         if self.mutation is not None and self.mutation.note:
             parts.append(f"Mutation: {self.mutation.note}.")
+        if self.rescued:
+            shown = "; ".join(f"{r.test} ({r.reason})" for r in self.rescued[:10])
+            parts.append(f"Re-admitted for the mutants they kill: {len(self.rescued)} test(s): {shown}.")
         if self.mutation_problem:
             parts.append(self.mutation_problem + ".")
         short = self.mutation_short(mutation_goal_pct)

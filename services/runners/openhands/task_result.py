@@ -124,6 +124,7 @@ def assemble(
         baseline_problem=assurance.baseline_problem,
         tests_kept=list(assurance.kept),
         tests_dropped=assurance.tests_dropped(),
+        tests_rescued=[r.test for r in assurance.rescued],
         round_counts=list(assurance.round_counts),
         stopped_by=stopped.code if stopped else None,
         sandbox=sandbox_mode,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import nats.errors
@@ -141,7 +141,10 @@ class TaskRun:
                              sandbox=self.sandbox, redact=self.redact, emit=emit,
                              materialize=self._materialize)  # fmt: skip
         rounds = await self._rounds(checker)
-        if rounds.best is not None and await assurance.score(rounds.handed.tree) and rounds.stopped is None:
+        scored = rounds.best is not None and await assurance.score(rounds.handed.tree) is not None
+        if scored:
+            await self._rescue(assurance, rounds)
+        if scored and rounds.stopped is None:
             await self._mutation_round(checker, rounds)
         return await self._result(rounds, assurance, project_env)
 
@@ -203,8 +206,22 @@ class TaskRun:
         if not report.ok:
             self.pump.emit("round", rounds.fall_back(f"failed validation ({report.problem})"))
             return
-        await assurance.score(handed.tree)
         rounds.best = (rounds.number, report, handed)
+        rounds.report, rounds.handed = report, handed
+        if await assurance.score(handed.tree) is not None:
+            await self._rescue(assurance, rounds)
+
+    @staticmethod
+    async def _rescue(assurance: Assurance, rounds: Rounds) -> None:
+        """Dropped coverage-free tests that kill surviving mutants join the scored (best) round's hand-over."""
+        found = await assurance.rescue(rounds.handed.tree)
+        if found is None or rounds.best is None:
+            return
+        patch, changes, test_files, cases = found
+        handed = HandOver(tree=rounds.handed.tree, patch=patch, changes=changes)
+        report = replace(rounds.report, test_files=test_files, collected=rounds.report.collected + cases,
+                         passed=rounds.report.passed + cases)  # fmt: skip
+        rounds.best = (rounds.best[0], report, handed)
         rounds.report, rounds.handed = report, handed
 
     async def _result(self, rounds: Rounds, assurance: Assurance, project_env: ProjectEnv) -> TestGenerationResult:

@@ -1,0 +1,97 @@
+"""Mutation rescue end to end: tests dropped for adding no coverage run against the kept suite's surviving
+mutants (real cosmic-ray, real pytest, on a uv-built project environment); only a test that kills one returns."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, judge_tests
+from handoff.assurance.mutation import MutationReport, mutation_score
+from handoff.assurance.rescue import apply_diff, rescored, rescue_tests
+from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.testbed import TestBed
+
+GEN = "tests/test_generated.py"
+TARGET = "grading.py"
+# the boundary test covers both branches but not `score >= 50` -> `score == 50`; 70 and 80 see that mutant
+# (the earlier one is re-admitted, the later adds nothing more); 49 sees nothing the boundary test does not
+TESTS = """from grading import grade
+
+
+def test_boundary_decides_pass_or_fail():
+    assert grade(50) == "pass"
+    assert grade(49) == "fail"
+
+
+def test_another_passing_score():
+    assert grade(70) == "pass"
+
+
+def test_the_boundary_again():
+    assert grade(49) == "fail"
+
+
+def test_a_high_score_passes_too():
+    assert grade(80) == "pass"
+"""
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(400)]  # real pytest, coverage and cosmic-ray runs
+
+
+async def _judged_and_scored(bed: TestBed) -> tuple[list[str], MutationReport]:
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+    kept = [j.test for j in report.judgements if j.verdict == Verdict.KEPT]
+    candidates = [j.test for j in report.judgements if j.verdict == Verdict.USELESS and j.reason == NO_NEW_COVERAGE]
+    assert kept == [f"{GEN}::test_boundary_decides_pass_or_fail"]
+    return candidates, await mutation_score(bed, kept, [TARGET], budget_s=120)
+
+
+async def test_a_coverage_free_test_that_kills_a_surviving_mutant_is_re_admitted_and_the_score_rises(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """grade(70) kills the `>=` -> `==` mutant the boundary test misses: re-admitted with that reason; 8/8."""
+    bed = make_bed("grading", {GEN: TESTS})
+    candidates, report = await _judged_and_scored(bed)
+    assert len(candidates) == 3
+    (score,) = report.scores
+    assert (score.killed, score.total) == (7, 8)
+
+    found = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=120)
+
+    assert [r.test for r in found.rescued] == [f"{GEN}::test_another_passing_score"]
+    assert (
+        found.rescued[0].reason == "kills a mutant the other tests miss: grading.py:2 ReplaceComparisonOperator_GtE_Eq"
+    )
+    assert found.tried == 1
+    (after,) = rescored(report, found).scores
+    assert (after.killed, after.total, after.score_pct, after.survivors) == (8, 8, 100.0, [])
+    assert "re-admitted" in rescored(report, found).note
+    assert "test_another_passing_score" not in (bed.root / GEN).read_text()  # the tree itself is not changed
+
+
+async def test_a_coverage_free_test_that_kills_no_survivor_stays_dropped_and_budget_zero_changes_nothing(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The grade(49) test alone kills nothing; with a budget of 0 s nothing runs and the report stays as it was."""
+    bed = make_bed("grading", {GEN: TESTS})
+    candidates, report = await _judged_and_scored(bed)
+
+    alone = await rescue_tests(bed, report, [f"{GEN}::test_the_boundary_again"], {GEN: TESTS}, budget_s=120)
+    assert (alone.rescued, alone.tried) == ([], 1)
+    assert rescored(report, alone) == report
+
+    off = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=0)
+    assert (off.rescued, off.tried) == ([], 0)
+    assert rescored(report, off) == report
+
+
+def test_a_mutant_diff_applies_only_to_the_text_it_was_made_from() -> None:
+    """cosmic-ray's unified diff changes exactly its line; on a file that changed since, it is not applied."""
+    source = "def grade(score):\n    if score >= 50:\n        return 'pass'\n    return 'fail'\n"
+    diff = ("--- mutation diff ---\n--- agrading.py\n+++ bgrading.py\n@@ -1,4 +1,4 @@\n def grade(score):\n"
+            "-    if score >= 50:\n+    if score == 50:\n         return 'pass'\n     return 'fail'")  # fmt: skip
+    assert apply_diff(source, diff) == source.replace(">=", "==")
+    assert apply_diff(source.replace("50", "60"), diff) is None
+    assert apply_diff(source, "") is None
