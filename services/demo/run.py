@@ -39,6 +39,7 @@ from handoff.workflow.discovery import discover_targets
 SAMPLE = Path(__file__).parent / "sample_project"
 DEMO_ENGINE_S = 30.0  # the offline engines' limit per target in the demo (HANDOFF_OFFLINE_ENGINE_S wins)
 DEMO_MUTATION_BUDGET_S = 30.0  # per task; HANDOFF_MUTATION_BUDGET_S overrides it
+DEMO_RESCUE_BUDGET_S = 20.0  # per scoring; HANDOFF_MUTATION_RESCUE_BUDGET_S overrides it
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +76,7 @@ def choose_writer() -> str:
     if not os.environ.get("HANDOFF_LLM_MODEL") and not os.environ.get("HANDOFF_SCRIPTED_MODEL"):
         os.environ.setdefault("HANDOFF_OFFLINE_ENGINE_S", f"{DEMO_ENGINE_S:g}")  # inherited by the generators
     os.environ.setdefault("HANDOFF_MUTATION_BUDGET_S", f"{DEMO_MUTATION_BUDGET_S:g}")  # a demo, not a full audit
+    os.environ.setdefault("HANDOFF_MUTATION_RESCUE_BUDGET_S", f"{DEMO_RESCUE_BUDGET_S:g}")
     from handoff.runners.openhands.settings import RunnerSettings  # the agent stack: only where it runs
 
     settings = RunnerSettings.from_env()
