@@ -178,3 +178,24 @@ async def test_a_test_marked_to_fail_is_dropped_as_expected_to_fail_not_as_skipp
     assert judgement.reason.startswith("is marked to fail (xfail) and fails as marked: it pins no behaviour"), (
         judgement.reason
     )
+
+
+async def test_the_projects_unittest_tests_in_a_file_the_generator_extends_count_in_the_baseline(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """cachetools 8.0.2's tests/test_keys.py holds a TestCase subclass not named Test*: extended by the offline
+    engine, its tests are existing tests (in the baseline, not judged), so grading.py starts at 100/100 %."""
+    own = (
+        "import unittest\n\nfrom grading import grade\n\n\nclass GradeCases(unittest.TestCase):\n"
+        "    def test_boundary(self):\n        self.assertEqual(grade(50), 'pass')\n"
+        "        self.assertEqual(grade(49), 'fail')\n"
+    )
+    extended = "tests/test_grading.py"
+    bed = make_bed("grading", {extended: own + "\n\ndef test_pynguin_0():\n    assert grade(70) == 'pass'\n"})
+    # what the runner passes for a file it extended: the test functions of the snapshot's version
+    existing = [f"{extended}::{t.qualname.replace('.', '::')}" for t in generated_source.find_tests(own)]
+    report = await judge_tests(bed, [extended], [TARGET], settings=AssuranceSettings(reliability_runs=1),
+                               existing=existing)  # fmt: skip
+
+    assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (100.0, 100.0)
+    assert [(j.test, j.verdict) for j in report.judgements] == [(f"{extended}::test_pynguin_0", Verdict.USELESS)]
