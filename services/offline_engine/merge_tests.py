@@ -3,7 +3,8 @@
 Standalone on purpose: it is copied into the task's sandbox and run with the project's interpreter, so it uses
 the standard library only. Each engine's module is parsed; its test functions are renamed with the engine's
 name (``test_crosshair_clamp``, ``test_pynguin_0``) so the two never collide; imports and module-level setup are
-kept in order. A module that does not parse, or holds no test, is skipped with a line saying so.
+kept in order. Test functions that do not parse are cut (CrossHair writes some); a module that does not parse
+otherwise, or holds no test, is skipped with a line saying so.
 
     python merge_tests.py --module pkg.calc --out tests/test_calc.py crosshair=/tmp/a.py pynguin=/tmp/b.py
 """
@@ -30,6 +31,50 @@ def renamed(source: str, engine: str) -> tuple[str, int]:
     return ast.unparse(tree), count
 
 
+def without_broken_tests(source: str) -> tuple[str, int] | None:
+    """``source`` without the top-level test functions that keep it from parsing, and how many were cut.
+
+    CrossHair writes some calls Python cannot parse (a ``**kwargs`` key it chose as ``''`` becomes ``f(=0)``, as
+    for cachetools' ``keys.hashkey``); the other tests of its output are still good. Only whole ``test*``
+    functions (with their decorators) are cut: None when an error lies anywhere else (an import, a helper).
+    """
+    lines = source.splitlines(keepends=True)
+    cut = 0
+    while True:
+        try:
+            ast.parse("".join(lines))
+            return "".join(lines), cut
+        except SyntaxError as err:
+            span = _test_around(lines, (err.lineno or 1) - 1)
+            if span is None:
+                return None
+            del lines[span[0] : span[1]]
+            cut += 1
+
+
+def _test_around(lines: list[str], index: int) -> tuple[int, int] | None:
+    """The line span of the top-level ``test*`` function holding line ``index`` (decorators included)."""
+    index = min(max(index, 0), len(lines) - 1)
+
+    def top(i: int) -> bool:
+        return bool(lines[i].strip()) and not lines[i][0].isspace()
+
+    start = index
+    while start > 0 and not top(start):
+        start -= 1
+    while start > 0 and lines[start - 1].startswith("@"):
+        start -= 1
+    head = start
+    while lines[head].startswith("@") and head + 1 < len(lines):
+        head += 1
+    if not lines[head].lstrip().removeprefix("async ").startswith("def test"):
+        return None
+    end = index + 1
+    while end < len(lines) and not top(end):
+        end += 1
+    return start, end
+
+
 def merge(module: str, sources: list[tuple[str, str]]) -> tuple[str, list[str]]:
     """The merged module text (empty when no engine produced a test) and one line per engine."""
     parts, notes, used = [], [], []
@@ -38,14 +83,20 @@ def merge(module: str, sources: list[tuple[str, str]]) -> tuple[str, list[str]]:
             notes.append(f"{engine}: no output")
             continue
         try:
-            text, count = renamed(source, engine)
+            ast.parse(source)
+            cut = 0
         except SyntaxError as err:
-            notes.append(f"{engine}: output does not parse ({err.msg}, line {err.lineno}); skipped")
-            continue
+            salvaged = without_broken_tests(source)
+            if salvaged is None:
+                notes.append(f"{engine}: output does not parse ({err.msg}, line {err.lineno}); skipped")
+                continue
+            source, cut = salvaged
+        text, count = renamed(source, engine)
+        left_out = f" ({cut} that did not parse left out)" if cut else ""
         if count == 0:
-            notes.append(f"{engine}: no tests")
+            notes.append(f"{engine}: no tests{left_out}")
             continue
-        notes.append(f"{engine}: {count} test(s)")
+        notes.append(f"{engine}: {count} test(s){left_out}")
         used.append(engine)
         parts.append(f"# ---- {engine} " + "-" * 40 + "\n" + text + "\n")
     if not parts:
