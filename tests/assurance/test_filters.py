@@ -199,3 +199,23 @@ async def test_the_projects_unittest_tests_in_a_file_the_generator_extends_count
 
     assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (100.0, 100.0)
     assert [(j.test, j.verdict) for j in report.judgements] == [(f"{extended}::test_pynguin_0", Verdict.USELESS)]
+
+
+# boltons 26.2.0's tests/conftest.py answers pytest_ignore_collect with False for every file it does not skip
+CONFTEST_THAT_COLLECTS_EVERYTHING = (
+    "def pytest_ignore_collect(collection_path, config):\n"
+    "    return collection_path.name.endswith('_py2.py')  # False otherwise: pytest stops asking\n"
+)
+
+
+async def test_generated_tests_stay_out_of_the_baseline_when_the_projects_conftest_answers_ignore_collect(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The generated file is --ignore'd for the baseline even under boltons' conftest, which returns False and so
+    overrode pytest's --ignore: the baseline stays 75/50 % and the boundary test is kept, not judged useless."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py"),
+                               "tests/conftest.py": CONFTEST_THAT_COLLECTS_EVERYTHING})  # fmt: skip
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (75.0, 50.0)
+    assert [j.test for j in report.of(Verdict.KEPT)] == [GOOD]
