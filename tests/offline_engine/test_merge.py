@@ -83,3 +83,16 @@ def test_output_broken_outside_a_test_function_is_still_skipped_whole() -> None:
     broken_import = "from pkg.calc import (clamp\n\ndef test_clamp():\n    assert clamp(0, 0, 0) == 0\n"
     text, notes = merge("pkg.calc", [("crosshair", broken_import)])
     assert text == "" and notes[0].startswith("crosshair: output does not parse")
+
+
+def test_an_engine_function_imported_under_a_builtins_name_is_aliased_so_the_builtin_stays() -> None:
+    """CrossHair's ``from boltons.typeutils import issubclass`` (boltons 26.2.0) appended to the project's test file
+    would replace the builtin for the project's own tests there: it is imported as typeutils_issubclass."""
+    crosshair = (
+        "from boltons.typeutils import issubclass\n\ndef test_issubclass():\n    assert issubclass('', '') == False\n"
+    )
+    text, _ = merge("boltons.typeutils", [("crosshair", crosshair)])
+    bound = [a.asname or a.name for n in ast.parse(text).body if isinstance(n, ast.ImportFrom) for a in n.names]
+    assert bound == ["typeutils_issubclass"]
+    assert "from boltons.typeutils import issubclass as typeutils_issubclass" in text
+    assert "assert typeutils_issubclass('', '') == False" in text
