@@ -47,9 +47,9 @@ def _unshadow_builtins(tree: ast.Module) -> None:
                 if hasattr(builtins, bound) and name.name != "*":
                     name.asname = aliases[bound] = f"{node.module.rsplit('.', 1)[-1]}_{name.name}"
     if aliases:
-        for node in ast.walk(tree):
-            if isinstance(node, ast.Name) and node.id in aliases:
-                node.id = aliases[node.id]
+        for found in ast.walk(tree):
+            if isinstance(found, ast.Name) and found.id in aliases:
+                found.id = aliases[found.id]
 
 
 def without_broken_tests(source: str) -> tuple[str, int] | None:
