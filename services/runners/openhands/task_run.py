@@ -19,7 +19,7 @@ from handoff.artifacts.errors import SnapshotCorrupt, SnapshotMissing
 from handoff.artifacts.snapshots import materialize_snapshot
 from handoff.common.secrets import Redactor, process_redactor
 from handoff.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
-from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT
+from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT, engine_conflict_hint
 from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
 from handoff.runners.openhands import task_result
 from handoff.runners.openhands import workspace as ws
@@ -244,8 +244,10 @@ class TaskRun:
             )  # fmt: skip
         except EnvironmentBuildError as err:
             failure = TransientFailure if err.retryable else PermanentFailure
+            engines = self.settings.offline_engine
+            hint = engine_conflict_hint(err.message, engines.engines) if engines is not None else ""
             raise failure(
-                ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}", detail=err.output
+                ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}{hint}", detail=err.output
             ) from err
         how = "cache hit" if env.cache_hit else "built"
         emit("environment", f"{how}, {env.env_s:.1f} s (Python {env.interpreter.version}, "
