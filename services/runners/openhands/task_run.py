@@ -142,7 +142,8 @@ class TaskRun:
                              sandbox=self.sandbox, redact=self.redact, emit=emit,
                              materialize=self._materialize)  # fmt: skip
         rounds = await self._rounds(checker)
-        if rounds.best is not None and await assurance.score(rounds.handed.tree) and rounds.stopped is None:
+        scored = rounds.best is not None and await assurance.score(rounds.handed.tree)
+        if scored and rounds.stopped is None and self.settings.offline_engine is None:  # the engines cannot use it
             await self._mutation_round(checker, rounds)
         return await self._result(rounds, assurance, project_env)
 
@@ -151,6 +152,8 @@ class TaskRun:
         payload, emit, session = self.payload, self.pump.emit, self.session
         assert session is not None
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
+        if self.settings.offline_engine is not None:  # the engines ran in round 1 and cannot act on feedback:
+            feedback = 0  # another round would only judge and validate the same files again
         rounds = Rounds(
             total=1 + feedback, handed=HandOver(tree=checker.dirs.workspace, patch=b"", changes=ChangeSet())
         )
