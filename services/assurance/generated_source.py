@@ -17,15 +17,21 @@ class FoundTest:
 
 
 def find_tests(source: str) -> list[FoundTest]:
-    """Top-level ``test*`` functions and ``test*`` methods of top-level ``Test*`` classes, in file order."""
+    """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
+
+    A test class is what pytest collects: a ``Test*`` class, or a ``unittest.TestCase`` subclass of any name
+    (``class CacheKeysTest(unittest.TestCase)``, also through a base class defined earlier in the file). Methods
+    a class inherits from elsewhere (a mixin in another module) are not in its body and are not found.
+    """
     tree = ast.parse(source)
     helpers = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
                and not node.name.startswith("test") and _checks(node, frozenset())}  # fmt: skip
     found = []
+    case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
             found.append(_function(node, node.name, helpers))
-        elif isinstance(node, ast.ClassDef) and node.name.startswith("Test"):
+        elif isinstance(node, ast.ClassDef) and (_is_test_case(node, case_classes) or node.name.startswith("Test")):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
                     found.append(_function(item, f"{node.name}.{item.name}", helpers))
@@ -58,6 +64,18 @@ def remove_tests(source: str, qualnames: set[str]) -> str:
             drop.add(after)
             after += 1
     return "".join(line for index, line in enumerate(lines) if index not in drop)
+
+
+def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
+    """Whether the class derives from a ``*TestCase`` base (``unittest.TestCase``, ``IsolatedAsyncioTestCase``,
+    ``django.test.TestCase``) or from a class of the file that does; such classes are remembered in
+    ``case_classes``."""
+    for base in node.bases:
+        name = base.attr if isinstance(base, ast.Attribute) else base.id if isinstance(base, ast.Name) else ""
+        if name.endswith("TestCase") or name in case_classes:
+            case_classes.add(node.name)
+            return True
+    return False
 
 
 def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, helpers: set[str]) -> FoundTest:

@@ -16,6 +16,8 @@ from handoff.assurance.execute import Exec, subprocess_exec
 from handoff.assurance.settings import PYTEST_TIMEOUT_S
 
 OUTCOMES_PLUGIN = "handoff_outcomes"  # module name of the pytest plugin that writes one outcome per node id
+IGNORE_PLUGIN = "handoff_ignore"  # ... and of the one that makes --ignore hold against a project's conftest
+_PLUGINS = {OUTCOMES_PLUGIN: "pytest_outcomes.py", IGNORE_PLUGIN: "pytest_ignore.py"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,8 +45,8 @@ class TestBed:
         self.scratch.mkdir(parents=True, exist_ok=True)
         helpers = self.scratch / "helpers"
         helpers.mkdir(exist_ok=True)
-        source = resources.files("handoff.assurance").joinpath("pytest_outcomes.py").read_text()
-        (helpers / f"{OUTCOMES_PLUGIN}.py").write_text(source)
+        for plugin, source in _PLUGINS.items():
+            (helpers / f"{plugin}.py").write_text(resources.files("handoff.assurance").joinpath(source).read_text())
 
     def run_env(self, root: Path | None = None) -> dict[str, str]:
         """The caller's environment with the tree (and its src/) and the helper directory on PYTHONPATH."""
@@ -70,7 +72,7 @@ class TestBed:
         report = self.scratch / f"{name}.outcomes.json"
         report.unlink(missing_ok=True)
         argv = [str(self.python), *prefix, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-p", OUTCOMES_PLUGIN,
-                f"--rootdir={root or self.root}", *args]  # fmt: skip
+                "-p", IGNORE_PLUGIN, f"--rootdir={root or self.root}", *args]  # fmt: skip
         code, output = await self.run(argv, root=root, extra_env={"HANDOFF_OUTCOMES_FILE": str(report)})
         found = json.loads(report.read_text()) if report.exists() else {}
         return PytestRun(code, output, found.get("outcomes", {}), found.get("messages", {}),

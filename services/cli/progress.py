@@ -1,4 +1,8 @@
-"""Live progress of many tasks for ``handoff wait``: a one-line bar on a terminal, change lines otherwise."""
+"""Live progress of many tasks for ``handoff wait``: a one-line bar on a terminal, change lines otherwise.
+
+Off a terminal (a CI log) a change line is printed when a task starts, when it is found running, at each of its
+milestones (environment, agent round, validation, assurance …; not each agent step) and when it finishes, so a
+task of several minutes is never silent."""
 
 from __future__ import annotations
 
@@ -8,6 +12,10 @@ from dataclasses import dataclass, field
 from handoff.cli import quality
 from handoff.schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
 from handoff.schemas.records import TaskRecord, TaskState
+
+# progress stages printed as change lines off a terminal: a few per round, unlike agent_action / agent_observation
+MILESTONES = frozenset({"workspace", "environment", "round", "changes", "validation", "assurance", "result",
+                        "retrying"})  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -35,7 +43,11 @@ class ProgressBoard:
         if isinstance(event, TaskStarted):
             self._change(line, "running", f"{event.replica_id} attempt {event.attempt}")
         elif isinstance(event, TaskProgress):
-            line.state, line.note = "running", f"{event.stage}: {event.message}"[:70]
+            note = f"{event.stage}: {event.message}"
+            if not self.tty and event.stage in MILESTONES:
+                self._change(line, "running", note[:160])
+                return
+            line.state, line.note = "running", note[:70]
             self.render()
         elif isinstance(event, TaskFinished):
             self.finish(event)
@@ -45,9 +57,12 @@ class ProgressBoard:
         line = self.tasks.get(record.task_id)
         if line is None or line.state != "queued" or record.state != TaskState.RUNNING:
             return
-        line.state = "running"
         p = record.last_progress
-        line.note = f"{p.stage}: {p.message}"[:70] if p else f"{record.replica_id} attempt {record.attempt}"
+        note = f"{p.stage}: {p.message}"[:70] if p else f"{record.replica_id} attempt {record.attempt}"
+        if self.tty:
+            line.state, line.note = "running", note
+        else:  # its start was before this wait: say that it runs
+            self._change(line, "running", note)
 
     def finish(self, finished: TaskFinished) -> None:
         line = self.tasks.get(finished.task_id)

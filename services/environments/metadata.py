@@ -3,8 +3,12 @@
 Sources, all optional, all at the project root: ``pyproject.toml`` (``[project].dependencies``, the test extras of
 ``[project.optional-dependencies]`` and ``[dependency-groups]``), ``setup.cfg`` (``[options] install_requires`` and
 ``[options.extras_require]``), ``setup.py`` (literal ``install_requires`` / ``extras_require`` arguments of the
-``setup()`` call, read with ``ast``) and ``requirements*.txt`` (following ``-r`` includes). The project itself is
-never installed (it goes on PYTHONPATH), so references to it, editable and local-path lines are left out.
+``setup()`` call, read with ``ast``) and the requirements files for running and testing (following ``-r``
+includes): ``requirements.txt`` and ``requirements[-_.]<purpose>*.txt`` whose purpose names tests or development
+(``requirements-test.txt``, ``requirements_dev.txt``, ``requirements-tests39.txt``). Files for other purposes
+(docs, wheels, release, lint, update ...) are left out and listed as skipped: a project often pins them for other
+tools, against each other (wcwidth 0.9.4's tests and wheels files pin two versions of packaging). The project
+itself is never installed (it goes on PYTHONPATH), so references to it, editable and local-path lines are left out.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from packaging.utils import canonicalize_name
 from handoff.environments.errors import DependencyFileError
 
 TEST_EXTRAS = ("test", "tests", "testing", "dev")
+# requirements-<purpose>.txt read besides requirements.txt: the purpose starts with one of these
+TEST_REQUIREMENTS = re.compile(r"^requirements(?:[-_.](?:test|dev)[^/]*)?\.txt$", re.IGNORECASE)
 MAX_INCLUDE_DEPTH = 5
 
 
@@ -38,7 +44,10 @@ def read_dependencies(root: Path) -> Dependencies:
     reader.setup_cfg()
     reader.setup_py()
     for path in sorted(root.glob("requirements*.txt")):
-        reader.requirements_file(path, depth=0)
+        if TEST_REQUIREMENTS.match(path.name):
+            reader.requirements_file(path, depth=0)
+        else:
+            reader.skipped.append(f"{path.name}: not a requirements file for running or testing (left out)")
     keep = [r for r in reader.found if _name(r) not in reader.own_names]
     return Dependencies(
         requirements=tuple(sorted(set(keep))),

@@ -53,8 +53,8 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
         lines.append(
             f"{run}; rc=$?; "
             f'if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo "offline engine: {engine} timed out after {limit} s"; '
-            f'elif [ $rc -ne 0 ]; then echo "offline engine: {engine} failed (exit $rc):"; '
-            f'tail -n 5 "$d/{engine}.log"; fi'
+            f'elif [ $rc -ne 0 ]; then echo "offline engine: {engine} failed (exit $rc): '
+            f'$(tail -n 1 "$d/{engine}.log" | cut -c1-200)"; tail -n 5 "$d/{engine}.log"; fi'
         )
     lines.append(f'python "$d/merge.py" --module {q(module)} --out {q(test_file)} {" ".join(inputs)}')
     lines.append('status=$?; rm -rf "$d"; (exit $status)')

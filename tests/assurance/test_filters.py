@@ -178,3 +178,44 @@ async def test_a_test_marked_to_fail_is_dropped_as_expected_to_fail_not_as_skipp
     assert judgement.reason.startswith("is marked to fail (xfail) and fails as marked: it pins no behaviour"), (
         judgement.reason
     )
+
+
+async def test_the_projects_unittest_tests_in_a_file_the_generator_extends_count_in_the_baseline(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """cachetools 8.0.2's tests/test_keys.py holds a TestCase subclass not named Test*: extended by the offline
+    engine, its tests are existing tests (in the baseline, not judged), so grading.py starts at 100/100 %."""
+    own = (
+        "import unittest\n\nfrom grading import grade\n\n\nclass GradeCases(unittest.TestCase):\n"
+        "    def test_boundary(self):\n        self.assertEqual(grade(50), 'pass')\n"
+        "        self.assertEqual(grade(49), 'fail')\n"
+    )
+    extended = "tests/test_grading.py"
+    bed = make_bed("grading", {extended: own + "\n\ndef test_pynguin_0():\n    assert grade(70) == 'pass'\n"})
+    # what the runner passes for a file it extended: the test functions of the snapshot's version
+    existing = [f"{extended}::{t.qualname.replace('.', '::')}" for t in generated_source.find_tests(own)]
+    report = await judge_tests(bed, [extended], [TARGET], settings=AssuranceSettings(reliability_runs=1),
+                               existing=existing)  # fmt: skip
+
+    assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (100.0, 100.0)
+    assert [(j.test, j.verdict) for j in report.judgements] == [(f"{extended}::test_pynguin_0", Verdict.USELESS)]
+
+
+# boltons 26.2.0's tests/conftest.py answers pytest_ignore_collect with False for every file it does not skip
+CONFTEST_THAT_COLLECTS_EVERYTHING = (
+    "def pytest_ignore_collect(collection_path, config):\n"
+    "    return collection_path.name.endswith('_py2.py')  # False otherwise: pytest stops asking\n"
+)
+
+
+async def test_generated_tests_stay_out_of_the_baseline_when_the_projects_conftest_answers_ignore_collect(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The generated file is --ignore'd for the baseline even under boltons' conftest, which returns False and so
+    overrode pytest's --ignore: the baseline stays 75/50 % and the boundary test is kept, not judged useless."""
+    bed = make_bed("grading", {GEN: generated("generated_grading_tests.py"),
+                               "tests/conftest.py": CONFTEST_THAT_COLLECTS_EVERYTHING})  # fmt: skip
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (75.0, 50.0)
+    assert [j.test for j in report.of(Verdict.KEPT)] == [GOOD]

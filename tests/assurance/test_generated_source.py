@@ -60,3 +60,16 @@ def test_a_class_keeps_its_other_tests_when_one_method_is_removed() -> None:
     """Only the named method goes; the class and its remaining method stay."""
     source = "class TestA:\n    def test_x(self):\n        assert 1\n\n    def test_y(self):\n        assert 2\n"
     assert remove_tests(source, {"TestA.test_x"}) == "class TestA:\n    def test_y(self):\n        assert 2\n"
+
+
+def test_unittest_test_case_subclasses_of_any_name_are_test_classes() -> None:
+    """pytest collects a TestCase subclass whatever its name (cachetools' ``CacheKeysTest``), also through a base
+    class of the same file; a plain class not named Test* is not a test class."""
+    source = (
+        "import unittest\n\n\nclass CacheKeysTest(unittest.TestCase):\n    def test_hashkey(self):\n"
+        "        self.assertEqual(1, 1)\n\n\nclass Base(TestCase):\n    def helper(self):\n        pass\n\n\n"
+        "class Derived(Base):\n    def test_derived(self):\n        pass\n\n\n"
+        "class Helpers:\n    def test_not_collected(self):\n        assert 1\n"
+    )
+    found = {fn.qualname: fn.checks for fn in find_tests(source)}
+    assert found == {"CacheKeysTest.test_hashkey": True, "Derived.test_derived": False}

@@ -9,16 +9,25 @@ import subprocess
 import sys
 from datetime import timedelta
 
+import pytest
 from nats.js import JetStreamContext
 
 from handoff.broker.embedded import EmbeddedNats
-from handoff.cli.progress import ProgressBoard
+from handoff.cli.progress import ProgressBoard, TaskLine
 from handoff.cli.result_cmd import summarize
 from handoff.cli.status_cmd import human
 from handoff.common.clock import utcnow
 from handoff.schemas import names
 from handoff.schemas.codec import encode
-from handoff.schemas.events import RunFinished, RunTask, TargetCoverage, TaskFinished, TaskStatus, TestGenerationResult
+from handoff.schemas.events import (
+    RunFinished,
+    RunTask,
+    TargetCoverage,
+    TaskFinished,
+    TaskProgress,
+    TaskStatus,
+    TestGenerationResult,
+)
 from handoff.schemas.records import TaskRecord, TaskState
 from handoff.schemas.topology import Topology
 
@@ -88,3 +97,26 @@ async def test_watch_from_now_on_a_finished_run_says_so_and_on_an_unknown_run_ex
     unknown = handoff(nats_server.url, "watch", "--run-id", "r-never")
     assert unknown.returncode == 5, unknown.stderr
     assert "unknown run" in unknown.stderr
+
+
+def test_a_wait_off_a_terminal_prints_each_milestone_of_a_running_task_but_not_each_agent_step(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A CI log got no line in the 2-4 minutes of an offline-engine task (seeded running, then only progress):
+    now the seeded task and its environment, round and validation milestones are printed; agent steps are not."""
+    board = ProgressBoard(tasks={"t1": TaskLine("t1")}, tty=False)
+    board.seed(TaskRecord(task_id="t1", state=TaskState.RUNNING, attempt=1, replica_id="gen-1"))
+
+    def progress(seq: int, stage: str, message: str) -> TaskProgress:
+        return TaskProgress(task_id="t1", attempt=1, seq=seq, stage=stage, at=utcnow(), message=message)
+
+    board.apply(progress(1, "environment", "cache hit, 0.0 s"))
+    board.apply(progress(2, "agent_action", "terminal: python -m crosshair cover"))
+    board.apply(progress(3, "validation", "round 1: 3/3 tests passed"))
+    lines = capsys.readouterr().err.splitlines()
+    assert lines == [
+        "t1  running  gen-1 attempt 1",
+        "t1  running  environment: cache hit, 0.0 s",
+        "t1  running  validation: round 1: 3/3 tests passed",
+    ]
+    assert board.counts() == {"running": 1}

@@ -101,3 +101,17 @@ def test_an_unreadable_pyproject_is_a_dependency_file_error(tmp_path: Path) -> N
     write(tmp_path, "pyproject.toml", "[project\nname = 1\n")
     with pytest.raises(DependencyFileError, match=r"pyproject\.toml"):
         read_dependencies(tmp_path)
+
+
+def test_requirements_files_for_other_purposes_are_left_out_and_said_so(tmp_path: Path) -> None:
+    """wcwidth 0.9.4 pins packaging==25.0 in requirements-tests39.txt and packaging==26.3 in
+    requirements-wheels.txt: only the runtime, test and development files are read; the others are named as
+    skipped (the environment failed to resolve with every file merged)."""
+    write(tmp_path, "requirements-tests39.txt", "pytest>=7.4.2\npackaging==25.0\n")
+    write(tmp_path, "requirements-develop.txt", "blessed>=1.14.1,<2\n")
+    write(tmp_path, "requirements-wheels.txt", "cibuildwheel==3.1\npackaging==26.3\n")
+    write(tmp_path, "requirements-update.txt", "packaging==26.3\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("blessed<2,>=1.14.1", "packaging==25.0", "pytest>=7.4.2")
+    assert deps.sources == ("requirements-develop.txt", "requirements-tests39.txt")
+    assert [line.split(":")[0] for line in deps.skipped] == ["requirements-update.txt", "requirements-wheels.txt"]

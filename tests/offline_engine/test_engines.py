@@ -10,8 +10,11 @@ from pathlib import Path
 import pytest
 
 from handoff.common.env import SettingsError
+from handoff.environments import EnvSettings, ProjectEnvironments
+from handoff.environments.errors import InstallFailed
 from handoff.offline_engine import OfflineEngineSettings
 from handoff.offline_engine.commands import engine_command
+from handoff.offline_engine.settings import engine_conflict_hint
 
 pytestmark = pytest.mark.slow
 
@@ -106,6 +109,16 @@ def test_a_crashing_engine_leaves_the_other_engines_tests(project: Path, engine_
     assert "offline engine: pynguin failed" in done.stdout or "pynguin: no output" in done.stdout
 
 
+def test_an_engine_failure_line_carries_the_engines_last_error(project: Path, engine_venv: Path) -> None:
+    """The task's reason is built from the ``offline engine:`` lines alone: the failure line itself ends with the
+    engine's last log line (it read ``pynguin failed (exit 1):`` and nothing more on wcwidth 0.9.4)."""
+    (project / "pkg" / "broken.py").write_text("raise RuntimeError('cannot import me')\n")
+    settings = OfflineEngineSettings(engines=("pynguin",), per_target_s=15)
+    done = run_in_terminal(engine_command("pkg/broken.py", "tests/test_broken.py", settings), project, engine_venv)
+    (failed,) = [line for line in done.stdout.splitlines() if line.startswith("offline engine: pynguin failed")]
+    assert failed.removeprefix("offline engine: pynguin failed (exit ").split("): ", 1)[1].strip()
+
+
 LITERAL_MODULE = """from typing import Literal
 
 
@@ -145,3 +158,21 @@ def test_a_malformed_engine_list_is_a_settings_error_naming_the_variable() -> No
     with pytest.raises(SettingsError, match="HANDOFF_OFFLINE_ENGINES"):
         OfflineEngineSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "crosshair,gpt"})
     assert OfflineEngineSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "pynguin"}).label == "offline engine: pynguin"
+
+
+async def test_a_project_whose_pins_exclude_the_engines_versions_fails_to_build_saying_so(tmp_path: Path) -> None:
+    """wcwidth 0.9.4 pins rich==15.0.0, Pynguin 0.48 needs rich<15: the resolver picked Pynguin 0.6.3, which
+    crashed on import (no setuptools) with an empty reason; now the build fails naming pynguin, with the way out."""
+    project = tmp_path / "project"
+    project.mkdir()
+    (project / "requirements.txt").write_text("rich==15.0.0\n")
+    settings = OfflineEngineSettings()
+    environments = ProjectEnvironments(EnvSettings(cache_dir=tmp_path / "cache"))
+    with pytest.raises(InstallFailed) as failed:
+        await environments.prepare(project, extra_packages=list(settings.packages))
+
+    assert "pynguin" in failed.value.message and "rich" in failed.value.message
+    assert engine_conflict_hint(failed.value.message, settings.engines) == (
+        " (the offline engine's pynguin is installed with the project's requirements; "
+        "HANDOFF_OFFLINE_ENGINES=crosshair runs without it)"
+    )

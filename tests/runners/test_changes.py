@@ -205,3 +205,15 @@ def test_source_changes_are_allowed_only_by_an_explicit_runner_setting() -> None
     assert not RunnerSettings.from_env({"HANDOFF_SCRIPTED_MODEL": "true"}).allow_source_changes
     env = {"HANDOFF_SCRIPTED_MODEL": "true", "HANDOFF_ALLOW_SOURCE_CHANGES": "true"}
     assert RunnerSettings.from_env(env).allow_source_changes
+
+
+def test_a_coverage_html_report_the_projects_pytest_options_write_is_not_a_change(trees: tuple[Path, Path]) -> None:
+    """wcwidth 0.9.4's tox.ini adds --cov-report=html to every pytest run: its htmlcov/ is not listed as 40 refused
+    source changes, and the coverage data files beside it are not either."""
+    workspace, clean = trees
+    (workspace / "htmlcov").mkdir()
+    for name in ("index.html", "status.json", "style_cb_6b508a39.css"):
+        (workspace / "htmlcov" / name).write_text("x")
+    (workspace / ".coverage.vm.4711.XbcdEfgh").write_bytes(b"x")
+    found = changes.screen(workspace, clean, policy())
+    assert found.accepted == [] and found.refused == []

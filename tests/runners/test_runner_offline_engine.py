@@ -82,3 +82,22 @@ async def test_a_target_whose_engines_crash_fails_with_the_reason_while_another_
     assert "no engine produced a test for calc.broken" in reason, reason
     assert "crosshair failed" in reason and "pynguin failed" in reason, reason
     assert "pynguin-report" not in reason, reason
+
+
+async def test_the_offline_engine_runs_one_round_whatever_the_feedback_rounds(
+    js: JetStreamContext, topology: Topology, project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The engines run in round 1 and cannot act on feedback: wcwidth 0.9.4's bisearch.py took 247 s for three
+    rounds that judged the same file three times. With two feedback rounds configured, one round runs."""
+    engine = OfflineEngineSettings(engines=("crosshair",), per_target_s=10)
+    model_server.policy = OfflineEnginePolicy(engine)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), offline_engine=engine, feedback_rounds=2)
+    source = await upload_snapshot(js, project)
+    progress = ProgressLog()
+    with pytest.raises(TaskFailure) as failed:
+        await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=["calc/broken.py"]))
+
+    assert failed.value.code == ErrorCode.NO_FILES_PRODUCED
+    assert "in 1 round(s)" in str(failed.value), failed.value
+    rounds = [message for stage, message in progress.events if stage == "round"]
+    assert len(rounds) == 1 and "agent round 1 of 1" in rounds[0], rounds

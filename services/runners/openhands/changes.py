@@ -27,8 +27,10 @@ from handoff.runners.openhands.secret_scan import SecretScanner
 from handoff.runners.openhands.workspace import Change
 from handoff.schemas.events import RefusalReason, RefusedChange
 
-SKIPPED_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache"})
-"""Never compared: caches and a git dir are not part of a patch."""
+SKIPPED_DIRS = frozenset({".git", "__pycache__", ".pytest_cache", ".hypothesis", ".mypy_cache", ".ruff_cache",
+                          "htmlcov"})  # fmt: skip
+"""Never compared: caches, a git dir and coverage's HTML report (a project's ``addopts = --cov-report=html``, as
+wcwidth's, writes one on every pytest run; 40 refusals listed one by one) are not part of a patch."""
 SKIPPED_SUFFIXES = (".pyc", ".pyo")
 MAX_REFUSED_LISTED = 200
 _UNSAFE_CHARS = frozenset("\\\n\r\t\0")

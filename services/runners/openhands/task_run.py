@@ -19,7 +19,7 @@ from handoff.artifacts.errors import SnapshotCorrupt, SnapshotMissing
 from handoff.artifacts.snapshots import materialize_snapshot
 from handoff.common.secrets import Redactor, process_redactor
 from handoff.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
-from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT
+from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT, engine_conflict_hint
 from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
 from handoff.runners.openhands import task_result
 from handoff.runners.openhands import workspace as ws
@@ -144,7 +144,7 @@ class TaskRun:
         scored = rounds.best is not None and await assurance.score(rounds.handed.tree) is not None
         if scored:
             await self._rescue(assurance, rounds)
-        if scored and rounds.stopped is None:
+        if scored and rounds.stopped is None and self.settings.offline_engine is None:  # the engines cannot use it
             await self._mutation_round(checker, rounds)
         return await self._result(rounds, assurance, project_env)
 
@@ -153,6 +153,8 @@ class TaskRun:
         payload, emit, session = self.payload, self.pump.emit, self.session
         assert session is not None
         feedback = payload.feedback_rounds if payload.feedback_rounds is not None else self.settings.feedback_rounds
+        if self.settings.offline_engine is not None:  # the engines ran in round 1 and cannot act on feedback:
+            feedback = 0  # another round would only judge and validate the same files again
         rounds = Rounds(
             total=1 + feedback, handed=HandOver(tree=checker.dirs.workspace, patch=b"", changes=ChangeSet())
         )
@@ -261,8 +263,10 @@ class TaskRun:
             )  # fmt: skip
         except EnvironmentBuildError as err:
             failure = TransientFailure if err.retryable else PermanentFailure
+            engines = self.settings.offline_engine
+            hint = engine_conflict_hint(err.message, engines.engines) if engines is not None else ""
             raise failure(
-                ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}", detail=err.output
+                ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}{hint}", detail=err.output
             ) from err
         how = "cache hit" if env.cache_hit else "built"
         emit("environment", f"{how}, {env.env_s:.1f} s (Python {env.interpreter.version}, "
