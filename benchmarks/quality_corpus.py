@@ -18,11 +18,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from handoff.assurance.settings import MUTATION_PACKAGES
 from handoff.environments.index import index_config
 from handoff.environments.settings import EnvSettings
+from handoff.offline_engine.settings import ENGINE_PACKAGES
 
-# Installed into the project venv (never into Handoff's): test runner, measurement, both engines, mutation tool.
-TOOLS = ("pytest", "coverage", "crosshair-tool", "pynguin", "cosmic-ray==8.7.0")
+# Installed into the project venv (never into Handoff's): test runner, measurement, both engines (the versions the
+# offline engine's commands were written for, as its project environments get), mutation tool.
+TOOLS = ("pytest", "coverage", ENGINE_PACKAGES["crosshair"], ENGINE_PACKAGES["pynguin"], *MUTATION_PACKAGES)
 
 
 @dataclass(frozen=True, slots=True)

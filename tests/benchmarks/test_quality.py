@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from benchmarks import quality
-from benchmarks.quality_corpus import CORPUS, make_project, package_dir
+from benchmarks.quality_corpus import CORPUS, TOOLS, make_project, package_dir
 from handoff.assurance.coverage_runs import TargetCoverage
-from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.settings import MUTATION_PACKAGES, AssuranceSettings
+from handoff.offline_engine.settings import ENGINE_PACKAGES
 from tests.benchmarks.test_benchmarks import check_common, number, tables
 
 
@@ -25,6 +26,12 @@ def test_the_corpus_has_ten_real_modules_and_copies_each_package_without_its_own
     assert (root / shortuuid.target).read_text() == (package_dir(shortuuid) / shortuuid.module).read_text()
     assert not list(root.rglob("test_*.py")) and (root / "tests").is_dir()
     assert 'name = "shortuuid-copy"' in (root / "pyproject.toml").read_text()
+
+
+def test_the_benchmark_venv_gets_the_engine_versions_the_offline_engine_installs() -> None:
+    """The engines alone are measured at the versions Handoff's project environments get, not whatever resolves."""
+    assert {ENGINE_PACKAGES["crosshair"], ENGINE_PACKAGES["pynguin"], *MUTATION_PACKAGES} <= set(TOOLS)
+    assert all(any(op in tool for op in "<>=") for tool in TOOLS if tool not in ("pytest", "coverage"))
 
 
 def _result(line_cov: tuple[int, int], mutation: dict[str, float]) -> quality.ModuleResult:
