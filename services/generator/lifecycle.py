@@ -21,7 +21,6 @@ from handoff.common.secrets import process_redactor
 from handoff.generator.errors import Finish, task_error
 from handoff.generator.publisher import PublishAborted, Publisher
 from handoff.schemas import names
-from handoff.schemas.codec import encode
 from handoff.schemas.events import (
     ErrorCode,
     TaskFinished,
@@ -177,4 +176,4 @@ class TaskEvents:
         if not ack.duplicate:
             return event
         stored = await self._publisher.message_at(ack.stream, ack.seq)
-        return event if stored is not None and stored.data == encode(event) else None
+        return event if stored is not None and stored.data == self._publisher.encode(event) else None

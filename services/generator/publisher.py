@@ -66,7 +66,7 @@ class Publisher:
 
         Every text in the event passes the redactor first: this is the one door events leave a replica by.
         """
-        data = self._redact.encode(event)
+        data = self.encode(event)
         headers = {**headers, names.Header.MSG_ID.value: msg_id} if headers else {names.Header.MSG_ID.value: msg_id}
         requests = self._requests
         return await self._retrying(
@@ -76,6 +76,10 @@ class Publisher:
             what=f"publish {msg_id}",
             attempts=attempts,
         )
+
+    def encode(self, event: Event) -> bytes:
+        """``event`` as this publisher stores it: redacted of every secret the process knows."""
+        return self._redact.encode(event)
 
     async def last_on_subject(self, stream: str, subject: str) -> RawStreamMsg | None:
         """The last message on ``subject`` (a literal subject) in ``stream``, or None if there is none.

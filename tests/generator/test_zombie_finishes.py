@@ -12,12 +12,13 @@ from prometheus_client import REGISTRY
 
 from handoff.broker.embedded import EmbeddedNats
 from handoff.common.clock import utcnow
-from handoff.generator.errors import Finish
+from handoff.common.secrets import Redactor
+from handoff.generator.errors import Finish, task_error
 from handoff.generator.lifecycle import TaskEvents
 from handoff.generator.publisher import Publisher
 from handoff.schemas import names
 from handoff.schemas.codec import Decoder, encode
-from handoff.schemas.events import SleepResult, TaskFinished, TaskStatus, Timings
+from handoff.schemas.events import ErrorCode, SleepResult, TaskFinished, TaskStatus, Timings
 from handoff.schemas.topology import Topology
 from tests.generator.support import finished_events, replica, sleep_task, started_events, submit
 from tests.support.nats import eventually
@@ -83,3 +84,20 @@ async def test_a_duplicate_ack_for_another_runs_finish_means_finished_elsewhere(
     own = TaskEvents(publisher, sleep_task("t-own", 0.0), attempt=1, replica_id="solo")
     published = await own.finished(Finish(TaskStatus.SUCCEEDED, result=SleepResult(slept_s=0.0)))
     assert published is not None and published.replica_id == "solo"
+
+
+async def test_a_retried_finish_holding_a_secret_is_recognised_as_this_runs_own(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
+) -> None:
+    """A finish whose first publish landed but whose ack was lost comes back as a duplicate: the stored bytes are
+    this run's redacted event, so the outcome counts (it is not taken for another run's finish)."""
+    publisher = Publisher(js, timeout_s=2.0, abort=asyncio.Event(), redact=Redactor(["retry-secret-9137"]))
+    events = TaskEvents(publisher, sleep_task("t-retried", 0.0), attempt=1, replica_id="solo")
+    error = task_error(ErrorCode.INTERNAL, "boom: retry-secret-9137")
+    event = events._finished_event(Finish(TaskStatus.FAILED, error=error))
+    subject = names.task_subject(None, "t-retried", names.EventType.FINISHED)
+    msg_id = names.finished_msg_id("t-retried")
+    await publisher.publish(subject, event, msg_id=msg_id)  # landed; its ack "lost"
+    again = await publisher.publish(subject, event, msg_id=msg_id)  # the retry, same bytes
+    assert again.duplicate
+    assert await events._unless_elsewhere(again, event) is event
