@@ -74,13 +74,16 @@ async def rescue_tests(
         return RescueReport(rescued=[], note="no coverage-free test passes on its own any more")
     kills: dict[str, list[Mutant]] = {c: [] for c in passing}
     tried, skipped, note = 0, 0, ""
+    originals: dict[str, str] = {}  # target -> its text, read once
     for mutant in survivors:
         remaining_s = budget_s - (time.monotonic() - started)
         if remaining_s < test_s:
             note = f"the {budget_s:g} s rescue budget ran out after {tried} of {len(survivors)} surviving mutants"
             break
         path = tree / mutant.target
-        original = path.read_text()
+        original = originals.get(mutant.target)
+        if original is None:
+            original = originals[mutant.target] = path.read_text()
         mutated = apply_diff(original, mutant.diff)
         if mutated is None:
             skipped += 1

@@ -94,8 +94,7 @@ class HandoffClient:
         """Release the result subscription; close the connection if this client opened it (never drains:
         nothing to flush but acknowledged work). Waits still going are cancelled."""
         await self._finishes.close()
-        if not self.nc.is_closed:
-            await self._requests.close()
+        await self._requests.close()
         if self._owns_connection and not self.nc.is_closed:
             await self.nc.close()
 
@@ -387,6 +386,7 @@ class HandoffClient:
                 msg_id=None,
                 attempt_timeout_s=self.settings.nats.publish_timeout_s,
                 total_timeout_s=self.settings.submit_timeout_s,
+                requests=self._requests,
             )
         except PublishFailed as exc:
             raise SubmitError(f"{what}: {exc}", retryable=exc.retryable) from exc
