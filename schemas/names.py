@@ -188,6 +188,20 @@ def parse_task_subject(subject: str) -> tuple[str | None, str, str] | None:
     return run, parts[3], parts[4]
 
 
+def subject_matches(subject_filter: str, subject: str) -> bool:
+    """Whether ``subject`` matches ``subject_filter`` by NATS's rules (``*`` one token, a final ``>`` one or more)."""
+    if subject_filter == subject:
+        return True
+    want = subject_filter.split(".")
+    have = subject.split(".")
+    for i, token in enumerate(want):
+        if token == ">":
+            return i == len(want) - 1 and len(have) > i
+        if i >= len(have) or (token != "*" and token != have[i]):
+            return False
+    return len(have) == len(want)
+
+
 def parse_run_subject(subject: str) -> tuple[str, str] | None:
     """``(run_id, event)`` of a run-level subject (``sealed``/``finished``), or None if it is not one."""
     parts = subject.split(".")

@@ -7,6 +7,13 @@ answers with the matching messages in stream order and ends with an end-of-batch
 
 A stream that does not allow direct gets has no responder (``NoRespondersError``); a server without batch gets
 answers with an error status (``BatchGetUnsupported``). Callers then ask one subject at a time.
+
+**Look-ups asked in the same turn of the event loop share one request** per stream: a replica that pulls a batch
+of submits starts their executions together, and each asks for its task's state and cancel. The request asks
+for every subject any of them named, with room for every answer each could get (the sum of their batches), and
+each caller receives the messages matching its own subjects, in stream order: exactly the answer its own request
+would have had, since the stream sends the last message of every matching subject of the union. An answer the
+shared batch could not hold is incomplete for each caller, which then asks on its own.
 """
 
 from __future__ import annotations
@@ -39,15 +46,72 @@ class LastMessages:
     """False when more subjects matched than the batch held (the rest were not sent)."""
 
 
+@dataclass(slots=True)
+class _Asked:
+    subjects: Sequence[str]
+    batch: int
+    answer: asyncio.Future[LastMessages]
+
+
 class BatchGet:
     def __init__(self, requests: Requests) -> None:
         self._requests = requests
+        self._asked: dict[str, list[_Asked]] = {}  # per stream: the look-ups of this loop turn, not sent yet
+        self._sending: set[asyncio.Task[None]] = set()
 
     async def last_per_subject(self, stream: str, subjects: Sequence[str], *, batch: int) -> LastMessages:
         """The last message of every subject matching ``subjects`` (wildcards allowed), at most ``batch`` of them.
 
         Not bounded in time: the caller bounds it (a request sent while reconnecting may never be answered).
+        Giving up on it (a timeout, a cancel) leaves the shared request to the others.
         """
+        loop = asyncio.get_running_loop()
+        asked = _Asked(subjects, batch, loop.create_future())
+        queue = self._asked.setdefault(stream, [])
+        queue.append(asked)
+        if len(queue) == 1:  # the first of this turn: send once every execution started in this turn has asked
+            loop.call_soon(self._send_asked, stream)
+        return await asked.answer
+
+    def _send_asked(self, stream: str) -> None:
+        queue = self._asked.pop(stream, [])
+        live = [asked for asked in queue if not asked.answer.done()]
+        if not live:
+            return
+        task = asyncio.create_task(self._ask(stream, live), name="handoff-batch-get")
+        self._sending.add(task)
+        task.add_done_callback(self._sending.discard)
+
+        waiting = [len(live)]
+
+        def unless_wanted(_: object) -> None:  # every caller gave up (timeouts, shutdown): so does the request
+            waiting[0] -= 1
+            if waiting[0] == 0 and not task.done():
+                task.cancel()
+
+        for one in live:
+            one.answer.add_done_callback(unless_wanted)
+
+    async def _ask(self, stream: str, asked: list[_Asked]) -> None:
+        subjects = list(dict.fromkeys(subject for one in asked for subject in one.subjects))
+        try:
+            answer = await self._request(stream, subjects, batch=sum(one.batch for one in asked))
+        except (nats.errors.Error, BatchGetUnsupported) as exc:  # each caller retries by its own policy
+            _fail(asked, exc)
+            return
+        except BaseException as exc:  # cancelled (shutdown), or a defect: no caller is left waiting for ever
+            _fail(asked, exc)
+            raise
+        if len(asked) == 1:
+            parts = [answer]
+        else:
+            index = _Index(answer.messages)
+            parts = [LastMessages(index.matching(one.subjects), answer.complete) for one in asked]
+        for one, part in zip(asked, parts, strict=True):
+            if not one.answer.done():
+                one.answer.set_result(part)
+
+    async def _request(self, stream: str, subjects: list[str], *, batch: int) -> LastMessages:
         future: asyncio.Future[LastMessages] = asyncio.get_running_loop().create_future()
         messages: list[RawStreamMsg] = []
 
@@ -70,9 +134,56 @@ class BatchGet:
                 detail = " ".join(f"{k}: {v}" for k, v in (msg.headers or {}).items() if k != H.STATUS)
                 future.set_exception(BatchGetUnsupported(f"batch direct get answered {status} ({detail})"))
 
-        body = _encode({"multi_last": list(subjects), "batch": batch})
+        body = _encode({"multi_last": subjects, "batch": batch})
         token = await self._requests.send(names.direct_get_subject(stream), body, on_reply)
         try:
             return await future
         finally:
             self._requests.forget(token)
+
+
+def _fail(asked: list[_Asked], exc: BaseException) -> None:
+    for one in asked:
+        if one.answer.done():
+            continue
+        if isinstance(exc, asyncio.CancelledError):
+            one.answer.cancel()
+        else:
+            one.answer.set_exception(exc)
+
+
+class _Index:
+    """The messages of a shared answer, found by subject filter without comparing every filter with every message:
+    literal subjects by a dict; filters with ``*`` by the message subjects masked at the same tokens."""
+
+    def __init__(self, messages: list[RawStreamMsg]) -> None:
+        self._messages = messages
+        self._tokens = [(m.subject or "").split(".") for m in messages]
+        self._literal: dict[str, list[int]] = {}
+        for i, m in enumerate(messages):
+            self._literal.setdefault(m.subject or "", []).append(i)
+        self._masked: dict[tuple[int, ...], dict[tuple[str, ...], list[int]]] = {}
+
+    def matching(self, subject_filters: Sequence[str]) -> list[RawStreamMsg]:
+        """The messages matching any of ``subject_filters``, in stream order."""
+        found: set[int] = set()
+        for subject_filter in subject_filters:
+            found.update(self._matching(subject_filter))
+        return [self._messages[i] for i in sorted(found)]
+
+    def _matching(self, subject_filter: str) -> list[int]:
+        tokens = subject_filter.split(".")
+        if ">" in tokens:
+            return [i for i, m in enumerate(self._messages) if names.subject_matches(subject_filter, m.subject or "")]
+        mask = tuple(i for i, token in enumerate(tokens) if token == "*")
+        if not mask:
+            return self._literal.get(subject_filter, [])
+        by_masked = self._masked.get(mask)
+        if by_masked is None:
+            by_masked = {}
+            for i, have in enumerate(self._tokens):
+                if len(have) == len(tokens):
+                    masked = tuple("*" if j in mask else token for j, token in enumerate(have))
+                    by_masked.setdefault(masked, []).append(i)
+            self._masked[mask] = by_masked
+        return by_masked.get(tuple(tokens), [])

@@ -84,8 +84,9 @@ class Publisher:
     async def last_on_subject(self, stream: str, subject: str) -> RawStreamMsg | None:
         """The last message on ``subject`` (a literal subject) in ``stream``, or None if there is none.
 
-        Read with a direct get (Handoff's streams allow them; lighter for the server and the client than the
-        JSON API); a stream that does not allow them (no responders) is asked through the API instead.
+        Read with a batch direct get where there is one (look-ups of one loop turn share a request), else a direct
+        get (Handoff's streams allow them; lighter for the server and the client than the JSON API); a stream that
+        does not allow them (no responders) is asked through the API instead.
         """
 
         requests = self._requests
@@ -93,6 +94,13 @@ class Publisher:
         async def get() -> RawStreamMsg | None:
             try:
                 try:
+                    if (batch_get := self._batch_get) is not None:
+                        try:
+                            answer = await batch_get.last_per_subject(stream, [subject], batch=1)
+                        except BatchGetUnsupported as exc:
+                            self._refuse_batch_gets(exc)
+                        else:
+                            return answer.messages[-1] if answer.messages else None
                     if requests is not None:
                         return await requests.last_on_subject(stream, subject)
                     return await self._js.get_last_msg(stream, subject, direct=True)
@@ -117,11 +125,15 @@ class Publisher:
             except nats.errors.NoRespondersError:  # no direct gets on this stream (or not yet): ask one by one
                 return None
             except BatchGetUnsupported as exc:
-                log.warning("the server refused a batch direct get; looking subjects up one by one", error=str(exc))
-                self._batch_get = None
+                self._refuse_batch_gets(exc)
                 return None
 
         return await self._retrying(get, what=f"look up {', '.join(subjects)}")
+
+    def _refuse_batch_gets(self, exc: BatchGetUnsupported) -> None:
+        if self._batch_get is not None:
+            log.warning("the server refused a batch direct get; looking subjects up one by one", error=str(exc))
+        self._batch_get = None
 
     async def first_on_subject(self, stream: str, subject_filter: str) -> RawStreamMsg | None:
         """The first message on ``subject_filter`` (wildcards allowed) in ``stream``, or None if there is none."""
