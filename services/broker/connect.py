@@ -11,7 +11,7 @@ from nats.aio.client import Client as NATS
 from nats.js import JetStreamContext
 
 from handoff.broker.embedded import EmbeddedNats
-from handoff.broker.headers import Client
+from handoff.broker.nats_client import Client
 from handoff.broker.provision import Change, apply_topology
 from handoff.common.settings import CommonSettings, EmbeddedSettings, NatsSettings
 from handoff.schemas.topology import build_topology
@@ -26,7 +26,7 @@ async def connect(settings: NatsSettings, *, name: str, url: str | None = None) 
     async def on_error(exc: Exception) -> None:
         log.warning("nats connection error", client=name, error=str(exc))
 
-    client = Client()  # nats-py's, with a lighter header parse (handoff.broker.headers)
+    client = Client()  # nats-py's, with a lighter header parse (handoff.broker.nats_client)
 
     async def on_disconnected() -> None:
         if not client.is_closed:  # our own close() also reports a disconnect

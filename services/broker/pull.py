@@ -19,6 +19,7 @@ from nats.aio.client import Client as NATS
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 
+from handoff.broker.nats_client import subscribe_direct
 from handoff.schemas import names
 
 H = names.Header
@@ -41,7 +42,7 @@ class Puller:
 
     async def start(self) -> None:
         self._prefix = self._nc.new_inbox()
-        self._sub = await self._nc.subscribe(f"{self._prefix}.*", cb=self._on_msg)
+        self._sub = await subscribe_direct(self._nc, f"{self._prefix}.*", self._on_msg)
 
     async def stop(self) -> None:
         sub, self._sub = self._sub, None
@@ -89,7 +90,7 @@ class Puller:
         got = await self.fetch(batch, timeout_s=timeout_s, no_wait=True)
         return got or await self.fetch(1, timeout_s=timeout_s)
 
-    async def _on_msg(self, msg: Msg) -> None:
+    def _on_msg(self, msg: Msg) -> None:
         status = msg.headers.get(H.STATUS) if msg.headers else None
         if status is None:
             self._got.append(msg)

@@ -30,6 +30,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.js.api import PubAck, RawStreamMsg
 
+from handoff.broker.nats_client import subscribe_direct
 from handoff.schemas import names
 
 H = names.Header
@@ -73,7 +74,7 @@ class Requests:
             async with self._subscribing:
                 if self._sub is None:
                     self._prefix = self._nc.new_inbox()
-                    self._sub = await self._nc.subscribe(f"{self._prefix}.*", cb=self._on_reply)
+                    self._sub = await subscribe_direct(self._nc, f"{self._prefix}.*", self._on_reply)
         token = format(next(self._tokens), "x")
         self._waiting[token] = on_reply
         try:
@@ -152,7 +153,7 @@ class Requests:
         if sub is not None and not self._nc.is_closed:
             await sub.unsubscribe()
 
-    async def _on_reply(self, msg: Msg) -> None:
+    def _on_reply(self, msg: Msg) -> None:
         on_reply = self._waiting.get(msg.subject[len(self._prefix) + 1 :])
         if on_reply is not None:
             on_reply(msg)
