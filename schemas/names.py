@@ -94,8 +94,23 @@ class InvalidIdentifier(ValueError):
     """A task or run id that cannot be a subject token or a KV key (a wildcard, a dot, a space, too long …)."""
 
 
+_VALID_SEEN: set[str] = set()
+VALID_SEEN_MAX = 4096
+"""Ids already found valid, remembered (a task's id is checked for every subject built from it); past this many
+the memory starts over."""
+
+
 def valid_id(value: object) -> bool:
-    return isinstance(value, str) and _IDENT.fullmatch(value) is not None
+    if not isinstance(value, str):
+        return False
+    if value in _VALID_SEEN:
+        return True
+    if _IDENT.fullmatch(value) is None:
+        return False
+    if len(_VALID_SEEN) >= VALID_SEEN_MAX:
+        _VALID_SEEN.clear()
+    _VALID_SEEN.add(value)
+    return True
 
 
 def checked_id(value: str, what: str = "task id") -> str:

@@ -22,6 +22,8 @@ import nats.errors
 import nats.js.errors
 import structlog
 
+from handoff.common.coarse_timeout import coarse_timeout
+
 log = structlog.get_logger(__name__)
 
 TRANSIENT_BROKER_ERRORS: tuple[type[Exception], ...] = (
@@ -125,7 +127,7 @@ async def retry_broker_call[T](
         try:
             if bound is None:
                 return await call()
-            async with asyncio.timeout(bound):  # unlike wait_for on a coroutine, no asyncio task per call
+            async with coarse_timeout(bound):  # no asyncio task per call (wait_for), no loop timer per call
                 return await call()
         except TRANSIENT_BROKER_ERRORS as err:
             last = err

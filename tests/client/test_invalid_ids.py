@@ -53,3 +53,15 @@ async def test_every_client_method_refuses_ids_that_are_not_subject_tokens(
         with pytest.raises(refusal, match="invalid"):
             await CALLS[call](client, bad)
     assert (await js.stream_info(names.EVENTS_STREAM)).state.messages == before
+
+
+def test_ids_found_valid_are_remembered_without_letting_an_invalid_one_through() -> None:
+    for i in range(names.VALID_SEEN_MAX + 10):  # past the memory's bound: it starts over, answers stay right
+        assert names.valid_id(f"task-{i}")
+        assert names.valid_id(f"task-{i}")
+        assert not names.valid_id(f"task.{i}")
+    assert len(names._VALID_SEEN) <= names.VALID_SEEN_MAX
+    assert not names.valid_id(["task-1"]) and not names.valid_id(None)
+    assert names.checked_id("task-1") == "task-1"
+    with pytest.raises(names.InvalidIdentifier):
+        names.checked_id("task.1")
