@@ -7,6 +7,7 @@ step to the agent run and its result.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 
@@ -18,7 +19,12 @@ _TRACE_HEADERS = (Header.TRACEPARENT.value, Header.TRACESTATE.value)
 
 
 def current_trace_headers() -> dict[str, str]:
-    """``traceparent``/``tracestate`` of the current context (empty when there is no active span)."""
+    """``traceparent``/``tracestate`` of the current context (empty when there is no active span).
+
+    A process that never imported opentelemetry has no span to propagate: it is not imported for that (a
+    client's first submit would wait for the import)."""
+    if "opentelemetry.context" not in sys.modules:
+        return {}
     from opentelemetry import propagate
 
     carrier: dict[str, str] = {}
@@ -33,7 +39,11 @@ def trace_headers_of(headers: Mapping[str, str] | None) -> dict[str, str]:
 
 @contextmanager
 def trace_context_from(headers: Mapping[str, str] | None) -> Iterator[None]:
-    """Make the trace context of a received message current for the duration of the block."""
+    """Make the trace context of a received message current for the duration of the block (a message without
+    trace headers has none: nothing to do, and opentelemetry is not imported for it)."""
+    if not headers or not any(name in headers for name in _TRACE_HEADERS):
+        yield
+        return
     from opentelemetry import context as otel_context
     from opentelemetry import propagate
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 from nats.js import JetStreamContext
 from opentelemetry import trace
 from opentelemetry.trace import NonRecordingSpan, SpanContext, TraceFlags
@@ -33,3 +36,18 @@ async def test_a_submit_inside_a_span_links_the_agent_run_and_its_result_to_that
         assert (stored.headers or {}).get("traceparent") == expected, event
         plain = await js.get_last_msg(names.EVENTS_STREAM, names.task_subject(None, untraced, event))
         assert "traceparent" not in (plain.headers or {}), event
+
+
+def test_a_process_without_opentelemetry_does_not_import_it_to_submit_or_to_run_a_task() -> None:
+    """No span can be active where opentelemetry was never imported: a client's first submit and a replica's first
+    task do not wait for its import (tens of milliseconds)."""
+    probe = (
+        "import sys\n"
+        "from handoff.observability.tracing import current_trace_headers, trace_context_from\n"
+        "assert current_trace_headers() == {}\n"
+        "with trace_context_from({'Nats-Msg-Id': 'x'}):\n"
+        "    pass\n"
+        "print(sorted(m for m in sys.modules if m.startswith('opentelemetry')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, check=True)
+    assert done.stdout.strip() == "[]"
