@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import msgspec
 import pytest
 from nats.js import JetStreamContext
 
@@ -12,12 +13,20 @@ from handoff.broker.embedded import EmbeddedNats
 from handoff.common.clock import utcnow
 from handoff.runners.registry import RunnerUnavailable, default_registry
 from handoff.schemas.events import GenerateTests, TaskStatus, TaskSubmitted, TestGenerationResult
-from handoff.schemas.topology import Topology
+from handoff.schemas.topology import Topology, TopologyParams
 from tests.generator.support import finished_events, replica, started_events, submit
 from tests.runners.conftest import ENV_CACHE
-from tests.support.nats import eventually
+from tests.support.nats import FAST_TOPOLOGY, eventually
 
 SAMPLE = Path(__file__).parent.parent / "runners" / "sample_project"
+
+
+@pytest.fixture
+def topology_params() -> TopologyParams:
+    """A generous ack_wait: these tests count one start per task, and the agent SDK's first import, in a thread,
+    can hold the event loop (and so the heartbeats) for over a second on a loaded machine; redelivery is tested
+    elsewhere."""
+    return msgspec.structs.replace(FAST_TOPOLOGY, ack_wait_s=30.0)
 
 
 async def test_without_an_llm_the_default_registry_runs_the_offline_engine(monkeypatch: pytest.MonkeyPatch) -> None:
