@@ -49,6 +49,37 @@ PackageRequirement = Annotated[
     ),
 ]
 
+# Environment variables a task's tests need (``GenerateTests.test_env``). Names the sandbox or Handoff sets for its
+# own runs cannot be given: they would change where Python, pytest and coverage come from or where they write.
+EnvVarName = Annotated[
+    str,
+    msgspec.Meta(
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,127}$",
+        description="an environment variable name: letters, digits and '_', not starting with a digit",
+    ),
+]
+MAX_ENV_VALUE = 4096
+EnvVarValue = Annotated[
+    str, msgspec.Meta(pattern=r"^[^\x00]*$", max_length=MAX_ENV_VALUE, description="no NUL character")
+]
+TEST_ENV_RESERVED = frozenset({
+    "PATH", "HOME", "PYTHONPATH", "PYTHONHOME", "PYTHONDONTWRITEBYTECODE", "PYTHONNOUSERSITE", "PYTHONSTARTUP",
+    "VIRTUAL_ENV", "TMPDIR", "TMP", "TEMP", "PIP_NO_INPUT", "GIT_CONFIG_NOSYSTEM", "GIT_PAGER", "PAGER", "TERM",
+    "PS1", "PS2", "SHELL", "PWD",
+})  # fmt: skip
+TEST_ENV_RESERVED_PREFIXES = ("HANDOFF_", "PYTEST_", "COVERAGE_", "COV_CORE_", "LD_")
+MAX_TEST_ENV = 32
+
+
+def reserved_env_var(name: str) -> str:
+    """Why ``name`` cannot be one of a task's test environment variables ("" when it can)."""
+    if name.upper() in TEST_ENV_RESERVED:
+        return f"{name} is set by the sandbox for every run and cannot be given"
+    prefix = next((p for p in TEST_ENV_RESERVED_PREFIXES if name.upper().startswith(p)), None)
+    if prefix is not None:
+        return f"{name}: names starting with {prefix} are reserved (they steer Handoff's own runs)"
+    return ""
+
 
 class Priority(StrEnum):
     CRITICAL = "critical"
@@ -237,8 +268,19 @@ class GenerateTests(Payload, tag="generate_tests", frozen=True):
     feedback_rounds: Annotated[int, msgspec.Meta(ge=0, le=10)] | None = None
     python: PythonVersion | None = None  # None: the generator's own Python version
     extra_packages: Annotated[list[PackageRequirement], msgspec.Meta(max_length=32)] = []
+    test_env: Annotated[dict[EnvVarName, EnvVarValue], msgspec.Meta(max_length=MAX_TEST_ENV)] = {}
+    """Environment variables every test run of the task gets (the baseline, validation, coverage, mutation) and the
+    agent's commands: what the project's tests need, such as ``{"WCWIDTH_PYTHON": "1"}``. Not secret: stored and
+    shown like the rest of the submit. Reserved names (PATH, HOME, PYTHONPATH, ... and the prefixes HANDOFF_,
+    PYTEST_, COVERAGE_, COV_CORE_, LD_) are refused."""
     # mutation score the kept tests should reach per target; None: not a goal (the score is still measured)
     mutation_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+
+    def __post_init__(self) -> None:
+        for name in self.test_env:
+            problem = reserved_env_var(name)
+            if problem:
+                raise ValueError(f"test_env: {problem}")
 
 
 class Sleep(Payload, tag="sleep", frozen=True):

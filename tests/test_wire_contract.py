@@ -120,6 +120,29 @@ def test_target_paths_that_escape_the_source_tree_are_rejected(path: str) -> Non
     assert "targets" in info.value.message
 
 
+@pytest.mark.parametrize(
+    ("test_env", "fragment"),
+    [
+        ({"PYTHONPATH": "/evil"}, "test_env: PYTHONPATH is set by the sandbox for every run and cannot be given"),
+        ({"HANDOFF_SANDBOX": "none"}, "test_env: HANDOFF_SANDBOX: names starting with HANDOFF_ are reserved"),
+        ({"1BAD": "x"}, "test_env"),
+        ({"OK": "a\x00b"}, "test_env"),
+        ({f"V{i}": "1" for i in range(33)}, "test_env"),
+    ],
+    ids=["sandbox-name", "handoff-prefix", "bad-name", "nul-value", "too-many"],
+)
+def test_a_submit_whose_test_env_is_reserved_or_malformed_is_refused_naming_it(
+    test_env: dict[str, str], fragment: str
+) -> None:
+    """A task cannot set PATH, HOME, PYTHONPATH or HANDOFF_* for its tests, nor give names a shell cannot hold."""
+    payload = msgspec.json.decode(encode(_example_generate_tests()))["payload"]
+    payload["test_env"] = test_env
+    with pytest.raises(DecodeError) as info:
+        Decoder(ev.TaskSubmitted).decode(msgspec.json.encode(_submit(payload=payload)))
+    assert info.value.reason == ev.DeadLetterReason.SCHEMA_INVALID
+    assert fragment in info.value.message
+
+
 def _example_generate_tests() -> ev.TaskSubmitted:
     return ev.TaskSubmitted(
         task_id="gen-1",

@@ -21,7 +21,8 @@ def find_tests(source: str) -> list[FoundTest]:
 
     A test class is what pytest collects: a ``Test*`` class, or a ``unittest.TestCase`` subclass of any name
     (``class CacheKeysTest(unittest.TestCase)``, also through a base class defined earlier in the file). Methods
-    a class inherits from elsewhere (a mixin in another module) are not in its body and are not found.
+    a class inherits from elsewhere (a mixin in another module) are not in its body and are not found: the project's
+    own tests of a file the generator extends are asked of pytest instead (``project_tests.py``).
     """
     tree = ast.parse(source)
     helpers = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)

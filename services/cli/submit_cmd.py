@@ -16,7 +16,17 @@ from handoff.cli.errors import CliError
 from handoff.cli.exit_codes import Exit
 from handoff.cli.submit_checks import check_options, check_targets
 from handoff.client.artifacts import module_payloads
-from handoff.schemas.events import PackageRequirement, PythonVersion, Sleep, TaskPayload
+from handoff.schemas.events import (
+    MAX_ENV_VALUE,
+    MAX_TEST_ENV,
+    EnvVarName,
+    EnvVarValue,
+    PackageRequirement,
+    PythonVersion,
+    Sleep,
+    TaskPayload,
+    reserved_env_var,
+)
 from handoff.workflow.config import WorkflowConfigError, WorkflowSpec
 from handoff.workflow.discovery import discover_targets
 
@@ -53,6 +63,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         metavar="REQ",
         dest="extra_packages",
         help="also install this package into the project's environment (repeatable), e.g. 'hypothesis>=6'",
+    )
+    p.add_argument(
+        "--test-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        dest="test_env",
+        help="an environment variable the project's tests need (repeatable), set in every test run of the task and "
+        "in the agent's commands, e.g. WCWIDTH_PYTHON=1; not secret (stored and shown with the task)",
     )
     p.add_argument("--timeout-s", type=float, help="deadline of each task, from now")
     p.add_argument("--max-attempts", type=int, default=3, help="runs a task gets when it fails transiently (default 3)")
@@ -110,13 +129,41 @@ def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
 
 
 def _check_environment_options(args: argparse.Namespace) -> None:
-    """--python and --extra-package are checked before anything is uploaded."""
+    """--python, --extra-package and --test-env are checked before anything is uploaded."""
     try:
         if args.python is not None:
             msgspec.convert(args.python, type=PythonVersion)
         msgspec.convert(args.extra_packages, type=list[PackageRequirement])
     except msgspec.ValidationError as exc:
         raise CliError(Exit.USAGE, f"--python X.Y / --extra-package NAME[SPEC]: {exc}") from exc
+    args.test_env = parse_test_env(args.test_env)
+
+
+def parse_test_env(items: list[str]) -> dict[str, str]:
+    """The ``--test-env NAME=VALUE`` options as a mapping; a CliError names the one that is wrong and why."""
+    env: dict[str, str] = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise CliError(Exit.USAGE, f"--test-env {item!r}: expected NAME=VALUE")
+        if name in env:
+            raise CliError(Exit.USAGE, f"--test-env {name} is given twice")
+        try:
+            msgspec.convert(name, type=EnvVarName)
+        except msgspec.ValidationError as exc:
+            raise CliError(Exit.USAGE, f"--test-env {name[:40]!r}: a name is letters, digits and '_' (at most 128), "
+                                       "not starting with a digit") from exc  # fmt: skip
+        try:
+            msgspec.convert(value, type=EnvVarValue)
+        except msgspec.ValidationError as exc:
+            raise CliError(Exit.USAGE, f"--test-env {name}: the value is longer than {MAX_ENV_VALUE} characters "
+                                       "or holds a NUL") from exc  # fmt: skip
+        if problem := reserved_env_var(name):
+            raise CliError(Exit.USAGE, f"--test-env {problem}")
+        env[name] = value
+    if len(env) > MAX_TEST_ENV:
+        raise CliError(Exit.USAGE, f"--test-env: at most {MAX_TEST_ENV} variables, {len(env)} given")
+    return env
 
 
 async def _test_generation_payloads(
@@ -126,6 +173,7 @@ async def _test_generation_payloads(
         planned = await module_payloads(
             js, repo, targets, coverage_goal_pct=args.coverage_goal, test_dir=args.test_dir,
             instructions=args.instructions, python=args.python, extra_packages=args.extra_packages,
+            test_env=args.test_env,
         )  # fmt: skip
     except ArtifactError as exc:
         raise CliError(Exit.USAGE, f"cannot snapshot {repo}: {exc}") from exc

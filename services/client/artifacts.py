@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ from handoff.artifacts.errors import ArtifactError
 from handoff.artifacts.snapshots import store_snapshot, upload_snapshot
 from handoff.artifacts.store import get_artifact
 from handoff.client.errors import ArtifactUnavailableError, SubmitError
-from handoff.schemas.events import ArtifactRef, GenerateTests, TaskFinished, TestGenerationResult
+from handoff.schemas.events import ArtifactRef, GenerateTests, TaskFinished, TestGenerationResult, reserved_env_var
 
 if TYPE_CHECKING:
     from handoff.client.client import HandoffClient
@@ -31,10 +31,15 @@ async def submit_tests(
     files: list[str] | None = None,
     python: str | None = None,
     extra_packages: Sequence[str] = (),
+    test_env: Mapping[str, str] | None = None,
     **submit_options: Any,
 ) -> str:
     """Upload a snapshot of ``repo`` (the files git tracks, a directory walk, or exactly ``files``) and submit a
-    GenerateTests task for ``targets`` (paths relative to ``repo``). Other options go to ``client.submit``."""
+    GenerateTests task for ``targets`` (paths relative to ``repo``). ``test_env``: environment variables the tests
+    need (see ``GenerateTests.test_env``; a reserved name raises ValueError). Other options go to ``client.submit``."""
+    for name in test_env or {}:
+        if problem := reserved_env_var(name):  # before uploading anything
+            raise SubmitError(f"test_env: {problem}", task_id=submit_options.get("task_id"), retryable=False)
     try:
         snapshot = await upload_snapshot(client.js, Path(repo), files=files)
     except ArtifactError as exc:
@@ -50,6 +55,7 @@ async def submit_tests(
         feedback_rounds=feedback_rounds,
         python=python,
         extra_packages=list(extra_packages),
+        test_env=dict(test_env or {}),
     )
     return await client.submit(payload, **submit_options)
 
@@ -70,12 +76,13 @@ async def per_module_payloads(
     instructions: str = "",
     python: str | None = None,
     extra_packages: Sequence[str] = (),
+    test_env: Mapping[str, str] | None = None,
 ) -> list[GenerateTests]:
     """Upload one snapshot of ``repo`` and build one GenerateTests per target module, all sharing it (the fan-out
     the old system did: one task per module). Raises the snapshot's ArtifactError if ``repo`` cannot be stored."""
     planned = await module_payloads(
         js, repo, targets, coverage_goal_pct=coverage_goal_pct, test_dir=test_dir, instructions=instructions,
-        python=python, extra_packages=extra_packages,
+        python=python, extra_packages=extra_packages, test_env=test_env,
     )  # fmt: skip
     return planned.payloads
 
@@ -90,6 +97,7 @@ async def module_payloads(
     instructions: str = "",
     python: str | None = None,
     extra_packages: Sequence[str] = (),
+    test_env: Mapping[str, str] | None = None,
 ) -> ModulePayloads:
     """``per_module_payloads``, also naming the symbolic links that were left out of the snapshot."""
     stored = await store_snapshot(js, Path(repo))
@@ -102,6 +110,7 @@ async def module_payloads(
             instructions=instructions,
             python=python,
             extra_packages=list(extra_packages),
+            test_env=dict(test_env or {}),
         )
         for target in targets
     ]

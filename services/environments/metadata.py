@@ -1,7 +1,10 @@
 """What a project needs installed to run its tests, read from its own metadata without executing anything.
 
 Sources, all optional, all at the project root: ``pyproject.toml`` (``[project].dependencies``, the test extras of
-``[project.optional-dependencies]`` and ``[dependency-groups]``), ``setup.cfg`` (``[options] install_requires`` and
+``[project.optional-dependencies]`` and ``[dependency-groups]`` (PEP 735); Poetry's ``[tool.poetry.dependencies]``,
+its test groups ``[tool.poetry.group.<name>.dependencies]``, the legacy ``[tool.poetry.dev-dependencies]`` and the
+optional dependencies its test extras name, translated to PEP 508 by ``poetry.py``; PDM's test groups of
+``[tool.pdm.dev-dependencies]``), ``setup.cfg`` (``[options] install_requires`` and
 ``[options.extras_require]``), ``setup.py`` (literal ``install_requires`` / ``extras_require`` arguments of the
 ``setup()`` call, read with ``ast``) and the requirements files for running and testing (following ``-r``
 includes): ``requirements.txt`` and ``requirements[-_.]<purpose>*.txt`` whose purpose names tests or development
@@ -24,8 +27,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from handoff.environments.errors import DependencyFileError
+from handoff.environments.poetry import translate_table
 
-TEST_EXTRAS = ("test", "tests", "testing", "dev")
+TEST_EXTRAS = ("test", "tests", "testing", "dev")  # also the names of the dependency groups read
 # requirements-<purpose>.txt read besides requirements.txt: the purpose starts with one of these
 TEST_REQUIREMENTS = re.compile(r"^requirements(?:[-_.](?:test|dev)[^/]*)?\.txt$", re.IGNORECASE)
 MAX_INCLUDE_DEPTH = 5
@@ -106,6 +110,35 @@ class _Reader:
                 self.add(path, extras[name])
             if name in groups:
                 self.add(path, _flatten_group(groups, name, depth=0))
+        tool = data.get("tool", {})
+        self.poetry(path, tool.get("poetry", {}))
+        pdm_groups = tool.get("pdm", {}).get("dev-dependencies", {})
+        for name in TEST_EXTRAS:
+            if isinstance(pdm_groups, dict) and name in pdm_groups:
+                self.add(path, [item for item in pdm_groups[name] if not _pdm_local(item)])
+
+    def poetry(self, path: Path, poetry: dict) -> None:
+        """``[tool.poetry]``: the main dependencies, the test groups and the legacy dev-dependencies."""
+        if not poetry:
+            return
+        if isinstance(poetry.get("name"), str):
+            self.own_names.add(canonicalize_name(poetry["name"]))
+        extras = poetry.get("extras", {})
+        wanted = frozenset(
+            str(dep).lower() for name in TEST_EXTRAS if isinstance(extras, dict) for dep in extras.get(name, [])
+        )
+        tables = [("tool.poetry.dependencies", poetry.get("dependencies"))]
+        tables.append(("tool.poetry.dev-dependencies", poetry.get("dev-dependencies")))
+        groups = poetry.get("group", {})
+        for name in TEST_EXTRAS:
+            if isinstance(groups, dict) and isinstance(groups.get(name), dict):
+                tables.append((f"tool.poetry.group.{name}.dependencies", groups[name].get("dependencies")))
+        for where, table in tables:
+            if table is None:
+                continue
+            translated = translate_table(table, where=f"{self._rel(path)}: {where}", optional_wanted=wanted)
+            self.skipped += translated.notes
+            self.add(path, translated.requirements)
 
     # ---- setup.cfg -----------------------------------------------------------------------------
     def setup_cfg(self) -> None:
@@ -208,6 +241,11 @@ def _flatten_group(groups: dict, name: str, *, depth: int) -> list[str]:
         elif isinstance(item, dict) and isinstance(item.get("include-group"), str):
             items += _flatten_group(groups, item["include-group"], depth=depth + 1)
     return items
+
+
+def _pdm_local(item: object) -> bool:
+    """PDM lists editable and local installs (``-e file:///${PROJECT_ROOT}/..``) among a group's requirements."""
+    return isinstance(item, str) and item.strip().startswith(("-e", "file:", "."))
 
 
 def _callee(call: ast.Call) -> str:

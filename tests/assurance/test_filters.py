@@ -192,7 +192,7 @@ async def test_the_projects_unittest_tests_in_a_file_the_generator_extends_count
     )
     extended = "tests/test_grading.py"
     bed = make_bed("grading", {extended: own + "\n\ndef test_pynguin_0():\n    assert grade(70) == 'pass'\n"})
-    # what the runner passes for a file it extended: the test functions of the snapshot's version
+    # the test functions of the snapshot's version (the runner asks pytest: project_tests.collected_tests)
     existing = [f"{extended}::{t.qualname.replace('.', '::')}" for t in generated_source.find_tests(own)]
     report = await judge_tests(bed, [extended], [TARGET], settings=AssuranceSettings(reliability_runs=1),
                                existing=existing)  # fmt: skip

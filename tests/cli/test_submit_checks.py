@@ -51,6 +51,12 @@ def submit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["inventory/stock.py", "--test-dir", "../x"], "--test-dir must be a folder inside the repo"),
         (["inventory/stock.py", "--coverage-goal", "150"], "--coverage-goal is a percentage between 0 and 100"),
         (["inventory/stock.py", "--max-attempts", "0"], "--max-attempts must be at least 1"),
+        (["inventory/stock.py", "--test-env", "WCWIDTH_PYTHON"], "--test-env 'WCWIDTH_PYTHON': expected NAME=VALUE"),
+        (["inventory/stock.py", "--test-env", "1X=1"], "a name is letters, digits and '_'"),
+        (["inventory/stock.py", "--test-env", "PATH=/tmp"], "PATH is set by the sandbox for every run"),
+        (["inventory/stock.py", "--test-env", "HANDOFF_X=1"], "names starting with HANDOFF_ are reserved"),
+        (["inventory/stock.py", "--test-env", "A=1", "--test-env", "A=2"], "--test-env A is given twice"),
+        (["inventory/stock.py", "--test-env", "A=" + "x" * 4097], "the value is longer than 4096 characters"),
     ],
     ids=lambda v: " ".join(v) if isinstance(v, list) else None,
 )

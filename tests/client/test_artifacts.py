@@ -95,6 +95,18 @@ async def test_per_module_payloads_carry_the_python_version_and_extra_packages(
     assert payloads[0].source == payloads[1].source
 
 
+async def test_per_module_payloads_carry_the_test_env_and_a_reserved_name_is_refused_before_uploading(
+    client: HandoffClient, js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """test_env reaches every payload; submit_tests refuses HOME with a SubmitError before the snapshot is sent."""
+    repo = sample_repo(tmp_path / "repo")
+    (payload,) = await per_module_payloads(js, repo, ["pkg/mod.py"], test_env={"WCWIDTH_PYTHON": "1"})
+    assert payload.test_env == {"WCWIDTH_PYTHON": "1"}
+    with pytest.raises(SubmitError, match="test_env: HOME is set by the sandbox") as refused:
+        await client.submit_tests(tmp_path / "no-such-repo", ["pkg/mod.py"], test_env={"HOME": "/root"})
+    assert not refused.value.retryable
+
+
 async def test_a_submit_with_an_unsafe_extra_package_is_refused_before_publishing(
     client: HandoffClient, js: JetStreamContext, topology: Topology, tmp_path: Path
 ) -> None:

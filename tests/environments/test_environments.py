@@ -71,6 +71,24 @@ async def test_changed_dependencies_or_extra_packages_get_a_new_environment(
     assert run_python(edited.python, "import text_unidecode; print('ok')") == "ok"
 
 
+async def test_a_poetry_dev_group_is_installed_and_adding_one_builds_a_new_environment(
+    environments: ProjectEnvironments, tmp_path: Path
+) -> None:
+    """A Poetry project whose test dependency is only in [tool.poetry.group.dev.dependencies] (iso8601 2.1.0's
+    hypothesis): the environment holds it, and the key differs from the same project without the group."""
+    project = tmp_path / "p"
+    project.mkdir()
+    head = '[tool.poetry]\nname = "p"\n[tool.poetry.dependencies]\npython = ">=3.8,<4.0"\ntoolz = "^1.0"\n'
+    (project / "pyproject.toml").write_text(head)
+    base = await environments.prepare(project)
+    base.release()
+    (project / "pyproject.toml").write_text(head + '[tool.poetry.group.dev.dependencies]\ntext-unidecode = "*"\n')
+    with_group = await environments.prepare(project)
+    with_group.release()
+    assert not with_group.cache_hit and with_group.root != base.root
+    assert run_python(with_group.python, "import toolz, text_unidecode; print('ok')") == "ok"
+
+
 async def test_concurrent_preparations_of_one_key_build_it_once(cache_dir: Path, tmp_path: Path) -> None:
     """Four tasks (two ProjectEnvironments, like two replicas sharing a disk) at once: one build, three reuse."""
     project = make_project(tmp_path / "p", ["toolz"])

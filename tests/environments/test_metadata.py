@@ -115,3 +115,80 @@ def test_requirements_files_for_other_purposes_are_left_out_and_said_so(tmp_path
     assert deps.requirements == ("blessed<2,>=1.14.1", "packaging==25.0", "pytest>=7.4.2")
     assert deps.sources == ("requirements-develop.txt", "requirements-tests39.txt")
     assert [line.split(":")[0] for line in deps.skipped] == ["requirements-update.txt", "requirements-wheels.txt"]
+
+
+def test_poetry_dev_group_and_main_dependencies_are_read_as_pep_508(tmp_path: Path) -> None:
+    """iso8601 2.1.0 declares hypothesis and pytz only under [tool.poetry.group.dev.dependencies]: its test module
+    did not collect (No module named 'hypothesis'). Poetry's tables are read and their constraints translated."""
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+[tool.poetry]
+name = "iso8601"
+[tool.poetry.dependencies]
+python = ">=3.7,<4.0"
+toolz = "^0.12.1"
+attrs = {version = "~23.1", extras = ["tests"], python = "^3.8", markers = "sys_platform != 'win32'"}
+lxml = {version = "*", optional = true}
+[tool.poetry.group.dev.dependencies]
+hypothesis = "*"
+pytz = ">=2020.1 <2030"
+iso8601 = {path = ".", develop = true}
+[tool.poetry.group.docs.dependencies]
+Sphinx = "*"
+""",
+    )
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == (
+        'attrs[tests]<23.2,>=23.1; (python_version >= "3.8" and python_version < "4.0") and sys_platform != "win32"',
+        "hypothesis",
+        "pytz<2030,>=2020.1",
+        "toolz<0.13.0,>=0.12.1",
+    )
+    assert any("iso8601" in line and "local path" in line for line in deps.skipped)
+
+
+def test_poetry_legacy_dev_dependencies_and_the_optional_dependencies_of_a_test_extra_are_read(
+    tmp_path: Path,
+) -> None:
+    """[tool.poetry.dev-dependencies] (before groups) and an optional dependency a test extra names are needed by
+    the tests; an optional dependency of another extra is not."""
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+[tool.poetry.dependencies]
+python = "^3.8"
+freezegun = {version = "^1.2", optional = true}
+lxml = {version = "^5", optional = true}
+[tool.poetry.extras]
+test = ["freezegun"]
+xml = ["lxml"]
+[tool.poetry.dev-dependencies]
+pytest-mock = "3.14.0"
+""",
+    )
+    assert read_dependencies(tmp_path).requirements == ("freezegun<2.0,>=1.2", "pytest-mock==3.14.0")
+
+
+def test_a_poetry_constraint_with_alternatives_is_required_without_a_bound_and_said_so(tmp_path: Path) -> None:
+    """``^1 || ^2`` has no PEP 440 form: the package is still installed (the tests need it), with a note."""
+    write(tmp_path, "pyproject.toml", '[tool.poetry.group.test.dependencies]\nattrs = "^21 || ^23"\n')
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("attrs",)
+    assert any("attrs" in line and "||" in line for line in deps.skipped)
+
+
+def test_pdm_test_groups_are_read_without_their_local_installs(tmp_path: Path) -> None:
+    """[tool.pdm.dev-dependencies] test/dev groups hold PEP 508 strings and PDM's editable self-install."""
+    write(
+        tmp_path,
+        "pyproject.toml",
+        """
+[tool.pdm.dev-dependencies]
+test = ["pytest-cov>=4", "-e file:///${PROJECT_ROOT}/#egg=proj"]
+lint = ["ruff"]
+""",
+    )
+    assert read_dependencies(tmp_path).requirements == ("pytest-cov>=4",)

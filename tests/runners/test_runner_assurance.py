@@ -228,6 +228,53 @@ async def test_the_projects_own_tests_in_a_file_the_generator_extends_count_as_e
     assert "+def test_boundary_decides_pass_or_fail" in patch and "+def test_a_high_score_passes" not in patch
 
 
+MIXIN = """from grading import grade
+
+
+class LowScoresMixin:
+    def test_a_low_score_fails(self):
+        self.assertEqual(grade(49), "fail")
+"""
+CASE_WITH_MIXIN = """import unittest
+
+from grading import grade
+
+from . import LowScoresMixin
+
+
+class GradeTest(LowScoresMixin, unittest.TestCase):
+    def test_a_high_score_passes(self):
+        self.assertEqual(grade(90), "pass")
+"""
+
+
+async def test_the_projects_tests_a_testcase_inherits_from_a_mixin_elsewhere_count_in_the_baseline(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """cachetools 8.0.2: ``CacheTest(unittest.TestCase, CacheTestMixin)`` gets its tests from tests/__init__.py.
+    When the generator extends that file, the inherited test is the project's too: the baseline is 100/100 %, and
+    a generated test covering what it covers adds nothing (it was kept over a 75/50 % baseline)."""
+    (grading_project / "tests" / "__init__.py").write_text(MIXIN)
+    (grading_project / "tests" / "test_existing.py").write_text(CASE_WITH_MIXIN)
+    last = '        self.assertEqual(grade(90), "pass")\n'
+    low = "def test_a_failing_score():\n    assert grade(10) == 'fail'\n"
+    model_server.policy = Script([
+        in_workspace(EXISTING, lambda p: replace_in_file(p, last, last + "\n\n" + low)),
+        finish("tests written"),
+    ])  # fmt: skip
+    source = await upload_snapshot(js, grading_project)
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, ProgressLog(), targets=[TARGET])
+    )
+
+    (quality,) = result.quality
+    assert (quality.baseline_line_pct, quality.baseline_branch_pct) == (100.0, 100.0)
+    assert result.tests_kept == []
+    assert [(d.test, d.verdict) for d in result.tests_dropped] == [(f"{EXISTING}::test_a_failing_score",
+                                                                     Verdict.USELESS)]  # fmt: skip
+    assert "existing tests already meet the coverage goal" in result.summary
+
+
 async def test_an_extended_project_test_file_whose_additions_are_all_dropped_is_left_as_it_was(
     js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:

@@ -7,6 +7,8 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import pytest
+
 from handoff.runners.openhands import workspace as ws
 from tests.runners.conftest import SAMPLE, task_sandbox
 from tests.support.nats import eventually
@@ -27,6 +29,20 @@ def test_the_agent_environment_is_an_allowlist_with_its_own_home_and_tmp(tmp_pat
     assert env["EXTRA"] == "1" and env["LANG"] == "C.UTF-8"
     assert env["HOME"] == str(dirs.home) and env["TMPDIR"] == str(dirs.tmp)
     assert env["PATH"].endswith("/usr/bin")
+
+
+def test_the_tasks_test_env_reaches_the_agents_sandboxed_shell_over_the_allowlist(tmp_path: Path) -> None:
+    """A task's test_env (wcwidth's WCWIDTH_PYTHON=1) is in the agent's shell; it may set TZ, never PATH or HOME."""
+    dirs = _dirs(tmp_path)
+    env = ws.agent_env(dirs, source={"PATH": "/usr/bin:/bin", "TZ": "Europe/Paris"},
+                       test_env={"WCWIDTH_PYTHON": "1", "TZ": "UTC"})  # fmt: skip
+    assert env["TZ"] == "UTC"
+    shell = ws.write_shell(dirs, env, sandbox=task_sandbox())
+    done = subprocess.run([str(shell), "-c", "echo $WCWIDTH_PYTHON"], env={"PATH": "/usr/bin:/bin"},
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    assert done.stdout.strip() == "1"
+    with pytest.raises(ValueError, match="HOME is set by the sandbox"):
+        ws.agent_env(dirs, source={}, test_env={"HOME": "/root"})
 
 
 def test_the_shell_wrapper_starts_bash_with_exactly_the_given_environment(tmp_path: Path) -> None:

@@ -20,6 +20,8 @@ sha256 = st.from_regex(r"\A[0-9a-f]{64}\Z")
 zones = st.sampled_from([UTC, timezone(timedelta(hours=5, minutes=30)), timezone(timedelta(hours=-7))])
 times = st.datetimes(timezones=zones)
 
+env_names = st.from_regex(r"\A[A-Za-z_][A-Za-z0-9_]{0,20}\Z").filter(lambda n: not ev.reserved_env_var(n))
+test_envs = st.dictionaries(env_names, st.text(max_size=40).filter(lambda v: "\x00" not in v), max_size=4)
 snapshots = st.builds(ev.SourceSnapshot, digest=sha256, size_bytes=counts, files=counts)
 artifacts = st.builds(
     ev.ArtifactRef,
@@ -38,6 +40,7 @@ payloads = st.one_of(
         test_dir=rel_paths,
         instructions=long_text,
         feedback_rounds=st.none() | st.integers(0, 10),
+        test_env=test_envs,
     ),
     st.builds(
         ev.Sleep,

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from handoff.assurance import coverage_delta, generated_source, results
+from handoff.assurance import coverage_delta, generated_source, project_tests, results
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
@@ -144,7 +144,7 @@ class Assurance:
         bed = self.bed(tree)
         originals = await asyncio.to_thread(self._originals, git_dir, tree, test_files, changes)
         sources = await asyncio.to_thread(_texts, tree, test_files)
-        own = [f"{name}::{qualname.replace('.', '::')}" for name, names in originals.items() for qualname in names[1]]
+        own = await self._project_tests(bed, originals)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
                                    already_kept=self.kept, seed=round_no, existing=own,
                                    coverage_required=coverage_required,
@@ -193,6 +193,15 @@ class Assurance:
                 names = []
             found[name] = (original, names)
         return found
+
+    async def _project_tests(self, bed: TestBed, originals: Mapping[str, tuple[bytes, list[str]]]) -> list[str]:
+        """The project's own tests in the extended files, as pytest collects the snapshot's versions (inherited
+        methods included); the functions their source shows when a version does not collect."""
+        own: list[str] = []
+        for name, (original, names) in originals.items():
+            collected = await project_tests.collected_tests(bed, name, original)
+            own += collected if collected is not None else [f"{name}::{q.replace('.', '::')}" for q in names]
+        return own
 
     def _dropped_before(self) -> dict[str, tuple[Verdict, str]]:
         return {test: (d.verdict, d.reason) for test, d in self.dropped.items()}

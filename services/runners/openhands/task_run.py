@@ -119,7 +119,7 @@ class TaskRun:
         if not self.sandbox.enabled:
             emit("workspace", "UNSANDBOXED: HANDOFF_SANDBOX=none, the agent's commands run as the worker")
         project_env = self.project_env = await self._environment(dirs)
-        env = ws.agent_env(dirs, allow=self.settings.agent_env_allow, venv=project_env.root)
+        env = ws.agent_env(dirs, allow=self.settings.agent_env_allow, venv=project_env.root, test_env=payload.test_env)
         # the project's environment and the interpreter it was made from: readable (never writable) in its sandboxes
         interpreter_prefix = project_env.interpreter.path.resolve().parents[1]
         self.sandbox = self.sandbox.with_readable([project_env.root, interpreter_prefix])

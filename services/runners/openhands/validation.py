@@ -19,6 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from handoff.assurance.pytest_cov import no_cov_args
 from handoff.common.secrets import process_redactor
 from handoff.runners.openhands.workspace import Change, TaskDirs
 from handoff.sandbox import Sandbox, end_process_trees
@@ -99,8 +100,8 @@ async def validate(
     writable = [tree, dirs.validation, *dirs.writable]
     code, output = await _run(
         [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
-         "-m", "pytest", "-q", "-p", "no:cacheprovider", f"--junitxml={junit}", "-o", "junit_family=xunit2",
-         *test_files],
+         "-m", "pytest", "-q", "-p", "no:cacheprovider", *no_cov_args(python), f"--junitxml={junit}", "-o",
+         "junit_family=xunit2", *test_files],
         cwd=tree, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip
     output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised

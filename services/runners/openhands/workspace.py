@@ -28,6 +28,7 @@ from pathlib import Path
 import structlog
 
 from handoff.sandbox import Sandbox, end_process_trees
+from handoff.schemas.events import reserved_env_var
 
 log = structlog.get_logger(__name__)
 
@@ -104,12 +105,19 @@ class TaskDirs:
 
 
 def agent_env(
-    dirs: TaskDirs, *, allow: Iterable[str] = (), source: Mapping[str, str] | None = None, venv: Path | None = None
+    dirs: TaskDirs,
+    *,
+    allow: Iterable[str] = (),
+    source: Mapping[str, str] | None = None,
+    venv: Path | None = None,
+    test_env: Mapping[str, str] | None = None,
 ) -> dict[str, str]:
     """The whole environment the agent's tools and validation runs get: an allowlist, never the worker's env.
 
     With ``venv`` (the project's environment) its ``bin`` comes first on PATH and it is the ``VIRTUAL_ENV``, so
     ``python -m pytest`` in the agent's terminal runs with the project's dependencies and not with Handoff's.
+    ``test_env`` (the task's ``test_env``) is added over the allowlist; a reserved name (see
+    ``reserved_env_var``) raises ValueError, though a decoded submit cannot hold one.
     """
     source = os.environ if source is None else source
     env = {name: source[name] for name in (*ENV_ALLOWLIST, *allow) if name in source}
@@ -119,6 +127,10 @@ def agent_env(
         env["VIRTUAL_ENV"] = str(venv)
         paths = [dirs.workspace, dirs.workspace / "src"]
         env["PYTHONPATH"] = os.pathsep.join(str(p) for p in paths if p == dirs.workspace or p.is_dir())
+    for name, value in (test_env or {}).items():
+        if problem := reserved_env_var(name):
+            raise ValueError(f"test_env: {problem}")
+        env[name] = value
     env.setdefault("LANG", "C.UTF-8")
     env |= {
         "HOME": str(dirs.home),
