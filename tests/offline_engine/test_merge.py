@@ -256,3 +256,21 @@ def test_pynguins_seeding_prelude_leaves_the_projects_tests_random_state_alone(t
                      "tests/test_dice.py::test_draws_continue_the_sessions_sequence"]  # fmt: skip
     assert {test: outcomes.get(test) for test in project_tests} == dict.fromkeys(project_tests, "PASSED"), done.stdout
     assert outcomes["tests/test_dice.py::test_roll"] == "PASSED", done.stdout
+
+
+def test_the_engine_command_carrying_the_merge_script_stays_short_for_the_agents_terminal() -> None:
+    """The agent's terminal types the command into an interactive shell: with the merge script in plain base64
+    (33 KB) the command did not finish within its timeout on iso8601 2.1.0 and the task failed with "no engine
+    output"; packed, it is shorter than the 11 KB the earlier, smaller script made, and unpacks to the same code."""
+    import base64
+    import zlib
+
+    from handoff.offline_engine import OfflineEngineSettings
+    from handoff.offline_engine.commands import MERGE_SCRIPT, engine_command, packed_merge_script
+
+    command = engine_command("iso8601/iso8601.py", "tests/test_iso8601.py", OfflineEngineSettings())
+    assert len(command) < 11_000, len(command)
+    unpacked = ast.parse(zlib.decompress(base64.b64decode(packed_merge_script())).decode())
+    original = ast.parse(MERGE_SCRIPT.read_text())
+    names = [n.name for n in ast.walk(original) if isinstance(n, ast.FunctionDef)]
+    assert [n.name for n in ast.walk(unpacked) if isinstance(n, ast.FunctionDef)] == names
