@@ -151,7 +151,7 @@ def test_a_function_crosshair_crashes_on_costs_that_function_not_the_whole_modul
     assert "offline engine: crosshair failed on pkg.trim.trim" in done.stdout
     tree = ast.parse((project / "tests" / "test_trim.py").read_text())
     names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert names and all(name.startswith("test_crosshair_grade") for name in names), names
+    assert names and all(name.startswith("test_grade") for name in names), names
 
 
 def test_a_malformed_engine_list_is_a_settings_error_naming_the_variable() -> None:
