@@ -35,17 +35,24 @@ _UNPACK = (
 
 
 def packed_merge_script() -> str:
-    """``merge_tests.py`` without comments and docstrings (but its first line), compressed, in base64."""
-    tree = ast.parse(MERGE_SCRIPT.read_text())
+    """``merge_tests.py`` without its comment lines and docstrings (but the module docstring's first line),
+    compressed, in base64. Lines are cut from the source, never re-written: ``ast.unparse`` on this Python writes
+    f-strings an older project Python cannot read."""
+    source = MERGE_SCRIPT.read_text()
+    tree = ast.parse(source)
+    drop: set[int] = set()  # 0-based line numbers
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
-        if (isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and body
+        if (isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and body
                 and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
-                and isinstance(body[0].value.value, str)):  # fmt: skip
-            node.body = body[1:] or [ast.Pass()]
-    docstring = ast.get_docstring(tree) or ""
-    tree.body[0] = ast.Expr(ast.Constant(docstring.split("\n", 1)[0]))  # the first line: the script's --help
-    return base64.b64encode(zlib.compress(ast.unparse(tree).encode(), 9)).decode()
+                and isinstance(body[0].value.value, str) and len(body) > 1):  # fmt: skip
+            docstring = body[0]
+            drop.update(range(docstring.lineno - 1, docstring.end_lineno or docstring.lineno))
+    lines = source.splitlines(keepends=True)
+    kept = [line for i, line in enumerate(lines) if i not in drop and not line.lstrip().startswith("#")]
+    first_line = (ast.get_docstring(tree) or "").split("\n", 1)[0]
+    packed = f"{first_line!r}\n" + "".join(line for line in kept if line.strip())
+    return base64.b64encode(zlib.compress(packed.encode(), 9)).decode()
 
 
 def engine_command(target: str, test_file: str, settings: OfflineEngineSettings) -> str:

@@ -261,7 +261,8 @@ def test_pynguins_seeding_prelude_leaves_the_projects_tests_random_state_alone(t
 def test_the_engine_command_carrying_the_merge_script_stays_short_for_the_agents_terminal() -> None:
     """The agent's terminal types the command into an interactive shell: with the merge script in plain base64
     (33 KB) the command did not finish within its timeout on iso8601 2.1.0 and the task failed with "no engine
-    output"; packed, it is shorter than the 11 KB the earlier, smaller script made, and unpacks to the same code."""
+    output"; packed, it is shorter than the 11 KB the earlier, smaller script made. The packed script is the
+    script's own lines (re-written by ``ast.unparse`` it held f-strings Python < 3.12 cannot parse)."""
     import base64
     import zlib
 
@@ -270,7 +271,8 @@ def test_the_engine_command_carrying_the_merge_script_stays_short_for_the_agents
 
     command = engine_command("iso8601/iso8601.py", "tests/test_iso8601.py", OfflineEngineSettings())
     assert len(command) < 11_000, len(command)
-    unpacked = ast.parse(zlib.decompress(base64.b64decode(packed_merge_script())).decode())
-    original = ast.parse(MERGE_SCRIPT.read_text())
-    names = [n.name for n in ast.walk(original) if isinstance(n, ast.FunctionDef)]
-    assert [n.name for n in ast.walk(unpacked) if isinstance(n, ast.FunctionDef)] == names
+    unpacked = zlib.decompress(base64.b64decode(packed_merge_script())).decode().splitlines()
+    original = iter(MERGE_SCRIPT.read_text().splitlines())
+    assert all(line in original for line in unpacked[1:])  # the same lines, in order
+    names = [n.name for n in ast.walk(ast.parse(MERGE_SCRIPT.read_text())) if isinstance(n, ast.FunctionDef)]
+    assert [n.name for n in ast.walk(ast.parse("\n".join(unpacked))) if isinstance(n, ast.FunctionDef)] == names
