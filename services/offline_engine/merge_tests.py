@@ -461,7 +461,9 @@ def merge(module: str, sources: list[tuple[str, str]], existing: str = "") -> tu
     lines = existing.rstrip("\n").splitlines(keepends=True)
     at = _insertion_line(tree)
     if block:  # blank lines around it where the file has none (after a docstring, before code)
-        only_docstring = at and (len(tree.body) < 2 or _import_keys(tree.body[1]) is None)
+        only_docstring = (
+            at and _is_docstring(tree.body[0]) and (len(tree.body) < 2 or _import_keys(tree.body[1]) is None)
+        )
         before = ("\n" if at and not lines[at - 1].endswith("\n") else "") + ("\n" if only_docstring else "")
         after = "\n\n" if at < len(lines) and lines[at].strip() else ""
         lines.insert(at, before + block + "\n" + after)
@@ -471,9 +473,10 @@ def merge(module: str, sources: list[tuple[str, str]], existing: str = "") -> tu
 def _rename_decorator_strings(nodes: list[ast.stmt], renames: dict[str, str]) -> None:
     """``@pytest.mark.usefixtures('name')`` names a fixture in a string: renamed with the fixture."""
     for node in nodes:
-        for found in ast.walk(node):
-            if isinstance(found, ast.Constant) and isinstance(found.value, str) and found.value in renames:
-                found.value = renames[found.value]
+        for decorator in getattr(node, "decorator_list", []):
+            for found in ast.walk(decorator):
+                if isinstance(found, ast.Constant) and isinstance(found.value, str) and found.value in renames:
+                    found.value = renames[found.value]
 
 
 def main(argv: list[str] | None = None) -> int:

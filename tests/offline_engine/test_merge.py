@@ -276,3 +276,12 @@ def test_the_engine_command_carrying_the_merge_script_stays_short_for_the_agents
     assert all(line in original for line in unpacked[1:])  # the same lines, in order
     names = [n.name for n in ast.walk(ast.parse(MERGE_SCRIPT.read_text())) if isinstance(n, ast.FunctionDef)]
     assert [n.name for n in ast.walk(ast.parse("\n".join(unpacked))) if isinstance(n, ast.FunctionDef)] == names
+
+
+def test_the_engines_imports_follow_a_files_imports_directly_and_a_docstring_after_a_blank_line() -> None:
+    """PEP 8 spacing: no blank line inside the import block, one after a docstring, two before the code."""
+    own = "import os\n\n\ndef test_own():\n    assert os.sep\n"
+    text, _ = merge("pkg.calc", [("crosshair", CROSSHAIR)], own)
+    assert text.startswith("import os\nfrom pkg.calc import clamp\n\n\ndef test_own():")
+    text, _ = merge("pkg.calc", [("crosshair", CROSSHAIR)], '"""Own."""\n\n\ndef test_own():\n    pass\n')
+    assert text.startswith('"""Own."""\n\nfrom pkg.calc import clamp\n\n\ndef test_own():')
