@@ -7,8 +7,10 @@ crash is printed as a line starting ``offline engine:`` and the other engine's t
 
 from __future__ import annotations
 
+import ast
 import base64
 import shlex
+import zlib
 from pathlib import Path, PurePosixPath
 
 from handoff.offline_engine.settings import OfflineEngineSettings
@@ -24,16 +26,45 @@ ASSERTION_SHARE = 0.2
 SEARCH_SHARE = 0.4
 
 
+# the agent's terminal types the command into an interactive shell, whose line editing slows down with the line's
+# length: with the merge script sent as plain base64 (33 KB) it did not finish within the command's timeout on iso8601
+# 2.1.0; packed, the whole command is about 10 KB
+_UNPACK = (
+    "import base64, sys, zlib; sys.stdout.buffer.write(zlib.decompress(base64.b64decode(sys.stdin.buffer.read())))"
+)
+
+
+def packed_merge_script() -> str:
+    """``merge_tests.py`` without its comment lines and docstrings (but the module docstring's first line),
+    compressed, in base64. Lines are cut from the source, never re-written: ``ast.unparse`` on this Python writes
+    f-strings an older project Python cannot read."""
+    source = MERGE_SCRIPT.read_text()
+    tree = ast.parse(source)
+    drop: set[int] = set()  # 0-based line numbers
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if (isinstance(node, ast.Module | ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) and body
+                and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant)
+                and isinstance(body[0].value.value, str) and len(body) > 1):  # fmt: skip
+            docstring = body[0]
+            drop.update(range(docstring.lineno - 1, docstring.end_lineno or docstring.lineno))
+    lines = source.splitlines(keepends=True)
+    kept = [line for i, line in enumerate(lines) if i not in drop and not line.lstrip().startswith("#")]
+    first_line = (ast.get_docstring(tree) or "").split("\n", 1)[0]
+    packed = f"{first_line!r}\n" + "".join(line for line in kept if line.strip())
+    return base64.b64encode(zlib.compress(packed.encode(), 9)).decode()
+
+
 def engine_command(target: str, test_file: str, settings: OfflineEngineSettings) -> str:
     """One shell command line (run from the workspace root) for ``target``, writing ``test_file``."""
     module = module_name(target)
     limit = int(settings.per_target_s)
     root = "src" if PurePosixPath(target).parts[:1] == ("src",) else "."
-    script = base64.b64encode(MERGE_SCRIPT.read_bytes()).decode()
+    script = packed_merge_script()
     q = shlex.quote
     lines = [
         'd="$(mktemp -d)"',
-        f'echo {script} | base64 -d > "$d/merge.py"',
+        f'echo {script} | python -c {q(_UNPACK)} > "$d/merge.py"',
         'export PYTHONPATH="$PWD:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"',
     ]
     inputs = []

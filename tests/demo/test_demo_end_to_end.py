@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ast
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -50,8 +51,17 @@ def test_the_demo_without_an_llm_writes_engine_tests_for_the_sample_and_reports_
     assert out.count("tests kept: ") >= 2 and out.count("mutation score: ") >= 2, out
     assert out.count("summary: [offline engine: crosshair+pynguin]") >= 2, out
     assert "demo finished: the sample project's tests were generated and pass" in out
-    for name in ("test_pricing.py", "test_stock.py"):
-        tree = ast.parse((work / "sample" / "tests" / name).read_text())
+    for name in ("pricing", "stock"):
+        tree = ast.parse((work / "sample" / "tests" / f"test_{name}.py").read_text())
         tests = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-        assert any(t.startswith(("test_crosshair_", "test_pynguin_")) for t in tests), tests
+        # the engines name each test after the function or class of the module it calls
+        subjects = public_names(work / "sample" / "inventory" / f"{name}.py")
+        assert any(t.startswith(tuple(f"test_{s}" for s in subjects)) for t in tests), (tests, subjects)
         assert sum(isinstance(n, ast.Assert) for n in ast.walk(tree)) >= 2
+
+
+def public_names(module: Path) -> list[str]:
+    """The module's public functions and classes, snake case (``StockLevel`` -> ``stock_level``)."""
+    tree = ast.parse(module.read_text())
+    names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef) and not n.name.startswith("_")]
+    return [re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", name).lower() for name in names]

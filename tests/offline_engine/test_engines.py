@@ -76,8 +76,9 @@ def test_both_engines_write_asserting_tests_that_pass_and_cover_more_than_an_imp
     assert "offline engine: crosshair:" in done.stdout and "offline engine: pynguin:" in done.stdout
     tree = ast.parse((project / "tests" / "test_calc.py").read_text())
     tests = [n for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")]
-    assert any(n.name.startswith("test_crosshair_") for n in tests)
-    assert any(n.name.startswith("test_pynguin_") for n in tests)
+    # each test is named after the function it calls
+    assert {n.name.rsplit("_", 1)[0] if n.name[-1].isdigit() else n.name for n in tests} <= {"test_clamp", "test_grade"}
+    assert "offline engine (crosshair, pynguin)" in (project / "tests" / "test_calc.py").read_text()
     assert sum(isinstance(node, ast.Assert) for node in ast.walk(tree)) >= 3
     code, covered = pytest_and_coverage(project, engine_venv, "tests/test_calc.py")
     assert code == 0
@@ -150,7 +151,7 @@ def test_a_function_crosshair_crashes_on_costs_that_function_not_the_whole_modul
     assert "offline engine: crosshair failed on pkg.trim.trim" in done.stdout
     tree = ast.parse((project / "tests" / "test_trim.py").read_text())
     names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
-    assert names and all(name.startswith("test_crosshair_grade") for name in names), names
+    assert names and all(name.startswith("test_grade") for name in names), names
 
 
 def test_a_malformed_engine_list_is_a_settings_error_naming_the_variable() -> None:
@@ -176,3 +177,64 @@ async def test_a_project_whose_pins_exclude_the_engines_versions_fails_to_build_
         " (the offline engine's pynguin is installed with the project's requirements; "
         "HANDOFF_OFFLINE_ENGINES=crosshair runs without it)"
     )
+
+
+DICE_MODULE = """import random
+
+
+def roll(sides: int) -> int:
+    if sides < 1:
+        raise ValueError("a die has at least one side")
+    return random.randint(1, sides)
+
+
+def label(value: int) -> str:
+    if value > 3:
+        return "high"
+    return "low"
+"""
+OWN_DICE_TESTS = """\"\"\"The project's own tests of pkg.dice.\"\"\"
+
+import random
+
+from pkg.dice import label
+
+
+def test_label_of_a_low_value():
+    assert label(1) == "low"
+
+
+def test_fresh_generators_differ():
+    assert random.Random().random() != random.Random().random()
+"""
+
+
+def test_engine_tests_added_to_a_projects_file_read_as_one_module_and_leave_its_random_state_alone(
+    project: Path, engine_venv: Path
+) -> None:
+    """Both engines on a module that uses ``random``, extending the project's test file: one docstring, one import
+    block at the top without repeats, tests named after what they call, and Pynguin's seeding confined to its own
+    tests (its prelude replaced ``random.Random.seed`` for the whole session), so the project's tests still pass."""
+    (project / "pkg" / "dice.py").write_text(DICE_MODULE)
+    (project / "tests").mkdir()
+    (project / "tests" / "test_dice.py").write_text(OWN_DICE_TESTS)
+    settings = OfflineEngineSettings(per_target_s=20)
+    done = run_in_terminal(engine_command("pkg/dice.py", "tests/test_dice.py", settings), project, engine_venv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "offline engine: pynguin:" in done.stdout, done.stdout
+    text = (project / "tests" / "test_dice.py").read_text()
+    tree = ast.parse(text)
+    strings = [n for n in tree.body if isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant)]
+    assert strings == [tree.body[0]], text
+    kinds = [isinstance(n, ast.Import | ast.ImportFrom) or "sys.modules" in ast.unparse(n) for n in tree.body[1:]]
+    assert kinds == sorted(kinds, reverse=True), text  # every import before the first other statement
+    imports = [ast.unparse(n) for n in tree.body if isinstance(n, ast.Import | ast.ImportFrom)]
+    assert len(imports) == len(set(imports)) and "_pynguin_" not in text, text
+    added = [n.name for n in tree.body if isinstance(n, ast.FunctionDef) and n.name.startswith("test_")][2:]
+    assert added and all(name.startswith(("test_roll", "test_label")) for name in added), added
+
+    python = engine_venv / "bin" / "python"
+    ran = subprocess.run([python, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "tests/test_dice.py"], cwd=project,
+                         env={**os.environ, "PYTHONPATH": str(project)}, capture_output=True, text=True)  # fmt: skip
+    for own in ("test_label_of_a_low_value", "test_fresh_generators_differ"):
+        assert f"PASSED tests/test_dice.py::{own}" in ran.stdout, ran.stdout
