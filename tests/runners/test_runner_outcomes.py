@@ -101,6 +101,25 @@ async def test_an_agent_that_writes_nothing_fails_as_no_files_produced(
     assert failure.value.code == ErrorCode.NO_FILES_PRODUCED
 
 
+async def test_an_agent_that_writes_nothing_where_the_projects_tests_meet_the_goal_finds_nothing_to_add(
+    js: JetStreamContext, topology: Topology, sample_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """No test written (an engine that timed out, an agent that only says it is done) is not a failure when the
+    project's own tests already reach the goal: the baseline is measured, and there is nothing to add."""
+    (sample_project / "tests" / "test_geometry.py").write_text(
+        "import pytest\n\nfrom shapes.geometry import area, describe\n\n\n"
+        "def test_area():\n    assert area(2, 3) == 6\n    with pytest.raises(ValueError):\n        area(-1, 1)\n"
+        "    with pytest.raises(ValueError):\n        area(1, -1)\n\n\n"
+        "def test_describe():\n    assert describe(2, 2) == 'square'\n    assert describe(2, 3) == 'rectangle'\n"
+    )
+    source = await upload_snapshot(js, sample_project)
+    model_server.policy = Script([finish("all done, trust me")])
+    result = await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
+    assert not result.files_produced and not result.tests_kept
+    assert "already meet the coverage goal" in result.summary
+    assert [(q.baseline_line_pct, q.baseline_branch_pct) for q in result.quality] == [(100.0, 100.0)]
+
+
 async def test_an_agent_repeating_itself_ends_as_agent_stuck(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:

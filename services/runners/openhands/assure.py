@@ -322,6 +322,16 @@ class Assurance:
             parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
         return " ".join(parts)
 
+    async def measure_baseline(self, tree: Path) -> None:
+        """The project's own tests' coverage, when no judgement measured it (a round that wrote no test file)."""
+        if self.baseline is not None:
+            return
+        own = await coverage_delta.existing_coverage(self.bed(tree), [], self.targets)
+        self.baseline = dict(own.coverage)
+        self.baseline_problem = self.redact(own.problem)
+        if self.baseline_problem:
+            self.emit("assurance", f"baseline: {self.baseline_problem}")
+
     def existing_tests_meet(self, goal_pct: float) -> bool:
         """Nothing kept so far, and the project's own tests alone reach the coverage goal on every target."""
         if self.kept or self.baseline is None:
