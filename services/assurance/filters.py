@@ -1,6 +1,7 @@
 """Per-test filtering: each generated test function is judged on its own and kept only if it collects, passes,
-passes again in every re-run in random order, checks something, and adds line or branch coverage over the
-project's existing tests plus the tests kept before it. The others are cut from their file, with the reason."""
+passes again in every re-run in random order, checks a value the code under test computed (checks.py), and adds
+line or branch coverage over the project's existing tests plus the tests kept before it. The others are cut from
+their file, with the reason."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handoff.assurance import generated_source
+from handoff.assurance import checks, generated_source
+from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
 from handoff.assurance.errors import CommandTimedOut
@@ -81,9 +83,10 @@ async def judge_tests(
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
     settled = {*already_kept, *existing}
+    classes = _target_classes(bed, targets)
     for name in test_files:
         try:
-            functions = generated_source.find_tests((bed.root / name).read_text())
+            functions = generated_source.find_tests((bed.root / name).read_text(), classes)
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
@@ -192,10 +195,10 @@ async def _coverage(
     total = dict(baseline)
     checking = []
     for c in candidates:
-        if c.function.checks:
+        if c.function.checks == Checks.VALUE:
             checking.append(c)
         else:
-            c.drop(Verdict.USELESS, "checks nothing: no assert, pytest.raises/warns/fail or assert*() call")
+            c.drop(Verdict.USELESS, c.function.checks.reason)
     if not checking:
         return total
     run = await measure(bed, _ids(checking), targets, name="candidates", per_test=True)
@@ -238,6 +241,18 @@ def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement
             path.unlink()
         changed.append(name)
     return changed
+
+
+def _target_classes(bed: TestBed, targets: Sequence[str]) -> set[str]:
+    """The classes the targets define: building one is not a call of the code under test (checks.py). A target
+    that cannot be read or parsed adds none (its tests then fail to import, or their checks count as calls)."""
+    found: set[str] = set()
+    for target in targets:
+        try:
+            found |= checks.classes((bed.root / target).read_text())
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+    return found
 
 
 def _ids(candidates: list[_Candidate]) -> list[str]:

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection
 from dataclasses import dataclass
 
-CHECK_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})  # pytest.raises(...), pytest.fail(...)
+from handoff.assurance import checks
+from handoff.assurance.checks import Checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,10 +15,10 @@ class FoundTest:
     qualname: str  # "test_x" or "TestThing.test_x"
     start: int  # first line (its first decorator), 1-based
     end: int  # last line, inclusive
-    checks: bool  # has an assert, pytest.raises/warns/fail, an assert*() call, or calls a helper that does
+    checks: Checks  # whether it checks a value from the code under test, only objects it built, or nothing (checks.py)
 
 
-def find_tests(source: str) -> list[FoundTest]:
+def find_tests(source: str, classes: Collection[str] = ()) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
     A test class is what pytest collects: a ``Test*`` class, or a ``unittest.TestCase`` subclass of any name
@@ -24,17 +26,16 @@ def find_tests(source: str) -> list[FoundTest]:
     a class inherits from elsewhere (a mixin in another module) are not in its body and are not found.
     """
     tree = ast.parse(source)
-    helpers = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-               and not node.name.startswith("test") and _checks(node, frozenset())}  # fmt: skip
+    context = checks.module(tree, classes)
     found = []
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            found.append(_function(node, node.name, helpers))
+            found.append(_function(node, node.name, context))
         elif isinstance(node, ast.ClassDef) and (_is_test_case(node, case_classes) or node.name.startswith("Test")):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
-                    found.append(_function(item, f"{node.name}.{item.name}", helpers))
+                    found.append(_function(item, f"{node.name}.{item.name}", context))
     return found
 
 
@@ -78,9 +79,9 @@ def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
     return False
 
 
-def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, helpers: set[str]) -> FoundTest:
+def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, context: checks.Module) -> FoundTest:
     start, end = _span(node)
-    return FoundTest(qualname=qualname, start=start, end=end, checks=_checks(node, frozenset(helpers)))
+    return FoundTest(qualname=qualname, start=start, end=end, checks=checks.judge(node, context))
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
@@ -91,15 +92,3 @@ def _span(node: ast.stmt) -> tuple[int, int]:
 
 def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-
-
-def _checks(node: ast.AST, helpers: frozenset[str]) -> bool:
-    for child in ast.walk(node):
-        if isinstance(child, ast.Assert):
-            return True
-        if isinstance(child, ast.Call):
-            func = child.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if name.startswith("assert") or name in CHECK_CALLS or name in helpers:
-                return True
-    return False

@@ -7,6 +7,7 @@ from collections.abc import Callable
 import pytest
 
 from handoff.assurance import generated_source
+from handoff.assurance.checks import BUILT_ONLY
 from handoff.assurance.coverage_delta import deltas, final_coverage, gaps
 from handoff.assurance.filters import Verdict, judge_tests
 from handoff.assurance.mutation import mutation_score
@@ -219,3 +220,95 @@ async def test_generated_tests_stay_out_of_the_baseline_when_the_projects_confte
 
     assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (75.0, 50.0)
     assert [j.test for j in report.of(Verdict.KEPT)] == [GOOD]
+
+
+TALLY = """class Tally:
+    def __init__(self, start):
+        if start < 0:
+            raise ValueError("a tally starts at 0 or more")
+        self.start = start
+        self.count = start
+
+    def add(self, n):
+        self.count += n
+        return self
+
+    def double(self):
+        return self.count * 2
+
+    def halve(self):
+        return self.count // 2
+
+    def __or__(self, other):
+        return Tally(self.count + other.count)
+"""
+
+# Pynguin's tests of boltons 26.2.0 mathutils built an object, asserted only that object, then called the method
+# under test without checking its result; the project-style checks after them each add coverage of their own
+TALLY_TESTS = """import unittest
+
+import pytest
+
+from tally import Tally
+
+
+def test_asserts_only_the_object_it_built():
+    tally = Tally(3)
+    assert isinstance(tally, Tally)
+    tally.add(2)
+
+
+def test_asserts_the_argument_it_passed():
+    tally = Tally(3)
+    assert tally.start == 3
+    tally.double()
+
+
+def test_checks_the_state_a_call_changed():
+    tally = Tally(1)
+    tally.add(2)
+    assert tally.count == 3
+
+
+def test_a_constructor_that_raises():
+    with pytest.raises(ValueError):
+        Tally(-1)
+
+
+def test_an_operator_result():
+    assert (Tally(1) | Tally(2)).count == 3
+
+
+def check_half(tally, expected):
+    assert tally.halve() == expected
+
+
+def test_through_a_helper_that_asserts():
+    check_half(Tally(4), 2)
+
+
+class TestTally(unittest.TestCase):
+    def test_double(self):
+        self.assertEqual(Tally(2).double(), 4)
+"""
+
+
+async def test_a_test_that_only_asserts_the_object_it_built_is_dropped(make_bed: Callable[..., TestBed]) -> None:
+    """Asserting only the object built (isinstance, an attribute passed to the constructor) and then calling the
+    method without checking its result is `useless` with the reason; the project-style checks of a call are kept."""
+    bed = make_bed("grading", {"tally.py": TALLY, GEN: TALLY_TESTS})
+    report = await judge_tests(bed, [GEN], ["tally.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.split("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    built_only = (Verdict.USELESS, BUILT_ONLY)
+    assert verdicts.pop("test_asserts_only_the_object_it_built") == built_only
+    assert verdicts.pop("test_asserts_the_argument_it_passed") == built_only
+    assert {test: verdict for test, (verdict, _) in verdicts.items()} == {
+        "test_checks_the_state_a_call_changed": Verdict.KEPT,
+        "test_a_constructor_that_raises": Verdict.KEPT,
+        "test_an_operator_result": Verdict.KEPT,
+        "test_through_a_helper_that_asserts": Verdict.KEPT,
+        "TestTally::test_double": Verdict.KEPT,
+    }
+    left = [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())]
+    assert "test_asserts_only_the_object_it_built" not in left and "TestTally.test_double" in left
