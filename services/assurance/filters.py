@@ -1,7 +1,8 @@
 """Per-test filtering: each generated test function is judged on its own and kept only if it collects, passes,
 passes again in every re-run in random order, checks a value the code under test computed (checks.py), and adds
-line or branch coverage over the project's existing tests plus the tests kept before it. The others are cut from
-their file, with the reason."""
+line or branch coverage over the project's existing tests plus the tests kept before it; then a kept test whose
+lines and branches the other kept tests all run is dropped too. The others are cut from their file, with the
+reason."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from handoff.assurance.testbed import PytestRun, TestBed
 from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
+REDUNDANT = "covered by the other kept tests"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +44,14 @@ class FilterReport:
     @property
     def counts(self) -> dict[str, int]:
         return {verdict.value: len(self.of(verdict)) for verdict in Verdict}
+
+
+def adds_no_coverage(judgement: Judgement) -> bool:
+    """Dropped only for its coverage (none over the tests before it, or all of it run by the other kept tests): it
+    passed, passed every re-run and checks a value, so it may still kill a mutant (rescue.py)."""
+    return judgement.verdict == Verdict.USELESS and (
+        judgement.reason == NO_NEW_COVERAGE or judgement.reason.startswith(REDUNDANT + ":")
+    )
 
 
 @dataclass(slots=True)
@@ -202,6 +212,7 @@ async def _coverage(
     if not checking:
         return total
     run = await measure(bed, _ids(checking), targets, name="candidates", per_test=True)
+    gains: dict[str, frozenset[_Piece]] = {}  # a kept test -> the lines and branches it runs beyond the baseline
     for c in checking:
         context = context_of(c.file, c.function.qualname, run.by_context)
         own = run.by_context.get(context, {}) if context else {}
@@ -211,13 +222,53 @@ async def _coverage(
             branches += len((cov.taken & cov.branches) - total[target].taken)
         if lines or branches:
             c.reason = f"adds {lines} line(s) and {branches} branch(es) of coverage"
+            gains[c.test] = _pieces(own, baseline)
             for target, cov in own.items():
                 total[target] = total[target] | cov
         elif coverage_required:
             c.drop(Verdict.USELESS, NO_NEW_COVERAGE)
         else:
             c.reason = "adds no coverage; kept to be scored against the surviving mutants"
+    if coverage_required:
+        _minimise([c for c in checking if c.verdict is None], gains)
     return total
+
+
+_Piece = tuple[str, str, object]  # ("line", target, 12) or ("branch", target, (12, 14))
+
+
+def _pieces(own: Mapping[str, TargetCoverage], baseline: Mapping[str, TargetCoverage]) -> frozenset[_Piece]:
+    """What a test runs of the targets that the baseline does not: its lines and branch arcs."""
+    pieces: set[_Piece] = set()
+    for target, cov in own.items():
+        base = baseline.get(target, TargetCoverage())
+        pieces.update(("line", target, n) for n in (cov.executed & cov.statements) - base.executed)
+        pieces.update(("branch", target, arc) for arc in (cov.taken & cov.branches) - base.taken)
+    return frozenset(pieces)
+
+
+def _minimise(kept: list[_Candidate], gains: Mapping[str, frozenset[_Piece]]) -> None:
+    """Drop the kept tests whose lines and branches the other kept tests all run too.
+
+    The greedy pass keeps a test for what it adds over the tests before it; a later test can run all of that and
+    more (iso8601's ``test_pynguin_0`` within ``test_pynguin_1``). Tried smallest gain first (then in file order),
+    each against the union of the others still kept; the survivors' reasons are counted again in file order.
+    """
+    alive = list(kept)
+    for c in sorted(kept, key=lambda c: (len(gains[c.test]), kept.index(c))):
+        others = [k for k in alive if k is not c]
+        if not others or not gains[c.test] <= frozenset().union(*(gains[k.test] for k in others)):
+            continue
+        covering = [k.function.qualname for k in others if gains[k.test] & gains[c.test]]
+        shown = ", ".join(covering[:3]) + (f" and {len(covering) - 3} more" if len(covering) > 3 else "")
+        c.drop(Verdict.USELESS, f"{REDUNDANT}: every line and branch it runs is run by {shown}")
+        alive.remove(c)
+    seen: set[_Piece] = set()
+    for c in alive:
+        new = gains[c.test] - seen
+        lines = sum(piece[0] == "line" for piece in new)
+        c.reason = f"adds {lines} line(s) and {len(new) - lines} branch(es) of coverage"
+        seen |= gains[c.test]
 
 
 def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement]) -> list[str]:

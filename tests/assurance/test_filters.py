@@ -9,7 +9,7 @@ import pytest
 from handoff.assurance import generated_source
 from handoff.assurance.checks import BUILT_ONLY
 from handoff.assurance.coverage_delta import deltas, final_coverage, gaps
-from handoff.assurance.filters import Verdict, judge_tests
+from handoff.assurance.filters import Verdict, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import mutation_score
 from handoff.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
 from handoff.assurance.settings import AssuranceSettings
@@ -312,3 +312,46 @@ async def test_a_test_that_only_asserts_the_object_it_built_is_dropped(make_bed:
     }
     left = [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())]
     assert "test_asserts_only_the_object_it_built" not in left and "TestTally.test_double" in left
+
+
+async def test_a_kept_test_whose_coverage_the_later_kept_tests_hold_is_dropped_as_covered_by_them(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """iso8601 2.1.0: test_pynguin_0 was kept for adding coverage first, then test_pynguin_1 ran all of it and more;
+    both were kept. The minimisation after the greedy keep drops test_pynguin_0 and counts test_pynguin_1 again."""
+    tests = (
+        "from grading import grade\n\n\ndef test_pynguin_0():\n    assert grade(70) == 'pass'\n\n\n"
+        "def test_pynguin_1():\n    assert grade(50) == 'pass'\n    assert grade(49) == 'fail'\n"
+    )
+    bed = make_bed("grading", {GEN: tests})
+    (bed.root / "tests" / "test_existing.py").unlink()  # an empty baseline: test_pynguin_0 adds coverage first
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.rsplit("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts == {
+        "test_pynguin_0": (
+            Verdict.USELESS,
+            "covered by the other kept tests: every line and branch it runs is run by test_pynguin_1",
+        ),
+        "test_pynguin_1": (Verdict.KEPT, "adds 3 line(s) and 2 branch(es) of coverage"),
+    }
+    assert adds_no_coverage(report.judgements[0])  # a candidate of the mutation rescue, like a coverage-free test
+    assert [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())] == ["test_pynguin_1"]
+
+
+async def test_kept_tests_that_each_run_something_the_others_do_not_are_all_kept(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Two tests covering different branches overlap on the condition line; neither is a subset: both stay."""
+    tests = (
+        "from grading import grade\n\n\ndef test_pass():\n    assert grade(70) == 'pass'\n\n\n"
+        "def test_fail():\n    assert grade(10) == 'fail'\n"
+    )
+    bed = make_bed("grading", {GEN: tests})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    assert [(j.test.rsplit("::", 1)[1], j.verdict, j.reason) for j in report.judgements] == [
+        ("test_pass", Verdict.KEPT, "adds 2 line(s) and 1 branch(es) of coverage"),
+        ("test_fail", Verdict.KEPT, "adds 1 line(s) and 1 branch(es) of coverage"),
+    ]
