@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handoff.assurance import checks, generated_source
+from handoff.assurance import checks, declared_types, generated_source
 from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
@@ -21,6 +21,7 @@ from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
 REDUNDANT = "covered by the other kept tests"
+OUTSIDE_TYPES = "pins behaviour for input outside the function's declared types"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,10 +94,10 @@ async def judge_tests(
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
     settled = {*already_kept, *existing}
-    classes = _target_classes(bed, targets)
+    classes, signatures = _target_definitions(bed, targets)
     for name in test_files:
         try:
-            functions = generated_source.find_tests((bed.root / name).read_text(), classes)
+            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures)
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
@@ -205,10 +206,12 @@ async def _coverage(
     total = dict(baseline)
     checking = []
     for c in candidates:
-        if c.function.checks == Checks.VALUE:
-            checking.append(c)
-        else:
+        if c.function.checks != Checks.VALUE:
             c.drop(Verdict.USELESS, c.function.checks.reason)
+        elif c.function.outside_types:
+            c.drop(Verdict.USELESS, f"{OUTSIDE_TYPES}: {c.function.outside_types}")
+        else:
+            checking.append(c)
     if not checking:
         return total
     run = await measure(bed, _ids(checking), targets, name="candidates", per_test=True)
@@ -294,16 +297,19 @@ def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement
     return changed
 
 
-def _target_classes(bed: TestBed, targets: Sequence[str]) -> set[str]:
-    """The classes the targets define: building one is not a call of the code under test (checks.py). A target
-    that cannot be read or parsed adds none (its tests then fail to import, or their checks count as calls)."""
+def _target_definitions(bed: TestBed, targets: Sequence[str]) -> tuple[set[str], dict[str, declared_types.Signature]]:
+    """The classes the targets define (building one is not a call of the code under test, checks.py) and their
+    annotated functions (declared_types.py). A target that cannot be read or parsed adds none."""
     found: set[str] = set()
+    per_target = []
     for target in targets:
         try:
-            found |= checks.classes((bed.root / target).read_text())
+            source = (bed.root / target).read_text()
+            found |= checks.classes(source)
+            per_target.append(declared_types.signatures(source))
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             continue
-    return found
+    return found, declared_types.merged(per_target)
 
 
 def _ids(candidates: list[_Candidate]) -> list[str]:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import ast
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-from handoff.assurance import checks
+from handoff.assurance import checks, declared_types
 from handoff.assurance.checks import Checks
 
 
@@ -16,9 +16,12 @@ class FoundTest:
     start: int  # first line (its first decorator), 1-based
     end: int  # last line, inclusive
     checks: Checks  # whether it checks a value from the code under test, only objects it built, or nothing (checks.py)
+    outside_types: str = ""  # a call passing a literal its callee's annotation rules out (declared_types.py)
 
 
-def find_tests(source: str, classes: Collection[str] = ()) -> list[FoundTest]:
+def find_tests(
+    source: str, classes: Collection[str] = (), signatures: Mapping[str, declared_types.Signature] | None = None
+) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
     A test class is what pytest collects: a ``Test*`` class, or a ``unittest.TestCase`` subclass of any name
@@ -31,11 +34,11 @@ def find_tests(source: str, classes: Collection[str] = ()) -> list[FoundTest]:
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            found.append(_function(node, node.name, context))
+            found.append(_function(node, node.name, context, signatures or {}))
         elif isinstance(node, ast.ClassDef) and (_is_test_case(node, case_classes) or node.name.startswith("Test")):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
-                    found.append(_function(item, f"{node.name}.{item.name}", context))
+                    found.append(_function(item, f"{node.name}.{item.name}", context, signatures or {}))
     return found
 
 
@@ -79,9 +82,15 @@ def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
     return False
 
 
-def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, context: checks.Module) -> FoundTest:
+def _function(
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    qualname: str,
+    context: checks.Module,
+    signatures: Mapping[str, declared_types.Signature],
+) -> FoundTest:
     start, end = _span(node)
-    return FoundTest(qualname=qualname, start=start, end=end, checks=checks.judge(node, context))
+    return FoundTest(qualname=qualname, start=start, end=end, checks=checks.judge(node, context),
+                     outside_types=declared_types.outside(node, signatures))  # fmt: skip
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:

@@ -355,3 +355,61 @@ async def test_kept_tests_that_each_run_something_the_others_do_not_are_all_kept
         ("test_pass", Verdict.KEPT, "adds 2 line(s) and 1 branch(es) of coverage"),
         ("test_fail", Verdict.KEPT, "adds 1 line(s) and 1 branch(es) of coverage"),
     ]
+
+
+ZONES = """from typing import Dict, Optional
+
+
+def zone_name(matches: Dict[str, str], default: Optional[str] = "UTC") -> str:
+    tz = matches.get("timezone")
+    if tz is None:
+        return default
+    return f"{matches.get('sign')}{tz}"
+"""
+
+# iso8601 2.1.0's Pynguin tests: parse_timezone(matches={'timezone': 2461.62}) pinned a zone named 'None00:00'
+ZONE_TESTS = """from zones import zone_name
+
+
+def test_pynguin_0():
+    var_0 = zone_name(matches={"timezone": 2461.62})
+    assert var_0 == "None2461.62"
+
+
+def test_pynguin_1():
+    var_0 = {"timezone": 5, "sign": "+"}
+    assert zone_name(matches=var_0) == "+5"
+
+
+def test_a_zone_with_its_sign():
+    assert zone_name({"timezone": "05:00", "sign": "+"}) == "+05:00"
+
+
+def test_no_zone_gives_the_default():
+    assert zone_name({}, default=None) is None
+"""
+
+
+async def test_a_test_that_passes_a_literal_its_functions_annotation_rules_out_is_dropped(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A float or an int where `Dict[str, str]` wants str values pins an accident of the implementation: useless,
+    with the call named; calls within the declared types are kept."""
+    bed = make_bed("grading", {"zones.py": ZONES, GEN: ZONE_TESTS})
+    report = await judge_tests(bed, [GEN], ["zones.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.split("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts == {
+        "test_pynguin_0": (
+            Verdict.USELESS,
+            "pins behaviour for input outside the function's declared types: "
+            "zone_name(matches={'timezone': 2461.62}) where matches is declared Dict[str, str]",
+        ),
+        "test_pynguin_1": (
+            Verdict.USELESS,
+            "pins behaviour for input outside the function's declared types: "
+            "zone_name(matches=var_0) where matches is declared Dict[str, str]",
+        ),
+        "test_a_zone_with_its_sign": (Verdict.KEPT, "adds 3 line(s) and 1 branch(es) of coverage"),
+        "test_no_zone_gives_the_default": (Verdict.KEPT, "adds 1 line(s) and 1 branch(es) of coverage"),
+    }
