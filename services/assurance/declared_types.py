@@ -7,14 +7,15 @@ that zone ``'None00:00'``), and a test asserting it pins the accident. Such a te
 
 Only what is certain counts:
 
-- the function is a top-level function of a target (called by name or as ``module.f``), or a method whose name
-  only one class of the targets defines; keyword arguments are matched by name, positional ones only for
-  top-level functions;
+- the function is an undecorated top-level function of a target (called by name or as ``module.f``), or a method
+  (plain, static or class) whose name only one class of the targets defines; keyword arguments are matched by
+  name, positional ones only for top-level functions;
 - the argument is a literal: ``ast.literal_eval`` reads it;
 - the annotation is made of ``str``, ``bytes``, ``int``, ``float``, ``complex``, ``bool``, ``None``, ``list``,
   ``tuple``, ``dict``, ``set``, ``frozenset`` and ``typing``'s ``Optional``, ``Union``, ``X | Y``, ``List``,
   ``Dict``, ``Mapping``, ``Sequence``, ``Tuple``, ``Set``, ``Literal``; an int passes for a float and a complex
-  (PEP 484), a bool for an int and a float. Any other name (a class, ``Any``, a ``TypeVar``) accepts everything;
+  (PEP 484), a bool for an int and a float, None for a parameter whose default is None. Any other name (a class,
+  ``Any``, a ``TypeVar``) accepts everything;
 - a call inside ``pytest.raises`` / ``assertRaises`` is left alone: rejecting bad input is behaviour worth pinning.
 """
 
@@ -33,6 +34,7 @@ class Signature:
     parameters: list[str]  # positional order (top-level functions only)
     annotations: dict[str, ast.expr]  # parameter -> its annotation
     top_level: bool
+    none_default: frozenset[str] = frozenset()  # parameters whose default is None: None fits them (`x: str = None`)
 
 
 def signatures(source: str) -> dict[str, Signature]:
@@ -41,11 +43,13 @@ def signatures(source: str) -> dict[str, Signature]:
     found: dict[str, Signature] = {}
     methods: dict[str, list[Signature]] = {}
     for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and not node.decorator_list:
             found[node.name] = _signature(node, top_level=True)
         elif isinstance(node, ast.ClassDef):
             for item in node.body:
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef):
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and all(
+                    _last(d) in ("staticmethod", "classmethod") for d in item.decorator_list
+                ):
                     methods.setdefault(item.name, []).append(_signature(item, top_level=False))
     for name, defined in methods.items():
         if len(defined) == 1 and name not in found:
@@ -92,7 +96,7 @@ def outside(function: ast.FunctionDef | ast.AsyncFunctionDef, known: Mapping[str
         for parameter, argument in bound:
             annotation = signature.annotations.get(parameter)
             value = _literal(argument, literals)
-            if annotation is None or value is _UNKNOWN:
+            if annotation is None or value is _UNKNOWN or (value is None and parameter in signature.none_default):
                 continue
             if _checker(annotation)(value) is False:
                 shown = ast.unparse(argument)
@@ -129,9 +133,13 @@ def _expects(node: ast.expr) -> bool:
 
 
 def _signature(node: ast.FunctionDef | ast.AsyncFunctionDef, *, top_level: bool) -> Signature:
-    args = [*node.args.posonlyargs, *node.args.args]
-    annotations = {a.arg: a.annotation for a in [*args, *node.args.kwonlyargs] if a.annotation is not None}
-    return Signature(node.name, [a.arg for a in args], annotations, top_level)
+    a = node.args
+    args = [*a.posonlyargs, *a.args]
+    annotations = {p.arg: p.annotation for p in [*args, *a.kwonlyargs] if p.annotation is not None}
+    defaults = [*zip(args[len(args) - len(a.defaults) :], a.defaults, strict=True),
+                *((p, d) for p, d in zip(a.kwonlyargs, a.kw_defaults, strict=True) if d is not None)]  # fmt: skip
+    none = frozenset(p.arg for p, d in defaults if isinstance(d, ast.Constant) and d.value is None)
+    return Signature(node.name, [p.arg for p in args], annotations, top_level, none)
 
 
 _SCALARS: dict[str, tuple[type, ...]] = {

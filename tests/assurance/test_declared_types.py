@@ -29,6 +29,15 @@ def pair(point: tuple[int, str]) -> None:
     return None
 
 
+def named(name: str = None) -> str:
+    return name or ""
+
+
+@decorated
+def wrapped(value: int) -> int:
+    return value
+
+
 class Clock:
     def tick(self, seconds: int) -> int:
         return seconds
@@ -88,6 +97,8 @@ def test_a_literal_the_annotation_rules_out_is_named_with_the_call(body: str, re
         "def test_x():\n    with pytest.raises(AttributeError):\n        iso.parse_timezone(matches=None)\n",
         "def test_x():\n    assert c.tick(1, 2) == 1\n",  # a method's positional arguments are not matched
         "def test_x():\n    assert unknown(matches=1) == 1\n",
+        "def test_x():\n    assert named(None) == ''\n",  # `name: str = None` takes None
+        "def test_x():\n    assert wrapped('1') == 1\n",  # a decorator may change what the function takes
     ],
 )
 def test_calls_within_the_declared_types_or_not_certain_to_be_outside_pass(body: str) -> None:
