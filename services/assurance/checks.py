@@ -11,12 +11,13 @@ A test checks something when it
   had a method called on it (``obj.add(3); assert obj.count == 1``), or a parameter of the test (a fixture or a
   parametrized value: where it comes from cannot be seen).
 
-Building an object is not a call of the code under test: a call of a class the target modules define (``Foo(3)``,
-``module_0.Foo(3)``), of the standard library or pytest (a name the test file imports from them:
-``datetime.timedelta(1)``, ``pytest.approx(2.5)``) or
-of ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` or ``vars`` carries only
-what its arguments carry. Other built-ins and operators count as calls when applied to an object rather than to
-literals only (``len(obj)`` runs ``obj.__len__``, ``float('inf')`` and ``-1`` run nothing of the project). An
+Building an object of a class the target modules define (``Foo(3)``, ``module_0.Foo(3)``) is not a call of the
+code under test, and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and
+``vars`` carry only what their arguments carry. Calls of the standard library and pytest (names the test file
+imports from them), of the other built-ins, and operators count as calls of the code when one of their operands is
+an object of the test (a name it bound, a call of the project), not when they work on literals alone:
+``len(obj)``, ``doctest.testmod(module)`` and ``a | b`` run code of the project; ``float('inf')``, ``-1``,
+``datetime.timedelta(hours=1)`` and ``pytest.approx(2.5)`` do not. An
 attribute or item read from an object is that object's; a comparison is the check itself.
 So ``obj = Foo(3); assert isinstance(obj, Foo); obj.method()`` checks nothing the code computed: the assert comes
 before the call and sees only the object built. Statements are read in order, loop bodies twice.
@@ -236,9 +237,9 @@ class _Flow:
                 self.is_derived(a) for a in [*node.args, *(k.value for k in node.keywords)]
             )
         if isinstance(node, ast.BinOp):
-            return not (_literal(node.left) and _literal(node.right)) or self._any(node)
+            return not (self._inert(node.left) and self._inert(node.right)) or self._any(node)
         if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
-            return not _literal(node.operand) or self._any(node)
+            return not self._inert(node.operand) or self._any(node)
         return self._any(node)
 
     def _runs_code(self, call: ast.Call) -> bool:
@@ -246,11 +247,17 @@ class _Flow:
         func, context = call.func, self.context
         if self._constructs(call) or (isinstance(func, ast.Name) and func.id in _TRANSPARENT):
             return False
-        if _root(func) in context.stdlib:
-            return False
-        if isinstance(func, ast.Name) and func.id in context.builtins:  # len(obj) yes, float('inf') no
-            return not all(_literal(a) for a in [*call.args, *(k.value for k in call.keywords)])
+        if _root(func) in context.stdlib or (isinstance(func, ast.Name) and func.id in context.builtins):
+            # len(obj) and doctest.testmod(module) run the project's code; float('inf'), timedelta(1) do not
+            return not all(self._inert(a) for a in [*call.args, *(k.value for k in call.keywords)])
         return True
+
+    def _inert(self, node: ast.expr) -> bool:
+        """Literals and what the standard library, pytest and the built-ins make of them: every name in it is one
+        of theirs (``-1``, ``(1, 2)``, ``datetime.timezone(datetime.timedelta(hours=1))``, ``float('inf')``)."""
+        context = self.context
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+        return all(name in context.stdlib or name in context.builtins for name in names)
 
     def _constructs(self, call: ast.Call) -> bool:
         """A call of a class the targets define: ``Foo(3)``, ``module_0.Foo(3)``."""
@@ -316,8 +323,3 @@ def _root(node: ast.expr) -> str:
 def _bound(target: ast.expr) -> set[str]:
     """The names an assignment target binds or changes: ``x`` and ``x, y`` bind, ``x.a`` and ``x[0]`` change x."""
     return _roots(target)
-
-
-def _literal(node: ast.expr) -> bool:
-    """No name and no call in it: ``-1``, ``2 ** 8``, ``(1, 2)``."""
-    return not any(isinstance(n, ast.Name | ast.Call) for n in ast.walk(node))

@@ -21,6 +21,8 @@ def FixedOffset(hours):  # a function with a class-like name (iso8601 2.1.0 has 
 """
 
 HEAD = """import datetime
+import doctest
+import importlib
 import sys
 import unittest
 
@@ -64,6 +66,8 @@ def test_the_classes_of_a_target_are_found_at_any_depth_and_functions_are_not() 
         "def test_x():\n    check_positive(Tally(1))\n    total([1])\n",
         "def test_x():\n    with pytest.raises(ValueError):\n        int('x')\n    total([1])\n",
         "class TestT(unittest.TestCase):\n    def test_x(self):\n        self.assertIsInstance(Tally(1), Tally)\n",
+        # the scripted model's import test: importing runs module-level code, but nothing it computes is checked
+        "def test_x():\n    module = importlib.import_module('pkg.tally')\n    assert module.__name__ == 'pkg.tally'\n",
     ],
 )
 def test_a_test_that_asserts_only_objects_it_built_checks_only_what_it_built(body: str) -> None:
@@ -81,6 +85,8 @@ def test_a_test_that_asserts_only_objects_it_built_checks_only_what_it_built(bod
         "def test_x():\n    obj = Tally(3)\n    obj.add(2)\n    assert obj.start == 5\n",  # the call changes obj
         "def test_x():\n    assert (Tally(1) | Tally(2)).start == 3\n",  # an operator runs Tally.__or__
         "def test_x():\n    assert len(Tally(3)) == 3\n",  # len runs Tally.__len__
+        "def test_x():\n    module = importlib.import_module('pkg.tally')\n"
+        "    assert doctest.testmod(module).failed == 0\n",  # doctest runs the module's examples
         "def test_x():\n    assert FixedOffset(2) == datetime.timedelta(hours=2)\n",  # a function, not a class
         "def test_x():\n    with pytest.raises(ValueError):\n        total(None)\n",
         "def test_x():\n    with pytest.raises(ValueError):\n        Tally(-1)\n",  # a constructor that raises
