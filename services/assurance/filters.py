@@ -1,6 +1,8 @@
 """Per-test filtering: each generated test function is judged on its own and kept only if it collects, passes,
-passes again in every re-run in random order, checks something, and adds line or branch coverage over the
-project's existing tests plus the tests kept before it. The others are cut from their file, with the reason."""
+passes again in every re-run in random order, checks a value the code under test computed (checks.py), and adds
+line or branch coverage over the project's existing tests plus the tests kept before it; then a kept test whose
+lines and branches the other kept tests all run is dropped too. The others are cut from their file, with the
+reason."""
 
 from __future__ import annotations
 
@@ -8,7 +10,8 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handoff.assurance import generated_source
+from handoff.assurance import checks, declared_types, generated_source
+from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
 from handoff.assurance.errors import CommandTimedOut
@@ -17,6 +20,8 @@ from handoff.assurance.testbed import PytestRun, TestBed
 from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
+REDUNDANT = "covered by the other kept tests"
+OUTSIDE_TYPES = "pins behaviour for input outside the function's declared types"
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,14 @@ class FilterReport:
     @property
     def counts(self) -> dict[str, int]:
         return {verdict.value: len(self.of(verdict)) for verdict in Verdict}
+
+
+def adds_no_coverage(judgement: Judgement) -> bool:
+    """Dropped only for its coverage (none over the tests before it, or all of it run by the other kept tests): it
+    passed, passed every re-run and checks a value, so it may still kill a mutant (rescue.py)."""
+    return judgement.verdict == Verdict.USELESS and (
+        judgement.reason == NO_NEW_COVERAGE or judgement.reason.startswith(REDUNDANT + ":")
+    )
 
 
 @dataclass(slots=True)
@@ -81,9 +94,10 @@ async def judge_tests(
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
     settled = {*already_kept, *existing}
+    classes, signatures = _target_definitions(bed, targets)
     for name in test_files:
         try:
-            functions = generated_source.find_tests((bed.root / name).read_text())
+            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures)
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
@@ -192,13 +206,16 @@ async def _coverage(
     total = dict(baseline)
     checking = []
     for c in candidates:
-        if c.function.checks:
-            checking.append(c)
+        if c.function.checks != Checks.VALUE:
+            c.drop(Verdict.USELESS, c.function.checks.reason)
+        elif c.function.outside_types:
+            c.drop(Verdict.USELESS, f"{OUTSIDE_TYPES}: {c.function.outside_types}")
         else:
-            c.drop(Verdict.USELESS, "checks nothing: no assert, pytest.raises/warns/fail or assert*() call")
+            checking.append(c)
     if not checking:
         return total
     run = await measure(bed, _ids(checking), targets, name="candidates", per_test=True)
+    gains: dict[str, frozenset[_Piece]] = {}  # a kept test -> the lines and branches it runs beyond the baseline
     for c in checking:
         context = context_of(c.file, c.function.qualname, run.by_context)
         own = run.by_context.get(context, {}) if context else {}
@@ -208,13 +225,53 @@ async def _coverage(
             branches += len((cov.taken & cov.branches) - total[target].taken)
         if lines or branches:
             c.reason = f"adds {lines} line(s) and {branches} branch(es) of coverage"
+            gains[c.test] = _pieces(own, baseline)
             for target, cov in own.items():
                 total[target] = total[target] | cov
         elif coverage_required:
             c.drop(Verdict.USELESS, NO_NEW_COVERAGE)
         else:
             c.reason = "adds no coverage; kept to be scored against the surviving mutants"
+    if coverage_required:
+        _minimise([c for c in checking if c.verdict is None], gains)
     return total
+
+
+_Piece = tuple[str, str, object]  # ("line", target, 12) or ("branch", target, (12, 14))
+
+
+def _pieces(own: Mapping[str, TargetCoverage], baseline: Mapping[str, TargetCoverage]) -> frozenset[_Piece]:
+    """What a test runs of the targets that the baseline does not: its lines and branch arcs."""
+    pieces: set[_Piece] = set()
+    for target, cov in own.items():
+        base = baseline.get(target, TargetCoverage())
+        pieces.update(("line", target, n) for n in (cov.executed & cov.statements) - base.executed)
+        pieces.update(("branch", target, arc) for arc in (cov.taken & cov.branches) - base.taken)
+    return frozenset(pieces)
+
+
+def _minimise(kept: list[_Candidate], gains: Mapping[str, frozenset[_Piece]]) -> None:
+    """Drop the kept tests whose lines and branches the other kept tests all run too.
+
+    The greedy pass keeps a test for what it adds over the tests before it; a later test can run all of that and
+    more (iso8601's ``test_pynguin_0`` within ``test_pynguin_1``). Tried smallest gain first (then in file order),
+    each against the union of the others still kept; the survivors' reasons are counted again in file order.
+    """
+    alive = list(kept)
+    for c in sorted(kept, key=lambda c: (len(gains[c.test]), kept.index(c))):
+        others = [k for k in alive if k is not c]
+        if not others or not gains[c.test] <= frozenset().union(*(gains[k.test] for k in others)):
+            continue
+        covering = [k.function.qualname for k in others if gains[k.test] & gains[c.test]]
+        shown = ", ".join(covering[:3]) + (f" and {len(covering) - 3} more" if len(covering) > 3 else "")
+        c.drop(Verdict.USELESS, f"{REDUNDANT}: every line and branch it runs is run by {shown}")
+        alive.remove(c)
+    seen: set[_Piece] = set()
+    for c in alive:
+        new = gains[c.test] - seen
+        lines = sum(piece[0] == "line" for piece in new)
+        c.reason = f"adds {lines} line(s) and {len(new) - lines} branch(es) of coverage"
+        seen |= gains[c.test]
 
 
 def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement]) -> list[str]:
@@ -238,6 +295,21 @@ def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement
             path.unlink()
         changed.append(name)
     return changed
+
+
+def _target_definitions(bed: TestBed, targets: Sequence[str]) -> tuple[set[str], dict[str, declared_types.Signature]]:
+    """The classes the targets define (building one is not a call of the code under test, checks.py) and their
+    annotated functions (declared_types.py). A target that cannot be read or parsed adds none."""
+    found: set[str] = set()
+    per_target = []
+    for target in targets:
+        try:
+            source = (bed.root / target).read_text()
+            found |= checks.classes(source)
+            per_target.append(declared_types.signatures(source))
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+    return found, declared_types.merged(per_target)
 
 
 def _ids(candidates: list[_Candidate]) -> list[str]:

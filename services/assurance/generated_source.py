@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import ast
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
-CHECK_CALLS = frozenset({"raises", "warns", "deprecated_call", "fail"})  # pytest.raises(...), pytest.fail(...)
+from handoff.assurance import checks, declared_types
+from handoff.assurance.checks import Checks
 
 
 @dataclass(frozen=True, slots=True)
@@ -13,10 +15,13 @@ class FoundTest:
     qualname: str  # "test_x" or "TestThing.test_x"
     start: int  # first line (its first decorator), 1-based
     end: int  # last line, inclusive
-    checks: bool  # has an assert, pytest.raises/warns/fail, an assert*() call, or calls a helper that does
+    checks: Checks  # whether it checks a value from the code under test, only objects it built, or nothing (checks.py)
+    outside_types: str = ""  # a call passing a literal its callee's annotation rules out (declared_types.py)
 
 
-def find_tests(source: str) -> list[FoundTest]:
+def find_tests(
+    source: str, classes: Collection[str] = (), signatures: Mapping[str, declared_types.Signature] | None = None
+) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
     A test class is what pytest collects: a ``Test*`` class, or a ``unittest.TestCase`` subclass of any name
@@ -25,17 +30,16 @@ def find_tests(source: str) -> list[FoundTest]:
     own tests of a file the generator extends are asked of pytest instead (``project_tests.py``).
     """
     tree = ast.parse(source)
-    helpers = {node.name for node in tree.body if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef)
-               and not node.name.startswith("test") and _checks(node, frozenset())}  # fmt: skip
+    context = checks.module(tree, classes)
     found = []
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            found.append(_function(node, node.name, helpers))
+            found.append(_function(node, node.name, context, signatures or {}))
         elif isinstance(node, ast.ClassDef) and (_is_test_case(node, case_classes) or node.name.startswith("Test")):
             for item in node.body:
                 if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name.startswith("test"):
-                    found.append(_function(item, f"{node.name}.{item.name}", helpers))
+                    found.append(_function(item, f"{node.name}.{item.name}", context, signatures or {}))
     return found
 
 
@@ -79,9 +83,15 @@ def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
     return False
 
 
-def _function(node: ast.FunctionDef | ast.AsyncFunctionDef, qualname: str, helpers: set[str]) -> FoundTest:
+def _function(
+    node: ast.FunctionDef | ast.AsyncFunctionDef,
+    qualname: str,
+    context: checks.Module,
+    signatures: Mapping[str, declared_types.Signature],
+) -> FoundTest:
     start, end = _span(node)
-    return FoundTest(qualname=qualname, start=start, end=end, checks=_checks(node, frozenset(helpers)))
+    return FoundTest(qualname=qualname, start=start, end=end, checks=checks.judge(node, context),
+                     outside_types=declared_types.outside(node, signatures))  # fmt: skip
 
 
 def _span(node: ast.stmt) -> tuple[int, int]:
@@ -92,15 +102,3 @@ def _span(node: ast.stmt) -> tuple[int, int]:
 
 def _is_docstring(node: ast.stmt) -> bool:
     return isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant) and isinstance(node.value.value, str)
-
-
-def _checks(node: ast.AST, helpers: frozenset[str]) -> bool:
-    for child in ast.walk(node):
-        if isinstance(child, ast.Assert):
-            return True
-        if isinstance(child, ast.Call):
-            func = child.func
-            name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-            if name.startswith("assert") or name in CHECK_CALLS or name in helpers:
-                return True
-    return False

@@ -7,8 +7,9 @@ from collections.abc import Callable
 import pytest
 
 from handoff.assurance import generated_source
+from handoff.assurance.checks import BUILT_ONLY
 from handoff.assurance.coverage_delta import deltas, final_coverage, gaps
-from handoff.assurance.filters import Verdict, judge_tests
+from handoff.assurance.filters import Verdict, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import mutation_score
 from handoff.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
 from handoff.assurance.settings import AssuranceSettings
@@ -219,3 +220,196 @@ async def test_generated_tests_stay_out_of_the_baseline_when_the_projects_confte
 
     assert (report.baseline[TARGET].line_pct, report.baseline[TARGET].branch_pct) == (75.0, 50.0)
     assert [j.test for j in report.of(Verdict.KEPT)] == [GOOD]
+
+
+TALLY = """class Tally:
+    def __init__(self, start):
+        if start < 0:
+            raise ValueError("a tally starts at 0 or more")
+        self.start = start
+        self.count = start
+
+    def add(self, n):
+        self.count += n
+        return self
+
+    def double(self):
+        return self.count * 2
+
+    def halve(self):
+        return self.count // 2
+
+    def __or__(self, other):
+        return Tally(self.count + other.count)
+"""
+
+# Pynguin's tests of boltons 26.2.0 mathutils built an object, asserted only that object, then called the method
+# under test without checking its result; the project-style checks after them each add coverage of their own
+TALLY_TESTS = """import unittest
+
+import pytest
+
+from tally import Tally
+
+
+def test_asserts_only_the_object_it_built():
+    tally = Tally(3)
+    assert isinstance(tally, Tally)
+    tally.add(2)
+
+
+def test_asserts_the_argument_it_passed():
+    tally = Tally(3)
+    assert tally.start == 3
+    tally.double()
+
+
+def test_checks_the_state_a_call_changed():
+    tally = Tally(1)
+    tally.add(2)
+    assert tally.count == 3
+
+
+def test_a_constructor_that_raises():
+    with pytest.raises(ValueError):
+        Tally(-1)
+
+
+def test_an_operator_result():
+    assert (Tally(1) | Tally(2)).count == 3
+
+
+def check_half(tally, expected):
+    assert tally.halve() == expected
+
+
+def test_through_a_helper_that_asserts():
+    check_half(Tally(4), 2)
+
+
+class TestTally(unittest.TestCase):
+    def test_double(self):
+        self.assertEqual(Tally(2).double(), 4)
+"""
+
+
+async def test_a_test_that_only_asserts_the_object_it_built_is_dropped(make_bed: Callable[..., TestBed]) -> None:
+    """Asserting only the object built (isinstance, an attribute passed to the constructor) and then calling the
+    method without checking its result is `useless` with the reason; the project-style checks of a call are kept."""
+    bed = make_bed("grading", {"tally.py": TALLY, GEN: TALLY_TESTS})
+    report = await judge_tests(bed, [GEN], ["tally.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.split("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    built_only = (Verdict.USELESS, BUILT_ONLY)
+    assert verdicts.pop("test_asserts_only_the_object_it_built") == built_only
+    assert verdicts.pop("test_asserts_the_argument_it_passed") == built_only
+    assert {test: verdict for test, (verdict, _) in verdicts.items()} == {
+        "test_checks_the_state_a_call_changed": Verdict.KEPT,
+        "test_a_constructor_that_raises": Verdict.KEPT,
+        "test_an_operator_result": Verdict.KEPT,
+        "test_through_a_helper_that_asserts": Verdict.KEPT,
+        "TestTally::test_double": Verdict.KEPT,
+    }
+    left = [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())]
+    assert "test_asserts_only_the_object_it_built" not in left and "TestTally.test_double" in left
+
+
+async def test_a_kept_test_whose_coverage_the_later_kept_tests_hold_is_dropped_as_covered_by_them(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """iso8601 2.1.0: test_pynguin_0 was kept for adding coverage first, then test_pynguin_1 ran all of it and more;
+    both were kept. The minimisation after the greedy keep drops test_pynguin_0 and counts test_pynguin_1 again."""
+    tests = (
+        "from grading import grade\n\n\ndef test_pynguin_0():\n    assert grade(70) == 'pass'\n\n\n"
+        "def test_pynguin_1():\n    assert grade(50) == 'pass'\n    assert grade(49) == 'fail'\n"
+    )
+    bed = make_bed("grading", {GEN: tests})
+    (bed.root / "tests" / "test_existing.py").unlink()  # an empty baseline: test_pynguin_0 adds coverage first
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.rsplit("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts == {
+        "test_pynguin_0": (
+            Verdict.USELESS,
+            "covered by the other kept tests: every line and branch it runs is run by test_pynguin_1",
+        ),
+        "test_pynguin_1": (Verdict.KEPT, "adds 3 line(s) and 2 branch(es) of coverage"),
+    }
+    assert adds_no_coverage(report.judgements[0])  # a candidate of the mutation rescue, like a coverage-free test
+    assert [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())] == ["test_pynguin_1"]
+
+
+async def test_kept_tests_that_each_run_something_the_others_do_not_are_all_kept(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Two tests covering different branches overlap on the condition line; neither is a subset: both stay."""
+    tests = (
+        "from grading import grade\n\n\ndef test_pass():\n    assert grade(70) == 'pass'\n\n\n"
+        "def test_fail():\n    assert grade(10) == 'fail'\n"
+    )
+    bed = make_bed("grading", {GEN: tests})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    assert [(j.test.rsplit("::", 1)[1], j.verdict, j.reason) for j in report.judgements] == [
+        ("test_pass", Verdict.KEPT, "adds 2 line(s) and 1 branch(es) of coverage"),
+        ("test_fail", Verdict.KEPT, "adds 1 line(s) and 1 branch(es) of coverage"),
+    ]
+
+
+ZONES = """from typing import Dict, Optional
+
+
+def zone_name(matches: Dict[str, str], default: Optional[str] = "UTC") -> str:
+    tz = matches.get("timezone")
+    if tz is None:
+        return default
+    return f"{matches.get('sign')}{tz}"
+"""
+
+# iso8601 2.1.0's Pynguin tests: parse_timezone(matches={'timezone': 2461.62}) pinned a zone named 'None00:00'
+ZONE_TESTS = """from zones import zone_name
+
+
+def test_pynguin_0():
+    var_0 = zone_name(matches={"timezone": 2461.62})
+    assert var_0 == "None2461.62"
+
+
+def test_pynguin_1():
+    var_0 = {"timezone": 5, "sign": "+"}
+    assert zone_name(matches=var_0) == "+5"
+
+
+def test_a_zone_with_its_sign():
+    assert zone_name({"timezone": "05:00", "sign": "+"}) == "+05:00"
+
+
+def test_no_zone_gives_the_default():
+    assert zone_name({}, default=None) is None
+"""
+
+
+async def test_a_test_that_passes_a_literal_its_functions_annotation_rules_out_is_dropped(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A float or an int where `Dict[str, str]` wants str values pins an accident of the implementation: useless,
+    with the call named; calls within the declared types are kept."""
+    bed = make_bed("grading", {"zones.py": ZONES, GEN: ZONE_TESTS})
+    report = await judge_tests(bed, [GEN], ["zones.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.split("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts == {
+        "test_pynguin_0": (
+            Verdict.USELESS,
+            "pins behaviour for input outside the function's declared types: "
+            "zone_name(matches={'timezone': 2461.62}) where matches is declared Dict[str, str]",
+        ),
+        "test_pynguin_1": (
+            Verdict.USELESS,
+            "pins behaviour for input outside the function's declared types: "
+            "zone_name(matches=var_0) where matches is declared Dict[str, str]",
+        ),
+        "test_a_zone_with_its_sign": (Verdict.KEPT, "adds 3 line(s) and 1 branch(es) of coverage"),
+        "test_no_zone_gives_the_default": (Verdict.KEPT, "adds 1 line(s) and 1 branch(es) of coverage"),
+    }

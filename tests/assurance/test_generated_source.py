@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handoff.assurance.checks import Checks
 from handoff.assurance.generated_source import find_tests, remove_tests
 
 SOURCE = '''import pytest  # keep me
@@ -43,7 +44,7 @@ def test_functions_are_found_with_their_decorators_and_whether_they_check_anythi
     found = {fn.qualname: fn for fn in find_tests(SOURCE)}
     assert list(found) == ["test_decorated", "test_via_helper", "test_nothing", "TestGroup.test_only"]
     assert (found["test_decorated"].start, found["test_decorated"].end) == (10, 12)
-    assert [fn.checks for fn in found.values()] == [True, True, False, True]
+    assert [fn.checks for fn in found.values()] == [Checks.VALUE, Checks.VALUE, Checks.NOTHING, Checks.VALUE]
 
 
 def test_removing_functions_keeps_every_other_line_byte_for_byte() -> None:
@@ -67,9 +68,10 @@ def test_unittest_test_case_subclasses_of_any_name_are_test_classes() -> None:
     class of the same file; a plain class not named Test* is not a test class."""
     source = (
         "import unittest\n\n\nclass CacheKeysTest(unittest.TestCase):\n    def test_hashkey(self):\n"
-        "        self.assertEqual(1, 1)\n\n\nclass Base(TestCase):\n    def helper(self):\n        pass\n\n\n"
+        "        self.assertEqual(hashkey(1), hashkey(1))\n\n\n"
+        "class Base(TestCase):\n    def helper(self):\n        pass\n\n\n"
         "class Derived(Base):\n    def test_derived(self):\n        pass\n\n\n"
         "class Helpers:\n    def test_not_collected(self):\n        assert 1\n"
     )
     found = {fn.qualname: fn.checks for fn in find_tests(source)}
-    assert found == {"CacheKeysTest.test_hashkey": True, "Derived.test_derived": False}
+    assert found == {"CacheKeysTest.test_hashkey": Checks.VALUE, "Derived.test_derived": Checks.NOTHING}

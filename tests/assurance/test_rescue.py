@@ -7,7 +7,7 @@ from collections.abc import Callable
 
 import pytest
 
-from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, judge_tests
+from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import MutationReport, mutation_score
 from handoff.assurance.rescue import apply_diff, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
@@ -85,6 +85,32 @@ async def test_a_coverage_free_test_that_kills_no_survivor_stays_dropped_and_bud
     off = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=0)
     assert (off.rescued, off.tried) == ([], 0)
     assert rescored(report, off) == report
+
+
+async def test_a_test_dropped_as_covered_by_the_other_kept_tests_comes_back_for_the_mutant_only_it_kills(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Without the project's test, grade(70) is kept first and the boundary test then runs all of its lines and
+    branches: the minimisation drops grade(70), yet only it sees `>=` -> `==`; the rescue re-admits it (8/8)."""
+    tests = (
+        "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n\n\n"
+        "def test_boundary_decides_pass_or_fail():\n    assert grade(50) == 'pass'\n    assert grade(49) == 'fail'\n"
+    )
+    bed = make_bed("grading", {GEN: tests})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+    kept = [j.test for j in report.judgements if j.verdict == Verdict.KEPT]
+    candidates = [j.test for j in report.judgements if adds_no_coverage(j)]
+    assert kept == [f"{GEN}::test_boundary_decides_pass_or_fail"]
+    assert candidates == [f"{GEN}::test_another_passing_score"]
+    assert report.judgements[0].reason.startswith("covered by the other kept tests")
+
+    scored = await mutation_score(bed, kept, [TARGET], budget_s=120)
+    found = await rescue_tests(bed, scored, candidates, {GEN: tests}, budget_s=120)
+
+    assert [r.test for r in found.rescued] == candidates
+    (after,) = rescored(scored, found).scores
+    assert (after.killed, after.total) == (8, 8)
 
 
 def test_a_mutant_diff_applies_only_to_the_text_it_was_made_from() -> None:

@@ -19,7 +19,7 @@ from handoff.assurance import coverage_delta, generated_source, project_tests, r
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
-from handoff.assurance.filters import NO_NEW_COVERAGE, FilterReport, judge_tests
+from handoff.assurance.filters import FilterReport, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import MutationReport, mutation_score
 from handoff.assurance.rescue import Rescued, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
@@ -245,8 +245,7 @@ class Assurance:
         judged, report, budget_s = self.last, self.mutation, self.settings.mutation_rescue_budget_s
         if judged is None or judged.git_dir is None or report is None or budget_s <= 0:
             return None
-        candidates = [j.test for j in judged.report.judgements
-                      if j.verdict == Verdict.USELESS and j.reason == NO_NEW_COVERAGE and "::" in j.test]  # fmt: skip
+        candidates = [j.test for j in judged.report.judgements if adds_no_coverage(j) and "::" in j.test]
         survivors = sum(len(s.survivors) for s in report.scores)
         if not candidates or not survivors:
             return None

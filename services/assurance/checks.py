@@ -1,0 +1,325 @@
+"""Whether a test function checks something the code under test computed, decided from its source with ``ast``.
+
+A test checks something when it
+
+- expects an exception or a warning from a call: ``pytest.raises`` / ``warns`` / ``deprecated_call`` or
+  ``self.assertRaises*`` / ``assertWarns*``, as a ``with`` block holding a call (a constructor's too) or given the
+  callable to call; or fails on purpose (``pytest.fail``); or
+- asserts (``assert``, an ``assert*()`` call, or a helper function of the file that asserts on what it is given or
+  checks on its own) on a value that comes from the code under test: the result of a function, method or operator
+  call (``f(x)``, ``obj.m()``, ``a | b``), a name assigned from one, an object after it was passed to such a call or
+  had a method called on it (``obj.add(3); assert obj.count == 1``), or a parameter of the test (a fixture or a
+  parametrized value: where it comes from cannot be seen).
+
+Building an object of a class the target modules define (``Foo(3)``, ``module_0.Foo(3)``) is not a call of the
+code under test, and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and
+``vars`` carry only what their arguments carry. Calls of the standard library and pytest (names the test file
+imports from them), of the other built-ins, and operators count as calls of the code when one of their operands is
+an object of the test (a name it bound, a call of the project), not when they work on literals alone:
+``len(obj)``, ``doctest.testmod(module)`` and ``a | b`` run code of the project; ``float('inf')``, ``-1``,
+``datetime.timedelta(hours=1)`` and ``pytest.approx(2.5)`` do not. An
+attribute or item read from an object is that object's; a comparison is the check itself.
+So ``obj = Foo(3); assert isinstance(obj, Foo); obj.method()`` checks nothing the code computed: the assert comes
+before the call and sees only the object built. Statements are read in order, loop bodies twice.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import sys
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass, field
+from enum import Enum
+
+NO_CHECK = "checks nothing: no assert, pytest.raises/warns/fail or assert*() call"
+BUILT_ONLY = ("checks only objects it built: no assert sees the result of a call of the code under test other than "
+              "a constructor, and no pytest.raises expects an exception from one")  # fmt: skip
+
+_EXPECTING = frozenset({"raises", "warns", "deprecated_call"})  # pytest.raises(...) and the like
+_TRANSPARENT = frozenset({"isinstance", "issubclass", "type", "id", "callable", "hasattr", "getattr", "vars"})
+_FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
+_BUILTINS = frozenset(dir(builtins))
+
+
+class Checks(Enum):
+    VALUE = "value"  # checks a value from the code under test, or expects an exception from a call
+    BUILT_ONLY = "built_only"  # has checks, but none of them sees anything but objects it built
+    NOTHING = "nothing"  # no check at all
+
+    @property
+    def reason(self) -> str:
+        """Why a test judged so is dropped ('' when it checks a value)."""
+        return {Checks.VALUE: "", Checks.BUILT_ONLY: BUILT_ONLY, Checks.NOTHING: NO_CHECK}[self]
+
+
+class Helper(Enum):
+    CHECKS = "checks"  # checks a value on its own, whatever it is given
+    ON_ARGUMENTS = "on_arguments"  # asserts on its parameters: checks when given a value from the code
+
+
+@dataclass(frozen=True, slots=True)
+class Module:
+    """What a test module's checks are read against: its asserting helpers, the classes the targets define, the
+    names it imports from the standard library or pytest, and the built-ins it does not rebind."""
+
+    helpers: Mapping[str, Helper] = field(default_factory=dict)
+    classes: Collection[str] = frozenset()
+    stdlib: Collection[str] = frozenset()
+    builtins: Collection[str] = _BUILTINS
+
+
+def module(tree: ast.Module, classes: Collection[str] = ()) -> Module:
+    """The context of ``tree``'s tests; ``classes`` are the names of the classes the targets define."""
+    imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
+    bound: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            source = node.module if isinstance(node, ast.ImportFrom) else None
+            for alias in node.names:
+                name = alias.asname or alias.name.split(".")[0]
+                top = (source or alias.name).split(".")[0]
+                std = isinstance(node, ast.Import) or node.level == 0
+                imported[name] = (
+                    imported.get(name, True) and std and (top in sys.stdlib_module_names or top == "pytest")
+                )
+        elif isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            bound.add(node.name)
+        elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
+            bound.add(node.id)
+    stdlib = frozenset(name for name, std in imported.items() if std and name not in bound)
+    context = Module(classes=frozenset(classes), stdlib=stdlib, builtins=_BUILTINS - bound - set(imported))
+    found: dict[str, Helper] = {}
+    for node in tree.body:
+        if isinstance(node, _FUNCTIONS) and not node.name.startswith("test"):
+            current = Module(helpers=dict(found), classes=context.classes, stdlib=stdlib, builtins=context.builtins)
+            if judge(node, current, parameters_derived=False) == Checks.VALUE:
+                found[node.name] = Helper.CHECKS
+            elif judge(node, current, parameters_derived=True) == Checks.VALUE:
+                found[node.name] = Helper.ON_ARGUMENTS
+    return Module(helpers=found, classes=context.classes, stdlib=stdlib, builtins=context.builtins)
+
+
+def classes(source: str) -> set[str]:
+    """The names of the classes a target module defines (at any depth)."""
+    return {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)}
+
+
+def judge(
+    function: ast.FunctionDef | ast.AsyncFunctionDef, context: Module, *, parameters_derived: bool = True
+) -> Checks:
+    """How ``function`` checks: a value from the code under test, only objects it built, or nothing."""
+    flow = _Flow(context)
+    if parameters_derived:
+        args = function.args
+        every = [*args.posonlyargs, *args.args, *args.kwonlyargs, *(a for a in (args.vararg, args.kwarg) if a)]
+        flow.derived.update(a.arg for a in every if a.arg not in ("self", "cls"))
+    flow.block(function.body)
+    if flow.checks:
+        return Checks.VALUE
+    return Checks.BUILT_ONLY if flow.weak else Checks.NOTHING
+
+
+class _Flow:
+    """Names bound to values from the code under test, statement by statement; what the checks see."""
+
+    def __init__(self, context: Module) -> None:
+        self.context = context
+        self.helpers = context.helpers
+        self.derived: set[str] = set()
+        self.checks = False  # a check that sees a value from the code (or an expected exception) was found
+        self.weak = False  # a check was found that sees only built objects
+
+    def block(self, body: Iterable[ast.stmt]) -> None:
+        for statement in body:
+            self.statement(statement)
+
+    def statement(self, node: ast.stmt) -> None:
+        if isinstance(node, (*_FUNCTIONS, ast.ClassDef)):
+            return  # a nested definition runs only when called, and a call of it counts as a call
+        if isinstance(node, ast.Assert):
+            self._check(self.is_derived(node.test))
+            self._expressions([node.test])
+        elif isinstance(node, ast.Assign | ast.AnnAssign):
+            self._expressions([node.value] if node.value else [])
+            if node.value is not None and self.is_derived(node.value):
+                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+                self.derived.update(name for t in targets for name in _bound(t))
+        elif isinstance(node, ast.AugAssign):  # x += y calls x's operator
+            self._expressions([node.value])
+            self.derived.update(_bound(node.target))
+        elif isinstance(node, ast.For | ast.AsyncFor):
+            self._expressions([node.iter])
+            if self.is_derived(node.iter):
+                self.derived.update(_bound(node.target))
+            for _ in range(2):
+                self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.While):
+            self._expressions([node.test])
+            for _ in range(2):
+                self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.With | ast.AsyncWith):
+            self._with(node)
+        elif isinstance(node, ast.If):
+            self._expressions([node.test])
+            self.block(node.body)
+            self.block(node.orelse)
+        elif isinstance(node, ast.Try | ast.TryStar):
+            self.block(node.body)
+            for handler in node.handlers:
+                self.block(handler.body)
+            self.block(node.orelse)
+            self.block(node.finalbody)
+        elif isinstance(node, ast.Match):
+            self._expressions([node.subject])
+            for case in node.cases:
+                self.block(case.body)
+        else:  # an expression statement, return, raise, del, ...
+            self._expressions(child for child in ast.iter_child_nodes(node) if isinstance(child, ast.expr))
+
+    def _with(self, node: ast.With | ast.AsyncWith) -> None:
+        expecting = False
+        for item in node.items:
+            context = item.context_expr
+            if _expects(context):
+                expecting = True
+                self._expressions(context.args[1:] if isinstance(context, ast.Call) else [])
+            else:
+                self._expressions([context])
+                if item.optional_vars is not None and self.is_derived(context):
+                    self.derived.update(_bound(item.optional_vars))
+        if expecting:
+            calls = [n for s in node.body for n in ast.walk(s) if isinstance(n, ast.Call)]
+            self._check(any(self._runs_code(c) or self._constructs(c) for c in calls))
+        self.block(node.body)
+
+    def _check(self, sees_value: bool) -> None:
+        if sees_value:
+            self.checks = True
+        else:
+            self.weak = True
+
+    def _expressions(self, nodes: Iterable[ast.expr]) -> None:
+        """The checks among the calls of these expressions, then what their calls touch (receivers, arguments)."""
+        touched: set[str] = set()
+        for expression in nodes:
+            for call in _calls(expression):
+                name = _name(call.func)
+                arguments = [*call.args, *(k.value for k in call.keywords)]
+                if name.startswith(("assertRaises", "assertWarns")):
+                    self._check(len(call.args) >= 2)  # self.assertRaises(E, f, ...): the callable is called
+                elif name.startswith("assert"):
+                    self._check(any(self.is_derived(a) for a in arguments))
+                elif name in _EXPECTING:
+                    self._check(len(call.args) >= 2)  # pytest.raises(E, f, ...)
+                elif name == "fail" and isinstance(call.func, ast.Attribute):
+                    self._check(True)  # pytest.fail(...): a path the test rejects on purpose
+                elif name in self.helpers and isinstance(call.func, ast.Name):
+                    helper = self.helpers[name]
+                    self._check(helper == Helper.CHECKS or any(self.is_derived(a) for a in arguments))
+                elif self._runs_code(call):
+                    if isinstance(call.func, ast.Attribute):
+                        touched.update(_roots(call.func.value))
+                    for argument in arguments:
+                        touched.update(_roots(argument))
+        self.derived.update(touched)
+
+    def is_derived(self, node: ast.expr) -> bool:
+        """Whether the value of ``node`` comes from the code under test (see the module's docstring)."""
+        if isinstance(node, ast.Name):
+            return node.id in self.derived
+        if isinstance(node, ast.Constant | ast.Lambda):
+            return False
+        if isinstance(node, ast.Call):
+            return self._runs_code(node) or any(
+                self.is_derived(a) for a in [*node.args, *(k.value for k in node.keywords)]
+            )
+        if isinstance(node, ast.BinOp):
+            return not (self._inert(node.left) and self._inert(node.right)) or self._any(node)
+        if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
+            return not self._inert(node.operand) or self._any(node)
+        return self._any(node)
+
+    def _runs_code(self, call: ast.Call) -> bool:
+        """Whether a call counts as a call of the code under test (see the module's docstring)."""
+        func, context = call.func, self.context
+        if self._constructs(call) or (isinstance(func, ast.Name) and func.id in _TRANSPARENT):
+            return False
+        if _root(func) in context.stdlib or (isinstance(func, ast.Name) and func.id in context.builtins):
+            # len(obj) and doctest.testmod(module) run the project's code; float('inf'), timedelta(1) do not
+            return not all(self._inert(a) for a in [*call.args, *(k.value for k in call.keywords)])
+        return True
+
+    def _inert(self, node: ast.expr) -> bool:
+        """Literals and what the standard library, pytest and the built-ins make of them: every name in it is one
+        of theirs (``-1``, ``(1, 2)``, ``datetime.timezone(datetime.timedelta(hours=1))``, ``float('inf')``)."""
+        context = self.context
+        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
+        return all(name in context.stdlib or name in context.builtins for name in names)
+
+    def _constructs(self, call: ast.Call) -> bool:
+        """A call of a class the targets define: ``Foo(3)``, ``module_0.Foo(3)``."""
+        return _name(call.func) in self.context.classes
+
+    def _any(self, node: ast.expr) -> bool:
+        for child in ast.iter_child_nodes(node):
+            if isinstance(child, ast.comprehension):  # [y.x for y in ys]: what ys is
+                if self.is_derived(child.iter) or any(self.is_derived(c) for c in child.ifs):
+                    return True
+            elif isinstance(child, ast.keyword):
+                if self.is_derived(child.value):
+                    return True
+            elif isinstance(child, ast.expr) and self.is_derived(child):
+                return True
+        return False
+
+
+def _expects(node: ast.expr) -> bool:
+    """``pytest.raises(...)``, ``pytest.warns(...)``, ``self.assertRaises(...)`` and the like."""
+    if not isinstance(node, ast.Call):
+        return False
+    name = _name(node.func)
+    return name.startswith(("assertRaises", "assertWarns")) or name in _EXPECTING
+
+
+def _calls(node: ast.expr) -> list[ast.Call]:
+    """The calls in an expression (not inside a lambda, which runs only when called)."""
+    found: list[ast.Call] = []
+    stack: list[ast.AST] = [node]
+    while stack:
+        current = stack.pop()
+        if isinstance(current, ast.Lambda):
+            continue
+        if isinstance(current, ast.Call):
+            found.append(current)
+        stack.extend(ast.iter_child_nodes(current))
+    return found
+
+
+def _name(func: ast.expr) -> str:
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _roots(node: ast.expr) -> set[str]:
+    """The names an expression reads its object from: ``a.b[0]`` -> {a}; ``[x, y]`` -> {x, y}."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Starred):
+        node = node.value
+    if isinstance(node, ast.Name):
+        return {node.id}
+    if isinstance(node, ast.Tuple | ast.List | ast.Set):
+        return {name for element in node.elts for name in _roots(element)}
+    return set()
+
+
+def _root(node: ast.expr) -> str:
+    """The name an attribute chain starts from: ``datetime.datetime.now`` -> datetime."""
+    while isinstance(node, ast.Attribute | ast.Subscript | ast.Call):
+        node = node.func if isinstance(node, ast.Call) else node.value
+    return node.id if isinstance(node, ast.Name) else ""
+
+
+def _bound(target: ast.expr) -> set[str]:
+    """The names an assignment target binds or changes: ``x`` and ``x, y`` bind, ``x.a`` and ``x[0]`` change x."""
+    return _roots(target)

@@ -1,0 +1,115 @@
+"""What counts as checking a value of the code under test, read from a test module's source (checks.py)."""
+
+from __future__ import annotations
+
+import pytest
+
+from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks, classes
+from handoff.assurance.generated_source import find_tests
+
+TARGET = """
+class Tally:
+    def __init__(self, start):
+        self.start = start
+
+    class Snapshot:
+        pass
+
+
+def FixedOffset(hours):  # a function with a class-like name (iso8601 2.1.0 has one)
+    return hours
+"""
+
+HEAD = """import datetime
+import doctest
+import importlib
+import sys
+import unittest
+
+import pytest
+
+import pkg.tally as module_0
+from pkg.tally import FixedOffset, Tally, total
+
+tally_ = sys.modules["pkg.tally"]
+
+
+def check_positive(value):
+    assert value > 0
+
+
+def check_the_sum():
+    assert total([1, 2]) == 3
+
+"""
+
+
+def _judged(body: str) -> dict[str, Checks]:
+    return {t.qualname: t.checks for t in find_tests(HEAD + body, classes(TARGET))}
+
+
+def test_the_classes_of_a_target_are_found_at_any_depth_and_functions_are_not() -> None:
+    assert classes(TARGET) == {"Tally", "Snapshot"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # boltons 26.2.0 mathutils, Pynguin: the object built is asserted, the method's result never is
+        "def test_x():\n    obj = Tally(3)\n    assert isinstance(obj, Tally)\n    obj.add(2)\n",
+        "def test_x():\n    obj = module_0.Tally(3)\n    assert obj is not None\n    var_1 = obj.__or__(other='doc')\n",
+        "def test_x():\n    obj = Tally(3)\n    assert obj.start == 3\n    obj.double()\n",
+        "def test_x():\n    obj = Tally(-1)\n    assert obj.start == -1\n",
+        "def test_x():\n    obj = Tally(3)\n    assert f'{type(obj).__module__}' == 'pkg.tally'\n",
+        "def test_x():\n    obj = Tally(3)\n    assert obj.when == datetime.datetime(2020, 1, 1)\n",
+        "def test_x():\n    obj = Tally(3)\n    assert obj.ratio == pytest.approx(float('inf'))\n",
+        "def test_x():\n    check_positive(Tally(1))\n    total([1])\n",
+        "def test_x():\n    with pytest.raises(ValueError):\n        int('x')\n    total([1])\n",
+        "class TestT(unittest.TestCase):\n    def test_x(self):\n        self.assertIsInstance(Tally(1), Tally)\n",
+        # the scripted model's import test: importing runs module-level code, but nothing it computes is checked
+        "def test_x():\n    module = importlib.import_module('pkg.tally')\n    assert module.__name__ == 'pkg.tally'\n",
+    ],
+)
+def test_a_test_that_asserts_only_objects_it_built_checks_only_what_it_built(body: str) -> None:
+    (verdict,) = _judged(body).values()
+    assert verdict == Checks.BUILT_ONLY
+    assert verdict.reason == BUILT_ONLY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def test_x():\n    assert total([1, 2]) == 3\n",
+        "def test_x():\n    var_0 = tally_.total(values=[1])\n    assert var_0 == 1\n",
+        "def test_x():\n    obj = Tally(3)\n    assert obj.double() == 6\n",
+        "def test_x():\n    obj = Tally(3)\n    obj.add(2)\n    assert obj.start == 5\n",  # the call changes obj
+        "def test_x():\n    assert (Tally(1) | Tally(2)).start == 3\n",  # an operator runs Tally.__or__
+        "def test_x():\n    assert len(Tally(3)) == 3\n",  # len runs Tally.__len__
+        "def test_x():\n    module = importlib.import_module('pkg.tally')\n"
+        "    assert doctest.testmod(module).failed == 0\n",  # doctest runs the module's examples
+        "def test_x():\n    assert FixedOffset(2) == datetime.timedelta(hours=2)\n",  # a function, not a class
+        "def test_x():\n    with pytest.raises(ValueError):\n        total(None)\n",
+        "def test_x():\n    with pytest.raises(ValueError):\n        Tally(-1)\n",  # a constructor that raises
+        "def test_x():\n    pytest.raises(ValueError, total, None)\n",
+        "def test_x():\n    check_positive(total([1]))\n",
+        "def test_x():\n    check_the_sum()\n",
+        "def test_x():\n    for n in total.parts([1, 2]):\n        assert n > 0\n",
+        "def test_x():\n    assert all(n > 0 for n in total.parts([1, 2]))\n",
+        "def test_x(tmp_path):\n    obj = Tally(tmp_path)\n    assert obj.start == tmp_path\n",  # a fixture
+        "def test_x():\n    try:\n        total(None)\n    except ValueError:\n        pass\n    else:\n"
+        "        pytest.fail('no error')\n",
+        "class TestT(unittest.TestCase):\n    def test_x(self):\n        self.assertEqual(Tally(2).double(), 4)\n",
+        "class TestT(unittest.TestCase):\n    def test_x(self):\n        self.assertRaises(ValueError, total, None)\n",
+        "class TestT(unittest.TestCase):\n    def setUp(self):\n        self.obj = Tally(1)\n\n"
+        "    def test_x(self):\n        self.obj.add(1)\n        self.assertEqual(self.obj.start, 2)\n",
+    ],
+)
+def test_project_style_checks_of_a_call_count(body: str) -> None:
+    (verdict,) = _judged(body).values()
+    assert verdict == Checks.VALUE
+
+
+def test_a_test_without_any_check_checks_nothing() -> None:
+    (verdict,) = _judged("def test_x():\n    total([1, 2])\n").values()
+    assert verdict == Checks.NOTHING
+    assert verdict.reason == NO_CHECK == "checks nothing: no assert, pytest.raises/warns/fail or assert*() call"
