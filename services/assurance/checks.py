@@ -18,7 +18,8 @@ imports from them), of the other built-ins, and operators count as calls of the 
 an object of the test (a name it bound, a call of the project), not when they work on literals alone:
 ``len(obj)``, ``doctest.testmod(module)`` and ``a | b`` run code of the project; ``float('inf')``, ``-1``,
 ``datetime.timedelta(hours=1)`` and ``pytest.approx(2.5)`` do not. An
-attribute or item read from an object is that object's; a comparison is the check itself.
+attribute or item read from an object is that object's, except a property of a target's class (reading it runs the
+target's code: ``assert Rect(2, 3).area == 6`` checks ``area``); a comparison is the check itself.
 So ``obj = Foo(3); assert isinstance(obj, Foo); obj.method()`` checks nothing the code computed: the assert comes
 before the call and sees only the object built. Statements are read in order, loop bodies twice.
 """
@@ -29,7 +30,7 @@ import ast
 import builtins
 import sys
 from collections.abc import Collection, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import Enum
 
 NO_CHECK = "checks nothing: no assert, pytest.raises/warns/fail or assert*() call"
@@ -65,12 +66,14 @@ class Module:
 
     helpers: Mapping[str, Helper] = field(default_factory=dict)
     classes: Collection[str] = frozenset()
+    properties: Collection[str] = frozenset()
     stdlib: Collection[str] = frozenset()
     builtins: Collection[str] = _BUILTINS
 
 
-def module(tree: ast.Module, classes: Collection[str] = ()) -> Module:
-    """The context of ``tree``'s tests; ``classes`` are the names of the classes the targets define."""
+def module(tree: ast.Module, classes: Collection[str] = (), properties: Collection[str] = ()) -> Module:
+    """The context of ``tree``'s tests; ``classes`` are the names of the classes the targets define, ``properties``
+    the names of their properties (reading one runs code)."""
     imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
     bound: set[str] = set()
     for node in ast.walk(tree):
@@ -88,21 +91,41 @@ def module(tree: ast.Module, classes: Collection[str] = ()) -> Module:
         elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
             bound.add(node.id)
     stdlib = frozenset(name for name, std in imported.items() if std and name not in bound)
-    context = Module(classes=frozenset(classes), stdlib=stdlib, builtins=_BUILTINS - bound - set(imported))
+    context = Module(
+        classes=frozenset(classes),
+        properties=frozenset(properties),
+        stdlib=stdlib,
+        builtins=_BUILTINS - bound - set(imported),
+    )
     found: dict[str, Helper] = {}
     for node in tree.body:
         if isinstance(node, _FUNCTIONS) and not node.name.startswith("test"):
-            current = Module(helpers=dict(found), classes=context.classes, stdlib=stdlib, builtins=context.builtins)
+            current = replace(context, helpers=dict(found))
             if judge(node, current, parameters_derived=False) == Checks.VALUE:
                 found[node.name] = Helper.CHECKS
             elif judge(node, current, parameters_derived=True) == Checks.VALUE:
                 found[node.name] = Helper.ON_ARGUMENTS
-    return Module(helpers=found, classes=context.classes, stdlib=stdlib, builtins=context.builtins)
+    return replace(context, helpers=found)
 
 
 def classes(source: str) -> set[str]:
     """The names of the classes a target module defines (at any depth)."""
     return {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)}
+
+
+_PROPERTY_DECORATORS = frozenset({"property", "cached_property", "getter"})
+
+
+def properties(source: str) -> set[str]:
+    """The names of the properties the classes of a target module define (``@property``, ``@cached_property``,
+    ``@functools.cached_property``, ``@x.getter``): reading one runs the target's code."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ClassDef):
+            for item in node.body:
+                if isinstance(item, _FUNCTIONS) and any(_name(d) in _PROPERTY_DECORATORS for d in item.decorator_list):
+                    found.add(item.name)
+    return found
 
 
 def judge(
@@ -232,6 +255,8 @@ class _Flow:
             return node.id in self.derived
         if isinstance(node, ast.Constant | ast.Lambda):
             return False
+        if isinstance(node, ast.Attribute) and node.attr in self.context.properties:
+            return True  # obj.area, where area is a property of a target's class: its code runs
         if isinstance(node, ast.Call):
             return self._runs_code(node) or any(
                 self.is_derived(a) for a in [*node.args, *(k.value for k in node.keywords)]

@@ -94,10 +94,10 @@ async def judge_tests(
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
     settled = {*already_kept, *existing}
-    classes, signatures = _target_definitions(bed, targets)
+    classes, properties, signatures = _target_definitions(bed, targets)
     for name in test_files:
         try:
-            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures)
+            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures, properties)
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
@@ -297,19 +297,24 @@ def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement
     return changed
 
 
-def _target_definitions(bed: TestBed, targets: Sequence[str]) -> tuple[set[str], dict[str, declared_types.Signature]]:
-    """The classes the targets define (building one is not a call of the code under test, checks.py) and their
-    annotated functions (declared_types.py). A target that cannot be read or parsed adds none."""
+def _target_definitions(
+    bed: TestBed, targets: Sequence[str]
+) -> tuple[set[str], set[str], dict[str, declared_types.Signature]]:
+    """The classes the targets define (building one is not a call of the code under test, checks.py), their
+    properties (reading one is) and their annotated functions (declared_types.py). A target that cannot be read or
+    parsed adds none."""
     found: set[str] = set()
+    properties: set[str] = set()
     per_target = []
     for target in targets:
         try:
             source = (bed.root / target).read_text()
             found |= checks.classes(source)
+            properties |= checks.properties(source)
             per_target.append(declared_types.signatures(source))
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             continue
-    return found, declared_types.merged(per_target)
+    return found, properties, declared_types.merged(per_target)
 
 
 def _ids(candidates: list[_Candidate]) -> list[str]:

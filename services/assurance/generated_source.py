@@ -20,7 +20,10 @@ class FoundTest:
 
 
 def find_tests(
-    source: str, classes: Collection[str] = (), signatures: Mapping[str, declared_types.Signature] | None = None
+    source: str,
+    classes: Collection[str] = (),
+    signatures: Mapping[str, declared_types.Signature] | None = None,
+    properties: Collection[str] = (),
 ) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
@@ -30,7 +33,7 @@ def find_tests(
     own tests of a file the generator extends are asked of pytest instead (``project_tests.py``).
     """
     tree = ast.parse(source)
-    context = checks.module(tree, classes)
+    context = checks.module(tree, classes, properties)
     found = []
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks, classes
+from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks, classes, properties
 from handoff.assurance.generated_source import find_tests
 
 TARGET = """
@@ -113,3 +113,33 @@ def test_a_test_without_any_check_checks_nothing() -> None:
     (verdict,) = _judged("def test_x():\n    total([1, 2])\n").values()
     assert verdict == Checks.NOTHING
     assert verdict.reason == NO_CHECK == "checks nothing: no assert, pytest.raises/warns/fail or assert*() call"
+
+
+PROPERTIES_TARGET = """
+import functools
+
+
+class Rect:
+    def __init__(self, w, h):
+        self.w, self.h = w, h
+
+    @property
+    def area(self):
+        return self.w * self.h
+
+    @functools.cached_property
+    def perimeter(self):
+        return 2 * (self.w + self.h)
+"""
+
+
+def test_reading_a_property_of_a_built_object_checks_the_code_a_stored_attribute_does_not() -> None:
+    body = (
+        "def test_area():\n    r = Rect(2, 3)\n    assert r.area == 6\n\n\n"
+        "def test_perimeter():\n    assert Rect(2, 3).perimeter == 10\n\n\n"
+        "def test_stored():\n    r = Rect(2, 3)\n    assert r.w == 2\n"
+    )
+    found = {t.qualname: t.checks for t in find_tests(HEAD + body, classes(PROPERTIES_TARGET),
+                                                      properties=properties(PROPERTIES_TARGET))}  # fmt: skip
+    assert found == {"test_area": Checks.VALUE, "test_perimeter": Checks.VALUE, "test_stored": Checks.BUILT_ONLY}
+    assert properties(PROPERTIES_TARGET) == {"area", "perimeter"}
