@@ -11,8 +11,8 @@ A test checks something when it
   had a method called on it (``obj.add(3); assert obj.count == 1``), or a parameter of the test (a fixture or a
   parametrized value: where it comes from cannot be seen).
 
-Building an object of a class the target modules define (``Foo(3)``, ``module_0.Foo(3)``) is not a call of the
-code under test, and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and
+Building an object of a class the target modules define (``Foo(3)``, ``module_0.Foo(3)``, or an explicit
+``Foo.__new__``/``Foo.__init__`` call, which returns None whatever it did) is not a call of the code under test, and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and
 ``vars`` carry only what their arguments carry. Calls of the standard library and pytest (names the test file
 imports from them), of the other built-ins, and operators count as calls of the code when one of their operands is
 an object of the test (a name it bound, a call of the project), not when they work on literals alone:
@@ -285,8 +285,10 @@ class _Flow:
         return all(name in context.stdlib or name in context.builtins for name in names)
 
     def _constructs(self, call: ast.Call) -> bool:
-        """A call of a class the targets define: ``Foo(3)``, ``module_0.Foo(3)``."""
-        return _name(call.func) in self.context.classes
+        """A call of a class the targets define: ``Foo(3)``, ``module_0.Foo(3)``; or of its ``__init__``, which
+        returns None whatever it did (``assert Foo.__init__(obj, 3) == None`` checks nothing)."""
+        name = _name(call.func)
+        return name in self.context.classes or name in ("__new__", "__init__", "__post_init__")
 
     def _any(self, node: ast.expr) -> bool:
         for child in ast.iter_child_nodes(node):

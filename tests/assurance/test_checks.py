@@ -143,3 +143,12 @@ def test_reading_a_property_of_a_built_object_checks_the_code_a_stored_attribute
                                                       properties=properties(PROPERTIES_TARGET))}  # fmt: skip
     assert found == {"test_area": Checks.VALUE, "test_perimeter": Checks.VALUE, "test_stored": Checks.BUILT_ONLY}
     assert properties(PROPERTIES_TARGET) == {"area", "perimeter"}
+
+
+def test_a_test_that_asserts_what_an_explicit_init_call_returns_checks_nothing_the_code_computed() -> None:
+    """itsdangerous 2.2.0, Pynguin: ``assert Signer.__init__(...) == None`` is true whatever ``__init__`` did."""
+    body = (
+        "def test_init():\n    obj = Tally.__new__(Tally)\n    assert Tally.__init__(obj, 3) == None\n\n\n"
+        "def test_init_via_module():\n    assert module_0.Tally.__init__(Tally(1), 3) is None\n"
+    )
+    assert _judged(body) == {"test_init": Checks.BUILT_ONLY, "test_init_via_module": Checks.BUILT_ONLY}
