@@ -12,8 +12,9 @@ A test checks something when it
   parametrized value: where it comes from cannot be seen).
 
 Building an object of a class the target modules define (``Foo(3)``, ``module_0.Foo(3)``, or an explicit
-``Foo.__new__``/``Foo.__init__`` call, which returns None whatever it did) is not a call of the code under test, and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and
-``vars`` carry only what their arguments carry. Calls of the standard library and pytest (names the test file
+``Foo.__new__``/``Foo.__init__`` call, which returns None whatever it did) is not a call of the code under test,
+and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and ``vars`` carry
+only what their arguments carry. Calls of the standard library and pytest (names the test file
 imports from them), of the other built-ins, and operators count as calls of the code when one of their operands is
 an object of the test (a name it bound, a call of the project), not when they work on literals alone:
 ``len(obj)``, ``doctest.testmod(module)`` and ``a | b`` run code of the project; ``float('inf')``, ``-1``,
