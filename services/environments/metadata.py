@@ -8,7 +8,8 @@ optional dependencies its test extras name, translated to PEP 508 by ``poetry.py
 ``[options.extras_require]``), ``setup.py`` (literal ``install_requires`` / ``extras_require`` arguments of the
 ``setup()`` call, read with ``ast``) and the requirements files for running and testing (following ``-r``
 includes): ``requirements.txt`` and ``requirements[-_.]<purpose>*.txt`` whose purpose names tests or development
-(``requirements-test.txt``, ``requirements_dev.txt``, ``requirements-tests39.txt``). Files for other purposes
+(``requirements-test.txt``, ``requirements_dev.txt``, ``requirements-tests39.txt``), and in a ``requirements/``
+folder the ``test*.txt`` files (else ``dev*.txt``: itsdangerous' ``requirements/tests.txt``). Files for other purposes
 (docs, wheels, release, lint, update ...) are left out and listed as skipped: a project often pins them for other
 tools, against each other (wcwidth 0.9.4's tests and wheels files pin two versions of packaging). The project
 itself is never installed (it goes on PYTHONPATH), so references to it, editable and local-path lines are left out.
@@ -52,12 +53,25 @@ def read_dependencies(root: Path) -> Dependencies:
             reader.requirements_file(path, depth=0)
         else:
             reader.skipped.append(f"{path.name}: not a requirements file for running or testing (left out)")
+    for path in folder_requirements(root):
+        reader.requirements_file(path, depth=0)
     keep = [r for r in reader.found if _name(r) not in reader.own_names]
     return Dependencies(
         requirements=tuple(sorted(set(keep))),
         sources=tuple(dict.fromkeys(reader.sources)),
         skipped=tuple(reader.skipped),
     )
+
+
+def folder_requirements(root: Path) -> list[Path]:
+    """The test requirements of a ``requirements/`` folder (the Pallets projects' layout): ``test*.txt``
+    (``tests.txt``, ``tests-min.txt``), or where there is none, ``dev*.txt``; not docs, typing, build ..."""
+    folder = root / "requirements"
+    if not folder.is_dir():
+        return []
+    files = sorted(p for p in folder.glob("*.txt") if p.is_file())
+    tests = [p for p in files if p.stem.lower().startswith("test")]
+    return tests or [p for p in files if p.stem.lower().startswith("dev")]
 
 
 class _Reader:

@@ -117,6 +117,21 @@ def test_requirements_files_for_other_purposes_are_left_out_and_said_so(tmp_path
     assert [line.split(":")[0] for line in deps.skipped] == ["requirements-update.txt", "requirements-wheels.txt"]
 
 
+def test_the_test_files_of_a_requirements_folder_are_read_and_the_others_are_not(tmp_path: Path) -> None:
+    """itsdangerous 2.2.0 keeps freezegun in requirements/tests.txt (pip-compile output, beside docs.txt,
+    typing.txt and a dev.txt including them all): its baseline missed two test modules."""
+    write(tmp_path, "requirements/tests.txt", "freezegun==1.5.1\n    # via -r tests.in\npytest==8.3.3\n")
+    write(tmp_path, "requirements/docs.txt", "sphinx==8.1.3\n")
+    write(tmp_path, "requirements/dev.txt", "-r docs.txt\n-r tests.txt\ntox==4.0\n")
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("freezegun==1.5.1", "pytest==8.3.3")
+    assert deps.sources == ("requirements/tests.txt",)
+    (tmp_path / "requirements" / "tests.txt").unlink()  # no test file: the development one, with its includes
+    deps = read_dependencies(tmp_path)
+    assert deps.requirements == ("sphinx==8.1.3", "tox==4.0")
+    assert deps.sources == ("requirements/dev.txt", "requirements/docs.txt")
+
+
 def test_poetry_dev_group_and_main_dependencies_are_read_as_pep_508(tmp_path: Path) -> None:
     """iso8601 2.1.0 declares hypothesis and pytz only under [tool.poetry.group.dev.dependencies]: its test module
     did not collect (No module named 'hypothesis'). Poetry's tables are read and their constraints translated."""
