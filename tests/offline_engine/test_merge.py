@@ -153,7 +153,7 @@ def test_engine_tests_added_to_a_project_file_share_its_one_import_block_after_i
     assert len(names) == len(set(names)), names
     own_imports = "import datetime\n\nimport pytest\n\nimport iso8601\n"
     assert text.startswith(
-        '"""Tests of iso8601\'s parser."""\n\n' + own_imports + "import sys\n\nimport iso8601.iso8601\n"
+        '"""Tests of iso8601\'s parser."""\n\n' + own_imports + "import iso8601.iso8601 as iso8601_\n"
     )
     assert OWN_ISO8601_TESTS.split(own_imports)[1] in text  # the project's tests, unchanged, before the engines'
 
@@ -174,9 +174,8 @@ def test_a_new_file_of_both_engines_has_one_import_block_without_repeats() -> No
     text, _ = merge("iso8601.iso8601", ISO8601)
     block = text.split("\n\n\ndef ", 1)[0].split('"""\n\n', 1)[1]
     assert block == (
-        "import datetime\nimport sys\n\nimport iso8601.iso8601\nimport pytest\n"
-        "from iso8601.iso8601 import FixedOffset, ParseError, is_iso8601\n\n"
-        "iso8601_ = sys.modules['iso8601.iso8601']"
+        "import datetime\n\nimport iso8601.iso8601 as iso8601_\nimport pytest\n"
+        "from iso8601.iso8601 import FixedOffset, ParseError, is_iso8601"
     )
     names = imports_of(ast.parse(text))
     assert len(names) == len(set(names)), names
@@ -285,3 +284,20 @@ def test_the_engines_imports_follow_a_files_imports_directly_and_a_docstring_aft
     assert text.startswith("import os\nfrom pkg.calc import clamp\n\n\ndef test_own():")
     text, _ = merge("pkg.calc", [("crosshair", CROSSHAIR)], '"""Own."""\n\n\ndef test_own():\n    pass\n')
     assert text.startswith('"""Own."""\n\nfrom pkg.calc import clamp\n\n\ndef test_own():')
+
+
+def test_every_name_the_merged_file_imports_is_used_so_a_linters_fix_removes_nothing_it_needs() -> None:
+    """Pynguin binds its module with ``hashids_ = sys.modules['hashids']`` after ``import hashids``: ruff's F401
+    saw that import as unused, and ``ruff check --fix`` (itsdangerous sets ``fix = true``) removed it, so the
+    lookup raised KeyError. The binding is now the import it is: ``import hashids as hashids_``."""
+    text, _ = merge("iso8601.iso8601", ISO8601)
+    tree = ast.parse(text)
+    bound = {
+        alias.asname or (alias.name.split(".")[0] if isinstance(node, ast.Import) else alias.name)
+        for node in tree.body
+        if isinstance(node, ast.Import | ast.ImportFrom)
+        for alias in node.names
+    }
+    used = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name)}
+    assert bound <= used, bound - used
+    assert "sys.modules" not in text
