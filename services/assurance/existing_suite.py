@@ -9,6 +9,7 @@ this check that figure would read as "the existing tests cover the imports only"
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,6 +21,8 @@ MAX_LISTED = 3
 NOT_SEARCHED = frozenset({"node_modules", "site-packages", "build", "dist", "venv", "env", "__pycache__"})
 NOT_THE_SUITE = "the coverage baseline is not the project's suite (only what ran before pytest stopped)"
 ONLY_WHAT_RAN = "the coverage baseline counts only the tests that ran"
+PARTIAL = "some of the project's existing tests could not be collected or run"
+NONE_RAN = "the project's existing tests could not be collected or run"
 ERROR_LINES = ("ERROR", "E ", "ImportError while loading conftest")
 
 
@@ -74,8 +77,30 @@ def test_files(root: Path, generated_files: Sequence[str], limit: int = 20) -> l
 
 def _sentence(reason: str, *, partial: bool) -> str:
     if partial:
-        return f"some of the project's existing tests could not be collected or run: {reason}; {ONLY_WHAT_RAN}"
-    return f"the project's existing tests could not be collected or run: {reason}; {NOT_THE_SUITE}"
+        return f"{PARTIAL}: {reason}; {ONLY_WHAT_RAN}"
+    return f"{NONE_RAN}: {reason}; {NOT_THE_SUITE}"
+
+
+def is_partial(problem: str) -> bool:
+    """Whether a :func:`problem` sentence says some of the project's tests ran (others could not be collected)."""
+    return problem.startswith(PARTIAL)
+
+
+def baseline_words(problem: str) -> str:
+    """What a coverage baseline is, in a summary's 'Coverage (X -> with the kept tests)', given its problem."""
+    if not problem:
+        return "existing tests"
+    whose = "only some of" if is_partial(problem) else "without"
+    return f"baseline {whose} the project's tests, see above"
+
+
+_MISSING_MODULE = re.compile(r"No module named '([A-Za-z_][\w.]*)'")
+
+
+def missing_modules(problem: str) -> list[str]:
+    """The top-level modules a :func:`problem` sentence says could not be imported (``No module named 'x.y'``
+    gives ``x``), each once, in order."""
+    return list(dict.fromkeys(name.partition(".")[0] for name in _MISSING_MODULE.findall(problem)))
 
 
 def _pytest_says(output: str) -> str:

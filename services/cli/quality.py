@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from handoff.assurance import existing_suite
 from handoff.schemas.events import TaskFinished, TestGenerationResult
 
 
@@ -38,7 +39,32 @@ def short(result: TestGenerationResult) -> str:
     if existing_tests_suffice(result):
         goal = "goal met by the existing tests, nothing added"
     counts = f"kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)}"
-    return f"{BASELINE_FLAG if result.baseline_problem else ''}{', '.join(cells)}{more} ({goal}, {counts})"
+    return f"{baseline_flag(result)}{', '.join(cells)}{more} ({goal}, {counts})"
 
 
 BASELINE_FLAG = "[the project's own tests did not run; see handoff result] "
+PARTIAL_BASELINE_FLAG = "[some of the project's tests did not run; see handoff result] "
+
+
+def baseline_flag(result: TestGenerationResult) -> str:
+    """'' when the baseline is the project's suite; else whether none or only some of its tests ran."""
+    if not result.baseline_problem:
+        return ""
+    return PARTIAL_BASELINE_FLAG if existing_suite.is_partial(result.baseline_problem) else BASELINE_FLAG
+
+
+def baseline_label(result: TestGenerationResult) -> str:
+    """How `handoff result` heads the baseline problem: none of the project's tests ran, or only some."""
+    if existing_suite.is_partial(result.baseline_problem):
+        return "baseline only some of the project's tests"
+    return "baseline NOT the project's tests"
+
+
+def baseline_hint(result: TestGenerationResult) -> str:
+    """When the project's tests could not import a module: the submit option that installs it, else ''."""
+    missing = existing_suite.missing_modules(result.baseline_problem)
+    if not missing:
+        return ""
+    options = " ".join(f"--extra-package {name}" for name in missing)
+    return (f"the project's tests import {', '.join(missing)}, missing from its environment: submit again with "
+            f"{options} (the package's name on PyPI, where it differs from the module's)")  # fmt: skip

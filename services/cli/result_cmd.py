@@ -20,6 +20,7 @@ from handoff.client.patches import PatchNotApplied, PatchRefused, apply_patch
 from handoff.schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
 
 OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
+SHOWN = 20  # dropped tests and refused changes listed in the text view; --json has them all
 NOTHING_ADDED = "nothing added: the project's existing tests already meet the coverage goal"
 
 
@@ -72,25 +73,37 @@ def summarize(finished: TaskFinished) -> list[str]:
             f"rounds {result.rounds_used}; files produced: {produced}"
         )
         for cov in result.coverage:
-            lines.append(f"  coverage {cov.target}: {_pct(cov.percent)} % (goal {_pct(result.coverage_goal_pct)} %)")
+            lines.append(f"  coverage {cov.target} by the kept tests alone: line {_pct(cov.percent)} %")
         if result.baseline_problem:
-            lines.append(f"  baseline NOT the project's tests: {printable(result.baseline_problem)}")
+            lines.append(f"  {quality.baseline_label(result)}: {printable(result.baseline_problem)}")
+            if hint := quality.baseline_hint(result):
+                lines.append(f"  {printable(hint)}")
         lines += [f"  quality {printable(line)}" for line in quality.target_lines(result)]
-        if result.quality:
-            lines.append(f"  goal {'met' if result.goal_met else 'NOT met'}; tests kept {len(result.tests_kept)}, "
+        if result.quality or result.coverage:
+            lines.append(f"  goal {'met' if result.goal_met else 'NOT met'} ({_pct(result.coverage_goal_pct)} % "
+                         f"line+branch, with the project's tests); tests kept {len(result.tests_kept)}, "
                          f"dropped {len(result.tests_dropped)}")  # fmt: skip
-        for dropped in result.tests_dropped[:20]:
+        for dropped in result.tests_dropped[:SHOWN]:
             lines.append(f"  dropped {printable(dropped.test)} ({dropped.verdict}): {printable(dropped.reason[:160])}")
+        lines += _more(len(result.tests_dropped), "dropped test(s)", finished.task_id)
         for path in result.test_files:
             lines.append(f"  test file {path}")
-        for refused in result.refused[:20]:
+        for refused in result.refused[:SHOWN]:
             lines.append(f"  left out of the patch: {refused.path} ({refused.reason})")
+        lines += _more(len(result.refused), "change(s) left out", finished.task_id)
         if result.patch:
             lines.append(f"  patch: {result.patch.size_bytes} bytes (handoff result {finished.task_id} --patch)")
         lines.append(_writer_line(result))
     elif isinstance(result, SleepResult):
         lines.append(f"  slept {result.slept_s:.2f} s")
     return lines
+
+
+def _more(count: int, what: str, task_id: str) -> list[str]:
+    """The line saying how many of a list were not shown, and where to see them all; none when all were."""
+    if count <= SHOWN:
+        return []
+    return [f"  … and {count - SHOWN} more {what} (handoff result {task_id} --json lists them)"]
 
 
 def _pct(value: float) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import os
 import subprocess
 from pathlib import Path, PurePosixPath
 
@@ -29,6 +30,22 @@ def check_options(args: argparse.Namespace) -> None:
         raise _usage(
             f"--test-dir must be a folder inside the repo, relative to it (like 'tests'), got {args.test_dir!r}"
         )
+
+
+def repo_relative(repo: Path, targets: list[str]) -> list[str]:
+    """The targets as paths relative to ``repo`` (POSIX): an absolute path or one with ``..`` inside the repo is
+    made relative to it; one outside it is refused in words."""
+    given = Path(os.path.abspath(repo))
+    relative = []
+    for target in targets:
+        path = Path(os.path.normpath(given / target))  # an absolute target stays itself
+        if path.is_relative_to(given):
+            relative.append(path.relative_to(given).as_posix())
+        elif path.resolve().is_relative_to(given.resolve()):  # the repo given through a link
+            relative.append(path.resolve().relative_to(given.resolve()).as_posix())
+        else:
+            raise _usage(f"target {target} is outside --repo {repo}; give paths relative to the repository")
+    return relative
 
 
 def check_targets(repo: Path, targets: list[str]) -> None:

@@ -14,7 +14,7 @@ from handoff.artifacts.errors import ArtifactError
 from handoff.cli.common import open_client, print_json, run_id_arg
 from handoff.cli.errors import CliError
 from handoff.cli.exit_codes import Exit
-from handoff.cli.submit_checks import check_options, check_targets
+from handoff.cli.submit_checks import check_options, check_targets, repo_relative
 from handoff.client.artifacts import module_payloads
 from handoff.schemas.events import (
     MAX_ENV_VALUE,
@@ -49,7 +49,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         type=float,
         default=80.0,
         metavar="PCT",
-        help="line coverage each module should reach, 0-100 (default 80)",
+        help="coverage each module should reach, 0-100 (default 80): line+branch coverage together, by the project's "
+        "existing tests and the kept generated ones",
     )
     p.add_argument("--test-dir", default="tests", help="where the tests go, relative to the repo (default tests)")
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
@@ -121,7 +122,9 @@ def _plan_targets(args: argparse.Namespace) -> tuple[Path, list[str]]:
     if not args.targets and not args.component:
         raise CliError(Exit.USAGE, "name target modules, or --component FOLDER to test every module in it")
     try:
-        targets = discover_targets(repo, WorkflowSpec(targets=list(args.targets), component=args.component))
+        targets = discover_targets(
+            repo, WorkflowSpec(targets=repo_relative(args.repo, args.targets), component=args.component)
+        )
     except WorkflowConfigError as exc:
         raise CliError(Exit.USAGE, str(exc)) from exc
     check_targets(repo, targets)

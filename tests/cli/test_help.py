@@ -48,3 +48,13 @@ def test_demo_help_names_both_projects_the_demo_runs() -> None:
     text = " ".join(done.stdout.split())
     assert "shipped sample project and a real-world module" in text
     assert f"({REAL_WORLD_PACKAGE}, from the package index" in text
+
+
+def test_submit_help_says_the_coverage_goal_is_line_and_branch_coverage_with_the_existing_tests() -> None:
+    """The goal is judged on line+branch coverage by the project's tests and the kept ones, not line coverage."""
+    command = [sys.executable, "-m", "handoff.cli.main", "submit", "--help"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    text = " ".join(done.stdout.split())
+    assert "line+branch coverage together, by the project's existing tests and the kept generated ones" in text
+    assert "line coverage each module should reach" not in text

@@ -7,13 +7,23 @@ import argparse
 import json
 from datetime import UTC, datetime
 
+import msgspec
 import pytest
 
 from handoff.cli import wait_cmd
 from handoff.cli.exit_codes import Exit
 from handoff.cli.progress import ProgressBoard
 from handoff.cli.result_cmd import summarize
-from handoff.schemas.events import DroppedTest, TargetQuality, TaskFinished, TaskStatus, TestGenerationResult, Verdict
+from handoff.schemas.events import (
+    DroppedTest,
+    RefusedChange,
+    TargetCoverage,
+    TargetQuality,
+    TaskFinished,
+    TaskStatus,
+    TestGenerationResult,
+    Verdict,
+)
 
 
 def _finished(task_id: str, *, goal_met: bool) -> TaskFinished:
@@ -50,7 +60,7 @@ def test_handoff_result_prints_coverage_delta_mutants_and_dropped_tests_with_rea
     lines = summarize(_finished("t1", goal_met=False))
 
     assert "  quality grading.py: line 75 -> 100 %, branch 50 -> 100 %, mutants 7/8 (87.5 %)" in lines
-    assert "  goal NOT met; tests kept 1, dropped 1" in lines
+    assert "  goal NOT met (80 % line+branch, with the project's tests); tests kept 1, dropped 1" in lines
     assert "  dropped tests/test_generated.py::test_wrong (failed): fails: assert 'fail' == 'pass'" in lines
 
 
@@ -120,3 +130,77 @@ def test_result_and_wait_say_plainly_when_the_existing_tests_already_meet_the_go
     out = capsys.readouterr().out.splitlines()
     assert out == ["1 succeeded", "  t1  succeeded  grading.py 100/100 % (goal met by the existing tests, nothing "
                                   "added, kept 0, dropped 1)"]  # fmt: skip
+
+
+PARTIAL = (
+    "some of the project's existing tests could not be collected or run: 2 test module(s) could not be "
+    "collected: tests/test_timed.py: ModuleNotFoundError: No module named 'freezegun'; tests/test_url_safe.py: "
+    "ModuleNotFoundError: No module named 'freezegun.api'; the coverage baseline counts only the tests that "
+    "ran"
+)  # fmt: skip (the sentence existing_suite gives itsdangerous 2.2.0 without freezegun)
+
+
+def _with_baseline_problem(problem: str) -> TaskFinished:
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    return msgspec.structs.replace(finished, result=msgspec.structs.replace(finished.result, baseline_problem=problem))
+
+
+def test_when_only_some_of_the_projects_test_modules_did_not_collect_result_and_wait_say_some_did_not_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Three modules ran, two needed a missing package: not "the project's own tests did not run"; and the
+    submit option that installs the missing module is named."""
+    lines = summarize(_with_baseline_problem(PARTIAL))
+    assert f"  baseline only some of the project's tests: {PARTIAL}" in lines
+    assert not any("NOT the project's tests" in line for line in lines), lines
+    assert (
+        "  the project's tests import freezegun, missing from its environment: submit again with "
+        "--extra-package freezegun (the package's name on PyPI, where it differs from the module's)"
+    ) in lines
+
+    args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
+    wait_cmd._report(args, ["t1"], {"t1": _with_baseline_problem(PARTIAL)}, None)
+    out = capsys.readouterr().out.splitlines()
+    assert out[1] == ("  t1  succeeded  [some of the project's tests did not run; see handoff result] grading.py "
+                      "100/100 % (goal met, kept 1, dropped 1)")  # fmt: skip
+
+
+def test_when_none_of_the_projects_tests_ran_result_says_the_baseline_is_not_theirs_without_a_package_hint() -> None:
+    problem = ("the project's existing tests could not be collected or run: pytest stopped with an internal error: "
+               "SystemExit: 2; the coverage baseline is not the project's suite (only what ran before pytest "
+               "stopped)")  # fmt: skip
+    lines = summarize(_with_baseline_problem(problem))
+    assert f"  baseline NOT the project's tests: {problem}" in lines
+    assert not any("--extra-package" in line for line in lines), lines
+
+
+def test_result_says_how_many_dropped_tests_and_refused_changes_it_did_not_list() -> None:
+    """Twenty are listed; the rest are counted, with where to see them all."""
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    dropped = [DroppedTest(test=f"tests/test_g.py::test_{i}", verdict=Verdict.USELESS, reason="adds nothing")
+               for i in range(23)]  # fmt: skip
+    refused = [RefusedChange(path=f"src/m{i}.py", reason="outside the test folder") for i in range(21)]
+    result = msgspec.structs.replace(finished.result, tests_dropped=dropped, refused=refused)
+    lines = summarize(msgspec.structs.replace(finished, result=result))
+    assert sum(line.startswith("  dropped tests/") for line in lines) == 20
+    assert "  … and 3 more dropped test(s) (handoff result t1 --json lists them)" in lines
+    assert sum(line.startswith("  left out of the patch:") for line in lines) == 20
+    assert "  … and 1 more change(s) left out (handoff result t1 --json lists them)" in lines
+
+    shown = summarize(_finished("t1", goal_met=True))
+    assert not any(line.startswith("  …") for line in shown), shown
+
+
+def test_result_labels_the_kept_tests_own_line_coverage_apart_from_what_the_goal_is_judged_on() -> None:
+    """55.2 % by the kept tests alone (line only) is not set against the goal, which is line+branch coverage with
+    the project's existing tests."""
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    alone = [TargetCoverage(target="grading.py", percent=55.2, covered_lines=16, total_lines=29)]
+    lines = summarize(msgspec.structs.replace(finished, result=msgspec.structs.replace(finished.result,
+                                                                                        coverage=alone)))  # fmt: skip
+    assert "  coverage grading.py by the kept tests alone: line 55.2 %" in lines
+    assert "  goal met (80 % line+branch, with the project's tests); tests kept 1, dropped 1" in lines
+    assert not any("(goal 80 %)" in line for line in lines), lines

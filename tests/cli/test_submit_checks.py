@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from handoff.cli.submit_checks import repo_relative
 from handoff.demo.run import SAMPLE
 
 NOWHERE = "nats://127.0.0.1:9"  # discard port: nothing answers
@@ -48,6 +49,7 @@ def submit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["inventory/blob.py"], "binary file"),
         (["--sleep-s", "1", "--count", "0"], "--count must be at least 1"),
         (["--sleep-s", "1", "--timeout-s", "-1"], "--timeout-s must be more than 0"),
+        (["../outside.py"], "target ../outside.py is outside --repo"),
         (["inventory/stock.py", "--test-dir", "../x"], "--test-dir must be a folder inside the repo"),
         (["inventory/stock.py", "--coverage-goal", "150"], "--coverage-goal is a percentage between 0 and 100"),
         (["inventory/stock.py", "--max-attempts", "0"], "--max-attempts must be at least 1"),
@@ -66,3 +68,24 @@ def test_submit_refuses_what_could_never_run_before_connecting(repo: Path, args:
     assert done.returncode == 2, (done.returncode, done.stderr)
     assert says in done.stderr
     assert "pattern" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_submit_refuses_an_absolute_target_outside_the_repo_in_words(repo: Path) -> None:
+    """Not a schema error with a regex: the target, the repo, and how to give paths."""
+    outside = repo.parent / "other.py"
+    outside.write_text("def f():\n    return 1\n")
+    done = submit(repo, str(outside))
+    assert done.returncode == 2, (done.returncode, done.stderr)
+    assert f"target {outside} is outside --repo {repo}; give paths relative to the repository" in done.stderr
+    assert "pattern" not in done.stderr and "Traceback" not in done.stderr
+
+
+def test_a_target_inside_the_repo_given_absolutely_or_through_dots_is_made_relative_to_it(repo: Path) -> None:
+    """/repo/inventory/stock.py, ./inventory/stock.py and inventory/../inventory/stock.py all name one target."""
+    done = submit(repo, str(repo / "inventory" / "stock.py"))
+    assert done.returncode == 4, (done.returncode, done.stderr)  # checked and accepted: then no NATS answers
+    given = [str(repo / "inventory" / "stock.py"), "./inventory/stock.py", "inventory/../inventory/stock.py"]
+    assert repo_relative(repo, given) == ["inventory/stock.py"] * 3
+    linked = repo.parent / "linked"
+    linked.symlink_to(repo)
+    assert repo_relative(linked, [str(repo / "inventory" / "stock.py")]) == ["inventory/stock.py"]

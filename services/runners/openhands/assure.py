@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from handoff.assurance import coverage_delta, generated_source, project_tests, results
+from handoff.assurance import coverage_delta, existing_suite, generated_source, project_tests, results
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
@@ -302,7 +302,7 @@ class Assurance:
                 text += f", mutants killed {q.mutants_killed}/{q.mutants_total} ({q.mutation_score_pct:g} %)"
             parts.append(text)
         if parts:
-            before = "baseline without the project's tests, see above" if self.baseline_problem else "existing tests"
+            before = existing_suite.baseline_words(self.baseline_problem)
             parts = [f"Coverage ({before} -> with the kept tests): " + "; ".join(parts) + "."]
         if self.mutation is not None and self.mutation.note:
             parts.append(f"Mutation: {self.mutation.note}.")
