@@ -18,6 +18,10 @@ MILESTONES = frozenset({"workspace", "environment", "round", "changes", "validat
                         "retrying"})  # fmt: skip
 
 
+LOG_NOTE_CHARS = 600
+"""How much of a milestone or an outcome a wait off a terminal prints (a terminal's line gets 70-160)."""
+
+
 @dataclass(slots=True)
 class TaskLine:
     task_id: str
@@ -45,7 +49,7 @@ class ProgressBoard:
         elif isinstance(event, TaskProgress):
             note = f"{event.stage}: {event.message}"
             if not self.tty and event.stage in MILESTONES:
-                self._change(line, "running", note[:160])
+                self._change(line, "running", note[:LOG_NOTE_CHARS])  # a log line need not fit a terminal's width
                 return
             line.state, line.note = "running", note[:70]
             self.render()
@@ -68,9 +72,10 @@ class ProgressBoard:
         line = self.tasks.get(finished.task_id)
         if line is None or line.state not in ("queued", "running"):
             return
-        note = f"{finished.error.code}: {finished.error.message}"[:90] if finished.error else ""
+        width = 90 if self.tty else LOG_NOTE_CHARS
+        note = f"{finished.error.code}: {finished.error.message}"[:width] if finished.error else ""
         if not note and (result := quality.generation_result(finished)) is not None:
-            note = quality.short(result)[:120]
+            note = quality.short(result)[: 120 if self.tty else LOG_NOTE_CHARS]
         self._change(line, str(finished.status), note)
 
     def _change(self, line: TaskLine, state: str, note: str) -> None:

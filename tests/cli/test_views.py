@@ -20,9 +20,11 @@ from handoff.common.clock import utcnow
 from handoff.schemas import names
 from handoff.schemas.codec import encode
 from handoff.schemas.events import (
+    ErrorCode,
     RunFinished,
     RunTask,
     TargetCoverage,
+    TaskError,
     TaskFinished,
     TaskProgress,
     TaskStatus,
@@ -120,3 +122,16 @@ def test_a_wait_off_a_terminal_prints_each_milestone_of_a_running_task_but_not_e
         "t1  running  validation: round 1: 3/3 tests passed",
     ]
     assert board.counts() == {"running": 1}
+
+
+def test_a_wait_off_a_terminal_prints_a_long_milestone_and_failure_whole(capsys: pytest.CaptureFixture[str]) -> None:
+    """A CI log cut the baseline milestone at the useful part ('... could not be colle'): a log line need not fit
+    a terminal, so milestones and failures are printed whole (up to LOG_NOTE_CHARS)."""
+    board = ProgressBoard(tasks={"t1": TaskLine("t1")}, tty=False)
+    message = "baseline: the project's existing tests could not be collected or run: " + "x" * 200 + " (the end)"
+    board.apply(TaskProgress(task_id="t1", attempt=1, seq=1, stage="assurance", at=utcnow(), message=message))
+    error = TaskError(code=ErrorCode.VALIDATION_FAILED, message="no test was kept: " + "y" * 200 + " (the end)")
+    board.finish(TaskFinished(task_id="t1", attempt=1, status=TaskStatus.FAILED, replica_id="g", error=error,
+                              finished_at=utcnow()))  # fmt: skip
+    lines = capsys.readouterr().err.splitlines()
+    assert lines[0].endswith("(the end)") and lines[1].endswith("(the end)")
