@@ -125,6 +125,9 @@ def test_with_nothing_configured_up_submit_wait_give_asserting_tests_from_the_of
     assert result["summary"].startswith("[offline engine: crosshair+pynguin] ")
     assert "llm" not in result["summary"].lower() and "model" not in result["summary"].lower(), result["summary"]
     assert result["sandbox"] == "bwrap"
+    # no model: the usage is the engine's, not the token counts of the driver that types its commands
+    assert result["usage"]["model"] == "offline engine: crosshair+pynguin", result["usage"]
+    assert result["usage"].get("prompt_tokens", 0) == result["usage"].get("completion_tokens", 0) == 0
     assert result["coverage"][0]["percent"] > import_only_coverage(repo, tmp_path)
 
     patch = stack.handoff("result", task_id, "--patch")

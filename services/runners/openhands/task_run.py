@@ -38,7 +38,7 @@ from handoff.runners.openhands.round_check import HandOver, RoundCheck
 from handoff.runners.openhands.settings import RunnerSettings
 from handoff.runners.openhands.validation import ValidationReport
 from handoff.sandbox import Sandbox
-from handoff.schemas.events import ErrorCode, GenerateTests, TestGenerationResult
+from handoff.schemas.events import ErrorCode, GenerateTests, LlmUsage, TestGenerationResult
 
 if TYPE_CHECKING:  # the SDK is imported lazily, on the first task
     from pathlib import Path
@@ -230,6 +230,8 @@ class TaskRun:
         payload, session = self.payload, self.session
         assert session is not None
         usage = session.usage()
+        if self.settings.offline_engine is not None:  # no model: the driver typing the engines' commands is no LLM
+            usage = LlmUsage(model=self.settings.offline_engine.label)
         report, handed = rounds.report, rounds.handed
         prefix = f"{self.ctx.task.task_id}/{self.ctx.attempt}"
         outputs = await task_result.store(self.ctx.js, handed, prefix=prefix, redact=self.redact)
