@@ -271,8 +271,9 @@ class TaskRun:
                 ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}{hint}", detail=err.output
             ) from err
         how = "cache hit" if env.cache_hit else "built"
+        added = f" + {len(env.extra_packages)} added" if env.extra_packages else ""
         emit("environment", f"{how}, {env.env_s:.1f} s (Python {env.interpreter.version}, "
-                            f"{len(env.dependencies.requirements)} requirement(s))")  # fmt: skip
+                            f"{len(env.dependencies.requirements)} project requirement(s){added})")  # fmt: skip
         return env
 
     async def _materialize(self, dest: Path) -> None:
