@@ -7,14 +7,19 @@ from pathlib import Path
 
 from handoff.workflow.config import WorkflowConfigError, WorkflowSpec
 
-_SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", "node_modules", "build", "dist", "tests"}
+_SKIP_DIRS = {".git", ".venv", "venv", "__pycache__", ".pytest_cache", "node_modules", "build", "dist", "tests",
+              "test", "docs", "doc", "examples", ".tox", ".nox"}  # fmt: skip
 
 
 def is_test_module(path: Path) -> bool:
-    return path.name.startswith("test_") or path.name.endswith("_test.py") or path.name == "conftest.py"
+    """A test module: ``test_*.py``, ``*_test.py``, ``conftest.py``, or a suite module named ``tests.py``/``test.py``
+    (roman 4.2's unittest suite is ``src/tests.py``)."""
+    name = path.name
+    return name.startswith("test_") or name.endswith("_test.py") or name in ("conftest.py", "tests.py", "test.py")
 
 
-_ENTRY_POINTS = {"__main__.py", "__version__.py", "_version.py"}  # run or generated, not code to test
+_ENTRY_POINTS = {"__main__.py", "__version__.py", "_version.py", "setup.py", "noxfile.py", "fabfile.py"}
+"""Run or generated, not code to test (``setup.py`` and task files of the project's tooling included)."""
 
 
 def has_code(path: Path) -> bool:

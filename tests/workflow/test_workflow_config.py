@@ -114,3 +114,13 @@ def test_a_component_may_be_a_dotted_module_path(tmp_path: Path) -> None:
     (tmp_path / "pkg" / "core.py").write_text("def f():\n    pass\n")
     assert discover_targets(tmp_path, WorkflowSpec(component="pkg.sub")) == ["pkg/sub/a.py"]
     assert discover_targets(tmp_path, WorkflowSpec(component="pkg.core")) == ["pkg/core.py"]
+
+
+def test_discovery_leaves_out_suite_modules_packaging_scripts_and_docs(tmp_path: Path) -> None:
+    """roman 4.2: '--component src' gave src/tests.py (its unittest suite) a task; '--component .' added setup.py,
+    and on itsdangerous 2.2.0 docs/conf.py."""
+    for name in ["src/roman.py", "src/tests.py", "setup.py", "noxfile.py", "docs/conf.py", "test/helpers.py"]:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("def f():\n    return 1\n")
+    assert discover_targets(tmp_path, WorkflowSpec(component="src")) == ["src/roman.py"]
+    assert discover_targets(tmp_path, WorkflowSpec(component=".")) == ["src/roman.py"]
