@@ -13,13 +13,15 @@ from nats.js import JetStreamContext
 
 from handoff.artifacts.snapshots import materialize_snapshot, upload_snapshot
 from handoff.artifacts.store import get_artifact
+from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
 from handoff.runners.openhands.prompt import parse_targets
+from handoff.schemas.events import ErrorCode
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
 from handoff.scripted_model.replies import ChatRequest, Reply
 from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file
-from tests.runners.conftest import ProgressLog, llm_settings, make_ctx, runner_settings
+from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest and coverage runs, sandboxed
 
@@ -93,3 +95,27 @@ async def test_a_target_whose_test_name_the_project_uses_elsewhere_extends_that_
     )  # fmt: skip
     assert run.returncode == 0, run.stdout + run.stderr
     assert "3 passed" in run.stdout
+
+
+async def test_kept_tests_that_stop_the_projects_own_collection_fail_validation_with_pytests_reason(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """A model that writes tests/test_codec_cases.py beside the project's test/test_codec_cases.py (no
+    __init__.py): each file passes alone, but the project's `pytest` stops at "import file mismatch"; the round
+    fails validation saying so instead of handing over a patch that breaks the project's run."""
+    project = tmp_path / "codec"
+    (project / "test").mkdir(parents=True)
+    (project / "codec.py").write_text(MODULE)
+    (project / "test" / "test_codec_cases.py").write_text(OWN_TESTS)
+    model_server.policy = Script([
+        in_workspace("tests/test_codec_cases.py", lambda p: create_file(p, "from codec import encode\n" + GENERATED)),
+        finish("tests written"),
+    ])  # fmt: skip
+    source = await upload_snapshot(js, project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), feedback_rounds=0)
+    with pytest.raises(PermanentFailure) as failed:
+        await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=["codec.py"]))
+
+    assert failed.value.code == ErrorCode.VALIDATION_FAILED
+    assert "with the kept tests the project's own `pytest` no longer collects (exit code 2" in str(failed.value)
+    assert "import file mismatch" in str(failed.value)
