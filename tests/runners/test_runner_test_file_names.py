@@ -117,5 +117,5 @@ async def test_kept_tests_that_stop_the_projects_own_collection_fail_validation_
         await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=["codec.py"]))
 
     assert failed.value.code == ErrorCode.VALIDATION_FAILED
-    assert "with the kept tests the project's own `pytest` no longer collects (exit code 2" in str(failed.value)
+    assert "with the kept tests the project's own pytest run no longer collects (exit code 2" in str(failed.value)
     assert "import file mismatch" in str(failed.value)

@@ -133,7 +133,7 @@ class RoundCheck:
             await asyncio.to_thread(shutil.rmtree, snapshot, True)
         if self.snapshot_collection in COLLECTION_BROKEN:
             return report  # the project's collection was broken before: not the kept tests' doing
-        problem = (f"with the kept tests the project's own `pytest` no longer collects (exit code {code}; it did "
+        problem = (f"with the kept tests the project's own pytest run no longer collects (exit code {code}; it did "
                    f"on the snapshot): {errors or 'no error lines'}")  # fmt: skip
         return replace(report, ok=False, problem=problem)
 
