@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from itertools import islice
 from pathlib import Path
 
 from handoff.assurance.testbed import PytestRun
@@ -23,6 +24,10 @@ NOT_THE_SUITE = "the coverage baseline is not the project's suite (only what ran
 ONLY_WHAT_RAN = "the coverage baseline counts only the tests that ran"
 PARTIAL = "some of the project's existing tests could not be collected or run"
 NONE_RAN = "the project's existing tests could not be collected or run"
+TEST_FOLDERS = frozenset({"test", "tests"})
+MAX_READ = 200  # modules read for a TestCase subclass, at most
+MAX_READ_BYTES = 200_000
+TESTCASE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*\bTestCase\b", re.MULTILINE)
 ERROR_LINES = ("ERROR", "E ", "ImportError while loading conftest")
 
 
@@ -49,10 +54,17 @@ def _why(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
                          partial=False)  # fmt: skip
     if code == 5:
         found = test_files(root, generated_files)
-        if not found:
+        if found:
+            shown = ", ".join(found[:MAX_LISTED]) + (" …" if len(found) > MAX_LISTED else "")
+            return _sentence(f"pytest collected no test although the project has test files ({shown})",
+                             partial=False)  # fmt: skip
+        unmatched = modules_like_tests(root, generated_files)
+        if not unmatched:
             return ""  # no tests: the baseline is truly empty
-        shown = ", ".join(found[:MAX_LISTED]) + (" …" if len(found) > MAX_LISTED else "")
-        return _sentence(f"pytest collected no test although the project has test files ({shown})", partial=False)
+        shown = ", ".join(unmatched[:MAX_LISTED]) + (" …" if len(unmatched) > MAX_LISTED else "")
+        looks = "looks like one" if len(unmatched) == 1 else "look like test modules"
+        return _sentence(f"pytest collected no test, but {shown} {looks} (not matched by pytest's python_files, "
+                         "by default test_*.py and *_test.py)", partial=False)  # fmt: skip
     if code not in (0, 1):
         return _sentence(f"pytest ended with exit code {code}: {_pytest_says(run.output)}", partial=ran)
     return ""
@@ -61,18 +73,47 @@ def _why(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
 def test_files(root: Path, generated_files: Sequence[str], limit: int = 20) -> list[str]:
     """Up to ``limit`` of the project's own test modules (``test_*.py``, ``*_test.py``), the generated ones left out,
     hidden folders and environments not searched."""
-    skip = set(generated_files)
+    return list(islice((path for path, file in _modules(root, generated_files) if _collected_name(file.name)), limit))
+
+
+def modules_like_tests(root: Path, generated_files: Sequence[str], limit: int = 20) -> list[str]:
+    """Up to ``limit`` modules pytest's default names miss that look like tests: ``tests.py``, ``test.py``,
+    ``*_tests.py``, modules in a ``test``/``tests`` folder, or (among the first ``MAX_READ`` modules of at most
+    ``MAX_READ_BYTES``) a module defining a ``unittest.TestCase`` subclass (roman 4.2: src/tests.py)."""
     found: list[str] = []
+    read = 0
+    for path, file in _modules(root, generated_files):
+        name = file.name
+        if _collected_name(name) or name in ("__init__.py", "conftest.py", "setup.py"):
+            continue
+        parts = Path(path).parts[:-1]
+        looks = name in ("tests.py", "test.py") or name.endswith("_tests.py") or bool(TEST_FOLDERS & set(parts))
+        if not looks and read < MAX_READ and file.stat().st_size <= MAX_READ_BYTES:
+            read += 1
+            looks = TESTCASE_CLASS.search(file.read_text(errors="replace")) is not None
+        if looks:
+            found.append(path)
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _modules(root: Path, generated_files: Sequence[str]) -> Iterator[tuple[str, Path]]:
+    """The project's Python modules (relative path, path) in path order, the generated ones left out, hidden
+    folders and environments not searched."""
+    skip = set(generated_files)
     for folder, dirs, files in os.walk(root):
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in NOT_SEARCHED)
         for name in sorted(files):
-            if name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py")):
-                relative = (Path(folder) / name).relative_to(root).as_posix()
+            if name.endswith(".py"):
+                file = Path(folder) / name
+                relative = file.relative_to(root).as_posix()
                 if relative not in skip:
-                    found.append(relative)
-                    if len(found) >= limit:
-                        return found
-    return found
+                    yield relative, file
+
+
+def _collected_name(name: str) -> bool:
+    return name.startswith("test_") or name.endswith("_test.py")
 
 
 def _sentence(reason: str, *, partial: bool) -> str:

@@ -4,14 +4,25 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from handoff.assurance.coverage_delta import existing_coverage
+from handoff.assurance.existing_suite import modules_like_tests
 from handoff.assurance.testbed import TestBed
 
 TARGET = "grading.py"
 GEN = "tests/test_generated.py"
+UNITTEST_SUITE = """import unittest
+
+from grading import grade
+
+
+class GradeTests(unittest.TestCase):
+    def test_a_high_score_passes(self):
+        self.assertEqual(grade(90), "pass")
+"""
 GENERATED_TEST = "from grading import grade\n\n\ndef test_low():\n    assert grade(10) == 'fail'\n"
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -96,6 +107,40 @@ async def test_test_files_that_pytest_deselects_entirely_are_reported_as_not_run
         "has test files (tests/test_existing.py); the coverage baseline is not the project's suite (only what ran "
         "before pytest stopped)"
     )
+
+
+async def test_a_unittest_module_pytest_does_not_collect_is_named_instead_of_a_silent_empty_baseline(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """roman 4.2: its suite is src/tests.py (unittest, run by zope-testrunner); pytest collects nothing (exit 5),
+    and the 0 % baseline must say that it is not the project's suite, naming the module."""
+    bed = make_bed("grading", {"src/tests.py": UNITTEST_SUITE})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem == (
+        "the project's existing tests could not be collected or run: pytest collected no test, but src/tests.py "
+        "looks like one (not matched by pytest's python_files, by default test_*.py and *_test.py); the coverage "
+        "baseline is not the project's suite (only what ran before pytest stopped)"
+    )
+
+
+def test_modules_named_or_written_like_tests_are_found_and_plain_modules_are_not(tmp_path: Path) -> None:
+    """tests.py, test.py, *_tests.py, modules in a test/ folder and modules defining a TestCase subclass look like
+    tests; a plain module, __init__.py, conftest.py, setup.py and an environment's files do not."""
+    files = {
+        "src/tests.py": "", "test.py": "", "pkg/codec_tests.py": "", "test/helpers.py": "",
+        "pkg/checks.py": "import unittest\n\n\nclass CodecCheck(unittest.TestCase):\n    pass\n",
+        "pkg/codec.py": "class Codec(object):\n    pass\n", "pkg/__init__.py": "", "conftest.py": "", "setup.py": "",
+        "venv/lib/tests.py": "",
+    }  # fmt: skip
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+
+    assert sorted(modules_like_tests(tmp_path, [])) == [
+        "pkg/checks.py", "pkg/codec_tests.py", "src/tests.py", "test.py", "test/helpers.py"
+    ]  # fmt: skip
 
 
 async def test_a_project_without_test_files_has_an_empty_baseline_and_no_problem(

@@ -29,6 +29,17 @@ def test_each_target_gets_a_test_file_and_colliding_stems_get_their_package() ->
     ]
 
 
+def test_a_test_file_name_the_project_already_uses_elsewhere_is_given_as_that_file(tmp_path: Path) -> None:
+    """hashids 1.3.1: test/test_hashids.py exists, so hashids.py is assigned that file, not a second
+    tests/test_hashids.py (pytest's default import mode cannot collect both); files in environments are ignored."""
+    (tmp_path / "test").mkdir()
+    (tmp_path / "test" / "test_hashids.py").write_text("def test_x():\n    pass\n")
+    (tmp_path / "venv" / "lib").mkdir(parents=True)
+    (tmp_path / "venv" / "lib" / "test_calc.py").write_text("")
+    assignments = assign_test_files(["hashids.py", "calc.py"], "tests", tmp_path)
+    assert [a.test_file for a in assignments] == ["test/test_hashids.py", "tests/test_calc.py"]
+
+
 def test_the_prompt_names_workspace_targets_goal_and_instructions_and_parses_back(tmp_path: Path) -> None:
     """Everything the task asks for is in the prompt, and the target block parses back exactly."""
     workspace = tmp_path / "ws"

@@ -6,6 +6,7 @@ lines) so that a scripted stand-in model can find the targets; real models simpl
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ WORKSPACE_LABEL = "Workspace:"
 _TARGET_LINE = re.compile(r"^- (?P<target>\S.*?) -> (?P<test>\S.*)$")
 MAX_EXAMPLE_LINES = 40
 MAX_LISTED_TESTS = 15
+# folders a project's test modules are not looked for in (environments, build output, caches)
+NOT_SEARCHED = frozenset({"node_modules", "site-packages", "build", "dist", "venv", "env", "__pycache__"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,11 +29,16 @@ class Assignment:
     test_file: str
 
 
-def assign_test_files(targets: Sequence[str], test_dir: str) -> list[Assignment]:
-    """``pkg/calc.py`` -> ``<test_dir>/test_calc.py``; stems that collide get their package in the name."""
+def assign_test_files(targets: Sequence[str], test_dir: str, workspace: Path | None = None) -> list[Assignment]:
+    """``pkg/calc.py`` -> ``<test_dir>/test_calc.py``; stems that collide get their package in the name.
+
+    With ``workspace``, a name the project already uses for a test module elsewhere (``test/test_calc.py``) is
+    not given again: pytest's default import mode imports both as ``test_calc`` and stops collecting ("import file
+    mismatch"). The target's tests then extend the project's file instead."""
     stems: dict[str, int] = {}
     for target in targets:
         stems[PurePosixPath(target).stem] = stems.get(PurePosixPath(target).stem, 0) + 1
+    taken = project_test_modules(workspace) if workspace is not None else {}
     assignments = []
     for target in targets:
         path = PurePosixPath(target)
@@ -38,8 +46,22 @@ def assign_test_files(targets: Sequence[str], test_dir: str) -> list[Assignment]
         if stems.get(path.stem, 0) > 1 or path.stem == "__init__":
             parent = path.parent.name
             stem = f"{parent}_{stem}" if parent and parent != stem else stem
-        assignments.append(Assignment(target=target, test_file=str(PurePosixPath(test_dir) / f"test_{stem}.py")))
+        name = f"test_{stem}.py"
+        test_file = taken.get(name) or str(PurePosixPath(test_dir) / name)
+        assignments.append(Assignment(target=target, test_file=test_file))
     return assignments
+
+
+def project_test_modules(workspace: Path) -> dict[str, str]:
+    """The project's test modules by file name (``test_calc.py`` -> ``test/test_calc.py``, the first in path
+    order), hidden folders and environments not searched."""
+    found: dict[str, str] = {}
+    for folder, dirs, files in os.walk(workspace):
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in NOT_SEARCHED)
+        for name in sorted(files):
+            if _is_test_name(name) and name not in found:
+                found[name] = (Path(folder) / name).relative_to(workspace).as_posix()
+    return found
 
 
 def conventions(workspace: Path, test_dir: str) -> str:
@@ -80,7 +102,8 @@ Goal: the tests must pass, and together reach at least {payload.coverage_goal_pc
 target module. Cover normal behaviour, edge cases and error paths.
 
 Rules:
-- Only create or change files under {payload.test_dir}/ (test files and, if needed, a conftest.py). Do not
+- Only create or change files under {payload.test_dir}/ (test files and, if needed, a conftest.py) and the
+  test files named above (a project's test file named above is extended: keep its tests). Do not
   change the modules under test: if one has a bug, write the test for its current behaviour and say so.
 - The file editor needs absolute paths inside the workspace, e.g. {workspace}/{assignments[0].test_file}.
 - Run your tests with `python -m pytest -q <test file>` from the workspace before you finish.

@@ -4,6 +4,7 @@ its tests judged one by one (the dropped ones leave the files and the patch), th
 from __future__ import annotations
 
 import asyncio
+import functools
 import shutil
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -20,7 +21,13 @@ from handoff.runners.openhands.changes import ChangePolicy, ChangeSet
 from handoff.runners.openhands.outputs import existing_tests_suffice
 from handoff.runners.openhands.secret_scan import SecretScanner
 from handoff.runners.openhands.settings import RunnerSettings
-from handoff.runners.openhands.validation import ValidationReport, select_test_files, validate
+from handoff.runners.openhands.validation import (
+    COLLECTION_BROKEN,
+    ValidationReport,
+    collection_problem,
+    select_test_files,
+    validate,
+)
 from handoff.sandbox import Sandbox
 from handoff.schemas.events import ErrorCode, GenerateTests
 
@@ -47,6 +54,7 @@ class RoundCheck:
     redact: Redactor
     emit: Callable[[str, str], None]
     materialize: Callable[[Path], Awaitable[None]]  # a fresh extraction of the task's snapshot into a folder
+    snapshot_collection: int | None = None  # pytest's exit code collecting the snapshot, once it was needed
 
     async def check(
         self, round_no: int, *, keep: set[Path], coverage_required: bool = True
@@ -99,11 +107,35 @@ class RoundCheck:
             max_output_chars=self.settings.max_output_chars,
             sandbox=self.sandbox,
         )
+        if report.ok:
+            report = await self.whole_collection(handed.tree, report)
         if report.ok and judged is not None:
             assurance.keep(judged)
             report = replace(report, gaps=assurance.gaps(payload.coverage_goal_pct))
         emit("validation", report_line(round_no, report))
         return handed, report
+
+    async def whole_collection(self, tree: Path, report: ValidationReport) -> ValidationReport:
+        """``report``, or a failed one when the project's own ``pytest`` (its whole default collection, the kept
+        files in it) stops collecting while it did not on the snapshot: test modules of one basename in folders
+        without ``__init__.py`` ("import file mismatch") or a kept conftest that breaks the others."""
+        collect = functools.partial(collection_problem, python=self.assurance.python, env=self.env,
+                                    writable=[self.dirs.validation, *self.dirs.writable],
+                                    timeout_s=self.settings.pytest_timeout_s, sandbox=self.sandbox)  # fmt: skip
+        code, errors = await collect(tree=tree)
+        if code not in COLLECTION_BROKEN:
+            return report
+        if self.snapshot_collection is None:
+            snapshot = self.dirs.validation / "snapshot-collection"
+            await asyncio.to_thread(shutil.rmtree, snapshot, True)
+            await self.materialize(snapshot)
+            self.snapshot_collection = (await collect(tree=snapshot))[0]
+            await asyncio.to_thread(shutil.rmtree, snapshot, True)
+        if self.snapshot_collection in COLLECTION_BROKEN:
+            return report  # the project's collection was broken before: not the kept tests' doing
+        problem = (f"with the kept tests the project's own pytest run no longer collects (exit code {code}; it did "
+                   f"on the snapshot): {errors or 'no error lines'}")  # fmt: skip
+        return replace(report, ok=False, problem=problem)
 
     async def hand_over(self, round_no: int, *, keep: set[Path]) -> HandOver:
         """A fresh extraction of the snapshot (never anything the agent could write), the accepted part of the

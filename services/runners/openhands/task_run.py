@@ -159,7 +159,7 @@ class TaskRun:
             total=1 + feedback, handed=HandOver(tree=checker.dirs.workspace, patch=b"", changes=ChangeSet())
         )
         tools = HYBRID_HINT if not self.settings.scripted_model else ""  # a real model may run the engines too
-        assignments = assign_test_files(payload.targets, payload.test_dir)
+        assignments = assign_test_files(payload.targets, payload.test_dir, checker.dirs.workspace)
         message = await asyncio.to_thread(task_prompt, payload, checker.dirs.workspace, assignments, tools=tools)
         for number in range(1, rounds.total + 1):
             rounds.number = number

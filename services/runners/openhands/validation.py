@@ -32,6 +32,10 @@ PYTEST_EXIT = {
     5: "no tests were collected",
 }
 
+COLLECTION_BROKEN = (2, 3, 4)  # pytest's exit codes of a collection that stopped
+COLLECTION_LINES = 4
+COLLECTION_CHARS = 600
+
 
 @dataclass(frozen=True, slots=True)
 class ValidationReport:
@@ -130,6 +134,26 @@ async def validate(
         coverage=coverage,
         gaps=gaps,
     )
+
+
+async def collection_problem(
+    *,
+    tree: Path,
+    python: Path,
+    env: Mapping[str, str],
+    writable: Sequence[Path],
+    timeout_s: float,
+    sandbox: Sandbox,
+) -> tuple[int | None, str]:
+    """``(exit code, pytest's error lines)`` of ``pytest --collect-only`` over the project's whole default collection
+    in ``tree``, as a user runs it (exit code None on timeout)."""
+    code, output = await _run(
+        [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *no_cov_args(python)],
+        cwd=tree, env=_with_pythonpath(env, tree), timeout_s=timeout_s, sandbox=sandbox, writable=[tree, *writable],
+    )  # fmt: skip
+    lines = [line.strip() for line in process_redactor()(output).splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("ERROR", "E ", "import file mismatch"))]
+    return code, " / ".join(errors[:COLLECTION_LINES])[:COLLECTION_CHARS]
 
 
 def _compile_problem(workspace: Path, name: str) -> str:
