@@ -78,7 +78,10 @@ class BatchGet:
         live = [asked for asked in queue if not asked.answer.done()]
         if not live:
             return
-        task = asyncio.create_task(self._ask(stream, live), name="handoff-batch-get")
+        # started eagerly: the request goes out in this callback, not one more loop turn later (a freed slot's
+        # refill waits for it, behind whatever else the loop has queued meanwhile)
+        loop = asyncio.get_running_loop()
+        task = asyncio.Task(self._ask(stream, live), loop=loop, name="handoff-batch-get", eager_start=True)
         self._sending.add(task)
         task.add_done_callback(self._sending.discard)
 
