@@ -4,7 +4,8 @@ Sources, all optional, all at the project root: ``pyproject.toml`` (``[project].
 ``[project.optional-dependencies]`` and ``[dependency-groups]`` (PEP 735); Poetry's ``[tool.poetry.dependencies]``,
 its test groups ``[tool.poetry.group.<name>.dependencies]``, the legacy ``[tool.poetry.dev-dependencies]`` and the
 optional dependencies its test extras name, translated to PEP 508 by ``poetry.py``; PDM's test groups of
-``[tool.pdm.dev-dependencies]``), ``setup.cfg`` (``[options] install_requires`` and
+``[tool.pdm.dev-dependencies]``; Hatch's default and test environments, ``[tool.hatch.envs.<name>]`` or
+``hatch.toml``'s ``[envs.<name>]``, read by ``hatch.py``), ``setup.cfg`` (``[options] install_requires`` and
 ``[options.extras_require]``), ``setup.py`` (literal ``install_requires`` / ``extras_require`` arguments of the
 ``setup()`` call, read with ``ast``) and the requirements files for running and testing (following ``-r``
 includes): ``requirements.txt`` and ``requirements[-_.]<purpose>*.txt`` whose purpose names tests or development
@@ -28,6 +29,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from handoff.environments.errors import DependencyFileError
+from handoff.environments.hatch import hatch_environments, read_environments
 from handoff.environments.poetry import translate_table
 
 TEST_EXTRAS = ("test", "tests", "testing", "dev")  # also the names of the dependency groups read
@@ -45,7 +47,8 @@ class Dependencies:
 
 def read_dependencies(root: Path) -> Dependencies:
     reader = _Reader(root)
-    reader.pyproject()
+    pyproject = reader.pyproject()
+    reader.hatch(pyproject)
     reader.setup_cfg()
     reader.setup_py()
     for path in sorted(root.glob("requirements*.txt")):
@@ -104,14 +107,12 @@ class _Reader:
         self.found.append(str(requirement))
 
     # ---- pyproject.toml ------------------------------------------------------------------------
-    def pyproject(self) -> None:
+    def pyproject(self) -> dict:
+        """Reads pyproject.toml's tables other than Hatch's; returns its contents ({} when there is none)."""
         path = self.root / "pyproject.toml"
         if not path.is_file():
-            return
-        try:
-            data = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
-            raise DependencyFileError(f"pyproject.toml cannot be read: {err}") from err
+            return {}
+        data = _toml(path)
         project = data.get("project", {})
         if isinstance(project.get("name"), str):
             self.own_names.add(canonicalize_name(project["name"]))
@@ -130,6 +131,25 @@ class _Reader:
         for name in TEST_EXTRAS:
             if isinstance(pdm_groups, dict) and name in pdm_groups:
                 self.add(path, [item for item in pdm_groups[name] if not _pdm_local(item)])
+        return data
+
+    def hatch(self, pyproject: dict) -> None:
+        """Hatch's default and test environments, from hatch.toml when it defines them, else pyproject.toml."""
+        hatch_toml = self.root / "hatch.toml"
+        hatch_data = _toml(hatch_toml) if hatch_toml.is_file() else None
+        path = hatch_toml if hatch_data is not None and "envs" in hatch_data else self.root / "pyproject.toml"
+        project = pyproject.get("project", {})
+        extras = project.get("optional-dependencies", {}) if isinstance(project, dict) else {}
+        own = project.get("name") if isinstance(project, dict) else None
+        found = read_environments(
+            hatch_environments(pyproject, hatch_data),
+            extras=extras if isinstance(extras, dict) else {},
+            own_name=canonicalize_name(own) if isinstance(own, str) else None,
+            where=self._rel(path),
+        )
+        self.skipped += found.notes
+        if found.environments:
+            self.add(path, found.requirements)
 
     def poetry(self, path: Path, poetry: dict) -> None:
         """``[tool.poetry]``: the main dependencies, the test groups and the legacy dev-dependencies."""
@@ -233,6 +253,13 @@ class _Reader:
 
     def _rel(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix()
+
+
+def _toml(path: Path) -> dict:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        raise DependencyFileError(f"{path.name} cannot be read: {err}") from err
 
 
 def _name(requirement: str) -> str:

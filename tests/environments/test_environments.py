@@ -89,6 +89,25 @@ async def test_a_poetry_dev_group_is_installed_and_adding_one_builds_a_new_envir
     assert run_python(with_group.python, "import toolz, text_unidecode; print('ok')") == "ok"
 
 
+async def test_a_dependency_declared_only_in_a_hatch_test_environment_is_installed(
+    environments: ProjectEnvironments, tmp_path: Path
+) -> None:
+    """soupsieve 4.1.3's tests import beautifulsoup4, declared only in [tool.hatch.envs.dev]: a project whose
+    test dependency is only in a Hatch environment gets it, and the extra of the project its features name."""
+    project = tmp_path / "p"
+    project.mkdir()
+    (project / "pyproject.toml").write_text(
+        '[project]\nname = "p"\n[project.optional-dependencies]\nslug = ["text-unidecode"]\n'
+        '[tool.hatch.envs.test]\ndependencies = ["toolz"]\nfeatures = ["slug"]\n'
+    )
+    env = await environments.prepare(project)
+    try:
+        assert env.dependencies.requirements == ("text-unidecode", "toolz")
+        assert run_python(env.python, "import toolz, text_unidecode; print('ok')") == "ok"
+    finally:
+        env.release()
+
+
 async def test_concurrent_preparations_of_one_key_build_it_once(cache_dir: Path, tmp_path: Path) -> None:
     """Four tasks (two ProjectEnvironments, like two replicas sharing a disk) at once: one build, three reuse."""
     project = make_project(tmp_path / "p", ["toolz"])
