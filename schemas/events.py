@@ -313,6 +313,11 @@ class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     coverage: list[TargetCoverage] = []
     coverage_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] = 0.0
     goal_met: bool = False
+    """The coverage goal and, when the task set one, the mutation goal are both met."""
+    coverage_goal_met: bool | None = None
+    """The coverage goal alone (None from older generators, whose ``goal_met`` is the coverage goal alone)."""
+    mutation_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
+    """The task's mutation goal, met when every target's measured score reaches it (None: the task set none)."""
     rounds_used: Count = 0
     usage: LlmUsage = LlmUsage()
     quality: list[TargetQuality] = []

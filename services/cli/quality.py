@@ -29,6 +29,40 @@ def target_lines(result: TestGenerationResult) -> list[str]:
     return lines
 
 
+def pct(value: float) -> str:
+    """62.5 stays 62.5 (rounding down to 62 would report less than was measured); 80.0 shows as 80."""
+    return f"{value:.1f}".removesuffix(".0")
+
+
+def goal_words(result: TestGenerationResult) -> str:
+    """``goal met (80 % line+branch, with the project's tests)``; when the task set a mutation goal, each goal and
+    whether it was met: ``goal NOT met (80 % line+branch, with the project's tests: met; mutation score 60 %: NOT
+    met, grading.py 40 %)``."""
+    verdict = "met" if result.goal_met else "NOT met"
+    coverage = f"{pct(result.coverage_goal_pct)} % line+branch, with the project's tests"
+    if result.mutation_goal_pct is None:
+        return f"goal {verdict} ({coverage})"
+    covered = result.goal_met if result.coverage_goal_met is None else result.coverage_goal_met
+    return f"goal {verdict} ({coverage}: {'met' if covered else 'NOT met'}; {mutation_goal_words(result)})"
+
+
+def mutation_goal_words(result: TestGenerationResult) -> str:
+    """The mutation goal and how the targets' scores compare with it: met, NOT met (naming the targets under it
+    with their scores) or not measured (the goal then does not count against ``goal_met``)."""
+    goal = result.mutation_goal_pct or 0.0
+    scored = [(q.target, q.mutation_score_pct) for q in result.quality if q.mutation_score_pct is not None]
+    under = [f"{target} {pct(score)} %" for target, score in scored if score < goal]
+    unmeasured = [q.target for q in result.quality if q.mutation_score_pct is None]
+    text = f"mutation score {pct(goal)} %: "
+    if under:
+        text += "NOT met, " + ", ".join(under)
+    elif scored:
+        text += "met"
+    else:
+        return text + "not measured"
+    return text + (f"; not measured for {', '.join(unmeasured)}" if unmeasured else "")
+
+
 def short(result: TestGenerationResult) -> str:
     """One cell for a table of tasks: final line/branch % per target and whether the goal was met."""
     cells = [f"{q.target} {q.final_line_pct:g}/{q.final_branch_pct:g} %" for q in result.quality[:3]]

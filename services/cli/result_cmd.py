@@ -73,15 +73,14 @@ def summarize(finished: TaskFinished) -> list[str]:
             f"rounds {result.rounds_used}; files produced: {produced}"
         )
         for cov in result.coverage:
-            lines.append(f"  coverage {cov.target} by the kept tests alone: line {_pct(cov.percent)} %")
+            lines.append(f"  coverage {cov.target} by the kept tests alone: line {quality.pct(cov.percent)} %")
         if result.baseline_problem:
             lines.append(f"  {quality.baseline_label(result)}: {printable(result.baseline_problem)}")
             if hint := quality.baseline_hint(result):
                 lines.append(f"  {printable(hint)}")
         lines += [f"  quality {printable(line)}" for line in quality.target_lines(result)]
         if result.quality or result.coverage:
-            lines.append(f"  goal {'met' if result.goal_met else 'NOT met'} ({_pct(result.coverage_goal_pct)} % "
-                         f"line+branch, with the project's tests); tests kept {len(result.tests_kept)}, "
+            lines.append(f"  {quality.goal_words(result)}; tests kept {len(result.tests_kept)}, "
                          f"dropped {len(result.tests_dropped)}")  # fmt: skip
         for dropped in result.tests_dropped[:SHOWN]:
             lines.append(f"  dropped {printable(dropped.test)} ({dropped.verdict}): {printable(dropped.reason[:160])}")
@@ -104,11 +103,6 @@ def _more(count: int, what: str, task_id: str) -> list[str]:
     if count <= SHOWN:
         return []
     return [f"  … and {count - SHOWN} more {what} (handoff result {task_id} --json lists them)"]
-
-
-def _pct(value: float) -> str:
-    """62.5 stays 62.5 (rounding down to 62 would report less than was measured); 80.0 shows as 80."""
-    return f"{value:.1f}".removesuffix(".0")
 
 
 _LAST_ROUND = re.compile(r"patch of the last round: ([A-Za-z0-9_-]+)/(\S+)\s*$")

@@ -25,6 +25,8 @@ def check_options(args: argparse.Namespace) -> None:
         raise _usage(f"--sleep-s must not be negative, got {args.sleep_s:g}")
     if not 0 <= args.coverage_goal <= 100:
         raise _usage(f"--coverage-goal is a percentage between 0 and 100, got {args.coverage_goal:g}")
+    if args.mutation_goal is not None and not 0 <= args.mutation_goal <= 100:
+        raise _usage(f"--mutation-goal is a percentage between 0 and 100, got {args.mutation_goal:g}")
     test_dir = PurePosixPath(args.test_dir)
     if not args.test_dir or test_dir.is_absolute() or ".." in test_dir.parts or "\\" in args.test_dir:
         raise _usage(

@@ -52,6 +52,13 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="coverage each module should reach, 0-100 (default 80): line+branch coverage together, by the project's "
         "existing tests and the kept generated ones",
     )
+    p.add_argument(
+        "--mutation-goal",
+        type=float,
+        metavar="PCT",
+        help="mutation score each module's kept tests should reach, 0-100 (default: none; the score is still "
+        "measured): under it, the agent gets one more round on the surviving mutants",
+    )
     p.add_argument("--test-dir", default="tests", help="where the tests go, relative to the repo (default tests)")
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
     p.add_argument(
@@ -174,7 +181,8 @@ async def _test_generation_payloads(
 ) -> list[tuple[str, TaskPayload]]:
     try:
         planned = await module_payloads(
-            js, repo, targets, coverage_goal_pct=args.coverage_goal, test_dir=args.test_dir,
+            js, repo, targets, coverage_goal_pct=args.coverage_goal, mutation_goal_pct=args.mutation_goal,
+            test_dir=args.test_dir,
             instructions=args.instructions, python=args.python, extra_packages=args.extra_packages,
             test_env=args.test_env,
         )  # fmt: skip

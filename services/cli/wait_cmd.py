@@ -56,6 +56,8 @@ def _report(
                 "error_code": str(f.error.code) if f and f.error else None,
                 "error": f.error.message if f and f.error else None,
                 "goal_met": generated.goal_met if generated else None,
+                "coverage_goal_met": generated.coverage_goal_met if generated else None,
+                "mutation_goal_pct": generated.mutation_goal_pct if generated else None,
                 "quality": msgspec.to_builtins(generated.quality) if generated else None,
                 "baseline_problem": generated.baseline_problem if generated else None,
             }
@@ -68,9 +70,11 @@ def _report(
         for r in rows:
             status = str(r["status"])
             counts[status] = counts.get(status, 0) + 1
-        short_of_goal = sum(1 for r in rows if r["status"] == TaskStatus.SUCCEEDED and r["goal_met"] is False)
+        short = [r for r in rows if r["status"] == TaskStatus.SUCCEEDED and r["goal_met"] is False]
+        mutation = any(r["mutation_goal_pct"] is not None for r in short)
+        goal = "the coverage or mutation goal" if mutation else "the coverage goal"
         line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        print(line + (f"; {short_of_goal} succeeded short of the coverage goal" if short_of_goal else ""))
+        print(line + (f"; {len(short)} succeeded short of {goal}" if short else ""))
         for r in rows:
             result = quality.generation_result(finals.get(str(r["task_id"])))
             if r["status"] != TaskStatus.SUCCEEDED:

@@ -72,6 +72,7 @@ async def per_module_payloads(
     targets: list[str],
     *,
     coverage_goal_pct: float = 80.0,
+    mutation_goal_pct: float | None = None,
     test_dir: str = "tests",
     instructions: str = "",
     python: str | None = None,
@@ -81,8 +82,8 @@ async def per_module_payloads(
     """Upload one snapshot of ``repo`` and build one GenerateTests per target module, all sharing it (the fan-out
     the old system did: one task per module). Raises the snapshot's ArtifactError if ``repo`` cannot be stored."""
     planned = await module_payloads(
-        js, repo, targets, coverage_goal_pct=coverage_goal_pct, test_dir=test_dir, instructions=instructions,
-        python=python, extra_packages=extra_packages, test_env=test_env,
+        js, repo, targets, coverage_goal_pct=coverage_goal_pct, mutation_goal_pct=mutation_goal_pct,
+        test_dir=test_dir, instructions=instructions, python=python, extra_packages=extra_packages, test_env=test_env,
     )  # fmt: skip
     return planned.payloads
 
@@ -93,6 +94,7 @@ async def module_payloads(
     targets: list[str],
     *,
     coverage_goal_pct: float = 80.0,
+    mutation_goal_pct: float | None = None,
     test_dir: str = "tests",
     instructions: str = "",
     python: str | None = None,
@@ -106,6 +108,7 @@ async def module_payloads(
             source=stored.snapshot,
             targets=[target],
             coverage_goal_pct=coverage_goal_pct,
+            mutation_goal_pct=mutation_goal_pct,
             test_dir=test_dir,
             instructions=instructions,
             python=python,

@@ -204,3 +204,41 @@ def test_result_labels_the_kept_tests_own_line_coverage_apart_from_what_the_goal
     assert "  coverage grading.py by the kept tests alone: line 55.2 %" in lines
     assert "  goal met (80 % line+branch, with the project's tests); tests kept 1, dropped 1" in lines
     assert not any("(goal 80 %)" in line for line in lines), lines
+
+
+def test_result_shows_a_mutation_goal_and_which_goal_was_not_met() -> None:
+    """A task with a mutation goal of 90 %: the coverage goal was met, grading.py's 87.5 % is under the mutation
+    goal, so goal_met is false; the goal line says which goal failed and by how much, not only the coverage goal."""
+    finished = _finished("t1", goal_met=False)
+    assert isinstance(finished.result, TestGenerationResult)
+    result = msgspec.structs.replace(finished.result, coverage_goal_met=True, mutation_goal_pct=90.0)
+    lines = summarize(msgspec.structs.replace(finished, result=result))
+    assert ("  goal NOT met (80 % line+branch, with the project's tests: met; mutation score 90 %: NOT met, "
+            "grading.py 87.5 %); tests kept 1, dropped 1") in lines  # fmt: skip
+
+    met = msgspec.structs.replace(result, goal_met=True, mutation_goal_pct=85.0)
+    lines = summarize(msgspec.structs.replace(finished, result=met))
+    assert ("  goal met (80 % line+branch, with the project's tests: met; mutation score 85 %: met); tests kept 1, "
+            "dropped 1") in lines  # fmt: skip
+
+
+def test_a_mutation_goal_without_a_score_is_shown_as_not_measured_and_wait_names_both_goals(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """No score (mutation testing off or failed) does not count against the goal, and the line says it was not
+    measured; a run with a task short of its goals says the coverage or mutation goal, not only coverage."""
+    finished = _finished("t1", goal_met=False)
+    assert isinstance(finished.result, TestGenerationResult)
+    unscored = [msgspec.structs.replace(finished.result.quality[0], mutation_score_pct=None)]
+    result = msgspec.structs.replace(finished.result, quality=unscored, coverage_goal_met=False, mutation_goal_pct=50)
+    finished = msgspec.structs.replace(finished, result=result)
+    assert ("  goal NOT met (80 % line+branch, with the project's tests: NOT met; mutation score 50 %: not measured); "
+            "tests kept 1, dropped 1") in summarize(finished)  # fmt: skip
+
+    args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
+    wait_cmd._report(args, ["t1"], {"t1": finished}, None)
+    assert capsys.readouterr().out.splitlines()[0] == "1 succeeded; 1 succeeded short of the coverage or mutation goal"
+    args.json = True
+    wait_cmd._report(args, ["t1"], {"t1": finished}, None)
+    (task,) = json.loads(capsys.readouterr().out)["tasks"]
+    assert task["coverage_goal_met"] is False and task["mutation_goal_pct"] == 50

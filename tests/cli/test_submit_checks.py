@@ -52,6 +52,7 @@ def submit(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
         (["../outside.py"], "target ../outside.py is outside --repo"),
         (["inventory/stock.py", "--test-dir", "../x"], "--test-dir must be a folder inside the repo"),
         (["inventory/stock.py", "--coverage-goal", "150"], "--coverage-goal is a percentage between 0 and 100"),
+        (["inventory/stock.py", "--mutation-goal", "-5"], "--mutation-goal is a percentage between 0 and 100"),
         (["inventory/stock.py", "--max-attempts", "0"], "--max-attempts must be at least 1"),
         (["inventory/stock.py", "--test-env", "WCWIDTH_PYTHON"], "--test-env 'WCWIDTH_PYTHON': expected NAME=VALUE"),
         (["inventory/stock.py", "--test-env", "1X=1"], "a name is letters, digits and '_'"),

@@ -79,18 +79,18 @@ async def test_submit_tests_of_a_directory_that_does_not_exist_is_refused(
     assert (await js.stream_info(names.EVENTS_STREAM)).state.messages == 0
 
 
-async def test_per_module_payloads_carry_the_python_version_and_extra_packages(
+async def test_per_module_payloads_carry_the_python_version_extra_packages_and_mutation_goal(
     js: JetStreamContext, topology: Topology, tmp_path: Path
 ) -> None:
-    """One snapshot, one payload per module, each naming the environment's Python and extra packages."""
+    """One snapshot, one payload per module, each naming the environment's Python, extra packages and goals."""
     repo = sample_repo(tmp_path / "repo")
     (repo / "pkg" / "other.py").write_text("X = 1\n")
     payloads = await per_module_payloads(
-        js, repo, ["pkg/mod.py", "pkg/other.py"], python="3.11", extra_packages=["toolz>=0.12"]
+        js, repo, ["pkg/mod.py", "pkg/other.py"], python="3.11", extra_packages=["toolz>=0.12"], mutation_goal_pct=60
     )
-    assert [(p.targets, p.python, p.extra_packages) for p in payloads] == [
-        (["pkg/mod.py"], "3.11", ["toolz>=0.12"]),
-        (["pkg/other.py"], "3.11", ["toolz>=0.12"]),
+    assert [(p.targets, p.python, p.extra_packages, p.mutation_goal_pct) for p in payloads] == [
+        (["pkg/mod.py"], "3.11", ["toolz>=0.12"], 60),
+        (["pkg/other.py"], "3.11", ["toolz>=0.12"], 60),
     ]
     assert payloads[0].source == payloads[1].source
 

@@ -160,7 +160,7 @@ async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
     assert result.tests_kept == [GOOD, f"{MORE}::test_just_above_the_boundary"]
     (quality,) = result.quality
     assert (quality.mutants_killed, quality.mutants_total, quality.mutation_score_pct) == (8, 8, 100.0)
-    assert result.goal_met
+    assert result.goal_met and result.coverage_goal_met and result.mutation_goal_pct == 100.0
 
 
 COVERS_THE_BOUNDARY = "from grading import grade\n\n\ndef test_the_boundary():\n    assert grade(49) == 'fail'\n"

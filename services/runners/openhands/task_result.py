@@ -117,6 +117,8 @@ def assemble(
         coverage=report.coverage,
         coverage_goal_pct=payload.coverage_goal_pct,
         goal_met=report.goal_met and not assurance.mutation_short(payload.mutation_goal_pct),
+        coverage_goal_met=report.goal_met,
+        mutation_goal_pct=payload.mutation_goal_pct,
         rounds_used=rounds_used,
         usage=usage,
         refused=handed.changes.listed(),
