@@ -70,6 +70,7 @@ class Module:
     properties: Collection[str] = frozenset()
     stdlib: Collection[str] = frozenset()
     builtins: Collection[str] = _BUILTINS
+    modules: Collection[str] = frozenset()  # dotted names bound to modules: "mod_", "pkg", "pkg.sub"
 
 
 def module(tree: ast.Module, classes: Collection[str] = (), properties: Collection[str] = ()) -> Module:
@@ -77,6 +78,7 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
     the names of their properties (reading one runs code)."""
     imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
     bound: set[str] = set()
+    modules = _modules(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             source = node.module if isinstance(node, ast.ImportFrom) else None
@@ -97,6 +99,7 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
         properties=frozenset(properties),
         stdlib=stdlib,
         builtins=_BUILTINS - bound - set(imported),
+        modules=frozenset(modules),
     )
     found: dict[str, Helper] = {}
     for node in tree.body:
@@ -107,6 +110,28 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
             elif judge(node, current, parameters_derived=True) == Checks.VALUE:
                 found[node.name] = Helper.ON_ARGUMENTS
     return replace(context, helpers=found)
+
+
+def _modules(tree: ast.Module) -> set[str]:
+    """The dotted names bound to modules: ``import a.b`` binds a (and a.b is its attribute), ``import a.b as x``
+    binds x, ``x = sys.modules['a.b']`` and ``x = importlib.import_module('a.b')`` bind x. A ``from a import b``
+    may bind a module or anything else: it is not counted."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            for alias in node.names:
+                if alias.asname:
+                    found.add(alias.asname)
+                else:
+                    parts = alias.name.split(".")
+                    found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+            value = node.value
+            looked_up = isinstance(value, ast.Subscript) and ast.unparse(value.value) == "sys.modules"
+            imported = isinstance(value, ast.Call) and _name(value.func) == "import_module"
+            if looked_up or imported:
+                found.add(node.targets[0].id)
+    return found
 
 
 def classes(source: str) -> set[str]:
@@ -245,10 +270,45 @@ class _Flow:
                     self._check(helper == Helper.CHECKS or any(self.is_derived(a) for a in arguments))
                 elif self._runs_code(call):
                     if isinstance(call.func, ast.Attribute):
-                        touched.update(_roots(call.func.value))
+                        touched.update(self._objects(call.func.value))
                     for argument in arguments:
-                        touched.update(_roots(argument))
+                        touched.update(self._objects(argument))
         self.derived.update(touched)
+
+    def _objects(self, node: ast.expr) -> set[str]:
+        """What a call can change through ``node``: the names it reads its object from (``a.b[0]`` -> {a}); of a
+        module, the module's attribute it reaches (``mod_.registry.items`` -> {"mod_.registry"}), not the module."""
+        found = set()
+        for root in _roots(node):
+            if root not in self.context.modules:
+                found.add(root)
+        for element in node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]:
+            inside = self._in_module(element)
+            if inside:
+                found.add(inside)
+        return found
+
+    def _in_module(self, node: ast.expr) -> str:
+        """The module attribute an expression reads from, as "module.attribute" (``mod_.registry.items[0]`` ->
+        "mod_.registry"; ``pkg.sub.registry`` -> "pkg.sub.registry" when pkg.sub is a module); '' when it reads
+        none (a module itself, or not from a module)."""
+        while isinstance(node, ast.Subscript | ast.Starred):
+            node = node.value
+        chain: list[str] = []
+        while isinstance(node, ast.Attribute):
+            chain.insert(0, node.attr)
+            node = node.value
+            while isinstance(node, ast.Subscript):
+                chain.clear()  # mod_.items[0].x: the object is mod_.items
+                node = node.value
+        if not isinstance(node, ast.Name) or node.id not in self.context.modules:
+            return ""
+        path = node.id
+        for attr in chain:
+            if path not in self.context.modules:
+                break
+            path = f"{path}.{attr}"
+        return "" if path in self.context.modules else path
 
     def is_derived(self, node: ast.expr) -> bool:
         """Whether the value of ``node`` comes from the code under test (see the module's docstring)."""
@@ -258,6 +318,10 @@ class _Flow:
             return False
         if isinstance(node, ast.Attribute) and node.attr in self.context.properties:
             return True  # obj.area, where area is a property of a target's class: its code runs
+        if isinstance(node, ast.Attribute | ast.Subscript):
+            inside = self._in_module(node)
+            if inside and inside in self.derived:
+                return True  # mod_.registry.count after mod_.registry.add(3)
         if isinstance(node, ast.Call):
             return self._runs_code(node) or any(
                 self.is_derived(a) for a in [*node.args, *(k.value for k in node.keywords)]

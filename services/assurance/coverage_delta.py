@@ -46,7 +46,8 @@ class ExistingTests:
 
 
 async def existing_coverage(bed: TestBed, generated_files: Sequence[str], targets: Sequence[str]) -> ExistingTests:
-    """The targets' coverage by the project's own tests (pytest's default collection without the generated files).
+    """The targets' coverage by the project's own tests (pytest's default collection without the generated files,
+    and the test modules its default names miss, named on its command line: existing_suite.uncollected_suites).
 
     A project without tests, or whose tests do not import a target, has an empty baseline for it (0 %). A module
     that does not collect leaves the others running (``--continue-on-collection-errors``); when pytest could not
@@ -54,8 +55,15 @@ async def existing_coverage(bed: TestBed, generated_files: Sequence[str], target
     """
     ignored = [f"--ignore={name}" for name in generated_files]
     run = await measure(bed, ["--continue-on-collection-errors", *ignored], targets, name="existing")
-    problem = existing_suite.problem(run.tests, bed.root, generated_files)
-    return ExistingTests(coverage=merged([run.targets], targets), problem=problem)
+    suites = existing_suite.uncollected_suites(bed.root, generated_files, run.tests)
+    runs = [run.targets]
+    named = None
+    if suites:
+        named_run = await measure(bed, ["--continue-on-collection-errors", *suites], targets, name="existing-named")
+        named = named_run.tests
+        runs.append(named_run.targets)
+    problem = existing_suite.problem(run.tests, bed.root, generated_files, named)
+    return ExistingTests(coverage=merged(runs, targets), problem=problem)
 
 
 async def final_coverage(

@@ -4,6 +4,11 @@ The baseline (the targets' coverage by the project's existing tests) is only the
 collected and ran it. pytest can stop before any test ran (a module that does not import, a bad conftest, an
 ``unittest.main()`` at module level that exits) and still leave coverage of what was imported on the way: without
 this check that figure would read as "the existing tests cover the imports only".
+
+Modules that look like test modules under names pytest's defaults do not collect (pytimeparse 1.1.10's
+``pytimeparse/tests/testtimeparse.py``, roman 4.2's ``src/tests.py``) are run by naming them on pytest's command line,
+which collects a file given so whatever ``python_files`` says (:func:`uncollected_suites`); their tests count as the
+project's.
 """
 
 from __future__ import annotations
@@ -21,6 +26,9 @@ MAX_LISTED = 3
 # folders a project's own test files are not looked for in (environments, build output, caches)
 NOT_SEARCHED = frozenset({"node_modules", "site-packages", "build", "dist", "venv", "env", "__pycache__"})
 NOT_THE_SUITE = "the coverage baseline is not the project's suite (only what ran before pytest stopped)"
+NOTHING_RAN = (
+    "the coverage baseline is not the project's suite (none of its tests ran: at most what importing them ran)"
+)
 ONLY_WHAT_RAN = "the coverage baseline counts only the tests that ran"
 PARTIAL = "some of the project's existing tests could not be collected or run"
 NONE_RAN = "the project's existing tests could not be collected or run"
@@ -28,19 +36,50 @@ TEST_FOLDERS = frozenset({"test", "tests"})
 MAX_READ = 200  # modules read for a TestCase subclass, at most
 MAX_READ_BYTES = 200_000
 TESTCASE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*\bTestCase\b", re.MULTILINE)
+TEST_DEFINITION = re.compile(r"^(class\s+Test\w*\s*[(:]|(async\s+)?def\s+test\w*\s*\()", re.MULTILINE)
 ERROR_LINES = ("ERROR", "E ", "ImportError while loading conftest")
 
 
-def problem(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
+def problem(run: PytestRun, root: Path, generated_files: Sequence[str], named: PytestRun | None = None) -> str:
     """'' when pytest collected and ran the project's tests (passing or failing) or the project has no test files;
     else a sentence saying they could not be collected or run, pytest's reason, and what the baseline is instead
-    (paths in the tree relative to it)."""
-    return _why(run, root, generated_files).replace(f"{root}{os.sep}", "")
+    (paths in the tree relative to it). ``named`` is the run of the modules :func:`uncollected_suites` found, given
+    on pytest's command line (None when there are none)."""
+    return _why(run, root, generated_files, named).replace(f"{root}{os.sep}", "")
 
 
-def _why(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
+def _why(run: PytestRun, root: Path, generated_files: Sequence[str], named: PytestRun | None) -> str:
+    ran = bool(run.outcomes) or bool(named and named.outcomes)
+    stopped = _stopped(run, ran)
+    if stopped:
+        return stopped
+    if named is not None and named.exit_code != 5:
+        stopped = _stopped(named, ran)
+        if stopped:
+            return stopped
+    if run.exit_code != 5:
+        return ""
+    found = test_files(root, generated_files)
+    if found:
+        shown = ", ".join(found[:MAX_LISTED]) + (" …" if len(found) > MAX_LISTED else "")
+        return _sentence(f"pytest collected no test although the project has test files ({shown})",
+                         partial=ran, nothing_collected=True)  # fmt: skip
+    if ran:
+        return ""  # the modules pytest's names miss ran: they are the suite
+    unmatched = modules_like_tests(root, generated_files)
+    if not unmatched:
+        return ""  # no tests: the baseline is truly empty
+    shown = ", ".join(unmatched[:MAX_LISTED]) + (" …" if len(unmatched) > MAX_LISTED else "")
+    looks = "looks like one" if len(unmatched) == 1 else "look like test modules"
+    tried = ", and named on its command line they give no test either" if named is not None else ""
+    return _sentence(f"pytest collected no test, but {shown} {looks} (not matched by pytest's python_files, by "
+                     f"default test_*.py and *_test.py){tried}", partial=False, nothing_collected=True)  # fmt: skip
+
+
+def _stopped(run: PytestRun, ran: bool) -> str:
+    """The sentence of a run that stopped or could not collect everything ('' when it did not); ``ran``: whether
+    some of the project's tests ran (in this run or the other)."""
     code = run.exit_code
-    ran = bool(run.outcomes)
     if run.internal_error or code == 3:
         reason = run.internal_error or _pytest_says(run.output)
         return _sentence(f"pytest stopped with an internal error: {reason}", partial=False)
@@ -52,22 +91,30 @@ def _why(run: PytestRun, root: Path, generated_files: Sequence[str]) -> str:
     if code == 4:
         return _sentence(f"pytest refused its command line or configuration: {_pytest_says(run.output)}",
                          partial=False)  # fmt: skip
-    if code == 5:
-        found = test_files(root, generated_files)
-        if found:
-            shown = ", ".join(found[:MAX_LISTED]) + (" …" if len(found) > MAX_LISTED else "")
-            return _sentence(f"pytest collected no test although the project has test files ({shown})",
-                             partial=False)  # fmt: skip
-        unmatched = modules_like_tests(root, generated_files)
-        if not unmatched:
-            return ""  # no tests: the baseline is truly empty
-        shown = ", ".join(unmatched[:MAX_LISTED]) + (" …" if len(unmatched) > MAX_LISTED else "")
-        looks = "looks like one" if len(unmatched) == 1 else "look like test modules"
-        return _sentence(f"pytest collected no test, but {shown} {looks} (not matched by pytest's python_files, "
-                         "by default test_*.py and *_test.py)", partial=False)  # fmt: skip
-    if code not in (0, 1):
+    if code not in (0, 1, 5):
         return _sentence(f"pytest ended with exit code {code}: {_pytest_says(run.output)}", partial=ran)
     return ""
+
+
+def uncollected_suites(root: Path, generated_files: Sequence[str], collected: PytestRun | None = None) -> list[str]:
+    """The modules of :func:`modules_like_tests` to run by naming them: named like a test module (``test*.py``,
+    ``*tests.py``: pytimeparse's ``testtimeparse.py``, roman's ``tests.py``) and defining a ``TestCase`` subclass, a
+    ``Test*`` class or a ``test*`` function; those ``collected`` (the default collection's run) already ran or tried
+    to collect are left out. Helpers of a test folder (``tests/helpers.py``) are not run."""
+    seen = set(collected.outcomes) | set(collected.collection_errors) if collected is not None else set()
+    done = {node.split("::", 1)[0] for node in seen}
+    found = []
+    for path in modules_like_tests(root, generated_files):
+        stem = Path(path).stem
+        if path in done or not (stem.startswith("test") or stem.endswith("tests")):
+            continue
+        file = root / path
+        if file.stat().st_size > MAX_READ_BYTES:
+            continue
+        text = file.read_text(errors="replace")
+        if TESTCASE_CLASS.search(text) or TEST_DEFINITION.search(text):
+            found.append(path)
+    return found
 
 
 def test_files(root: Path, generated_files: Sequence[str], limit: int = 20) -> list[str]:
@@ -116,10 +163,10 @@ def _collected_name(name: str) -> bool:
     return name.startswith("test_") or name.endswith("_test.py")
 
 
-def _sentence(reason: str, *, partial: bool) -> str:
+def _sentence(reason: str, *, partial: bool, nothing_collected: bool = False) -> str:
     if partial:
         return f"{PARTIAL}: {reason}; {ONLY_WHAT_RAN}"
-    return f"{NONE_RAN}: {reason}; {NOT_THE_SUITE}"
+    return f"{NONE_RAN}: {reason}; {NOTHING_RAN if nothing_collected else NOT_THE_SUITE}"
 
 
 def is_partial(problem: str) -> bool:

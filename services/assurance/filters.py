@@ -82,6 +82,7 @@ async def judge_tests(
     coverage_required: bool = True,
     dropped_before: Mapping[str, tuple[Verdict, str]] | None = None,
     existing: Sequence[str] = (),
+    project_versions: Mapping[str, str] | None = None,
 ) -> FilterReport:
     """Judge every test function in ``test_files`` (paths relative to ``bed.root``) and rewrite the files.
 
@@ -89,7 +90,8 @@ async def judge_tests(
     generator extended: both count as existing tests (part of the baseline) and are not judged.
     ``coverage_required=False`` keeps passing, checking tests that add no coverage (a round on surviving mutants,
     whose tests check covered lines more closely). ``dropped_before`` (test -> verdict and reason) are not run
-    again: they keep that verdict and are cut.
+    again: they keep that verdict and are cut. ``project_versions`` (file -> the snapshot's text) are the project's
+    own versions of the extended files: what they import stays when the tests cut leave it unused.
     """
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
@@ -117,7 +119,7 @@ async def judge_tests(
     kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline,
                                     coverage_required=coverage_required)  # fmt: skip
     judgements.extend(Judgement(c.test, c.verdict or Verdict.KEPT, c.reason) for c in candidates)
-    changed = _rewrite(bed, test_files, judgements)
+    changed = _rewrite(bed, test_files, judgements, project_versions or {})
     return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed,
                         baseline_problem=own_suite.problem)  # fmt: skip
 
@@ -274,7 +276,11 @@ def _minimise(kept: list[_Candidate], gains: Mapping[str, frozenset[_Piece]]) ->
         seen |= gains[c.test]
 
 
-def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement]) -> list[str]:
+def _rewrite(
+    bed: TestBed, test_files: Sequence[str], judgements: list[Judgement], project_versions: Mapping[str, str]
+) -> list[str]:
+    """Cut the dropped tests from their files, and the imports and fixtures only they used
+    (generated_source.without_unused); a file left without tests is deleted. The files changed."""
     changed = []
     for name in test_files:
         path = bed.root / name
@@ -288,7 +294,9 @@ def _rewrite(bed: TestBed, test_files: Sequence[str], judgements: list[Judgement
         if not dropped:
             continue
         source = path.read_text()
-        pruned = generated_source.remove_tests(source, dropped)
+        pruned = generated_source.without_unused(
+            source, generated_source.remove_tests(source, dropped), project_versions.get(name, "")
+        )
         if generated_source.find_tests(pruned):
             path.write_text(pruned)
         else:

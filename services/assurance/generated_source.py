@@ -49,7 +49,8 @@ def find_tests(
 def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 
-    A class left with nothing but removed tests is removed as a whole; every other byte stays as it was.
+    A class left with nothing but removed tests is removed as a whole; every other byte stays as it was, but for
+    the blank lines that end the file when what ended it was removed.
     """
     tree = ast.parse(source)
     spans: list[tuple[int, int]] = []
@@ -71,7 +72,128 @@ def remove_tests(source: str, qualnames: set[str]) -> str:
         while after < len(lines) and not lines[after].strip():
             drop.add(after)
             after += 1
+    last = len(lines) - 1
+    while last >= 0 and last in drop:
+        last -= 1
+    while last >= 0 and not lines[last].strip() and last + 1 < len(lines):  # the file ended with what was cut
+        drop.add(last)
+        last -= 1
     return "".join(line for index, line in enumerate(lines) if index not in drop)
+
+
+def without_unused(before: str, after: str, protected: str = "") -> str:
+    """``after`` (``before`` with tests removed) without the imports and fixtures only the removed tests used.
+
+    An import or a fixture (a top-level ``@pytest.fixture`` function that is not ``autouse``) goes when ``before``
+    uses its name and ``after`` no longer does: as a name, a parameter, or a string (``usefixtures('name')``); a
+    fixture removed can leave its imports unused in turn (Pynguin's ``pynguin_seeded_random`` and ``random``).
+    Imports that were unused before stay (one imported for its effect), and so does whatever ``protected`` (the
+    project's own version of an extended file) binds at the top level. An import statement loses only the names
+    that go; one left with none is removed with the blank lines that set it apart."""
+    try:
+        keep = _top_level_names(ast.parse(protected)) if protected.strip() else set()
+    except (SyntaxError, ValueError):
+        return after  # what the project's version binds cannot be read: nothing is taken out
+    used_before = _used(ast.parse(before))
+    text = after
+    while True:
+        tree = ast.parse(text)
+        gone = used_before - _used(tree) - keep
+        fixtures = {node.name for node in tree.body
+                    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_fixture(node)
+                    and node.name in gone}  # fmt: skip
+        if fixtures:
+            text = remove_tests(text, fixtures)
+            continue
+        pruned = _without_imports(text, tree, gone)
+        if pruned == text:
+            return text
+        text = pruned
+
+
+def _used(tree: ast.Module) -> set[str]:
+    """The names a module reads: names, parameters (fixtures are asked for by name) and strings (``usefixtures``)."""
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name):
+            found.add(node.id)
+        elif isinstance(node, ast.arg):
+            found.add(node.arg)
+        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
+            found.add(node.value)
+    return found
+
+
+def _top_level_names(tree: ast.Module) -> set[str]:
+    names: set[str] = set()
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            names.update(_bound(alias) for alias in node.names)
+        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+    return names
+
+
+def _bound(alias: ast.alias) -> str:
+    return alias.asname or alias.name.split(".", 1)[0]
+
+
+def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
+    """A ``@pytest.fixture`` / ``@fixture`` function, called or not, that is not ``autouse=True``."""
+    if node.name.startswith("test"):
+        return False
+    for decorator in node.decorator_list:
+        call = decorator if isinstance(decorator, ast.Call) else None
+        func = call.func if call else decorator
+        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+        if name == "fixture":
+            autouse = call is not None and any(
+                k.arg == "autouse" and not (isinstance(k.value, ast.Constant) and not k.value.value)
+                for k in call.keywords
+            )
+            return not autouse
+    return False
+
+
+def _without_imports(text: str, tree: ast.Module, gone: Collection[str]) -> str:
+    """``text`` without the top-level imports of the names in ``gone``."""
+    lines = text.splitlines(keepends=True)
+    replaced: dict[int, str] = {}  # first line index -> the statement's new text ('' to remove it)
+    spans: dict[int, int] = {}  # first line index -> last line index (inclusive)
+    for node in tree.body:
+        if not isinstance(node, ast.Import | ast.ImportFrom) or (isinstance(node, ast.ImportFrom)
+                                                                 and node.module == "__future__"):  # fmt: skip
+            continue
+        left = [alias for alias in node.names if alias.name == "*" or _bound(alias) not in gone]
+        if len(left) == len(node.names):
+            continue
+        start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1
+        spans[start] = end
+        if left:
+            node.names = left
+            replaced[start] = ast.unparse(node) + "\n"
+        else:
+            replaced[start] = ""
+    if not replaced:
+        return text
+    out: list[str] = []
+    index = 0
+    while index < len(lines):
+        if index not in replaced:
+            out.append(lines[index])
+            index += 1
+            continue
+        end = spans[index]
+        if replaced[index]:
+            out.append(replaced[index])
+        elif not out:  # it opened the file: the blank lines after it go too
+            while end + 1 < len(lines) and not lines[end + 1].strip():
+                end += 1
+        elif not out[-1].strip() and (end + 1 >= len(lines) or not lines[end + 1].strip()):
+            while out and not out[-1].strip():  # a group of its own: the blank lines before it go too
+                out.pop()
+        index = end + 1
+    return "".join(out)
 
 
 def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:

@@ -152,3 +152,36 @@ def test_a_test_that_asserts_what_an_explicit_init_call_returns_checks_nothing_t
         "def test_init_via_module():\n    assert module_0.Tally.__init__(Tally(1), 3) is None\n"
     )
     assert _judged(body) == {"test_init": Checks.BUILT_ONLY, "test_init_via_module": Checks.BUILT_ONLY}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # pytimeparse 1.1.10, Pynguin: a call on the module, then its constant asserted
+        "def test_x():\n    module_0.total([1])\n    assert module_0.TOTALS == [1, 2]\n",
+        "def test_x():\n    var_0 = tally_.total([1])\n    assert tally_.TOTALS == [1, 2]\n",
+        "def test_x():\n    pkg.tally.total([1])\n    assert pkg.tally.TOTALS == [1, 2]\n",
+        "def test_x():\n    module = importlib.import_module('pkg.tally')\n    module.total([1])\n"
+        "    assert module.TOTALS == [1, 2]\n",
+        "def test_x():\n    print(module_0)\n    assert module_0.TOTALS == [1, 2]\n",
+    ],
+)
+def test_a_module_constant_asserted_after_a_call_on_the_module_is_not_a_value_of_the_code(body: str) -> None:
+    """A module is a namespace: calling one of its functions does not make its constants results of the code."""
+    (verdict,) = _judged("import pkg.tally\n\n" + body).values()
+    assert verdict == Checks.BUILT_ONLY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def test_x():\n    module_0.total([1])\n    assert module_0.total([2]) == 2\n",
+        "def test_x():\n    module_0.registry.add(3)\n    assert module_0.registry.count == 1\n",
+        "def test_x():\n    module_0.total(module_0.registry)\n    assert module_0.registry.count == 1\n",
+        "def test_x():\n    pkg.tally.registry.add(3)\n    assert pkg.tally.registry.count == 1\n",
+        "def test_x():\n    module_0.items[0].add(3)\n    assert module_0.items[0].count == 1\n",
+    ],
+)
+def test_a_result_of_a_module_function_or_a_module_object_a_call_changed_is_a_value_of_the_code(body: str) -> None:
+    (verdict,) = _judged("import pkg.tally\n\n" + body).values()
+    assert verdict == Checks.VALUE

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from handoff.assurance.coverage_delta import existing_coverage
-from handoff.assurance.existing_suite import modules_like_tests
-from handoff.assurance.testbed import TestBed
+from handoff.assurance.existing_suite import modules_like_tests, uncollected_suites
+from handoff.assurance.testbed import PytestRun, TestBed
 
 TARGET = "grading.py"
 GEN = "tests/test_generated.py"
@@ -104,25 +104,71 @@ async def test_test_files_that_pytest_deselects_entirely_are_reported_as_not_run
 
     assert existing.problem == (
         "the project's existing tests could not be collected or run: pytest collected no test although the project "
-        "has test files (tests/test_existing.py); the coverage baseline is not the project's suite (only what ran "
-        "before pytest stopped)"
+        "has test files (tests/test_existing.py); the coverage baseline is not the project's suite (none of its "
+        "tests ran: at most what importing them ran)"
     )
 
 
-async def test_a_unittest_module_pytest_does_not_collect_is_named_instead_of_a_silent_empty_baseline(
+async def test_a_unittest_module_pytest_does_not_collect_by_default_is_run_by_naming_it(
     make_bed: Callable[..., TestBed],
 ) -> None:
-    """roman 4.2: its suite is src/tests.py (unittest, run by zope-testrunner); pytest collects nothing (exit 5),
-    and the 0 % baseline must say that it is not the project's suite, naming the module."""
+    """roman 4.2: its suite is src/tests.py (unittest, run by zope-testrunner); pytest's default collection finds
+    nothing (exit 5). Named on pytest's command line it is collected: its tests are the baseline, and there is no
+    problem to report."""
     bed = make_bed("grading", {"src/tests.py": UNITTEST_SUITE})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem == ""
+    assert (existing.coverage[TARGET].line_pct, existing.coverage[TARGET].branch_pct) == (75.0, 50.0)
+
+
+async def test_a_test_module_the_default_collection_misses_adds_its_coverage_to_the_tests_it_collects(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """pytimeparse 1.1.10 names its modules tests/testtimeparse.py: beside tests pytest collects, such a module is run
+    by naming it, and what it covers joins the baseline."""
+    low = UNITTEST_SUITE.replace("test_a_high_score_passes", "test_a_low_score_fails").replace(
+        'grade(90), "pass"', 'grade(10), "fail"'
+    )
+    bed = make_bed("grading", {"pkg/tests/testgrading.py": low, GEN: GENERATED_TEST})
+    existing = await existing_coverage(bed, [GEN], [TARGET])
+
+    assert existing.problem == ""
+    assert (existing.coverage[TARGET].line_pct, existing.coverage[TARGET].branch_pct) == (100.0, 100.0)
+
+
+async def test_a_module_named_like_tests_that_gives_no_test_when_named_is_reported_as_collecting_nothing(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """A tests.py whose only test class has no test: nothing was collected, so the sentence says no test ran (not
+    that pytest stopped)."""
+    bed = make_bed("grading", {"src/tests.py": "class TestLater:\n    pass\n"})
     (bed.root / "tests" / "test_existing.py").unlink()
     existing = await existing_coverage(bed, [], [TARGET])
 
     assert existing.problem == (
         "the project's existing tests could not be collected or run: pytest collected no test, but src/tests.py "
-        "looks like one (not matched by pytest's python_files, by default test_*.py and *_test.py); the coverage "
-        "baseline is not the project's suite (only what ran before pytest stopped)"
+        "looks like one (not matched by pytest's python_files, by default test_*.py and *_test.py), and named on its "
+        "command line they give no test either; the coverage baseline is not the project's suite (none of its tests "
+        "ran: at most what importing them ran)"
     )
+
+
+async def test_a_module_named_like_tests_that_does_not_import_when_named_is_reported_with_its_error(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The named module's import error is pytest's reason, and the tests the default collection ran still count."""
+    broken = "import not_installed_anywhere\nimport unittest\n\n\nclass T(unittest.TestCase):\n    pass\n"
+    bed = make_bed("grading", {"src/tests.py": broken})
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem.startswith(
+        "some of the project's existing tests could not be collected or run: 1 test module(s) could not be "
+        "collected: src/tests.py: "
+    )
+    assert "No module named 'not_installed_anywhere'" in existing.problem
+    assert (existing.coverage[TARGET].line_pct, existing.coverage[TARGET].branch_pct) == (75.0, 50.0)
 
 
 def test_modules_named_or_written_like_tests_are_found_and_plain_modules_are_not(tmp_path: Path) -> None:
@@ -141,6 +187,24 @@ def test_modules_named_or_written_like_tests_are_found_and_plain_modules_are_not
     assert sorted(modules_like_tests(tmp_path, [])) == [
         "pkg/checks.py", "pkg/codec_tests.py", "src/tests.py", "test.py", "test/helpers.py"
     ]  # fmt: skip
+
+
+def test_only_modules_named_like_tests_that_define_tests_are_run_by_naming_them(tmp_path: Path) -> None:
+    """testtimeparse.py and tests.py with a TestCase, a Test class or a test function are run; a helper of a test
+    folder, a module without tests and one the default collection already ran are not."""
+    case = "import unittest\n\n\nclass T(unittest.TestCase):\n    def test_x(self):\n        pass\n"
+    files = {
+        "pkg/tests/testtimeparse.py": case, "src/tests.py": "class TestA:\n    def test_x(self):\n        pass\n",
+        "pkg/codec_tests.py": "def test_x():\n    pass\n", "tests/helpers.py": case, "test.py": "print('hi')\n",
+        "pkg/tests/testdone.py": case,
+    }  # fmt: skip
+    for name, text in files.items():
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text(text)
+    collected = PytestRun(0, "", {"pkg/tests/testdone.py::T::test_x": "passed"}, {})
+
+    assert uncollected_suites(tmp_path, [], collected) == ["pkg/codec_tests.py", "pkg/tests/testtimeparse.py",
+                                                           "src/tests.py"]  # fmt: skip
 
 
 async def test_a_project_without_test_files_has_an_empty_baseline_and_no_problem(

@@ -413,3 +413,27 @@ async def test_a_test_that_passes_a_literal_its_functions_annotation_rules_out_i
         "test_a_zone_with_its_sign": (Verdict.KEPT, "adds 3 line(s) and 1 branch(es) of coverage"),
         "test_no_zone_gives_the_default": (Verdict.KEPT, "adds 1 line(s) and 1 branch(es) of coverage"),
     }
+
+
+async def test_the_imports_only_dropped_tests_used_are_cut_with_them_and_the_projects_own_stay(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """iso8601 2.1.0: `from iso8601.iso8601 import FixedOffset` stayed after its only test was dropped. The file
+    kept holds the kept test and what it imports; in an extended file the project's own imports stay."""
+    own = "import math\n\nfrom grading import grade\n\n\ndef test_own():\n    assert grade(90) == 'pass'\n"
+    generated_part = (
+        "\n\ndef test_low():\n    assert grade(10) == 'fail'\n\n\n"
+        "def test_high_again():\n    assert grade(statistics.mean([80, 90])) == 'pass'\n\n\n"
+        "def test_rounded():\n    assert grade(math.floor(99.5)) == 'pass'\n"
+    )
+    extended = "tests/test_grading.py"
+    text = own.replace("import math\n", "import math\nimport statistics\n") + generated_part
+    bed = make_bed("grading", {extended: text})
+    (bed.root / "tests" / "test_existing.py").unlink()
+    report = await judge_tests(bed, [extended], [TARGET], settings=AssuranceSettings(reliability_runs=1),
+                               existing=[f"{extended}::test_own"], project_versions={extended: own})  # fmt: skip
+
+    assert [(j.test.rsplit("::", 1)[1], j.verdict) for j in report.judgements] == [
+        ("test_low", Verdict.KEPT), ("test_high_again", Verdict.USELESS), ("test_rounded", Verdict.USELESS),
+    ]  # fmt: skip
+    assert (bed.root / extended).read_text() == own + "\n\ndef test_low():\n    assert grade(10) == 'fail'\n"

@@ -58,6 +58,11 @@ def _restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[st
     return restored
 
 
+def _decoded(originals: Mapping[str, tuple[bytes, list[str]]]) -> dict[str, str]:
+    """The snapshot's text of each extended test file (what the filters leave of its imports)."""
+    return {name: original.decode(errors="replace") for name, (original, _) in originals.items()}
+
+
 def _texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
     texts = {}
     for name in names:
@@ -69,12 +74,16 @@ def _texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
 
 
 def _write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
-    """Re-write the rescued tests' files from the round's texts without the tests still dropped; the extended files
-    left with only the project's own tests afterwards (put back as they were)."""
+    """Re-write the rescued tests' files from the round's texts without the tests still dropped (and the imports and
+    fixtures only those used); the extended files left with only the project's own tests afterwards (put back as
+    they were)."""
     for name in {test.split("::", 1)[0] for test in rescued}:
         still = [j.test for j in judged.report.judgements if j.verdict != Verdict.KEPT and j.test not in rescued]
         dropped = {t.split("::", 1)[1].replace("::", ".") for t in still if t.startswith(name + "::")}
-        (tree / name).write_text(generated_source.remove_tests(judged.sources[name], dropped))
+        source = judged.sources[name]
+        project = judged.originals[name][0].decode(errors="replace") if name in judged.originals else ""
+        pruned = generated_source.remove_tests(source, dropped)
+        (tree / name).write_text(generated_source.without_unused(source, pruned, project))
     return _restore_unextended(tree, judged.originals)
 
 
@@ -147,7 +156,7 @@ class Assurance:
         own = await self._project_tests(bed, originals)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
                                    already_kept=self.kept, seed=round_no, existing=own,
-                                   coverage_required=coverage_required,
+                                   coverage_required=coverage_required, project_versions=_decoded(originals),
                                    dropped_before=None if coverage_required else self._dropped_before())  # fmt: skip
         # a project test file the generator extended and whose additions were all dropped is put back as it was
         restored = await asyncio.to_thread(_restore_unextended, tree, originals)
