@@ -1,13 +1,15 @@
 """Long tasks: 200 tasks of 0.5 s on one generator replica with 16 slots. What does Handoff add to the work?
 
-    python -m benchmarks.long_tasks [--tasks 200] [--task-s 0.5] [--slots 16]
+    python -m benchmarks.long_tasks [--tasks 200] [--task-s 0.5] [--slots 16] [--replicas 1,2]
 
 The floor is the work itself: ceil(200 / 16) = 13 waves of 0.5 s = 6.5 s. All tasks are submitted at once (one
 run); the global cap is 16. The measurement ends when the collector's RunFinished reaches the client. Rows:
 
 * a raw nats-py worker with 16 slots doing the same sleeps (``benchmarks/raw_floor.py``), measured in the same
   run: what JetStream itself costs;
-* Handoff as deployed: a ``handoff generator`` process (16 slots) and a ``handoff collector`` process.
+* Handoff as deployed: a ``handoff generator`` process (16 slots) and a ``handoff collector`` process;
+* with ``--replicas 1,2``, also the same 16 slots split over 2 generator processes (8 each): at the end of a
+  wave, each process refills only its own slots, on its own core.
 
 Overhead = wall time over the 6.5 s floor.
 """
@@ -29,15 +31,23 @@ from handoff.common.settings import NatsSettings
 from handoff.schemas.events import AnyEvent, RunFinished, Sleep, TaskFinished, TaskStarted, TaskSubmitted
 
 
-async def handoff(url: str, *, tasks: int, task_s: float, slots: int, events: list[AnyEvent]) -> Measurement:
+async def handoff(
+    url: str, *, tasks: int, task_s: float, slots: int, events: list[AnyEvent], replicas: int = 1
+) -> Measurement:
     topology = bench_topology(max_in_flight=slots)
     nc = await prepare(url, topology)
     client = HandoffClient(nc, settings=ClientSettings(nats=NatsSettings(url=url)))
+    each = slots // replicas
+    name = (
+        f"Handoff (1 generator process, {slots} slots)"
+        if replicas == 1
+        else f"Handoff ({replicas} generator processes x {each} slots)"
+    )
     try:
-        async with as_processes(url, topology, slots=slots):
+        async with as_processes(url, topology, generators=replicas, slots=each):
             return await drive(
                 client,
-                name=f"Handoff (1 generator process, {slots} slots)",
+                name=name,
                 run_id="long",
                 tasks=tasks,
                 in_flight=tasks,
@@ -81,7 +91,9 @@ def row(m: Measurement, ideal_s: float, raw: Measurement) -> str:
     )
 
 
-async def main(tasks: int, task_s: float, slots: int) -> str:
+async def main(tasks: int, task_s: float, slots: int, replicas: tuple[int, ...] = (1,)) -> str:
+    if any(r < 1 or slots % r for r in replicas):
+        raise ValueError(f"--replicas must divide the {slots} slots evenly, got {replicas}")
     waves = math.ceil(tasks / slots)
     ideal_s = waves * task_s
     out = [
@@ -97,14 +109,21 @@ async def main(tasks: int, task_s: float, slots: int) -> str:
         raw = await raw_round_trip(
             server.url, tasks=tasks, in_flight=tasks, slots=slots, work_s=task_s, name=f"raw nats-py, {slots} slots"
         )
-    events: list[AnyEvent] = []
-    with fresh_server() as server:
-        measured = await handoff(server.url, tasks=tasks, task_s=task_s, slots=slots, events=events)
-    out += [row(raw, ideal_s, raw), row(measured, ideal_s, raw)]
-    where = breakdown(events, slots=slots, task_s=task_s)
-    out.append(f"\nWhere Handoff's overhead goes (from the events' timestamps):\n\n{where}")
-    if measured.failed:
-        out.append(f"\n**{measured.failed} task(s) did not succeed.**")
+    out.append(row(raw, ideal_s, raw))
+    wheres: list[str] = []
+    failed = 0
+    for count in replicas:
+        events: list[AnyEvent] = []
+        with fresh_server() as server:
+            measured = await handoff(server.url, tasks=tasks, task_s=task_s, slots=slots, events=events, replicas=count)
+        out.append(row(measured, ideal_s, raw))
+        failed += measured.failed
+        if not wheres:  # the breakdown of the first Handoff row
+            wheres.append(breakdown(events, slots=slots, task_s=task_s))
+    out.append(f"\nWhere Handoff's overhead goes ({replicas[0]} generator process(es); from the events' timestamps):")
+    out.append(f"\n{wheres[0]}")
+    if failed:
+        out.append(f"\n**{failed} task(s) did not succeed.**")
     return "\n".join(out)
 
 
@@ -113,9 +132,13 @@ def cli() -> None:
     parser.add_argument("--tasks", type=int, default=200)
     parser.add_argument("--task-s", type=float, default=0.5)
     parser.add_argument("--slots", type=int, default=16)
+    parser.add_argument(
+        "--replicas", default="1", help="generator process counts to measure, comma-separated (default: 1)"
+    )
     args = parser.parse_args()
+    replicas = tuple(int(r) for r in args.replicas.split(","))
     quiet_logs()
-    print(asyncio.run(main(args.tasks, args.task_s, args.slots)))
+    print(asyncio.run(main(args.tasks, args.task_s, args.slots, replicas)))
 
 
 if __name__ == "__main__":

@@ -78,11 +78,14 @@ async def test_the_round_trip_prints_the_floor_and_both_handoff_paths_with_ratio
 
 
 async def test_long_tasks_prints_the_overhead_over_the_wave_floor_and_its_breakdown() -> None:
-    """Raw and Handoff rows against ceil(tasks/slots) x task time; the overhead breakdown has every line."""
-    text = await long_tasks.main(tasks=6, task_s=0.05, slots=2)
+    """Raw and Handoff rows (one and two generator processes) against ceil(tasks/slots) x task time; the
+    overhead breakdown has every line."""
+    text = await long_tasks.main(tasks=6, task_s=0.05, slots=2, replicas=(1, 2))
     check_common(text)
     results, where = tables(text)
-    assert [number(r["floor s"]) for r in results] == [0.15, 0.15]  # 3 waves of 0.05 s
+    assert [r["path"].split(" (")[0] for r in results] == ["raw nats-py, 2 slots", "Handoff", "Handoff"]
+    assert "2 generator processes x 1 slots" in results[2]["path"]
+    assert [number(r["floor s"]) for r in results] == [0.15, 0.15, 0.15]  # 3 waves of 0.05 s
     for r in results:
         assert number(r["wall s"]) >= 0.15
         assert math.isclose(number(r["overhead s"]), number(r["wall s"]) - 0.15, abs_tol=0.002)
