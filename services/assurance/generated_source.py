@@ -49,7 +49,8 @@ def find_tests(
 def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 
-    A class left with nothing but removed tests is removed as a whole; every other byte stays as it was.
+    A class left with nothing but removed tests is removed as a whole; every other byte stays as it was, but for
+    the blank lines a removal at the end of the file would leave there (the file ends with one newline).
     """
     tree = ast.parse(source)
     spans: list[tuple[int, int]] = []
@@ -71,7 +72,10 @@ def remove_tests(source: str, qualnames: set[str]) -> str:
         while after < len(lines) and not lines[after].strip():
             drop.add(after)
             after += 1
-    return "".join(line for index, line in enumerate(lines) if index not in drop)
+    left = "".join(line for index, line in enumerate(lines) if index not in drop)
+    if lines and len(lines) - 1 in drop:  # the file's last lines went: no blank lines at its end
+        left = left.rstrip(" \t\r\n") + "\n" if left.strip() else ""
+    return left
 
 
 def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
