@@ -201,6 +201,11 @@ class TargetQuality(Part, frozen=True):
     mutants_total: Count = 0
     mutation_score_pct: Pct | None = None  # None: not measured
     mutants_sampled: bool = False  # fewer mutants ran than were generated, to fit the time budget
+    statements: Count | None = None
+    """The target's measurable statements (0: every line excluded or an empty module, no percentage applies;
+    None from older generators)."""
+    branches: Count | None = None
+    """The target's branches (0: none, no branch percentage applies; None from older generators)."""
 
 
 class RoundCounts(Part, frozen=True):

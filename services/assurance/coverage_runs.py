@@ -30,12 +30,17 @@ print(json.dumps(out))
 
 @dataclass(frozen=True, slots=True)
 class TargetCoverage:
-    """What ran of one target: statements and branch arcs that exist, and those that were executed."""
+    """What ran of one target: statements and branch arcs that exist, and those that were executed.
+
+    ``measured``: coverage.py reported the file (a test imported it). A measured target without statements has
+    nothing to measure (every line excluded, ``# pragma: no cover``, or an empty module); an unmeasured one was
+    not imported."""
 
     statements: frozenset[int] = frozenset()
     executed: frozenset[int] = frozenset()
     branches: frozenset[Arc] = frozenset()
     taken: frozenset[Arc] = frozenset()
+    measured: bool = False
 
     def __or__(self, other: TargetCoverage) -> TargetCoverage:
         return TargetCoverage(
@@ -43,6 +48,7 @@ class TargetCoverage:
             executed=self.executed | other.executed,
             branches=self.branches | other.branches,
             taken=self.taken | other.taken,
+            measured=self.measured or other.measured,
         )
 
     @property
@@ -129,6 +135,7 @@ async def measure(
                 executed=frozenset(entry["lines"]),
                 branches=files[target].branches,
                 taken=frozenset(arcs & files[target].branches),
+                measured=True,
             )
     return CoverageRun(tests=tests, targets=files, by_context=contexts)
 
@@ -156,6 +163,7 @@ def _by_target(root: Path, files: dict[str, dict], targets: Sequence[str]) -> di
             executed=frozenset(entry.get("executed_lines", [])),
             branches=frozenset(executed_branches | missing_branches),
             taken=frozenset(executed_branches),
+            measured=True,
         )
     return found
 

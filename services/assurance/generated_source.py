@@ -50,7 +50,7 @@ def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 
     A class left with nothing but removed tests is removed as a whole; every other byte stays as it was, but for
-    the blank lines that end the file when what ended it was removed.
+    the blank lines a removal at the end of the file would leave there (the file ends with one newline).
     """
     tree = ast.parse(source)
     spans: list[tuple[int, int]] = []
@@ -72,13 +72,10 @@ def remove_tests(source: str, qualnames: set[str]) -> str:
         while after < len(lines) and not lines[after].strip():
             drop.add(after)
             after += 1
-    last = len(lines) - 1
-    while last >= 0 and last in drop:
-        last -= 1
-    while last >= 0 and not lines[last].strip() and last + 1 < len(lines):  # the file ended with what was cut
-        drop.add(last)
-        last -= 1
-    return "".join(line for index, line in enumerate(lines) if index not in drop)
+    left = "".join(line for index, line in enumerate(lines) if index not in drop)
+    if lines and len(lines) - 1 in drop:  # the file's last lines went: no blank lines at its end
+        left = left.rstrip(" \t\r\n") + "\n" if left.strip() else ""
+    return left
 
 
 def without_unused(before: str, after: str, protected: str = "") -> str:

@@ -26,6 +26,8 @@ def target_quality(per_target: Sequence[TargetDelta], mutation: MutationReport |
                 mutants_total=score.total if score else 0,
                 mutation_score_pct=score.score_pct if score else None,
                 mutants_sampled=bool(mutation and mutation.sampled),
+                statements=len(delta.final.statements | delta.baseline.statements),
+                branches=len(delta.final.branches | delta.baseline.branches),
             )
         )
     return parts

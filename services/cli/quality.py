@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handoff.assurance import existing_suite
+from handoff.assurance.figures import coverage_words, final_cell
 from handoff.schemas.events import TaskFinished, TestGenerationResult
 
 
@@ -20,8 +21,7 @@ def target_lines(result: TestGenerationResult) -> list[str]:
     """Per target: ``grading.py: line 75 -> 100 %, branch 50 -> 100 %, mutants 7/8 (87.5 %)``."""
     lines = []
     for q in result.quality:
-        text = (f"{q.target}: line {q.baseline_line_pct:g} -> {q.final_line_pct:g} %, "
-                f"branch {q.baseline_branch_pct:g} -> {q.final_branch_pct:g} %")  # fmt: skip
+        text = f"{q.target}: {coverage_words(q)}"
         if q.mutation_score_pct is not None:
             sampled = ", sampled" if q.mutants_sampled else ""
             text += f", mutants {q.mutants_killed}/{q.mutants_total} ({q.mutation_score_pct:g} %{sampled})"
@@ -65,7 +65,7 @@ def mutation_goal_words(result: TestGenerationResult) -> str:
 
 def short(result: TestGenerationResult) -> str:
     """One cell for a table of tasks: final line/branch % per target and whether the goal was met."""
-    cells = [f"{q.target} {q.final_line_pct:g}/{q.final_branch_pct:g} %" for q in result.quality[:3]]
+    cells = [final_cell(q) for q in result.quality[:3]]
     if not cells:
         cells = [f"{c.target} {c.percent:g} %" for c in result.coverage[:3]]
     more = " …" if max(len(result.quality), len(result.coverage)) > 3 else ""

@@ -72,7 +72,7 @@ def summarize(finished: TaskFinished) -> list[str]:
             f"  tests: {result.tests_passed} passed, {result.tests_failed} failed of {result.tests_collected}; "
             f"rounds {result.rounds_used}; files produced: {produced}"
         )
-        for cov in result.coverage:
+        for cov in result.coverage if result.tests_kept else []:  # with nothing kept there is no such figure
             lines.append(f"  coverage {cov.target} by the kept tests alone: line {quality.pct(cov.percent)} %")
         if result.baseline_problem:
             lines.append(f"  {quality.baseline_label(result)}: {printable(result.baseline_problem)}")

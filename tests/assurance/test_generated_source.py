@@ -67,6 +67,14 @@ def test_a_class_keeps_its_other_tests_when_one_method_is_removed() -> None:
     assert remove_tests(source, {"TestA.test_x"}) == "class TestA:\n    def test_y(self):\n        assert 2\n"
 
 
+def test_removing_the_last_tests_leaves_no_blank_lines_at_the_end_of_the_file() -> None:
+    """The blank lines before a removed last function do not stay behind: the file ends with one newline (git
+    flagged isodate's kept file "new blank line at EOF")."""
+    source = "def test_kept():\n    assert 1\n\n\ndef test_a():\n    assert 2\n\n\ndef test_b():\n    assert 3\n"
+    assert remove_tests(source, {"test_a", "test_b"}) == "def test_kept():\n    assert 1\n"
+    assert remove_tests(source, {"test_a"}) == "def test_kept():\n    assert 1\n\n\ndef test_b():\n    assert 3\n"
+
+
 def test_unittest_test_case_subclasses_of_any_name_are_test_classes() -> None:
     """pytest collects a TestCase subclass whatever its name (cachetools' ``CacheKeysTest``), also through a base
     class of the same file; a plain class not named Test* is not a test class."""

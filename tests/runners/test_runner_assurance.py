@@ -81,7 +81,8 @@ async def test_only_the_good_test_is_handed_over_with_coverage_delta_and_mutatio
     assert result.round_counts == [RoundCounts(round=1, kept=1, failed=1, flaky=1, useless=2)]
     assert result.quality == [
         TargetQuality(target=TARGET, baseline_line_pct=75.0, baseline_branch_pct=50.0, final_line_pct=100.0,
-                      final_branch_pct=100.0, mutants_killed=7, mutants_total=8, mutation_score_pct=87.5)
+                      final_branch_pct=100.0, mutants_killed=7, mutants_total=8, mutation_score_pct=87.5,
+                      statements=4, branches=2)
     ]  # fmt: skip
     assert result.goal_met and result.rounds_used == 1
     assert (result.tests_collected, result.tests_passed) == (1, 1)
@@ -187,7 +188,7 @@ async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_w
                                                                     Verdict.USELESS)]  # fmt: skip
     assert result.quality == [
         TargetQuality(target=TARGET, baseline_line_pct=100.0, baseline_branch_pct=100.0, final_line_pct=100.0,
-                      final_branch_pct=100.0)
+                      final_branch_pct=100.0, statements=4, branches=2)
     ]  # fmt: skip
     assert "The project's existing tests already meet the coverage goal (80 %): no test was added." in result.summary
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]

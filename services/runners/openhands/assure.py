@@ -19,6 +19,7 @@ from handoff.assurance import coverage_delta, existing_suite, generated_source, 
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
+from handoff.assurance.figures import coverage_words
 from handoff.assurance.filters import FilterReport, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import MutationReport, mutation_score
 from handoff.assurance.rescue import Rescued, rescored, rescue_tests
@@ -226,8 +227,11 @@ class Assurance:
         return coverage_delta.gaps(self.deltas(final), goal_pct)
 
     def deltas(self, final: Mapping[str, TargetCoverage] | None = None) -> list[coverage_delta.TargetDelta]:
-        return coverage_delta.deltas(self.baseline or {}, final if final is not None else self.final or {},
-                                     self.targets)  # fmt: skip
+        """Per target the baseline and ``final`` (default: the kept tests' final coverage; the baseline itself
+        while nothing was kept, e.g. a round that wrote no test where the project's tests meet the goal)."""
+        if final is None:
+            final = self.final if self.final is not None else self.baseline
+        return coverage_delta.deltas(self.baseline or {}, final or {}, self.targets)
 
     async def score(self, tree: Path) -> MutationReport | None:
         """The kept suite against the targets' mutants within the budget; None when off or nothing is kept."""
@@ -305,8 +309,7 @@ class Assurance:
         """What people read: coverage before and after, mutation score, kept and dropped tests with reasons."""
         parts = []
         for q in self.quality():
-            text = (f"{q.target}: line {q.baseline_line_pct:g} -> {q.final_line_pct:g} %, "
-                    f"branch {q.baseline_branch_pct:g} -> {q.final_branch_pct:g} %")  # fmt: skip
+            text = f"{q.target}: {coverage_words(q)}"
             if q.mutation_score_pct is not None:
                 text += f", mutants killed {q.mutants_killed}/{q.mutants_total} ({q.mutation_score_pct:g} %)"
             parts.append(text)

@@ -79,7 +79,8 @@ def summarize(
     speaks of the existing tests is about what ran instead."""
     first = [baseline_note] if baseline_note else []
     if report.existing_tests_suffice:
-        coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage)
+        coverage = "; ".join(f"{c.target} {c.percent:g} %" if c.total_lines else f"{c.target} nothing to measure"
+                             for c in report.coverage)  # fmt: skip
         parts = [*first, existing_tests_suffice(goal_pct), f"Line coverage by the existing tests: {coverage}.",
                  f"Validation rounds used: {rounds_used} of {rounds_total}."]  # fmt: skip
         return label + " ".join([*parts, *([] if sandboxed else [UNSANDBOXED_NOTE])])
