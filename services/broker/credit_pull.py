@@ -54,78 +54,57 @@ class Credits:
     A delivered message does not say which request it answers, so it is taken off the oldest request still owed
     something. The total is exact: when a request ends, the server says how many of its messages never came
     (``pending``), and a difference from the estimate belongs to the other requests. A request thought filled
-    is kept until its time is up, so that such a difference has somewhere to go. Requests are kept in the order
-    they were asked; with one expiry for all, that is the order they are forgotten in, so each step looks only
-    at the oldest few.
+    is kept (owing 0) until its time is up, so that such a difference has somewhere to go.
     """
 
     def __init__(self) -> None:
-        self._owed: dict[str, _Request] = {}  # oldest first
-        self._filled: dict[str, _Request] = {}  # thought filled, oldest first
+        self._open: dict[str, _Request] = {}  # oldest first
         self.total = 0
 
     def __len__(self) -> int:
         """Requests still owed something."""
-        return len(self._owed)
+        return sum(1 for r in self._open.values() if r.remaining)
 
     def asked(self, token: str, count: int, *, forget_at: float) -> None:
-        self._owed[token] = _Request(count, forget_at)
+        self._open[token] = _Request(count, forget_at)
         self.total += count
 
     def delivered(self, count: int = 1) -> None:
-        while count > 0 and self._owed:
-            token, request = next(iter(self._owed.items()))
+        for request in self._open.values():
+            if count == 0:
+                return
             taken = min(count, request.remaining)
             request.remaining -= taken
             self.total -= taken
             count -= taken
-            if request.remaining == 0:
-                self._filled[token] = self._owed.pop(token)
 
     def ended(self, token: str, *, pending: int | None) -> None:
         """The server ended ``token``'s request with ``pending`` of its messages not sent (None: not said)."""
-        request = self._owed.pop(token, None) or self._filled.pop(token, None)
+        request = self._open.pop(token, None)
         thought = 0 if request is None else request.remaining
         self.total -= thought
         if pending is None:
             return
         extra = thought - pending  # > 0: it got more than counted, so the others got less; < 0: the reverse
-        if extra > 0:
-            self._give_back(extra)
+        if extra > 0 and self._open:
+            oldest = next(iter(self._open.values()))
+            oldest.remaining += extra
+            self.total += extra
         elif extra < 0:
             self.delivered(-extra)
 
-    def _give_back(self, count: int) -> None:
-        """``count`` messages counted as delivered to other requests never came: the oldest is owed them."""
-        if self._filled:
-            token = next(iter(self._filled))
-            request = self._filled.pop(token)
-            request.remaining += count
-            self._owed = {token: request, **self._owed}
-        elif self._owed:
-            next(iter(self._owed.values())).remaining += count
-        else:
-            return
-        self.total += count
-
     def forget(self, token: str) -> None:
-        request = self._owed.pop(token, None) or self._filled.pop(token, None)
+        request = self._open.pop(token, None)
         if request is not None:
             self.total -= request.remaining
 
     def forget_due(self, now: float) -> None:
         """Forget the requests whose time is up without a word from the server."""
-        for requests in (self._owed, self._filled):
-            while requests:
-                token, request = next(iter(requests.items()))
-                if request.forget_at > now:
-                    break
-                del requests[token]
-                self.total -= request.remaining
+        for token in [t for t, r in self._open.items() if r.forget_at <= now]:
+            self.forget(token)
 
     def next_forget_at(self) -> float | None:
-        """When the oldest request still owed something is forgotten, if the server says nothing."""
-        return next(iter(self._owed.values())).forget_at if self._owed else None
+        return min((r.forget_at for r in self._open.values() if r.remaining), default=None)
 
 
 class CreditPull:
