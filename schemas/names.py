@@ -80,7 +80,6 @@ class Header(StrEnum):
     STREAM_SUBJECT = "Nats-Subject"
     STREAM_SEQUENCE = "Nats-Sequence"
     NUM_PENDING = "Nats-Num-Pending"
-    PENDING_MESSAGES = "Nats-Pending-Messages"  # on a pull request's end: how many of its messages never came
 
 
 # ---- identifiers ---------------------------------------------------------------------------------

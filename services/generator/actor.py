@@ -26,8 +26,8 @@ from nats.js import JetStreamContext
 from nats.js.api import ConsumerConfig
 
 from handoff.broker.batch_get import BatchGet
-from handoff.broker.credit_pull import MARGIN_S, CreditPull
 from handoff.broker.provision import CONSUMER_TUNABLE, consumer_config, consumer_drift
+from handoff.broker.pull import Puller
 from handoff.broker.requests import Requests
 from handoff.common.secrets import nats_secrets, process_redactor
 from handoff.generator.cancellation import CancelWatcher
@@ -48,6 +48,11 @@ from handoff.schemas.events import Payload, TaskSubmitted
 from handoff.schemas.topology import build_topology
 
 log = structlog.get_logger(__name__)
+
+STRAY_CHECK_S = 0.02
+"""While every slot is busy, how often to look for submits that arrived late for an expired pull request. Short:
+such a submit waits here until handed back, while another replica may have a free slot for it (the check reads
+a local counter, no broker call)."""
 
 
 def _refuse_drift(existing: ConsumerConfig, settings: GeneratorSettings) -> None:
@@ -105,9 +110,7 @@ class Generator:
         self._running: dict[int, tuple[Execution, asyncio.Task[None]]] = {}
         self._settling: set[int] = set()  # executions whose runner returned: they publish and ack, in no slot
         self._keys = itertools.count()
-        self._sub: CreditPull | None = None
-        self._handing_back: set[asyncio.Future[None]] = set()
-        self._backoff_until = 0.0  # after the broker refused a pull request
+        self._sub: Puller | None = None
         self._services: Services | None = None
         self._shutdown_done: asyncio.Event | None = None
 
@@ -139,14 +142,8 @@ class Generator:
             max_deliver=int(info.config.max_deliver or -1),
             duplicate_window_s=float(stream.config.duplicate_window or 0.0),
         )
-        # Pull requests kept open for the free slots (handoff.broker.credit_pull), each submit started as it is read.
-        self._sub = CreditPull(
-            self._nc,
-            stream=names.EVENTS_STREAM,
-            consumer=names.GENERATOR_CONSUMER,
-            on_message=self._on_delivery,
-            on_ended=self._on_pull_ended,
-        )
+        # Plain pull requests (handoff.broker.pull): nats-py's fetch costs an asyncio task per message.
+        self._sub = Puller(self._nc, stream=names.EVENTS_STREAM, consumer=names.GENERATOR_CONSUMER)
         await self._sub.start()
         await self._cancels.start()
         await self._queued_cancels.start()
@@ -193,65 +190,54 @@ class Generator:
             await self._shutdown()
 
     # ---- pulling -----------------------------------------------------------------------------------
-    async def _pull_loop(self, pull: CreditPull) -> None:
-        """Keep pull requests open for exactly the free slots: a freed slot is asked for at once, and a submit is
-        started as it is read (``_on_delivery``)."""
-        loop = asyncio.get_running_loop()
+    async def _pull_loop(self, sub: Puller) -> None:
+        while not self._stop.is_set():
+            free = await self._free_slots(sub)
+            if free == 0:
+                continue
+            if not self._nc.is_connected:
+                # a pull request queued while disconnected would be answered later into nobody's slot
+                await self._pause(0.1)
+                continue
+            try:
+                msgs = await sub.fetch_any(free, timeout_s=self.settings.fetch_timeout_s)
+            except nats.errors.Error as exc:
+                if self._nc.is_closed:
+                    log.error("the NATS connection was closed; the generator stops", error=repr(exc))
+                    self.stop()
+                    break
+                log.warning("pull failed; retrying", error=repr(exc))
+                await self._pause(self.settings.error_backoff_s)
+                continue
+            await self._dispatch(msgs)
+
+    async def _free_slots(self, sub: Puller) -> int:
+        """Wait for a free slot (0 once stopping). While all are busy, hand back submits that arrived late."""
         while not self._stop.is_set():
             self._wake.clear()
-            if self._backoff_until > loop.time():
-                await self._pause(self._backoff_until - loop.time())
-                continue
-            want = self.settings.slots - self.slots_in_use - pull.outstanding
-            if want > 0:
-                if not self._nc.is_connected:
-                    # a pull request queued while disconnected would be answered later into nobody's slot
-                    await self._pause(0.1)
-                    continue
-                try:
-                    await pull.ask(want, expires_s=self.settings.fetch_timeout_s)
-                except nats.errors.Error as exc:
-                    if self._nc.is_closed:
-                        log.error("the NATS connection was closed; the generator stops", error=repr(exc))
-                        self.stop()
-                        break
-                    log.warning("pull failed; retrying", error=repr(exc))
-                    await self._pause(self.settings.error_backoff_s)
-                    continue
-            forget_in_s = pull.next_forget_in_s()  # a request the server never ended is forgotten then
+            free = self.settings.slots - self.slots_in_use
+            if free > 0:
+                return free
             try:
-                async with asyncio.timeout(forget_in_s):
+                async with asyncio.timeout(STRAY_CHECK_S):  # unlike wait_for, no task per wait
                     await self._wake.wait()
             except TimeoutError:
-                pass
+                await self._release_strays(sub)
+        return 0
 
-    def _on_delivery(self, msg: Msg) -> None:
-        """A submit read from the connection: started in a free slot, else handed back at once."""
-        if self._stop.is_set() or self.slots_in_use >= self.settings.slots:
-            self._hand_back(msg)
-            return
-        self._start(msg)
+    async def _release_strays(self, sub: Puller) -> None:
+        while sub.buffered > 0:
+            await self._dispatch(await sub.fetch(1, timeout_s=0.05))  # a buffered message: no request
 
-    def _on_pull_ended(self, status: str, description: str) -> None:
-        """The server ended a pull request before it was full (408: it expired): its credit is free again. A
-        refusal (409: too many waiting requests, the consumer deleted, a leader change; 503: no JetStream to
-        answer) waits ``error_backoff_s`` before the next request, so that it does not become a loop of them."""
-        if status in ("409", "503"):
-            log.warning("the broker refused a pull request; retrying", status=status, description=description)
-            self._backoff_until = asyncio.get_running_loop().time() + self.settings.error_backoff_s
-        self._wake.set()
-
-    def _hand_back(self, msg: Msg) -> None:
-        self.stats.released += 1
-        log.info("handed back a submit beyond the free slots", subject=msg.subject)
-        task = asyncio.ensure_future(self._nak(msg))
-        self._handing_back.add(task)
-        task.add_done_callback(self._handing_back.discard)
-
-    @staticmethod
-    async def _nak(msg: Msg) -> None:
-        with contextlib.suppress(nats.errors.Error):
-            await msg.nak()
+    async def _dispatch(self, msgs: list[Msg]) -> None:
+        for msg in msgs:
+            if self._stop.is_set() or self.slots_in_use >= self.settings.slots:
+                with contextlib.suppress(nats.errors.Error):
+                    await msg.nak()
+                self.stats.released += 1
+                log.info("handed back a submit beyond the free slots", subject=msg.subject)
+                continue
+            self._start(msg)
 
     def _start(self, msg: Msg) -> None:
         assert self._services is not None
@@ -318,10 +304,6 @@ class Generator:
         self._shutdown_done = asyncio.Event()
         self._stop.set()
         try:
-            if self._sub is not None and not self._nc.is_closed:
-                # The pull requests still open end within fetch_timeout_s (a submit they bring is handed back).
-                # Only then are tasks handed back, so that none comes back to this replica's own open request.
-                await self._sub.drained(self.settings.fetch_timeout_s + MARGIN_S)
             if self._running:
                 log.info("stopping: waiting for running tasks", running=len(self._running))
                 await self._wait_idle(self.settings.shutdown_grace_s, unless=self._skip_grace)
@@ -353,9 +335,9 @@ class Generator:
         if self._nc.is_closed:
             return
         if self._sub is not None:
+            await self._release_strays(self._sub)
             with contextlib.suppress(nats.errors.Error):
                 await self._sub.stop()
-        await asyncio.gather(*self._handing_back, return_exceptions=True)
         with contextlib.suppress(nats.errors.Error):
             await self._requests.close()
             await self._finishes.stop()
