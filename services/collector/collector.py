@@ -174,10 +174,12 @@ class Collector:
             log.info("collector stopped", replica=self.settings.replica_id, **self._stats_fields())
 
     async def _pull(self, last: int) -> list[Msg]:
-        """After a busy batch, linger briefly and take whatever is there; when idle, wait for the first event.
+        """After a busy batch, linger briefly for more; when idle, wait for the first event.
 
-        The linger (``linger_s``, after a batch that was not full) lets the events a task publishes close together
-        (a start and a finish, or a submit and a start) land in one batch: one record write for all of them.
+        The linger (after a batch that was not full) lets events published close together land in one batch: one
+        run record write for all of them. It lasts while events keep coming, up to ``linger_s``, and ends as soon
+        as none came for ``LINGER_GAP_S``: the last events of a burst (a run's last finishes) are folded at once
+        instead of after the whole linger.
         """
         assert self._sub is not None
         s = self.settings
@@ -188,13 +190,29 @@ class Collector:
         try:
             if last > 0 and s.batch > 1:
                 if last < s.batch and s.linger_s > 0:
-                    await asyncio.sleep(s.linger_s)
+                    return await self._linger(s.batch, s.linger_s)
                 return await self._sub.fetch(s.batch, timeout_s=max(s.linger_s, MIN_WAIT_S), no_wait=True)
             return await self._sub.fetch(1, timeout_s=idle_wait_s)
         except nats.errors.Error as err:  # disconnected: the client reconnects by itself
             log.warning("pull failed; retrying", error=str(err))
             await asyncio.sleep(min(1.0, s.idle_wait_s))
             return []
+
+    async def _linger(self, batch: int, linger_s: float) -> list[Msg]:
+        """Up to ``batch`` events: those arriving with no gap of ``LINGER_GAP_S``, for ``linger_s`` at most."""
+        assert self._sub is not None
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + linger_s
+        got: list[Msg] = []
+        while len(got) < batch:
+            left = deadline - loop.time()
+            if left < MIN_WAIT_S:
+                break
+            more = await self._sub.fetch(batch - len(got), timeout_s=min(LINGER_GAP_S, left))
+            if not more:
+                break
+            got += more
+        return got
 
     # ---- one batch ----------------------------------------------------------------------------------
     async def handle_batch(self, msgs: list[Msg], *, flush: bool = False) -> None:
@@ -363,6 +381,8 @@ class Collector:
 
 MIN_WAIT_S = 0.005
 """The shortest pull timeout (a pull needs some time to be answered)."""
+LINGER_GAP_S = MIN_WAIT_S
+"""A linger ends when no event came for this long."""
 
 
 _FOLDED: dict[type[TaskEvent], Counter] = {}

@@ -25,7 +25,7 @@ class CollectorSettings(msgspec.Struct, kw_only=True, frozen=True):
     replica_id: str = msgspec.field(default_factory=_default_replica_id)
     batch: int = 256  # events pulled and folded together
     idle_wait_s: float = 1.0  # how long one pull waits for the first event when the stream is quiet
-    linger_s: float = 0.02  # how long a pull after a busy batch waits for more before folding what it has
+    linger_s: float = 0.02  # after a batch that was not full: at most this long to wait for more while they come
     hold_s: float = 0.1  # how long events of an unfinished task wait for more of its events (one write for all)
     retry_delay_s: float = 1.0  # nak delay of events whose record write failed (NATS unavailable …)
     cas_attempts: int = 50  # compare-and-set attempts on one record before the event is retried later

@@ -178,3 +178,21 @@ async def test_a_replayed_dead_letter_that_succeeds_is_reported_in_a_new_run_fin
         await eventually(reported_again, what="a RunFinished that counts the replayed task as succeeded")
     run = await run_record(js, "r-replay")
     assert run is not None and run.counts() == {TaskStatus.SUCCEEDED: 2} and run.revision == 1
+
+
+async def test_an_event_after_a_lone_one_is_folded_without_waiting_out_the_whole_linger(
+    js: JetStreamContext, topology: Topology, running_collector: RunningCollector
+) -> None:
+    """The linger after a small batch ends once no event came for a moment: the last finishes of a burst (a run's
+    end) are folded at once, not after ``linger_s`` (5 s here)."""
+    t0 = utcnow()
+    async with running_collector(js, linger_s=5.0, hold_s=0.0):
+        await publish(js, [finished("first", at=t0)])
+
+        async def final(task_id: str) -> bool:
+            record = await task_record(js, task_id)
+            return record is not None and record.final
+
+        await eventually(lambda: final("first"), what="the first finish folded")
+        await publish(js, [finished("second", at=t0)])  # arrives while the collector lingers after the first
+        await eventually(lambda: final("second"), timeout_s=2.0, what="the second finish folded within 2 s")
