@@ -72,7 +72,9 @@ def test_a_wait_started_mid_run_shows_a_running_task_as_running() -> None:
 def test_a_coverage_of_62_5_percent_is_shown_as_62_5() -> None:
     """Fractional coverage keeps its decimal; whole numbers stay whole."""
     result = TestGenerationResult(
-        coverage=[TargetCoverage(target="m.py", percent=62.5)], coverage_goal_pct=80.0, tests_kept=1
+        coverage=[TargetCoverage(target="m.py", percent=62.5)],
+        coverage_goal_pct=80.0,
+        tests_kept=["tests/test_m.py::test_f"],
     )
     finished = TaskFinished(task_id="t", status=TaskStatus.SUCCEEDED, finished_at=utcnow(), result=result)
     assert "coverage m.py by the kept tests alone: line 62.5 %" in "\n".join(summarize(finished))
