@@ -13,7 +13,9 @@ from nats.js import JetStreamContext
 
 from handoff.artifacts.snapshots import upload_snapshot
 from handoff.artifacts.store import get_artifact
+from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.events import ErrorCode
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
 from handoff.scripted_model.replies import ChatRequest, Reply
@@ -49,8 +51,11 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest and cov
 @pytest.fixture
 def clock_project(tmp_path: Path) -> Path:
     """A git checkout: the version module is listed in .gitignore and was never built, as in a fresh clone."""
-    root = tmp_path / "clock"
-    for path, text in {"pyproject.toml": PYPROJECT, ".gitignore": f"{VERSION_FILE}\n", "src/clock/__init__.py": INIT,
+    return checkout(tmp_path / "clock", PYPROJECT)
+
+
+def checkout(root: Path, pyproject: str) -> Path:
+    for path, text in {"pyproject.toml": pyproject, ".gitignore": f"{VERSION_FILE}\n", "src/clock/__init__.py": INIT,
                        TARGET: MODULE, "tests/test_hours.py": EXISTING}.items():  # fmt: skip
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
@@ -97,3 +102,28 @@ async def test_the_version_module_the_build_writes_is_written_so_the_package_imp
     assert "version.py" not in patch
     assert [f.name.rsplit("/", 1)[-1] for f in result.files] == ["test_generated.py"]
     assert result.refused == []
+
+
+async def test_a_version_module_whose_template_needs_git_is_named_in_the_failure(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The project's template asks for the commit (``{scm_version.node}``): nothing is written, the package does
+    not import, and the failure's detail names the missing build output and why."""
+    pyproject = PYPROJECT + 'write_to_template = "version = {version!r}; node = {scm_version.node!r}"\n'
+    project = checkout(tmp_path / "clock", pyproject)
+    model_server.policy = Script([
+        lambda request: create_file(str(workspace_of(request) / GEN), GENERATED), finish("tests written"),
+    ])  # fmt: skip
+    source = await upload_snapshot(js, project)
+    progress = ProgressLog()
+    with pytest.raises(PermanentFailure) as failed:
+        await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+            make_ctx(js, source, progress, targets=[TARGET])
+        )
+
+    assert failed.value.code is ErrorCode.VALIDATION_FAILED
+    missing = (f"{VERSION_FILE}, which the build generates (setuptools_scm write_to), is not in the snapshot and was "
+               "not written: its template needs what only git can tell")  # fmt: skip
+    assert f"build output not in the snapshot: {missing}" in failed.value.detail
+    assert missing in progress.text()
+    assert "No module named 'clock.version'" in failed.value.detail
