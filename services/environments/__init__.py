@@ -1,5 +1,6 @@
 """Project environments: a cached virtualenv per set of project dependencies, in which a task's tests run."""
 
+from handoff.environments.build_outputs import BuildOutputs, restore_build_outputs
 from handoff.environments.environments import ProjectEnv, ProjectEnvironments, environment_key
 from handoff.environments.errors import (
     DependencyFileError,
@@ -11,6 +12,7 @@ from handoff.environments.errors import (
 from handoff.environments.settings import EnvSettings
 
 __all__ = [
+    "BuildOutputs",
     "DependencyFileError",
     "EnvSettings",
     "EnvironmentBuildError",
@@ -20,4 +22,5 @@ __all__ = [
     "ProjectEnvironments",
     "PythonNotFound",
     "environment_key",
+    "restore_build_outputs",
 ]

@@ -18,7 +18,13 @@ import structlog
 from handoff.artifacts.errors import SnapshotCorrupt, SnapshotMissing
 from handoff.artifacts.snapshots import materialize_snapshot
 from handoff.common.secrets import Redactor, process_redactor
-from handoff.environments import EnvironmentBuildError, ProjectEnv, ProjectEnvironments
+from handoff.environments import (
+    BuildOutputs,
+    EnvironmentBuildError,
+    ProjectEnv,
+    ProjectEnvironments,
+    restore_build_outputs,
+)
 from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT, engine_conflict_hint
 from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
 from handoff.runners.openhands import task_result
@@ -97,6 +103,7 @@ class TaskRun:
         self.project_env: ProjectEnv | None = None
         self.dirs: ws.TaskDirs | None = None
         self.session: AgentSession | None = None
+        self.build_outputs: BuildOutputs | None = None  # what the first materialisation wrote or found missing
 
     async def execute(self) -> TestGenerationResult:
         try:
@@ -111,6 +118,8 @@ class TaskRun:
         dirs = self.dirs = ws.TaskDirs.create(self.settings.workspace_root, self.ctx.task.task_id, self.ctx.attempt)
         emit("workspace", f"materialising snapshot {payload.source.digest[:12]} ({payload.source.files} files)")
         await self._materialize(dirs.workspace)
+        if self.build_outputs is not None and self.build_outputs.describe():
+            emit("workspace", self.build_outputs.describe())
         missing = [t for t in payload.targets if not (dirs.workspace / t).is_file()]
         if missing:
             raise PermanentFailure(ErrorCode.INVALID_TASK, f"targets not in the snapshot: {', '.join(missing)}")
@@ -238,11 +247,13 @@ class TaskRun:
         if not task_result.usable(report, outputs):
             task_result.fail(report, outputs, handed.changes, rounds=rounds.number, tool_error=session.last_tool_error,
                              said=session.last_message, redact=self.redact,
-                             baseline_note=assurance.baseline_note())  # fmt: skip
+                             baseline_note=assurance.baseline_note(), build_note=self._build_note())  # fmt: skip
         summary = summarize(report, outputs, rounds_used=rounds.number, rounds_total=rounds.total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
                             sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note())  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
+        if build_note := self._build_note():
+            summary += f" Build output not in the snapshot: {build_note}."
         self.pump.emit("result", summary)
         return task_result.assemble(payload, summary=self.redact(summary), report=report, outputs=outputs,
                                     handed=handed, assurance=assurance, rounds_used=rounds.number, usage=usage,
@@ -277,6 +288,8 @@ class TaskRun:
         return env
 
     async def _materialize(self, dest: Path) -> None:
+        """The snapshot in ``dest``, with the version modules the project's build writes and git ignores (see
+        environments/build_outputs.py); every extraction gets the same ones, so they are never a change."""
         try:
             await materialize_snapshot(self.ctx.js, self.payload.source, dest)
         except SnapshotMissing as err:
@@ -285,6 +298,15 @@ class TaskRun:
             raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
         except (nats.errors.Error, TimeoutError) as err:
             raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"snapshot download failed: {err!r}") from err
+        try:
+            outputs = await asyncio.to_thread(restore_build_outputs, dest)
+        except OSError as err:
+            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"writing a build output failed: {err}") from err
+        if self.build_outputs is None:
+            self.build_outputs = outputs
+
+    def _build_note(self) -> str:
+        return self.build_outputs.describe() if self.build_outputs is not None else ""
 
     def _next_message(self, rounds: Rounds) -> str:
         report, handed, goal_pct = rounds.report, rounds.handed, self.payload.coverage_goal_pct
