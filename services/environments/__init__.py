@@ -9,6 +9,7 @@ from handoff.environments.errors import (
     InstallFailed,
     PythonNotFound,
 )
+from handoff.environments.project_metadata import ProjectMetadata, site_packages, write_project_metadata
 from handoff.environments.settings import EnvSettings
 
 __all__ = [
@@ -20,7 +21,10 @@ __all__ = [
     "InstallFailed",
     "ProjectEnv",
     "ProjectEnvironments",
+    "ProjectMetadata",
     "PythonNotFound",
     "environment_key",
     "restore_build_outputs",
+    "site_packages",
+    "write_project_metadata",
 ]

@@ -87,17 +87,32 @@ def read_version_files(pyproject: Mapping[str, object]) -> tuple[list[VersionFil
         found.append(VersionFile(path, setting, template, *version))
 
     if "setuptools_scm" in tool:
-        version = _version(project, scm.get("fallback_version"), "setuptools_scm fallback_version")
+        version = _scm_version(project, scm)
         for keys in SETUPTOOLS_SCM_FILES:
             add(scm, keys, f"setuptools_scm {keys[0]}", version)
     if hatch_version.get("source") == "vcs":
-        fallback = hatch_version.get("fallback-version", raw.get("fallback_version"))
-        version = _version(project, fallback, "hatch-vcs fallback-version")
+        version = _hatch_vcs_version(project, hatch_version)
         for keys in SETUPTOOLS_SCM_FILES:
             add(raw, keys, f"hatch-vcs raw-options {keys[0]}", version)
         hook = _table(_table(_table(hatch, "build"), "hooks"), "vcs")
         add(hook, ("version-file", "template"), "hatch-vcs version-file", version)
     return found, problems
+
+
+def project_version(pyproject: Mapping[str, object]) -> tuple[str, str]:
+    """The version a build of the snapshot gives the project, chosen as for its version files, and where it came
+    from: setuptools_scm's or hatch-vcs' fallback, else a static ``[project] version``, else ``0+unknown``."""
+    tool = _table(pyproject, "tool")
+    project = _table(pyproject, "project")
+    hatch_version = _table(_table(tool, "hatch"), "version")
+    if "setuptools_scm" in tool:
+        return _scm_version(project, _table(tool, "setuptools_scm"))
+    if hatch_version.get("source") == "vcs":
+        return _hatch_vcs_version(project, hatch_version)
+    version, version_from = _version(project, None, "")
+    if version == UNKNOWN_VERSION:
+        version_from = "no static version declared; a dynamic one is not read without a build"
+    return version, version_from
 
 
 def render(file: VersionFile) -> str | None:
@@ -163,6 +178,15 @@ def _target(root: Path, path: str) -> tuple[Path | None, str]:
         if not folder.is_dir():
             return None, f"its folder {folder.relative_to(root).as_posix()}/ is not in the snapshot either"
     return folder / pure.name, ""
+
+
+def _scm_version(project: Mapping[str, object], scm: Mapping[str, object]) -> tuple[str, str]:
+    return _version(project, scm.get("fallback_version"), "setuptools_scm fallback_version")
+
+
+def _hatch_vcs_version(project: Mapping[str, object], hatch_version: Mapping[str, object]) -> tuple[str, str]:
+    fallback = hatch_version.get("fallback-version", _table(hatch_version, "raw-options").get("fallback_version"))
+    return _version(project, fallback, "hatch-vcs fallback-version")
 
 
 def _version(project: Mapping[str, object], fallback: object, fallback_setting: str) -> tuple[str, str]:

@@ -54,9 +54,12 @@ def clock_project(tmp_path: Path) -> Path:
     return checkout(tmp_path / "clock", PYPROJECT)
 
 
-def checkout(root: Path, pyproject: str) -> Path:
-    for path, text in {"pyproject.toml": pyproject, ".gitignore": f"{VERSION_FILE}\n", "src/clock/__init__.py": INIT,
-                       TARGET: MODULE, "tests/test_hours.py": EXISTING}.items():  # fmt: skip
+def checkout(root: Path, pyproject: str, files: dict[str, str] | None = None) -> Path:
+    """A git checkout of ``files`` (by default the clock project, its version module ignored) and ``pyproject``."""
+    if files is None:
+        files = {".gitignore": f"{VERSION_FILE}\n", "src/clock/__init__.py": INIT, TARGET: MODULE,
+                 "tests/test_hours.py": EXISTING}  # fmt: skip
+    for path, text in {"pyproject.toml": pyproject, **files}.items():
         (root / path).parent.mkdir(parents=True, exist_ok=True)
         (root / path).write_text(text)
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@localhost", "-c", "commit.gpgsign=false"]

@@ -58,11 +58,13 @@ def fail(
     redact: Redactor,
     baseline_note: str = "",
     build_note: str = "",
+    metadata_note: str = "",
 ) -> NoReturn:
     """Raise the failure of a task that produced nothing usable: no files, only secrets, or no validated round.
 
     ``baseline_note`` (the project's own tests did not collect or run) is the detail's last line; ``build_note``
-    (version modules the build writes, written into the snapshot or missing from it) the line before."""
+    (version modules the build writes, written into the snapshot or missing from it) and ``metadata_note`` (the
+    project's distribution metadata, made visible or not) the lines before."""
     notes = [f"the agent's last message: {said}"] if said else []
     if found.refused:
         notes.append(f"left out of the patch: {found.describe(limit=50)}")
@@ -70,6 +72,8 @@ def fail(
         notes.append(f"last tool error of the agent: {tool_error}")
     if build_note:
         notes.append(f"build output not in the snapshot: {build_note}")
+    if metadata_note:
+        notes.append(metadata_note)
     if baseline_note and baseline_note not in report.output:
         notes.append(baseline_note)
     if not outputs.changes:

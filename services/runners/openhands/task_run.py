@@ -23,7 +23,10 @@ from handoff.environments import (
     EnvironmentBuildError,
     ProjectEnv,
     ProjectEnvironments,
+    ProjectMetadata,
     restore_build_outputs,
+    site_packages,
+    write_project_metadata,
 )
 from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT, engine_conflict_hint
 from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
@@ -104,6 +107,7 @@ class TaskRun:
         self.dirs: ws.TaskDirs | None = None
         self.session: AgentSession | None = None
         self.build_outputs: BuildOutputs | None = None  # what the first materialisation wrote or found missing
+        self.project_metadata: ProjectMetadata | None = None  # the distribution metadata written into the workspace
 
     async def execute(self) -> TestGenerationResult:
         try:
@@ -128,6 +132,9 @@ class TaskRun:
         if not self.sandbox.enabled:
             emit("workspace", "UNSANDBOXED: HANDOFF_SANDBOX=none, the agent's commands run as the worker")
         project_env = self.project_env = await self._environment(dirs)
+        await self._write_metadata(dirs.workspace)  # needs the environment: it may hold the project already
+        if self.project_metadata is not None and self.project_metadata.describe():
+            emit("workspace", self.project_metadata.describe())
         env = ws.agent_env(dirs, allow=self.settings.agent_env_allow, venv=project_env.root, test_env=payload.test_env)
         # the project's environment and the interpreter it was made from: readable (never writable) in its sandboxes
         interpreter_prefix = project_env.interpreter.path.resolve().parents[1]
@@ -247,13 +254,16 @@ class TaskRun:
         if not task_result.usable(report, outputs):
             task_result.fail(report, outputs, handed.changes, rounds=rounds.number, tool_error=session.last_tool_error,
                              said=session.last_message, redact=self.redact,
-                             baseline_note=assurance.baseline_note(), build_note=self._build_note())  # fmt: skip
+                             baseline_note=assurance.baseline_note(), build_note=self._build_note(),
+                             metadata_note=self._metadata_note())  # fmt: skip
         summary = summarize(report, outputs, rounds_used=rounds.number, rounds_total=rounds.total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
                             sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note())  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
         if build_note := self._build_note():
             summary += f" Build output not in the snapshot: {build_note}."
+        if metadata_note := self._metadata_note():
+            summary += f" {metadata_note[0].upper()}{metadata_note[1:]}."
         self.pump.emit("result", summary)
         return task_result.assemble(payload, summary=self.redact(summary), report=report, outputs=outputs,
                                     handed=handed, assurance=assurance, rounds_used=rounds.number, usage=usage,
@@ -289,7 +299,8 @@ class TaskRun:
 
     async def _materialize(self, dest: Path) -> None:
         """The snapshot in ``dest``, with the version modules the project's build writes and git ignores (see
-        environments/build_outputs.py); every extraction gets the same ones, so they are never a change."""
+        environments/build_outputs.py) and, once the environment is known, the project's distribution metadata
+        (environments/project_metadata.py); every extraction gets the same ones, so they are never a change."""
         try:
             await materialize_snapshot(self.ctx.js, self.payload.source, dest)
         except SnapshotMissing as err:
@@ -304,9 +315,24 @@ class TaskRun:
             raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"writing a build output failed: {err}") from err
         if self.build_outputs is None:
             self.build_outputs = outputs
+        if self.project_env is not None:  # the workspace gets it when the environment is ready
+            await self._write_metadata(dest)
+
+    async def _write_metadata(self, dest: Path) -> None:
+        assert self.project_env is not None
+        installed = site_packages(self.project_env.root)
+        try:
+            metadata = await asyncio.to_thread(write_project_metadata, dest, installed_in=installed)
+        except OSError as err:
+            raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"writing the project's metadata failed: {err}") from err
+        if self.project_metadata is None:
+            self.project_metadata = metadata
 
     def _build_note(self) -> str:
         return self.build_outputs.describe() if self.build_outputs is not None else ""
+
+    def _metadata_note(self) -> str:
+        return self.project_metadata.describe() if self.project_metadata is not None else ""
 
     def _next_message(self, rounds: Rounds) -> str:
         report, handed, goal_pct = rounds.report, rounds.handed, self.payload.coverage_goal_pct
