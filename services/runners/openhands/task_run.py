@@ -262,8 +262,10 @@ class TaskRun:
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
         if build_note := self._build_note():
             summary += f" Build output not in the snapshot: {build_note}."
-        if metadata_note := self._metadata_note():
-            summary += f" {metadata_note[0].upper()}{metadata_note[1:]}."
+        # metadata written for the project is said in the progress only (most projects get it); a problem is said here
+        if self.project_metadata is not None and self.project_metadata.problem:
+            note = self._metadata_note()
+            summary += f" {note[0].upper()}{note[1:]}."
         self.pump.emit("result", summary)
         return task_result.assemble(payload, summary=self.redact(summary), report=report, outputs=outputs,
                                     handed=handed, assurance=assurance, rounds_used=rounds.number, usage=usage,
