@@ -10,7 +10,7 @@ Each such file missing from the tree is written the way the build would write it
 ``__version__``/``version``, ``__version_tuple__``/``version_tuple`` and ``__commit_id__``/``commit_id`` (None: the
 snapshot has no commit), a ``.txt`` file holding the version alone, or the project's own template when it needs no
 more than ``{version}`` and ``{version_tuple}``. The version is the project's own fallback (setuptools_scm's
-``fallback_version``, hatch-vcs' ``fallback-version``), else a static ``[project] version``, else ``0+unknown``:
+``fallback_version``, hatch-vcs' ``fallback-version``), else a static ``[project] version``, else ``0.0.0+unknown``:
 without git metadata and without a fallback the build itself stops ("unable to detect version") rather than guess.
 
 A file that cannot be written so (a template naming ``{scm_version...}``, a suffix the build has no default for, a
@@ -27,7 +27,9 @@ from pathlib import Path, PurePosixPath
 
 from packaging.version import InvalidVersion, Version
 
-UNKNOWN_VERSION = "0+unknown"
+UNKNOWN_VERSION = "0.0.0+unknown"
+"""No version known: three release parts, as a project's own test of its version's shape expects (prettytable's
+``test_version`` counts two dots), and a local label that says what it is."""
 # the setuptools_scm keys that name a version file, each with the key of its template
 SETUPTOOLS_SCM_FILES = (("version_file", "version_file_template"), ("write_to", "write_to_template"))
 PY_MODULE = '''"""The version module the build generates ({setting}), written by Handoff: git ignores it, so the
@@ -101,7 +103,7 @@ def read_version_files(pyproject: Mapping[str, object]) -> tuple[list[VersionFil
 
 def project_version(pyproject: Mapping[str, object]) -> tuple[str, str]:
     """The version a build of the snapshot gives the project, chosen as for its version files, and where it came
-    from: setuptools_scm's or hatch-vcs' fallback, else a static ``[project] version``, else ``0+unknown``."""
+    from: setuptools_scm's or hatch-vcs' fallback, else a static ``[project] version``, else ``0.0.0+unknown``."""
     tool = _table(pyproject, "tool")
     project = _table(pyproject, "project")
     hatch_version = _table(_table(tool, "hatch"), "version")

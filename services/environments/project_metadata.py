@@ -26,7 +26,7 @@ from typing import TypeGuard
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from handoff.environments.build_outputs import project_version
+from handoff.environments.build_outputs import UNKNOWN_VERSION, project_version
 
 METADATA_VERSION = "2.1"
 # a distribution name as the core metadata specification allows it
@@ -70,7 +70,7 @@ def read_distribution(pyproject: Mapping[str, object]) -> Distribution | str | N
         version, version_from = (
             (declared.strip(), "[tool.poetry] version")
             if isinstance(declared, str) and declared.strip()
-            else ("0+unknown", "no version declared")
+            else (UNKNOWN_VERSION, "no version declared")
         )
         groups = {"console_scripts": _table(poetry, "scripts")}
         groups |= {group: _table(_table(poetry, "plugins"), group) for group in _table(poetry, "plugins")}

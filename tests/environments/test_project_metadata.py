@@ -45,7 +45,7 @@ def test_a_package_reading_its_own_version_from_metadata_imports_once_the_metada
     written = write_project_metadata(root)
 
     assert written.describe() == (
-        "made the project's metadata visible: My.Pkg 0+unknown "
+        "made the project's metadata visible: My.Pkg 0.0.0+unknown "
         "(no static version declared; a dynamic one is not read without a build)"
     )
     code = (
@@ -56,11 +56,12 @@ def test_a_package_reading_its_own_version_from_metadata_imports_once_the_metada
     after = ask(root, code)
     assert after.returncode == 0, after.stderr
     assert json.loads(after.stdout) == [
-        "0+unknown",
+        "0.0.0+unknown",
         "My.Pkg",
         [["console_scripts", "mypkg", "mypkg.cli:main"], ["pytest11", "mypkg", "mypkg.plugin"]],
     ]
-    assert sorted(p.name for p in (root / "my_pkg-0+unknown.dist-info").iterdir()) == ["METADATA", "entry_points.txt"]
+    written = sorted(p.name for p in (root / "my_pkg-0.0.0+unknown.dist-info").iterdir())
+    assert written == ["METADATA", "entry_points.txt"]
 
 
 def test_the_version_is_the_static_one_else_the_scm_fallback(tmp_path: Path) -> None:

@@ -72,7 +72,7 @@ def checkout(root: Path, pyproject: str, files: dict[str, str] | None = None) ->
 async def test_the_version_module_the_build_writes_is_written_so_the_package_imports_and_never_handed_over(
     js: JetStreamContext, topology: Topology, clock_project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """The agent's shell imports the package (version 0+unknown); the project's test counts in the baseline; the
+    """The agent's shell imports the package (version 0.0.0+unknown); the project's test counts in the baseline; the
     generated test is kept; the patch and the stored files hold the test alone; the summary says what was written."""
     seen: list[str] = []
 
@@ -89,13 +89,13 @@ async def test_the_version_module_the_build_writes_is_written_so_the_package_imp
         make_ctx(js, source, progress, targets=[TARGET])
     )
 
-    assert "version=0+unknown" in seen[0]
+    assert "version=0.0.0+unknown" in seen[0]
     assert result.baseline_problem == ""
     (q,) = result.quality
     assert q.baseline_line_pct == 75.0  # the project's test_morning ran
     assert q.final_line_pct == 100.0
     assert result.tests_kept == [f"{GEN}::test_afternoon"]
-    written = (f"wrote {VERSION_FILE}, which the build generates (setuptools_scm write_to), version 0+unknown "
+    written = (f"wrote {VERSION_FILE}, which the build generates (setuptools_scm write_to), version 0.0.0+unknown "
                "(no git metadata in the snapshot and no fallback version declared)")  # fmt: skip
     assert written in progress.text()
     assert written in result.summary

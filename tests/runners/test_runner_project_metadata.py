@@ -46,7 +46,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest and cov
 async def test_a_package_reading_its_installed_version_imports_and_its_metadata_is_never_handed_over(
     js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """The agent's shell imports the package (version 0+unknown); the project's test counts in the baseline; the
+    """The agent's shell imports the package (version 0.0.0+unknown); the project's test counts in the baseline; the
     generated test is kept; the patch and the stored files hold the test alone; the summary says what was made
     visible."""
     project = checkout(tmp_path / "mypkg", PYPROJECT, FILES)
@@ -64,13 +64,13 @@ async def test_a_package_reading_its_installed_version_imports_and_its_metadata_
         make_ctx(js, source, progress, targets=[TARGET])
     )
 
-    assert "version=0+unknown" in seen[0]
+    assert "version=0.0.0+unknown" in seen[0]
     assert result.baseline_problem == ""
     (q,) = result.quality
     assert q.baseline_line_pct == 75.0  # the project's test_morning ran
     assert q.final_line_pct == 100.0
     assert result.tests_kept == [f"{GEN}::test_afternoon"]
-    visible = ("made the project's metadata visible: mypkg 0+unknown "
+    visible = ("made the project's metadata visible: mypkg 0.0.0+unknown "
                "(no static version declared; a dynamic one is not read without a build)")  # fmt: skip
     assert visible in progress.text()
     assert "metadata" not in result.summary  # said in the progress only: most projects get it
