@@ -134,15 +134,23 @@ def render(file: VersionFile) -> str | None:
     return None
 
 
+def read_pyproject(root: Path) -> dict[str, object] | None:
+    """``root``'s pyproject.toml parsed; None when there is none or it cannot be read (``DependencyFileError``
+    names that when the environment is prepared)."""
+    try:
+        return tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+
+
 def restore_build_outputs(root: Path) -> BuildOutputs:
     """Write into ``root`` (a materialised snapshot) each version file its pyproject.toml has the build write and
     the tree lacks. A pyproject.toml that cannot be read writes nothing (the environment step reports it)."""
-    try:
-        pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    pyproject = read_pyproject(root)
+    if pyproject is None:
         return BuildOutputs()
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return BuildOutputs()  # DependencyFileError names it when the environment is prepared
     files, problems = read_version_files(pyproject)
     written: list[str] = []
     missing = list(problems)

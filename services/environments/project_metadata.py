@@ -17,7 +17,6 @@ or ``src/``. A name or version that cannot name a folder is reported instead.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,7 +25,7 @@ from typing import TypeGuard
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from handoff.environments.build_outputs import UNKNOWN_VERSION, project_version
+from handoff.environments.build_outputs import UNKNOWN_VERSION, project_version, read_pyproject
 
 METADATA_VERSION = "2.1"
 # a distribution name as the core metadata specification allows it
@@ -118,12 +117,9 @@ def write_project_metadata(root: Path, *, installed_in: Iterable[Path] = ()) -> 
     """Write the distribution metadata of the project in ``root`` (a materialised snapshot) into ``root``, unless
     ``installed_in`` (the environment's site-packages) or the tree already hold it. A pyproject.toml that cannot be
     read writes nothing (the environment step reports it)."""
-    try:
-        pyproject = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    pyproject = read_pyproject(root)
+    if pyproject is None:
         return ProjectMetadata()
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError):
-        return ProjectMetadata()  # DependencyFileError names it when the environment is prepared
     dist = read_distribution(pyproject)
     if dist is None:
         return ProjectMetadata()
