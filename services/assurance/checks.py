@@ -34,6 +34,8 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
+from handoff.assurance import module_names
+
 NO_CHECK = "checks nothing: no assert, pytest.raises/warns/fail or assert*() call"
 BUILT_ONLY = ("checks only objects it built: no assert sees the result of a call of the code under test other than "
               "a constructor, and no pytest.raises expects an exception from one")  # fmt: skip
@@ -78,7 +80,7 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
     the names of their properties (reading one runs code)."""
     imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
     bound: set[str] = set()
-    modules = _modules(tree)
+    modules = module_names.bound_modules(tree)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             source = node.module if isinstance(node, ast.ImportFrom) else None
@@ -110,28 +112,6 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
             elif judge(node, current, parameters_derived=True) == Checks.VALUE:
                 found[node.name] = Helper.ON_ARGUMENTS
     return replace(context, helpers=found)
-
-
-def _modules(tree: ast.Module) -> set[str]:
-    """The dotted names bound to modules: ``import a.b`` binds a (and a.b is its attribute), ``import a.b as x``
-    binds x, ``x = sys.modules['a.b']`` and ``x = importlib.import_module('a.b')`` bind x. A ``from a import b``
-    may bind a module or anything else: it is not counted."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            for alias in node.names:
-                if alias.asname:
-                    found.add(alias.asname)
-                else:
-                    parts = alias.name.split(".")
-                    found.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-        elif isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
-            value = node.value
-            looked_up = isinstance(value, ast.Subscript) and ast.unparse(value.value) == "sys.modules"
-            imported = isinstance(value, ast.Call) and _name(value.func) == "import_module"
-            if looked_up or imported:
-                found.add(node.targets[0].id)
-    return found
 
 
 def classes(source: str) -> set[str]:
@@ -283,32 +263,10 @@ class _Flow:
             if root not in self.context.modules:
                 found.add(root)
         for element in node.elts if isinstance(node, ast.Tuple | ast.List | ast.Set) else [node]:
-            inside = self._in_module(element)
+            inside = module_names.attribute_read(element, self.context.modules)
             if inside:
                 found.add(inside)
         return found
-
-    def _in_module(self, node: ast.expr) -> str:
-        """The module attribute an expression reads from, as "module.attribute" (``mod_.registry.items[0]`` ->
-        "mod_.registry"; ``pkg.sub.registry`` -> "pkg.sub.registry" when pkg.sub is a module); '' when it reads
-        none (a module itself, or not from a module)."""
-        while isinstance(node, ast.Subscript | ast.Starred):
-            node = node.value
-        chain: list[str] = []
-        while isinstance(node, ast.Attribute):
-            chain.insert(0, node.attr)
-            node = node.value
-            while isinstance(node, ast.Subscript):
-                chain.clear()  # mod_.items[0].x: the object is mod_.items
-                node = node.value
-        if not isinstance(node, ast.Name) or node.id not in self.context.modules:
-            return ""
-        path = node.id
-        for attr in chain:
-            if path not in self.context.modules:
-                break
-            path = f"{path}.{attr}"
-        return "" if path in self.context.modules else path
 
     def is_derived(self, node: ast.expr) -> bool:
         """Whether the value of ``node`` comes from the code under test (see the module's docstring)."""
@@ -319,7 +277,7 @@ class _Flow:
         if isinstance(node, ast.Attribute) and node.attr in self.context.properties:
             return True  # obj.area, where area is a property of a target's class: its code runs
         if isinstance(node, ast.Attribute | ast.Subscript):
-            inside = self._in_module(node)
+            inside = module_names.attribute_read(node, self.context.modules)
             if inside and inside in self.derived:
                 return True  # mod_.registry.count after mod_.registry.add(3)
         if isinstance(node, ast.Call):
