@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handoff.assurance import checks, declared_types, generated_source
+from handoff.assurance import checks, declared_types, generated_source, unused_code
 from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
@@ -279,8 +279,8 @@ def _minimise(kept: list[_Candidate], gains: Mapping[str, frozenset[_Piece]]) ->
 def _rewrite(
     bed: TestBed, test_files: Sequence[str], judgements: list[Judgement], project_versions: Mapping[str, str]
 ) -> list[str]:
-    """Cut the dropped tests from their files, and the imports and fixtures only they used
-    (generated_source.without_unused); a file left without tests is deleted. The files changed."""
+    """Cut the dropped tests from their files, and the imports and definitions only they
+    used (unused_code.without_unused); a file left without tests is deleted. The files changed."""
     changed = []
     for name in test_files:
         path = bed.root / name
@@ -294,7 +294,7 @@ def _rewrite(
         if not dropped:
             continue
         source = path.read_text()
-        pruned = generated_source.without_unused(
+        pruned = unused_code.without_unused(
             source, generated_source.remove_tests(source, dropped), project_versions.get(name, "")
         )
         if generated_source.find_tests(pruned):

@@ -56,141 +56,51 @@ def remove_tests(source: str, qualnames: set[str]) -> str:
     spans: list[tuple[int, int]] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name in qualnames:
-            spans.append(_span(node))
+            spans.append(span(node))
         elif isinstance(node, ast.ClassDef):
             doomed = [item for item in node.body if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
                       and f"{node.name}.{item.name}" in qualnames]  # fmt: skip
             if doomed and len(doomed) == len([i for i in node.body if not _is_docstring(i)]):
-                spans.append(_span(node))
+                spans.append(span(node))
             else:
-                spans.extend(_span(item) for item in doomed)
+                spans.extend(span(item) for item in doomed)
+    return cut(source, spans)
+
+
+def cut(source: str, spans: Collection[tuple[int, int]], *, keep_gaps: bool = False) -> str:
+    """``source`` without the lines of ``spans`` (1-based, inclusive) and the blank lines after each; the file ends
+    with one newline when its last lines went. ``keep_gaps``: where fewer blank lines stood before a cut than after
+    it (``X = 1`` one blank line below the imports, two above a function), the wider gap is kept."""
     lines = source.splitlines(keepends=True)
     drop: set[int] = set()
+    trailing: dict[int, int] = {}  # the last line index of a cut -> how many blank lines after it went with it
     for start, end in spans:
         drop.update(range(start - 1, end))
         after = end
         while after < len(lines) and not lines[after].strip():
             drop.add(after)
             after += 1
-    left = "".join(line for index, line in enumerate(lines) if index not in drop)
+        trailing[after - 1] = after - end
+    out: list[str] = []
+    for index, line in enumerate(lines):
+        if index in drop:
+            if keep_gaps and index in trailing and index + 1 < len(lines) and index + 1 not in drop:
+                before = len(out) - len(_without_trailing_blanks(out))
+                if 0 < before < trailing[index]:
+                    out.extend(lines[index - trailing[index] + 1 + before : index + 1])
+            continue
+        out.append(line)
+    left = "".join(out)
     if lines and len(lines) - 1 in drop:  # the file's last lines went: no blank lines at its end
         left = left.rstrip(" \t\r\n") + "\n" if left.strip() else ""
     return left
 
 
-def without_unused(before: str, after: str, protected: str = "") -> str:
-    """``after`` (``before`` with tests removed) without the imports and fixtures only the removed tests used.
-
-    An import or a fixture (a top-level ``@pytest.fixture`` function that is not ``autouse``) goes when ``before``
-    uses its name and ``after`` no longer does: as a name, a parameter, or a string (``usefixtures('name')``); a
-    fixture removed can leave its imports unused in turn (Pynguin's ``pynguin_seeded_random`` and ``random``).
-    Imports that were unused before stay (one imported for its effect), and so does whatever ``protected`` (the
-    project's own version of an extended file) binds at the top level. An import statement loses only the names
-    that go; one left with none is removed with the blank lines that set it apart."""
-    try:
-        keep = _top_level_names(ast.parse(protected)) if protected.strip() else set()
-    except (SyntaxError, ValueError):
-        return after  # what the project's version binds cannot be read: nothing is taken out
-    used_before = _used(ast.parse(before))
-    text = after
-    while True:
-        tree = ast.parse(text)
-        gone = used_before - _used(tree) - keep
-        fixtures = {node.name for node in tree.body
-                    if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and _is_fixture(node)
-                    and node.name in gone}  # fmt: skip
-        if fixtures:
-            text = remove_tests(text, fixtures)
-            continue
-        pruned = _without_imports(text, tree, gone)
-        if pruned == text:
-            return text
-        text = pruned
-
-
-def _used(tree: ast.Module) -> set[str]:
-    """The names a module reads: names, parameters (fixtures are asked for by name) and strings (``usefixtures``)."""
-    found: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name):
-            found.add(node.id)
-        elif isinstance(node, ast.arg):
-            found.add(node.arg)
-        elif isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value.isidentifier():
-            found.add(node.value)
-    return found
-
-
-def _top_level_names(tree: ast.Module) -> set[str]:
-    names: set[str] = set()
-    for node in tree.body:
-        if isinstance(node, ast.Import | ast.ImportFrom):
-            names.update(_bound(alias) for alias in node.names)
-        elif isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
-            names.add(node.name)
-    return names
-
-
-def _bound(alias: ast.alias) -> str:
-    return alias.asname or alias.name.split(".", 1)[0]
-
-
-def _is_fixture(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
-    """A ``@pytest.fixture`` / ``@fixture`` function, called or not, that is not ``autouse=True``."""
-    if node.name.startswith("test"):
-        return False
-    for decorator in node.decorator_list:
-        call = decorator if isinstance(decorator, ast.Call) else None
-        func = call.func if call else decorator
-        name = func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
-        if name == "fixture":
-            autouse = call is not None and any(
-                k.arg == "autouse" and not (isinstance(k.value, ast.Constant) and not k.value.value)
-                for k in call.keywords
-            )
-            return not autouse
-    return False
-
-
-def _without_imports(text: str, tree: ast.Module, gone: Collection[str]) -> str:
-    """``text`` without the top-level imports of the names in ``gone``."""
-    lines = text.splitlines(keepends=True)
-    replaced: dict[int, str] = {}  # first line index -> the statement's new text ('' to remove it)
-    spans: dict[int, int] = {}  # first line index -> last line index (inclusive)
-    for node in tree.body:
-        if not isinstance(node, ast.Import | ast.ImportFrom) or (isinstance(node, ast.ImportFrom)
-                                                                 and node.module == "__future__"):  # fmt: skip
-            continue
-        left = [alias for alias in node.names if alias.name == "*" or _bound(alias) not in gone]
-        if len(left) == len(node.names):
-            continue
-        start, end = node.lineno - 1, (node.end_lineno or node.lineno) - 1
-        spans[start] = end
-        if left:
-            node.names = left
-            replaced[start] = ast.unparse(node) + "\n"
-        else:
-            replaced[start] = ""
-    if not replaced:
-        return text
-    out: list[str] = []
-    index = 0
-    while index < len(lines):
-        if index not in replaced:
-            out.append(lines[index])
-            index += 1
-            continue
-        end = spans[index]
-        if replaced[index]:
-            out.append(replaced[index])
-        elif not out:  # it opened the file: the blank lines after it go too
-            while end + 1 < len(lines) and not lines[end + 1].strip():
-                end += 1
-        elif not out[-1].strip() and (end + 1 >= len(lines) or not lines[end + 1].strip()):
-            while out and not out[-1].strip():  # a group of its own: the blank lines before it go too
-                out.pop()
-        index = end + 1
-    return "".join(out)
+def _without_trailing_blanks(lines: list[str]) -> list[str]:
+    end = len(lines)
+    while end and not lines[end - 1].strip():
+        end -= 1
+    return lines[:end]
 
 
 def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
@@ -211,12 +121,13 @@ def _function(
     context: checks.Module,
     signatures: Mapping[str, declared_types.Signature],
 ) -> FoundTest:
-    start, end = _span(node)
+    start, end = span(node)
     return FoundTest(qualname=qualname, start=start, end=end, checks=checks.judge(node, context),
                      outside_types=declared_types.outside(node, signatures))  # fmt: skip
 
 
-def _span(node: ast.stmt) -> tuple[int, int]:
+def span(node: ast.stmt) -> tuple[int, int]:
+    """A top-level statement's first line (its first decorator's) and last line, 1-based."""
     decorators = getattr(node, "decorator_list", [])
     start = min([node.lineno, *(d.lineno for d in decorators)])
     return start, node.end_lineno or node.lineno

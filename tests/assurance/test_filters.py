@@ -438,3 +438,34 @@ async def test_the_imports_only_dropped_tests_used_are_cut_with_them_and_the_pro
         ("test_low", Verdict.KEPT), ("test_high_again", Verdict.USELESS), ("test_rounded", Verdict.USELESS),
     ]  # fmt: skip
     assert (bed.root / extended).read_text() == own + "\n\ndef test_low():\n    assert grade(10) == 'fail'\n"
+
+
+HELPED = (
+    "import pytest\n\nfrom grading import grade\n\nPASSING = [50, 70]\n\n\n"
+    "def assert_passes(score):\n    assert grade(score) == 'pass'\n\n\n"
+    "def check_all_passing():\n    for score in PASSING:\n        assert_passes(score)\n\n\n"
+    "@pytest.fixture\ndef low_score():\n    return 49\n\n\n"
+    "def test_boundary(low_score):\n    assert grade(50) == 'pass'\n    assert grade(low_score) == 'fail'\n\n\n"
+    "def test_all_passing():\n    check_all_passing()\n"
+)
+
+
+async def test_helpers_only_a_dropped_test_called_are_cut_and_the_kept_tests_still_pass(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The test adding no coverage goes with the helpers and the constant only it reached (`check_all_passing`,
+    the `assert_passes` it called, `PASSING`); the kept test's fixture stays, and the file handed over passes."""
+    bed = make_bed("grading", {GEN: HELPED})
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    assert {j.test.rsplit("::", 1)[1]: j.verdict for j in report.judgements} == {
+        "test_boundary": Verdict.KEPT,
+        "test_all_passing": Verdict.USELESS,
+    }
+    handed_over = (bed.root / GEN).read_text()
+    assert handed_over == (
+        "import pytest\n\nfrom grading import grade\n\n\n@pytest.fixture\ndef low_score():\n    return 49\n\n\n"
+        "def test_boundary(low_score):\n    assert grade(50) == 'pass'\n    assert grade(low_score) == 'fail'\n"
+    )
+    run = await bed.pytest([GEN], name="handed-over")
+    assert (run.exit_code, run.outcomes) == (0, {f"{GEN}::test_boundary": "passed"})

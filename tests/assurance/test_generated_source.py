@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
 from handoff.assurance.checks import Checks
-from handoff.assurance.generated_source import find_tests, remove_tests, without_unused
-from handoff.offline_engine.merge_tests import merge
+from handoff.assurance.generated_source import find_tests, remove_tests
 
 SOURCE = '''import pytest  # keep me
 
@@ -87,78 +83,3 @@ def test_unittest_test_case_subclasses_of_any_name_are_test_classes() -> None:
     )
     found = {fn.qualname: fn.checks for fn in find_tests(source)}
     assert found == {"CacheKeysTest.test_hashkey": Checks.VALUE, "Derived.test_derived": Checks.NOTHING}
-
-
-# ---- imports and fixtures only the removed tests used -----------------------------------------------------------
-ENGINE_OUTPUT = Path(__file__).parents[1] / "offline_engine" / "engine_output"
-
-
-def _merge(sources: list[tuple[str, str]], module: str) -> str:
-    """The offline engine's new test file, as merge_tests.py writes it."""
-    text, _ = merge(module, sources)
-    return text
-
-
-ISO8601 = [("crosshair", (ENGINE_OUTPUT / "iso8601_2.1.0_crosshair.txt").read_text()),
-           ("pynguin", (ENGINE_OUTPUT / "iso8601_2.1.0_pynguin.txt").read_text())]  # fmt: skip
-
-
-def test_an_import_only_the_removed_tests_used_goes_and_the_rest_stays_byte_for_byte() -> None:
-    """iso8601 2.1.0: CrossHair's FixedOffset and is_iso8601 tests dropped left `from iso8601.iso8601 import
-    FixedOffset, ...`; the names only they used leave the import, every other line stays."""
-    merged = _merge(ISO8601, "iso8601.iso8601")
-    cut = remove_tests(merged, {"test_fixed_offset_1", "test_is_iso8601_1"})
-    pruned = without_unused(merged, cut)
-
-    assert "from iso8601.iso8601 import FixedOffset, ParseError, is_iso8601\n" in cut
-    assert pruned == cut.replace("from iso8601.iso8601 import FixedOffset, ParseError, is_iso8601\n",
-                                 "from iso8601.iso8601 import ParseError\n")  # fmt: skip
-
-
-def test_a_group_of_imports_only_removed_tests_used_goes_with_its_blank_lines() -> None:
-    """Every CrossHair test dropped: its import line goes, and the blank lines around the imports stay as before."""
-    source = (
-        '"""Doc."""\n\nimport datetime\n\nimport pytest\n\nfrom pkg.calc import clamp\n\n\n'
-        "def test_a():\n    assert clamp(1) == datetime.date(2000, 1, 1)\n\n\n"
-        "def test_b():\n    with pytest.raises(ValueError):\n        int('x')\n"
-    )
-    pruned = without_unused(source, remove_tests(source, {"test_a"}))
-
-    assert pruned == (
-        '"""Doc."""\n\nimport pytest\n\n\ndef test_b():\n    with pytest.raises(ValueError):\n        int(\'x\')\n'
-    )
-
-
-def test_pynguins_seeding_fixture_goes_with_the_imports_only_it_used_when_none_of_its_tests_is_kept() -> None:
-    """No Pynguin test kept: `pynguin_seeded_random` (asked for by `usefixtures`) and `random` go; `pytest` stays
-    while a kept test uses it."""
-    crosshair = "import pytest\nfrom pkg.dice import roll\n\ndef test_roll():\n    with pytest.raises(ValueError):\n" \
-                "        roll(0)\n"  # fmt: skip
-    merged = _merge([("crosshair", crosshair), ("pynguin", (ENGINE_OUTPUT / "dice_pynguin.txt").read_text())],
-                    "pkg.dice")  # fmt: skip
-    kept, *pynguin = [t.qualname for t in find_tests(merged)]  # CrossHair's test first, then Pynguin's
-    assert "def pynguin_seeded_random():" in merged and "import random" in merged.splitlines() and pynguin
-
-    pruned = without_unused(merged, remove_tests(merged, set(pynguin)))
-
-    assert "pynguin_seeded_random" not in pruned
-    assert "import random" not in pruned.splitlines() and "import pkg.dice as dice_" not in pruned.splitlines()
-    assert [t.qualname for t in find_tests(pruned)] == [kept]
-    assert "import pytest" in pruned.splitlines()
-    compile(pruned, "pruned", "exec")
-    used = {n.id for n in ast.walk(ast.parse(pruned)) if isinstance(n, ast.Name)}
-    imported = {a.asname or a.name.split(".")[0] for n in ast.walk(ast.parse(pruned))
-                if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}  # fmt: skip
-    assert imported <= used
-
-
-def test_what_the_project_version_imports_and_imports_unused_before_stay() -> None:
-    """An extended file: the project's own `import pytest` stays though only the dropped tests used it; an import
-    nothing used before the cut (imported for its effect) stays as well."""
-    own = "import pytest\nimport pkg.plugin\n\nfrom pkg.calc import clamp\n\n\ndef test_own():\n    assert clamp(1)\n"
-    extended = own.replace("from pkg.calc import clamp\n", "from pkg.calc import clamp\nfrom pkg.calc import limit\n")
-    extended += "\n\ndef test_gen():\n    with pytest.raises(ValueError):\n        limit(-1)\n"
-
-    pruned = without_unused(extended, remove_tests(extended, {"test_gen"}), own)
-
-    assert pruned == own

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import msgspec
 
-from handoff.assurance import coverage_delta, existing_suite, generated_source, project_tests, results
+from handoff.assurance import coverage_delta, existing_suite, generated_source, project_tests, results, unused_code
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
@@ -76,7 +76,7 @@ def _texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
 
 def _write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
     """Re-write the rescued tests' files from the round's texts without the tests still dropped (and the imports and
-    fixtures only those used); the extended files left with only the project's own tests afterwards (put back as
+    definitions only those used); the extended files left with only the project's own tests afterwards (put back as
     they were)."""
     for name in {test.split("::", 1)[0] for test in rescued}:
         still = [j.test for j in judged.report.judgements if j.verdict != Verdict.KEPT and j.test not in rescued]
@@ -84,7 +84,7 @@ def _write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
         source = judged.sources[name]
         project = judged.originals[name][0].decode(errors="replace") if name in judged.originals else ""
         pruned = generated_source.remove_tests(source, dropped)
-        (tree / name).write_text(generated_source.without_unused(source, pruned, project))
+        (tree / name).write_text(unused_code.without_unused(source, pruned, project))
     return _restore_unextended(tree, judged.originals)
 
 
