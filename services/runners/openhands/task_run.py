@@ -177,9 +177,11 @@ class TaskRun:
         tools = HYBRID_HINT if not self.settings.scripted_model else ""  # a real model may run the engines too
         assignments = assign_test_files(payload.targets, payload.test_dir, checker.dirs.workspace)
         message = await asyncio.to_thread(task_prompt, payload, checker.dirs.workspace, assignments, tools=tools)
+        engines = self.settings.offline_engine
         for number in range(1, rounds.total + 1):
             rounds.number = number
-            emit("round", f"agent round {rounds.number} of {rounds.total} ({session.model})")
+            writer = engines.round_writer if engines is not None else session.model  # not the scripted server's
+            emit("round", f"agent round {rounds.number} of {rounds.total} ({writer})")
             try:
                 await session.run_round(message)
             except PermanentFailure as err:
