@@ -254,7 +254,8 @@ class TaskRun:
         prefix = f"{self.ctx.task.task_id}/{self.ctx.attempt}"
         outputs = await task_result.store(self.ctx.js, handed, prefix=prefix, redact=self.redact)
         if not task_result.usable(report, outputs):
-            task_result.fail(report, outputs, handed.changes, rounds=rounds.number, tool_error=session.last_tool_error,
+            task_result.fail(report, outputs, handed.changes, rounds=rounds.number, task_id=self.ctx.task.task_id,
+                             tool_error=session.last_tool_error,
                              said=session.last_message, redact=self.redact,
                              baseline_note=assurance.baseline_note(), build_note=self._build_note(),
                              metadata_note=self._metadata_note())  # fmt: skip
