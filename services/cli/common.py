@@ -16,6 +16,7 @@ from nats.errors import NoServersError
 
 from handoff.cli.errors import CliError
 from handoff.cli.exit_codes import Exit
+from handoff.cli.locate import locate
 from handoff.client.client import HandoffClient
 from handoff.client.errors import (
     ArtifactUnavailableError,
@@ -30,15 +31,6 @@ from handoff.common.broker_retry import TRANSIENT_BROKER_ERRORS
 from handoff.common.logging import configure_logging
 from handoff.common.settings import EmbeddedSettings, LogSettings
 from handoff.schemas import names
-from handoff.stack.state import running_stack
-
-
-def resolve_url(settings: ClientSettings) -> str:
-    """HANDOFF_NATS_URL, else the stack a ``handoff up`` runs on this machine, else the default local port."""
-    if settings.nats.url:
-        return settings.nats.url
-    stack = running_stack(Path(EmbeddedSettings.from_env().data_dir))
-    return stack.url if stack else settings.default_url
 
 
 @asynccontextmanager
@@ -48,12 +40,13 @@ async def open_client() -> AsyncIterator[HandoffClient]:
         log_settings = msgspec.structs.replace(log_settings, level="warning")
     configure_logging(log_settings)
     settings = ClientSettings.from_env()
-    url = resolve_url(settings)
+    located = locate(settings, Path(EmbeddedSettings.from_env().data_dir))
+    url = located.url
     try:
         client = await HandoffClient.connect(settings, url=url)
     except (NoServersError, OSError, TimeoutError) as exc:
-        hint = "" if settings.nats.url else " (start one with 'handoff up')"  # an explicit URL is the user's choice
-        raise CliError(Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {exc or type(exc).__name__}{hint}") from exc
+        reason = f"{exc or type(exc).__name__}{located.unreachable_hint}"
+        raise CliError(Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {reason}") from exc
     try:
         yield client
     except UnknownTaskError as exc:

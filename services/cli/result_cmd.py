@@ -58,10 +58,11 @@ def summarize(finished: TaskFinished) -> list[str]:
         lines.append(f"  queue wait {t.queue_wait_s or 0:.1f} s, run {t.run_s or 0:.1f} s, total {t.total_s:.1f} s")
     if finished.error:
         lines.append(f"  error {finished.error.code}: {printable(finished.error.message)}")
-        if finished.error.detail:
-            lines += ["  " + printable(line) for line in finished.error.detail.splitlines()[-15:]]
-        if _LAST_ROUND.search(finished.error.detail):
-            lines.append(f"  the last round's patch: handoff result {finished.task_id} --patch")
+        shown = ["  " + printable(line) for line in finished.error.detail.splitlines()[-15:]]
+        lines += shown
+        command = f"handoff result {finished.task_id} --patch"
+        if last_round_ref(finished) is not None and not any(command in line for line in shown):
+            lines.append(f"  the last round's patch (not validated): {command}")
     result = finished.result
     if isinstance(result, TestGenerationResult):
         lines.append(f"  {printable(result.summary)}" if result.summary else "  (no summary)")
@@ -105,20 +106,43 @@ def _more(count: int, what: str, task_id: str) -> list[str]:
     return [f"  … and {count - SHOWN} more {what} (handoff result {task_id} --json lists them)"]
 
 
-_LAST_ROUND = re.compile(r"patch of the last round: ([A-Za-z0-9_-]+)/(\S+)\s*$")
+# the line of a validation failure's detail that names its last round's stored patch (runners/openhands/
+# task_result.py writes it; results finished before the words "(not validated)" were added have the shorter form)
+_LAST_ROUND = re.compile(r"^patch of the last round(?: \(not validated\))?: ([A-Za-z0-9_-]+)/(\S+)$", re.MULTILINE)
 
 
-async def last_round_patch(client: HandoffClient, finished: TaskFinished) -> bytes | None:
-    """The patch a failed task's last round left (named in its error detail), or None."""
+def last_round_ref(finished: TaskFinished) -> tuple[str, str] | None:
+    """(bucket, object name) of the patch a failed task's last round left, as its error detail names it."""
     found = _LAST_ROUND.search(finished.error.detail) if finished.error else None
-    if found is None:
-        return None
-    bucket, name = found.groups()
+    return (found.group(1), found.group(2)) if found else None
+
+
+async def last_round_patch(client: HandoffClient, ref: tuple[str, str]) -> bytes | None:
+    """That patch's bytes, or None when it is no longer stored."""
+    bucket, name = ref
     try:
         store = await client.js.object_store(bucket)
         return (await store.get(name)).data or None
     except NotFoundError:  # the bucket or the object expired
         return None
+
+
+def _unvalidated(finished: TaskFinished, ref: tuple[str, str], patch: bytes | None, *, apply: bool) -> int:
+    """A failed task's last-round patch: printed (``--patch``) with a note on stderr, never applied; exit 1 as for
+    any failed task, so a script never takes it for a validated patch."""
+    task_id, code = finished.task_id, finished.error.code if finished.error else finished.status
+    failed = f"task {task_id} {finished.status} ({code})"
+    if apply:
+        raise CliError(Exit.TASK_FAILED, f"{failed}: its last round's patch did not pass validation and is not "
+                                         f"applied; 'handoff result {task_id} --patch' prints it")  # fmt: skip
+    if patch is None:
+        raise CliError(Exit.TASK_FAILED, f"{failed}: its last round's patch ({'/'.join(ref)}) is no longer stored "
+                                         "(artifacts expire after HANDOFF_ARTIFACT_TTL_S)")  # fmt: skip
+    sys.stdout.buffer.write(patch)
+    sys.stdout.flush()
+    print(f"{failed}: this is the patch of its last round, which did NOT pass validation "
+          f"(why: handoff result {task_id})", file=sys.stderr, flush=True)  # fmt: skip
+    return Exit.TASK_FAILED
 
 
 def _writer_line(result: TestGenerationResult) -> str:
@@ -142,9 +166,14 @@ async def run(args: argparse.Namespace) -> int:
                 record = await client.status(args.task_id)
                 raise CliError(Exit.TIMEOUT, f"task {args.task_id} has not finished yet ({record.state})")
         patch = None
+        last_round = last_round_ref(finished)
         if args.patch or args.apply:
-            patch = await client.fetch_patch(finished) or await last_round_patch(client, finished)
+            patch = await client.fetch_patch(finished)
+            if patch is None and last_round is not None and args.patch:
+                patch = await last_round_patch(client, last_round)
         policy = await _policy(client, args) if args.apply else None
+    if last_round is not None and (args.patch or args.apply) and finished.status != TaskStatus.SUCCEEDED:
+        return _unvalidated(finished, last_round, patch, apply=args.apply is not None)
     if args.patch or args.apply:
         generated = quality.generation_result(finished)
         if patch is None and generated is not None and quality.existing_tests_suffice(generated):

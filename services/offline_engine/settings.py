@@ -33,6 +33,11 @@ class OfflineEngineSettings(msgspec.Struct, kw_only=True, frozen=True):
         return "offline engine: " + "+".join(self.engines)
 
     @property
+    def round_writer(self) -> str:
+        """What a round's progress line names in place of the model: the engines this replica runs."""
+        return "+".join(self.engines) + ", no model"
+
+    @property
     def packages(self) -> tuple[str, ...]:
         return tuple(ENGINE_PACKAGES[engine] for engine in self.engines)
 

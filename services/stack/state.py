@@ -34,17 +34,26 @@ def clear_state(data_dir: Path) -> None:
     state_path(data_dir).unlink(missing_ok=True)
 
 
-def running_stack(data_dir: Path) -> StackState | None:
-    """The state of a stack whose supervisor process is still alive, else None (stale files are ignored)."""
-    path = state_path(data_dir)
+def recorded_stack(data_dir: Path) -> StackState | None:
+    """What the state file says, whether or not its supervisor still runs (None: no readable file)."""
     try:
-        state = msgspec.json.decode(path.read_bytes(), type=StackState)
+        return msgspec.json.decode(state_path(data_dir).read_bytes(), type=StackState)
     except (FileNotFoundError, msgspec.DecodeError, msgspec.ValidationError):
         return None
+
+
+def is_running(state: StackState) -> bool:
+    """Whether the supervisor process that wrote ``state`` is alive (a ``handoff up`` killed hard leaves its file)."""
     try:
         os.kill(state.pid, 0)
     except ProcessLookupError:
-        return None
+        return False
     except PermissionError:
-        return state  # alive, owned by someone else
-    return state
+        return True  # alive, owned by someone else
+    return True
+
+
+def running_stack(data_dir: Path) -> StackState | None:
+    """The state of a stack whose supervisor process is still alive, else None (stale files are ignored)."""
+    state = recorded_stack(data_dir)
+    return state if state is not None and is_running(state) else None

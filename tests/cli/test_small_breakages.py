@@ -1,5 +1,6 @@
 """Small CLI breakages a user meets: no traceback for a missing --apply folder or a closed pipe, a failed task's
-last-round patch can be fetched, "no patch" is not "unknown id" (exit 5), and submit writes no log lines."""
+last-round patch can be printed (never applied), "no patch" is not "unknown id" (exit 5), and submit writes no log
+lines."""
 
 from __future__ import annotations
 
@@ -61,10 +62,12 @@ async def publish_finish(js: JetStreamContext, finished: TaskFinished) -> None:
     await js.publish(names.task_subject(None, finished.task_id, names.EventType.FINISHED), encode(finished))
 
 
-async def test_a_failed_tasks_last_round_patch_is_advertised_and_fetched(
+async def test_a_failed_tasks_last_round_patch_is_advertised_and_printed_as_not_validated(
     nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology
 ) -> None:
-    """The summary names the command; 'result --patch' prints the patch the failed task's error detail names."""
+    """The summary names the command; 'result --patch' prints the patch the failed task's error detail names (in the
+    words of results finished before '(not validated)' was added), says on stderr that it did not pass validation,
+    and exits 1: a script never takes it for a validated patch."""
     ref = await put_artifact(js, "t-failed/1/patch.diff", b"diff --git a/x b/x\n", content_type="text/x-diff")
     detail = f"2 tests failed\n\npatch of the last round: {ref.bucket}/{ref.name}"
     error = TaskError(code=ErrorCode.VALIDATION_FAILED, message="validation failed after 2 round(s)", detail=detail)
@@ -72,10 +75,35 @@ async def test_a_failed_tasks_last_round_patch_is_advertised_and_fetched(
         js, TaskFinished(task_id="t-failed", status=TaskStatus.FAILED, finished_at=utcnow(), error=error)
     )
     summary = handoff(nats_server.url, "result", "t-failed")
-    assert summary.returncode == 1 and "handoff result t-failed --patch" in summary.stdout
+    assert summary.returncode == 1
+    assert "the last round's patch (not validated): handoff result t-failed --patch" in summary.stdout
     patch = handoff(nats_server.url, "result", "t-failed", "--patch")
-    assert patch.returncode == 0, patch.stderr
+    assert patch.returncode == 1, patch.stderr
     assert patch.stdout == "diff --git a/x b/x\n"
+    note = (
+        "task t-failed failed (validation_failed): this is the patch of its last round, which did NOT pass validation"
+    )
+    assert note in patch.stderr, patch.stderr
+
+
+async def test_a_failed_tasks_last_round_patch_is_not_applied(
+    nats_server: EmbeddedNats, js: JetStreamContext, topology: Topology, tmp_path: Path
+) -> None:
+    """'result --apply DIR' of a failed task leaves the tree as it was (exit 1) and names the command that prints
+    the unvalidated patch, also when that patch's line is followed by the detail's notes."""
+    ref = await put_artifact(js, "t-lost/1/patch.diff", b"diff --git a/x b/x\n", content_type="text/x-diff")
+    detail = (f"1 of 3 tests failed\n\npatch of the last round (not validated): {ref.bucket}/{ref.name}\n"
+              "print it: handoff result t-lost --patch\n\nthe agent's last message: tests written")  # fmt: skip
+    error = TaskError(code=ErrorCode.VALIDATION_FAILED, message="validation failed after 1 round(s)", detail=detail)
+    await publish_finish(
+        js, TaskFinished(task_id="t-lost", status=TaskStatus.FAILED, finished_at=utcnow(), error=error)
+    )
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    done = handoff(nats_server.url, "result", "t-lost", "--apply", str(tree))
+    assert done.returncode == 1, done.stderr
+    assert "did not pass validation and is not applied; 'handoff result t-lost --patch' prints it" in done.stderr
+    assert list(tree.iterdir()) == []
 
 
 async def test_a_known_task_without_a_patch_is_not_reported_as_an_unknown_id(

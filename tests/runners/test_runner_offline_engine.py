@@ -101,6 +101,8 @@ async def test_the_offline_engine_runs_one_round_whatever_the_feedback_rounds(
     assert "in 1 round(s)" in str(failed.value), failed.value
     rounds = [message for stage, message in progress.events if stage == "round"]
     assert len(rounds) == 1 and "agent round 1 of 1" in rounds[0], rounds
+    # the round names the engine that runs, not the model name of the scripted server that drives the terminal
+    assert rounds[0].endswith("agent round 1 of 1 (crosshair, no model)"), rounds
     # the engine's packages are in the environment, and the line says so (the result's count includes them)
     ready = [m for stage, m in progress.events if stage == "environment" and ("built, " in m or "cache hit" in m)]
     assert ready and "project requirement(s) + 1 added)" in ready[-1], ready

@@ -25,6 +25,7 @@ from handoff.assurance.mutation import MutationReport, mutation_score
 from handoff.assurance.rescue import Rescued, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
+from handoff.runners.openhands import verdicts
 from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.changes import ChangeSet
 from handoff.sandbox import Sandbox
@@ -363,13 +364,24 @@ class Assurance:
         """The problem of a round whose tests were all dropped, and a listing of each test and why, then what the
         project's existing tests (and the tests kept so far) still miss (last: `handoff result` shows the end)."""
         reasons = [j for j in judged.report.judgements if j.verdict != Verdict.KEPT]
-        listed = "\n".join(f"- {j.test}: {j.verdict.value}: {self.redact(j.reason)}" for j in reasons[:30])
-        whose = "existing tests and the tests kept so far" if self.kept else "existing tests"
-        missing = "; ".join(self.gaps(goal_pct, judged.report.baseline))
-        reach = f"\nThe project's {whose} reach: {missing}" if missing else ""
-        if self.baseline_problem:
-            reach += f"\n{self.baseline_note()}"
-        return f"no test was kept ({len(reasons)} dropped)", f"Every test was dropped:\n{listed}{reach}"
+        listed = verdicts.listing(reasons, self.redact)
+        reach = verdicts.reach(self.deltas(judged.report.baseline), goal_pct, whose=self._whose(), met_too=False)
+        lines = [f"Every test was dropped:\n{listed}", reach, self.baseline_note()]
+        return f"no test was kept ({len(reasons)} dropped)", "\n".join(line for line in lines if line)
+
+    def failed_round(self, judged: Judged, goal_pct: float) -> str:
+        """For a round whose kept tests then failed validation (a test of the run failed, or the project's whole
+        collection broke): each test's verdict, what the project's existing tests (and the tests kept so far)
+        reach, and what the round's kept tests would have added (the baseline's note is the detail's own line)."""
+        before = verdicts.reach(self.deltas(judged.report.baseline), goal_pct, whose=self._whose(), met_too=True)
+        after = verdicts.reach(self.deltas(judged.final), goal_pct, whose="tests with this round's kept ones",
+                               met_too=True)  # fmt: skip
+        head = f"The round's tests, judged one by one before this run: {verdicts.counts_line(judged.counts)}:"
+        lines = [head, verdicts.listing(judged.report.judgements, self.redact), before, after]
+        return "\n".join(line for line in lines if line)
+
+    def _whose(self) -> str:
+        return "existing tests and the tests kept so far" if self.kept else "existing tests"
 
     def baseline_note(self) -> str:
         """'' when the baseline is the project's own suite, else the sentence every report of the task carries."""

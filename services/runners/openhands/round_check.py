@@ -112,6 +112,8 @@ class RoundCheck:
         if report.ok and judged is not None:
             assurance.keep(judged)
             report = replace(report, gaps=assurance.gaps(payload.coverage_goal_pct))
+        elif judged is not None:  # the failure's detail says what the filters kept and dropped, and from where
+            report = replace(report, judgement=assurance.failed_round(judged, payload.coverage_goal_pct))
         emit("validation", report_line(round_no, report))
         return handed, report
 

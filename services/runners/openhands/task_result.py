@@ -42,6 +42,10 @@ async def store(js: JetStreamContext, handed: HandOver, *, prefix: str, redact: 
         raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"storing the results failed: {err!r}") from err
 
 
+LAST_ROUND_PATCH = "patch of the last round (not validated):"
+"""How a validation failure's detail names the stored patch of its last round (``bucket/name`` follows)."""
+
+
 def usable(report: ValidationReport, outputs: Outputs) -> bool:
     """A validated round with files to hand over, or one where the project's own tests already meet the goal."""
     return report.ok and (bool(outputs.changes) or report.existing_tests_suffice)
@@ -53,6 +57,7 @@ def fail(
     found: ChangeSet,
     *,
     rounds: int,
+    task_id: str,
     tool_error: str,
     said: str,
     redact: Redactor,
@@ -64,7 +69,9 @@ def fail(
 
     ``baseline_note`` (the project's own tests did not collect or run) is the detail's last line; ``build_note``
     (version modules the build writes, written into the snapshot or missing from it) and ``metadata_note`` (the
-    project's distribution metadata, made visible or not) the lines before."""
+    project's distribution metadata, made visible or not) the lines before. A validation failure's detail also
+    says how the filters judged the round's tests (``report.judgement``) and names the round's patch and the
+    command that prints it."""
     notes = [f"the agent's last message: {said}"] if said else []
     if found.refused:
         notes.append(f"left out of the patch: {found.describe(limit=50)}")
@@ -90,11 +97,15 @@ def fail(
             f"the agent {what} in {rounds} round(s)",
             detail=redact("\n".join(notes)),
         )
-    where = f"patch of the last round: {outputs.patch.bucket}/{outputs.patch.name}" if outputs.patch else ""
+    where = ""
+    if outputs.patch:  # the CLI finds the artifact by this line (cli/result_cmd.py)
+        where = (f"{LAST_ROUND_PATCH} {outputs.patch.bucket}/{outputs.patch.name}\n"
+                 f"print it: handoff result {task_id} --patch")  # fmt: skip
+    parts = (report.output, report.judgement, where, *notes)
     raise PermanentFailure(
         ErrorCode.VALIDATION_FAILED,
         redact(f"validation failed after {rounds} round(s): {report.problem}"),
-        detail=redact("\n\n".join(part for part in (report.output, where, *notes) if part)),
+        detail=redact("\n\n".join(part for part in parts if part)),
     )
 
 

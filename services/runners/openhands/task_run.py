@@ -177,9 +177,11 @@ class TaskRun:
         tools = HYBRID_HINT if not self.settings.scripted_model else ""  # a real model may run the engines too
         assignments = assign_test_files(payload.targets, payload.test_dir, checker.dirs.workspace)
         message = await asyncio.to_thread(task_prompt, payload, checker.dirs.workspace, assignments, tools=tools)
+        engines = self.settings.offline_engine
         for number in range(1, rounds.total + 1):
             rounds.number = number
-            emit("round", f"agent round {rounds.number} of {rounds.total} ({session.model})")
+            writer = engines.round_writer if engines is not None else session.model  # not the scripted server's
+            emit("round", f"agent round {rounds.number} of {rounds.total} ({writer})")
             try:
                 await session.run_round(message)
             except PermanentFailure as err:
@@ -252,7 +254,8 @@ class TaskRun:
         prefix = f"{self.ctx.task.task_id}/{self.ctx.attempt}"
         outputs = await task_result.store(self.ctx.js, handed, prefix=prefix, redact=self.redact)
         if not task_result.usable(report, outputs):
-            task_result.fail(report, outputs, handed.changes, rounds=rounds.number, tool_error=session.last_tool_error,
+            task_result.fail(report, outputs, handed.changes, rounds=rounds.number, task_id=self.ctx.task.task_id,
+                             tool_error=session.last_tool_error,
                              said=session.last_message, redact=self.redact,
                              baseline_note=assurance.baseline_note(), build_note=self._build_note(),
                              metadata_note=self._metadata_note())  # fmt: skip

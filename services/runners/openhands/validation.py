@@ -51,6 +51,8 @@ class ValidationReport:
     gaps: list[str] = field(default_factory=list)
     # every generated test was dropped and the project's own tests already reach the goal: nothing to hand over
     existing_tests_suffice: bool = False
+    # a failed run of judged tests: each test's verdict and the coverage it started from (for the failure's detail)
+    judgement: str = ""
 
     @property
     def goal_met(self) -> bool:
