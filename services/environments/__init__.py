@@ -9,6 +9,7 @@ from handoff.environments.errors import (
     InstallFailed,
     PythonNotFound,
 )
+from handoff.environments.optional import Fitted, OptionalPackage
 from handoff.environments.project_metadata import ProjectMetadata, site_packages, write_project_metadata
 from handoff.environments.settings import EnvSettings
 
@@ -17,8 +18,10 @@ __all__ = [
     "DependencyFileError",
     "EnvSettings",
     "EnvironmentBuildError",
+    "Fitted",
     "IndexUnreachable",
     "InstallFailed",
+    "OptionalPackage",
     "ProjectEnv",
     "ProjectEnvironments",
     "ProjectMetadata",

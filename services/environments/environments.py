@@ -2,8 +2,10 @@
 
 The environment holds the project's dependencies (never the project itself, which goes on PYTHONPATH) plus
 pytest and coverage, and nothing of Handoff's. Environments are cached per replica under a key made of the
-requirements read from the dependency files, the exact Python version and the task's extra packages, so tasks of
-one project (or of projects with the same dependencies) share one.
+requirements read from the dependency files, the exact Python version and the task's extra and optional packages,
+so tasks of one project (or of projects with the same dependencies) share one. Optional packages (the offline
+engines) that do not resolve with the project's requirements are fitted in or left out (optional.py); the
+environment records which, so later tasks with the same key know it without resolving again.
 """
 
 from __future__ import annotations
@@ -13,15 +15,16 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import structlog
 
-from handoff.environments.cache import EnvCache, Lease
+from handoff.environments.cache import META, EnvCache, Lease
 from handoff.environments.index import IndexConfig, index_config
 from handoff.environments.installer import TOOL_PACKAGES, Installer, find_uv
 from handoff.environments.metadata import Dependencies, read_dependencies
+from handoff.environments.optional import Fitted, OptionalPackage, install_fitting
 from handoff.environments.python import Interpreter, resolve_python
 from handoff.environments.sandbox import InstallSandbox
 from handoff.environments.settings import EnvSettings
@@ -29,7 +32,9 @@ from handoff.sandbox import Sandbox
 
 log = structlog.get_logger(__name__)
 
-KEY_FORMAT = 1
+# 2: an environment may lack optional packages it was asked for (its record says so); one of format 1 never does,
+# and a replica of format 1 sharing the cache must not take a format 2 environment for complete
+KEY_FORMAT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +42,11 @@ class ProjectEnv:
     root: Path
     interpreter: Interpreter
     dependencies: Dependencies
-    extra_packages: tuple[str, ...]
+    extra_packages: tuple[str, ...]  # what was added to the project's requirements: the extra and optional packages
     cache_hit: bool
     env_s: float
     lease: Lease
+    optional: Fitted = field(default_factory=Fitted)  # which optional packages were installed, fitted in or left out
 
     @property
     def python(self) -> Path:
@@ -91,11 +97,14 @@ class ProjectEnvironments:
         *,
         python: str | None = None,
         extra_packages: Sequence[str] = (),
+        optional_packages: Sequence[OptionalPackage] = (),
         on_build: Callable[[str], None] | None = None,
     ) -> ProjectEnv:
         """The environment for the project in ``workspace``: from the cache, or built (once per key) and cached.
 
-        ``on_build`` is told what is being built when this call builds (a cold cache) rather than reuses.
+        ``optional_packages`` are installed when they resolve with the rest, else fitted in or left out
+        (optional.py); ``ProjectEnv.optional`` says which. ``on_build`` is told what is being built when this call
+        builds (a cold cache) rather than reuses.
 
         Raises an ``EnvironmentBuildError``: ``PythonNotFound``, ``DependencyFileError``, ``InstallFailed`` or
         ``IndexUnreachable`` (the only retryable one).
@@ -104,7 +113,9 @@ class ProjectEnvironments:
         interpreter = await asyncio.to_thread(resolve_python, python, uv=self.uv)
         deps = await asyncio.to_thread(read_dependencies, workspace)
         extra = tuple(extra_packages)
-        key = environment_key(interpreter, deps, extra)
+        optional = tuple(p for p in optional_packages if p.requirement not in extra)
+        # the optional packages count as extra packages in the key: one asked for is one wanted, installed or not
+        key = environment_key(interpreter, deps, [*extra, *(p.requirement for p in optional)])
         installer = Installer(uv=self.uv, index=await self.index(), timeout_s=self.settings.build_timeout_s,
                               max_output_chars=self.settings.max_output_chars, sandbox=self._sandbox)  # fmt: skip
 
@@ -112,17 +123,29 @@ class ProjectEnvironments:
             if on_build is not None:
                 sources = ", ".join(deps.sources) or "no dependency files"
                 on_build(f"building (cold): Python {interpreter.version}, {len(deps.requirements)} requirement(s) "
-                         f"from {sources}, {len(extra)} extra package(s)")  # fmt: skip
-            await installer.build(dest, interpreter.path, [*deps.requirements, *extra])
+                         f"from {sources}, {len(extra) + len(optional)} extra package(s)")  # fmt: skip
+            await installer.create(dest, interpreter.path)
+
+            async def install(requirements: list[str], overrides: list[str]) -> str:
+                return await installer.install(dest, interpreter.path, requirements, overrides=overrides)
+
+            fitted = await install_fitting(install, [*deps.requirements, *extra], optional)
             return {"python": interpreter.version, "requirements": list(deps.requirements), "extra": list(extra),
-                    "sources": list(deps.sources)}  # fmt: skip
+                    "sources": list(deps.sources), "optional": fitted.to_json()}  # fmt: skip
 
         lease = await self.cache.acquire(key, build)
+        try:
+            meta = json.loads(await asyncio.to_thread((lease.path / META).read_text))
+        except BaseException:
+            lease.release()
+            raise
+        fitted = Fitted.from_json(meta, optional)
+        added = (*extra, *(p.requirement for p in optional if p.name in fitted.installed))
         env = ProjectEnv(
-            root=lease.path, interpreter=interpreter, dependencies=deps, extra_packages=extra, cache_hit=lease.hit,
-            env_s=round(time.monotonic() - started, 3), lease=lease,
+            root=lease.path, interpreter=interpreter, dependencies=deps, extra_packages=added, cache_hit=lease.hit,
+            env_s=round(time.monotonic() - started, 3), lease=lease, optional=fitted,
         )  # fmt: skip
         log.info("project_environment", key=key, cache_hit=env.cache_hit, env_s=env.env_s,
                  python=interpreter.version, requirements=len(deps.requirements), sources=list(deps.sources),
-                 skipped=list(deps.skipped))  # fmt: skip
+                 skipped=list(deps.skipped), left_out=fitted.left_out, overridden=fitted.overridden)  # fmt: skip
         return env

@@ -23,6 +23,8 @@ from handoff.environments.sandbox import InstallSandbox
 
 # what the installer always adds: the runner validates with ``python -m coverage run -m pytest``
 TOOL_PACKAGES = ("pytest", "coverage")
+# the overrides of the last install with any, kept in the environment (what it was installed with)
+OVERRIDES_FILE = "handoff-overrides.txt"
 PASSED_THROUGH = ("PATH", "HOME", "LANG", "LC_ALL", "TZ", "UV_CACHE_DIR", "UV_HTTP_RETRIES", "UV_HTTP_TIMEOUT",
                   "XDG_CACHE_HOME", "SSL_CERT_FILE",
                   "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")  # fmt: skip
@@ -69,14 +71,29 @@ class Installer:
 
     async def build(self, dest: Path, python: Path, requirements: Sequence[str]) -> str:
         """Create a relocatable virtualenv at ``dest`` and install ``requirements`` plus the tool packages."""
+        return await self.create(dest, python) + await self.install(dest, python, requirements)
+
+    async def create(self, dest: Path, python: Path) -> str:
+        """An empty relocatable virtualenv at ``dest``, made from ``python``."""
         # it exists before the sandbox that may write only there starts
         await asyncio.to_thread(dest.mkdir, parents=True, exist_ok=True)
-        log = await self._run([self.uv, "venv", "--quiet", "--relocatable", "--no-python-downloads", "--python",
-                               str(python), str(dest)], dest=dest, python=python)  # fmt: skip
-        log += await self._run([self.uv, "pip", "install", "--python", str(dest / "bin" / "python"),
-                                *self.index.uv_options(), *TOOL_PACKAGES, *requirements],
+        return await self._run([self.uv, "venv", "--quiet", "--relocatable", "--no-python-downloads", "--python",
+                                str(python), str(dest)], dest=dest, python=python)  # fmt: skip
+
+    async def install(
+        self, dest: Path, python: Path, requirements: Sequence[str], *, overrides: Sequence[str] = ()
+    ) -> str:
+        """``requirements`` plus the tool packages into the virtualenv at ``dest``; ``overrides`` (requirement
+        lines) replace every other requirement on their packages, those of dependencies included (uv's
+        ``--override``). A refused resolution installs nothing, so a refused call can be repeated."""
+        options = []
+        if overrides:  # a file: uv takes overrides from files only. In the environment, which the sandbox can read
+            file = dest / OVERRIDES_FILE
+            await asyncio.to_thread(file.write_text, "".join(f"{line}\n" for line in overrides))
+            options = ["--override", str(file)]
+        return await self._run([self.uv, "pip", "install", "--python", str(dest / "bin" / "python"),
+                                *self.index.uv_options(), *options, *TOOL_PACKAGES, *requirements],
                                dest=dest, python=python)  # fmt: skip
-        return log
 
     async def _run(self, argv: list[str], *, dest: Path, python: Path) -> str:
         env = self.environ()

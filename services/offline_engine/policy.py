@@ -3,11 +3,16 @@
 Turn i < n runs the engines for target i in the agent's terminal; turn n runs pytest on the written test files;
 then it finishes with what the engines reported. A later round (the runner's feedback) ends at once, repeating
 that: the engines already did what they can. It is a script, not a model; its messages say ``offline engine``.
+It runs the engines the prompt names as installed (``installed.py``: one may have been left out of the project's
+environment), else the configured ones.
 """
 
 from __future__ import annotations
 
+import msgspec
+
 from handoff.offline_engine.commands import engine_command
+from handoff.offline_engine.installed import parse_engines
 from handoff.offline_engine.settings import OfflineEngineSettings
 from handoff.runners.openhands.prompt import parse_targets
 from handoff.scripted_model.replies import ChatRequest, Reply, Say
@@ -21,15 +26,18 @@ class OfflineEnginePolicy:
         self.settings = settings or OfflineEngineSettings()
 
     def __call__(self, request: ChatRequest) -> Reply:
-        label = self.settings.label
+        settings = self.settings
+        if installed := parse_engines(request.first_user_text):
+            settings = msgspec.structs.replace(settings, engines=installed)
+        label = settings.label
         workspace, assignments = parse_targets(request.first_user_text)
         if workspace is None or not assignments:
             return Say(f"[{label}] I found no targets in the prompt; nothing to do.")
         step = request.step
-        per_target_s = len(self.settings.engines) * (self.settings.per_target_s + 5) + SLACK_S
+        per_target_s = len(settings.engines) * (settings.per_target_s + 5) + SLACK_S
         if step < len(assignments):
             a = assignments[step]
-            return run(engine_command(a.target, a.test_file, self.settings), timeout_s=per_target_s)
+            return run(engine_command(a.target, a.test_file, settings), timeout_s=per_target_s)
         if step == len(assignments):
             files = " ".join(a.test_file for a in assignments)
             return run(f"python -m pytest -q -p no:cacheprovider {files}", timeout_s=300)

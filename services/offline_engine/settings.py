@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 
 import msgspec
@@ -13,8 +12,16 @@ from handoff.common.env import SettingsError, env_float, env_str
 # version the commands were written for: unbounded, a project pinning rich==15.0.0 (wcwidth 0.9.4; Pynguin 0.48 needs
 # rich<15) got Pynguin 0.6.3 from the resolver, which crashed on import; now the build fails and says why
 ENGINE_PACKAGES: dict[str, str] = {"crosshair": "crosshair-tool>=0.0.113", "pynguin": "pynguin>=0.48"}
-# with a real model, these engines are installed too and the prompt offers them to the agent (Pynguin is not: it pins
-# pytest < 9, which a project's own test requirements may contradict)
+ENGINE_NAMES: dict[str, str] = {"crosshair": "CrossHair", "pynguin": "Pynguin"}
+# The engines are optional packages of the project's environment (environments/optional.py): one that does not
+# resolve with the project's requirements is left out and the others run. Before that, the project's own requirement
+# replaces the engine's pin on these packages: Pynguin 0.48 declares pytest>=8.3.5,<9, and with pytest 9.2 its search,
+# its assertion generation by mutation analysis, its minimisation and its export ran, and the tests it wrote pass
+# under pytest 9.2 (tests/offline_engine/test_engines.py). A conflict over anything else (wcwidth 0.9.4's
+# rich==15.0.0 against Pynguin's rich<15) leaves the engine out.
+ENGINE_OVERRIDABLE: dict[str, tuple[str, ...]] = {"pynguin": ("pytest",)}
+# with a real model, these engines are installed too (as optional packages) and the prompt offers them to the agent
+# (Pynguin is not: it pins pytest < 9, which a project's own test requirements may contradict)
 HYBRID_ENGINES = ("crosshair",)
 HYBRID_HINT = (
     "CrossHair is installed in the project's environment: `python -m crosshair cover --example_output_format=pytest "
@@ -56,13 +63,3 @@ class OfflineEngineSettings(msgspec.Struct, kw_only=True, frozen=True):
                 )
         return cls(engines=engines, per_target_s=env_float("HANDOFF_OFFLINE_ENGINE_S", d.per_target_s, env,
                                                            minimum=5.0))  # fmt: skip
-
-
-def engine_conflict_hint(message: str, engines: tuple[str, ...]) -> str:
-    """What to add to an environment failure that names one of the engines' packages ('' when none is named)."""
-    named = [e for e in engines if re.split(r"[<>=!~ ]", ENGINE_PACKAGES[e], maxsplit=1)[0] in message.lower()]
-    if not named:
-        return ""
-    others = [e for e in ENGINE_PACKAGES if e not in named]
-    instead = f"; HANDOFF_OFFLINE_ENGINES={','.join(others)} runs without it" if others else ""
-    return f" (the offline engine's {', '.join(named)} is installed with the project's requirements{instead})"

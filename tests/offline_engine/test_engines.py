@@ -11,10 +11,9 @@ import pytest
 
 from handoff.common.env import SettingsError
 from handoff.environments import EnvSettings, ProjectEnvironments
-from handoff.environments.errors import InstallFailed
 from handoff.offline_engine import OfflineEngineSettings
 from handoff.offline_engine.commands import engine_command
-from handoff.offline_engine.settings import engine_conflict_hint
+from handoff.offline_engine.installed import optional_packages
 
 pytestmark = pytest.mark.slow
 
@@ -161,22 +160,30 @@ def test_a_malformed_engine_list_is_a_settings_error_naming_the_variable() -> No
     assert OfflineEngineSettings.from_env({"HANDOFF_OFFLINE_ENGINES": "pynguin"}).label == "offline engine: pynguin"
 
 
-async def test_a_project_whose_pins_exclude_the_engines_versions_fails_to_build_saying_so(tmp_path: Path) -> None:
-    """wcwidth 0.9.4 pins rich==15.0.0, Pynguin 0.48 needs rich<15: the resolver picked Pynguin 0.6.3, which
-    crashed on import (no setuptools) with an empty reason; now the build fails naming pynguin, with the way out."""
-    project = tmp_path / "project"
-    project.mkdir()
-    (project / "requirements.txt").write_text("rich==15.0.0\n")
-    settings = OfflineEngineSettings()
+async def test_pynguin_installed_with_the_projects_pytest_9_writes_tests_that_pass_under_pytest_9(
+    project: Path, tmp_path: Path
+) -> None:
+    """Pynguin 0.48 pins pytest<9; a project requiring pytest>=9 (prettytable 3.19.0) gets it with the project's
+    requirement in place of the pin. It then runs as it does with pytest 8: its search, its assertions chosen by
+    mutation analysis and its export give asserting tests, and they pass under the environment's pytest 9."""
+    (project / "pyproject.toml").write_text('[project]\nname = "pkg"\nversion = "1"\n'
+                                            '[project.optional-dependencies]\ntest = ["pytest>=9"]\n')  # fmt: skip
     environments = ProjectEnvironments(EnvSettings(cache_dir=tmp_path / "cache"))
-    with pytest.raises(InstallFailed) as failed:
-        await environments.prepare(project, extra_packages=list(settings.packages))
-
-    assert "pynguin" in failed.value.message and "rich" in failed.value.message
-    assert engine_conflict_hint(failed.value.message, settings.engines) == (
-        " (the offline engine's pynguin is installed with the project's requirements; "
-        "HANDOFF_OFFLINE_ENGINES=crosshair runs without it)"
-    )
+    env = await environments.prepare(project, optional_packages=optional_packages(["pynguin"]))
+    try:
+        assert env.optional.overridden == {"pynguin": ("pytest>=9",)}
+        settings = OfflineEngineSettings(engines=("pynguin",), per_target_s=30)  # 20 s timed out on a loaded machine
+        done = run_in_terminal(engine_command("pkg/calc.py", "tests/test_calc.py", settings), project, env.root)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "offline engine: pynguin:" in done.stdout and "test(s)" in done.stdout, done.stdout
+        tree = ast.parse((project / "tests" / "test_calc.py").read_text())
+        assert sum(isinstance(node, ast.Assert) for node in ast.walk(tree)) >= 3
+        version = run_in_terminal("python -m pytest --version", project, env.root)
+        assert version.stdout.startswith("pytest 9."), version
+        code, covered = pytest_and_coverage(project, env.root, "tests/test_calc.py")
+        assert code == 0 and covered > import_only_coverage(project, env.root)
+    finally:
+        env.release()
 
 
 DICE_MODULE = """import random

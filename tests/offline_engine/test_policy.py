@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from handoff.offline_engine import OfflineEngineSettings
+from handoff.offline_engine.installed import engines_line
 from handoff.offline_engine.policy import OfflineEnginePolicy
 from handoff.runners.openhands.prompt import TARGETS_HEADER, WORKSPACE_LABEL
 from handoff.scripted_model.replies import ChatRequest
@@ -36,3 +37,18 @@ def test_every_round_ends_with_what_the_engines_reported_including_the_function_
         assert "crosshair failed on the module (exit 1)" in message, message
         assert "crosshair failed on slugify.slugify.slugify" in message, message
         assert "pynguin timed out after 60 s" in message and "(limit 60 s)" not in message, message
+
+
+def test_the_engines_command_runs_the_engines_the_prompt_names_as_installed_else_the_configured_ones() -> None:
+    """One policy serves every task of a replica; a task whose environment left Pynguin out says so in its prompt,
+    and that task's command runs CrossHair alone while another task's runs both."""
+    policy = OfflineEnginePolicy(OfflineEngineSettings())
+    narrowed = ChatRequest(
+        model="offline", messages=[{"role": "user", "content": PROMPT + engines_line(["crosshair"])}]
+    )
+    configured = ChatRequest(model="offline", messages=[{"role": "user", "content": PROMPT}])
+
+    command = policy(narrowed).arguments["command"]  # type: ignore[union-attr]
+    assert "crosshair cover" in command and "pynguin" not in command, command
+    command = policy(configured).arguments["command"]  # type: ignore[union-attr]
+    assert "crosshair cover" in command and "python -m pynguin" in command, command

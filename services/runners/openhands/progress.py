@@ -55,6 +55,10 @@ class ProgressPump:
         if exc_type is None and isinstance(outcome, Exception):
             raise outcome  # a sink that failed in an unexpected way is a bug: surface it with the task
 
+    def relabel(self, label: str) -> None:
+        """Label the messages emitted from now on so (a task's offline engines narrowed to those installed)."""
+        self._label = label
+
     def emit(self, stage: str, message: str = "") -> None:
         if self._loop is None:
             raise RuntimeError("ProgressPump used outside its context")

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+import msgspec
 import nats.errors
 import structlog
 
@@ -28,7 +29,8 @@ from handoff.environments import (
     site_packages,
     write_project_metadata,
 )
-from handoff.offline_engine.settings import ENGINE_PACKAGES, HYBRID_ENGINES, HYBRID_HINT, engine_conflict_hint
+from handoff.offline_engine.installed import engines_line, fitted_notes, none_installed, optional_packages
+from handoff.offline_engine.settings import HYBRID_ENGINES, HYBRID_HINT
 from handoff.runners.base import PermanentFailure, TaskContext, TransientFailure
 from handoff.runners.openhands import task_result
 from handoff.runners.openhands import workspace as ws
@@ -108,6 +110,7 @@ class TaskRun:
         self.session: AgentSession | None = None
         self.build_outputs: BuildOutputs | None = None  # what the first materialisation wrote or found missing
         self.project_metadata: ProjectMetadata | None = None  # the distribution metadata written into the workspace
+        self.engine_notes: list[str] = []  # engines installed otherwise than asked (fitted in or left out)
 
     async def execute(self) -> TestGenerationResult:
         try:
@@ -174,7 +177,11 @@ class TaskRun:
         rounds = Rounds(
             total=1 + feedback, handed=HandOver(tree=checker.dirs.workspace, patch=b"", changes=ChangeSet())
         )
-        tools = HYBRID_HINT if not self.settings.scripted_model else ""  # a real model may run the engines too
+        tools = ""
+        if self.settings.offline_engine is not None:  # the policy runs the engines the environment holds
+            tools = engines_line(self.settings.offline_engine.engines)
+        elif not self.settings.scripted_model and self._hybrid_installed():  # a real model may run them too
+            tools = HYBRID_HINT
         assignments = assign_test_files(payload.targets, payload.test_dir, checker.dirs.workspace)
         message = await asyncio.to_thread(task_prompt, payload, checker.dirs.workspace, assignments, tools=tools)
         engines = self.settings.offline_engine
@@ -255,7 +262,7 @@ class TaskRun:
         outputs = await task_result.store(self.ctx.js, handed, prefix=prefix, redact=self.redact)
         if not task_result.usable(report, outputs):
             task_result.fail(report, outputs, handed.changes, rounds=rounds.number, task_id=self.ctx.task.task_id,
-                             tool_error=session.last_tool_error,
+                             tool_error=session.last_tool_error, engines_note="; ".join(self.engine_notes),
                              said=session.last_message, redact=self.redact,
                              baseline_note=assurance.baseline_note(), build_note=self._build_note(),
                              metadata_note=self._metadata_note())  # fmt: skip
@@ -263,6 +270,8 @@ class TaskRun:
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
                             sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note())  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
+        if self.engine_notes:
+            summary += f" Engines: {'; '.join(self.engine_notes)}."
         if build_note := self._build_note():
             summary += f" Build output not in the snapshot: {build_note}."
         # metadata written for the project is said in the progress only (most projects get it); a problem is said here
@@ -276,31 +285,51 @@ class TaskRun:
                                     project_env=project_env)  # fmt: skip
 
     async def _environment(self, dirs: ws.TaskDirs) -> ProjectEnv:
-        """The project's own virtualenv (cached per replica); the only step of a task that may reach the network."""
+        """The project's own virtualenv (cached per replica); the only step of a task that may reach the network.
+
+        The engines are optional packages of it: one that cannot be installed with the project's requirements is
+        left out and the task runs with the others (said in the progress and the summary); with none left, the task
+        fails naming the conflicts."""
         payload, emit = self.payload, self.pump.emit
         packages = [*payload.extra_packages]
-        if self.settings.offline_engine is not None:  # the engines run with the project's interpreter
-            packages += [p for p in self.settings.offline_engine.packages if p not in packages]
-        elif not self.settings.scripted_model:  # a real model gets the hybrid's engines to seed its tests
-            packages += [ENGINE_PACKAGES[e] for e in HYBRID_ENGINES if ENGINE_PACKAGES[e] not in packages]
         packages += [p for p in self.settings.assurance.tool_packages if p not in packages]  # cosmic-ray
+        engines = self.settings.offline_engine
+        wanted: tuple[str, ...] = ()
+        if engines is not None:  # the engines run with the project's interpreter
+            wanted = engines.engines
+        elif not self.settings.scripted_model:  # a real model gets the hybrid's engines to seed its tests
+            wanted = HYBRID_ENGINES
         try:
             env = await self.environments.prepare(
                 dirs.workspace, python=payload.python, extra_packages=packages,
-                on_build=lambda line: emit("environment", line),
+                optional_packages=optional_packages(wanted), on_build=lambda line: emit("environment", line),
             )  # fmt: skip
         except EnvironmentBuildError as err:
             failure = TransientFailure if err.retryable else PermanentFailure
-            engines = self.settings.offline_engine
-            hint = engine_conflict_hint(err.message, engines.engines) if engines is not None else ""
-            raise failure(
-                ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}{hint}", detail=err.output
-            ) from err
+            raise failure(ErrorCode.ENVIRONMENT_FAILED, f"project environment: {err.message}",
+                          detail=err.output) from err  # fmt: skip
         how = "cache hit" if env.cache_hit else "built"
         added = f" + {len(env.extra_packages)} added" if env.extra_packages else ""
         emit("environment", f"{how}, {env.env_s:.1f} s (Python {env.interpreter.version}, "
                             f"{len(env.dependencies.requirements)} project requirement(s){added})")  # fmt: skip
+        if engines is not None:
+            installed = tuple(e for e in engines.engines if e in env.optional.installed)
+            if not installed:
+                env.release()
+                raise PermanentFailure(ErrorCode.ENVIRONMENT_FAILED,
+                                       f"project environment: {none_installed(env.optional, wanted)}")  # fmt: skip
+            if installed != engines.engines:  # the label, the prompt and the usage name the engines that run
+                narrowed = msgspec.structs.replace(engines, engines=installed)
+                self.settings = msgspec.structs.replace(self.settings, offline_engine=narrowed)
+                self.pump.relabel(self.settings.label)
+        self.engine_notes = fitted_notes(env.optional, wanted)
+        for note in self.engine_notes:
+            emit("environment", note)
         return env
+
+    def _hybrid_installed(self) -> bool:
+        assert self.project_env is not None
+        return all(e in self.project_env.optional.installed for e in HYBRID_ENGINES)
 
     async def _materialize(self, dest: Path) -> None:
         """The snapshot in ``dest``, with the version modules the project's build writes and git ignores (see
