@@ -32,24 +32,21 @@ from handoff.broker.requests import Requests
 from handoff.collector.dead_letters import reject
 from handoff.collector.holding import HeldEvents
 from handoff.collector.intake import Intake, Rejected, SealItem, TaskItem
+from handoff.collector.run_end import publish_run_finished
 from handoff.collector.runs import (
     RunDelta,
     by_shard,
     delta_of_task,
     fold_run,
     fold_shard,
-    mark_published,
     needs_report,
-    run_finished_event,
 )
 from handoff.collector.settings import CollectorSettings
 from handoff.collector.store import ConflictsExhausted, RecordCorrupt, RecordStore
-from handoff.common.broker_retry import BrokerUnavailable, retry_broker_call
-from handoff.common.clock import utcnow
+from handoff.common.broker_retry import BrokerUnavailable
 from handoff.observability import metrics
 from handoff.schemas import names
-from handoff.schemas.codec import encode
-from handoff.schemas.events import RUN_FINISHED_MAX_TASKS, TaskEvent, TaskStatus, TaskSubmitted
+from handoff.schemas.events import TaskEvent, TaskStatus, TaskSubmitted
 from handoff.schemas.fold import fold_task
 from handoff.schemas.records import (
     RunRecord,
@@ -329,42 +326,12 @@ class Collector:
         counts = dict(await asyncio.gather(*(one(index) for index in groups)))
         return delta.merge(RunDelta(shard_counts=counts)) if counts else delta
 
-    async def _read_shards(self, record: RunRecord) -> list[RunShard]:
-        assert self._shards is not None
-        shards = []
-        for index in sorted(record.shard_counts, key=int):
-            shard, _ = await self._shards.read(run_shard_key(record.run_id, int(index)))
-            if shard is not None:
-                shards.append(shard)
-        return shards
-
     async def _publish_run_finished(self, record: RunRecord, delta: RunDelta) -> None:
-        assert self._runs is not None
-        now = utcnow()
-        listed = record.finished_count <= RUN_FINISHED_MAX_TASKS
-        event = run_finished_event(record, await self._read_shards(record) if listed else [], now)
-        if record.expected_size is not None and event.size != record.expected_size:
-            log.warning("run finished with more tasks than its declared size", size=record.expected_size)
-        publish_timeout_s = self.settings.common.nats.publish_timeout_s
-        data = encode(event)
-        ack = await retry_broker_call(
-            lambda: self._js.publish(
-                names.run_finished_subject(record.run_id),
-                data,
-                headers={names.Header.MSG_ID: names.run_finished_msg_id(record.run_id, record.revision)},
-                timeout=publish_timeout_s,
-            ),
-            what=f"publish the end of run {record.run_id}",
-            timeout_s=publish_timeout_s,
-        )
-        revision = record.revision
-        await self._runs.update(
-            record.run_id, lambda r: mark_published(fold_run(r, record.run_id, delta), now, revision)
-        )
-        if not ack.duplicate:
+        assert self._runs is not None and self._shards is not None
+        timeout_s = self.settings.common.nats.publish_timeout_s
+        if await publish_run_finished(self._js, self._runs, self._shards, record, delta, publish_timeout_s=timeout_s):
             self.stats.runs_finished += 1
             metrics.RUNS_FINISHED.inc()
-            log.info("run finished", tasks=event.size, counts={k.value: v for k, v in event.counts.items()})
 
     def _sync_store_stats(self) -> None:
         assert self._tasks is not None and self._runs is not None and self._shards is not None
