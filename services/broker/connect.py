@@ -23,10 +23,13 @@ log = structlog.get_logger(__name__)
 async def connect(settings: NatsSettings, *, name: str, url: str | None = None) -> NATS:
     """A client that gives up on the first connect after a few attempts, then reconnects forever."""
 
-    async def on_error(exc: Exception) -> None:
-        log.warning("nats connection error", client=name, error=str(exc))
-
     client = Client()  # nats-py's, with a lighter header parse (handoff.broker.nats_client)
+
+    async def on_error(exc: Exception) -> None:
+        if client.is_connected or client.is_reconnecting or client.is_closed:
+            log.warning("nats connection error", client=name, error=str(exc))
+        else:  # a first connect's attempt: the caller gets the last error if none succeeds, and says it once
+            log.info("nats connect attempt failed", client=name, error=str(exc))
 
     async def on_disconnected() -> None:
         if not client.is_closed:  # our own close() also reports a disconnect

@@ -35,7 +35,7 @@ def test_a_replica_sent_sigterm_while_it_connects_stops_cleanly_with_exit_0(serv
         assert proc.stdout is not None
         for line in proc.stdout:
             lines.append(line)
-            if "nats connection error" in line:
+            if "nats connect attempt failed" in line:
                 connecting.set()
 
     reader = threading.Thread(target=read, daemon=True)

@@ -20,6 +20,7 @@ from handoff.schemas import names
 from handoff.schemas.codec import encode
 from handoff.schemas.events import ErrorCode, Sleep, TaskError, TaskFinished, TaskStatus, TaskSubmitted
 from handoff.schemas.topology import Topology
+from tests.support.net import free_port
 
 
 def handoff(url: str, *args: str) -> subprocess.CompletedProcess[str]:
@@ -126,3 +127,18 @@ async def test_submit_writes_sentences_not_log_lines(
     assert done.returncode == 0, done.stderr
     assert "submitted 1 task(s)" in done.stdout
     assert done.stderr == ""
+
+
+def test_a_command_that_cannot_reach_nats_says_one_sentence_not_a_log_line_per_attempt(tmp_path: Path) -> None:
+    """Nothing listens at the address: stderr holds the one 'cannot reach NATS' sentence (exit 4), not a structured
+    warning for each connect attempt before it."""
+    url = f"nats://127.0.0.1:{free_port()}"
+    done = subprocess.run(
+        [sys.executable, "-m", "handoff.cli.main", "status"],
+        env={**os.environ, "HANDOFF_NATS_URL": url, "HANDOFF_NATS_CONNECT_ATTEMPTS": "3",
+             "HANDOFF_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 4, done.stderr
+    assert done.stderr.splitlines() == [line for line in done.stderr.splitlines() if line.startswith("handoff: ")]
+    assert f"cannot reach NATS at {url}" in done.stderr
