@@ -31,7 +31,7 @@ async def run(args: argparse.Namespace) -> int:
     print(f"nats-server listening on {server.url} (data in {server.data_dir}); Ctrl-C stops it", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal it ran in was closed
         loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()

@@ -56,7 +56,7 @@ async def run(args: argparse.Namespace) -> int:
     stack = Stack(settings)
     stack.check_settings()  # every child's settings, before anything starts (SettingsError: exit 2)
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal it ran in was closed
         loop.add_signal_handler(sig, stack.request_stop)
     with broker_failures("cannot start the stack"):
         async with stack:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -103,3 +104,36 @@ def test_a_running_up_whose_server_does_not_answer_is_named_with_its_server_log(
     assert f"cannot reach NATS at {url}" in done.stderr, done.stderr
     assert f"the 'handoff up' of pid {os.getpid()} recorded this address in {path} and still runs" in done.stderr
     assert str(tmp_path / "data" / "nats" / "nats-server.log") in done.stderr
+
+
+@pytest.mark.slow
+def test_an_up_whose_terminal_closes_stops_its_stack_and_forgets_its_record(tmp_path: Path) -> None:
+    """SIGHUP (the terminal 'handoff up' runs in is closed) stops the stack as Ctrl-C does: exit 0, its nats-server
+    no longer answers, and no stale record is left for the client commands (it was killed by the signal, leaving
+    its server running on)."""
+    data = tmp_path / "data"
+    up_env = {**os.environ, "HANDOFF_DATA_DIR": str(data), "HANDOFF_EMBEDDED_PORT": "0",
+              "HANDOFF_WORK_DIR": str(tmp_path / "work")}  # fmt: skip
+    up_env.pop("HANDOFF_NATS_URL", None)
+    up = subprocess.Popen(
+        [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "1"],
+        env=up_env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
+    try:
+        assert up.stdout is not None
+        first = up.stdout.readline()
+        assert first.startswith("Handoff is up: nats "), first
+        port = int(first.split()[4].rstrip(",").rsplit(":", 1)[1])
+        assert state_path(data / "nats").exists()
+        up.send_signal(signal.SIGHUP)
+        code = up.wait(timeout=60)
+    finally:
+        if up.poll() is None:
+            up.kill()
+            up.wait()
+        if up.stdout is not None:
+            up.stdout.close()
+    assert code == 0
+    assert not state_path(data / "nats").exists()
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=2).close()
