@@ -116,7 +116,16 @@ def test_an_engine_failure_line_carries_the_engines_last_error(project: Path, en
     settings = OfflineEngineSettings(engines=("pynguin",), per_target_s=15)
     done = run_in_terminal(engine_command("pkg/broken.py", "tests/test_broken.py", settings), project, engine_venv)
     (failed,) = [line for line in done.stdout.splitlines() if line.startswith("offline engine: pynguin failed")]
-    assert failed.removeprefix("offline engine: pynguin failed (exit ").split("): ", 1)[1].strip()
+    assert failed.split(", pynguin's own last log line: ", 1)[1].strip()
+
+
+def test_an_engine_failure_line_says_the_reason_is_the_engines_own_words() -> None:
+    """The engine's last log line is quoted as its own (prettytable: Pynguin's ``exceeded the 5s time limit`` read as
+    a limit of Handoff's), and Handoff's own time limit is said with its setting."""
+    command = engine_command("pkg/mod.py", "tests/test_mod.py", OfflineEngineSettings(per_target_s=15))
+    assert "failed (exit $rc), crosshair's own last log line: " in command
+    assert "failed (exit $rc), pynguin's own last log line: " in command
+    assert "timed out after 15 s (HANDOFF_OFFLINE_ENGINE_S)" in command
 
 
 LITERAL_MODULE = """from typing import Literal
