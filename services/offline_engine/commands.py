@@ -83,9 +83,10 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
             inputs.append('pynguin="$(ls "$d"/pynguin/test_*.py 2>/dev/null | head -n 1)"')
         lines.append(
             f"{run}; rc=$?; "
-            f'if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then '
+            f"if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then "
             f'echo "offline engine: {engine} timed out after {limit} s (HANDOFF_OFFLINE_ENGINE_S)"; '
-            f'elif [ $rc -ne 0 ]; then echo "offline engine: {engine} failed (exit $rc), {engine}\'s own last log line: '
+            f"elif [ $rc -ne 0 ]; then "
+            f"echo \"offline engine: {engine} failed (exit $rc), {engine}'s own last log line: "
             f'$(tail -n 1 "$d/{engine}.log" | cut -c1-200)"; tail -n 5 "$d/{engine}.log"; fi'
         )
     lines.append(f'python "$d/merge.py" --module {q(module)} --out {q(test_file)} {" ".join(inputs)}')
