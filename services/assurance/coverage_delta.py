@@ -39,10 +39,13 @@ class TargetDelta:
 
 @dataclass(frozen=True, slots=True)
 class ExistingTests:
-    """The targets' coverage by the project's own tests, and why that is not (all of) their suite ('' when it is)."""
+    """The targets' coverage by the project's own tests, why that is not (all of) their suite ('' when it is), the
+    tests that failed (node id -> pytest's one-line reason) and how many ran."""
 
     coverage: dict[str, TargetCoverage] = field(default_factory=dict)
     problem: str = ""
+    failed: dict[str, str] = field(default_factory=dict)
+    ran: int = 0
 
 
 async def existing_coverage(bed: TestBed, generated_files: Sequence[str], targets: Sequence[str]) -> ExistingTests:
@@ -63,7 +66,8 @@ async def existing_coverage(bed: TestBed, generated_files: Sequence[str], target
         named = named_run.tests
         runs.append(named_run.targets)
     problem = existing_suite.problem(run.tests, bed.root, generated_files, named)
-    return ExistingTests(coverage=merged(runs, targets), problem=problem)
+    failed, ran = existing_suite.failed_tests([run.tests, *([named] if named is not None else [])])
+    return ExistingTests(coverage=merged(runs, targets), problem=problem, failed=failed, ran=ran)
 
 
 async def final_coverage(

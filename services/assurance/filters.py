@@ -15,6 +15,7 @@ from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
 from handoff.assurance.errors import CommandTimedOut
+from handoff.assurance.existing_suite import failed_tests, failures
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import PytestRun, TestBed
 from handoff.schemas.events import Verdict
@@ -38,6 +39,7 @@ class FilterReport:
     kept_coverage: dict[str, TargetCoverage]  # ... plus the tests kept now
     changed_files: list[str] = field(default_factory=list)  # rewritten without dropped tests (or deleted)
     baseline_problem: str = ""  # why the baseline is not the project's suite: its tests did not collect or run
+    baseline_failures: str = ""  # how many of the project's tests failed in the baseline run, the first named
 
     def of(self, verdict: Verdict) -> list[Judgement]:
         return [j for j in self.judgements if j.verdict == verdict]
@@ -113,15 +115,20 @@ async def judge_tests(
     await _rerun(bed, [c for c in candidates if c.verdict is None], settings.reliability_runs, seed)
     own_suite = await existing_coverage(bed, test_files, targets)
     baseline = own_suite.coverage
+    failed, ran = own_suite.failed, own_suite.ran
     if settled:
         earlier = await measure(bed, sorted(settled), targets, name="kept-before")
         baseline = merged([baseline, earlier.targets], targets)
+        # the project's own tests in the extended files ran here, not in the default collection
+        in_extended, ran_there = failed_tests([earlier.tests], only=set(existing))
+        failed, ran = {**failed, **in_extended}, ran + ran_there
     kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline,
                                     coverage_required=coverage_required)  # fmt: skip
     judgements.extend(Judgement(c.test, c.verdict or Verdict.KEPT, c.reason) for c in candidates)
     changed = _rewrite(bed, test_files, judgements, project_versions or {})
     return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed,
-                        baseline_problem=own_suite.problem)  # fmt: skip
+                        baseline_problem=own_suite.problem,
+                        baseline_failures=failures(failed, ran))  # fmt: skip
 
 
 async def _collect(bed: TestBed, name: str, candidates: list[_Candidate]) -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from handoff.assurance.coverage_delta import existing_coverage
-from handoff.assurance.existing_suite import modules_like_tests, uncollected_suites
+from handoff.assurance.existing_suite import failures, modules_like_tests, uncollected_suites
 from handoff.assurance.testbed import PytestRun, TestBed
 
 TARGET = "grading.py"
@@ -35,6 +35,56 @@ async def test_a_project_suite_that_runs_leaves_no_baseline_problem(make_bed: Ca
 
     assert existing.problem == ""
     assert (existing.coverage[TARGET].line_pct, existing.coverage[TARGET].branch_pct) == (75.0, 50.0)
+
+
+FAILING_TESTS = """import pytest
+
+from grading import grade
+
+
+@pytest.fixture
+def broken():
+    raise RuntimeError("no database")
+
+
+def test_fifty_fails(): assert grade(50) == "fail"
+def test_ten_passes(): assert grade(10) == "pass"
+def test_needs_the_database(broken): assert grade(90) == "pass"
+@pytest.mark.parametrize("score", [60, 70])
+def test_high_fails(score): assert grade(score) == "fail"
+@pytest.mark.xfail(strict=True)
+def test_expected_to_fail(): assert grade(0) == "pass"
+"""
+
+
+async def test_the_project_tests_that_fail_in_the_baseline_are_counted_and_the_first_named_with_pytest_reason(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """Of the project's 7 tests (the parametrized one counts twice) 5 fail, one of them in its fixture; an xfail test
+    does not count as failing. The baseline is still the suite (no problem) and its sentence names the first three
+    with pytest's one-line reason."""
+    bed = make_bed("grading", {"tests/test_failing.py": FAILING_TESTS})
+    existing = await existing_coverage(bed, [], [TARGET])
+
+    assert existing.problem == ""
+    assert existing.ran == 7
+    assert list(existing.failed) == [f"tests/test_failing.py::{name}" for name in (
+        "test_fifty_fails", "test_ten_passes", "test_needs_the_database", "test_high_fails[60]", "test_high_fails[70]"
+    )]  # fmt: skip
+    assert existing.failed["tests/test_failing.py::test_needs_the_database"] == (
+        "error outside the test: RuntimeError: no database"
+    )
+    assert failures(existing.failed, existing.ran) == (
+        "5 of the project's 7 tests failed in the baseline run: tests/test_failing.py::test_fifty_fails "
+        "(AssertionError: assert 'pass' == 'fail'); tests/test_failing.py::test_ten_passes "
+        "(AssertionError: assert 'fail' == 'pass'); "
+        "tests/test_failing.py::test_needs_the_database (error outside the test: RuntimeError: no database) and 2 more "
+        "(it counts what they ran up to the failure)"
+    )
+
+
+def test_a_baseline_without_failures_says_nothing() -> None:
+    assert failures({}, 12) == ""
 
 
 async def test_a_test_module_that_exits_while_imported_is_reported_with_the_line_that_stopped_pytest(

@@ -1,6 +1,7 @@
 """A project whose own tests pytest cannot collect or run (like toposort 1.10: `test/` modules ending in
 `unittest.main()`): the task says so wherever its coverage baseline is shown, instead of reading the coverage of
-what was imported as "the existing tests cover this much"."""
+what was imported as "the existing tests cover this much". A project some of whose tests fail in the baseline run:
+the task names them, with pytest's reason."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from nats.js import JetStreamContext
 
 from handoff.artifacts.snapshots import upload_snapshot
 from handoff.cli import quality, result_cmd
+from handoff.offline_engine.policy import OfflineEnginePolicy
+from handoff.offline_engine.settings import OfflineEngineSettings
 from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
 from handoff.schemas.events import ErrorCode, TaskFinished, TaskStatus
@@ -81,3 +84,78 @@ async def test_a_failed_task_on_a_project_whose_tests_do_not_run_names_the_reaso
 
     assert failed.value.code == ErrorCode.VALIDATION_FAILED
     assert f"Baseline: {PROBLEM}." in failed.value.detail.splitlines()[-15:]
+
+
+CLAMP = """
+def clamp(x: int, lo: int, hi: int) -> int:
+    if lo > hi:
+        raise ValueError("lo > hi")
+    if x < lo:
+        return lo
+    if x > hi:
+        return hi
+    return x
+"""
+OWN_TESTS = """from calc.clamp import clamp
+
+
+def test_inside_is_kept():
+    assert clamp(2, 0, 3) == 2
+
+
+def test_above_is_cut_to_hi():
+    assert clamp(5, 0, 3) == 5
+"""
+FAILED = ("1 of the project's 2 tests failed in the baseline run: tests/test_calc.py::test_above_is_cut_to_hi "
+          "(assert 3 == 5) (it counts what they ran up to the failure)")  # fmt: skip
+
+
+async def test_a_task_on_a_project_with_a_failing_test_names_it_in_its_summary_and_progress(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """One of the project's two tests fails on the clean snapshot: the summary and the progress say how many failed
+    and name it with pytest's one-line reason (what it runs after the failing line is missing from the baseline); the
+    baseline is still the project's suite, and the generated tests are judged as before."""
+    root = tmp_path / "project"
+    (root / "calc").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "calc" / "__init__.py").write_text("")
+    (root / "calc" / "clamp.py").write_text(CLAMP)
+    (root / "tests" / "test_calc.py").write_text(OWN_TESTS)
+    engine = OfflineEngineSettings(engines=("crosshair",), per_target_s=10)
+    model_server.policy = OfflineEnginePolicy(engine)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), offline_engine=engine, feedback_rounds=0)
+    source = await upload_snapshot(js, root)
+    progress = ProgressLog()
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=["calc/clamp.py"]))
+
+    assert result.baseline_problem == ""  # the suite ran: the baseline is the project's
+    assert result.tests_kept and result.tests_failed == 0
+    assert result.summary.startswith(f"[offline engine: crosshair] Baseline: {FAILED}. Wrote 1 test file(s)"), \
+        result.summary  # fmt: skip
+    assert f"assurance: [offline engine: crosshair] baseline: {FAILED}" in progress.text()
+    assert not any("test_calc.py" in test for test in result.tests_kept + [d.test for d in result.tests_dropped])
+
+
+async def test_a_failing_project_test_in_the_file_the_engine_extends_is_named_in_the_failure(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The failing test is in the project's tests/test_clamp.py, which the engine extends: validating that file fails
+    on it, and the failure's detail says it failed in the baseline run too (it is not the generated tests' doing)."""
+    root = tmp_path / "project"
+    (root / "calc").mkdir(parents=True)
+    (root / "tests").mkdir()
+    (root / "calc" / "__init__.py").write_text("")
+    (root / "calc" / "clamp.py").write_text(CLAMP)
+    (root / "tests" / "test_clamp.py").write_text(OWN_TESTS)
+    engine = OfflineEngineSettings(engines=("crosshair",), per_target_s=10)
+    model_server.policy = OfflineEnginePolicy(engine)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), offline_engine=engine, feedback_rounds=0)
+    source = await upload_snapshot(js, root)
+    progress = ProgressLog()
+    with pytest.raises(PermanentFailure) as failed:
+        await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=["calc/clamp.py"]))
+
+    said = FAILED.replace("test_calc.py", "test_clamp.py")
+    assert f"Baseline: {said}." in failed.value.detail.splitlines()[-15:], failed.value.detail
+    assert f"baseline: {said}" in progress.text()

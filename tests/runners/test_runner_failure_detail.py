@@ -62,8 +62,8 @@ async def test_a_round_lost_to_a_failing_project_test_names_its_verdicts_the_exi
 ) -> None:
     """One test kept, one failed, one useless; the run of the kept file fails on the project's own test. The detail
     lists each verdict with its reason, what the existing tests reach and what the kept test would have added, and
-    the command that prints the round's patch; that command prints it, says on stderr it was not validated, and
-    exits 1 as for any failed task."""
+    the command that prints the round's patch, and last that the project's own test failed in the baseline run too;
+    that command prints the patch, says on stderr it was not validated, and exits 1 as for any failed task."""
     append = in_workspace(EXISTING, lambda p: replace_in_file(p, OWN_LAST_LINE, OWN_LAST_LINE + "\n\n" + APPENDED))
     model_server.policy = Script([append, finish("tests written")])
     source = await upload_snapshot(js, project)
@@ -87,7 +87,11 @@ async def test_a_round_lost_to_a_failing_project_test_names_its_verdicts_the_exi
     assert "print it: handoff result task-1 --patch" in detail
     shown = detail.splitlines()[-15:]  # what `handoff result` shows of a detail
     assert any(line.startswith("The round's tests, judged one by one") for line in shown), shown
-    assert detail.rstrip().endswith("the agent's last message: tests written")  # notes follow the patch's line
+    notes = [line for line in detail.splitlines() if line.strip()][-2:]  # notes follow the patch's line
+    assert notes == ["the agent's last message: tests written",
+                     f"Baseline: 1 of the project's 2 tests failed in the baseline run: {EXISTING}::"
+                     "test_the_version_has_three_parts (AssertionError: assert 0 >= 2) (it counts what they ran up to "
+                     "the failure)."], notes  # fmt: skip
 
     # the failure as the generator publishes it, then the command the detail names
     error = task_error(failure.code, str(failure), detail=failure.detail)

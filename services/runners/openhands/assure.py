@@ -128,6 +128,7 @@ class Assurance:
     round_counts: list[RoundCounts] = field(default_factory=list)
     baseline: dict[str, TargetCoverage] | None = None  # the project's existing tests, measured once
     baseline_problem: str = ""  # why the baseline is not the project's suite (its tests did not collect or run)
+    baseline_failures: str = ""  # how many of the project's tests failed in the baseline run, the first named
     final: dict[str, TargetCoverage] | None = None  # ... plus the kept tests of the best round
     mutation: MutationReport | None = None
     mutation_problem: str = ""
@@ -164,9 +165,7 @@ class Assurance:
         restored = await asyncio.to_thread(_restore_unextended, tree, originals)
         if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
             self.baseline = dict(report.baseline)
-            self.baseline_problem = self.redact(report.baseline_problem)
-            if self.baseline_problem:
-                self.emit("assurance", f"baseline: {self.baseline_problem}")
+            self._baseline_said(report.baseline_problem, report.baseline_failures)
         counts = results.round_counts(round_no, report)
         self.round_counts.append(counts)
         for dropped in results.dropped_tests(report):
@@ -340,9 +339,14 @@ class Assurance:
             return
         own = await coverage_delta.existing_coverage(self.bed(tree), [], self.targets)
         self.baseline = dict(own.coverage)
-        self.baseline_problem = self.redact(own.problem)
-        if self.baseline_problem:
-            self.emit("assurance", f"baseline: {self.baseline_problem}")
+        self._baseline_said(own.problem, existing_suite.failures(own.failed, own.ran))
+
+    def _baseline_said(self, problem: str, failures: str) -> None:
+        """Record why the baseline is not (all of) the project's suite and which of its tests failed, and say so."""
+        self.baseline_problem, self.baseline_failures = self.redact(problem), self.redact(failures)
+        for said in (self.baseline_problem, self.baseline_failures):
+            if said:
+                self.emit("assurance", f"baseline: {said}")
 
     def existing_tests_meet(self, goal_pct: float) -> bool:
         """Nothing kept so far, and the project's own tests alone reach the coverage goal on every target."""
@@ -384,5 +388,7 @@ class Assurance:
         return "existing tests and the tests kept so far" if self.kept else "existing tests"
 
     def baseline_note(self) -> str:
-        """'' when the baseline is the project's own suite, else the sentence every report of the task carries."""
-        return f"Baseline: {self.baseline_problem}." if self.baseline_problem else ""
+        """'' when the baseline is the project's own suite and all of it passed, else the sentences every report of
+        the task carries: why it is not the suite, and the project's tests that failed in it."""
+        said = (self.baseline_problem, self.baseline_failures)
+        return " ".join(f"Baseline: {sentence}." for sentence in said if sentence)

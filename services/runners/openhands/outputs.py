@@ -75,8 +75,8 @@ def summarize(
     sandboxed: bool = True,
     baseline_note: str = "",
 ) -> str:
-    """``baseline_note`` (the project's own tests did not collect or run) comes first: every figure after it that
-    speaks of the existing tests is about what ran instead."""
+    """``baseline_note`` (the project's own tests did not collect or run, or some failed) comes first: every figure
+    after it that speaks of the existing tests is about what ran instead."""
     first = [baseline_note] if baseline_note else []
     if report.existing_tests_suffice:
         coverage = "; ".join(f"{c.target} {c.percent:g} %" if c.total_lines else f"{c.target} nothing to measure"

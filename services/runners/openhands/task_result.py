@@ -68,12 +68,12 @@ def fail(
 ) -> NoReturn:
     """Raise the failure of a task that produced nothing usable: no files, only secrets, or no validated round.
 
-    ``baseline_note`` (the project's own tests did not collect or run) is the detail's last line; ``build_note``
-    (version modules the build writes, written into the snapshot or missing from it) and ``metadata_note`` (the
-    project's distribution metadata, made visible or not) the lines before; ``engines_note`` (offline engines
-    fitted in or left out of the project's environment) before those. A validation failure's detail also says how
-    the filters judged the round's tests (``report.judgement``) and names the round's patch and the command that
-    prints it."""
+    ``baseline_note`` (the project's own tests did not collect or run, or some failed) is the detail's last line;
+    ``build_note`` (version modules the build writes, written into the snapshot or missing from it) and
+    ``metadata_note`` (the project's distribution metadata, made visible or not) the lines before; ``engines_note``
+    (offline engines fitted in or left out of the project's environment) before those. A validation failure's
+    detail also says how the filters judged the round's tests (``report.judgement``) and names the round's patch
+    and the command that prints it."""
     notes = [f"the agent's last message: {said}"] if said else []
     if found.refused:
         notes.append(f"left out of the patch: {found.describe(limit=50)}")
