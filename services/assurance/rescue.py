@@ -3,7 +3,9 @@ survived the kept tests, and the ones that kill some are re-admitted (a sharper 
 
 Each surviving mutant is applied from cosmic-ray's own diff of the module in a private copy of the tree (a mutant
 whose diff does not apply to the file as it is is left out), every candidate runs in one pytest session against
-it, and the file is put back. The candidates that kill the most survivors not yet killed are re-admitted first.
+it, and the file is put back. A mutant some candidate kills is then run against the project's own tests (as the
+baseline runs them, the generated files left out): one they kill too is no reason to hand a test over. The
+candidates that kill the most of the remaining survivors not yet killed are re-admitted first.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ import re
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
+from pathlib import Path
 
+from handoff.assurance import existing_suite
 from handoff.assurance.errors import CommandTimedOut
 from handoff.assurance.mutation import Mutant, MutationReport
 from handoff.assurance.testbed import TestBed
@@ -51,11 +55,15 @@ async def rescue_tests(
     sources: Mapping[str, str],
     *,
     budget_s: float,
+    generated_files: Sequence[str] = (),
+    project_versions: Mapping[str, str] | None = None,
 ) -> RescueReport:
     """Run ``candidates`` (tests as "file::name") against ``report``'s surviving mutants within ``budget_s`` seconds.
 
     ``sources`` are the candidates' test files as they were before the filters cut them (path -> text): they are
-    written into a private copy of ``bed.root``; the tree itself is not changed.
+    written into a private copy of ``bed.root``; the tree itself is not changed. ``generated_files`` (besides the
+    sources' files) are left out when the project's own tests run against a mutant a candidate kills, except the
+    project's test files they extend: ``project_versions`` (path -> the project's text) run as the project wrote them.
     """
     survivors = [m for s in report.scores for m in s.survivors]
     if not candidates or not survivors or budget_s <= 0:
@@ -102,7 +110,74 @@ async def rescue_tests(
                 kills[c].append(mutant)
     if skipped:
         note = (note + "; " if note else "") + f"{skipped} mutant(s) whose diff did not apply were left out"
+    killed = list(dict.fromkeys(m for c in passing for m in kills[c]))
+    if killed:
+        versions = dict(project_versions or {})
+        for name, text in versions.items():  # the project's own tests of the files the generated tests extend
+            (tree / name).write_text(text)
+        ignored = sorted({*generated_files, *sources} - set(versions))
+        theirs, said = await _killed_by_project(
+            bed, tree, killed, ignored, originals, budget_s - (time.monotonic() - started)
+        )
+        kills = {c: [m for m in found if m not in theirs] for c, found in kills.items()}
+        note = (note + "; " if note else "") + said if said else note
     return RescueReport(rescued=_greedy(passing, kills, cases), tried=tried, note=note)
+
+
+async def _killed_by_project(
+    bed: TestBed, tree: Path, mutants: list[Mutant], ignored: list[str], originals: Mapping[str, str], budget_s: float
+) -> tuple[set[Mutant], str]:
+    """Which of ``mutants`` (each applying to ``originals``) the project's own tests kill: a test of theirs that
+    passes on the clean tree fails with the mutant. Their runs are the baseline's (pytest's default collection with
+    ``ignored`` left out, then the test modules its names miss). Mutants the budget leaves unchecked count as not
+    killed by them; the note says how many."""
+    started = time.monotonic()
+    default = ["--continue-on-collection-errors", *(f"--ignore={name}" for name in ignored)]
+    bounded = replace(bed, timeout_s=min(bed.timeout_s, max(1.0, budget_s)))
+    try:
+        clean = [await bounded.pytest(default, name="rescue-project-clean", root=tree)]
+        named = existing_suite.uncollected_suites(tree, ignored, clean[0])
+        if named:
+            clean.append(await bounded.pytest(["--continue-on-collection-errors", *named],
+                                              name="rescue-project-clean-named", root=tree))  # fmt: skip
+    except CommandTimedOut:
+        return set(), "the project's own tests did not finish within the rescue budget: not run against the mutants"
+    passed = {node for run in clean for node, outcome in run.outcomes.items() if outcome == "passed"}
+    if not passed:
+        return set(), ""
+    suites = [default, *([["--continue-on-collection-errors", *named]] if named else [])]
+    run_s = time.monotonic() - started
+    theirs: set[Mutant] = set()
+    checked = 0
+    for mutant in mutants:
+        remaining_s = budget_s - (time.monotonic() - started)
+        if remaining_s < run_s:
+            break
+        path = tree / mutant.target
+        mutated = apply_diff(originals[mutant.target], mutant.diff)
+        if mutated is None:
+            continue
+        path.write_text(mutated)
+        try:
+            for args in suites:
+                run = await replace(bed, timeout_s=min(max(10.0, 5 * run_s), remaining_s)).pytest(
+                    args, name="rescue-project", root=tree
+                )
+                if any(run.outcomes.get(node) in ("failed", "error") for node in passed):
+                    theirs.add(mutant)
+                    break
+        except CommandTimedOut:  # a hang: the mutant is not put down to the project's tests
+            pass
+        finally:
+            path.write_text(originals[mutant.target])
+        checked += 1
+    said = []
+    if theirs:
+        said.append(f"{len(theirs)} mutant(s) a dropped test kills are killed by the project's own tests too")
+    if checked < len(mutants):
+        said.append(f"{len(mutants) - checked} mutant(s) a dropped test kills were not run against the project's "
+                    f"own tests (the rescue budget ran out)")  # fmt: skip
+    return theirs, "; ".join(said)
 
 
 def rescored(report: MutationReport, rescue: RescueReport) -> MutationReport:

@@ -4,6 +4,7 @@ mutants (real cosmic-ray, real pytest, on a uv-built project environment); only 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -15,6 +16,7 @@ from handoff.assurance.testbed import TestBed
 
 GEN = "tests/test_generated.py"
 TARGET = "grading.py"
+GRADING = Path(__file__).parent / "projects"
 # the boundary test covers both branches but not `score >= 50` -> `score == 50`; 70 and 80 see that mutant
 # (the earlier one is re-admitted, the later adds nothing more); 49 sees nothing the boundary test does not
 TESTS = """from grading import grade
@@ -51,14 +53,18 @@ async def _judged_and_scored(bed: TestBed) -> tuple[list[str], MutationReport]:
 async def test_a_coverage_free_test_that_kills_a_surviving_mutant_is_re_admitted_and_the_score_rises(
     make_bed: Callable[..., TestBed],
 ) -> None:
-    """grade(70) kills the `>=` -> `==` mutant the boundary test misses: re-admitted with that reason; 8/8."""
+    """grade(70) kills the `>=` -> `==` mutant the boundary test misses, and the project has no test that kills it:
+    re-admitted with that reason; 8/8."""
     bed = make_bed("grading", {GEN: TESTS})
+    (bed.root / "tests" / "test_existing.py").write_text(
+        "from grading import grade\n\n\ndef test_a_low_score_fails():\n    assert grade(10) == 'fail'\n"
+    )
     candidates, report = await _judged_and_scored(bed)
     assert len(candidates) == 3
     (score,) = report.scores
     assert (score.killed, score.total) == (7, 8)
 
-    found = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=120)
+    found = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=120, generated_files=[GEN])
 
     assert [r.test for r in found.rescued] == [f"{GEN}::test_another_passing_score"]
     assert (
@@ -69,6 +75,46 @@ async def test_a_coverage_free_test_that_kills_a_surviving_mutant_is_re_admitted
     assert (after.killed, after.total, after.score_pct, after.survivors) == (8, 8, 100.0, [])
     assert "re-admitted" in rescored(report, found).note
     assert "test_another_passing_score" not in (bed.root / GEN).read_text()  # the tree itself is not changed
+
+
+async def test_a_dropped_test_that_kills_only_what_the_projects_own_tests_kill_stays_dropped(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The project's grade(90) test kills the `>=` -> `==` mutant too (the kept tests alone miss it): grade(70)
+    would hand over nothing the project's suite lacks, so it is not re-admitted, and the note says why."""
+    bed = make_bed("grading", {GEN: TESTS})
+    candidates, report = await _judged_and_scored(bed)
+
+    found = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=120, generated_files=[GEN])
+
+    assert found.rescued == []
+    assert found.tried == 1
+    assert "1 mutant(s) a dropped test kills are killed by the project's own tests too" in found.note
+    assert rescored(report, found) == report
+
+
+async def test_the_projects_own_tests_in_a_file_the_generated_tests_extend_count_as_the_project_wrote_them(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """The generated tests extend the project's tests/test_existing.py, whose grade(90) kills the `>=` -> `==`
+    mutant: run from the project's own version of that file (the generated file itself is left out), it still
+    counts, and grade(70) stays dropped."""
+    existing = "tests/test_existing.py"
+    project = (GRADING / "grading" / existing).read_text()
+    extended = project + "\n\n" + TESTS.split("\n\n\n", 1)[1]
+    bed = make_bed("grading", {existing: extended})
+    report = await judge_tests(bed, [existing], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+    kept = [j.test for j in report.judgements if j.verdict == Verdict.KEPT]
+    assert kept == [f"{existing}::test_boundary_decides_pass_or_fail"]
+    candidates = [j.test for j in report.judgements if adds_no_coverage(j)]
+    assert f"{existing}::test_another_passing_score" in candidates
+    scored = await mutation_score(bed, kept, [TARGET], budget_s=120)
+
+    found = await rescue_tests(bed, scored, candidates, {existing: extended}, budget_s=120,
+                               generated_files=[existing], project_versions={existing: project})  # fmt: skip
+
+    assert found.rescued == []
+    assert "killed by the project's own tests too" in found.note
 
 
 async def test_a_coverage_free_test_that_kills_no_survivor_stays_dropped_and_budget_zero_changes_nothing(

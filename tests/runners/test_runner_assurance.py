@@ -49,6 +49,17 @@ def grading_project(tmp_path: Path) -> Path:
     return dest
 
 
+BOUNDARY_LAST_LINE = "    assert grade(50) == 'pass'\n"
+
+
+def _existing_test_misses_the_mutant(project: Path) -> None:
+    """The project's own test checks the boundary score: it covers what its grade(90) covers but does not kill
+    `>=` -> `==` (grade(90) does, and a mutant the project's tests kill is no reason to re-admit a test)."""
+    (project / "tests" / "test_existing.py").write_text(
+        "from grading import grade\n\n\ndef test_the_boundary_score_passes():\n" + BOUNDARY_LAST_LINE
+    )
+
+
 def _applied(tree: Path, patch: Path) -> None:
     subprocess.run(["git", "apply", str(patch)], cwd=tree, check=True, capture_output=True)
 
@@ -106,6 +117,7 @@ async def test_a_dropped_coverage_free_test_that_kills_a_surviving_mutant_is_han
 ) -> None:
     """grade(70) adds no coverage but kills the `>=` -> `==` mutant the boundary test misses: it is re-admitted
     with that reason, the score becomes 8/8, and the patch's file holds both tests and none of the others."""
+    _existing_test_misses_the_mutant(grading_project)
     model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written")])
     source = await upload_snapshot(js, grading_project)
     progress = ProgressLog()
@@ -324,8 +336,11 @@ async def test_a_rescued_test_in_an_extended_project_file_put_back_by_the_filter
     )
     boundary += "    assert grade(49) == 'fail'\n"
     seventy = "def test_another_passing_score():\n    assert grade(70) == 'pass'\n"
+    appended = BOUNDARY_LAST_LINE + "\n\n" + seventy
     model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, boundary)),
-                                  appended_to_the_existing_file(seventy), finish("tests written")])  # fmt: skip
+                                  in_workspace(EXISTING, lambda p: replace_in_file(p, BOUNDARY_LAST_LINE, appended)),
+                                  finish("tests written")])  # fmt: skip
+    _existing_test_misses_the_mutant(grading_project)
     source = await upload_snapshot(js, grading_project)
     settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
                                assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
@@ -345,5 +360,5 @@ async def test_a_rescued_test_in_an_extended_project_file_put_back_by_the_filter
     patch.write_bytes(await get_artifact(js, result.patch))
     await asyncio.to_thread(_applied, original, patch)
     in_existing = [f.qualname for f in generated_source.find_tests((original / EXISTING).read_text())]
-    assert in_existing == ["test_a_high_score_passes", "test_another_passing_score"]
+    assert in_existing == ["test_the_boundary_score_passes", "test_another_passing_score"]
     assert [f.qualname for f in generated_source.find_tests((original / GEN).read_text())] == [GOOD.split("::")[1]]

@@ -267,7 +267,15 @@ class Assurance:
         files = {test.split("::", 1)[0] for test in candidates}
         sources = {name: text for name, text in judged.sources.items() if name in files}
         try:
-            found = await rescue_tests(self.bed(tree), report, candidates, sources, budget_s=budget_s)
+            found = await rescue_tests(
+                self.bed(tree),
+                report,
+                candidates,
+                sources,
+                budget_s=budget_s,
+                generated_files=list(judged.sources),
+                project_versions=_decoded(judged.originals),
+            )
         except AssuranceError as err:
             self.emit("assurance", f"mutation rescue failed: {err}")
             return None
