@@ -16,3 +16,16 @@ def test_the_summary_says_the_kept_files_coverage_is_theirs_alone_and_the_goal_c
     assert "Line coverage by the kept tests alone: src/dateutil/_common.py 44 %." in text
     assert "Coverage goal 80 % (line+branch, with the project's existing tests): met." in text
     assert "(goal 80 %, met)" not in text
+
+
+def test_the_summary_names_the_project_tests_in_its_figures_when_an_extended_file_ran_whole() -> None:
+    """When the kept tests of an extended project file could not be named, validation runs the file whole: the
+    counts and the coverage then include the project's own tests there, and the summary says so."""
+    report = ValidationReport(ok=True, test_files=["tests/test_keys.py"], collected=9, passed=9,
+                              coverage=[TargetCoverage(target="src/cachetools/keys.py", percent=100.0)],
+                              run_whole=["tests/test_keys.py"])  # fmt: skip
+    text = summarize(report, Outputs(), rounds_used=1, rounds_total=1, goal_pct=80.0)
+    whose = "the kept tests and the project's own tests of tests/test_keys.py"
+    assert f"9 tests collected, 9 passed, 0 failed ({whose})." in text
+    assert f"Line coverage by {whose}: src/cachetools/keys.py 100 %." in text
+    assert "kept tests alone" not in text

@@ -5,8 +5,11 @@ against cosmic-ray's mutants."""
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -239,6 +242,47 @@ async def test_the_projects_own_tests_in_a_file_the_generator_extends_count_as_e
     assert result.patch is not None
     patch = (await get_artifact(js, result.patch)).decode()
     assert "+def test_boundary_decides_pass_or_fail" in patch and "+def test_a_high_score_passes" not in patch
+
+
+def _line_coverage(tree: Path, tests: list[str]) -> str:
+    """grading.py's line coverage by a plain coverage + pytest run of ``tests`` in ``tree``, as the summary words it."""
+    data, report = tree.parent / f"{tree.name}.coverage", tree.parent / f"{tree.name}.json"
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    run = [sys.executable, "-m", "coverage", "run", f"--data-file={data}", f"--include={tree / TARGET}", "-m",
+           "pytest", "-q", "-p", "no:cacheprovider", *tests]  # fmt: skip
+    subprocess.run(run, cwd=tree, env=env, check=True, capture_output=True)
+    subprocess.run([sys.executable, "-m", "coverage", "json", f"--data-file={data}", "-o", str(report)], cwd=tree,
+                   env=env, check=True, capture_output=True)  # fmt: skip
+    (entry,) = json.loads(report.read_text())["files"].values()
+    return f"{round(float(entry['summary']['percent_covered']), 2):g} %"
+
+
+async def test_the_kept_alone_figure_of_an_extended_file_leaves_out_the_projects_own_tests_there(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The test appended to the project's tests/test_existing.py is kept; the summary's coverage "by the kept tests
+    alone" and its test counts are those of that test, not of the whole file with the project's test in it."""
+    low = "def test_a_low_score_fails():\n    assert grade(10) == 'fail'\n"
+    model_server.policy = Script([appended_to_the_existing_file(low), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, ProgressLog(), targets=[TARGET])
+    )
+
+    kept = f"{EXISTING}::test_a_low_score_fails"
+    assert result.tests_kept == [kept]
+    assert result.patch is not None
+    applied = tmp_path / "applied"
+    await materialize_snapshot(js, source, applied)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_applied, applied, patch)
+    alone = await asyncio.to_thread(_line_coverage, applied, [kept])
+    whole_file = await asyncio.to_thread(_line_coverage, applied, [EXISTING])
+    assert alone != whole_file  # the project's own test in the file covers what the kept one does not
+    assert f"Line coverage by the kept tests alone: {TARGET} {alone}." in result.summary
+    assert "1 tests collected, 1 passed, 0 failed." in result.summary
+    assert (result.tests_collected, result.tests_passed) == (1, 1)
 
 
 MIXIN = """from grading import grade

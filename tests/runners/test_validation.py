@@ -107,3 +107,35 @@ def test_test_files_are_the_added_or_changed_test_modules() -> None:
         ws.Change("A", "tests/data.json"),
     ]
     assert select_test_files(changes, "tests") == ["pkg/module_test.py", "tests/helpers_check.py", "tests/test_a.py"]
+
+
+# the project's own test sets what the appended test reads: it passes in the file, not on its own
+LEANS_ON_THE_PROJECT_TEST = """from shapes.geometry import area
+
+SEEN = []
+
+
+def test_project_records_an_area():
+    SEEN.append(area(2, 3))
+
+
+def test_appended_reads_the_recorded_area():
+    assert SEEN == [6]
+"""
+
+
+async def test_kept_tests_that_pass_only_after_the_projects_tests_of_their_file_fail_validation(
+    dirs: ws.TaskDirs,
+) -> None:
+    """The whole file passes, the kept test by its node id does not: the round fails, saying the kept tests failed
+    run by themselves, with their own counts."""
+    (dirs.workspace / TEST_FILE).write_text(LEANS_ON_THE_PROJECT_TEST)
+    report = await validate(
+        dirs=dirs, python=Path(sys.executable), tree=dirs.workspace, env=ws.agent_env(dirs), test_files=[TEST_FILE],
+        targets=[TARGET], goal_pct=80.0, timeout_s=60.0, max_output_chars=10_000, sandbox=task_sandbox(),
+        selection=[f"{TEST_FILE}::test_appended_reads_the_recorded_area"],
+    )  # fmt: skip
+    assert not report.ok
+    assert report.problem == "the kept tests run by themselves: 1 of 1 tests failed"
+    assert (report.collected, report.passed, report.failed) == (1, 0, 1)
+    assert "assert [] == [6]" in report.output

@@ -60,6 +60,15 @@ def _restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[st
     return restored
 
 
+def _tests_in(tree: Path, name: str) -> set[str]:
+    """The node ids (without parameters) of the test functions in ``name``; none when it cannot be read."""
+    try:
+        found = generated_source.find_tests((tree / name).read_text())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return set()
+    return {f"{name}::{t.qualname.replace('.', '::')}" for t in found}
+
+
 def _decoded(originals: Mapping[str, tuple[bytes, list[str]]]) -> dict[str, str]:
     """The snapshot's text of each extended test file (what the filters leave of its imports)."""
     return {name: original.decode(errors="replace") for name, (original, _) in originals.items()}
@@ -212,6 +221,25 @@ class Assurance:
             collected = await project_tests.collected_tests(bed, name, original)
             own += collected if collected is not None else [f"{name}::{q.replace('.', '::')}" for q in names]
         return own
+
+    def selection(self, judged: Judged, tree: Path) -> tuple[list[str], list[str]]:
+        """The tests validation counts and measures, so that its figures are the kept tests' alone: each generated
+        file as a whole, and of each project test file the generator extended, the node ids of the kept tests in it
+        (this round's and earlier rounds'). Second, the extended files named whole instead, project tests included:
+        those whose tests cannot be read (they do not parse) or that hold none of the kept tests."""
+        kept = [*self.kept, *(t for t in results.kept_tests(judged.report) if t not in self.kept)]
+        selection: list[str] = []
+        whole: list[str] = []
+        for name in judged.test_files:
+            if name not in judged.originals:
+                selection.append(name)
+                continue
+            present = _tests_in(tree, name)
+            ids = [t for t in kept if t in present]
+            if not ids:
+                whole.append(name)
+            selection += ids or [name]
+        return selection, whole
 
     def _dropped_before(self) -> dict[str, tuple[Verdict, str]]:
         return {test: (d.verdict, d.reason) for test, d in self.dropped.items()}

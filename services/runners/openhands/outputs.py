@@ -88,11 +88,15 @@ def summarize(
     others = [c.path for c in outputs.changes if c.path not in report.test_files]
     coverage = "; ".join(f"{c.target} {c.percent:g} %" for c in report.coverage) or "not measured"
     goal = "met" if report.goal_met else "not met"
+    whose = "the kept tests alone"
+    if report.run_whole:  # extended files whose kept tests could not be named: run whole, the project's tests too
+        whose = f"the kept tests and the project's own tests of {', '.join(report.run_whole)}"
     parts = [
         *first,
         f"Wrote {len(report.test_files)} test file(s): {tests}.",
-        f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed.",
-        f"Line coverage by the kept tests alone: {coverage}.",
+        f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed"
+        + (f" ({whose})." if report.run_whole else "."),
+        f"Line coverage by {whose}: {coverage}.",
         f"Coverage goal {goal_pct:g} % (line+branch, with the project's existing tests): {goal}.",
         f"Validation rounds used: {rounds_used} of {rounds_total}.",
     ]

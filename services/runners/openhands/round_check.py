@@ -87,7 +87,9 @@ class RoundCheck:
                 return handed, report
             handed = HandOver(tree=handed.tree, patch=judged.patch, changes=judged.changes)
             test_files = judged.test_files
+            selection, run_whole = await asyncio.to_thread(assurance.selection, judged, handed.tree)
         else:  # no test written: the project's own tests may already meet the goal (then there is nothing to add)
+            selection, run_whole = [], []
             await assurance.measure_baseline(handed.tree)
             if assurance.existing_tests_meet(payload.coverage_goal_pct):
                 report = ValidationReport(ok=True, coverage=assurance.existing_coverage(), existing_tests_suffice=True)
@@ -106,6 +108,8 @@ class RoundCheck:
             timeout_s=self.settings.pytest_timeout_s,
             max_output_chars=self.settings.max_output_chars,
             sandbox=self.sandbox,
+            selection=selection,
+            run_whole=run_whole,
         )
         if report.ok:
             report = await self.whole_collection(handed.tree, report)

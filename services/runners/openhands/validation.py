@@ -11,12 +11,13 @@ consulted.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import signal
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from handoff.assurance.pytest_cov import no_cov_args
@@ -53,6 +54,9 @@ class ValidationReport:
     existing_tests_suffice: bool = False
     # a failed run of judged tests: each test's verdict and the coverage it started from (for the failure's detail)
     judgement: str = ""
+    # extended project test files run whole (their kept tests could not be named): the project's own tests of these
+    # files are in the counts and the coverage
+    run_whole: list[str] = field(default_factory=list)
 
     @property
     def goal_met(self) -> bool:
@@ -88,13 +92,75 @@ async def validate(
     timeout_s: float,
     max_output_chars: int,
     sandbox: Sandbox,
+    selection: Sequence[str] = (),
+    run_whole: Sequence[str] = (),
 ) -> ValidationReport:
+    """Run ``test_files`` as a whole under coverage: they must pass. The counts and the coverage are those of
+    ``selection`` (pytest's arguments naming the kept tests; default: the files), run on its own when it differs.
+
+    ``selection`` names the kept tests of a project test file the generator extended by their node ids, so that the
+    counts and the coverage are the kept tests' alone, not the project's own tests' of that file too; ``run_whole``
+    lists the extended files it names whole (their project tests are in the figures).
+    """
     if not test_files:
         return ValidationReport(ok=False, problem="no test files were written")
     for name in test_files:
         problem = _compile_problem(tree, name)
         if problem:
             return ValidationReport(ok=False, problem=problem, test_files=list(test_files))
+    measured = functools.partial(_measured_run, dirs=dirs, python=python, tree=tree, env=env, targets=targets,
+                                 goal_pct=goal_pct, timeout_s=timeout_s, max_output_chars=max_output_chars,
+                                 sandbox=sandbox)  # fmt: skip
+    run = await measured(test_files)
+    if run.ok and selection and list(selection) != list(test_files):
+        alone = await measured(selection)
+        problem = alone.problem and f"the kept tests run by themselves: {alone.problem}"
+        run = replace(alone, problem=problem)
+    return ValidationReport(
+        ok=run.ok,
+        problem=run.problem,
+        output=run.output,
+        test_files=list(test_files),
+        collected=run.collected,
+        passed=run.passed,
+        failed=run.failed,
+        skipped=run.skipped,
+        coverage=run.coverage,
+        gaps=run.gaps,
+        run_whole=list(run_whole),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Run:
+    problem: str
+    output: str
+    collected: int = 0
+    passed: int = 0
+    failed: int = 0
+    skipped: int = 0
+    coverage: list[TargetCoverage] = field(default_factory=list)
+    gaps: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problem
+
+
+async def _measured_run(
+    tests: Sequence[str],
+    *,
+    dirs: TaskDirs,
+    python: Path,
+    tree: Path,
+    env: Mapping[str, str],
+    targets: Sequence[str],
+    goal_pct: float,
+    timeout_s: float,
+    max_output_chars: int,
+    sandbox: Sandbox,
+) -> _Run:
+    """``pytest tests`` under coverage in a fresh sandbox: its junit counts and the targets' line coverage."""
     junit = dirs.validation / "junit.xml"
     data = dirs.validation / ".coverage"
     rcfile = dirs.validation / "coveragerc"
@@ -107,13 +173,12 @@ async def validate(
     code, output = await _run(
         [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
          "-m", "pytest", "-q", "-p", "no:cacheprovider", *no_cov_args(python), f"--junitxml={junit}", "-o",
-         "junit_family=xunit2", *test_files],
+         "junit_family=xunit2", *tests],
         cwd=tree, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
     )  # fmt: skip
     output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised
     if code is None:
-        return ValidationReport(ok=False, problem=f"pytest did not finish within {timeout_s:g} s", output=output,
-                                test_files=list(test_files))  # fmt: skip
+        return _Run(problem=f"pytest did not finish within {timeout_s:g} s", output=output)
     collected, failed, skipped = _junit_counts(junit)
     passed = max(0, collected - failed - skipped)
     coverage, gaps = await _coverage(
@@ -124,18 +189,8 @@ async def validate(
         problem = PYTEST_EXIT.get(code, f"{failed} of {collected} tests failed")
     elif passed == 0:
         problem = "no test passed (all skipped?)"
-    return ValidationReport(
-        ok=not problem,
-        problem=problem,
-        output=output,
-        test_files=list(test_files),
-        collected=collected,
-        passed=passed,
-        failed=failed,
-        skipped=skipped,
-        coverage=coverage,
-        gaps=gaps,
-    )
+    return _Run(problem=problem, output=output, collected=collected, passed=passed, failed=failed, skipped=skipped,
+                coverage=coverage, gaps=gaps)  # fmt: skip
 
 
 async def collection_problem(
