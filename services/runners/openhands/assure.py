@@ -15,19 +15,20 @@ from pathlib import Path
 
 import msgspec
 
-from handoff.assurance import coverage_delta, existing_suite, generated_source, project_tests, results, unused_code
+from handoff.assurance import coverage_delta, existing_suite, generated_source, project_tests, results
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.errors import AssuranceError
 from handoff.assurance.execute import Exec, subprocess_exec
 from handoff.assurance.figures import coverage_words
-from handoff.assurance.filters import FilterReport, adds_no_coverage, judge_tests
+from handoff.assurance.filters import adds_no_coverage, judge_tests
 from handoff.assurance.mutation import MutationReport, mutation_score
 from handoff.assurance.rescue import Rescued, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
-from handoff.runners.openhands import verdicts
+from handoff.runners.openhands import judged_files, verdicts
 from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.changes import ChangeSet
+from handoff.runners.openhands.judged_files import Judged
 from handoff.sandbox import Sandbox
 from handoff.schemas.events import DroppedTest, RoundCounts, TargetQuality, Verdict
 from handoff.schemas.events import TargetCoverage as WireCoverage
@@ -41,83 +42,6 @@ def sandboxed_exec(sandbox: Sandbox, writable: Sequence[Path]) -> Exec:
         return await subprocess_exec(launch.argv, launch.cwd, launch.env, timeout_s)
 
     return run
-
-
-def _restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str]]]) -> set[str]:
-    """Put back the snapshot's version of each extended test file left with only the project's own tests."""
-    restored = set()
-    for name, (original, own) in originals.items():
-        path = tree / name
-        if not path.is_file():
-            continue
-        try:
-            left = {t.qualname for t in generated_source.find_tests(path.read_text())}
-        except (SyntaxError, ValueError, UnicodeDecodeError):
-            continue  # the filters failed the whole file: it stays as judged
-        if left <= set(own):
-            path.write_bytes(original)
-            restored.add(name)
-    return restored
-
-
-def _tests_in(tree: Path, name: str) -> set[str]:
-    """The node ids (without parameters) of the test functions in ``name``; none when it cannot be read."""
-    try:
-        found = generated_source.find_tests((tree / name).read_text())
-    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
-        return set()
-    return {f"{name}::{t.qualname.replace('.', '::')}" for t in found}
-
-
-def _decoded(originals: Mapping[str, tuple[bytes, list[str]]]) -> dict[str, str]:
-    """The snapshot's text of each extended test file (what the filters leave of its imports)."""
-    return {name: original.decode(errors="replace") for name, (original, _) in originals.items()}
-
-
-def _texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
-    texts = {}
-    for name in names:
-        try:
-            texts[name] = (tree / name).read_text()
-        except (OSError, UnicodeDecodeError):
-            continue  # the filters fail such a file as a whole; nothing of it can be re-admitted
-    return texts
-
-
-def _write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
-    """Re-write the rescued tests' files from the round's texts without the tests still dropped (and the imports and
-    definitions only those used); the extended files left with only the project's own tests afterwards (put back as
-    they were)."""
-    for name in {test.split("::", 1)[0] for test in rescued}:
-        still = [j.test for j in judged.report.judgements if j.verdict != Verdict.KEPT and j.test not in rescued]
-        dropped = {t.split("::", 1)[1].replace("::", ".") for t in still if t.startswith(name + "::")}
-        source = judged.sources[name]
-        project = judged.originals[name][0].decode(errors="replace") if name in judged.originals else ""
-        pruned = generated_source.remove_tests(source, dropped)
-        (tree / name).write_text(unused_code.without_unused(source, pruned, project))
-    return _restore_unextended(tree, judged.originals)
-
-
-@dataclass(frozen=True, slots=True)
-class Judged:
-    """One round's tests after the filters: the files left, the re-made patch and change set, the counts."""
-
-    test_files: list[str]
-    patch: bytes
-    changes: ChangeSet
-    counts: RoundCounts
-    report: FilterReport
-    final: dict[str, TargetCoverage]  # the targets' coverage by the existing tests plus the files left
-    # what re-writes the files when a dropped test is re-admitted (rescue): the round's test files as handed over,
-    # the extended files' snapshot versions, the round's recorded git dir and its change set before the filters
-    sources: dict[str, str] = field(default_factory=dict)
-    originals: dict[str, tuple[bytes, list[str]]] = field(default_factory=dict)
-    git_dir: Path | None = None
-    handed_changes: ChangeSet = field(default_factory=ChangeSet)
-
-    @property
-    def kept(self) -> int:
-        return self.counts.kept
 
 
 @dataclass(slots=True)
@@ -164,14 +88,15 @@ class Assurance:
         """Judge the round's tests in ``tree`` (rewriting its files) and re-make the patch of what is left."""
         bed = self.bed(tree)
         originals = await asyncio.to_thread(self._originals, git_dir, tree, test_files, changes)
-        sources = await asyncio.to_thread(_texts, tree, test_files)
+        sources = await asyncio.to_thread(judged_files.texts, tree, test_files)
         own = await self._project_tests(bed, originals)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,
                                    already_kept=self.kept, seed=round_no, existing=own,
-                                   coverage_required=coverage_required, project_versions=_decoded(originals),
+                                   coverage_required=coverage_required,
+                                   project_versions=judged_files.decoded(originals),
                                    dropped_before=None if coverage_required else self._dropped_before())  # fmt: skip
         # a project test file the generator extended and whose additions were all dropped is put back as it was
-        restored = await asyncio.to_thread(_restore_unextended, tree, originals)
+        restored = await asyncio.to_thread(judged_files.restore_unextended, tree, originals)
         if self.baseline is None:  # the first judgement has no kept tests yet: its baseline is the existing tests
             self.baseline = dict(report.baseline)
             self._baseline_said(report.baseline_problem, report.baseline_failures)
@@ -234,7 +159,7 @@ class Assurance:
             if name not in judged.originals:
                 selection.append(name)
                 continue
-            present = _tests_in(tree, name)
+            present = judged_files.tests_in(tree, name)
             ids = [t for t in kept if t in present]
             if not ids:
                 whole.append(name)
@@ -302,7 +227,7 @@ class Assurance:
                 sources,
                 budget_s=budget_s,
                 generated_files=list(judged.sources),
-                project_versions=_decoded(judged.originals),
+                project_versions=judged_files.decoded(judged.originals),
             )
         except AssuranceError as err:
             self.emit("assurance", f"mutation rescue failed: {err}")
@@ -319,7 +244,7 @@ class Assurance:
             self.kept.append(r.test)
             self.emit("assurance", f"re-admitted {r.test}: {r.reason}")
         rescued = {r.test for r in found.rescued}
-        restored = await asyncio.to_thread(_write_back, tree, judged, rescued)
+        restored = await asyncio.to_thread(judged_files.write_back, tree, judged, rescued)
         accepted = [c for c in judged.handed_changes.accepted
                     if (c.status != "A" or (tree / c.path).exists()) and c.path not in restored]  # fmt: skip
         git_dir = judged.git_dir

@@ -1,0 +1,92 @@
+"""A round's test files after the filters (``Judged``), and re-writing them: the extended project files left with
+only the project's own tests are put back as they were, and a re-admitted test's file is re-written from the
+round's text without the tests still dropped."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from handoff.assurance import generated_source, unused_code
+from handoff.assurance.coverage_runs import TargetCoverage
+from handoff.assurance.filters import FilterReport
+from handoff.runners.openhands.changes import ChangeSet
+from handoff.schemas.events import RoundCounts, Verdict
+
+
+def restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str]]]) -> set[str]:
+    """Put back the snapshot's version of each extended test file left with only the project's own tests."""
+    restored = set()
+    for name, (original, own) in originals.items():
+        path = tree / name
+        if not path.is_file():
+            continue
+        try:
+            left = {t.qualname for t in generated_source.find_tests(path.read_text())}
+        except (SyntaxError, ValueError, UnicodeDecodeError):
+            continue  # the filters failed the whole file: it stays as judged
+        if left <= set(own):
+            path.write_bytes(original)
+            restored.add(name)
+    return restored
+
+
+def tests_in(tree: Path, name: str) -> set[str]:
+    """The node ids (without parameters) of the test functions in ``name``; none when it cannot be read."""
+    try:
+        found = generated_source.find_tests((tree / name).read_text())
+    except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+        return set()
+    return {f"{name}::{t.qualname.replace('.', '::')}" for t in found}
+
+
+def decoded(originals: Mapping[str, tuple[bytes, list[str]]]) -> dict[str, str]:
+    """The snapshot's text of each extended test file (what the filters leave of its imports)."""
+    return {name: original.decode(errors="replace") for name, (original, _) in originals.items()}
+
+
+def texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
+    texts = {}
+    for name in names:
+        try:
+            texts[name] = (tree / name).read_text()
+        except (OSError, UnicodeDecodeError):
+            continue  # the filters fail such a file as a whole; nothing of it can be re-admitted
+    return texts
+
+
+def write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
+    """Re-write the rescued tests' files from the round's texts without the tests still dropped (and the imports and
+    definitions only those used); the extended files left with only the project's own tests afterwards (put back as
+    they were)."""
+    for name in {test.split("::", 1)[0] for test in rescued}:
+        still = [j.test for j in judged.report.judgements if j.verdict != Verdict.KEPT and j.test not in rescued]
+        dropped = {t.split("::", 1)[1].replace("::", ".") for t in still if t.startswith(name + "::")}
+        source = judged.sources[name]
+        project = judged.originals[name][0].decode(errors="replace") if name in judged.originals else ""
+        pruned = generated_source.remove_tests(source, dropped)
+        (tree / name).write_text(unused_code.without_unused(source, pruned, project))
+    return restore_unextended(tree, judged.originals)
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    """One round's tests after the filters: the files left, the re-made patch and change set, the counts."""
+
+    test_files: list[str]
+    patch: bytes
+    changes: ChangeSet
+    counts: RoundCounts
+    report: FilterReport
+    final: dict[str, TargetCoverage]  # the targets' coverage by the existing tests plus the files left
+    # what re-writes the files when a dropped test is re-admitted (rescue): the round's test files as handed over,
+    # the extended files' snapshot versions, the round's recorded git dir and its change set before the filters
+    sources: dict[str, str] = field(default_factory=dict)
+    originals: dict[str, tuple[bytes, list[str]]] = field(default_factory=dict)
+    git_dir: Path | None = None
+    handed_changes: ChangeSet = field(default_factory=ChangeSet)
+
+    @property
+    def kept(self) -> int:
+        return self.counts.kept
