@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import sys
 
 import structlog
 
@@ -19,7 +20,7 @@ from handoff.cli.failures import broker_failures
 from handoff.cli.service_signals import ServiceSignals
 from handoff.collector import Collector, CollectorSettings
 from handoff.common.logging import configure_logging
-from handoff.observability.http import HealthServer, Readiness
+from handoff.observability.http import HealthPortUnavailable, HealthServer, Readiness
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +52,9 @@ async def run(args: argparse.Namespace) -> int:
         except asyncio.CancelledError:
             if not signals.stopped_during_start_up():
                 raise
+        except HealthPortUnavailable as exc:  # a configuration problem an operator fixes: not "unavailable"
+            print(f"handoff: {exc}", file=sys.stderr)
+            return Exit.USAGE
     return Exit.OK
 
 

@@ -25,7 +25,7 @@ from handoff.common.logging import configure_logging
 from handoff.generator import Generator, GeneratorError, GeneratorSettings
 from handoff.generator.errors import ConsumerDrifted
 from handoff.generator.presence import PresenceReporter
-from handoff.observability.http import HealthServer, Readiness
+from handoff.observability.http import HealthPortUnavailable, HealthServer, Readiness
 from handoff.runners.base import Runner
 from handoff.sandbox import SandboxSettings
 from handoff.sandbox.startup import check_sandbox
@@ -84,7 +84,7 @@ async def serve(
                 readiness.attach(lambda: generator.stats.ready)
                 signals.on_stop = generator.stop  # from now on: graceful shutdown; again: skip the grace
                 await generator.run()
-    except ConsumerDrifted as exc:  # a configuration problem an operator fixes: not "unavailable"
+    except (ConsumerDrifted, HealthPortUnavailable) as exc:  # configuration problems an operator fixes
         print(f"handoff: {exc}", file=sys.stderr)
         return Exit.USAGE
     except GeneratorError as exc:

@@ -13,6 +13,7 @@ from handoff.cli.errors import CliError
 from handoff.cli.exit_codes import Exit
 from handoff.cli.failures import broker_failures
 from handoff.common.logging import configure_logging
+from handoff.observability.http import port_taken
 from handoff.sandbox import SandboxSettings
 from handoff.sandbox.startup import check_sandbox
 from handoff.stack.settings import StackSettings
@@ -55,6 +56,7 @@ async def run(args: argparse.Namespace) -> int:
         sandbox = await check_sandbox(SandboxSettings.from_env(), who="up")
     stack = Stack(settings)
     stack.check_settings()  # every child's settings, before anything starts (SettingsError: exit 2)
+    check_health_ports(settings.health_base_port, settings.generators)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGHUP: the terminal it ran in was closed
         loop.add_signal_handler(sig, stack.request_stop)
@@ -76,3 +78,18 @@ async def run(args: argparse.Namespace) -> int:
             print("stopping…", flush=True)
     print("stopped", flush=True)
     return Exit.OK
+
+
+def check_health_ports(base: int | None, generators: int) -> None:
+    """Every port the children's health servers will take (the collector's ``base``, generator i's ``base + i``) can
+    be listened on now; else a usage error naming the port, before anything starts (a child that cannot bind its
+    port would exit and be restarted again and again)."""
+    if base is None:
+        return
+    for port, child in [(base, "the collector"), *((base + i, f"generator-{i}") for i in range(1, generators + 1))]:
+        if (why := port_taken(port)) is not None:
+            raise CliError(
+                Exit.USAGE,
+                f"--health-base-port {base}: port {port} ({child}'s health endpoints) cannot be listened on: "
+                f"{why.lower()}; choose a base with {generators + 1} free ports from it",
+            )

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import socket
 from collections.abc import Callable
 from types import TracebackType
 
@@ -13,6 +14,21 @@ from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 log = structlog.get_logger(__name__)
 
 Probe = Callable[[], bool]
+
+
+class HealthPortUnavailable(Exception):
+    """The health port cannot be listened on (taken by another process, or not allowed): a settings problem."""
+
+
+def port_taken(port: int, host: str = "0.0.0.0") -> str | None:
+    """Why ``port`` cannot be listened on now (e.g. ``address already in use``), or None when it can."""
+    with socket.socket() as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as asyncio's server sets it
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            return exc.strerror or str(exc)
+    return None
 
 
 class Readiness:
@@ -44,7 +60,13 @@ class HealthServer:
         return int(self._server.sockets[0].getsockname()[1])
 
     async def __aenter__(self) -> HealthServer:
-        self._server = await asyncio.start_server(self._handle, self._host, self._requested_port)
+        try:
+            self._server = await asyncio.start_server(self._handle, self._host, self._requested_port)
+        except OSError as exc:
+            raise HealthPortUnavailable(
+                f"cannot serve /healthz /readyz /metrics on port {self._requested_port}: "
+                f"{(exc.strerror or str(exc)).lower()} (the port comes from HANDOFF_HEALTH_PORT)"
+            ) from exc
         log.info("health endpoints listening", port=self.port, paths="/healthz /readyz /metrics")
         return self
 

@@ -23,7 +23,7 @@ from handoff.schemas import names
 from handoff.schemas.codec import encode
 from handoff.schemas.events import DeadLettered, DeadLetterReason, Sleep, TaskSubmitted
 from tests.runners.conftest import ENV_CACHE
-from tests.support.net import free_port, http_get, wait_until
+from tests.support.net import free_port_range, http_get, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -41,7 +41,7 @@ class Stack:
 
 @pytest.fixture
 def stack(tmp_path: Path) -> Iterator[Stack]:
-    health = free_port()
+    health = free_port_range(2)  # the collector's port and the generator's after it
     env = {
         **os.environ,
         "HANDOFF_DATA_DIR": str(tmp_path / "data"),

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.net import free_port, http_get, wait_until
+from tests.support.net import free_port_range, http_get, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -60,7 +60,7 @@ def test_up_with_an_invalid_setting_exits_2_naming_it_before_starting_anything(
 
 def test_ctrl_c_stops_the_generators_and_collector_before_the_server(tmp_path: Path) -> None:
     """SIGINT to the terminal's process group: the server is not interrupted; up stops it (SIGTERM) after the rest."""
-    health = free_port()
+    health = free_port_range(2)  # the collector's port and the generator's after it
     proc = subprocess.Popen(
         [sys.executable, "-m", "handoff.cli.main", "up", "--generators", "1", "--slots", "1",
          "--health-base-port", str(health)],

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.client_install import AGENT_STACK, light_install
-from tests.support.net import free_port
+from tests.support.net import free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -87,7 +87,7 @@ def test_the_light_client_submits_waits_and_reads_results_from_a_running_stack(
 ) -> None:
     """A pipeline with only `pip install handoff`: the CLI's submit/wait/result/status and the Python client work
     against a stack that a full install runs."""
-    health = free_port()
+    health = free_port_range(2)  # the collector's port and the generator's after it
     stack_env = {k: v for k, v in os.environ.items() if k not in ("HANDOFF_NATS_URL", "HANDOFF_LLM_MODEL")}
     stack_env |= {"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_EMBEDDED_PORT": "0",
                   "HANDOFF_WORK_DIR": str(tmp_path / "work"), "HANDOFF_LOG_FORMAT": "json"}  # fmt: skip

@@ -16,6 +16,29 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def free_port_range(count: int) -> int:
+    """The first of ``count`` consecutive free ports (``handoff up --health-base-port``: the collector takes the
+    first, each generator the next). A single free port says nothing of the one after it, which another test's
+    server may hold: the generator could not bind it, or a GET there reached a NATS server."""
+    for _ in range(100):
+        base = free_port()
+        if base + count > 65536:
+            continue
+        held: list[socket.socket] = []
+        try:
+            for port in range(base, base + count):
+                sock = socket.socket()
+                held.append(sock)
+                sock.bind(("127.0.0.1", port))
+        except OSError:
+            continue
+        finally:
+            for sock in held:
+                sock.close()
+        return base
+    raise RuntimeError(f"no {count} consecutive free ports found")
+
+
 def http_get(port: int, path: str) -> tuple[int, str]:
     """Status and body of ``GET http://127.0.0.1:<port><path>``; status 0 while nothing listens there."""
     try:
