@@ -83,10 +83,7 @@ async def profile(url: str, *, tasks: int, in_flight: int, top: int) -> str:
         await nc.close()
 
     stats = pstats.Stats(profiler, stream=io.StringIO())
-    raw = stats.stats  # type: ignore[attr-defined]
-    calls = sum(entry[1] for entry in raw.values())
-    total = sum(entry[2] for entry in raw.values()) or 1.0
-    rows = sorted(raw.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    calls = sum(entry[1] for entry in stats.stats.values())  # type: ignore[attr-defined]
     out = [
         f"{tasks} tasks, {in_flight} in flight, {measured.per_s:,.0f} tasks/s under the profiler; "
         f"{'all succeeded' if not measured.failed else f'{measured.failed} failed'}; "
@@ -101,10 +98,19 @@ async def profile(url: str, *, tasks: int, in_flight: int, top: int) -> str:
         received = (after[name][1] - before[name][1]) / tasks
         out.append(f"| {name} | {sent:.2f} | {received:.2f} |")
     out.append(f"\nThe collector's record writes: {writes / tasks:.2f} per task.")
-    out += ["", "| function (own time) | % | calls per task |", "|---|---|---|"]
-    for func, entry in rows:
-        out.append(f"| `{_short(func)}` | {entry[2] / total * 100:.1f} | {entry[1] / tasks:.1f} |")
+    out += ["", *top_entries(stats, tasks=tasks, top=top)]
     return "\n".join(out)
+
+
+def top_entries(stats: pstats.Stats, *, tasks: int, top: int) -> list[str]:
+    """The ``top`` functions by own time, as a markdown table: per cent of the profile, calls per task."""
+    raw = stats.stats  # type: ignore[attr-defined]
+    total = sum(entry[2] for entry in raw.values()) or 1.0
+    rows = sorted(raw.items(), key=lambda item: item[1][2], reverse=True)[:top]
+    lines = ["| function (own time) | % | calls per task |", "|---|---|---|"]
+    for func, entry in rows:
+        lines.append(f"| `{_short(func)}` | {entry[2] / total * 100:.1f} | {entry[1] / tasks:.1f} |")
+    return lines
 
 
 async def main(tasks: int, in_flight: int, top: int) -> str:

@@ -1,6 +1,7 @@
 """Round trip: no-op tasks (``Sleep(duration_s=0)``) through the whole Handoff path, next to the raw nats-py floor.
 
     python -m benchmarks.roundtrip [--tasks 10000] [--in-flight 64] [--no-processes] [--modes watch,result]
+                                   [--profile-dir DIR [--top 15]]
 
 Path: client submit -> generator -> lifecycle events -> collector -> the client sees the result; the run ends
 when the collector's RunFinished arrives. ``in_flight`` tasks are outstanding at any time, and the consumer's
@@ -15,16 +16,27 @@ global cap is the same number. Rows, each on a fresh nats-server:
   ``watch`` (the tasks of one run, followed with one ``client.watch``, ended by the run's RunFinished) and
   ``result`` (the natural loop: each of ``in_flight`` callers submits one task, awaits ``client.result`` of
   that task id, and takes the next; no run).
+
+With ``--profile-dir``, the generator and collector processes run under cProfile (their imports left out: see
+``benchmarks/profiled_service.py``), write ``DIR/<mode>/<command>.prof``, and their top entries by own time are
+printed. The profiler slows them down (about 2.4 times the CPU), so the rows' speed then says nothing; profile
+in a run of its own. Its counts include each process's connect and shutdown, and a coroutine's every resumption
+counts as a call.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import io
+import pstats
 import time
+from dataclasses import dataclass
+from pathlib import Path
 
 from benchmarks.driver import drive, drive_results
 from benchmarks.harness import TABLE_HEAD, Measurement, bench_topology, cpu_s, fresh_server, header, quiet_logs
+from benchmarks.profile_loop import top_entries
 from benchmarks.raw_floor import raw_round_trip
 from benchmarks.services import as_processes, in_process, prepare
 from handoff.client import HandoffClient
@@ -58,13 +70,17 @@ ROW_NAMES = {"watch": "Handoff, services as processes", "result": "Handoff, serv
 
 
 async def handoff_processes(
-    url: str, *, tasks: int, in_flight: int, server_pid: int, mode: str = "watch"
+    url: str, *, tasks: int, in_flight: int, server_pid: int, mode: str = "watch", profile: Profiling | None = None
 ) -> tuple[Measurement, str]:
     topology = bench_topology(max_in_flight=in_flight)
     nc = await prepare(url, topology)
     client = HandoffClient(nc, settings=ClientSettings(nats=NatsSettings(url=url)))
     try:
-        async with as_processes(url, topology, slots=in_flight) as (gens, collector):
+        profile_dir = None
+        if profile is not None:
+            profile_dir = profile.directory / mode
+            profile_dir.mkdir(parents=True, exist_ok=True)
+        async with as_processes(url, topology, slots=in_flight, profile_dir=profile_dir) as (gens, collector):
             assert collector is not None
             pids = {"client (this process)": None, "generator": gens[0].pid, "collector": collector.pid}
             pids["nats-server"] = server_pid
@@ -91,14 +107,27 @@ async def handoff_processes(
         lines.append(
             f"| {what} | {seconds:.2f} | {seconds / tasks * 1000:.3f} | {seconds / measured.wall_s * 100:.0f} % |"
         )
+    if profile is not None and profile_dir is not None:
+        for command in ("generator", "collector"):
+            stats = pstats.Stats(str(profile_dir / f"{command}.prof"), stream=io.StringIO())
+            lines += ["", f"Profile of the {command} process ({profile_dir / command}.prof):", ""]
+            lines += top_entries(stats, tasks=tasks, top=profile.top)
     return measured, "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
+class Profiling:
+    directory: Path
+    top: int = 15
 
 
 def _cpu(pid: int | None) -> float:
     return time.process_time() if pid is None else cpu_s(pid)
 
 
-async def main(tasks: int, in_flight: int, processes: bool, modes: tuple[str, ...] = MODES) -> str:
+async def main(
+    tasks: int, in_flight: int, processes: bool, modes: tuple[str, ...] = MODES, profile: Profiling | None = None
+) -> str:
     out = [
         header(
             "Round trip",
@@ -117,7 +146,7 @@ async def main(tasks: int, in_flight: int, processes: bool, modes: tuple[str, ..
         with fresh_server() as server:
             assert server.pid is not None
             measured, cpu_table = await handoff_processes(
-                server.url, tasks=tasks, in_flight=in_flight, server_pid=server.pid, mode=mode
+                server.url, tasks=tasks, in_flight=in_flight, server_pid=server.pid, mode=mode, profile=profile
             )
             deployed.append((mode, measured, cpu_table))
     with fresh_server() as server:
@@ -149,12 +178,20 @@ def cli() -> None:
     parser.add_argument(
         "--modes", default=",".join(MODES), help="comma-separated modes of the services-as-processes rows"
     )
+    parser.add_argument(
+        "--profile-dir",
+        type=Path,
+        help="run the generator and collector processes under cProfile, write their stats here and print their top "
+        "entries (the speed figures of such a run are the profiler's)",
+    )
+    parser.add_argument("--top", type=int, default=15, help="entries per profile (with --profile-dir)")
     args = parser.parse_args()
     modes = tuple(m for m in args.modes.split(",") if m)
     if unknown := [m for m in modes if m not in MODES]:
         parser.error(f"unknown mode(s) {', '.join(unknown)}; known: {', '.join(MODES)}")
     quiet_logs()
-    print(asyncio.run(main(args.tasks, args.in_flight, not args.no_processes, modes)))
+    profile = Profiling(args.profile_dir, args.top) if args.profile_dir is not None else None
+    print(asyncio.run(main(args.tasks, args.in_flight, not args.no_processes, modes, profile)))
 
 
 if __name__ == "__main__":

@@ -97,6 +97,8 @@ class ServiceProcess:
     health_port: int = field(default_factory=free_port)
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path | None = None
+    profile_to: Path | None = None
+    """Run under cProfile (``benchmarks.profiled_service``), the stats written here when the process stops."""
 
     @property
     def pid(self) -> int:
@@ -108,8 +110,11 @@ class ServiceProcess:
         self.log_path = Path(name)
         env = {**self.env, "HANDOFF_HEALTH_PORT": str(self.health_port)}
         with os.fdopen(fd, "wb") as log:
+            entry = ["handoff.cli.main"]
+            if self.profile_to is not None:
+                entry = ["benchmarks.profiled_service", str(self.profile_to)]
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "handoff.cli.main", self.command],
+                [sys.executable, "-m", *entry, self.command],
                 env=env,
                 stdin=subprocess.DEVNULL,
                 stdout=log,
@@ -178,8 +183,10 @@ async def as_processes(
     slots: int,
     collector: bool = True,
     generator_env: Mapping[str, str | int | float] | None = None,
+    profile_dir: Path | None = None,
 ) -> AsyncIterator[tuple[list[ServiceProcess], ServiceProcess | None]]:
-    """``handoff generator`` x ``generators`` and ``handoff collector`` as child processes, ready when yielded."""
+    """``handoff generator`` x ``generators`` and ``handoff collector`` as child processes, ready when yielded;
+    with ``profile_dir``, each runs under cProfile and writes ``<command>[-<n>].prof`` there when it stops."""
     gens = [
         ServiceProcess(
             "generator",
@@ -195,6 +202,11 @@ async def as_processes(
         for i in range(generators)
     ]
     folding = ServiceProcess("collector", service_env(url, topology)) if collector else None
+    if profile_dir is not None:
+        for i, gen in enumerate(gens):
+            gen.profile_to = profile_dir / (f"generator-{i}.prof" if i else "generator.prof")
+        if folding is not None:
+            folding.profile_to = profile_dir / "collector.prof"
     children = [*gens, *([folding] if folding else [])]
     try:
         for child in children:

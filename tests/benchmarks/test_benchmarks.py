@@ -7,6 +7,7 @@ of a tiny run on a shared machine mean nothing.
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -75,6 +76,25 @@ async def test_the_round_trip_prints_the_floor_and_both_handoff_paths_with_ratio
     for cpu in cpus:
         assert [r["process"] for r in cpu] == ["client (this process)", "generator", "collector", "nats-server"]
         assert all(number(r["CPU ms per task"]) >= 0 for r in cpu)
+
+
+async def test_the_round_trip_profiles_the_deployed_services_when_asked(tmp_path: Path) -> None:
+    """With a profile directory, the generator and collector processes write their cProfile stats there, and the
+    output has each one's top entries, with Handoff's own functions among them."""
+    text = await roundtrip.main(
+        tasks=40, in_flight=8, processes=True, modes=("result",), profile=roundtrip.Profiling(tmp_path, top=400)
+    )
+    check_common(text)
+    for command in ("generator", "collector"):
+        assert (tmp_path / "result" / f"{command}.prof").stat().st_size > 0
+        assert f"Profile of the {command} process" in text
+    _results, _cpu, generator, collector = tables(text)
+    for profile in (generator, collector):
+        assert len(profile) == 400  # 40 tasks: the start-up's own calls are many of the entries
+        assert all(0 <= number(r["%"]) <= 100 and number(r["calls per task"]) >= 0 for r in profile)
+        assert max(number(r["calls per task"]) for r in profile) >= 1
+    assert any("generator/execution.py" in r["function (own time)"] for r in generator)
+    assert any("collector/collector.py" in r["function (own time)"] for r in collector)
 
 
 async def test_long_tasks_prints_the_overhead_over_the_wave_floor_and_its_breakdown() -> None:
