@@ -74,7 +74,9 @@ def summarize(finished: TaskFinished) -> list[str]:
             f"rounds {result.rounds_used}; files produced: {produced}"
         )
         for cov in result.coverage if result.tests_kept else []:  # with nothing kept there is no such figure
-            lines.append(f"  coverage {cov.target} by the kept tests alone: line {quality.pct(cov.percent)} %")
+            rescued = len(result.tests_rescued)
+            before = f" (before the {rescued} re-admitted for mutants)" if rescued else ""
+            lines.append(f"  coverage {cov.target} by the kept tests alone{before}: line {quality.pct(cov.percent)} %")
         if result.baseline_problem:
             lines.append(f"  {quality.baseline_label(result)}: {printable(result.baseline_problem)}")
             if hint := quality.baseline_hint(result):

@@ -206,6 +206,18 @@ def test_result_labels_the_kept_tests_own_line_coverage_apart_from_what_the_goal
     assert not any("(goal 80 %)" in line for line in lines), lines
 
 
+def test_result_says_the_kept_tests_own_coverage_was_measured_before_the_re_admitted_tests() -> None:
+    """Two tests re-admitted by the mutation rescue are in the kept tests and the counts, but the kept tests' own
+    line coverage was measured before them: the line says so."""
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    alone = [TargetCoverage(target="grading.py", percent=55.2, covered_lines=16, total_lines=29)]
+    result = msgspec.structs.replace(finished.result, coverage=alone,
+                                     tests_rescued=["tests/test_g.py::test_a", "tests/test_g.py::test_b"])  # fmt: skip
+    lines = summarize(msgspec.structs.replace(finished, result=result))
+    assert "  coverage grading.py by the kept tests alone (before the 2 re-admitted for mutants): line 55.2 %" in lines
+
+
 def test_result_shows_a_mutation_goal_and_which_goal_was_not_met() -> None:
     """A task with a mutation goal of 90 %: the coverage goal was met, grading.py's 87.5 % is under the mutation
     goal, so goal_met is false; the goal line says which goal failed and by how much, not only the coverage goal."""

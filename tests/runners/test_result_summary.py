@@ -29,3 +29,16 @@ def test_the_summary_names_the_project_tests_in_its_figures_when_an_extended_fil
     assert f"9 tests collected, 9 passed, 0 failed ({whose})." in text
     assert f"Line coverage by {whose}: src/cachetools/keys.py 100 %." in text
     assert "kept tests alone" not in text
+
+
+def test_the_summary_says_the_kept_tests_coverage_leaves_out_tests_the_mutation_rescue_re_admitted() -> None:
+    """Validation measured 60 % with the 3 kept tests; the rescue then re-admitted 2 tests for the mutants they kill,
+    which the counts include (5) and the coverage figure does not: the summary says so next to the figure."""
+    report = ValidationReport(ok=True, test_files=["tests/test_m.py"], collected=5, passed=5,
+                              coverage=[TargetCoverage(target="m.py", percent=60.0)])  # fmt: skip
+    text = summarize(report, Outputs(), rounds_used=1, rounds_total=1, goal_pct=80.0, rescued=2)
+    assert "5 tests collected, 5 passed, 0 failed." in text
+    rescued = ", before the 2 test(s) re-admitted for the mutants they kill"
+    assert f"Line coverage by the kept tests alone{rescued}: m.py 60 %." in text
+    plain = summarize(report, Outputs(), rounds_used=1, rounds_total=1, goal_pct=80.0)
+    assert "Line coverage by the kept tests alone: m.py 60 %." in plain and "re-admitted" not in plain

@@ -74,9 +74,11 @@ def summarize(
     label: str = "",
     sandboxed: bool = True,
     baseline_note: str = "",
+    rescued: int = 0,
 ) -> str:
     """``baseline_note`` (the project's own tests did not collect or run, or some failed) comes first: every figure
-    after it that speaks of the existing tests is about what ran instead."""
+    after it that speaks of the existing tests is about what ran instead. ``rescued``: tests re-admitted for the
+    mutants they kill after validation measured the kept tests' coverage (counted in the figures, not in it)."""
     first = [baseline_note] if baseline_note else []
     if report.existing_tests_suffice:
         coverage = "; ".join(f"{c.target} {c.percent:g} %" if c.total_lines else f"{c.target} nothing to measure"
@@ -96,7 +98,7 @@ def summarize(
         f"Wrote {len(report.test_files)} test file(s): {tests}.",
         f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed"
         + (f" ({whose})." if report.run_whole else "."),
-        f"Line coverage by {whose}: {coverage}.",
+        f"Line coverage by {whose}{rescued_words(rescued) if coverage != 'not measured' else ''}: {coverage}.",
         f"Coverage goal {goal_pct:g} % (line+branch, with the project's existing tests): {goal}.",
         f"Validation rounds used: {rounds_used} of {rounds_total}.",
     ]
@@ -112,6 +114,11 @@ def summarize(
         parts.append(UNSANDBOXED_NOTE)
     text = " ".join(parts)
     return label + text
+
+
+def rescued_words(rescued: int) -> str:
+    """After a coverage figure measured before the mutation rescue: that it leaves the re-admitted tests out."""
+    return f", before the {rescued} test(s) re-admitted for the mutants they kill" if rescued else ""
 
 
 def existing_tests_suffice(goal_pct: float) -> str:

@@ -268,7 +268,8 @@ class TaskRun:
                              metadata_note=self._metadata_note())  # fmt: skip
         summary = summarize(report, outputs, rounds_used=rounds.number, rounds_total=rounds.total,
                             goal_pct=payload.coverage_goal_pct, label=self.settings.label,
-                            sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note())  # fmt: skip
+                            sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note(),
+                            rescued=len(assurance.rescued))  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
         if self.engine_notes:
             summary += f" Engines: {'; '.join(self.engine_notes)}."
