@@ -1,4 +1,4 @@
-"""What the client-facing commands share: finding the server, opening a client, output, error -> exit code."""
+"""What the client-facing commands share: opening a client (found as the API finds it), output, error -> exit code."""
 
 from __future__ import annotations
 
@@ -8,15 +8,12 @@ import os
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import Any
 
 import msgspec
-from nats.errors import NoServersError
 
 from handoff.cli.errors import CliError
 from handoff.cli.exit_codes import Exit
-from handoff.cli.locate import locate
 from handoff.client.client import HandoffClient
 from handoff.client.errors import (
     ArtifactUnavailableError,
@@ -29,7 +26,7 @@ from handoff.client.errors import (
 from handoff.client.settings import ClientSettings
 from handoff.common.broker_retry import TRANSIENT_BROKER_ERRORS
 from handoff.common.logging import configure_logging
-from handoff.common.settings import EmbeddedSettings, LogSettings
+from handoff.common.settings import LogSettings
 from handoff.schemas import names
 
 
@@ -39,14 +36,12 @@ async def open_client() -> AsyncIterator[HandoffClient]:
     if not os.environ.get("HANDOFF_LOG_LEVEL"):  # a user's command speaks in sentences; service logs only on request
         log_settings = msgspec.structs.replace(log_settings, level="warning")
     configure_logging(log_settings)
-    settings = ClientSettings.from_env()
-    located = locate(settings, Path(EmbeddedSettings.from_env().data_dir))
-    url = located.url
+    connecting = HandoffClient.connect(ClientSettings.from_env())  # where: handoff.client.locate, as for the API
+    url = connecting.located.url
     try:
-        client = await HandoffClient.connect(settings, url=url)
-    except (NoServersError, OSError, TimeoutError) as exc:
-        reason = f"{exc or type(exc).__name__}{located.unreachable_hint}"
-        raise CliError(Exit.UNAVAILABLE, f"cannot reach NATS at {url}: {reason}") from exc
+        client = await connecting
+    except HandoffUnavailableError as exc:  # names the address and why that one
+        raise CliError(Exit.UNAVAILABLE, str(exc)) from exc
     try:
         yield client
     except UnknownTaskError as exc:

@@ -83,7 +83,11 @@ class HandoffClient:
 
     @classmethod
     def connect(cls, settings: ClientSettings | None = None, *, url: str | None = None) -> Connecting:
-        """``client = await HandoffClient.connect()`` or ``async with HandoffClient.connect() as client``."""
+        """``client = await HandoffClient.connect()`` or ``async with HandoffClient.connect() as client``.
+
+        Without ``url`` (or ``settings.nats.url``) it finds Handoff as the ``handoff`` commands do: a running ``handoff
+        up``'s recorded address, else the default one (``handoff.client.locate``). Reaching nothing raises
+        ``HandoffUnavailableError`` naming the address and why that one."""
         return Connecting(cls, settings or ClientSettings.from_env(), url)
 
     @property

@@ -75,7 +75,9 @@ class ResultTimeoutError(HandoffClientError, TimeoutError):
 
 
 class HandoffUnavailableError(HandoffClientError):
-    """NATS did not answer a look-up for longer than the client's bound (``HANDOFF_SUBMIT_TIMEOUT_S``)."""
+    """NATS did not answer: ``HandoffClient.connect()`` reached no server (the message names the address and why that
+    one, see ``handoff.client.locate``), or a look-up got no answer for longer than the client's bound
+    (``HANDOFF_SUBMIT_TIMEOUT_S``)."""
 
 
 class ArtifactUnavailableError(HandoffClientError):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 from collections.abc import Mapping
+from pathlib import Path
 
 import msgspec
 
@@ -18,7 +19,10 @@ def _default_submitter() -> str:
 
 class ClientSettings(msgspec.Struct, kw_only=True, frozen=True):
     nats: NatsSettings
-    default_url: str = "nats://127.0.0.1:4222"  # used when HANDOFF_NATS_URL is unset: the local server
+    default_url: str = "nats://127.0.0.1:4222"  # with no URL and no running 'handoff up' recorded: the local server
+    embedded_data_dir: Path | None = None
+    """Where a running ``handoff up`` records its server's address (``stack.json``; ``HANDOFF_DATA_DIR``/nats): used
+    when no URL is set (see ``handoff.client.locate``). None: no record is looked for."""
     submitter: str = msgspec.field(default_factory=_default_submitter)
     submit_timeout_s: float = 30.0  # overall bound of one submit, retries with the same message id included
     result_timeout_s: float = 300.0  # default wait of result()/gather()/wait_run() when no timeout is given
@@ -27,6 +31,8 @@ class ClientSettings(msgspec.Struct, kw_only=True, frozen=True):
 
     @property
     def url(self) -> str:
+        """The URL set, else the default address; a connect also looks for a running 'handoff up' in between (where
+        it connects: ``handoff.client.locate.locate(settings).url``)."""
         return self.nats.url or self.default_url
 
     @classmethod
@@ -35,6 +41,7 @@ class ClientSettings(msgspec.Struct, kw_only=True, frozen=True):
         return cls(
             nats=NatsSettings.from_env(env),
             default_url=f"nats://{embedded.host}:{embedded.port}",
+            embedded_data_dir=embedded.data_dir,
             submitter=env_str("HANDOFF_CLIENT_NAME", None, env) or _default_submitter(),
             submit_timeout_s=env_float("HANDOFF_SUBMIT_TIMEOUT_S", 30.0, env, minimum=0.1),
             result_timeout_s=env_float("HANDOFF_RESULT_TIMEOUT_S", 300.0, env, minimum=0.0),

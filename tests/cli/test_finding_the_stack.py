@@ -11,11 +11,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-import msgspec
 import pytest
 
-from handoff.stack.state import StackState, state_path
+from handoff.stack.state import state_path
 from tests.support.net import free_port
+from tests.support.stack_record import a_finished_pid, record
 
 
 def client_env(data_dir: Path, **extra: str) -> dict[str, str]:
@@ -30,21 +30,6 @@ def handoff(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]
         [sys.executable, "-m", "handoff.cli.main", *args],
         env=env, capture_output=True, text=True, timeout=120, check=False,
     )  # fmt: skip
-
-
-def record(data_dir: Path, *, pid: int, url: str) -> Path:
-    """The file a 'handoff up' writes when it is up, as it writes it."""
-    path = state_path(data_dir / "nats")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(msgspec.json.encode(StackState(url=url, pid=pid, started_at="2026-01-02T03:04:05+00:00",
-                                                    generators=1)))  # fmt: skip
-    return path
-
-
-def a_finished_pid() -> int:
-    done = subprocess.Popen(["true"])
-    done.wait()
-    return done.pid
 
 
 @pytest.mark.slow

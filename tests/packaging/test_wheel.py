@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from benchmarks.client_install import AGENT_STACK, light_install
-from tests.support.net import free_port_range
+from tests.support.net import free_port, free_port_range
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -86,7 +86,8 @@ def test_the_light_client_submits_waits_and_reads_results_from_a_running_stack(
     light_venv: Path, tmp_path: Path
 ) -> None:
     """A pipeline with only `pip install handoff`: the CLI's submit/wait/result/status and the Python client work
-    against a stack that a full install runs."""
+    against a stack that a full install runs; the Python client, given no URL, finds it where `handoff up` recorded
+    its address (its port was picked at random), as the commands do."""
     health = free_port_range(2)  # the collector's port and the generator's after it
     stack_env = {k: v for k, v in os.environ.items() if k not in ("HANDOFF_NATS_URL", "HANDOFF_LLM_MODEL")}
     stack_env |= {"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_EMBEDDED_PORT": "0",
@@ -114,6 +115,8 @@ def test_the_light_client_submits_waits_and_reads_results_from_a_running_stack(
         result = light("result", task_ids[0], "--json")
         assert result.returncode == 0 and json.loads(result.stdout)["status"] == "succeeded", result.stdout
         assert light("status").returncode == 0
+        api_env = {k: v for k, v in env.items() if k != "HANDOFF_NATS_URL"}  # no URL: the up's record, nothing else
+        api_env |= {"HANDOFF_DATA_DIR": str(tmp_path / "data"), "HANDOFF_EMBEDDED_PORT": str(free_port())}
         done = subprocess.run([str(light_venv / "bin" / "python"), "-c", textwrap.dedent("""
             import asyncio
             from handoff.client import HandoffClient
@@ -126,7 +129,7 @@ def test_the_light_client_submits_waits_and_reads_results_from_a_running_stack(
                     print(finished.status)
 
             asyncio.run(main())
-        """)], env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
+        """)], env=api_env, cwd=tmp_path, capture_output=True, text=True, timeout=120, check=False)  # fmt: skip
         assert done.returncode == 0 and done.stdout.strip() == "succeeded", done.stderr
     finally:
         up.send_signal(signal.SIGINT)
