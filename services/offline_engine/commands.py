@@ -34,11 +34,33 @@ _UNPACK = (
 )
 
 
+def merge_script_source() -> str:
+    """``merge_tests.py`` as it runs in the project's Python, where Handoff is not installed: each import of a
+    module of this package (``from handoff.offline_engine.raises_match import readable_matches``) replaced by that
+    module's lines, without its docstring and ``from __future__`` imports (the script's own stand first)."""
+    lines = MERGE_SCRIPT.read_text().splitlines(keepends=True)
+    for node in reversed(ast.parse("".join(lines)).body):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"{__package__}."):
+            helper = MERGE_SCRIPT.with_name(f"{(node.module or '').rsplit('.', 1)[1]}.py")
+            lines[node.lineno - 1 : node.end_lineno] = _module_code(helper.read_text())
+    return "".join(lines)
+
+
+def _module_code(source: str) -> list[str]:
+    tree = ast.parse(source)
+    drop: set[int] = set()  # 0-based line numbers
+    for index, node in enumerate(tree.body):
+        docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            drop.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+    return [line for index, line in enumerate(source.splitlines(keepends=True)) if index not in drop]
+
+
 def packed_merge_script() -> str:
-    """``merge_tests.py`` without its comment lines and docstrings (but the module docstring's first line),
-    compressed, in base64. Lines are cut from the source, never re-written: ``ast.unparse`` on this Python writes
-    f-strings an older project Python cannot read."""
-    source = MERGE_SCRIPT.read_text()
+    """``merge_tests.py`` (``merge_script_source``) without its comment lines and docstrings (but the module
+    docstring's first line), compressed, in base64. Lines are cut from the source, never re-written: ``ast.unparse``
+    on this Python writes f-strings an older project Python cannot read."""
+    source = merge_script_source()
     tree = ast.parse(source)
     drop: set[int] = set()  # 0-based line numbers
     for node in ast.walk(tree):
