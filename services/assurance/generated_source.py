@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import io
+import tokenize
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 
@@ -94,6 +96,51 @@ def cut(source: str, spans: Collection[tuple[int, int]], *, keep_gaps: bool = Fa
     if lines and len(lines) - 1 in drop:  # the file's last lines went: no blank lines at its end
         left = left.rstrip(" \t\r\n") + "\n" if left.strip() else ""
     return left
+
+
+def with_comments_above(source: str, spans: Collection[tuple[int, int]]) -> list[tuple[int, int]]:
+    """``spans`` (1-based, inclusive: statements to cut) each widened upwards over the comment lines written directly
+    above it (no blank line between, at the statement's indentation): they speak of what is cut.
+
+    A comment block stays where it may speak of more: when the lines cut there are followed directly by code that
+    stays (``# third-party`` over ``import a`` / ``import b`` with ``b`` kept; a comment of its own over the next
+    statement starts another block), or when it opens the file (a ``#!`` line, an encoding declaration, a
+    licence)."""
+    lines = source.splitlines()
+    comments = _comment_lines(source)
+    widened = list(spans)
+    while True:  # again while a widening lets another block go (two commented definitions with no blank line)
+        cut = {line for start, end in widened for line in range(start, end + 1)}
+        wider: list[tuple[int, int]] = []
+        for start, end in spans:
+            indent = _indentation(lines[start - 1])
+            top = start
+            while top - 1 in comments and _indentation(lines[top - 2]) == indent:
+                top -= 1
+            after = end + 1
+            while after in cut:
+                after += 1
+            heads_kept_lines = after <= len(lines) and lines[after - 1].strip() != "" and after not in comments
+            wider.append((start if top == 1 or heads_kept_lines else top, end))
+        if wider == widened:
+            return widened
+        widened = wider
+
+
+def _comment_lines(source: str) -> set[int]:
+    """The 1-based numbers of the lines that hold a comment alone (not a ``#`` inside a string)."""
+    found: set[int] = set()
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+            if token.type == tokenize.COMMENT and not token.line[: token.start[1]].strip():
+                found.add(token.start[0])
+    except (tokenize.TokenError, SyntaxError):
+        return set()  # not Python tokenize reads: no comment is taken for one
+    return found
+
+
+def _indentation(line: str) -> str:
+    return line[: len(line) - len(line.lstrip())]
 
 
 def _without_trailing_blanks(lines: list[str]) -> list[str]:

@@ -44,8 +44,10 @@ def without_unused(before: str, after: str, protected: str = "") -> str:
     registers, a constant computed by a call, ``__all__`` (and the names it lists), dunder names and the names
     pytest calls or reads itself (``setup_module``, ``pytestmark``, ``pytest_*``) stay. Imports nothing used before
     stay (one imported for its effect), and so does whatever ``protected`` (the project's own version of an
-    extended file) binds or uses. A definition goes with the blank lines after it; an import statement loses only
-    the names that go, one left with none is removed with the blank lines that set it apart."""
+    extended file) binds or uses. A definition goes with its decorators, the comment lines written directly over
+    it (``generated_source.with_comments_above``) and the blank lines after it; an import statement loses only the
+    names that go, one left with none is removed with the comment lines over it and the blank lines that set it
+    apart."""
     try:
         keep = _top_level_names(ast.parse(protected)) | _used(ast.parse(protected)) if protected.strip() else set()
     except (SyntaxError, ValueError):
@@ -63,7 +65,8 @@ def without_unused(before: str, after: str, protected: str = "") -> str:
         live = _reached(tree, candidates)
         dead = [node for node in tree.body if id(node) in candidates and not candidates[id(node)] & live]
         if dead:
-            text = generated_source.cut(text, [generated_source.span(node) for node in dead], keep_gaps=True)
+            spans = generated_source.with_comments_above(text, [generated_source.span(node) for node in dead])
+            text = generated_source.cut(text, spans, keep_gaps=True)
             continue
         pruned = _without_imports(text, tree, removable - live)
         if pruned == text:
@@ -241,6 +244,11 @@ def _without_imports(text: str, tree: ast.Module, gone: Collection[str]) -> str:
             replaced[start] = ""
     if not replaced:
         return text
+    whole = sorted(start for start, new in replaced.items() if not new)
+    widened = generated_source.with_comments_above(text, [(start + 1, spans[start] + 1) for start in whole])
+    for start, (top, _) in zip(whole, widened, strict=True):
+        if top - 1 != start:  # the comment lines written over it go with it
+            replaced[top - 1], spans[top - 1] = replaced.pop(start), spans.pop(start)
     out: list[str] = []
     index = 0
     while index < len(lines):

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import ast
 import base64
+import io
 import shlex
+import tokenize
 import zlib
 from pathlib import Path, PurePosixPath
 
@@ -34,11 +36,33 @@ _UNPACK = (
 )
 
 
+def merge_script_source() -> str:
+    """``merge_tests.py`` as it runs in the project's Python, where Handoff is not installed: each import of a
+    module of this package (``from handoff.offline_engine.raises_match import readable_matches``) replaced by that
+    module's lines, without its docstring and ``from __future__`` imports (the script's own stand first)."""
+    lines = MERGE_SCRIPT.read_text().splitlines(keepends=True)
+    for node in reversed(ast.parse("".join(lines)).body):
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(f"{__package__}."):
+            helper = MERGE_SCRIPT.with_name(f"{(node.module or '').rsplit('.', 1)[1]}.py")
+            lines[node.lineno - 1 : node.end_lineno] = _module_code(helper.read_text())
+    return "".join(lines)
+
+
+def _module_code(source: str) -> list[str]:
+    tree = ast.parse(source)
+    drop: set[int] = set()  # 0-based line numbers
+    for index, node in enumerate(tree.body):
+        docstring = index == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        if docstring or (isinstance(node, ast.ImportFrom) and node.module == "__future__"):
+            drop.update(range(node.lineno - 1, node.end_lineno or node.lineno))
+    return [line for index, line in enumerate(source.splitlines(keepends=True)) if index not in drop]
+
+
 def packed_merge_script() -> str:
-    """``merge_tests.py`` without its comment lines and docstrings (but the module docstring's first line),
-    compressed, in base64. Lines are cut from the source, never re-written: ``ast.unparse`` on this Python writes
-    f-strings an older project Python cannot read."""
-    source = MERGE_SCRIPT.read_text()
+    """``merge_tests.py`` (``merge_script_source``) without its comments and docstrings (but the module docstring's
+    first line), compressed, in base64. Lines are cut from the source, never re-written: ``ast.unparse`` on this
+    Python writes f-strings an older project Python cannot read."""
+    source = merge_script_source()
     tree = ast.parse(source)
     drop: set[int] = set()  # 0-based line numbers
     for node in ast.walk(tree):
@@ -48,8 +72,11 @@ def packed_merge_script() -> str:
                 and isinstance(body[0].value.value, str) and len(body) > 1):  # fmt: skip
             docstring = body[0]
             drop.update(range(docstring.lineno - 1, docstring.end_lineno or docstring.lineno))
+    comments = {token.start[0] - 1: token.start[1] for token in tokenize.generate_tokens(io.StringIO(source).readline)
+                if token.type == tokenize.COMMENT}  # fmt: skip
     lines = source.splitlines(keepends=True)
-    kept = [line for i, line in enumerate(lines) if i not in drop and not line.lstrip().startswith("#")]
+    kept = [line[: comments[i]].rstrip() + "\n" if i in comments else line
+            for i, line in enumerate(lines) if i not in drop]  # fmt: skip
     first_line = (ast.get_docstring(tree) or "").split("\n", 1)[0]
     packed = f"{first_line!r}\n" + "".join(line for line in kept if line.strip())
     return base64.b64encode(zlib.compress(packed.encode(), 9)).decode()

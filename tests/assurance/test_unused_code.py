@@ -151,3 +151,92 @@ def test_what_the_project_part_of_an_extended_file_defines_or_uses_stays() -> No
     extended = own + generated
 
     assert without_unused(extended, remove_tests(extended, {"test_gen"}), own) == own
+
+
+# ---- the comments written over what goes ------------------------------------------------------------------------
+COMMENTED = '''"""Tests for pkg.calc."""
+
+# the clock the limit tests freeze
+import datetime
+
+import pytest
+
+from pkg.calc import clamp
+# limit is only exercised by test_limit
+from pkg.calc import limit
+
+# Upper bounds the limit tests walk through;
+# small, so that the test stays fast.
+LIMITS = [1, 2, 3]
+# The factor every clamped value is scaled by.
+SCALE = 10
+
+
+# A clock frozen at the turn of the century.
+@pytest.fixture
+def frozen_clock():
+    return datetime.datetime(2000, 1, 1)
+
+
+# ---- clamp ----------------------------------------------------------------
+
+
+# Asserts that a value comes back scaled.
+def check_clamp(value):
+    assert clamp(value) == value * SCALE
+
+
+# Asserts that a value is its own limit.
+# (limit is the identity below 4)
+def check_limit(value):
+    assert limit(value) == value
+
+
+def test_clamp():
+    check_clamp(3)
+
+
+def test_limit(frozen_clock):
+    for value in LIMITS:
+        check_limit(value)
+'''
+COMMENTED_WITHOUT_TEST_LIMIT = '''"""Tests for pkg.calc."""
+
+from pkg.calc import clamp
+
+# The factor every clamped value is scaled by.
+SCALE = 10
+
+
+# ---- clamp ----------------------------------------------------------------
+
+
+# Asserts that a value comes back scaled.
+def check_clamp(value):
+    assert clamp(value) == value * SCALE
+
+
+def test_clamp():
+    check_clamp(3)
+'''
+
+
+def test_the_comments_written_directly_over_a_cut_definition_or_import_go_with_it_and_its_decorators() -> None:
+    """`test_limit` dropped: the comment lines directly over each import, constant, fixture (with its decorator) and
+    helper only it used go with them (`import pytest` too: only the fixture's decorator used it); the section line
+    set apart by blank lines and the comments over kept code stay."""
+    assert without_unused(COMMENTED, remove_tests(COMMENTED, {"test_limit"})) == COMMENTED_WITHOUT_TEST_LIMIT
+
+
+def test_a_comment_that_heads_kept_lines_or_opens_the_file_stays_when_the_definition_under_it_goes() -> None:
+    """`# standard library` over `import datetime` and `import os` speaks of `os` too, which stays; the licence
+    line the file opens with is the file's, not the import's under it."""
+    source = (
+        "# SPDX-License-Identifier: MIT\nimport json\n\n"
+        "# standard library\nimport datetime\nimport os\n\n\n"
+        "def test_sep():\n    assert os.sep\n\n\n"
+        "def test_dumped():\n    assert json.dumps(datetime.date(2000, 1, 1).year) == '2000'\n"
+    )
+    assert without_unused(source, remove_tests(source, {"test_dumped"})) == (
+        "# SPDX-License-Identifier: MIT\n\n# standard library\nimport os\n\n\ndef test_sep():\n    assert os.sep\n"
+    )

@@ -261,7 +261,9 @@ def test_the_engine_command_carrying_the_merge_script_stays_short_for_the_agents
     """The agent's terminal types the command into an interactive shell: with the merge script in plain base64
     (33 KB) the command did not finish within its timeout on iso8601 2.1.0 and the task failed with "no engine
     output"; packed, it is shorter than the 11 KB the earlier, smaller script made. The packed script is the
-    script's own lines (re-written by ``ast.unparse`` it held f-strings Python < 3.12 cannot parse)."""
+    script's own lines without comments (re-written by ``ast.unparse`` it held f-strings Python < 3.12 cannot
+    parse), with those of the modules it imports (``raises_match.py``, ``public_imports.py``) in place of the
+    imports, none of their names bound twice."""
     import base64
     import zlib
 
@@ -271,10 +273,30 @@ def test_the_engine_command_carrying_the_merge_script_stays_short_for_the_agents
     command = engine_command("iso8601/iso8601.py", "tests/test_iso8601.py", OfflineEngineSettings())
     assert len(command) < 11_000, len(command)
     unpacked = zlib.decompress(base64.b64decode(packed_merge_script())).decode().splitlines()
-    original = iter(MERGE_SCRIPT.read_text().splitlines())
-    assert all(line in original for line in unpacked[1:])  # the same lines, in order
-    names = [n.name for n in ast.walk(ast.parse(MERGE_SCRIPT.read_text())) if isinstance(n, ast.FunctionDef)]
-    assert [n.name for n in ast.walk(ast.parse("\n".join(unpacked))) if isinstance(n, ast.FunctionDef)] == names
+    script = MERGE_SCRIPT.read_text()
+    helpers = [MERGE_SCRIPT.with_name(f"{name}.py").read_text() for name in ("public_imports", "raises_match")]
+    at = script.index("from handoff.offline_engine.")
+    original = iter((script[:at] + "".join(helpers) + script[at:]).splitlines())
+    # the same lines, in order, trailing comments cut
+    assert all(any(o.startswith(line) and o[len(line) :].strip()[:1] in ("", "#") for o in original)
+               for line in unpacked[1:])  # fmt: skip
+    assert "from handoff" not in "\n".join(unpacked)
+    functions = [n.name for n in ast.walk(ast.parse("\n".join(unpacked))) if isinstance(n, ast.FunctionDef)]
+    assert sorted(functions) == sorted(name for source in [script, *helpers] for name in _functions(source))
+    defined = [_top_level_names(source) for source in [script, *helpers]]
+    assert sum(map(len, defined)) == len(set().union(*defined))
+
+
+def _functions(source: str) -> list[str]:
+    return [n.name for n in ast.walk(ast.parse(source)) if isinstance(n, ast.FunctionDef)]
+
+
+def _top_level_names(source: str) -> set[str]:
+    """The names a module's definitions and assignments bind (not its imports)."""
+    tree = ast.parse(source)
+    names = {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)}
+    return names | {t.id for n in tree.body if isinstance(n, ast.Assign | ast.AnnAssign)
+                    for t in ast.walk(n) if isinstance(t, ast.Name) and isinstance(t.ctx, ast.Store)}  # fmt: skip
 
 
 def test_the_engines_imports_follow_a_files_imports_directly_and_a_docstring_after_a_blank_line() -> None:
