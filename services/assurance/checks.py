@@ -30,7 +30,7 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -72,15 +72,21 @@ class Module:
     properties: Collection[str] = frozenset()
     stdlib: Collection[str] = frozenset()
     builtins: Collection[str] = _BUILTINS
-    modules: Collection[str] = frozenset()  # dotted names bound to modules: "mod_", "pkg", "pkg.sub"
+    modules: Container[str] = frozenset()  # dotted names that are modules: "mod_", "pkg", "pkg.sub" (module_names)
 
 
-def module(tree: ast.Module, classes: Collection[str] = (), properties: Collection[str] = ()) -> Module:
+def module(
+    tree: ast.Module,
+    classes: Collection[str] = (),
+    properties: Collection[str] = (),
+    project_modules: Container[str] = frozenset(),
+) -> Module:
     """The context of ``tree``'s tests; ``classes`` are the names of the classes the targets define, ``properties``
-    the names of their properties (reading one runs code)."""
+    the names of their properties (reading one runs code), ``project_modules`` the project's dotted module names
+    (tree_modules.py: ``from pkg import mod`` binds a module when ``"pkg.mod"`` is one)."""
     imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
     bound: set[str] = set()
-    modules = module_names.bound_modules(tree)
+    modules = module_names.Namespaces(module_names.bound_modules(tree, project_modules), project_modules)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             source = node.module if isinstance(node, ast.ImportFrom) else None
@@ -101,7 +107,7 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
         properties=frozenset(properties),
         stdlib=stdlib,
         builtins=_BUILTINS - bound - set(imported),
-        modules=frozenset(modules),
+        modules=modules,
     )
     found: dict[str, Helper] = {}
     for node in tree.body:

@@ -18,6 +18,7 @@ from handoff.assurance.errors import CommandTimedOut
 from handoff.assurance.existing_suite import failed_tests, failures
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import PytestRun, TestBed
+from handoff.assurance.tree_modules import TreeModules
 from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
@@ -99,9 +100,11 @@ async def judge_tests(
     candidates: list[_Candidate] = []
     settled = {*already_kept, *existing}
     classes, properties, signatures = _target_definitions(bed, targets)
+    project_modules = TreeModules(bed.root)  # `from pkg import mod` binds a module when the tree holds pkg/mod.py
     for name in test_files:
         try:
-            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures, properties)
+            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures, properties,
+                                                    project_modules)  # fmt: skip
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks, classes, properties
 from handoff.assurance.generated_source import find_tests
+from handoff.assurance.tree_modules import TreeModules
 
 TARGET = """
 class Tally:
@@ -185,3 +188,68 @@ def test_a_module_constant_asserted_after_a_call_on_the_module_is_not_a_value_of
 def test_a_result_of_a_module_function_or_a_module_object_a_call_changed_is_a_value_of_the_code(body: str) -> None:
     (verdict,) = _judged("import pkg.tally\n\n" + body).values()
     assert verdict == Checks.VALUE
+
+
+def _tree(root: Path, files: dict[str, str]) -> TreeModules:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return TreeModules(root)
+
+
+@pytest.mark.parametrize(
+    ("files", "imports"),
+    [
+        ({"pkg/__init__.py": "", "pkg/tally.py": ""}, "from pkg import tally\n"),
+        ({"src/pkg/__init__.py": "from . import tally\n", "src/pkg/tally.py": ""}, "from pkg import tally\n"),
+        ({"pkg/tally/__init__.py": ""}, "from pkg import tally\n"),  # a subpackage; pkg a namespace package
+        ({"pkg/__init__.py": "", "pkg/tally.py": ""}, "import pkg\n"),  # pkg.tally read as an attribute of pkg
+    ],
+)
+def test_a_project_module_imported_from_its_package_is_a_namespace_not_the_tests_object(
+    tmp_path: Path, files: dict[str, str], imports: str
+) -> None:
+    """pytimeparse 1.1.10: ``from pytimeparse import timeparse`` binds the module ``pytimeparse/timeparse.py``; a call
+    on it does not make its constants values of the code, while its functions' results and the objects of the
+    module a call changes still are."""
+    project = _tree(tmp_path, files)
+    mod = "tally" if imports.startswith("from") else "pkg.tally"
+    body = (
+        f"def test_constant():\n    {mod}.total([1])\n    assert {mod}.TOTALS == [1, 2]\n\n\n"
+        f"def test_result():\n    assert {mod}.total([1]) == 1\n\n\n"
+        f"def test_changed():\n    {mod}.registry.add(3)\n    assert {mod}.registry.count == 1\n"
+    )
+    found = {t.qualname: t.checks for t in find_tests(imports + body, project_modules=project)}
+    assert found == {"test_constant": Checks.BUILT_ONLY, "test_result": Checks.VALUE, "test_changed": Checks.VALUE}
+
+
+@pytest.mark.parametrize(
+    ("files", "name", "module"),
+    [
+        ({"pkg/__init__.py": "", "pkg/tally.py": ""}, "pkg.tally", True),
+        ({"src/pkg/sub/__init__.py": "", "src/pkg/sub/tally.py": ""}, "pkg.sub.tally", True),
+        ({"pkg/__init__.py": "", "pkg/parts/a.py": ""}, "pkg.parts", True),  # a namespace subpackage
+        ({"pkg/__init__.py": "from . import tally\n", "pkg/tally.py": ""}, "pkg.tally", True),
+        ({"pkg/__init__.py": "from pkg import tally as tally\n", "pkg/tally.py": ""}, "pkg.tally", True),
+        # the package binds the name to something else: `from pkg import tally` gives that
+        ({"pkg/__init__.py": "from .tally import tally\n", "pkg/tally.py": ""}, "pkg.tally", False),
+        (
+            {"pkg/__init__.py": "try:\n    tally = 1\nexcept OSError:\n    pass\n", "pkg/tally.py": ""},
+            "pkg.tally",
+            False,
+        ),
+        ({"pkg/__init__.py": "from .core import *\n", "pkg/tally.py": ""}, "pkg.tally", False),  # cannot be known
+        ({"pkg/__init__.py": "def __getattr__(name):\n    return 1\n", "pkg/tally.py": ""}, "pkg.tally", False),
+        ({"pkg/__init__.py": "def tally():\n    pass\n", "pkg/tally.py": ""}, "pkg.tally", False),
+        ({"pkg/__init__.py": "(", "pkg/tally.py": ""}, "pkg.tally", False),  # does not parse: not known
+        ({"pkg/__init__.py": "", "pkg/data/notes.txt": ""}, "pkg.data", False),  # a folder without modules
+        ({"pkg/__init__.py": "", "pkg/other.py": ""}, "pkg.tally", False),
+        ({"pkg/__init__.py": ""}, "pkg", False),  # a top-level name is no `from` import of a submodule
+        ({"pkg/__init__.py": ""}, "os.path", False),
+        ({"pkg/__init__.py": ""}, "pkg/../pkg", False),
+    ],
+)
+def test_a_dotted_name_is_a_project_module_when_the_tree_holds_it_and_its_package_binds_no_other(
+    tmp_path: Path, files: dict[str, str], name: str, module: bool
+) -> None:
+    assert (name in _tree(tmp_path, files)) is module

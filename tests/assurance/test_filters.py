@@ -315,6 +315,39 @@ async def test_a_test_that_only_asserts_the_object_it_built_is_dropped(make_bed:
     assert "test_asserts_only_the_object_it_built" not in left and "TestTally.test_double" in left
 
 
+SCALE = """FACTORS = {"s": 1, "m": 60}
+
+
+def seconds(text):
+    return int(text[:-1]) * FACTORS[text[-1]]
+"""
+
+SCALE_TESTS = """from units import scale
+
+
+def test_a_constant_after_a_call():
+    scale.seconds("2m")
+    assert scale.FACTORS == {"s": 1, "m": 60}
+
+
+def test_a_result():
+    assert scale.seconds("2m") == 120
+"""
+
+
+async def test_a_module_constant_checked_after_a_call_on_its_module_imported_from_its_package_is_dropped(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """pytimeparse 1.1.10: ``from units import scale`` binds the module the tree holds as units/scale.py; its
+    constant after a call is not a value of the code (`useless`), the call's result is."""
+    bed = make_bed("grading", {"units/__init__.py": "", "units/scale.py": SCALE, GEN: SCALE_TESTS})
+    report = await judge_tests(bed, [GEN], ["units/scale.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.split("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts["test_a_constant_after_a_call"] == (Verdict.USELESS, BUILT_ONLY)
+    assert verdicts["test_a_result"][0] == Verdict.KEPT
+
+
 async def test_a_kept_test_whose_coverage_the_later_kept_tests_hold_is_dropped_as_covered_by_them(
     make_bed: Callable[..., TestBed],
 ) -> None:
