@@ -120,26 +120,6 @@ def module(
     return replace(context, helpers=found)
 
 
-def classes(source: str) -> set[str]:
-    """The names of the classes a target module defines (at any depth)."""
-    return {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)}
-
-
-_PROPERTY_DECORATORS = frozenset({"property", "cached_property", "getter"})
-
-
-def properties(source: str) -> set[str]:
-    """The names of the properties the classes of a target module define (``@property``, ``@cached_property``,
-    ``@functools.cached_property``, ``@x.getter``): reading one runs the target's code."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, _FUNCTIONS) and any(_name(d) in _PROPERTY_DECORATORS for d in item.decorator_list):
-                    found.add(item.name)
-    return found
-
-
 def judge(
     function: ast.FunctionDef | ast.AsyncFunctionDef, context: Module, *, parameters_derived: bool = True
 ) -> Checks:

@@ -10,7 +10,7 @@ import random
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from handoff.assurance import checks, declared_types, generated_source, unused_code
+from handoff.assurance import declared_types, generated_source, target_names, unused_code
 from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
@@ -327,8 +327,8 @@ def _target_definitions(
     for target in targets:
         try:
             source = (bed.root / target).read_text()
-            found |= checks.classes(source)
-            properties |= checks.properties(source)
+            found |= target_names.classes(source)
+            properties |= target_names.properties(source)
             per_target.append(declared_types.signatures(source))
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             continue

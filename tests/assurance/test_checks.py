@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks, classes, properties
+from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks
 from handoff.assurance.generated_source import find_tests
+from handoff.assurance.target_names import classes, properties
 from handoff.assurance.tree_modules import TreeModules
 
 TARGET = """
