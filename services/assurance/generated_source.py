@@ -25,6 +25,7 @@ def find_tests(
     signatures: Mapping[str, declared_types.Signature] | None = None,
     properties: Collection[str] = (),
     project_modules: Container[str] = frozenset(),
+    module_state: Collection[str] = (),
 ) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
@@ -32,10 +33,10 @@ def find_tests(
     (``class CacheKeysTest(unittest.TestCase)``, also through a base class defined earlier in the file). Methods
     a class inherits from elsewhere (a mixin in another module) are not in its body and are not found: the project's
     own tests of a file the generator extends are asked of pytest instead (``project_tests.py``). What the checks
-    are judged against (``classes``, ``properties``, ``project_modules``): ``checks.module``.
+    are judged against (``classes``, ``properties``, ``project_modules``, ``module_state``): ``checks.module``.
     """
     tree = ast.parse(source)
-    context = checks.module(tree, classes, properties, project_modules)
+    context = checks.module(tree, classes, properties, project_modules, module_state)
     found = []
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:

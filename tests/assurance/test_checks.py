@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from pathlib import Path
 
 import pytest
 
 from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks
 from handoff.assurance.generated_source import find_tests
-from handoff.assurance.target_names import classes, properties
+from handoff.assurance.target_names import classes, module_state, properties
 from handoff.assurance.tree_modules import TreeModules
 
 TARGET = """
@@ -48,8 +49,8 @@ def check_the_sum():
 """
 
 
-def _judged(body: str) -> dict[str, Checks]:
-    return {t.qualname: t.checks for t in find_tests(HEAD + body, classes(TARGET))}
+def _judged(body: str, module_state: Collection[str] = ()) -> dict[str, Checks]:
+    return {t.qualname: t.checks for t in find_tests(HEAD + body, classes(TARGET), module_state=module_state)}
 
 
 def test_the_classes_of_a_target_are_found_at_any_depth_and_functions_are_not() -> None:
@@ -254,3 +255,94 @@ def test_a_dotted_name_is_a_project_module_when_the_tree_holds_it_and_its_packag
     tmp_path: Path, files: dict[str, str], name: str, module: bool
 ) -> None:
     assert (name in _tree(tmp_path, files)) is module
+
+
+STATEFUL_TARGET = """
+import re
+
+TOTALS = [1, 2]
+PATTERN = r"\\d+"
+COUNT = 0
+REGISTRY = {}
+HANDLERS = []
+QUEUE = []
+SEEN = set()
+LOOKUP = {"a": 1}
+MATCHER = re.compile(PATTERN)
+
+
+class Tally:
+    def __init__(self, start):
+        HANDLERS.append(self)
+
+
+DEFAULT = Tally(0)
+
+
+def reset():
+    global COUNT
+    COUNT = 0
+
+
+def register(name, value):
+    REGISTRY[name] = value
+
+
+def enqueue(item):
+    _push(QUEUE, item)
+
+
+def parse(text):
+    return MATCHER.match(text) and LOOKUP.get(text) and len(TOTALS) and re.compile(PATTERN)
+
+
+def shadowed(SEEN):
+    SEEN.add(1)
+"""
+
+
+def test_the_module_state_of_a_target_is_what_its_functions_rebind_or_change_and_its_own_objects() -> None:
+    """A global rebound, an item set, a mutating method, a name passed to a function of the project, an object of
+    a class the target defines; not a name only read, a string passed on, a reading method or a parameter."""
+    assert module_state(STATEFUL_TARGET) == {"COUNT", "REGISTRY", "HANDLERS", "QUEUE", "DEFAULT"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # pytimeparse 1.1.10, Pynguin: a call on the module, then a built-in on its constant
+        "def test_x():\n    tally_.OPT(1)\n    assert len(tally_.MULTIPLIERS) == 10\n",
+        "def test_x():\n    module_0.total([1])\n    assert len(module_0.TOTALS) == 2\n",
+        "def test_x():\n    module_0.total([1])\n    assert sorted(module_0.TOTALS) == [1, 2]\n",
+        "def test_x():\n    module_0.total([1])\n    assert list(module_0.TOTALS) == [1, 2]\n",
+        "def test_x():\n    module_0.total([1])\n    assert set(module_0.TOTALS[:1]) == {1}\n",
+        "def test_x():\n    module_0.total([1])\n    assert module_0.TOTALS[0] + 1 == 2\n",
+        "def test_x():\n    module_0.total([1])\n    assert type(module_0.TOTALS) is list\n",
+        "def test_x():\n    module_0.parse('a')\n    assert len(module_0.LOOKUP) == 1\n",  # only read
+        "def test_x():\n    assert module_0.COUNT == 0\n",  # state, but no call of the code before
+    ],
+)
+def test_a_built_in_on_a_module_constant_after_calls_that_leave_it_is_no_check_of_the_code(body: str) -> None:
+    (verdict,) = _judged(body, module_state(STATEFUL_TARGET)).values()
+    assert verdict == Checks.BUILT_ONLY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def test_x():\n    assert len(module_0.total([1])) == 1\n",
+        "def test_x():\n    assert sorted(tally_.parts(module_0.TOTALS)) == [1, 2]\n",
+        "def test_x():\n    obj = Tally(1)\n    obj.add(1)\n    assert len(obj.items) == 1\n",
+        "def test_x():\n    module_0.registry.add(3)\n    assert len(module_0.registry) == 1\n",
+        "def test_x():\n    module_0.total(module_0.TOTALS)\n    assert len(module_0.TOTALS) == 2\n",
+        # module state a function of the target changes, after a call
+        "def test_x():\n    module_0.register('a', 1)\n    assert len(module_0.REGISTRY) == 1\n",
+        "def test_x():\n    module_0.reset()\n    assert module_0.COUNT == 0\n",
+        "def test_x():\n    module_0.enqueue(1)\n    assert module_0.QUEUE[-1] == 1\n",
+        "def test_x():\n    Tally(1)\n    assert len(module_0.HANDLERS) == 2\n",  # the constructor registers it
+        "def test_x():\n    assert len(module_0.DEFAULT) == 0\n",  # len runs Tally's code
+    ],
+)
+def test_a_check_on_module_state_a_call_changes_or_on_a_result_still_counts(body: str) -> None:
+    (verdict,) = _judged(body, module_state(STATEFUL_TARGET)).values()
+    assert verdict == Checks.VALUE
