@@ -49,8 +49,8 @@ def module_state(source: str) -> set[str]:
     or attribute it sets or deletes (``n[k] = v``, ``del n.x``), on which it calls a method other than a reading one
     (``n.append(v)``, ``n.register(f)``; not ``n.get(k)`` or ``n.match(s)``), or that it passes to a call other than
     a built-in's or a reading method's (``_push(n, v)``: it may change it; an immutable literal such as a string
-    only through ``global``), and the names bound to an object of a class it defines (``REGISTRY = Registry()``:
-    its methods are the target's code)."""
+    only through ``global``; a function or class through its attributes: ``f.cache[k] = v``), and the names bound to
+    an object of a class it defines (``REGISTRY = Registry()``: its methods are the target's code)."""
     tree = ast.parse(source)
     defined = {node.name for node in ast.walk(tree) if isinstance(node, ast.ClassDef)}
     values = dict(_module_assignments(tree.body))
@@ -58,6 +58,7 @@ def module_state(source: str) -> set[str]:
         name for name, value in values.items() if isinstance(value, ast.Call) and _last_name(value.func) in defined
     }
     mutable = {name for name, value in values.items() if not all(isinstance(n, _IMMUTABLE) for n in ast.walk(value))}
+    mutable |= {node.name for node in tree.body if isinstance(node, _SCOPES) and not isinstance(node, ast.Lambda)}
     for function in ast.walk(tree):
         if isinstance(function, _FUNCTIONS):
             found |= _changed_by(function, mutable)

@@ -298,13 +298,18 @@ def parse(text):
 
 def shadowed(SEEN):
     SEEN.add(1)
+
+
+def remembered(x):
+    remembered.cache[x] = x
 """
 
 
 def test_the_module_state_of_a_target_is_what_its_functions_rebind_or_change_and_its_own_objects() -> None:
-    """A global rebound, an item set, a mutating method, a name passed to a function of the project, an object of
-    a class the target defines; not a name only read, a string passed on, a reading method or a parameter."""
-    assert module_state(STATEFUL_TARGET) == {"COUNT", "REGISTRY", "HANDLERS", "QUEUE", "DEFAULT"}
+    """A global rebound, an item set (of a function's attribute too), a mutating method, a name passed to a function
+    of the project, an object of a class the target defines; not a name only read, a string passed on, a reading
+    method or a parameter."""
+    assert module_state(STATEFUL_TARGET) == {"COUNT", "REGISTRY", "HANDLERS", "QUEUE", "DEFAULT", "remembered"}
 
 
 @pytest.mark.parametrize(
@@ -341,6 +346,7 @@ def test_a_built_in_on_a_module_constant_after_calls_that_leave_it_is_no_check_o
         "def test_x():\n    module_0.enqueue(1)\n    assert module_0.QUEUE[-1] == 1\n",
         "def test_x():\n    Tally(1)\n    assert len(module_0.HANDLERS) == 2\n",  # the constructor registers it
         "def test_x():\n    assert len(module_0.DEFAULT) == 0\n",  # len runs Tally's code
+        "def test_x():\n    module_0.remembered(1)\n    assert len(module_0.remembered.cache) == 1\n",
     ],
 )
 def test_a_check_on_module_state_a_call_changes_or_on_a_result_still_counts(body: str) -> None:
