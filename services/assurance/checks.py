@@ -14,13 +14,15 @@ A test checks something when it
 Building an object of a class the target modules define (``Foo(3)``, ``module_0.Foo(3)``, or an explicit
 ``Foo.__new__``/``Foo.__init__`` call, which returns None whatever it did) is not a call of the code under test,
 and ``isinstance``, ``issubclass``, ``type``, ``id``, ``callable``, ``hasattr``, ``getattr`` and ``vars`` carry
-only what their arguments carry. Calls of the standard library and pytest (names the test file
-imports from them), of the other built-ins, and operators count as calls of the code when one of their operands is
-an object of the test (a name it bound, a call of the project), not when they work on literals alone:
-``len(obj)``, ``doctest.testmod(module)`` and ``a | b`` run code of the project; ``float('inf')``, ``-1``,
-``datetime.timedelta(hours=1)`` and ``pytest.approx(2.5)`` do not. An
-attribute or item read from an object is that object's, except a property of a target's class (reading it runs the
-target's code: ``assert Rect(2, 3).area == 6`` checks ``area``); a comparison is the check itself.
+only what their arguments carry. Calls of the standard library and pytest (names the test file imports from them),
+of the other built-ins, and operators count as calls of the code when one of their operands is an object of the test
+(a name it bound, a call of the project), not when they work on literals and module constants alone: ``len(obj)``,
+``doctest.testmod(module)`` and ``a | b`` run code of the project; ``float('inf')``, ``-1``,
+``datetime.timedelta(hours=1)``, ``pytest.approx(2.5)`` and ``len(mod_.MULTIPLIERS)`` do not. A module is a
+namespace (module_names.py), its attribute a constant unless a call of the test changed it (``mod_.registry.add(3)``)
+or it is state the targets' code changes, read after a call (``mod_.reset(); assert mod_.COUNT == 0``:
+target_names.py). An attribute or item read from an object is that object's, except a property of a target's class
+(reading it runs the target's code: ``assert Rect(2, 3).area == 6`` checks ``area``); a comparison is the check.
 So ``obj = Foo(3); assert isinstance(obj, Foo); obj.method()`` checks nothing the code computed: the assert comes
 before the call and sees only the object built. Statements are read in order, loop bodies twice.
 """
@@ -30,7 +32,7 @@ from __future__ import annotations
 import ast
 import builtins
 import sys
-from collections.abc import Collection, Iterable, Mapping
+from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
@@ -72,15 +74,25 @@ class Module:
     properties: Collection[str] = frozenset()
     stdlib: Collection[str] = frozenset()
     builtins: Collection[str] = _BUILTINS
-    modules: Collection[str] = frozenset()  # dotted names bound to modules: "mod_", "pkg", "pkg.sub"
+    modules: Container[str] = frozenset()  # dotted names that are modules: "mod_", "pkg", "pkg.sub" (module_names)
+    state: Collection[str] = frozenset()  # the targets' module-level names their code changes (target_names)
 
 
-def module(tree: ast.Module, classes: Collection[str] = (), properties: Collection[str] = ()) -> Module:
+def module(
+    tree: ast.Module,
+    classes: Collection[str] = (),
+    properties: Collection[str] = (),
+    project_modules: Container[str] = frozenset(),
+    module_state: Collection[str] = (),
+) -> Module:
     """The context of ``tree``'s tests; ``classes`` are the names of the classes the targets define, ``properties``
-    the names of their properties (reading one runs code)."""
+    the names of their properties (reading one runs code), ``project_modules`` the project's dotted module names
+    (tree_modules.py: ``from pkg import mod`` binds a module when ``"pkg.mod"`` is one), ``module_state`` the
+    module-level names of the targets their code changes (target_names.py: read after a call, they are its values;
+    any other module attribute is a constant, like a literal)."""
     imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
     bound: set[str] = set()
-    modules = module_names.bound_modules(tree)
+    modules = module_names.Namespaces(module_names.bound_modules(tree, project_modules), project_modules)
     for node in ast.walk(tree):
         if isinstance(node, ast.Import | ast.ImportFrom):
             source = node.module if isinstance(node, ast.ImportFrom) else None
@@ -101,7 +113,8 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
         properties=frozenset(properties),
         stdlib=stdlib,
         builtins=_BUILTINS - bound - set(imported),
-        modules=frozenset(modules),
+        modules=modules,
+        state=frozenset(module_state),
     )
     found: dict[str, Helper] = {}
     for node in tree.body:
@@ -112,26 +125,6 @@ def module(tree: ast.Module, classes: Collection[str] = (), properties: Collecti
             elif judge(node, current, parameters_derived=True) == Checks.VALUE:
                 found[node.name] = Helper.ON_ARGUMENTS
     return replace(context, helpers=found)
-
-
-def classes(source: str) -> set[str]:
-    """The names of the classes a target module defines (at any depth)."""
-    return {node.name for node in ast.walk(ast.parse(source)) if isinstance(node, ast.ClassDef)}
-
-
-_PROPERTY_DECORATORS = frozenset({"property", "cached_property", "getter"})
-
-
-def properties(source: str) -> set[str]:
-    """The names of the properties the classes of a target module define (``@property``, ``@cached_property``,
-    ``@functools.cached_property``, ``@x.getter``): reading one runs the target's code."""
-    found: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.ClassDef):
-            for item in node.body:
-                if isinstance(item, _FUNCTIONS) and any(_name(d) in _PROPERTY_DECORATORS for d in item.decorator_list):
-                    found.add(item.name)
-    return found
 
 
 def judge(
@@ -158,6 +151,7 @@ class _Flow:
         self.derived: set[str] = set()
         self.checks = False  # a check that sees a value from the code (or an expected exception) was found
         self.weak = False  # a check was found that sees only built objects
+        self.called = False  # the code under test was called (a constructor too): module state may have changed
 
     def block(self, body: Iterable[ast.stmt]) -> None:
         for statement in body:
@@ -233,6 +227,7 @@ class _Flow:
     def _expressions(self, nodes: Iterable[ast.expr]) -> None:
         """The checks among the calls of these expressions, then what their calls touch (receivers, arguments)."""
         touched: set[str] = set()
+        called = False
         for expression in nodes:
             for call in _calls(expression):
                 name = _name(call.func)
@@ -248,12 +243,16 @@ class _Flow:
                 elif name in self.helpers and isinstance(call.func, ast.Name):
                     helper = self.helpers[name]
                     self._check(helper == Helper.CHECKS or any(self.is_derived(a) for a in arguments))
+                elif self._constructs(call):
+                    called = True
                 elif self._runs_code(call):
+                    called = True
                     if isinstance(call.func, ast.Attribute):
                         touched.update(self._objects(call.func.value))
                     for argument in arguments:
                         touched.update(self._objects(argument))
         self.derived.update(touched)
+        self.called |= called
 
     def _objects(self, node: ast.expr) -> set[str]:
         """What a call can change through ``node``: the names it reads its object from (``a.b[0]`` -> {a}); of a
@@ -278,8 +277,8 @@ class _Flow:
             return True  # obj.area, where area is a property of a target's class: its code runs
         if isinstance(node, ast.Attribute | ast.Subscript):
             inside = module_names.attribute_read(node, self.context.modules)
-            if inside and inside in self.derived:
-                return True  # mod_.registry.count after mod_.registry.add(3)
+            if inside and (inside in self.derived or (self.called and self._state(inside))):
+                return True  # mod_.registry.count after mod_.registry.add(3); mod_.COUNT after mod_.reset()
         if isinstance(node, ast.Call):
             return self._runs_code(node) or any(
                 self.is_derived(a) for a in [*node.args, *(k.value for k in node.keywords)]
@@ -301,11 +300,35 @@ class _Flow:
         return True
 
     def _inert(self, node: ast.expr) -> bool:
-        """Literals and what the standard library, pytest and the built-ins make of them: every name in it is one
-        of theirs (``-1``, ``(1, 2)``, ``datetime.timezone(datetime.timedelta(hours=1))``, ``float('inf')``)."""
-        context = self.context
-        names = [n.id for n in ast.walk(node) if isinstance(n, ast.Name)]
-        return all(name in context.stdlib or name in context.builtins for name in names)
+        """Literals, module constants and what the standard library, pytest and the built-ins make of them: every
+        name in it is one of theirs (``-1``, ``(1, 2)``, ``datetime.timezone(datetime.timedelta(hours=1))``,
+        ``float('inf')``) or reads a module's attribute that is neither its state nor changed by the test
+        (``mod_.MULTIPLIERS``; not a call of a module's function, ``mod_.f(1)``)."""
+        stack: list[ast.AST] = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, ast.Call):
+                if not all(self._theirs(n.id) for n in ast.walk(current.func) if isinstance(n, ast.Name)):
+                    return False
+                stack.extend([*current.args, *current.keywords])
+            elif isinstance(current, ast.Name):
+                if not self._theirs(current.id):
+                    return False
+            elif not (isinstance(current, ast.Attribute | ast.Subscript) and self._constant(current)):
+                stack.extend(ast.iter_child_nodes(current))
+        return True
+
+    def _theirs(self, name: str) -> bool:
+        return name in self.context.stdlib or name in self.context.builtins
+
+    def _constant(self, node: ast.Attribute | ast.Subscript) -> bool:
+        """A module's attribute that is not its state, nor changed by a call of the test (``mod_.TOTALS[0]``)."""
+        inside = module_names.attribute_read(node, self.context.modules)
+        return bool(inside) and not self._state(inside) and not self.is_derived(node)
+
+    def _state(self, inside: str) -> bool:
+        """Whether a module's attribute ("mod_.REGISTRY") is one of the module-level names the targets change."""
+        return inside.rpartition(".")[2] in self.context.state
 
     def _constructs(self, call: ast.Call) -> bool:
         """A call of a class the targets define: ``Foo(3)``, ``module_0.Foo(3)``; or of its ``__init__``, which

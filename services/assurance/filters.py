@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import random
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from handoff.assurance import checks, declared_types, generated_source, unused_code
+from handoff.assurance import declared_types, generated_source, target_names, unused_code
 from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
@@ -18,6 +18,7 @@ from handoff.assurance.errors import CommandTimedOut
 from handoff.assurance.existing_suite import failed_tests, failures
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import PytestRun, TestBed
+from handoff.assurance.tree_modules import TreeModules
 from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
@@ -98,10 +99,14 @@ async def judge_tests(
     judgements: list[Judgement] = []
     candidates: list[_Candidate] = []
     settled = {*already_kept, *existing}
-    classes, properties, signatures = _target_definitions(bed, targets)
+    defined = _target_definitions(bed, targets)
+    project_modules = TreeModules(bed.root)  # `from pkg import mod` binds a module when the tree holds pkg/mod.py
     for name in test_files:
         try:
-            functions = generated_source.find_tests((bed.root / name).read_text(), classes, signatures, properties)
+            functions = generated_source.find_tests(
+                (bed.root / name).read_text(), defined.classes, defined.signatures, defined.properties,
+                project_modules, defined.state,
+            )  # fmt: skip
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
             continue
@@ -312,24 +317,30 @@ def _rewrite(
     return changed
 
 
-def _target_definitions(
-    bed: TestBed, targets: Sequence[str]
-) -> tuple[set[str], set[str], dict[str, declared_types.Signature]]:
-    """The classes the targets define (building one is not a call of the code under test, checks.py), their
-    properties (reading one is) and their annotated functions (declared_types.py). A target that cannot be read or
-    parsed adds none."""
-    found: set[str] = set()
-    properties: set[str] = set()
+@dataclass(frozen=True, slots=True)
+class _Definitions:
+    """What the targets define that the rules judge tests against (target_names.py, declared_types.py)."""
+
+    classes: set[str]  # building one is not a call of the code under test (checks.py)
+    properties: set[str]  # reading one is
+    state: set[str]  # module-level names their code changes: a check of one after a call sees what it did
+    signatures: dict[str, declared_types.Signature]  # their annotated functions
+
+
+def _target_definitions(bed: TestBed, targets: Sequence[str]) -> _Definitions:
+    """What the targets define; a target that cannot be read or parsed adds nothing."""
+    found = _Definitions(set(), set(), set(), {})
     per_target = []
     for target in targets:
         try:
             source = (bed.root / target).read_text()
-            found |= checks.classes(source)
-            properties |= checks.properties(source)
+            found.classes.update(target_names.classes(source))
+            found.properties.update(target_names.properties(source))
+            found.state.update(target_names.module_state(source))
             per_target.append(declared_types.signatures(source))
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             continue
-    return found, properties, declared_types.merged(per_target)
+    return replace(found, signatures=declared_types.merged(per_target))
 
 
 def _ids(candidates: list[_Candidate]) -> list[str]:

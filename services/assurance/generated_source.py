@@ -5,7 +5,7 @@ from __future__ import annotations
 import ast
 import io
 import tokenize
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Container, Mapping
 from dataclasses import dataclass
 
 from handoff.assurance import checks, declared_types
@@ -26,16 +26,19 @@ def find_tests(
     classes: Collection[str] = (),
     signatures: Mapping[str, declared_types.Signature] | None = None,
     properties: Collection[str] = (),
+    project_modules: Container[str] = frozenset(),
+    module_state: Collection[str] = (),
 ) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
     A test class is what pytest collects: a ``Test*`` class, or a ``unittest.TestCase`` subclass of any name
     (``class CacheKeysTest(unittest.TestCase)``, also through a base class defined earlier in the file). Methods
     a class inherits from elsewhere (a mixin in another module) are not in its body and are not found: the project's
-    own tests of a file the generator extends are asked of pytest instead (``project_tests.py``).
+    own tests of a file the generator extends are asked of pytest instead (``project_tests.py``). What the checks
+    are judged against (``classes``, ``properties``, ``project_modules``, ``module_state``): ``checks.module``.
     """
     tree = ast.parse(source)
-    context = checks.module(tree, classes, properties)
+    context = checks.module(tree, classes, properties, project_modules, module_state)
     found = []
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:

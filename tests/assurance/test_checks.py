@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from pathlib import Path
+
 import pytest
 
-from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks, classes, properties
+from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks
 from handoff.assurance.generated_source import find_tests
+from handoff.assurance.target_names import classes, module_state, properties
+from handoff.assurance.tree_modules import TreeModules
 
 TARGET = """
 class Tally:
@@ -44,8 +49,8 @@ def check_the_sum():
 """
 
 
-def _judged(body: str) -> dict[str, Checks]:
-    return {t.qualname: t.checks for t in find_tests(HEAD + body, classes(TARGET))}
+def _judged(body: str, module_state: Collection[str] = ()) -> dict[str, Checks]:
+    return {t.qualname: t.checks for t in find_tests(HEAD + body, classes(TARGET), module_state=module_state)}
 
 
 def test_the_classes_of_a_target_are_found_at_any_depth_and_functions_are_not() -> None:
@@ -184,4 +189,166 @@ def test_a_module_constant_asserted_after_a_call_on_the_module_is_not_a_value_of
 )
 def test_a_result_of_a_module_function_or_a_module_object_a_call_changed_is_a_value_of_the_code(body: str) -> None:
     (verdict,) = _judged("import pkg.tally\n\n" + body).values()
+    assert verdict == Checks.VALUE
+
+
+def _tree(root: Path, files: dict[str, str]) -> TreeModules:
+    for name, text in files.items():
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text(text)
+    return TreeModules(root)
+
+
+@pytest.mark.parametrize(
+    ("files", "imports"),
+    [
+        ({"pkg/__init__.py": "", "pkg/tally.py": ""}, "from pkg import tally\n"),
+        ({"src/pkg/__init__.py": "from . import tally\n", "src/pkg/tally.py": ""}, "from pkg import tally\n"),
+        ({"pkg/tally/__init__.py": ""}, "from pkg import tally\n"),  # a subpackage; pkg a namespace package
+        ({"pkg/__init__.py": "", "pkg/tally.py": ""}, "import pkg\n"),  # pkg.tally read as an attribute of pkg
+    ],
+)
+def test_a_project_module_imported_from_its_package_is_a_namespace_not_the_tests_object(
+    tmp_path: Path, files: dict[str, str], imports: str
+) -> None:
+    """pytimeparse 1.1.10: ``from pytimeparse import timeparse`` binds the module ``pytimeparse/timeparse.py``; a call
+    on it does not make its constants values of the code, while its functions' results and the objects of the
+    module a call changes still are."""
+    project = _tree(tmp_path, files)
+    mod = "tally" if imports.startswith("from") else "pkg.tally"
+    body = (
+        f"def test_constant():\n    {mod}.total([1])\n    assert {mod}.TOTALS == [1, 2]\n\n\n"
+        f"def test_result():\n    assert {mod}.total([1]) == 1\n\n\n"
+        f"def test_changed():\n    {mod}.registry.add(3)\n    assert {mod}.registry.count == 1\n"
+    )
+    found = {t.qualname: t.checks for t in find_tests(imports + body, project_modules=project)}
+    assert found == {"test_constant": Checks.BUILT_ONLY, "test_result": Checks.VALUE, "test_changed": Checks.VALUE}
+
+
+@pytest.mark.parametrize(
+    ("files", "name", "module"),
+    [
+        ({"pkg/__init__.py": "", "pkg/tally.py": ""}, "pkg.tally", True),
+        ({"src/pkg/sub/__init__.py": "", "src/pkg/sub/tally.py": ""}, "pkg.sub.tally", True),
+        ({"pkg/__init__.py": "", "pkg/parts/a.py": ""}, "pkg.parts", True),  # a namespace subpackage
+        ({"pkg/__init__.py": "from . import tally\n", "pkg/tally.py": ""}, "pkg.tally", True),
+        ({"pkg/__init__.py": "from pkg import tally as tally\n", "pkg/tally.py": ""}, "pkg.tally", True),
+        # the package binds the name to something else: `from pkg import tally` gives that
+        ({"pkg/__init__.py": "from .tally import tally\n", "pkg/tally.py": ""}, "pkg.tally", False),
+        (
+            {"pkg/__init__.py": "try:\n    tally = 1\nexcept OSError:\n    pass\n", "pkg/tally.py": ""},
+            "pkg.tally",
+            False,
+        ),
+        ({"pkg/__init__.py": "from .core import *\n", "pkg/tally.py": ""}, "pkg.tally", False),  # cannot be known
+        ({"pkg/__init__.py": "def __getattr__(name):\n    return 1\n", "pkg/tally.py": ""}, "pkg.tally", False),
+        ({"pkg/__init__.py": "def tally():\n    pass\n", "pkg/tally.py": ""}, "pkg.tally", False),
+        ({"pkg/__init__.py": "(", "pkg/tally.py": ""}, "pkg.tally", False),  # does not parse: not known
+        ({"pkg/__init__.py": "", "pkg/data/notes.txt": ""}, "pkg.data", False),  # a folder without modules
+        ({"pkg/__init__.py": "", "pkg/other.py": ""}, "pkg.tally", False),
+        ({"pkg/__init__.py": ""}, "pkg", False),  # a top-level name is no `from` import of a submodule
+        ({"pkg/__init__.py": ""}, "os.path", False),
+        ({"pkg/__init__.py": ""}, "pkg/../pkg", False),
+    ],
+)
+def test_a_dotted_name_is_a_project_module_when_the_tree_holds_it_and_its_package_binds_no_other(
+    tmp_path: Path, files: dict[str, str], name: str, module: bool
+) -> None:
+    assert (name in _tree(tmp_path, files)) is module
+
+
+STATEFUL_TARGET = """
+import re
+
+TOTALS = [1, 2]
+PATTERN = r"\\d+"
+COUNT = 0
+REGISTRY = {}
+HANDLERS = []
+QUEUE = []
+SEEN = set()
+LOOKUP = {"a": 1}
+MATCHER = re.compile(PATTERN)
+
+
+class Tally:
+    def __init__(self, start):
+        HANDLERS.append(self)
+
+
+DEFAULT = Tally(0)
+
+
+def reset():
+    global COUNT
+    COUNT = 0
+
+
+def register(name, value):
+    REGISTRY[name] = value
+
+
+def enqueue(item):
+    _push(QUEUE, item)
+
+
+def parse(text):
+    return MATCHER.match(text) and LOOKUP.get(text) and len(TOTALS) and re.compile(PATTERN)
+
+
+def shadowed(SEEN):
+    SEEN.add(1)
+
+
+def remembered(x):
+    remembered.cache[x] = x
+"""
+
+
+def test_the_module_state_of_a_target_is_what_its_functions_rebind_or_change_and_its_own_objects() -> None:
+    """A global rebound, an item set (of a function's attribute too), a mutating method, a name passed to a function
+    of the project, an object of a class the target defines; not a name only read, a string passed on, a reading
+    method or a parameter."""
+    assert module_state(STATEFUL_TARGET) == {"COUNT", "REGISTRY", "HANDLERS", "QUEUE", "DEFAULT", "remembered"}
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        # pytimeparse 1.1.10, Pynguin: a call on the module, then a built-in on its constant
+        "def test_x():\n    tally_.OPT(1)\n    assert len(tally_.MULTIPLIERS) == 10\n",
+        "def test_x():\n    module_0.total([1])\n    assert len(module_0.TOTALS) == 2\n",
+        "def test_x():\n    module_0.total([1])\n    assert sorted(module_0.TOTALS) == [1, 2]\n",
+        "def test_x():\n    module_0.total([1])\n    assert list(module_0.TOTALS) == [1, 2]\n",
+        "def test_x():\n    module_0.total([1])\n    assert set(module_0.TOTALS[:1]) == {1}\n",
+        "def test_x():\n    module_0.total([1])\n    assert module_0.TOTALS[0] + 1 == 2\n",
+        "def test_x():\n    module_0.total([1])\n    assert type(module_0.TOTALS) is list\n",
+        "def test_x():\n    module_0.parse('a')\n    assert len(module_0.LOOKUP) == 1\n",  # only read
+        "def test_x():\n    assert module_0.COUNT == 0\n",  # state, but no call of the code before
+    ],
+)
+def test_a_built_in_on_a_module_constant_after_calls_that_leave_it_is_no_check_of_the_code(body: str) -> None:
+    (verdict,) = _judged(body, module_state(STATEFUL_TARGET)).values()
+    assert verdict == Checks.BUILT_ONLY
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "def test_x():\n    assert len(module_0.total([1])) == 1\n",
+        "def test_x():\n    assert sorted(tally_.parts(module_0.TOTALS)) == [1, 2]\n",
+        "def test_x():\n    obj = Tally(1)\n    obj.add(1)\n    assert len(obj.items) == 1\n",
+        "def test_x():\n    module_0.registry.add(3)\n    assert len(module_0.registry) == 1\n",
+        "def test_x():\n    module_0.total(module_0.TOTALS)\n    assert len(module_0.TOTALS) == 2\n",
+        # module state a function of the target changes, after a call
+        "def test_x():\n    module_0.register('a', 1)\n    assert len(module_0.REGISTRY) == 1\n",
+        "def test_x():\n    module_0.reset()\n    assert module_0.COUNT == 0\n",
+        "def test_x():\n    module_0.enqueue(1)\n    assert module_0.QUEUE[-1] == 1\n",
+        "def test_x():\n    Tally(1)\n    assert len(module_0.HANDLERS) == 2\n",  # the constructor registers it
+        "def test_x():\n    assert len(module_0.DEFAULT) == 0\n",  # len runs Tally's code
+        "def test_x():\n    module_0.remembered(1)\n    assert len(module_0.remembered.cache) == 1\n",
+    ],
+)
+def test_a_check_on_module_state_a_call_changes_or_on_a_result_still_counts(body: str) -> None:
+    (verdict,) = _judged(body, module_state(STATEFUL_TARGET)).values()
     assert verdict == Checks.VALUE

@@ -9,7 +9,7 @@ import pytest
 from handoff.assurance import generated_source
 from handoff.assurance.checks import BUILT_ONLY
 from handoff.assurance.coverage_delta import deltas, final_coverage, gaps
-from handoff.assurance.filters import Verdict, adds_no_coverage, judge_tests
+from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import mutation_score
 from handoff.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
 from handoff.assurance.settings import AssuranceSettings
@@ -313,6 +313,55 @@ async def test_a_test_that_only_asserts_the_object_it_built_is_dropped(make_bed:
     }
     left = [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())]
     assert "test_asserts_only_the_object_it_built" not in left and "TestTally.test_double" in left
+
+
+SCALE = """FACTORS = {"s": 1, "m": 60}
+SEEN = []
+
+
+def seconds(text):
+    SEEN.append(text)
+    return int(text[:-1]) * FACTORS[text[-1]]
+"""
+
+SCALE_TESTS = """from units import scale
+
+
+def test_a_result():
+    assert scale.seconds("2m") == 120
+
+
+def test_a_constant_after_a_call():
+    scale.seconds("2m")
+    assert scale.FACTORS == {"s": 1, "m": 60}
+
+
+def test_the_size_of_a_constant_after_a_call():
+    scale.seconds("2m")
+    assert len(scale.FACTORS) == 2
+
+
+def test_the_state_a_call_changed():
+    scale.seconds("3s")
+    assert scale.SEEN[-1] == "3s"
+"""
+
+
+async def test_a_module_constant_checked_after_a_call_on_its_module_is_dropped_and_the_state_it_changed_is_not(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """pytimeparse 1.1.10: ``from units import scale`` binds the module the tree holds as units/scale.py; its
+    constant after a call, as it is or through ``len``, is not a value of the code (`useless`), the call's result is,
+    and so is the module's list the call appends to (a check: it goes on to the coverage step)."""
+    files = {"units/__init__.py": "", "units/scale.py": SCALE, GEN: SCALE_TESTS}
+    bed = make_bed("grading", files)
+    report = await judge_tests(bed, [GEN], ["units/scale.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.split("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts["test_a_constant_after_a_call"] == (Verdict.USELESS, BUILT_ONLY)
+    assert verdicts["test_the_size_of_a_constant_after_a_call"] == (Verdict.USELESS, BUILT_ONLY)
+    assert verdicts["test_the_state_a_call_changed"] == (Verdict.USELESS, NO_NEW_COVERAGE)  # test_a_result's lines
+    assert verdicts["test_a_result"][0] == Verdict.KEPT
 
 
 async def test_a_kept_test_whose_coverage_the_later_kept_tests_hold_is_dropped_as_covered_by_them(
