@@ -37,11 +37,13 @@ def pytest_runtest_logreport(report):
 
 
 def pytest_collectreport(report):
-    """A module (or package) that could not be collected: its error lines ("E   ..."), else its last line."""
+    """A module (or package) that could not be collected: its error lines ("E   ..."), else the first lines of
+    pytest's message (a refusal such as a collector built without from_parent), leaving out "See https://..."."""
     if report.failed:
         lines = [line.strip() for line in str(report.longrepr).splitlines() if line.strip()]
         errors = [line[1:].strip() for line in lines if line.startswith("E ")]
-        _collection_errors[report.nodeid or "."] = " ".join(errors[-2:] or lines[-1:])[:500]
+        told = [line for line in lines if not line.startswith(("See http://", "See https://"))]
+        _collection_errors[report.nodeid or "."] = " ".join(errors[-2:] or told[:2] or lines[-1:])[:500]
 
 
 def pytest_internalerror(excrepr, excinfo):
