@@ -51,6 +51,21 @@ async def _policy(client: HandoffClient, args: argparse.Namespace) -> PatchPolic
     return PatchPolicy(test_dir=test_dir, allow_source=args.allow_source)
 
 
+DETAIL_HEAD_LINES = 6  # a failure's detail: its opening lines say what it lists...
+DETAIL_TAIL_LINES = 8  # ...and its last ones end a traceback or count what was left out
+
+
+def detail_lines(detail: str, task_id: str) -> list[str]:
+    """A failure's detail as printed: whole up to 15 lines, else its head and its tail around a line saying how
+    many lines are not shown and where they all are."""
+    lines = detail.splitlines()
+    if len(lines) <= DETAIL_HEAD_LINES + DETAIL_TAIL_LINES + 1:
+        return lines
+    hidden = len(lines) - DETAIL_HEAD_LINES - DETAIL_TAIL_LINES
+    cut = f"… {hidden} more line(s) of this detail, all in: handoff result {task_id} --json"
+    return [*lines[:DETAIL_HEAD_LINES], cut, *lines[-DETAIL_TAIL_LINES:]]
+
+
 def summarize(finished: TaskFinished) -> list[str]:
     lines = [f"task {finished.task_id}: {finished.status} (attempt {finished.attempt}, {finished.replica_id})"]
     t = finished.timings
@@ -58,7 +73,7 @@ def summarize(finished: TaskFinished) -> list[str]:
         lines.append(f"  queue wait {t.queue_wait_s or 0:.1f} s, run {t.run_s or 0:.1f} s, total {t.total_s:.1f} s")
     if finished.error:
         lines.append(f"  error {finished.error.code}: {printable(finished.error.message)}")
-        shown = ["  " + printable(line) for line in finished.error.detail.splitlines()[-15:]]
+        shown = ["  " + printable(line) for line in detail_lines(finished.error.detail, finished.task_id)]
         lines += shown
         command = f"handoff result {finished.task_id} --patch"
         if last_round_ref(finished) is not None and not any(command in line for line in shown):

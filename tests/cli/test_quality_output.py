@@ -16,9 +16,11 @@ from handoff.cli.progress import ProgressBoard
 from handoff.cli.result_cmd import summarize
 from handoff.schemas.events import (
     DroppedTest,
+    ErrorCode,
     RefusedChange,
     TargetCoverage,
     TargetQuality,
+    TaskError,
     TaskFinished,
     TaskStatus,
     TestGenerationResult,
@@ -254,3 +256,18 @@ def test_a_mutation_goal_without_a_score_is_shown_as_not_measured_and_wait_names
     wait_cmd._report(args, ["t1"], {"t1": finished}, None)
     (task,) = json.loads(capsys.readouterr().out)["tasks"]
     assert task["coverage_goal_met"] is False and task["mutation_goal_pct"] == 50
+
+
+def test_result_shows_a_long_failure_details_head_and_tail_and_how_many_lines_it_left_out() -> None:
+    """77 tests dropped: the detail opens with 'Every test was dropped:', lists 30 and ends '… and 47 more'. The
+    result keeps the opening and the count, and says how many listed lines it did not print (not 7 then '47 more',
+    which read as 54 dropped)."""
+    listed = [f"- tests/test_d.py::test_{n}: failed: does not collect" for n in range(30)]
+    detail = "\n".join(["Every test was dropped:", *listed, "- … and 47 more"])
+    error = TaskError(code=ErrorCode.VALIDATION_FAILED, message="no test was kept (77 dropped)", detail=detail)
+    finished = TaskFinished(task_id="t-77", status=TaskStatus.FAILED, finished_at=datetime.now(UTC), error=error)
+    lines = summarize(finished)
+    assert "  Every test was dropped:" in lines
+    assert "  … 18 more line(s) of this detail, all in: handoff result t-77 --json" in lines
+    assert "  - … and 47 more" in lines
+    assert sum(line.startswith("  - tests/test_d.py::") for line in lines) == 12  # 30 listed, 18 not printed
