@@ -62,7 +62,8 @@ class ProgressBoard:
         if line is None or line.state != "queued" or record.state != TaskState.RUNNING:
             return
         p = record.last_progress
-        note = f"{p.stage}: {p.message}"[:70] if p else f"{record.replica_id} attempt {record.attempt}"
+        width = 70 if self.tty else LOG_NOTE_CHARS  # off a terminal a log line, like the milestones after it
+        note = f"{p.stage}: {p.message}"[:width] if p else f"{record.replica_id} attempt {record.attempt}"
         if self.tty:
             line.state, line.note = "running", note
         else:  # its start was before this wait: say that it runs

@@ -30,7 +30,7 @@ from handoff.schemas.events import (
     TaskStatus,
     TestGenerationResult,
 )
-from handoff.schemas.records import TaskRecord, TaskState
+from handoff.schemas.records import ProgressNote, TaskRecord, TaskState
 from handoff.schemas.topology import Topology
 
 
@@ -139,3 +139,15 @@ def test_a_wait_off_a_terminal_prints_a_long_milestone_and_failure_whole(capsys:
                               finished_at=utcnow()))  # fmt: skip
     lines = capsys.readouterr().err.splitlines()
     assert lines[0].endswith("(the end)") and lines[1].endswith("(the end)")
+
+
+def test_a_wait_off_a_terminal_seeded_from_a_tasks_last_progress_prints_it_whole(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A wait started after the task: off a terminal the seeded line is a log line like the milestones after it,
+    not cut at a terminal's 70 characters in the middle of a word."""
+    message = "[offline engine: crosshair+pynguin] cache hit, 0.0 s (Python 3.12.1, pytest 8.4.2, coverage 7.17.5)"
+    note = ProgressNote(attempt=1, seq=4, stage="environment", at=utcnow(), message=message)
+    board = ProgressBoard(tasks={"t1": TaskLine("t1")}, tty=False)
+    board.seed(TaskRecord(task_id="t1", state=TaskState.RUNNING, attempt=1, replica_id="gen-1", last_progress=note))
+    assert capsys.readouterr().err.splitlines() == [f"t1  running  environment: {message}"]
