@@ -94,11 +94,18 @@ async def test_a_failing_test_among_passing_ones_is_dropped_and_the_others_are_h
 async def test_an_agent_that_writes_nothing_fails_as_no_files_produced(
     js: JetStreamContext, source: SourceSnapshot, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:
-    """A run that only says it is done, in every round, is not a success: NO_FILES_PRODUCED."""
+    """A run that only says it is done, in every round, is not a success: NO_FILES_PRODUCED, whose detail says
+    how far the project's own tests get against the goal and what they miss, as a validation failure's does."""
     model_server.policy = Script([finish("all done, trust me")])
+    progress = ProgressLog()
     with pytest.raises(PermanentFailure) as failure:
-        await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
+        await _runner(tmp_path, model_server).run(make_ctx(js, source, progress))
     assert failure.value.code == ErrorCode.NO_FILES_PRODUCED
+    assert "The project's existing tests reach: shapes/geometry.py" in failure.value.detail, failure.value.detail
+    assert "the agent's last message: all done, trust me" in failure.value.detail
+    said = [m for stage, m in progress.events if stage == "validation"]
+    assert any("no test written" in m and "existing tests reach" in m for m in said), said
+    assert not any("running 0 test file(s)" in m for m in said), said
 
 
 async def test_an_agent_that_writes_nothing_where_the_projects_tests_meet_the_goal_finds_nothing_to_add(
@@ -117,6 +124,7 @@ async def test_an_agent_that_writes_nothing_where_the_projects_tests_meet_the_go
     result = await _runner(tmp_path, model_server).run(make_ctx(js, source, ProgressLog()))
     assert not result.files_produced and not result.tests_kept
     assert "already meet the coverage goal" in result.summary
+    assert "No test was written; the agent's last message: all done, trust me." in result.summary, result.summary
     assert [(q.baseline_line_pct, q.baseline_branch_pct) for q in result.quality] == [(100.0, 100.0)]
 
 

@@ -325,6 +325,10 @@ class Assurance:
             for cov in [baseline.get(t, TargetCoverage())]
         ]  # fmt: skip
 
+    def existing_reach(self, goal_pct: float) -> str:
+        """What the project's existing tests (and the tests kept so far) reach on each target against the goal."""
+        return verdicts.reach(self.deltas(self.baseline), goal_pct, whose=self._whose(), met_too=True)
+
     def nothing_kept(self, judged: Judged, goal_pct: float) -> tuple[str, str]:
         """The problem of a round whose tests were all dropped, and a listing of each test and why, then what the
         project's existing tests (and the tests kept so far) still miss (last: `handoff result` shows the end)."""

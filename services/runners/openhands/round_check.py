@@ -92,10 +92,15 @@ class RoundCheck:
             selection, run_whole = [], []
             await assurance.measure_baseline(handed.tree)
             if assurance.existing_tests_meet(payload.coverage_goal_pct):
-                report = ValidationReport(ok=True, coverage=assurance.existing_coverage(), existing_tests_suffice=True)
+                report = ValidationReport(ok=True, coverage=assurance.existing_coverage(), existing_tests_suffice=True,
+                                          no_test_written=True)  # fmt: skip
                 emit("validation", f"round {round_no}: no test written; "
                                    + existing_tests_suffice(payload.coverage_goal_pct))  # fmt: skip
                 return HandOver(tree=handed.tree, patch=b"", changes=replace(handed.changes, accepted=[])), report
+            reach = assurance.existing_reach(payload.coverage_goal_pct)  # the failure says what the tests miss
+            report = ValidationReport(ok=False, problem="no test files were written", output=reach)
+            emit("validation", f"round {round_no}: no test written; {reach or 'no coverage data'}")
+            return handed, report
         emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
         report = await validate(
             dirs=dirs,

@@ -99,7 +99,7 @@ def fail(
         raise PermanentFailure(
             ErrorCode.NO_FILES_PRODUCED,
             f"the agent {what} in {rounds} round(s)",
-            detail=redact("\n".join(notes)),
+            detail=redact("\n".join([report.output, *notes] if report.output else notes)),
         )
     where = ""
     if outputs.patch:  # the CLI finds the artifact by this line (cli/result_cmd.py)

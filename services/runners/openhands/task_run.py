@@ -59,6 +59,7 @@ if TYPE_CHECKING:  # the SDK is imported lazily, on the first task
     from handoff.runners.openhands.conversation import AgentSession
 
 log = structlog.get_logger(__name__)
+SAID_CHARS = 500  # the agent's last message, when a summary quotes it
 # a round that ends so does not lose an earlier validated round: the task returns that round's state
 ROUND_ENDINGS = frozenset({ErrorCode.MAX_ITERATIONS, ErrorCode.AGENT_STUCK, ErrorCode.BUDGET_EXCEEDED})
 
@@ -271,6 +272,9 @@ class TaskRun:
                             sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note(),
                             rescued=len(assurance.rescued))  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
+        if report.no_test_written and session.last_message:  # "nothing added" is not "no test could be made"
+            said = " ".join(session.last_message.split())[:SAID_CHARS].rstrip(".")
+            summary += f" No test was written; the agent's last message: {said}."
         if self.engine_notes:
             summary += f" Engines: {'; '.join(self.engine_notes)}."
         if build_note := self._build_note():

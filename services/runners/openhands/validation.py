@@ -52,6 +52,8 @@ class ValidationReport:
     gaps: list[str] = field(default_factory=list)
     # every generated test was dropped and the project's own tests already reach the goal: nothing to hand over
     existing_tests_suffice: bool = False
+    # ... and that round wrote no test at all (the summary says so, with the agent's last message: why)
+    no_test_written: bool = False
     # a failed run of judged tests: each test's verdict and the coverage it started from (for the failure's detail)
     judgement: str = ""
     # extended project test files run whole (their kept tests could not be named): the project's own tests of these
