@@ -187,12 +187,26 @@ def _is_test_case(node: ast.ClassDef, case_classes: set[str]) -> bool:
 
 
 def _reaches_dynamically(tree: ast.Module) -> bool:
-    """Whether the module reads names by computing them: ``globals()``, ``eval(...)``, ``vars()`` and the like."""
+    """Whether the module reads names by computing them: ``globals()``, ``eval(...)``, ``vars()`` and the like.
+    An ``eval``/``exec`` of a string literal reads the names written in it, which ``_used`` counts."""
     for node in ast.walk(tree):
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in _DYNAMIC:
-            if node.func.id != "vars" or not node.args:
+            if (node.func.id != "vars" or not node.args) and _literal_code(node) is None:
                 return True
     return False
+
+
+def _literal_code(call: ast.Call) -> ast.AST | None:
+    """The code an ``eval``/``exec`` call runs when it is a string literal that parses, else None."""
+    if not isinstance(call.func, ast.Name) or call.func.id not in ("eval", "exec") or not call.args:
+        return None
+    text = call.args[0]
+    if not isinstance(text, ast.Constant) or not isinstance(text.value, str):
+        return None
+    try:
+        return ast.parse(text.value, mode="eval" if call.func.id == "eval" else "exec")
+    except SyntaxError:
+        return None
 
 
 def _used(tree: ast.AST) -> set[str]:
@@ -206,6 +220,8 @@ def _used(tree: ast.AST) -> set[str]:
             found.add(node.arg)
         elif isinstance(node, ast.Constant) and isinstance(node.value, str) and _NAME_LIST.fullmatch(node.value):
             found.update(re.findall(r"[^\W\d]\w*", node.value))
+        elif isinstance(node, ast.Call) and (code := _literal_code(node)) is not None:
+            found |= _used(code)
     return found
 
 

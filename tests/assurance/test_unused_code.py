@@ -240,3 +240,23 @@ def test_a_comment_that_heads_kept_lines_or_opens_the_file_stays_when_the_defini
     assert without_unused(source, remove_tests(source, {"test_dumped"})) == (
         "# SPDX-License-Identifier: MIT\n\n# standard library\nimport os\n\n\ndef test_sep():\n    assert os.sep\n"
     )
+
+
+def test_an_eval_of_a_string_literal_reads_only_the_names_in_it_so_imports_only_removed_tests_used_still_go() -> None:
+    """docopt's test file calls ``docopt(eval("u'usage: prog'"), '')``: that eval reads no name, so it no longer
+    keeps every import of the file; an eval whose text names a helper keeps that helper, and one of a computed
+    string still keeps everything."""
+    kept = (
+        "from docopt import docopt, parse_atom\n\n\n"
+        "def test_unicode():\n    assert docopt(eval(\"u'usage: prog'\"), '') == {}\n"
+    )
+    source = kept + "\n\ndef test_dropped():\n    assert parse_atom\n"
+    assert without_unused(source, remove_tests(source, {"test_dropped"})) == kept.replace(", parse_atom", "")
+
+    named = "def helper():\n    return 1\n\n\ndef test_kept():\n    assert eval('helper()') == 1\n"
+    source = named + "\n\ndef test_dropped():\n    assert helper()\n"
+    assert without_unused(source, remove_tests(source, {"test_dropped"})) == named
+
+    computed = "import os\n\n\ndef test_kept():\n    assert eval('o' + 's')\n"
+    source = computed + "\n\ndef test_dropped():\n    assert os\n"
+    assert without_unused(source, remove_tests(source, {"test_dropped"})) == computed
