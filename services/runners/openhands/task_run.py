@@ -189,7 +189,9 @@ class TaskRun:
         for number in range(1, rounds.total + 1):
             rounds.number = number
             writer = engines.round_writer if engines is not None else session.model  # not the scripted server's
-            emit("round", f"agent round {rounds.number} of {rounds.total} ({writer})")
+            # the engines are silent until they end: the round says how long they may run
+            span = f": each engine runs up to {engines.per_target_s:g} s per target" if engines is not None else ""
+            emit("round", f"agent round {rounds.number} of {rounds.total} ({writer}){span}")
             try:
                 await session.run_round(message)
             except PermanentFailure as err:
