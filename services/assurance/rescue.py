@@ -3,9 +3,10 @@ survived the kept tests, and the ones that kill some are re-admitted (a sharper 
 
 Each surviving mutant is applied from cosmic-ray's own diff of the module in a private copy of the tree (a mutant
 whose diff does not apply to the file as it is is left out), every candidate runs in one pytest session against
-it, and the file is put back. A mutant some candidate kills is then run against the project's own tests (as the
-baseline runs them, the generated files left out): one they kill too is no reason to hand a test over. The
-candidates that kill the most of the remaining survivors not yet killed are re-admitted first.
+it, and the file is put back. A mutant some candidate kills is at once run against the project's own tests (as the
+baseline runs them, the generated files left out): one they kill too is no reason to hand a test over, and
+neither is one the budget leaves no time to run them against. The candidates that kill the most of the remaining
+survivors not yet killed are re-admitted first.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from handoff.assurance import existing_suite
@@ -61,9 +62,11 @@ async def rescue_tests(
     """Run ``candidates`` (tests as "file::name") against ``report``'s surviving mutants within ``budget_s`` seconds.
 
     ``sources`` are the candidates' test files as they were before the filters cut them (path -> text): they are
-    written into a private copy of ``bed.root``; the tree itself is not changed. ``generated_files`` (besides the
-    sources' files) are left out when the project's own tests run against a mutant a candidate kills, except the
-    project's test files they extend: ``project_versions`` (path -> the project's text) run as the project wrote them.
+    written into a private copy of ``bed.root``; the tree itself is not changed. A mutant some candidate kills is
+    run against the project's own tests at once, in another copy: ``generated_files`` (besides the sources' files)
+    are left out there, except the project's test files they extend: ``project_versions`` (path -> the project's
+    text) run as the project wrote them. Only a mutant the project's tests were run against and missed counts as a
+    kill; when the budget runs out before that run, the mutant counts for no candidate and the note says so.
     """
     survivors = [m for s in report.scores for m in s.survivors]
     if not candidates or not survivors or budget_s <= 0:
@@ -80,8 +83,10 @@ async def rescue_tests(
     passing = [c for c in candidates if cases[c] and all(clean.outcomes[n] == "passed" for n in cases[c])]
     if not passing:
         return RescueReport(rescued=[], note="no coverage-free test passes on its own any more")
+    versions = dict(project_versions or {})
+    project = _ProjectSuite(bed, versions, sorted({*generated_files, *sources} - set(versions)))
     kills: dict[str, list[Mutant]] = {c: [] for c in passing}
-    tried, skipped, note = 0, 0, ""
+    tried, skipped, theirs, unchecked, note = 0, 0, 0, 0, ""
     originals: dict[str, str] = {}  # target -> its text, read once
     for mutant in survivors:
         remaining_s = budget_s - (time.monotonic() - started)
@@ -105,79 +110,99 @@ async def rescue_tests(
         finally:
             path.write_text(original)
         tried += 1
-        for c in passing:
-            if any(run.outcomes.get(n) in ("failed", "error") for n in cases[c]):
-                kills[c].append(mutant)
-    if skipped:
-        note = (note + "; " if note else "") + f"{skipped} mutant(s) whose diff did not apply were left out"
-    killed = list(dict.fromkeys(m for c in passing for m in kills[c]))
-    if killed:
-        versions = dict(project_versions or {})
-        for name, text in versions.items():  # the project's own tests of the files the generated tests extend
-            (tree / name).write_text(text)
-        ignored = sorted({*generated_files, *sources} - set(versions))
-        theirs, said = await _killed_by_project(
-            bed, tree, killed, ignored, originals, budget_s - (time.monotonic() - started)
-        )
-        kills = {c: [m for m in found if m not in theirs] for c, found in kills.items()}
-        note = (note + "; " if note else "") + said if said else note
-    return RescueReport(rescued=_greedy(passing, kills, cases), tried=tried, note=note)
-
-
-async def _killed_by_project(
-    bed: TestBed, tree: Path, mutants: list[Mutant], ignored: list[str], originals: Mapping[str, str], budget_s: float
-) -> tuple[set[Mutant], str]:
-    """Which of ``mutants`` (each applying to ``originals``) the project's own tests kill: a test of theirs that
-    passes on the clean tree fails with the mutant. Their runs are the baseline's (pytest's default collection with
-    ``ignored`` left out, then the test modules its names miss). Mutants the budget leaves unchecked count as not
-    killed by them; the note says how many."""
-    started = time.monotonic()
-    default = ["--continue-on-collection-errors", *(f"--ignore={name}" for name in ignored)]
-    bounded = replace(bed, timeout_s=min(bed.timeout_s, max(1.0, budget_s)))
-    try:
-        clean = [await bounded.pytest(default, name="rescue-project-clean", root=tree)]
-        named = existing_suite.uncollected_suites(tree, ignored, clean[0])
-        if named:
-            clean.append(await bounded.pytest(["--continue-on-collection-errors", *named],
-                                              name="rescue-project-clean-named", root=tree))  # fmt: skip
-    except CommandTimedOut:
-        return set(), "the project's own tests did not finish within the rescue budget: not run against the mutants"
-    passed = {node for run in clean for node, outcome in run.outcomes.items() if outcome == "passed"}
-    if not passed:
-        return set(), ""
-    suites = [default, *([["--continue-on-collection-errors", *named]] if named else [])]
-    run_s = time.monotonic() - started
-    theirs: set[Mutant] = set()
-    checked = 0
-    for mutant in mutants:
-        remaining_s = budget_s - (time.monotonic() - started)
-        if remaining_s < run_s:
-            break
-        path = tree / mutant.target
-        mutated = apply_diff(originals[mutant.target], mutant.diff)
-        if mutated is None:
+        killers = [c for c in passing if any(run.outcomes.get(n) in ("failed", "error") for n in cases[c])]
+        if not killers:
             continue
+        verdict = await project.kills(mutant, original, mutated, budget_s - (time.monotonic() - started))
+        if verdict is None:  # the budget ran out (or their suite cannot finish): nothing says a candidate adds it
+            unchecked += 1
+            note = f"the {budget_s:g} s rescue budget ran out after {tried} of {len(survivors)} surviving mutants"
+            if project.problem:
+                note = f"{project.problem}: the rescue stopped after {tried} of {len(survivors)} surviving mutants"
+            break
+        if verdict:
+            theirs += 1
+            continue
+        for c in killers:
+            kills[c].append(mutant)
+    said = [note] if note else []
+    if skipped:
+        said.append(f"{skipped} mutant(s) whose diff did not apply were left out")
+    if theirs:
+        said.append(f"{theirs} mutant(s) a dropped test kills are killed by the project's own tests too")
+    if unchecked:
+        said.append(f"{unchecked} mutant(s) a dropped test kills were not run against the project's own tests: "
+                    "no test is re-admitted for them")  # fmt: skip
+    return RescueReport(rescued=_greedy(passing, kills, cases), tried=tried, note="; ".join(said))
+
+
+@dataclass(slots=True)
+class _ProjectSuite:
+    """The project's own tests, run as the baseline runs them (pytest's default collection with ``ignored`` left
+    out, then the test modules its names miss) in a private copy of the tree holding the project's ``versions``
+    of the test files the generated tests extend; the copy and a clean run are made before the first mutant."""
+
+    bed: TestBed
+    versions: dict[str, str]
+    ignored: list[str]
+    tree: Path | None = None
+    suites: list[list[str]] | None = None  # pytest's arguments of each run
+    passed: set[str] = field(default_factory=set)  # their tests that pass on the clean copy
+    run_s: float = 0.0  # what the clean runs took
+    problem: str = ""  # why no mutant can be run against them
+
+    async def kills(self, mutant: Mutant, original: str, mutated: str, budget_s: float) -> bool | None:
+        """Whether a test of theirs that passes on the clean copy fails (or errors, or hangs) with ``mutant``
+        (``original`` -> ``mutated``); None when it cannot be known within ``budget_s`` seconds."""
+        started = time.monotonic()
+        if self.problem or (self.suites is None and not await self._clean(budget_s)):
+            return None
+        assert self.tree is not None and self.suites is not None
+        if not self.passed:  # none of their tests passes: none can fail with a mutant
+            return False
+        remaining_s = budget_s - (time.monotonic() - started)
+        if remaining_s < self.run_s:
+            return None
+        limit_s = max(10.0, 5 * self.run_s)
+        path = self.tree / mutant.target
         path.write_text(mutated)
         try:
-            for args in suites:
-                run = await replace(bed, timeout_s=min(max(10.0, 5 * run_s), remaining_s)).pytest(
-                    args, name="rescue-project", root=tree
+            for args in self.suites:
+                run = await replace(self.bed, timeout_s=min(limit_s, remaining_s)).pytest(
+                    args, name="rescue-project", root=self.tree
                 )
-                if any(run.outcomes.get(node) in ("failed", "error") for node in passed):
-                    theirs.add(mutant)
-                    break
-        except CommandTimedOut:  # a hang: the mutant is not put down to the project's tests
-            pass
+                if any(run.outcomes.get(node) in ("failed", "error") for node in self.passed):
+                    return True
+                remaining_s = budget_s - (time.monotonic() - started)
+        except CommandTimedOut:  # a hang is the mutant's when the budget did not cut the run short
+            return True if remaining_s >= limit_s else None
         finally:
-            path.write_text(originals[mutant.target])
-        checked += 1
-    said = []
-    if theirs:
-        said.append(f"{len(theirs)} mutant(s) a dropped test kills are killed by the project's own tests too")
-    if checked < len(mutants):
-        said.append(f"{len(mutants) - checked} mutant(s) a dropped test kills were not run against the project's "
-                    f"own tests (the rescue budget ran out)")  # fmt: skip
-    return theirs, "; ".join(said)
+            path.write_text(original)
+        return False
+
+    async def _clean(self, budget_s: float) -> bool:
+        """Copy the tree and run their tests on it unmutated; False when the budget or the timeout cut it short."""
+        started = time.monotonic()
+        self.tree = self.bed.copy_tree("rescue-project-tree")
+        for name, text in self.versions.items():  # the project's own tests of the files the generated tests extend
+            (self.tree / name).write_text(text)
+        default = ["--continue-on-collection-errors", *(f"--ignore={name}" for name in self.ignored)]
+        limit_s = max(1.0, budget_s - (time.monotonic() - started))
+        bounded = replace(self.bed, timeout_s=min(self.bed.timeout_s, limit_s))
+        try:
+            clean = [await bounded.pytest(default, name="rescue-project-clean", root=self.tree)]
+            named = existing_suite.uncollected_suites(self.tree, self.ignored, clean[0])
+            if named:
+                clean.append(await bounded.pytest(["--continue-on-collection-errors", *named],
+                                                  name="rescue-project-clean-named", root=self.tree))  # fmt: skip
+        except CommandTimedOut:
+            if limit_s > self.bed.timeout_s:  # not the budget: their suite does not finish at all
+                self.problem = f"the project's own tests did not finish within {self.bed.timeout_s:g} s"
+            return False
+        self.suites = [default, *([["--continue-on-collection-errors", *named]] if named else [])]
+        self.passed = {node for run in clean for node, outcome in run.outcomes.items() if outcome == "passed"}
+        self.run_s = time.monotonic() - started
+        return True
 
 
 def rescored(report: MutationReport, rescue: RescueReport) -> MutationReport:

@@ -4,6 +4,7 @@ mutants (real cosmic-ray, real pytest, on a uv-built project environment); only 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -91,6 +92,49 @@ async def test_a_dropped_test_that_kills_only_what_the_projects_own_tests_kill_s
     assert found.tried == 1
     assert "1 mutant(s) a dropped test kills are killed by the project's own tests too" in found.note
     assert rescored(report, found) == report
+
+
+# the project's own test kills the `>=` -> `==` mutant, but one run of it takes longer than the rescue budget leaves
+SLOW_PROJECT_TEST = (
+    "import time\n\nfrom grading import grade\n\n\ndef test_a_high_score_passes_after_a_while():\n"
+    "    time.sleep(8)\n    assert grade(90) == 'pass'\n"
+)
+
+
+async def test_a_dropped_test_is_not_re_admitted_for_a_mutant_the_budget_left_unchecked_against_the_projects_tests(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """grade(70) kills the `>=` -> `==` mutant, and so does the project's own grade(90) test, which takes 8 s: within
+    a 10 s budget the candidates run against the mutant but the project's suite cannot be run against it as well, so
+    nothing says grade(70) adds a kill; it stays dropped, the score stays, and the note says what was not checked."""
+    bed = make_bed("grading", {GEN: TESTS, "tests/test_existing.py": SLOW_PROJECT_TEST})
+    candidates, report = await _judged_and_scored(bed)
+
+    found = await rescue_tests(bed, report, candidates, {GEN: TESTS}, budget_s=10, generated_files=[GEN])
+
+    assert found.rescued == []
+    assert found.tried == 1
+    assert "1 mutant(s) a dropped test kills were not run against the project's own tests" in found.note
+    assert "no test is re-admitted for them" in found.note
+    assert rescored(report, found) == report
+
+
+async def test_a_project_suite_slower_than_the_command_timeout_re_admits_nothing_and_the_note_says_why(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """With a 5 s bound on one pytest command (HANDOFF_PYTEST_TIMEOUT_S) the project's 8 s suite never finishes,
+    whatever the budget: grade(70)'s kill cannot be checked against it, so it stays dropped and the rescue stops."""
+    bed = make_bed("grading", {GEN: TESTS, "tests/test_existing.py": SLOW_PROJECT_TEST})
+    candidates, report = await _judged_and_scored(bed)
+
+    found = await rescue_tests(replace(bed, timeout_s=5), report, candidates, {GEN: TESTS}, budget_s=120,
+                               generated_files=[GEN])  # fmt: skip
+
+    assert found.rescued == []
+    assert found.note == (
+        "the project's own tests did not finish within 5 s: the rescue stopped after 1 of 1 surviving mutants; "
+        "1 mutant(s) a dropped test kills were not run against the project's own tests: no test is re-admitted for them"
+    )
 
 
 async def test_the_projects_own_tests_in_a_file_the_generated_tests_extend_count_as_the_project_wrote_them(

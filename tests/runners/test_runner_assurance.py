@@ -150,6 +150,33 @@ async def test_a_dropped_coverage_free_test_that_kills_a_surviving_mutant_is_han
     assert (await get_artifact(js, result.files[0])).decode() == (original / GEN).read_text()
 
 
+async def test_a_mutant_the_rescue_budget_left_unchecked_against_the_projects_tests_re_admits_nothing_and_is_said(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """The project's own grade(90) test kills the `>=` -> `==` mutant grade(70) kills, but takes 8 s: the 10 s rescue
+    budget runs out before it runs against the mutant. grade(70) stays dropped, the score stays 7/8, and the summary
+    says which mutant was not checked and why."""
+    (grading_project / "tests" / "test_existing.py").write_text(
+        "import time\n\nfrom grading import grade\n\n\ndef test_a_high_score_passes_after_a_while():\n"
+        "    time.sleep(8)\n    assert grade(90) == 'pass'\n"
+    )
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
+                                                           mutation_rescue_budget_s=10))  # fmt: skip
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
+
+    assert result.tests_kept == [GOOD] and result.tests_rescued == []
+    (quality,) = result.quality
+    assert (quality.mutants_killed, quality.mutants_total) == (7, 8)
+    assert "kills a mutant the other tests miss" not in result.summary
+    assert (
+        "Mutation rescue: the 10 s rescue budget ran out after 1 of 1 surviving mutants; 1 mutant(s) a dropped test "
+        "kills were not run against the project's own tests: no test is re-admitted for them."
+    ) in result.summary
+
+
 async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
     js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
 ) -> None:

@@ -67,6 +67,7 @@ class Assurance:
     mutation_problem: str = ""
     last: Judged | None = None  # the latest validated round (the one scored)
     rescued: list[Rescued] = field(default_factory=list)  # dropped coverage-free tests re-admitted for mutants
+    rescue_note: str = ""  # what the latest rescue left out or could not check (its budget ran out, ...)
 
     def bed(self, tree: Path) -> TestBed:
         scratch = self.dirs.assurance
@@ -209,6 +210,7 @@ class Assurance:
         ``mutation_rescue_budget_s``; they are written back into ``tree``. The new patch, change set, test files
         and number of test cases added, or None when nothing was re-admitted."""
         judged, report, budget_s = self.last, self.mutation, self.settings.mutation_rescue_budget_s
+        self.rescue_note = ""
         if judged is None or judged.git_dir is None or report is None or budget_s <= 0:
             return None
         candidates = [j.test for j in judged.report.judgements if adds_no_coverage(j) and "::" in j.test]
@@ -230,8 +232,10 @@ class Assurance:
                 project_versions=judged_files.decoded(judged.originals),
             )
         except AssuranceError as err:
+            self.rescue_note = self.redact(f"failed: {err}")
             self.emit("assurance", f"mutation rescue failed: {err}")
             return None
+        self.rescue_note = self.redact(found.note)
         if found.note:
             self.emit("assurance", f"mutation rescue: {found.note}")
         if not found.rescued:
@@ -282,6 +286,8 @@ class Assurance:
         if self.rescued:
             shown = "; ".join(f"{r.test} ({r.reason})" for r in self.rescued[:10])
             parts.append(f"Re-admitted for the mutants they kill: {len(self.rescued)} test(s): {shown}.")
+        if self.rescue_note:
+            parts.append(f"Mutation rescue: {self.rescue_note}.")
         if self.mutation_problem:
             parts.append(self.mutation_problem + ".")
         short = self.mutation_short(mutation_goal_pct)
