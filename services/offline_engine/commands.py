@@ -163,12 +163,13 @@ def _crosshair(module: str, target: str, limit: int) -> str:
         f'else timeout -k 5 {module_s} $c $m > "$d/crosshair.py" 2> "$d/crosshair.log"; rc=$?; case $rc in '
         f'1) echo "offline engine: crosshair failed on the module (exit 1): $(why "$d/crosshair.log"){each}";; '
         f'124|137) echo "offline engine: crosshair timed out on the module after {module_s} s{each}";; '
+        # 0: done; 2: the module does not import, nor would a function (then nothing more is tried)
         '*) set --;; esac; [ $# -gt 0 ] && : > "$d/crosshair.py"; fi; '
         f"for f; do left=$(({limit} - (SECONDS - start))); if [ $left -lt 2 ]; then rc=124; "
-        f'echo "offline engine: crosshair: no time left for $m.$f and the rest"; break; fi; '
-        f'timeout -k 5 $left $c $m."$f" > "$d/f.py" 2>> "$d/crosshair.log"; case $? in '
+        'echo "offline engine: crosshair: no time left for $m.$f and the rest"; break; fi; '
+        'timeout -k 5 $left $c $m."$f" > "$d/f.py" 2>> "$d/crosshair.log"; case $? in '
         '0) cat "$d/f.py" >> "$d/crosshair.py";; '  # not what a stopped run may have half-written
-        f'124|137) rc=124; echo "offline engine: crosshair timed out on $m.$f";; '
-        f'*) rc=1; echo "offline engine: crosshair failed on $m.$f";; esac; done; '
+        '124|137) rc=124; echo "offline engine: crosshair timed out on $m.$f";; '
+        '*) rc=1; echo "offline engine: crosshair failed on $m.$f";; esac; done; '
         '[ -s "$d/crosshair.py" ] && rc=0; (exit $rc)'
     )
