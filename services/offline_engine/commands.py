@@ -19,9 +19,16 @@ from handoff.offline_engine.settings import OfflineEngineSettings
 from handoff.scripted_model.policies import module_name
 
 MERGE_SCRIPT = Path(__file__).with_name("merge_tests.py")
-# CrossHair prints its tests only at the end: each function (condition) gets 1/PER_FUNCTION_SHARE of the limit so
-# that a module of a few dozen functions finishes inside it
+# CrossHair: each function or method (condition) gets 1/PER_FUNCTION_SHARE of the limit, at least 1 s. It prints its
+# tests only at the end, so a run cut by the limit gives none: one run over the whole module is made only when its
+# conditions, at their time plus 1 s each (the per-condition time is not a hard limit: parse 1.20.2's 45 conditions at
+# 4 s took 207 s), fit into 1/MODULE_RUN_MARGIN of the limit; that run is stopped at MODULE_RUN_SHARE of the limit
+# and, when it crashes or is stopped, the rest goes to one run per function or method
 PER_FUNCTION_SHARE = 30
+MODULE_RUN_MARGIN = 2
+MODULE_RUN_SHARE = 0.75
+# Pynguin logs through Rich, which wraps at 80 columns off a terminal (its ERROR line and traceback cut in pieces)
+LOG_COLUMNS = 300
 # Pynguin: 40 % of the limit searching, 20 % choosing assertions by mutation analysis (bounded: it can take minutes),
 # the rest for its start-up; its reports go to the scratch folder, never into the workspace
 ASSERTION_SHARE = 0.2
@@ -93,6 +100,11 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
         'd="$(mktemp -d)"',
         f'echo {script} | python -c {q(_UNPACK)} > "$d/merge.py"',
         'export PYTHONPATH="$PWD:$PWD/src${PYTHONPATH:+:$PYTHONPATH}"',
+        FAILURE_LINE,
+        # `ended ENGINE`, right after the engine's run: says how it ended unless it succeeded
+        'ended() { rc=$?; case $rc in 0) ;; 124|137) echo "offline engine: $1 timed out after '
+        f'{limit} s (HANDOFF_OFFLINE_ENGINE_S)";; *) echo "offline engine: $1 failed (exit $rc), '
+        """$1's log says: $(why "$d/$1.log")"; tail -n 5 "$d/$1.log" | tr -s " ";; esac; }""",
     ]
     inputs = []
     for engine in settings.engines:
@@ -103,50 +115,61 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
         else:
             search = max(1, int(limit * SEARCH_SHARE))
             assertions = max(1, int(limit * ASSERTION_SHARE))
-            run = (f"PYNGUIN_DANGER_AWARE=1 timeout -k 5 {limit} python -m pynguin --project-path {q(root)} "
-                   f'--module-name {q(module)} --output-path "$d/pynguin" --maximum-search-time {search} '
-                   f'--maximum-mutation-time {assertions} --report-dir "$d/report" '
+            run = (f"PYNGUIN_DANGER_AWARE=1 COLUMNS={LOG_COLUMNS} timeout -k 5 {limit} python -m pynguin "
+                   f'--project-path {q(root)} --module-name {q(module)} --output-path "$d/pynguin" '
+                   f'--maximum-search-time {search} --maximum-mutation-time {assertions} --report-dir "$d/report" '
                    f'--seed 1 > "$d/pynguin.log" 2>&1')  # fmt: skip
             inputs.append('pynguin="$(ls "$d"/pynguin/test_*.py 2>/dev/null | head -n 1)"')
-        lines.append(
-            f"{run}; rc=$?; "
-            f"if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then "
-            f'echo "offline engine: {engine} timed out after {limit} s (HANDOFF_OFFLINE_ENGINE_S)"; '
-            f"elif [ $rc -ne 0 ]; then "
-            f"echo \"offline engine: {engine} failed (exit $rc), {engine}'s own last log line: "
-            f'$(tail -n 1 "$d/{engine}.log" | cut -c1-200)"; tail -n 5 "$d/{engine}.log"; fi'
-        )
+        lines.append(f"{run}; ended {engine}")
     lines.append(f'python "$d/merge.py" --module {q(module)} --out {q(test_file)} {" ".join(inputs)}')
     lines.append('status=$?; rm -rf "$d"; (exit $status)')
     return "; ".join(lines)
 
 
-# the module's public top-level functions, one per line (standard library only: runs with the project's Python)
-_FUNCTIONS = (
-    "import ast, sys; print(*(n.name for n in ast.parse(open(sys.argv[1], 'rb').read()).body "
-    "if isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef)) and not n.name.startswith('_')), sep=chr(10))"
+# what CrossHair covers in a module: its top-level functions and the methods of its top-level classes (`C.m`), one
+# per line, public functions first, then public methods, then the rest (standard library only: the project's Python)
+_CONDITIONS = (
+    'import ast,sys;F=ast.FunctionDef,ast.AsyncFunctionDef;b=ast.parse(open(sys.argv[1],"rb").read()).body;'
+    'c=[n.name for n in b if isinstance(n,F)]+[k.name+"."+n.name for k in b if isinstance(k,ast.ClassDef) '
+    'for n in k.body if isinstance(n,F)];print(*sorted(c,key=lambda s:(s[0]=="_" or "._" in s,"." in s)),sep=chr(10))'
 )
+# `why LOG`: the line of an engine's log that says why it failed: its last ERROR line (Pynguin's `[05:08:25] ERROR
+# Failed to load SUT: ... generator.py:297`, without the time and Pynguin's own source line), else its last line that
+# is not blank; spaces collapsed, at most 200 characters (in Python: `cut` would split a character of Rich's boxes)
+_REASON = (
+    'import re,sys;L=[" ".join(w) for w in map(str.split,open(sys.argv[1],errors="replace")) if w];'
+    'E=[l for l in L if re.match(r"(\\[[\\d:]+\\] )?ERROR ",l)];'
+    'print(re.sub(r"^\\[[\\d:]+\\] | \\w+\\.py:\\d+$","",(E or L or[""])[-1])[:200])'
+)
+FAILURE_LINE = f'why() {{ python -c {shlex.quote(_REASON)} "$1"; }}'
 
 
 def _crosshair(module: str, target: str, limit: int) -> str:
-    """CrossHair on the whole module; if it crashes (exit 1: it stops at the first function it cannot handle, e.g.
-    one with a ``Literal[...]`` parameter), again function by function within what is left of the limit, so that one
-    such function costs its own tests only. Leaves CrossHair's exit status in ``$rc``'s place (0 if any function
-    gave tests)."""
+    """CrossHair on the whole module when its conditions fit the limit (see ``PER_FUNCTION_SHARE``); else, or when
+    that run crashes (exit 1: it stops at the first function it cannot handle, e.g. one with a ``Literal[...]``
+    parameter) or is stopped, function by function within what is left of the limit, so that one such function costs
+    its own tests only and a big module still gives those of the functions there is time for. Leaves CrossHair's exit
+    status in ``$?`` (0 if any function gave tests, 124 if the time ran out before any did)."""
     q = shlex.quote
     per_function = max(1, limit // PER_FUNCTION_SHARE)
-    cover = f"python -m crosshair cover --example_output_format=pytest --per_condition_timeout={per_function}"
+    module_s = max(1, int(limit * MODULE_RUN_SHARE))
+    each = "; trying function by function"
     return (
-        f'start=$SECONDS; timeout -k 5 {limit} {cover} {q(module)} > "$d/crosshair.py" 2> "$d/crosshair.log"; '
-        "rc=$?; "
-        "if [ $rc -eq 1 ]; then "  # a crash inside the run (2: the module does not import, nor would a function)
-        'echo "offline engine: crosshair failed on the module (exit $rc): '
-        '$(tail -n 1 "$d/crosshair.log" | cut -c1-200); trying function by function"; : > "$d/crosshair.py"; '
-        f"for f in $(python -c {q(_FUNCTIONS)} {q(target)} 2>/dev/null); do "
-        f"left=$(({limit} - (SECONDS - start))); "
-        'if [ $left -lt 2 ]; then echo "offline engine: crosshair: no time left for $f and the rest"; break; fi; '
-        f'timeout -k 5 $left {cover} {q(module)}."$f" >> "$d/crosshair.py" 2>> "$d/crosshair.log" '
-        f'|| echo "offline engine: crosshair failed on {module}.$f"; done; '
-        '[ -s "$d/crosshair.py" ] && rc=0; '
-        "fi; (exit $rc)"
+        f"m={q(module)}; start=$SECONDS; rc=0; set -- $(python -c {q(_CONDITIONS)} {q(target)} 2>/dev/null); "
+        f'c="python -m crosshair cover --example_output_format=pytest --per_condition_timeout={per_function}"; '
+        f"if [ $(($# * {(per_function + 1) * MODULE_RUN_MARGIN})) -gt {limit} ]; then "
+        f'echo "offline engine: crosshair: $m has $# functions and methods, too many for one run within '
+        f'{limit} s{each}"; '
+        f'else timeout -k 5 {module_s} $c $m > "$d/crosshair.py" 2> "$d/crosshair.log"; rc=$?; case $rc in '
+        f'1) echo "offline engine: crosshair failed on the module (exit 1): $(why "$d/crosshair.log"){each}";; '
+        f'124|137) echo "offline engine: crosshair timed out on the module after {module_s} s{each}";; '
+        # 0: done; 2: the module does not import, nor would a function (then nothing more is tried)
+        '*) set --;; esac; [ $# -gt 0 ] && : > "$d/crosshair.py"; fi; '
+        f"for f; do left=$(({limit} - (SECONDS - start))); if [ $left -lt 2 ]; then rc=124; "
+        'echo "offline engine: crosshair: no time left for $m.$f and the rest"; break; fi; '
+        'timeout -k 5 $left $c $m."$f" > "$d/f.py" 2>> "$d/crosshair.log"; case $? in '
+        '0) cat "$d/f.py" >> "$d/crosshair.py";; '  # not what a stopped run may have half-written
+        '124|137) rc=124; echo "offline engine: crosshair timed out on $m.$f";; '
+        '*) rc=1; echo "offline engine: crosshair failed on $m.$f";; esac; done; '
+        '[ -s "$d/crosshair.py" ] && rc=0; (exit $rc)'
     )

@@ -12,7 +12,7 @@ import pytest
 from handoff.common.env import SettingsError
 from handoff.environments import EnvSettings, ProjectEnvironments
 from handoff.offline_engine import OfflineEngineSettings
-from handoff.offline_engine.commands import engine_command
+from handoff.offline_engine.commands import FAILURE_LINE, engine_command
 from handoff.offline_engine.installed import optional_packages
 
 pytestmark = pytest.mark.slow
@@ -116,16 +116,80 @@ def test_an_engine_failure_line_carries_the_engines_last_error(project: Path, en
     settings = OfflineEngineSettings(engines=("pynguin",), per_target_s=15)
     done = run_in_terminal(engine_command("pkg/broken.py", "tests/test_broken.py", settings), project, engine_venv)
     (failed,) = [line for line in done.stdout.splitlines() if line.startswith("offline engine: pynguin failed")]
-    assert failed.split(", pynguin's own last log line: ", 1)[1].strip()
+    assert failed.split(", pynguin's log says: ", 1)[1].strip()
 
 
 def test_an_engine_failure_line_says_the_reason_is_the_engines_own_words() -> None:
     """The engine's last log line is quoted as its own (prettytable: Pynguin's ``exceeded the 5s time limit`` read as
     a limit of Handoff's), and Handoff's own time limit is said with its setting."""
     command = engine_command("pkg/mod.py", "tests/test_mod.py", OfflineEngineSettings(per_target_s=15))
-    assert "failed (exit $rc), crosshair's own last log line: " in command
-    assert "failed (exit $rc), pynguin's own last log line: " in command
+    assert "failed (exit $rc), $1's log says: " in command
+    assert "; ended crosshair; " in command and "; ended pynguin; " in command
     assert "timed out after 15 s (HANDOFF_OFFLINE_ENGINE_S)" in command
+
+
+def failure_line(log: str, tmp_path: Path) -> str:
+    """What the command's ``why`` says of an engine log holding ``log``, run by bash as in the agent's terminal."""
+    (tmp_path / "engine.log").write_text(log)
+    done = subprocess.run(["bash", "-c", f'{FAILURE_LINE}; why "$1"', "why", str(tmp_path / "engine.log")],
+                          capture_output=True, text=True, check=True)  # fmt: skip
+    return done.stdout.rstrip("\n")
+
+
+# Pynguin 0.48's log as its Rich console writes it at 80 columns (parse 1.20.2 on Python 3.12.1): the ERROR line is
+# wrapped, the traceback boxed, and the last line is the tail of the exception's message
+PYNGUIN_LOG_80 = "".join(line.ljust(80) + "\n" for line in [
+    "[05:08:17] ERROR    Failed to load SUT: Failed to compute       generator.py:297",
+    "                    stacksize, got negative size",
+    "                    ╭───── Traceback (most recent call last) ─────╮",
+    "                    │ /tmp/efb/venv/lib/python3.12/site-packa │",
+    "                    │ ges/pynguin/generator.py:292 in         │",
+    "                    │ _load_sut                               │",
+    "                    ╰─────────────────────────────────────────╯",
+    "                    RuntimeError: Failed to compute stacksize,",
+    "                    got negative size",
+])  # fmt: skip
+
+
+def test_the_reason_quoted_from_an_engine_log_is_its_last_error_line_not_a_wrapped_fragment(tmp_path: Path) -> None:
+    """parse 1.20.2: the task's line read ``pynguin's own last log line:                     got negative size``,
+    the last line of a traceback Rich wrapped at 80 columns. Pynguin now logs at ``LOG_COLUMNS`` columns and the
+    reason is its last ERROR line, without its time and Pynguin's own source line, spaces collapsed; a log without
+    an ERROR line (CrossHair's traceback) gives its last line that is not blank."""
+    wrapped = "Failed to compute       generator.py:297\n" + "stacksize, got negative size".rjust(48)
+    whole = "Failed to compute stacksize, got negative size" + " " * 200 + "generator.py:297"
+    wide = PYNGUIN_LOG_80.replace(wrapped, whole)
+    assert wide != PYNGUIN_LOG_80
+    assert failure_line(wide, tmp_path) == "ERROR Failed to load SUT: Failed to compute stacksize, got negative size"
+    assert failure_line(PYNGUIN_LOG_80.replace("[05:08:17]", " " * 10), tmp_path).startswith("ERROR Failed to load")
+    crosshair = 'Traceback (most recent call last):\n  File "x.py", line 1\nTypeError: f() missing 1 argument\n\n  \n'
+    assert failure_line(crosshair, tmp_path) == "TypeError: f() missing 1 argument"
+    assert len(failure_line("ERROR " + "x " * 300, tmp_path)) == 200
+
+
+CONF_MODULE = """raise RuntimeError(
+    "the configuration file settings.ini has no [server] section, so the module cannot be imported"
+)
+
+
+def port(default: int) -> int:
+    return default
+"""
+
+
+def test_pynguins_failure_is_quoted_whole_not_as_the_last_line_of_its_wrapped_log(
+    project: Path, engine_venv: Path
+) -> None:
+    """A real Pynguin failure whose reason is longer than a line of its 80-column log: the task's line quoted only
+    ``the module cannot be imported``, the tail of the wrapped traceback; it now quotes Pynguin's ERROR line whole."""
+    (project / "pkg" / "conf.py").write_text(CONF_MODULE)
+    # it fails in about 6 s alone; 15 s ran out beside another engine test
+    settings = OfflineEngineSettings(engines=("pynguin",), per_target_s=30)
+    done = run_in_terminal(engine_command("pkg/conf.py", "tests/test_conf.py", settings), project, engine_venv)
+    failed = [line for line in done.stdout.splitlines() if line.startswith("offline engine: pynguin failed")]
+    assert failed == [("offline engine: pynguin failed (exit 1), pynguin's log says: ERROR Failed to load "
+                      "SUT: the configuration file settings.ini has no [server] section, so the module cannot be "
+                      "imported")], done.stdout  # fmt: skip
 
 
 LITERAL_MODULE = """from typing import Literal
@@ -159,6 +223,72 @@ def test_a_function_crosshair_crashes_on_costs_that_function_not_the_whole_modul
     assert "offline engine: crosshair failed on pkg.trim.trim" in done.stdout
     tree = ast.parse((project / "tests" / "test_trim.py").read_text())
     names = [n.name for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert names and all(name.startswith("test_grade") for name in names), names
+
+
+def tallies(count: int) -> str:
+    """A module of ``count`` functions, each looping over a string, so that CrossHair spends its whole per-function
+    time on each (it never exhausts the paths)."""
+    return "\n\n".join(f"""def tally_{i}(text: str) -> int:
+    total = 0
+    for ch in text:
+        if ch == "{chr(97 + i % 26)}":
+            total += {i + 1}
+    return total
+""" for i in range(count))  # fmt: skip
+
+
+def crosshair_tests(path: Path) -> list[str]:
+    return [n.name for n in ast.parse(path.read_text()).body if isinstance(n, ast.FunctionDef)]
+
+
+def test_a_module_too_big_for_one_crosshair_run_gives_the_tests_of_the_functions_there_is_time_for(
+    project: Path, engine_venv: Path
+) -> None:
+    """parse 1.20.2 (45 functions and methods): the one CrossHair run over the whole module was stopped at the limit
+    and, since CrossHair prints only at the end, gave nothing, whatever the limit. A module with more functions than
+    one run covers in the limit is now covered function by function, and says so; the time left stops the rest."""
+    (project / "pkg" / "many.py").write_text(tallies(40))
+    settings = OfflineEngineSettings(engines=("crosshair",), per_target_s=20)
+    done = run_in_terminal(engine_command("pkg/many.py", "tests/test_many.py", settings), project, engine_venv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert ("offline engine: crosshair: pkg.many has 40 functions and methods, too many for one run within 20 s; "
+            "trying function by function") in done.stdout  # fmt: skip
+    assert "offline engine: crosshair: no time left for pkg.many.tally_" in done.stdout, done.stdout
+    names = crosshair_tests(project / "tests" / "test_many.py")
+    assert names and names[0] == "test_tally_0", names
+    ran = subprocess.run([engine_venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_many.py"], cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
+                         capture_output=True, text=True)  # fmt: skip
+    assert ran.returncode == 0 and f"{len(names)} passed" in ran.stdout, ran.stdout
+
+
+SLOW_MODULE = """import hashlib
+
+
+def grade(score: int) -> str:
+    if score >= 50:
+        return "pass"
+    return "fail"
+
+
+def digest(text: str) -> bytes:
+    return hashlib.pbkdf2_hmac("sha256", text.encode(), b"salt", 10**9)
+"""
+
+
+def test_a_crosshair_run_over_the_module_that_is_stopped_leaves_time_for_the_functions_one_by_one(
+    project: Path, engine_venv: Path
+) -> None:
+    """A function CrossHair's per-function time does not stop (a long call into C) held the module run until the
+    limit, and the other function's tests were lost with it. The module run now stops earlier and the rest of the
+    limit covers the functions one by one."""
+    (project / "pkg" / "slow.py").write_text(SLOW_MODULE)
+    settings = OfflineEngineSettings(engines=("crosshair",), per_target_s=30)
+    done = run_in_terminal(engine_command("pkg/slow.py", "tests/test_slow.py", settings), project, engine_venv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "offline engine: crosshair timed out on the module after 22 s; trying function by function" in done.stdout
+    names = crosshair_tests(project / "tests" / "test_slow.py")
     assert names and all(name.startswith("test_grade") for name in names), names
 
 
