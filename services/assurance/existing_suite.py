@@ -8,7 +8,9 @@ this check that figure would read as "the existing tests cover the imports only"
 Modules that look like test modules under names pytest's defaults do not collect (pytimeparse 1.1.10's
 ``pytimeparse/tests/testtimeparse.py``, roman 4.2's ``src/tests.py``) are run by naming them on pytest's command line,
 which collects a file given so whatever ``python_files`` says (:func:`uncollected_suites`); their tests count as the
-project's.
+project's. So are the test modules of a folder whose collection failed as a whole (docopt 0.6.2's conftest raises on
+its ``testcases.docopt`` under pytest >= 6, failing the root folder and every test module in it): named, each is
+collected alone, and the baseline counts the tests that can run, beside the sentence saying the others could not.
 
 Tests that ran and failed leave the baseline the project's suite, but a smaller one (what a test runs after its
 failing line is not counted) and a kept test in the same file may fail for the same reason: :func:`failures` names
@@ -37,6 +39,7 @@ ONLY_WHAT_RAN = "the coverage baseline counts only the tests that ran"
 PARTIAL = "some of the project's existing tests could not be collected or run"
 NONE_RAN = "the project's existing tests could not be collected or run"
 TEST_FOLDERS = frozenset({"test", "tests"})
+MAX_NAMED = 500  # test modules of folders that did not collect, named on the command line, at most
 MAX_READ = 200  # modules read for a TestCase subclass, at most
 MAX_READ_BYTES = 200_000
 TESTCASE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*\bTestCase\b", re.MULTILINE)
@@ -133,10 +136,12 @@ def uncollected_suites(root: Path, generated_files: Sequence[str], collected: Py
     """The modules of :func:`modules_like_tests` to run by naming them: named like a test module (``test*.py``,
     ``*tests.py``: pytimeparse's ``testtimeparse.py``, roman's ``tests.py``) and defining a ``TestCase`` subclass, a
     ``Test*`` class or a ``test*`` function; those ``collected`` (the default collection's run) already ran or tried
-    to collect are left out. Helpers of a test folder (``tests/helpers.py``) are not run."""
+    to collect are left out. Helpers of a test folder (``tests/helpers.py``) are not run. The test modules of a
+    folder whose collection failed in ``collected`` come first: that run could not reach them (docopt 0.6.2's
+    conftest fails the root folder)."""
     seen = set(collected.outcomes) | set(collected.collection_errors) if collected is not None else set()
     done = {node.split("::", 1)[0] for node in seen}
-    found = []
+    found = [path for path in _in_broken_folders(root, generated_files, collected) if path not in done]
     for path in modules_like_tests(root, generated_files):
         stem = Path(path).stem
         if path in done or not (stem.startswith("test") or stem.endswith("tests")):
@@ -148,6 +153,20 @@ def uncollected_suites(root: Path, generated_files: Sequence[str], collected: Py
         if TESTCASE_CLASS.search(text) or TEST_DEFINITION.search(text):
             found.append(path)
     return found
+
+
+def _in_broken_folders(root: Path, generated_files: Sequence[str], collected: PytestRun | None) -> list[str]:
+    """The project's test modules (``test_*.py``, ``*_test.py``) in the folders whose collection failed in the
+    ``collected`` run (a folder's node is ``.`` for the root): the folder's conftest raised on another of its
+    files, so none of its modules was collected; named, they are (the ``handoff_ignore`` plugin collects only what
+    is named)."""
+    if collected is None:
+        return []
+    folders = [Path(node) for node in collected.collection_errors if "::" not in node and (root / node).is_dir()]
+    if not folders:
+        return []
+    return [path for path in test_files(root, generated_files, limit=MAX_NAMED)
+            if any(folder == Path(".") or folder in Path(path).parents for folder in folders)]  # fmt: skip
 
 
 def test_files(root: Path, generated_files: Sequence[str], limit: int = 20) -> list[str]:
@@ -200,6 +219,16 @@ def _sentence(reason: str, *, partial: bool, nothing_collected: bool = False) ->
     if partial:
         return f"{PARTIAL}: {reason}; {ONLY_WHAT_RAN}"
     return f"{NONE_RAN}: {reason}; {NOTHING_RAN if nothing_collected else NOT_THE_SUITE}"
+
+
+def some_ran(problem: str) -> str:
+    """A :func:`problem` sentence saying none of the project's tests ran, made to say some did (the project's tests
+    in a test file the generator extended run apart from the default collection: docopt 0.6.2's ``test_docopt.py``,
+    whose folder its conftest fails); other sentences unchanged."""
+    for end in (NOT_THE_SUITE, NOTHING_RAN):
+        if problem.startswith(f"{NONE_RAN}: ") and problem.endswith(f"; {end}"):
+            return _sentence(problem[len(NONE_RAN) + 2 : -len(end) - 2], partial=True)
+    return problem
 
 
 def is_partial(problem: str) -> bool:

@@ -15,7 +15,7 @@ from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
 from handoff.assurance.errors import CommandTimedOut
-from handoff.assurance.existing_suite import failed_tests, failures
+from handoff.assurance.existing_suite import failed_tests, failures, some_ran
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import PytestRun, TestBed
 from handoff.assurance.tree_modules import TreeModules
@@ -24,6 +24,7 @@ from handoff.schemas.events import Verdict
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
 REDUNDANT = "covered by the other kept tests"
 OUTSIDE_TYPES = "pins behaviour for input outside the function's declared types"
+MAX_REASON_CHARS = 300
 
 
 @dataclass(frozen=True, slots=True)
@@ -121,18 +122,20 @@ async def judge_tests(
     own_suite = await existing_coverage(bed, test_files, targets)
     baseline = own_suite.coverage
     failed, ran = own_suite.failed, own_suite.ran
+    problem = own_suite.problem
     if settled:
         earlier = await measure(bed, sorted(settled), targets, name="kept-before")
         baseline = merged([baseline, earlier.targets], targets)
         # the project's own tests in the extended files ran here, not in the default collection
         in_extended, ran_there = failed_tests([earlier.tests], only=set(existing))
         failed, ran = {**failed, **in_extended}, ran + ran_there
+        problem = some_ran(problem) if ran_there else problem
     kept_coverage = await _coverage(bed, [c for c in candidates if c.verdict is None], targets, baseline,
                                     coverage_required=coverage_required)  # fmt: skip
     judgements.extend(Judgement(c.test, c.verdict or Verdict.KEPT, c.reason) for c in candidates)
     changed = _rewrite(bed, test_files, judgements, project_versions or {})
     return FilterReport(judgements=judgements, baseline=baseline, kept_coverage=kept_coverage, changed_files=changed,
-                        baseline_problem=own_suite.problem,
+                        baseline_problem=problem,
                         baseline_failures=failures(failed, ran))  # fmt: skip
 
 
@@ -143,7 +146,7 @@ async def _collect(bed: TestBed, name: str, candidates: list[_Candidate]) -> Non
     code, output = collected.exit_code, collected.output
     if code not in (0, 5):
         for c in candidates:
-            c.drop(Verdict.FAILED, f"does not collect: {_last_error(output)}")
+            c.drop(Verdict.FAILED, f"does not collect: {_collection_error(collected, name)}")
         return
     by_test = {c.test: c for c in candidates}
     for line in output.splitlines():
@@ -347,9 +350,18 @@ def _ids(candidates: list[_Candidate]) -> list[str]:
     return [node for c in candidates for node in c.node_ids]
 
 
-def _last_error(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip().startswith("E ")]
-    if lines:
-        return lines[-1][1:].strip()[:300]
-    tail = [line for line in output.strip().splitlines() if line.strip()]
-    return tail[-1][:300] if tail else "no output"
+def _collection_error(run: PytestRun, name: str) -> str:
+    """Why ``name`` did not collect, in pytest's words: the collection error of the file itself, else of the node
+    that failed on the way to it (a folder, whose conftest raised), else pytest's internal error, else its error
+    lines (not the summary line "no tests collected, 1 error"). Only the named file is collected (the
+    ``handoff_ignore`` plugin), so the project's collection errors elsewhere do not end up here."""
+    errors = run.collection_errors
+    if errors:
+        node = name if name in errors else next(iter(errors))
+        why = " ".join(errors[node].split())
+        return (why if node == name else f"{node}: {why}")[:MAX_REASON_CHARS]
+    if run.internal_error:
+        return run.internal_error[:MAX_REASON_CHARS]
+    lines = [line.strip() for line in run.output.splitlines() if line.strip()]
+    said = [line.removeprefix("E ").strip() for line in lines if line.startswith(("E ", "ERROR"))]
+    return (said[-1] if said else lines[-1] if lines else "no output")[:MAX_REASON_CHARS]

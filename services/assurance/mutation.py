@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from handoff.assurance.errors import CommandTimedOut, ToolFailed
-from handoff.assurance.testbed import TestBed
+from handoff.assurance.testbed import IGNORE_PLUGIN, TestBed
 
 _SKIP_SCRIPT = """
 import sys
@@ -90,8 +90,10 @@ async def mutation_score(
     if clean.exit_code != 0:
         problem = f"the kept tests fail on the unmutated tree (pytest exit code {clean.exit_code})"
         raise ToolFailed(problem, clean.output)
-    test_command = shlex.join([str(bed.python), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider",
-                               f"--rootdir={tree}", *kept_tests])  # fmt: skip
+    # handoff_ignore (on PYTHONPATH, cosmic-ray passes its environment on): only the kept tests' files are
+    # collected, as in the run above; a project's collection error elsewhere would "kill" every mutant
+    test_command = shlex.join([str(bed.python), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p",
+                               IGNORE_PLUGIN, f"--rootdir={tree}", *kept_tests])  # fmt: skip
     config = work / "cosmic-ray.toml"
     config.write_text(
         "[cosmic-ray]\n"

@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
+from handoff.assurance.named_paths import beside
 from handoff.assurance.pytest_cov import no_cov_args
 from handoff.common.secrets import process_redactor
 from handoff.runners.openhands.workspace import Change, TaskDirs
@@ -172,12 +173,24 @@ async def _measured_run(
     include = ",".join(str(tree / t) for t in targets)
     run_env = _with_pythonpath(env, tree)
     writable = [tree, dirs.validation, *dirs.writable]
-    code, output = await _run(
-        [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}",
-         "-m", "pytest", "-q", "-p", "no:cacheprovider", *no_cov_args(python), f"--junitxml={junit}", "-o",
-         "junit_family=xunit2", *tests],
-        cwd=tree, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
-    )  # fmt: skip
+
+    async def pytest(ignored: Sequence[str] = ()) -> tuple[int | None, str]:
+        return await _run(
+            [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}",
+             f"--include={include}", "-m", "pytest", "-q", "-p", "no:cacheprovider", *no_cov_args(python),
+             f"--junitxml={junit}", "-o", "junit_family=xunit2", *(f"--ignore={p}" for p in ignored), *tests],
+            cwd=tree, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
+        )  # fmt: skip
+
+    code, output = await pytest()
+    if code in COLLECTION_BROKEN and (ignored := beside(tree, tests)):
+        # the project's conftest may fail a folder on another of its files: the named tests' run leaves them out
+        for stale in (junit, data):
+            stale.unlink(missing_ok=True)
+        first = output
+        code, output = await pytest(ignored)
+        if code in COLLECTION_BROKEN:
+            output = first  # not the files beside: the named tests' own collection error
     output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised
     if code is None:
         return _Run(problem=f"pytest did not finish within {timeout_s:g} s", output=output)
