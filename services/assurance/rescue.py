@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -43,10 +43,18 @@ class RescueReport:
     rescued: list[Rescued]
     tried: int = 0  # surviving mutants the candidates ran against
     note: str = ""
+    kills: dict[str, list[Mutant]] = field(default_factory=dict)  # every passing candidate's kills, before the choice
+    cases: dict[str, list[str]] = field(default_factory=dict)  # ... and its node ids
 
     @property
     def killed(self) -> set[Mutant]:
         return {m for r in self.rescued for m in r.kills}
+
+    def without(self, dropped: Collection[str]) -> RescueReport:
+        """The choice made again among the re-admitted tests not in ``dropped`` (none of the others joins): a
+        mutant a dropped one was chosen for counts for another that kills it too."""
+        left = [r.test for r in self.rescued if r.test not in dropped]
+        return replace(self, rescued=_greedy(left, self.kills, self.cases))
 
 
 async def rescue_tests(
@@ -133,7 +141,8 @@ async def rescue_tests(
     if unchecked:
         said.append(f"{unchecked} mutant(s) a dropped test kills were not run against the project's own tests: "
                     "no test is re-admitted for them")  # fmt: skip
-    return RescueReport(rescued=_greedy(passing, kills, cases), tried=tried, note="; ".join(said))
+    return RescueReport(rescued=_greedy(passing, kills, cases), tried=tried, note="; ".join(said), kills=kills,
+                        cases=cases)  # fmt: skip
 
 
 @dataclass(slots=True)

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, adds_no_coverage, judge_tests
-from handoff.assurance.mutation import MutationReport, mutation_score
-from handoff.assurance.rescue import apply_diff, rescored, rescue_tests
+from handoff.assurance.mutation import Mutant, MutationReport, mutation_score
+from handoff.assurance.rescue import Rescued, RescueReport, apply_diff, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
 
@@ -211,3 +211,19 @@ def test_a_mutant_diff_applies_only_to_the_text_it_was_made_from() -> None:
     assert apply_diff(source, diff) == source.replace(">=", "==")
     assert apply_diff(source.replace("50", "60"), diff) is None
     assert apply_diff(source, "") is None
+
+
+def test_without_a_re_admitted_test_the_others_are_credited_with_the_mutants_they_kill_too() -> None:
+    """Test a was chosen for mutants 1 and 2, b for 3 (it kills 2 as well): without a, b is kept for 2 and 3, and a
+    test that was never chosen (c, killing 1) does not join."""
+    m1, m2, m3 = (Mutant(target=TARGET, line=n, operator="Op", original="x", mutated="y") for n in (1, 2, 3))
+    kills = {"a": [m1, m2], "b": [m2, m3], "c": [m1]}
+    cases = {"a": ["a"], "b": ["b"], "c": ["c"]}
+    found = RescueReport(rescued=[Rescued(test="a", kills=[m1, m2]), Rescued(test="b", kills=[m3])], kills=kills,
+                         cases=cases)  # fmt: skip
+
+    left = found.without({"a"})
+
+    assert left.rescued == [Rescued(test="b", kills=[m2, m3])]
+    assert left.killed == {m2, m3}
+    assert found.without({"a", "b"}).rescued == []

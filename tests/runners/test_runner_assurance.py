@@ -433,3 +433,63 @@ async def test_a_rescued_test_in_an_extended_project_file_put_back_by_the_filter
     in_existing = [f.qualname for f in generated_source.find_tests((original / EXISTING).read_text())]
     assert in_existing == ["test_the_boundary_score_passes", "test_another_passing_score"]
     assert [f.qualname for f in generated_source.find_tests((original / GEN).read_text())] == [GOOD.split("::")[1]]
+
+
+async def test_a_re_admitted_test_that_fails_after_the_projects_own_tests_of_its_file_is_dropped_again(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """grade(70), appended to the project's test file, adds no coverage and kills the `>=` -> `==` mutant the other
+    tests miss, but it also checks that no grading rule was recorded, which the project's own test of that file
+    records first (class state, as docopt() sets DocoptExit.usage): it passes alone and fails in the project's run of
+    the file, so the rescue's validation drops it again with the reason, the score goes back to what the kept tests
+    kill, and the applied patch passes under the project's plain pytest."""
+    (grading_project / TARGET).write_text(
+        'class Rules:\n    last = ""\n\n\n' + (GRADING / "grading" / TARGET).read_text()
+    )
+    (grading_project / EXISTING).write_text(
+        "from grading import Rules, grade\n\n\ndef test_the_boundary_score_passes():\n"
+        "    Rules.last = 'pass from 50'\n" + BOUNDARY_LAST_LINE
+    )
+    boundary = (
+        "from grading import grade\n\n\ndef test_boundary_decides_pass_or_fail():\n    assert grade(50) == 'pass'\n"
+        "    assert grade(49) == 'fail'\n"
+    )
+    seventy = "def test_another_passing_score():\n    assert grade(70) == 'pass'\n    assert Rules.last == ''\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, boundary)),
+                                  in_workspace(EXISTING, lambda p: replace_in_file(
+                                      p, BOUNDARY_LAST_LINE, BOUNDARY_LAST_LINE + "\n\n" + seventy)),
+                                  finish("tests written")])  # fmt: skip
+    source = await upload_snapshot(js, grading_project)
+    progress = ProgressLog()
+    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
+                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
+                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
+
+    seventy_id = f"{EXISTING}::test_another_passing_score"
+    assert f"re-admitted {seventy_id}: kills a mutant the other tests miss" in progress.text()
+    assert result.tests_rescued == [] and result.tests_kept == [GOOD]
+    (dropped,) = [d for d in result.tests_dropped if d.test == seventy_id]
+    assert dropped.verdict == Verdict.FAILED
+    said = "fails beside the other tests of its file and the kept tests, though it passes alone (order-dependent)"
+    assert dropped.reason.startswith(f"{said}: AssertionError: assert 'pass from 50' == ''")
+    (quality,) = result.quality
+    assert quality.mutants_killed == quality.mutants_total - 1  # the `>=` -> `==` mutant survives again
+    assert "re-admitted" not in (result.summary.split("Mutation rescue:")[0])
+    assert "Mutation rescue: 1 re-admitted test(s) dropped again: they fail beside the tests of their files" in (
+        result.summary
+    )
+    assert (result.tests_collected, result.tests_passed) == (1, 1)
+    assert result.test_files == [GEN]
+
+    assert result.patch is not None
+    original = tmp_path / "original"
+    await materialize_snapshot(js, source, original)
+    patch = tmp_path / "result.patch"
+    patch.write_bytes(await get_artifact(js, result.patch))
+    await asyncio.to_thread(_applied, original, patch)
+    assert "test_another_passing_score" not in (original / EXISTING).read_text()
+    plain = await asyncio.to_thread(subprocess.run, [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
+                                    cwd=original, env={**os.environ, "PYTHONPATH": str(original)},
+                                    capture_output=True, text=True)  # fmt: skip
+    assert plain.returncode == 0, plain.stdout

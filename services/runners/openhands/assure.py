@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from handoff.assurance.execute import Exec, subprocess_exec
 from handoff.assurance.figures import coverage_words
 from handoff.assurance.filters import adds_no_coverage, judge_tests
 from handoff.assurance.mutation import MutationReport, mutation_score
-from handoff.assurance.rescue import Rescued, rescored, rescue_tests
+from handoff.assurance.rescue import Rescued, RescueReport, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
 from handoff.runners.openhands import judged_files, verdicts
@@ -68,6 +69,7 @@ class Assurance:
     last: Judged | None = None  # the latest validated round (the one scored)
     rescued: list[Rescued] = field(default_factory=list)  # dropped coverage-free tests re-admitted for mutants
     rescue_note: str = ""  # what the latest rescue left out or could not check (its budget ran out, ...)
+    latest_rescue: tuple[MutationReport, RescueReport] | None = None  # the score it started from, what it found
 
     def bed(self, tree: Path) -> TestBed:
         scratch = self.dirs.assurance
@@ -241,20 +243,57 @@ class Assurance:
         if not found.rescued:
             self.emit("assurance", f"mutation rescue: no dropped test kills any of the {found.tried} mutant(s) run")
             return None
+        self.latest_rescue = (report, found)
+        self._admit(report, found)
+        return await self._rescued_files(tree, judged, {r.test for r in found.rescued})
+
+    async def drop_rescued(self, tree: Path, failing: Mapping[str, str]) -> tuple[bytes, ChangeSet, list[str], int]:
+        """Drop again the tests of the latest rescue in ``failing`` (test -> why), with verdict ``failed``: the others
+        are chosen again among themselves (their kills re-counted), their files re-written. As ``rescue``; with none
+        left, the files as the scored round handed them over."""
+        judged, latest = self.last, self.latest_rescue
+        if judged is None or latest is None:
+            raise ValueError("no rescue to drop tests from")
+        report, found = latest
+        before = {r.test for r in found.rescued}
+        self.rescued = [r for r in self.rescued if r.test not in before]
+        self.kept = [t for t in self.kept if t not in before]
+        kept = found.without(failing)
+        for test, why in failing.items():
+            self.dropped[test] = DroppedTest(test=test, verdict=Verdict.FAILED, reason=self.redact(why))
+            self.emit("assurance", f"re-admitted test dropped again: {test}: {self.redact(why)}")
+        said = f"{len(failing)} re-admitted test(s) dropped again: they fail beside the tests of their files"
+        self.rescue_note = "; ".join(note for note in (self.rescue_note, said) if note)
+        self.latest_rescue = (report, kept)
+        self._admit(report, kept)
+        rescued = {r.test for r in kept.rescued}
+        return await self._rescued_files(tree, judged, rescued, also=before - rescued)
+
+    def _admit(self, report: MutationReport, found: RescueReport) -> None:
+        """The re-admitted tests join the kept ones, and their kills the score."""
         self.rescued += found.rescued
         self.mutation = rescored(report, found)
         for r in found.rescued:
             self.dropped.pop(r.test, None)
             self.kept.append(r.test)
             self.emit("assurance", f"re-admitted {r.test}: {r.reason}")
-        rescued = {r.test for r in found.rescued}
-        restored = await asyncio.to_thread(judged_files.write_back, tree, judged, rescued)
+
+    async def _rescued_files(
+        self, tree: Path, judged: Judged, rescued: set[str], also: AbstractSet[str] = frozenset()
+    ) -> tuple[bytes, ChangeSet, list[str], int]:
+        """``rescued`` written back into ``tree`` (``also`` taken out again): the new patch, change set, test files and
+        number of re-admitted test cases."""
+        restored = await asyncio.to_thread(judged_files.write_back, tree, judged, rescued, also)
         accepted = [c for c in judged.handed_changes.accepted
                     if (c.status != "A" or (tree / c.path).exists()) and c.path not in restored]  # fmt: skip
-        git_dir = judged.git_dir
-        patch = await asyncio.to_thread(ws.diff_tree, git_dir, tree, self.env, [c.path for c in accepted])
+        assert judged.git_dir is not None
+        # the files taken out again were staged as the earlier rescue wrote them: they are staged again as they are
+        again = {test.split("::", 1)[0] for test in also} | restored if also else set()
+        paths = sorted({c.path for c in accepted} | again)
+        patch = await asyncio.to_thread(ws.diff_tree, judged.git_dir, tree, self.env, paths)
         test_files = sorted({c.path for c in accepted} & set(judged.sources))
-        return patch, replace(judged.handed_changes, accepted=accepted), test_files, sum(r.cases for r in found.rescued)
+        cases = sum(r.cases for r in self.rescued if r.test in rescued)
+        return patch, replace(judged.handed_changes, accepted=accepted), test_files, cases
 
     def mutation_short(self, goal_pct: float | None) -> list[str]:
         """The targets whose mutation score is under ``goal_pct`` (none when there is no goal or no score)."""

@@ -5,6 +5,7 @@ round's text without the tests still dropped."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -56,17 +57,21 @@ def texts(tree: Path, names: Sequence[str]) -> dict[str, str]:
     return texts
 
 
-def write_back(tree: Path, judged: Judged, rescued: set[str]) -> set[str]:
-    """Re-write the rescued tests' files from the round's texts without the tests still dropped (and the imports and
-    definitions only those used); the extended files left with only the project's own tests afterwards (put back as
-    they were)."""
-    for name in {test.split("::", 1)[0] for test in rescued}:
+def write_back(tree: Path, judged: Judged, rescued: set[str], also: AbstractSet[str] = frozenset()) -> set[str]:
+    """Re-write the rescued tests' files (and the files of ``also``, tests re-admitted before and dropped again)
+    from the round's texts without the tests still dropped (and the imports and definitions only those used); a
+    generated file left without tests is deleted, and the extended files left with only the project's own tests are
+    put back as they were. The files put back."""
+    for name in {test.split("::", 1)[0] for test in {*rescued, *also}}:
         still = [j.test for j in judged.report.judgements if j.verdict != Verdict.KEPT and j.test not in rescued]
         dropped = {t.split("::", 1)[1].replace("::", ".") for t in still if t.startswith(name + "::")}
         source = judged.sources[name]
         project = judged.originals[name][0].decode(errors="replace") if name in judged.originals else ""
-        pruned = generated_source.remove_tests(source, dropped)
-        (tree / name).write_text(unused_code.without_unused(source, pruned, project))
+        pruned = unused_code.without_unused(source, generated_source.remove_tests(source, dropped), project)
+        if name in judged.originals or generated_source.find_tests(pruned):
+            (tree / name).write_text(pruned)
+        else:
+            (tree / name).unlink(missing_ok=True)
     return restore_unextended(tree, judged.originals)
 
 

@@ -126,6 +126,52 @@ class RoundCheck:
         emit("validation", report_line(round_no, report))
         return handed, report
 
+    async def rescue(self, tree: Path) -> tuple[bytes, ChangeSet, list[str], int] | None:
+        """The mutation rescue of the scored round in ``tree`` (``Assurance.rescue``), then what it hands over
+        validated as a round is, on the clean copy: the test files run whole (the kept tests, the re-admitted ones and
+        the project's own tests of the files they extend), then the project's whole collection. A re-admitted test
+        that fails there is dropped again, and the rest are validated once more; when that fails too, or the failing
+        tests cannot be named, every re-admitted test is dropped again. None: nothing re-admitted."""
+        assurance = self.assurance
+        found = await assurance.rescue(tree)
+        if found is None or assurance.latest_rescue is None:
+            return None
+        for last_try in (False, True):
+            report = await self._validate_rescued(tree, found[2])
+            if report.ok:
+                return found
+            rescued = [r.test for r in assurance.latest_rescue[1].rescued]
+            failing = {} if last_try else report.failing(rescued)
+            if failing:
+                said = "fails beside the other tests of its file and the kept tests, though it passes alone"
+                why = {
+                    test: f"{said} (order-dependent): {said_why or report.problem}"
+                    for test, said_why in failing.items()
+                }
+            else:
+                said = "dropped again with the other re-admitted tests: the hand-over with them failed validation"
+                why = {test: f"{said}: {report.problem}" for test in rescued}
+            found = await assurance.drop_rescued(tree, why)
+            if not assurance.latest_rescue[1].rescued:
+                break  # the scored round's files, as its validation ran them
+        return found
+
+    async def _validate_rescued(self, tree: Path, test_files: list[str]) -> ValidationReport:
+        self.emit("validation", f"mutation rescue: running {len(test_files)} test file(s) on the clean copy")
+        report = await validate(
+            dirs=self.dirs,
+            tree=tree,
+            python=self.assurance.python,
+            env=self.env,
+            test_files=test_files,
+            targets=self.payload.targets,
+            goal_pct=self.payload.coverage_goal_pct,
+            timeout_s=self.settings.pytest_timeout_s,
+            max_output_chars=self.settings.max_output_chars,
+            sandbox=self.sandbox,
+        )
+        return await self.whole_collection(tree, report) if report.ok else report
+
     async def whole_collection(self, tree: Path, report: ValidationReport) -> ValidationReport:
         """``report``, or a failed one when the project's own ``pytest`` (its whole default collection, the kept
         files in it) stops collecting while it did not on the snapshot: test modules of one basename in folders

@@ -163,7 +163,7 @@ class TaskRun:
         rounds = await self._rounds(checker)
         scored = rounds.best is not None and await assurance.score(rounds.handed.tree) is not None
         if scored:
-            await self._rescue(assurance, rounds)
+            await self._rescue(checker, rounds)
         if scored and rounds.stopped is None and self.settings.offline_engine is None:  # the engines cannot use it
             await self._mutation_round(checker, rounds)
         return await self._result(rounds, assurance, project_env)
@@ -239,12 +239,13 @@ class TaskRun:
         rounds.best = (rounds.number, report, handed)
         rounds.report, rounds.handed = report, handed
         if await assurance.score(handed.tree) is not None:
-            await self._rescue(assurance, rounds)
+            await self._rescue(checker, rounds)
 
     @staticmethod
-    async def _rescue(assurance: Assurance, rounds: Rounds) -> None:
-        """Dropped coverage-free tests that kill surviving mutants join the scored (best) round's hand-over."""
-        found = await assurance.rescue(rounds.handed.tree)
+    async def _rescue(checker: RoundCheck, rounds: Rounds) -> None:
+        """Dropped coverage-free tests that kill surviving mutants join the scored (best) round's hand-over, once
+        validated with it."""
+        found = await checker.rescue(rounds.handed.tree)
         if found is None or rounds.best is None:
             return
         patch, changes, test_files, cases = found

@@ -37,6 +37,7 @@ PYTEST_EXIT = {
 COLLECTION_BROKEN = (2, 3, 4)  # pytest's exit codes of a collection that stopped
 COLLECTION_LINES = 4
 COLLECTION_CHARS = 600
+MESSAGE_CHARS = 200  # of a failed case's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +61,20 @@ class ValidationReport:
     # extended project test files run whole (their kept tests could not be named): the project's own tests of these
     # files are in the counts and the coverage
     run_whole: list[str] = field(default_factory=list)
+    # the failed or erroring test cases of the run reported, junit's "classname::name" -> its message
+    failures: dict[str, str] = field(default_factory=dict)
+
+    def failing(self, tests: Sequence[str]) -> dict[str, str]:
+        """Of ``tests`` (node ids without parameters), those a failed case of the run reported belongs to, with its
+        message."""
+        found = {}
+        for test in tests:
+            address = junit_address(test)
+            for case, message in self.failures.items():
+                if case == address or case.startswith(address + "["):
+                    found[test] = message
+                    break
+        return found
 
     @property
     def goal_met(self) -> bool:
@@ -131,7 +146,18 @@ async def validate(
         coverage=run.coverage,
         gaps=run.gaps,
         run_whole=list(run_whole),
+        failures=run.failures,
     )
+
+
+def junit_address(node_id: str) -> str:
+    """A node id as pytest's junit xml names its case, "classname::name" ("tests/test_x.py::TestA::test_b" ->
+    "tests.test_x.TestA::test_b")."""
+    path, bracket, params = node_id.partition("[")
+    names = path.split("::")
+    names[0] = names[0].replace("/", ".").removesuffix(".py")
+    names[-1] += bracket + params
+    return ".".join(names[:-1]) + "::" + names[-1]
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +170,7 @@ class _Run:
     skipped: int = 0
     coverage: list[TargetCoverage] = field(default_factory=list)
     gaps: list[str] = field(default_factory=list)
+    failures: dict[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -195,6 +222,7 @@ async def _measured_run(
     if code is None:
         return _Run(problem=f"pytest did not finish within {timeout_s:g} s", output=output)
     collected, failed, skipped = _junit_counts(junit)
+    failures = _junit_failures(junit)
     passed = max(0, collected - failed - skipped)
     coverage, gaps = await _coverage(
         dirs, python, tree, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable
@@ -205,7 +233,7 @@ async def _measured_run(
     elif passed == 0:
         problem = "no test passed (all skipped?)"
     return _Run(problem=problem, output=output, collected=collected, passed=passed, failed=failed, skipped=skipped,
-                coverage=coverage, gaps=gaps)  # fmt: skip
+                coverage=coverage, gaps=gaps, failures=failures)  # fmt: skip
 
 
 async def collection_problem(
@@ -297,6 +325,23 @@ def _junit_counts(junit: Path) -> tuple[int, int, int]:
     failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
     skipped = sum(int(s.get("skipped", 0)) for s in suites)
     return tests, failed, skipped
+
+
+def _junit_failures(junit: Path) -> dict[str, str]:
+    """junit's "classname::name" of each failed or erroring case -> the first line of its message."""
+    if not junit.exists():
+        return {}
+    try:
+        root = ET.parse(junit).getroot()
+    except ET.ParseError:
+        return {}
+    found = {}
+    for case in root.iter("testcase"):
+        for outcome in (*case.findall("failure"), *case.findall("error")):
+            message = (outcome.get("message") or "").strip().split("\n", 1)[0]
+            found[f"{case.get('classname', '')}::{case.get('name', '')}"] = message[:MESSAGE_CHARS]
+            break
+    return found
 
 
 async def _run(
