@@ -15,7 +15,6 @@ import functools
 import json
 import os
 import signal
-import xml.etree.ElementTree as ET
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
@@ -23,6 +22,7 @@ from pathlib import Path, PurePosixPath
 from handoff.assurance.named_paths import beside
 from handoff.assurance.pytest_cov import no_cov_args
 from handoff.common.secrets import process_redactor
+from handoff.runners.openhands.junit_report import junit_address, junit_counts, junit_failures
 from handoff.runners.openhands.workspace import Change, TaskDirs
 from handoff.sandbox import Sandbox, end_process_trees
 from handoff.schemas.events import TargetCoverage
@@ -37,7 +37,6 @@ PYTEST_EXIT = {
 COLLECTION_BROKEN = (2, 3, 4)  # pytest's exit codes of a collection that stopped
 COLLECTION_LINES = 4
 COLLECTION_CHARS = 600
-MESSAGE_CHARS = 200  # of a failed case's message
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,16 +149,6 @@ async def validate(
     )
 
 
-def junit_address(node_id: str) -> str:
-    """A node id as pytest's junit xml names its case, "classname::name" ("tests/test_x.py::TestA::test_b" ->
-    "tests.test_x.TestA::test_b")."""
-    path, bracket, params = node_id.partition("[")
-    names = path.split("::")
-    names[0] = names[0].replace("/", ".").removesuffix(".py")
-    names[-1] += bracket + params
-    return ".".join(names[:-1]) + "::" + names[-1]
-
-
 @dataclass(frozen=True, slots=True)
 class _Run:
     problem: str
@@ -221,8 +210,8 @@ async def _measured_run(
     output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised
     if code is None:
         return _Run(problem=f"pytest did not finish within {timeout_s:g} s", output=output)
-    collected, failed, skipped = _junit_counts(junit)
-    failures = _junit_failures(junit)
+    collected, failed, skipped = junit_counts(junit)
+    failures = junit_failures(junit)
     passed = max(0, collected - failed - skipped)
     coverage, gaps = await _coverage(
         dirs, python, tree, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable
@@ -311,37 +300,6 @@ def _parse_coverage(
         if percent < goal_pct:
             gaps.append(f"{target}: {percent:g} %, lines not covered: {_ranges(entry.get('missing_lines', []))}")
     return coverage, gaps
-
-
-def _junit_counts(junit: Path) -> tuple[int, int, int]:
-    if not junit.exists():
-        return 0, 0, 0
-    try:
-        root = ET.parse(junit).getroot()
-    except ET.ParseError:
-        return 0, 0, 0
-    suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    tests = sum(int(s.get("tests", 0)) for s in suites)
-    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-    skipped = sum(int(s.get("skipped", 0)) for s in suites)
-    return tests, failed, skipped
-
-
-def _junit_failures(junit: Path) -> dict[str, str]:
-    """junit's "classname::name" of each failed or erroring case -> the first line of its message."""
-    if not junit.exists():
-        return {}
-    try:
-        root = ET.parse(junit).getroot()
-    except ET.ParseError:
-        return {}
-    found = {}
-    for case in root.iter("testcase"):
-        for outcome in (*case.findall("failure"), *case.findall("error")):
-            message = (outcome.get("message") or "").strip().split("\n", 1)[0]
-            found[f"{case.get('classname', '')}::{case.get('name', '')}"] = message[:MESSAGE_CHARS]
-            break
-    return found
 
 
 async def _run(
