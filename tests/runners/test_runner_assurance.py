@@ -165,12 +165,20 @@ async def test_a_mutant_the_rescue_budget_left_unchecked_against_the_projects_te
     settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
                                assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
                                                            mutation_rescue_budget_s=10))  # fmt: skip
-    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
+    progress = ProgressLog()
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
 
     assert result.tests_kept == [GOOD] and result.tests_rescued == []
     (quality,) = result.quality
     assert (quality.mutants_killed, quality.mutants_total) == (7, 8)
     assert "kills a mutant the other tests miss" not in result.summary
+    # grade(70) does kill the mutant: the progress does not then say no dropped test kills any
+    said = [m for stage, m in progress.events if stage == "assurance" and "mutation rescue" in m]
+    assert not any("no dropped test kills any" in m for m in said), said
+    assert (
+        "mutation rescue: no test re-admitted: none kills a mutant both the kept tests and the project's own tests "
+        "were run against and miss (1 mutant(s) run)" in said
+    ), said
     assert (
         "Mutation rescue: the 10 s rescue budget ran out after 1 of 1 surviving mutants; 1 mutant(s) a dropped test "
         "kills were not run against the project's own tests: no test is re-admitted for them."

@@ -188,6 +188,8 @@ async def test_an_engine_whose_pin_the_project_contradicts_is_left_out_and_the_t
     assert result.summary.startswith("[offline engine: crosshair] "), result.summary
     assert left_out in result.summary and "rich==15.0.0" in result.summary, result.summary
     assert "the tests come from CrossHair alone" in result.summary
+    # what the engine itself said (its tests, what it failed or timed out on) is in the result, not only the log
+    assert "The engines reported: crosshair: " in result.summary, result.summary
     notes = [message for stage, message in progress.events if stage == "environment" and left_out in message]
     assert notes and notes[0].startswith("[offline engine: crosshair] "), progress.text()
     rounds = [message for stage, message in progress.events if stage == "round"]

@@ -241,7 +241,11 @@ class Assurance:
         if found.note:
             self.emit("assurance", f"mutation rescue: {found.note}")
         if not found.rescued:
-            self.emit("assurance", f"mutation rescue: no dropped test kills any of the {found.tried} mutant(s) run")
+            self.emit(
+                "assurance",
+                "mutation rescue: no test re-admitted: none kills a mutant both the kept tests and "
+                f"the project's own tests were run against and miss ({found.tried} mutant(s) run)",
+            )
             return None
         self.latest_rescue = (report, found)
         self._admit(report, found)

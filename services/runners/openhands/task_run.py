@@ -275,9 +275,11 @@ class TaskRun:
                             sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note(),
                             rescued=len(assurance.rescued))  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
-        if report.no_test_written and session.last_message:  # "nothing added" is not "no test could be made"
-            said = " ".join(session.last_message.split())[:SAID_CHARS].rstrip(".")
+        said = " ".join(session.last_message.split())[:SAID_CHARS].rstrip(".")
+        if report.no_test_written and said:  # "nothing added" is not "no test could be made"
             summary += f" No test was written; the agent's last message: {said}."
+        elif self.settings.offline_engine is not None and said:  # what each engine gave, failed or timed out on
+            summary += f" The engines reported: {said.split('] ', 1)[-1] if said.startswith('[') else said}."
         if self.engine_notes:
             summary += f" Engines: {'; '.join(self.engine_notes)}."
         if build_note := self._build_note():
