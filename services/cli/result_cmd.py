@@ -17,6 +17,7 @@ from handoff.cli.exit_codes import Exit
 from handoff.client.client import HandoffClient
 from handoff.client.patch_check import PatchPolicy
 from handoff.client.patches import PatchNotApplied, PatchRefused, apply_patch
+from handoff.common.text import clipped
 from handoff.schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
 
 OFFLINE_PREFIX = "[offline engine"  # how the offline engine's summaries start (RunnerSettings.label)
@@ -101,7 +102,9 @@ def summarize(finished: TaskFinished) -> list[str]:
             lines.append(f"  {quality.goal_words(result)}; tests kept {len(result.tests_kept)}, "
                          f"dropped {len(result.tests_dropped)}")  # fmt: skip
         for dropped in result.tests_dropped[:SHOWN]:
-            lines.append(f"  dropped {printable(dropped.test)} ({dropped.verdict}): {printable(dropped.reason[:160])}")
+            lines.append(
+                f"  dropped {printable(dropped.test)} ({dropped.verdict}): {printable(clipped(dropped.reason, 160))}"
+            )
         lines += _more(len(result.tests_dropped), "dropped test(s)", finished.task_id)
         for path in result.test_files:
             lines.append(f"  test file {path}")

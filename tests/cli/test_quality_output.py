@@ -271,3 +271,19 @@ def test_result_shows_a_long_failure_details_head_and_tail_and_how_many_lines_it
     assert "  … 18 more line(s) of this detail, all in: handoff result t-77 --json" in lines
     assert "  - … and 47 more" in lines
     assert sum(line.startswith("  - tests/test_d.py::") for line in lines) == 12  # 30 listed, 18 not printed
+
+
+def test_result_marks_a_dropped_tests_reason_it_cut_with_an_ellipsis() -> None:
+    """A reason longer than the line takes ends in '…' (it stopped mid-word: 'no pytest.raises expects an exception
+    fro'); a short one is printed whole."""
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    long = "checks only objects it built: " + "x" * 200
+    dropped = [DroppedTest(test="tests/test_g.py::test_long", verdict=Verdict.USELESS, reason=long)]
+    lines = summarize(
+        msgspec.structs.replace(finished, result=msgspec.structs.replace(finished.result, tests_dropped=dropped))
+    )
+    (line,) = [line for line in lines if line.startswith("  dropped tests/test_g.py::test_long")]
+    assert line.endswith("x…") and len(line.split("): ", 1)[1]) == 160, line
+    short = summarize(finished)
+    assert "  dropped tests/test_generated.py::test_wrong (failed): fails: assert 'fail' == 'pass'" in short

@@ -26,6 +26,7 @@ from handoff.assurance.mutation import MutationReport, mutation_score
 from handoff.assurance.rescue import Rescued, RescueReport, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
+from handoff.common.text import clipped
 from handoff.runners.openhands import judged_files, verdicts
 from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.changes import ChangeSet
@@ -339,7 +340,7 @@ class Assurance:
         dropped = self.tests_dropped()
         parts.append(f"Tests kept: {len(self.kept)}, dropped: {len(dropped)}.")
         if dropped:
-            shown = "; ".join(f"{d.test} ({d.verdict.value}: {d.reason[:120]})" for d in dropped[:10])
+            shown = "; ".join(f"{d.test} ({d.verdict.value}: {clipped(d.reason, 120)})" for d in dropped[:10])
             parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
         return " ".join(parts)
 
