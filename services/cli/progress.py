@@ -10,6 +10,7 @@ import sys
 from dataclasses import dataclass, field
 
 from handoff.cli import quality
+from handoff.common.text import clipped
 from handoff.schemas.events import AnyEvent, TaskFinished, TaskProgress, TaskStarted
 from handoff.schemas.records import TaskRecord, TaskState
 
@@ -62,8 +63,12 @@ class ProgressBoard:
         if line is None or line.state != "queued" or record.state != TaskState.RUNNING:
             return
         p = record.last_progress
-        width = 70 if self.tty else LOG_NOTE_CHARS  # off a terminal a log line, like the milestones after it
-        note = f"{p.stage}: {p.message}"[:width] if p else f"{record.replica_id} attempt {record.attempt}"
+        if p is None:
+            note = f"{record.replica_id} attempt {record.attempt}"
+        elif self.tty or p.stage not in MILESTONES:  # an agent step: a glimpse, as on a terminal
+            note = clipped(f"{p.stage}: {' '.join(p.message.split())}", 70)
+        else:  # off a terminal a milestone is a log line, like the milestones after it
+            note = f"{p.stage}: {p.message}"[:LOG_NOTE_CHARS]
         if self.tty:
             line.state, line.note = "running", note
         else:  # its start was before this wait: say that it runs

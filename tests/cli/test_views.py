@@ -151,3 +151,17 @@ def test_a_wait_off_a_terminal_seeded_from_a_tasks_last_progress_prints_it_whole
     board = ProgressBoard(tasks={"t1": TaskLine("t1")}, tty=False)
     board.seed(TaskRecord(task_id="t1", state=TaskState.RUNNING, attempt=1, replica_id="gen-1", last_progress=note))
     assert capsys.readouterr().err.splitlines() == [f"t1  running  environment: {message}"]
+
+
+def test_a_wait_off_a_terminal_seeded_from_an_agent_step_prints_a_glimpse_of_it_not_the_whole_command(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A wait started while the engine's terminal command runs: its 600 characters of base64 are an agent step, not
+    a milestone, so the seeded line shows its start and an ellipsis."""
+    command = 'terminal: d="$(mktemp -d)"; echo ' + "eNq1PGuT28aR3" * 50
+    note = ProgressNote(attempt=1, seq=9, stage="agent_action", at=utcnow(), message=command)
+    board = ProgressBoard(tasks={"t1": TaskLine("t1")}, tty=False)
+    board.seed(TaskRecord(task_id="t1", state=TaskState.RUNNING, attempt=1, replica_id="gen-1", last_progress=note))
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith('t1  running  agent_action: terminal: d="$(mktemp -d)"; echo eNq1') and line.endswith("…")
+    assert len(line) == len("t1  running  ") + 70, line
