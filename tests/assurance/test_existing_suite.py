@@ -11,6 +11,7 @@ import pytest
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.existing_suite import failures, modules_like_tests, uncollected_suites
 from handoff.assurance.testbed import PytestRun, TestBed
+from tests.support.broken_collection import BROKEN_CONFTEST
 
 TARGET = "grading.py"
 GEN = "tests/test_generated.py"
@@ -269,26 +270,12 @@ async def test_a_project_without_test_files_has_an_empty_baseline_and_no_problem
     assert existing.coverage[TARGET].line_pct == 0.0
 
 
-DIRECT_CONSTRUCTION = """import pytest
-
-
-def pytest_collect_file(file_path, parent):
-    if file_path.suffix == ".cases":
-        return CasesFile(file_path, parent)  # pytest >= 6 refuses this: from_parent
-
-
-class CasesFile(pytest.File):
-    def collect(self):
-        return []
-"""
-
-
 async def test_a_collection_error_pytest_words_in_two_lines_is_named_by_its_first_line(
     make_bed: Callable[..., TestBed],
 ) -> None:
     """docopt's conftest builds its collector directly, which pytest refuses with a two-line message whose second
     line only points at pytest's docs: the reason given is the first line, naming the collector and the fix."""
-    bed = make_bed("grading", {"tests/conftest.py": DIRECT_CONSTRUCTION, "tests/grading.cases": "90 pass\n"})
+    bed = make_bed("grading", {"tests/conftest.py": BROKEN_CONFTEST, "tests/grading.cases": "90 pass\n"})
     existing = await existing_coverage(bed, [], [TARGET])
 
     assert "Direct construction of conftest.CasesFile has been deprecated" in existing.problem, existing.problem

@@ -14,23 +14,11 @@ from handoff.assurance.filters import Verdict, judge_tests
 from handoff.assurance.mutation import mutation_score
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
+from tests.support.broken_collection import BROKEN_CONFTEST
 
 GEN = "tests/test_generated.py"
 TARGET = "grading.py"
 
-# docopt 0.6.2's conftest.py, in pytest >= 7's hook arguments: direct construction of a node is refused
-BROKEN_CONFTEST = """import pytest
-
-
-def pytest_collect_file(file_path, parent):
-    if file_path.suffix == ".cases":
-        return CasesFile(file_path, parent)
-
-
-class CasesFile(pytest.File):
-    def collect(self):
-        return []
-"""
 GENERATED = """from grading import grade
 
 

@@ -21,6 +21,7 @@ from handoff.assurance import generated_source
 from handoff.assurance.settings import AssuranceSettings
 from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.runners.openhands.settings import RunnerSettings
 from handoff.schemas.events import ErrorCode, RoundCounts, TargetQuality, Verdict
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
@@ -65,6 +66,15 @@ def _existing_test_misses_the_mutant(project: Path) -> None:
 
 def _applied(tree: Path, patch: Path) -> None:
     subprocess.run(["git", "apply", str(patch)], cwd=tree, check=True, capture_output=True)
+
+
+def _scoring(
+    tmp_path: Path, server: ScriptedModelServer, *, rescue_budget_s: float, **overrides: object
+) -> RunnerSettings:
+    """Runner settings that score the kept tests (one reliability run, 120 s of mutation testing) and rescue
+    dropped tests within ``rescue_budget_s``."""
+    assurance = AssuranceSettings(reliability_runs=1, mutation_budget_s=120, mutation_rescue_budget_s=rescue_budget_s)
+    return runner_settings(tmp_path, llm_settings(server.base_url), assurance=assurance, **overrides)
 
 
 async def test_only_the_good_test_is_handed_over_with_coverage_delta_and_mutation_score(
@@ -124,9 +134,7 @@ async def test_a_dropped_coverage_free_test_that_kills_a_surviving_mutant_is_han
     model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written")])
     source = await upload_snapshot(js, grading_project)
     progress = ProgressLog()
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
-                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
-                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=120)
     result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
 
     rescued = f"{GEN}::test_another_passing_score"
@@ -162,9 +170,7 @@ async def test_a_mutant_the_rescue_budget_left_unchecked_against_the_projects_te
     )
     model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written")])
     source = await upload_snapshot(js, grading_project)
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
-                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
-                                                           mutation_rescue_budget_s=10))  # fmt: skip
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=10)
     progress = ProgressLog()
     result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
 
@@ -199,9 +205,7 @@ async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
         in_workspace(GEN, lambda p: create_file(p, CASES)), finish("tests written"), second_round, finish("done")
     ])  # fmt: skip
     source = await upload_snapshot(js, grading_project)
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url), feedback_rounds=0,
-                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
-                                                                     mutation_rescue_budget_s=0))  # fmt: skip
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=0, feedback_rounds=0)
     ctx = make_ctx(js, source, ProgressLog(), targets=[TARGET], mutation_goal_pct=100.0)
     result = await OpenHandsTestRunner(settings).run(ctx)
 
@@ -421,9 +425,7 @@ async def test_a_rescued_test_in_an_extended_project_file_put_back_by_the_filter
                                   finish("tests written")])  # fmt: skip
     _existing_test_misses_the_mutant(grading_project)
     source = await upload_snapshot(js, grading_project)
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
-                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
-                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=120)
     result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, ProgressLog(), targets=[TARGET]))
 
     rescued = f"{EXISTING}::test_another_passing_score"
@@ -469,9 +471,7 @@ async def test_a_re_admitted_test_that_fails_after_the_projects_own_tests_of_its
                                   finish("tests written")])  # fmt: skip
     source = await upload_snapshot(js, grading_project)
     progress = ProgressLog()
-    settings = runner_settings(tmp_path, llm_settings(model_server.base_url),
-                               assurance=AssuranceSettings(reliability_runs=1, mutation_budget_s=120,
-                                                           mutation_rescue_budget_s=120))  # fmt: skip
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=120)
     result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
 
     seventy_id = f"{EXISTING}::test_another_passing_score"

@@ -10,19 +10,7 @@ from pathlib import Path
 from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.validation import validate
 from tests.runners.conftest import FAILING_TEST, PASSING_TEST, SAMPLE, TARGET, TEST_FILE, task_sandbox
-
-BROKEN_CONFTEST = """import pytest
-
-
-def pytest_collect_file(file_path, parent):
-    if file_path.suffix == ".cases":
-        return CasesFile(file_path, parent)
-
-
-class CasesFile(pytest.File):
-    def collect(self):
-        return []
-"""
+from tests.support.broken_collection import BROKEN_CONFTEST
 
 
 async def _validate_beside_a_broken_conftest(tmp_path: Path, test_text: str, conftest: str = BROKEN_CONFTEST):

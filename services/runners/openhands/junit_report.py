@@ -4,6 +4,7 @@ which it reports a node id."""
 from __future__ import annotations
 
 import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
 from pathlib import Path
 
 MESSAGE_CHARS = 200  # of a failed case's message
@@ -19,33 +20,32 @@ def junit_address(node_id: str) -> str:
     return ".".join(names[:-1]) + "::" + names[-1]
 
 
-def junit_counts(junit: Path) -> tuple[int, int, int]:
-    """The cases pytest's junit xml counts: collected, failed or erroring, skipped (zeros without a readable file)."""
+@dataclass(frozen=True, slots=True)
+class JunitReport:
+    collected: int = 0
+    failed: int = 0  # failed or erroring
+    skipped: int = 0
+    failures: dict[str, str] = field(default_factory=dict)  # "classname::name" -> the first line of its message
+
+
+def read_junit(junit: Path) -> JunitReport:
+    """What pytest's junit xml counts, and its failed or erroring cases (empty without a readable file)."""
     if not junit.exists():
-        return 0, 0, 0
+        return JunitReport()
     try:
         root = ET.parse(junit).getroot()
     except ET.ParseError:
-        return 0, 0, 0
+        return JunitReport()
     suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
-    tests = sum(int(s.get("tests", 0)) for s in suites)
-    failed = sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites)
-    skipped = sum(int(s.get("skipped", 0)) for s in suites)
-    return tests, failed, skipped
-
-
-def junit_failures(junit: Path) -> dict[str, str]:
-    """junit's "classname::name" of each failed or erroring case -> the first line of its message."""
-    if not junit.exists():
-        return {}
-    try:
-        root = ET.parse(junit).getroot()
-    except ET.ParseError:
-        return {}
-    found = {}
+    failures = {}
     for case in root.iter("testcase"):
         for outcome in (*case.findall("failure"), *case.findall("error")):
             message = (outcome.get("message") or "").strip().split("\n", 1)[0]
-            found[f"{case.get('classname', '')}::{case.get('name', '')}"] = message[:MESSAGE_CHARS]
+            failures[f"{case.get('classname', '')}::{case.get('name', '')}"] = message[:MESSAGE_CHARS]
             break
-    return found
+    return JunitReport(
+        collected=sum(int(s.get("tests", 0)) for s in suites),
+        failed=sum(int(s.get("failures", 0)) + int(s.get("errors", 0)) for s in suites),
+        skipped=sum(int(s.get("skipped", 0)) for s in suites),
+        failures=failures,
+    )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import shutil
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -102,20 +102,7 @@ class RoundCheck:
             emit("validation", f"round {round_no}: no test written; {reach or 'no coverage data'}")
             return handed, report
         emit("validation", f"round {round_no}: running {len(test_files)} test file(s) on a clean copy")
-        report = await validate(
-            dirs=dirs,
-            tree=handed.tree,
-            python=assurance.python,
-            env=self.env,
-            test_files=test_files,
-            targets=payload.targets,
-            goal_pct=payload.coverage_goal_pct,
-            timeout_s=self.settings.pytest_timeout_s,
-            max_output_chars=self.settings.max_output_chars,
-            sandbox=self.sandbox,
-            selection=selection,
-            run_whole=run_whole,
-        )
+        report = await self._validate(handed.tree, test_files, selection=selection, run_whole=run_whole)
         if report.ok:
             report = await self.whole_collection(handed.tree, report)
         if report.ok and judged is not None:
@@ -158,7 +145,14 @@ class RoundCheck:
 
     async def _validate_rescued(self, tree: Path, test_files: list[str]) -> ValidationReport:
         self.emit("validation", f"mutation rescue: running {len(test_files)} test file(s) on the clean copy")
-        report = await validate(
+        report = await self._validate(tree, test_files)
+        return await self.whole_collection(tree, report) if report.ok else report
+
+    async def _validate(
+        self, tree: Path, test_files: list[str], *, selection: Sequence[str] = (), run_whole: Sequence[str] = ()
+    ) -> ValidationReport:
+        """``validate`` of ``test_files`` in ``tree`` on the clean copy, with this task's targets, goal and limits."""
+        return await validate(
             dirs=self.dirs,
             tree=tree,
             python=self.assurance.python,
@@ -169,8 +163,9 @@ class RoundCheck:
             timeout_s=self.settings.pytest_timeout_s,
             max_output_chars=self.settings.max_output_chars,
             sandbox=self.sandbox,
+            selection=selection,
+            run_whole=run_whole,
         )
-        return await self.whole_collection(tree, report) if report.ok else report
 
     async def whole_collection(self, tree: Path, report: ValidationReport) -> ValidationReport:
         """``report``, or a failed one when the project's own ``pytest`` (its whole default collection, the kept

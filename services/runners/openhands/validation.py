@@ -22,7 +22,7 @@ from pathlib import Path, PurePosixPath
 from handoff.assurance.named_paths import beside
 from handoff.assurance.pytest_cov import no_cov_args
 from handoff.common.secrets import process_redactor
-from handoff.runners.openhands.junit_report import junit_address, junit_counts, junit_failures
+from handoff.runners.openhands.junit_report import junit_address, read_junit
 from handoff.runners.openhands.workspace import Change, TaskDirs
 from handoff.sandbox import Sandbox, end_process_trees
 from handoff.schemas.events import TargetCoverage
@@ -210,8 +210,8 @@ async def _measured_run(
     output = _tail(process_redactor()(output), max_output_chars)  # before cutting: half a secret is not recognised
     if code is None:
         return _Run(problem=f"pytest did not finish within {timeout_s:g} s", output=output)
-    collected, failed, skipped = junit_counts(junit)
-    failures = junit_failures(junit)
+    counted = read_junit(junit)
+    collected, failed, skipped, failures = counted.collected, counted.failed, counted.skipped, counted.failures
     passed = max(0, collected - failed - skipped)
     coverage, gaps = await _coverage(
         dirs, python, tree, run_env, rcfile, data, targets, goal_pct, timeout_s, sandbox, writable
