@@ -45,6 +45,7 @@ MAX_READ_BYTES = 200_000
 TESTCASE_CLASS = re.compile(r"^class\s+\w+\s*\([^)]*\bTestCase\b", re.MULTILINE)
 TEST_DEFINITION = re.compile(r"^(class\s+Test\w*\s*[(:]|(async\s+)?def\s+test\w*\s*\()", re.MULTILINE)
 ERROR_LINES = ("ERROR", "E ", "ImportError while loading conftest")
+USAGE_ERROR = re.compile(r"^[^:]+: error: ")  # argparse's line after pytest's usage: what it refused
 MAX_FAILURE_CHARS = 160
 FAILED_OUTCOMES = frozenset({"failed", "error"})
 
@@ -90,7 +91,7 @@ def _stopped(run: PytestRun, ran: bool) -> str:
     some of the project's tests ran (in this run or the other)."""
     code = run.exit_code
     if run.internal_error or code == 3:
-        reason = run.internal_error or _pytest_says(run.output)
+        reason = run.internal_error or pytest_says(run.output)
         return _sentence(f"pytest stopped with an internal error: {reason}", partial=False)
     if run.collection_errors:
         count = len(run.collection_errors)
@@ -98,10 +99,10 @@ def _stopped(run: PytestRun, ran: bool) -> str:
         more = f" (and {count - MAX_LISTED} more)" if count > MAX_LISTED else ""
         return _sentence(f"{count} test module(s) could not be collected: {listed}{more}", partial=ran)
     if code == 4:
-        return _sentence(f"pytest refused its command line or configuration: {_pytest_says(run.output)}",
+        return _sentence(f"pytest refused its command line or configuration: {pytest_says(run.output)}",
                          partial=False)  # fmt: skip
     if code not in (0, 1, 5):
-        return _sentence(f"pytest ended with exit code {code}: {_pytest_says(run.output)}", partial=ran)
+        return _sentence(f"pytest ended with exit code {code}: {pytest_says(run.output)}", partial=ran)
     return ""
 
 
@@ -253,10 +254,12 @@ def missing_modules(problem: str) -> list[str]:
     return list(dict.fromkeys(name.partition(".")[0] for name in _MISSING_MODULE.findall(problem)))
 
 
-def _pytest_says(output: str) -> str:
+def pytest_says(output: str, limit: int = MAX_REASON_CHARS) -> str:
     """pytest's reason from its output: its error lines (``ERROR: ...``, ``ImportError while loading conftest ...``,
-    ``E   ...``), else the first lines."""
+    ``E   ...``, and its command line's ``__main__.py: error: unrecognized arguments: ...`` after the usage line),
+    else the first lines."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]
-    errors = [line.removeprefix("E ").strip() for line in lines if line.startswith(ERROR_LINES)]
+    errors = [line.removeprefix("E ").strip() for line in lines
+              if line.startswith(ERROR_LINES) or USAGE_ERROR.match(line)]  # fmt: skip
     text = " / ".join((errors or lines)[:MAX_LISTED]) or "no output"
-    return text[:MAX_REASON_CHARS]
+    return text[:limit]

@@ -15,7 +15,7 @@ from handoff.assurance.checks import Checks
 from handoff.assurance.coverage_delta import existing_coverage
 from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure, merged
 from handoff.assurance.errors import CommandTimedOut
-from handoff.assurance.existing_suite import failed_tests, failures, some_ran
+from handoff.assurance.existing_suite import failed_tests, failures, pytest_says, some_ran
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import PytestRun, TestBed
 from handoff.assurance.tree_modules import TreeModules
@@ -353,8 +353,8 @@ def _ids(candidates: list[_Candidate]) -> list[str]:
 def _collection_error(run: PytestRun, name: str) -> str:
     """Why ``name`` did not collect, in pytest's words: the collection error of the file itself, else of the node
     that failed on the way to it (a folder, whose conftest raised), else pytest's internal error, else its error
-    lines (not the summary line "no tests collected, 1 error"). Only the named file is collected (the
-    ``handoff_ignore`` plugin), so the project's collection errors elsewhere do not end up here."""
+    lines (``existing_suite.pytest_says``; not the summary line "no tests collected, 1 error"). Only the named file
+    is collected (the ``handoff_ignore`` plugin), so the project's collection errors elsewhere do not end up here."""
     errors = run.collection_errors
     if errors:
         node = name if name in errors else next(iter(errors))
@@ -362,6 +362,4 @@ def _collection_error(run: PytestRun, name: str) -> str:
         return (why if node == name else f"{node}: {why}")[:MAX_REASON_CHARS]
     if run.internal_error:
         return run.internal_error[:MAX_REASON_CHARS]
-    lines = [line.strip() for line in run.output.splitlines() if line.strip()]
-    said = [line.removeprefix("E ").strip() for line in lines if line.startswith(("E ", "ERROR"))]
-    return (said[-1] if said else lines[-1] if lines else "no output")[:MAX_REASON_CHARS]
+    return pytest_says(run.output, MAX_REASON_CHARS)

@@ -108,3 +108,18 @@ async def test_mutants_are_run_against_the_kept_tests_not_killed_by_the_projects
     assert sorted(m.mutated.strip() for m in score.survivors) == [
         "if score == 50:", "if score > 50:", "if score >= 49:", "if score >= 51:"
     ]  # fmt: skip
+
+
+async def test_a_configuration_pytest_refuses_is_named_by_pytests_own_error_line_in_the_baseline_and_the_verdicts(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """semver 3.0.2's setup.cfg adds ``--cov`` options pytest does not know without pytest-cov: pytest's first line
+    is its usage, the line that says what is wrong is ``error: unrecognized arguments: ...``; both the baseline and
+    each dropped test's reason carry that line."""
+    bed = make_bed("grading", {"pytest.ini": "[pytest]\naddopts = --no-such-flag=grading\n", GEN: GENERATED})
+
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    assert "error: unrecognized arguments: --no-such-flag=grading" in report.baseline_problem, report.baseline_problem
+    reasons = [j.reason for j in report.judgements]
+    assert reasons and all("error: unrecognized arguments: --no-such-flag=grading" in r for r in reasons), reasons
