@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handoff.assurance import generated_source, unused_code
+from handoff.assurance import generated_source, readable_names, unused_code
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.filters import FilterReport
 from handoff.runners.openhands.changes import ChangeSet
@@ -31,6 +31,20 @@ def restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str
             path.write_bytes(original)
             restored.add(name)
     return restored
+
+
+def rename_numbered(tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]]) -> None:
+    """Give the numbered locals of the round's tests readable names (``readable_names``); the project's own tests of
+    an extended file stay as they are."""
+    for name in names:
+        path = tree / name
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError):
+            continue  # the filters fail such a file as a whole
+        renamed = readable_names.readable(text, skip=originals[name][1] if name in originals else ())
+        if renamed != text:
+            path.write_text(renamed)
 
 
 def tests_in(tree: Path, name: str) -> set[str]:

@@ -1,0 +1,82 @@
+"""What the runner hands over reads as a reviewer would write it: the numbered locals of generated tests
+(``var_0``) are renamed before the tests are judged and validated, and the project's own tests stay as written."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from nats.js import JetStreamContext
+
+from handoff.artifacts.snapshots import upload_snapshot
+from handoff.artifacts.store import get_artifact
+from handoff.runners.openhands import OpenHandsTestRunner
+from handoff.schemas.topology import Topology
+from handoff.scripted_model import ScriptedModelServer
+from handoff.scripted_model.scripts import Script, finish, replace_in_file
+from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest and coverage runs, sandboxed
+
+MODULE = """class Codec:
+    def __init__(self, letter="b"):
+        self.letter = letter
+
+    def encode(self, number):
+        if number < 0:
+            raise ValueError("negative")
+        return self.letter * number
+"""
+OWN_TESTS = """from codec import Codec
+
+
+def test_the_default_letter_is_b():
+    var_0 = Codec()
+    assert var_0.letter == "b"
+"""
+OWN_LAST_LINE = '    assert var_0.letter == "b"\n'
+GENERATED = """
+
+def test_codec_encode():
+    str_0 = "x"
+    var_0 = Codec(letter=str_0)
+    var_1 = var_0.encode(3)
+    assert var_1 == "xxx"
+
+
+def test_codec_encode_1():
+    int_0 = -1
+    var_0 = Codec()
+    with pytest.raises(ValueError):
+        var_0.encode(number=int_0)
+"""
+
+
+async def test_generated_tests_are_handed_over_with_readable_local_names_and_the_projects_own_test_as_written(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    project = tmp_path / "codec"
+    (project / "tests").mkdir(parents=True)
+    (project / "codec.py").write_text(MODULE)
+    (project / "tests" / "test_codec.py").write_text(OWN_TESTS)
+    extended = "import pytest\n" + OWN_TESTS.replace(OWN_LAST_LINE, OWN_LAST_LINE + GENERATED)
+    model_server.policy = Script([
+        in_workspace("tests/test_codec.py", lambda p: replace_in_file(p, OWN_TESTS, extended)),
+        finish("tests written"),
+    ])  # fmt: skip
+    source = await upload_snapshot(js, project)
+    result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
+        make_ctx(js, source, ProgressLog(), targets=["codec.py"])
+    )
+
+    assert sorted(result.tests_kept) == ["tests/test_codec.py::test_codec_encode",
+                                         "tests/test_codec.py::test_codec_encode_1"]  # fmt: skip
+    assert result.patch is not None
+    patch = (await get_artifact(js, result.patch)).decode()
+    assert '+    letter = "x"\n+    codec = Codec(letter=letter)\n+    encode_result = codec.encode(3)\n' in patch
+    assert '+    assert encode_result == "xxx"\n' in patch
+    assert "+    number = -1\n+    codec = Codec()\n" in patch
+    assert "+        codec.encode(number=number)\n" in patch
+    added = [line for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    assert not [line for line in added if "var_" in line or "int_0" in line or "str_0" in line]
+    assert not [line for line in patch.splitlines() if line.startswith("-") and not line.startswith("---")]
