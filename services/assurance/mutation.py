@@ -110,7 +110,7 @@ async def mutation_score(
     fits = max(1, int((budget_s - (time.monotonic() - started)) / (test_s + _OVERHEAD_S)))
     sampled = len(items) > fits
     if sampled:
-        chosen = set(random.Random(seed).sample(sorted(items), fits))
+        chosen = set(_sample(items, fits, seed))
         skipped = work / "skipped-jobs.txt"
         skipped.write_text("\n".join(job for job in items if job not in chosen))
         await _checked(bed, tree, [str(bed.python), "-c", _SKIP_SCRIPT, str(session), str(skipped)], "skip")
@@ -135,6 +135,20 @@ async def mutation_score(
     if exhausted:
         note = (note + "; " if note else "") + "the budget ran out before every mutant ran"
     return MutationReport(scores=scores, sampled=sampled, budget_exhausted=exhausted, note=note)
+
+
+def _sample(items: dict[str, tuple[dict, dict | None]], size: int, seed: int) -> list[str]:
+    """``size`` job ids, the same for the same mutants and seed in every run (cosmic-ray's job ids are random: the
+    mutants are ordered by where and how they mutate), and the sample of a bigger size holds the smaller one's."""
+
+    def where(job: str) -> tuple[str, int, int, str, int]:
+        mutation = items[job][0]["mutations"][0]
+        line, column = mutation.get("start_pos") or (0, 0)
+        return (mutation["module_path"], line, column, mutation["operator_name"], mutation["occurrence"])
+
+    ordered = sorted(items, key=where)
+    random.Random(seed).shuffle(ordered)
+    return ordered[:size]
 
 
 async def _cosmic(bed: TestBed, tree, *args: str) -> str:
