@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from handoff.assurance.errors import CommandTimedOut, ToolFailed
-from handoff.assurance.testbed import IGNORE_PLUGIN, TestBed
+from handoff.assurance.testbed import IGNORE_PLUGIN, MUTANTS_PLUGIN, TestBed
 
 _SKIP_SCRIPT = """
 import sys
@@ -92,8 +92,9 @@ async def mutation_score(
         raise ToolFailed(problem, clean.output)
     # handoff_ignore (on PYTHONPATH, cosmic-ray passes its environment on): only the kept tests' files are
     # collected, as in the run above; a project's collection error elsewhere would "kill" every mutant
+    # handoff_mutants: the name cosmic-ray's exception replacement writes is defined (else NameError "kills")
     test_command = shlex.join([str(bed.python), "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p",
-                               IGNORE_PLUGIN, f"--rootdir={tree}", *kept_tests])  # fmt: skip
+                               IGNORE_PLUGIN, "-p", MUTANTS_PLUGIN, f"--rootdir={tree}", *kept_tests])  # fmt: skip
     config = work / "cosmic-ray.toml"
     config.write_text(
         "[cosmic-ray]\n"

@@ -20,7 +20,7 @@ from pathlib import Path
 from handoff.assurance import existing_suite
 from handoff.assurance.errors import CommandTimedOut
 from handoff.assurance.mutation import Mutant, MutationReport
-from handoff.assurance.testbed import TestBed
+from handoff.assurance.testbed import MUTANTS_PLUGIN, TestBed
 
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 
@@ -112,7 +112,7 @@ async def rescue_tests(
         path.write_text(mutated)
         bounded = replace(bed, timeout_s=min(max(10.0, 5 * test_s), remaining_s))
         try:
-            run = await bounded.pytest(passing, name="rescue", root=tree)
+            run = await bounded.pytest(["-p", MUTANTS_PLUGIN, *passing], name="rescue", root=tree)
         except CommandTimedOut:  # a hang cannot be put down to one candidate: no kill is counted
             continue
         finally:
@@ -178,7 +178,7 @@ class _ProjectSuite:
         try:
             for args in self.suites:
                 run = await replace(self.bed, timeout_s=min(limit_s, remaining_s)).pytest(
-                    args, name="rescue-project", root=self.tree
+                    ["-p", MUTANTS_PLUGIN, *args], name="rescue-project", root=self.tree
                 )
                 if any(run.outcomes.get(node) in ("failed", "error") for node in self.passed):
                     return True

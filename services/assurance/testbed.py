@@ -17,7 +17,9 @@ from handoff.assurance.settings import PYTEST_TIMEOUT_S
 
 OUTCOMES_PLUGIN = "handoff_outcomes"  # module name of the pytest plugin that writes one outcome per node id
 IGNORE_PLUGIN = "handoff_ignore"  # ... and of the one that makes --ignore hold against a project's conftest
-_PLUGINS = {OUTCOMES_PLUGIN: "pytest_outcomes.py", IGNORE_PLUGIN: "pytest_ignore.py"}
+MUTANTS_PLUGIN = "handoff_mutants"  # ... and of the one runs against mutants load (``-p``): cosmic-ray's names
+_PLUGINS = {OUTCOMES_PLUGIN: "pytest_outcomes.py", IGNORE_PLUGIN: "pytest_ignore.py",
+            MUTANTS_PLUGIN: "pytest_mutants.py"}  # fmt: skip
 
 
 @dataclass(frozen=True, slots=True)

@@ -126,6 +126,28 @@ async def test_mutants_are_sampled_to_fit_the_budget_and_the_report_says_so(make
     assert report.note.startswith("sampled 1 of 8 mutants to fit the 1 s budget")
 
 
+LOOKUP = """def first(items, default=None):
+    try:
+        return items[0]
+    except (IndexError, TypeError):
+        return default
+"""
+LOOKUP_TEST = "from lookup import first\n\n\ndef test_none_gives_the_default():\n    assert first(None, 7) == 7\n"
+
+
+async def test_an_exception_handler_mutant_the_tests_do_not_notice_survives(make_bed: Callable[..., TestBed]) -> None:
+    """cosmic-ray writes `except (CosmicRayTestingException, TypeError)` for the IndexError: the test raises a
+    TypeError, still caught, so the mutant survives; only the TypeError's replacement is killed. (Without the name
+    defined, reaching the handler raised NameError and both counted as killed.)"""
+    bed = make_bed("grading", {"lookup.py": LOOKUP, "tests/test_lookup.py": LOOKUP_TEST})
+    report = await mutation_score(bed, ["tests/test_lookup.py"], ["lookup.py"], budget_s=120)
+
+    (score,) = report.scores
+    replaced = {m.mutated.strip() for m in score.survivors if m.operator.startswith("ExceptionReplacer")}
+    assert replaced == {"except (CosmicRayTestingException, TypeError):"}
+    assert not report.sampled
+
+
 async def test_a_test_that_checks_nothing_survives_every_mutant(make_bed: Callable[..., TestBed]) -> None:
     """The assertion-free test covers the code yet kills none of the 8 mutants."""
     bed = make_bed("grading", {GEN: generated("generated_grading_tests.py")})
