@@ -14,4 +14,4 @@ class CosmicRayTestingException(Exception):
     """Never raised by the code under test: a handler of only this catches nothing."""
 
 
-builtins.CosmicRayTestingException = CosmicRayTestingException
+setattr(builtins, "CosmicRayTestingException", CosmicRayTestingException)  # noqa: B010 (a new builtin)
