@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handoff.assurance.errors import ToolFailed
-from handoff.assurance.pytest_cov import no_cov_args
+from handoff.assurance.plugins_off import plugins_off_args
 from handoff.assurance.testbed import PytestRun, TestBed
 
 Arc = tuple[int, int]
@@ -98,7 +98,7 @@ async def measure(
         stale.unlink(missing_ok=True)
     include = ",".join(str(bed.root / t) for t in targets)
     tests = await bed.pytest(
-        [*no_cov_args(bed.python), *pytest_args],
+        [*plugins_off_args(bed.python), *pytest_args],
         name=name,
         prefix=["-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}", f"--include={include}"],
     )

@@ -5,7 +5,8 @@ pytest and coverage, and nothing of Handoff's. Environments are cached per repli
 requirements read from the dependency files, the exact Python version and the task's extra and optional packages,
 so tasks of one project (or of projects with the same dependencies) share one. Optional packages (the offline
 engines) that do not resolve with the project's requirements are fitted in or left out (optional.py); the
-environment records which, so later tasks with the same key know it without resolving again.
+environment records which, so later tasks with the same key know it without resolving again. The pytest plugins the
+project's pytest configuration asks for and it does not declare are extra packages too (pytest_plugins.py).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from handoff.environments.index import IndexConfig, index_config
 from handoff.environments.installer import TOOL_PACKAGES, Installer, find_uv
 from handoff.environments.metadata import Dependencies, read_dependencies
 from handoff.environments.optional import Fitted, OptionalPackage, install_fitting
+from handoff.environments.pytest_plugins import PluginPackage, plugin_packages, pytest_config
 from handoff.environments.python import Interpreter, resolve_python
 from handoff.environments.sandbox import InstallSandbox
 from handoff.environments.settings import EnvSettings
@@ -47,6 +49,7 @@ class ProjectEnv:
     env_s: float
     lease: Lease
     optional: Fitted = field(default_factory=Fitted)  # which optional packages were installed, fitted in or left out
+    plugins: tuple[PluginPackage, ...] = ()  # the extra packages added for the project's pytest configuration
 
     @property
     def python(self) -> Path:
@@ -102,6 +105,8 @@ class ProjectEnvironments:
     ) -> ProjectEnv:
         """The environment for the project in ``workspace``: from the cache, or built (once per key) and cached.
 
+        The pytest plugins the project's pytest configuration asks for and its requirements and ``extra_packages``
+        do not name are added to ``extra_packages`` (``ProjectEnv.plugins`` says which and why).
         ``optional_packages`` are installed when they resolve with the rest, else fitted in or left out
         (optional.py); ``ProjectEnv.optional`` says which. ``on_build`` is told what is being built when this call
         builds (a cold cache) rather than reuses.
@@ -112,7 +117,9 @@ class ProjectEnvironments:
         started = time.monotonic()
         interpreter = await asyncio.to_thread(resolve_python, python, uv=self.uv)
         deps = await asyncio.to_thread(read_dependencies, workspace)
-        extra = tuple(extra_packages)
+        config = await asyncio.to_thread(pytest_config, workspace)
+        plugins = plugin_packages(config, [*deps.requirements, *extra_packages])
+        extra = (*extra_packages, *(p.requirement for p in plugins))
         optional = tuple(p for p in optional_packages if p.requirement not in extra)
         # the optional packages count as extra packages in the key: one asked for is one wanted, installed or not
         key = environment_key(interpreter, deps, [*extra, *(p.requirement for p in optional)])
@@ -143,9 +150,10 @@ class ProjectEnvironments:
         added = (*extra, *(p.requirement for p in optional if p.name in fitted.installed))
         env = ProjectEnv(
             root=lease.path, interpreter=interpreter, dependencies=deps, extra_packages=added, cache_hit=lease.hit,
-            env_s=round(time.monotonic() - started, 3), lease=lease, optional=fitted,
+            env_s=round(time.monotonic() - started, 3), lease=lease, optional=fitted, plugins=plugins,
         )  # fmt: skip
         log.info("project_environment", key=key, cache_hit=env.cache_hit, env_s=env.env_s,
                  python=interpreter.version, requirements=len(deps.requirements), sources=list(deps.sources),
-                 skipped=list(deps.skipped), left_out=fitted.left_out, overridden=fitted.overridden)  # fmt: skip
+                 skipped=list(deps.skipped), left_out=fitted.left_out, overridden=fitted.overridden,
+                 plugins=[p.note for p in plugins])  # fmt: skip
         return env

@@ -114,3 +114,28 @@ async def test_an_unknown_package_ends_the_task_as_environment_failed_with_the_i
     assert "handoff-no-such-package-4711" in failure.value.detail
     assert "round" not in progress.stages(), "the agent started although the environment failed"
     assert not list((tmp_path / "work").iterdir()), "the task workspace was not cleaned up"
+
+
+async def test_a_project_whose_addopts_use_pytest_cov_it_does_not_declare_gets_it_and_the_progress_says_so(
+    js: JetStreamContext, topology: Topology, env_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """semver 3.0.2's case (``--cov=semver`` in its addopts, pytest-cov declared only in tox.ini): pytest refused to
+    start, so the baseline read nothing and every test was dropped. Now pytest-cov is added, the progress names it
+    and the option that asked for it, and the task measures and keeps its tests."""
+    pyproject = env_project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + 'addopts = "--cov=wordfreq --cov-report=term-missing"\n')
+    model_server.policy = Script([in_workspace(TEST_FILE, lambda path: create_file(path, COUNTING_TEST)),
+                                  run(f"python -m pytest -q {TEST_FILE}"), finish("tests written")])  # fmt: skip
+    source = await upload_snapshot(js, env_project)
+    progress = ProgressLog()
+    runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url)))
+    result = await runner.run(make_ctx(js, source, progress, targets=[TARGET], coverage_goal_pct=90.0))
+
+    lines = [message for stage, message in progress.events if stage == "environment"]
+    assert (
+        "added pytest-cov: pyproject.toml [tool.pytest.ini_options] addopts uses --cov=wordfreq "
+        "--cov-report=term-missing and the project does not declare it"
+    ) in lines, lines
+    assert not result.baseline_problem, result.baseline_problem
+    assert result.tests_kept and [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
+    assert not result.refused, result.refused

@@ -322,6 +322,8 @@ class TaskRun:
         added = f" + {len(env.extra_packages)} added" if env.extra_packages else ""
         emit("environment", f"{how}, {env.env_s:.1f} s (Python {env.interpreter.version}, "
                             f"{len(env.dependencies.requirements)} project requirement(s){added})")  # fmt: skip
+        for plugin in env.plugins:  # the project's pytest configuration asks for it: say which option did
+            emit("environment", plugin.note)
         if engines is not None:
             installed = tuple(e for e in engines.engines if e in env.optional.installed)
             if not installed:

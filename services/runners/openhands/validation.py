@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 
 from handoff.assurance.named_paths import beside
-from handoff.assurance.pytest_cov import no_cov_args
+from handoff.assurance.plugins_off import plugins_off_args
 from handoff.common.secrets import process_redactor
 from handoff.runners.openhands.junit_report import junit_address, read_junit
 from handoff.runners.openhands.workspace import Change, TaskDirs
@@ -193,7 +193,7 @@ async def _measured_run(
     async def pytest(ignored: Sequence[str] = ()) -> tuple[int | None, str]:
         return await _run(
             [str(python), "-m", "coverage", "run", f"--rcfile={rcfile}", f"--data-file={data}",
-             f"--include={include}", "-m", "pytest", "-q", "-p", "no:cacheprovider", *no_cov_args(python),
+             f"--include={include}", "-m", "pytest", "-q", "-p", "no:cacheprovider", *plugins_off_args(python),
              f"--junitxml={junit}", "-o", "junit_family=xunit2", *(f"--ignore={p}" for p in ignored), *tests],
             cwd=tree, env=run_env, timeout_s=timeout_s, sandbox=sandbox, writable=writable,
         )  # fmt: skip
@@ -237,7 +237,7 @@ async def collection_problem(
     """``(exit code, pytest's error lines)`` of ``pytest --collect-only`` over the project's whole default collection
     in ``tree``, as a user runs it (exit code None on timeout)."""
     code, output = await _run(
-        [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *no_cov_args(python)],
+        [str(python), "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider", *plugins_off_args(python)],
         cwd=tree, env=_with_pythonpath(env, tree), timeout_s=timeout_s, sandbox=sandbox, writable=[tree, *writable],
     )  # fmt: skip
     lines = [line.strip() for line in process_redactor()(output).splitlines() if line.strip()]
