@@ -318,11 +318,19 @@ class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     coverage: list[TargetCoverage] = []
     coverage_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] = 0.0
     goal_met: bool = False
-    """The coverage goal and, when the task set one, the mutation goal are both met."""
+    """Every goal the task set was measured and met: the coverage goal and, when the task set one, the mutation goal
+    (a mutation goal not measured on every target is not met: ``mutation_not_measured`` says why)."""
     coverage_goal_met: bool | None = None
     """The coverage goal alone (None from older generators, whose ``goal_met`` is the coverage goal alone)."""
     mutation_goal_pct: Annotated[float, msgspec.Meta(ge=0, le=100)] | None = None
-    """The task's mutation goal, met when every target's measured score reaches it (None: the task set none)."""
+    """The task's mutation goal, met when every target has a score and each reaches it (None: the task set none)."""
+    mutation_goal_met: bool | None = None
+    """The mutation goal alone: false as soon as a target's score is under it; None when the task set none, or when
+    no target's score is under it but some target has none (not measured: see ``mutation_not_measured``)."""
+    mutation_not_measured: LongText = ""
+    """Why the task's mutation goal was not measured on every target: nothing was added (no kept test to score),
+    mutation testing is off, the mutation tool failed, a target's mutants did not fit the budget ...; "" when every
+    target has a score or the task set no mutation goal."""
     rounds_used: Count = 0
     usage: LlmUsage = LlmUsage()
     quality: list[TargetQuality] = []

@@ -13,8 +13,34 @@ def generation_result(finished: TaskFinished | None) -> TestGenerationResult | N
 
 
 def existing_tests_suffice(result: TestGenerationResult) -> bool:
-    """The task succeeded adding nothing: every generated test was dropped, the project's own tests meet the goal."""
-    return result.goal_met and not result.files_produced and not result.tests_kept and bool(result.quality)
+    """The task succeeded adding nothing: every generated test was dropped, the project's own tests meet the coverage
+    goal (a mutation goal is then not measured: there is no kept test to score)."""
+    return coverage_met(result) and not result.files_produced and not result.tests_kept and bool(result.quality)
+
+
+def coverage_met(result: TestGenerationResult) -> bool:
+    """The coverage goal alone (older generators' ``goal_met`` is the coverage goal alone)."""
+    return result.goal_met if result.coverage_goal_met is None else result.coverage_goal_met
+
+
+def mutation_unmeasured(result: TestGenerationResult) -> bool:
+    """The task set a mutation goal and some target has no score (a goal not measured is never met)."""
+    if result.mutation_goal_pct is None:
+        return False
+    return bool(result.mutation_not_measured) or any(q.mutation_score_pct is None for q in result.quality)
+
+
+def verdict(result: TestGenerationResult) -> str:
+    """``met`` (every goal the task set was measured and met), ``NOT met`` (a goal measured and missed), or ``not
+    measured`` (no goal missed, but the mutation goal was not measured on every target)."""
+    goal = result.mutation_goal_pct
+    under = goal is not None and any(q.mutation_score_pct is not None and q.mutation_score_pct < goal
+                                     for q in result.quality)  # fmt: skip
+    if not coverage_met(result) or under or result.mutation_goal_met is False:
+        return "NOT met"
+    if mutation_unmeasured(result):
+        return "not measured"
+    return "met" if result.goal_met else "NOT met"
 
 
 def target_lines(result: TestGenerationResult) -> list[str]:
@@ -38,29 +64,38 @@ def goal_words(result: TestGenerationResult) -> str:
     """``goal met (80 % line+branch, with the project's tests)``; when the task set a mutation goal, each goal and
     whether it was met: ``goal NOT met (80 % line+branch, with the project's tests: met; mutation score 60 %: NOT
     met, grading.py 40 %)``."""
-    verdict = "met" if result.goal_met else "NOT met"
+    said = verdict(result)
     coverage = f"{pct(result.coverage_goal_pct)} % line+branch, with the project's tests"
     if result.mutation_goal_pct is None:
-        return f"goal {verdict} ({coverage})"
-    covered = result.goal_met if result.coverage_goal_met is None else result.coverage_goal_met
-    return f"goal {verdict} ({coverage}: {'met' if covered else 'NOT met'}; {mutation_goal_words(result)})"
+        return f"goal {said} ({coverage})"
+    covered = "met" if coverage_met(result) else "NOT met"
+    return f"goal {said} ({coverage}: {covered}; {mutation_goal_words(result)})"
 
 
 def mutation_goal_words(result: TestGenerationResult) -> str:
     """The mutation goal and how the targets' scores compare with it: met, NOT met (naming the targets under it
-    with their scores) or not measured (the goal then does not count against ``goal_met``)."""
+    with their scores) or not measured, with the reason (a goal not measured on some target is not met)."""
     goal = result.mutation_goal_pct or 0.0
     scored = [(q.target, q.mutation_score_pct) for q in result.quality if q.mutation_score_pct is not None]
     under = [f"{target} {pct(score)} %" for target, score in scored if score < goal]
     unmeasured = [q.target for q in result.quality if q.mutation_score_pct is None]
+    why = f": {result.mutation_not_measured}" if result.mutation_not_measured else ""
     text = f"mutation score {pct(goal)} %: "
     if under:
         text += "NOT met, " + ", ".join(under)
-    elif scored:
-        text += "met"
+    elif scored and not unmeasured:
+        return text + "met"
+    elif not scored:
+        return text + "not measured" + why
     else:
-        return text + "not measured"
-    return text + (f"; not measured for {', '.join(unmeasured)}" if unmeasured else "")
+        text += "met where measured"
+    if not unmeasured:
+        return text
+    # the reason names each target it is about; an older result without one gets the targets' names
+    return text + (f"; not measured{why}" if why else f"; not measured for {', '.join(unmeasured)}")
+
+
+SHORT_GOAL = {"met": "goal met", "not measured": "coverage goal met, MUTATION GOAL NOT MEASURED"}
 
 
 def short(result: TestGenerationResult) -> str:
@@ -69,9 +104,12 @@ def short(result: TestGenerationResult) -> str:
     if not cells:
         cells = [f"{c.target} {c.percent:g} %" for c in result.coverage[:3]]
     more = " …" if max(len(result.quality), len(result.coverage)) > 3 else ""
-    goal = "goal met" if result.goal_met else "GOAL NOT MET"
+    said = verdict(result)
+    goal = SHORT_GOAL.get(said, "GOAL NOT MET")
     if existing_tests_suffice(result):
         goal = "goal met by the existing tests, nothing added"
+        if said != "met":  # a mutation goal: nothing kept, nothing scored
+            goal = "coverage goal met by the existing tests, nothing added, MUTATION GOAL NOT MEASURED"
     counts = f"kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)}"
     return f"{baseline_flag(result)}{', '.join(cells)}{more} ({goal}, {counts})"
 

@@ -58,6 +58,9 @@ def _report(
                 "goal_met": generated.goal_met if generated else None,
                 "coverage_goal_met": generated.coverage_goal_met if generated else None,
                 "mutation_goal_pct": generated.mutation_goal_pct if generated else None,
+                "mutation_goal_met": generated.mutation_goal_met if generated else None,
+                "mutation_not_measured": generated.mutation_not_measured if generated else None,
+                "goal_verdict": quality.verdict(generated) if generated else None,
                 "quality": msgspec.to_builtins(generated.quality) if generated else None,
                 "baseline_problem": generated.baseline_problem if generated else None,
             }
@@ -70,11 +73,16 @@ def _report(
         for r in rows:
             status = str(r["status"])
             counts[status] = counts.get(status, 0) + 1
-        short = [r for r in rows if r["status"] == TaskStatus.SUCCEEDED and r["goal_met"] is False]
+        succeeded = [r for r in rows if r["status"] == TaskStatus.SUCCEEDED]
+        short = [r for r in succeeded if r["goal_verdict"] == "NOT met"]
+        unmeasured = [r for r in succeeded if r["goal_verdict"] == "not measured"]
         mutation = any(r["mutation_goal_pct"] is not None for r in short)
         goal = "the coverage or mutation goal" if mutation else "the coverage goal"
         line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        print(line + (f"; {len(short)} succeeded short of {goal}" if short else ""))
+        line += f"; {len(short)} succeeded short of {goal}" if short else ""
+        # not measured is not met either (exit 0 all the same: the task succeeded); handoff result says why
+        line += f"; {len(unmeasured)} succeeded with the mutation goal not measured" if unmeasured else ""
+        print(line)
         for r in rows:
             result = quality.generation_result(finals.get(str(r["task_id"])))
             if r["status"] != TaskStatus.SUCCEEDED:

@@ -4,12 +4,14 @@ against cosmic-ray's mutants."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
 import shutil
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,10 +21,14 @@ from handoff.artifacts.snapshots import materialize_snapshot, upload_snapshot
 from handoff.artifacts.store import get_artifact
 from handoff.assurance import generated_source
 from handoff.assurance.settings import AssuranceSettings
+from handoff.cli import wait_cmd
+from handoff.cli.exit_codes import Exit
+from handoff.cli.quality import short
+from handoff.cli.result_cmd import NOTHING_ADDED, summarize
 from handoff.runners.base import PermanentFailure
 from handoff.runners.openhands import OpenHandsTestRunner
 from handoff.runners.openhands.settings import RunnerSettings
-from handoff.schemas.events import ErrorCode, RoundCounts, TargetQuality, Verdict
+from handoff.schemas.events import ErrorCode, RoundCounts, TargetQuality, TaskFinished, TaskStatus, Verdict
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
 from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file
@@ -219,6 +225,7 @@ async def test_a_mutation_goal_not_met_gets_one_round_on_the_surviving_mutants(
 
 
 COVERS_THE_BOUNDARY = "from grading import grade\n\n\ndef test_the_boundary():\n    assert grade(49) == 'fail'\n"
+ONLY_USELESS = "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
 
 
 async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_with_nothing_added(
@@ -227,8 +234,7 @@ async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_w
     """The project's own tests cover grading.py fully: the generated tests add nothing and are dropped, and the task
     succeeds with no patch, saying so, with baseline = final coverage (not 'validation failed: no test was kept')."""
     (grading_project / "tests" / "test_boundary.py").write_text(COVERS_THE_BOUNDARY)
-    only_useless = "from grading import grade\n\n\ndef test_another_passing_score():\n    assert grade(70) == 'pass'\n"
-    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, only_useless)), finish("tests written")])
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, ONLY_USELESS)), finish("tests written")])
     source = await upload_snapshot(js, grading_project)
     progress = ProgressLog()
     result = await OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(model_server.base_url))).run(
@@ -247,6 +253,51 @@ async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_w
     assert "The project's existing tests already meet the coverage goal (80 %): no test was added." in result.summary
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.rounds_used == 1
+
+
+async def test_a_mutation_goal_of_a_task_that_adds_nothing_is_reported_not_measured_and_not_as_goal_met(
+    js: JetStreamContext,
+    topology: Topology,
+    grading_project: Path,
+    tmp_path: Path,
+    model_server: ScriptedModelServer,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The project's own tests cover grading.py fully, the generated test adds nothing: no kept test is left to run
+    against the mutants, so a 60 % mutation goal is not measured. The task succeeds with nothing added and the
+    coverage goal met, but neither the result, `handoff result`, `handoff wait` nor its JSON call it goal met (it
+    read "goal met" though no mutant was run); the reason is given, and the exit code stays 0 (the task succeeded)."""
+    (grading_project / "tests" / "test_boundary.py").write_text(COVERS_THE_BOUNDARY)
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, ONLY_USELESS)), finish("tests written")])
+    source = await upload_snapshot(js, grading_project)
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=0, feedback_rounds=0)
+    ctx = make_ctx(js, source, ProgressLog(), targets=[TARGET], mutation_goal_pct=60.0)
+    result = await OpenHandsTestRunner(settings).run(ctx)
+
+    assert not result.goal_met
+    assert result.coverage_goal_met and not result.files_produced and result.tests_kept == []
+    why = "nothing was added: no kept test to run against the mutants"
+    assert (result.mutation_goal_pct, result.mutation_goal_met, result.mutation_not_measured) == (60.0, None, why)
+    assert f"Mutation goal 60 % not measured: {why}." in result.summary
+    [quality] = result.quality
+    assert quality.mutation_score_pct is None
+
+    finished = TaskFinished(task_id="t1", status=TaskStatus.SUCCEEDED, finished_at=datetime.now(UTC), result=result)
+    lines = summarize(finished)
+    assert (f"  goal not measured (80 % line+branch, with the project's tests: met; mutation score 60 %: not measured: "
+            f"{why}); tests kept 0, dropped 1") in lines  # fmt: skip
+    assert f"  {NOTHING_ADDED}; no patch" in lines  # `handoff result --patch` exits 0 with this note
+    assert short(result).endswith(
+        "(coverage goal met by the existing tests, nothing added, MUTATION GOAL NOT MEASURED, kept 0, dropped 1)"
+    )
+    args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
+    capsys.readouterr()  # the task's own log lines
+    assert wait_cmd._report(args, ["t1"], {"t1": finished}, None) == Exit.OK
+    assert capsys.readouterr().out.splitlines()[0] == "1 succeeded; 1 succeeded with the mutation goal not measured"
+    args.json = True
+    wait_cmd._report(args, ["t1"], {"t1": finished}, None)
+    (task,) = json.loads(capsys.readouterr().out)["tasks"]
+    assert (task["goal_met"], task["goal_verdict"], task["mutation_not_measured"]) == (False, "not measured", why)
 
 
 EXISTING = "tests/test_existing.py"

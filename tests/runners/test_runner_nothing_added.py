@@ -42,12 +42,12 @@ def _project(root: Path, module: str) -> Path:
 
 
 async def _nothing_written(
-    js: JetStreamContext, root: Path, target: str, tmp_path: Path, server: ScriptedModelServer
+    js: JetStreamContext, root: Path, target: str, tmp_path: Path, server: ScriptedModelServer, **payload: object
 ) -> TestGenerationResult:
     source = await upload_snapshot(js, root)
     server.policy = Script([finish("nothing to add")])
     runner = OpenHandsTestRunner(runner_settings(tmp_path, llm_settings(server.base_url)))
-    return await runner.run(make_ctx(js, source, ProgressLog(), targets=[target]))
+    return await runner.run(make_ctx(js, source, ProgressLog(), targets=[target], **payload))
 
 
 def _shown(result: TestGenerationResult) -> str:
@@ -90,3 +90,16 @@ async def test_a_target_with_every_line_excluded_says_there_is_nothing_to_measur
     shown = _shown(result)
     assert "quality notes/pretty.py: no statements to measure" in shown
     assert "notes/pretty.py nothing to measure" in result.summary
+
+
+async def test_a_mutation_goal_with_mutation_testing_off_is_not_measured_and_the_task_not_goal_met(
+    js: JetStreamContext, topology: Topology, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """HANDOFF_MUTATION_BUDGET_S=0 and a 50 % mutation goal: nothing is scored, so the goal is reported not
+    measured with that reason and the task is not goal met (it read goal met), though the coverage goal is."""
+    root = _project(tmp_path / "project", PRETTY)
+    result = await _nothing_written(js, root, "notes/pretty.py", tmp_path, model_server, mutation_goal_pct=50.0)
+    assert not result.goal_met and result.coverage_goal_met and result.mutation_goal_met is None
+    assert result.mutation_not_measured == "mutation testing is off (HANDOFF_MUTATION_BUDGET_S=0)"
+    assert "goal not measured (80 % line+branch, with the project's tests: met; mutation score 50 %: not measured: " \
+           "mutation testing is off (HANDOFF_MUTATION_BUDGET_S=0))" in _shown(result)  # fmt: skip

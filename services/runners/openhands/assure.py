@@ -308,6 +308,30 @@ class Assurance:
             return []
         return [s.target for s in self.mutation.scores if s.score_pct is not None and s.score_pct < goal_pct]
 
+    def mutation_unmeasured(self, goal_pct: float | None) -> str:
+        """Why the mutation goal was not measured on every target; '' when there is no goal or every target has a
+        score. A goal not measured is never counted as met."""
+        if goal_pct is None:
+            return ""
+        if not self.settings.mutation_enabled:
+            return "mutation testing is off (HANDOFF_MUTATION_BUDGET_S=0)"
+        if self.mutation is None:
+            if not self.kept:
+                return "nothing was added: no kept test to run against the mutants"
+            return self.mutation_problem or "no mutation score was recorded"
+        report, budget_s = self.mutation, self.settings.mutation_budget_s
+        said = []
+        for s in report.scores:
+            if s.score_pct is not None:
+                continue
+            if not s.generated:
+                said.append(f"{s.target}: cosmic-ray made no mutant of it")
+            elif report.sampled or report.budget_exhausted:
+                said.append(f"{s.target}: none of its {s.generated} mutant(s) ran within the {budget_s:g} s budget")
+            else:
+                said.append(f"{s.target}: none of its {s.generated} mutant(s) ran to a verdict")
+        return "; ".join(said)
+
     def quality(self) -> list[TargetQuality]:
         if self.baseline is None:
             return []
@@ -339,6 +363,9 @@ class Assurance:
         short = self.mutation_short(mutation_goal_pct)
         if short:
             parts.append(f"Mutation goal {mutation_goal_pct:g} % not met: {', '.join(short)}.")
+        unmeasured = self.mutation_unmeasured(mutation_goal_pct)
+        if unmeasured:
+            parts.append(f"Mutation goal {mutation_goal_pct:g} % not measured: {unmeasured}.")
         dropped = self.tests_dropped()
         parts.append(f"Tests kept: {len(self.kept)}, dropped: {len(dropped)}.")
         if dropped:

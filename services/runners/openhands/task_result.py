@@ -127,7 +127,9 @@ def assemble(
     sandbox_mode: str,
     project_env: ProjectEnv,
 ) -> TestGenerationResult:
-    """The wire result of a task that handed something over (or found nothing to add)."""
+    """The wire result of a task that handed something over (or found nothing to add). A mutation goal is met only
+    when every target was scored and reached it: one not measured is never reported as met."""
+    mutation_met = mutation_goal_met(assurance, payload.mutation_goal_pct)
     return TestGenerationResult(
         summary=summary,
         files_produced=bool(outputs.changes),
@@ -139,9 +141,11 @@ def assemble(
         tests_failed=report.failed,
         coverage=report.coverage,
         coverage_goal_pct=payload.coverage_goal_pct,
-        goal_met=report.goal_met and not assurance.mutation_short(payload.mutation_goal_pct),
+        goal_met=report.goal_met and (payload.mutation_goal_pct is None or mutation_met is True),
         coverage_goal_met=report.goal_met,
         mutation_goal_pct=payload.mutation_goal_pct,
+        mutation_goal_met=mutation_met,
+        mutation_not_measured=assurance.mutation_unmeasured(payload.mutation_goal_pct),
         rounds_used=rounds_used,
         usage=usage,
         refused=handed.changes.listed(),
@@ -161,3 +165,13 @@ def assemble(
             requirements=len(project_env.dependencies.requirements) + len(project_env.extra_packages),
         ),
     )
+
+
+def mutation_goal_met(assurance: Assurance, goal_pct: float | None) -> bool | None:
+    """False when a target's score is under the goal; True when every target has a score reaching it; None when
+    there is no goal, or when it was not measured on some target and none is under it."""
+    if goal_pct is None:
+        return None
+    if assurance.mutation_short(goal_pct):
+        return False
+    return None if assurance.mutation_unmeasured(goal_pct) else True
