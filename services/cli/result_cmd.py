@@ -16,7 +16,7 @@ from handoff.cli.escape import printable
 from handoff.cli.exit_codes import Exit
 from handoff.client.client import HandoffClient
 from handoff.client.patch_check import PatchPolicy
-from handoff.client.patches import PatchNotApplied, PatchRefused, apply_patch
+from handoff.client.patches import PatchAlreadyApplied, PatchNotApplied, PatchRefused, apply_patch
 from handoff.common.text import clipped
 from handoff.schemas.events import GenerateTests, SleepResult, TaskFinished, TaskStatus, TestGenerationResult
 
@@ -211,8 +211,12 @@ async def run(args: argparse.Namespace) -> int:
             except PatchRefused as exc:
                 refused = "\n".join(f"  refused: {printable(line)}" for line in exc.refusals)
                 raise CliError(Exit.TASK_FAILED, f"the patch of {args.task_id} was not applied:\n{refused}") from exc
+            except PatchAlreadyApplied as exc:
+                print(f"task {args.task_id}: {printable(str(exc))}", file=sys.stderr)
+                return Exit.OK
             except PatchNotApplied as exc:
-                raise CliError(Exit.TASK_FAILED, printable(str(exc))) from exc
+                said = printable(str(exc), keep_newlines=True).replace("\n", "\n  ")
+                raise CliError(Exit.TASK_FAILED, f"the patch of {args.task_id} was not applied: {said}") from exc
             print(f"applied the patch of {args.task_id} to {args.apply}: {len(applied.changes)} file(s)")
             for change in applied.changes:
                 print(f"  {change.kind:<6} {printable(change.path)}")

@@ -24,6 +24,10 @@ class PatchNotApplied(HandoffClientError):
     """``git apply`` refused the patch (the tree has moved on, or the files exist already); nothing was changed."""
 
 
+class PatchAlreadyApplied(PatchNotApplied):
+    """``git apply`` refused the patch because the tree holds it already (its reverse applies); nothing was changed."""
+
+
 class PatchRefused(PatchNotApplied):
     """The patch was checked and refused before anything was applied; ``refusals`` says why, file by file."""
 
@@ -51,17 +55,25 @@ async def apply_patch(work_tree: Path, patch: bytes, *, policy: PatchPolicy | No
     root = await asyncio.to_thread(_root, Path(work_tree))
     env = {k: v for k, v in os.environ.items() if k not in _GIT_LOCATION_VARS}
     env["GIT_CEILING_DIRECTORIES"] = str(root.parent)
-    proc = await asyncio.create_subprocess_exec(
-        "git", "apply", "--whitespace=nowarn", "-", cwd=root, env=env,
-        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
-    out, _ = await proc.communicate(patch)
-    if proc.returncode != 0:
-        raise PatchNotApplied(f"git apply failed: {out.decode(errors='replace').strip()[:300]}")
+    code, out = await _git_apply(root, env, patch)
+    if code != 0:
+        if (await _git_apply(root, env, patch, "--reverse", "--check"))[0] == 0:
+            raise PatchAlreadyApplied(f"the patch is applied to {root} already: nothing was changed")
+        said = out.decode(errors="replace").strip()
+        raise PatchNotApplied(f"git apply failed:\n{said[:1500]}" + ("\n…" if len(said) > 1500 else ""))
     missing = await asyncio.to_thread(lambda: [c.path for c in report.changes if not _in_place(root, c)])
     if missing:
         raise PatchNotApplied(f"git apply reported success but these files are not as the patch says: {missing[:10]}")
     return AppliedPatch(changes=report.changes)
+
+
+async def _git_apply(root: Path, env: dict[str, str], patch: bytes, *options: str) -> tuple[int | None, bytes]:
+    proc = await asyncio.create_subprocess_exec(
+        "git", "apply", "--whitespace=nowarn", *options, "-", cwd=root, env=env,
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    out, _ = await proc.communicate(patch)
+    return proc.returncode, out
 
 
 def _root(work_tree: Path) -> Path:

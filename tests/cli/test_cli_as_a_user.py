@@ -106,6 +106,8 @@ def test_a_user_submits_waits_reads_the_patch_cancels_replays_and_checks_status(
     patch = stack.handoff("result", task_id, "--patch")
     assert patch.returncode == 0 and "tests/test_stock.py" in patch.stdout
     assert stack.handoff("result", task_id, "--apply", str(repo)).returncode == 0
+    again = stack.handoff("result", task_id, "--apply", str(repo))  # nothing left to do: said, and exit 0
+    assert again.returncode == 0 and "is applied to" in again.stderr and "already" in again.stderr, again.stderr
     check = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"], cwd=repo,
                            capture_output=True, text=True, check=False)  # fmt: skip
     assert check.returncode == 0, check.stdout
