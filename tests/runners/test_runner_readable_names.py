@@ -1,5 +1,6 @@
 """What the runner hands over reads as a reviewer would write it: the numbered locals of generated tests
-(``var_0``) are renamed before the tests are judged and validated, and the project's own tests stay as written."""
+(``var_0``) are renamed and a ``match`` quoting CrossHair's stand-in types is taken out before the tests are judged
+and validated, and the project's own tests stay as written."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from handoff.runners.openhands import OpenHandsTestRunner
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
 from handoff.scripted_model.scripts import Script, finish, replace_in_file
-from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
+from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings, verdict_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest and coverage runs, sandboxed
 
@@ -49,6 +50,12 @@ def test_codec_encode_1():
     var_0 = Codec()
     with pytest.raises(ValueError):
         var_0.encode(number=int_0)
+
+
+def test_codec_encode_2():
+    var_0 = Codec()
+    with pytest.raises(TypeError, match="'<' not supported between instances of 'LazyIntSymbolicStr' and 'int'"):
+        var_0.encode("x")
 """
 
 
@@ -77,6 +84,8 @@ async def test_generated_tests_are_handed_over_with_readable_local_names_and_the
     assert '+    assert encode_result == "xxx"\n' in patch
     assert "+    number = -1\n+    codec = Codec()\n" in patch
     assert "+        codec.encode(number=number)\n" in patch
+    # CrossHair's stand-in type in a message: the match goes, the test runs and adds nothing (it failed before)
+    assert verdict_of(result, "test_codec_encode_2") == "useless"
     added = [line for line in patch.splitlines() if line.startswith("+") and not line.startswith("+++")]
     assert not [line for line in added if "var_" in line or "int_0" in line or "str_0" in line]
     assert not [line for line in patch.splitlines() if line.startswith("-") and not line.startswith("---")]

@@ -92,8 +92,8 @@ class Assurance:
         """Judge the round's tests in ``tree`` (rewriting its files) and re-make the patch of what is left."""
         bed = self.bed(tree)
         originals = await asyncio.to_thread(self._originals, git_dir, tree, test_files, changes)
-        # judged, validated and handed over with readable local names: what is checked is what the reviewer reads
-        await asyncio.to_thread(judged_files.rename_numbered, tree, test_files, originals)
+        # judged, validated and handed over tidied (names, engines' messages): what is checked is what is handed over
+        await asyncio.to_thread(judged_files.tidy_generated, tree, test_files, originals)
         sources = await asyncio.to_thread(judged_files.texts, tree, test_files)
         own = await self._project_tests(bed, originals)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,

@@ -9,7 +9,7 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handoff.assurance import generated_source, readable_names, unused_code
+from handoff.assurance import engine_messages, generated_source, readable_names, unused_code
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.filters import FilterReport
 from handoff.runners.openhands.changes import ChangeSet
@@ -33,18 +33,20 @@ def restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str
     return restored
 
 
-def rename_numbered(tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]]) -> None:
-    """Give the numbered locals of the round's tests readable names (``readable_names``); the project's own tests of
-    an extended file stay as they are."""
+def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]]) -> None:
+    """Before the round's tests are judged: readable names for their numbered locals (``readable_names``), and no
+    ``match=`` quoting a generator's stand-in types (``engine_messages``); the project's own tests of an extended
+    file stay as they are."""
     for name in names:
         path = tree / name
         try:
             text = path.read_text()
         except (OSError, UnicodeDecodeError):
             continue  # the filters fail such a file as a whole
-        renamed = readable_names.readable(text, skip=originals[name][1] if name in originals else ())
-        if renamed != text:
-            path.write_text(renamed)
+        own = originals[name][1] if name in originals else ()
+        tidied = engine_messages.without_stand_in_matches(readable_names.readable(text, skip=own), skip=own)
+        if tidied != text:
+            path.write_text(tidied)
 
 
 def tests_in(tree: Path, name: str) -> set[str]:
