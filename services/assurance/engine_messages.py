@@ -67,7 +67,7 @@ def _line_offsets(source: str) -> list[int]:
     for line in source.splitlines(keepends=True):
         offsets.append(total)
         total += len(line)
-    return offsets + [total]
+    return [*offsets, total]
 
 
 def _chars(source: str, offsets: list[int], line: int, byte_col: int) -> int:
