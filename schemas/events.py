@@ -230,7 +230,10 @@ class ProjectEnvironment(Part, frozen=True):
     cache_hit: bool = False
     env_s: Seconds = 0.0
     sources: Annotated[list[RelPath], msgspec.Meta(max_length=64)] = []
-    requirements: Count = 0
+    requirements: Count = 0  # the project's own, read from ``sources``
+    added_packages: Annotated[list[ShortText], msgspec.Meta(max_length=64)] = []
+    """What the environment has beyond the project's requirements: the task's extra packages, the pytest plugins its
+    configuration asks for, the engines that were fitted in."""
 
 
 class Timings(Part, frozen=True):

@@ -162,7 +162,8 @@ def assemble(
             cache_hit=project_env.cache_hit,
             env_s=project_env.env_s,
             sources=list(project_env.dependencies.sources)[:64],
-            requirements=len(project_env.dependencies.requirements) + len(project_env.extra_packages),
+            requirements=len(project_env.dependencies.requirements),
+            added_packages=list(project_env.extra_packages)[:64],
         ),
     )
 
