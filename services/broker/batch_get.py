@@ -14,6 +14,9 @@ for every subject any of them named, with room for every answer each could get (
 each caller receives the messages matching its own subjects, in stream order: exactly the answer its own request
 would have had, since the stream sends the last message of every matching subject of the union. An answer the
 shared batch could not hold is incomplete for each caller, which then asks on its own.
+
+``messages_from`` is the other batch direct get: the messages of one subject from a stream sequence on (a task's
+progress so far), bounded by a count and a size.
 """
 
 from __future__ import annotations
@@ -115,34 +118,57 @@ class BatchGet:
                 one.answer.set_result(part)
 
     async def _request(self, stream: str, subjects: list[str], *, batch: int) -> LastMessages:
-        future: asyncio.Future[LastMessages] = asyncio.get_running_loop().create_future()
-        messages: list[RawStreamMsg] = []
+        answer = await batch_request(self._requests, stream, {"multi_last": subjects, "batch": batch})
+        return LastMessages(answer.messages, answer.pending == 0)
 
-        def on_reply(msg: Msg) -> None:
-            if future.done():
-                return
-            status = status_of(msg)
-            if status is None:
-                messages.append(stored_message(msg))
-            elif status == "204":  # end of batch
-                complete = (msg.headers or {}).get(H.NUM_PENDING, "0") == "0"
-                future.set_result(LastMessages(messages, complete))
-            elif status == "404":  # nothing matched
-                future.set_result(LastMessages([], True))
-            elif status == "503":
-                future.set_exception(nats.errors.NoRespondersError())
-            elif status == "408":
-                future.set_exception(nats.errors.TimeoutError())
-            else:
-                detail = " ".join(f"{k}: {v}" for k, v in (msg.headers or {}).items() if k != H.STATUS)
-                future.set_exception(BatchGetUnsupported(f"batch direct get answered {status} ({detail})"))
 
-        body = _encode({"multi_last": subjects, "batch": batch})
-        token = await self._requests.send(names.direct_get_subject(stream), body, on_reply)
-        try:
-            return await future
-        finally:
-            self._requests.forget(token)
+@dataclass(frozen=True, slots=True)
+class Batch:
+    messages: list[RawStreamMsg]
+    """The messages sent, in stream order."""
+    pending: int
+    """Matching messages the batch did not hold (0: it held all of them)."""
+
+
+async def messages_from(
+    requests: Requests, stream: str, subject: str, *, start_seq: int, batch: int, max_bytes: int
+) -> Batch:
+    """The messages on ``subject`` (wildcards allowed) from stream sequence ``start_seq`` on, in one batch direct get:
+    at most ``batch`` of them and about ``max_bytes`` (the stream stops once it has sent that much). No consumer is
+    made. Not bounded in time, as ``last_per_subject``."""
+    body = {"seq": max(start_seq, 1), "next_by_subj": subject, "batch": batch, "max_bytes": max_bytes}
+    return await batch_request(requests, stream, body)
+
+
+async def batch_request(requests: Requests, stream: str, body: dict[str, object]) -> Batch:
+    """One batch direct get (``body`` as JetStream reads it), its replies collected until the end of the batch."""
+    future: asyncio.Future[Batch] = asyncio.get_running_loop().create_future()
+    messages: list[RawStreamMsg] = []
+
+    def on_reply(msg: Msg) -> None:
+        if future.done():
+            return
+        status = status_of(msg)
+        if status is None:
+            messages.append(stored_message(msg))
+        elif status == "204":  # end of batch
+            pending = (msg.headers or {}).get(H.NUM_PENDING, "0")
+            future.set_result(Batch(messages, int(pending) if pending.isdigit() else 1))  # unreadable: not all
+        elif status == "404":  # nothing matched
+            future.set_result(Batch([], 0))
+        elif status == "503":
+            future.set_exception(nats.errors.NoRespondersError())
+        elif status == "408":
+            future.set_exception(nats.errors.TimeoutError())
+        else:
+            detail = " ".join(f"{k}: {v}" for k, v in (msg.headers or {}).items() if k != H.STATUS)
+            future.set_exception(BatchGetUnsupported(f"batch direct get answered {status} ({detail})"))
+
+    token = await requests.send(names.direct_get_subject(stream), _encode(body), on_reply)
+    try:
+        return await future
+    finally:
+        requests.forget(token)
 
 
 def _fail(asked: list[_Asked], exc: BaseException) -> None:

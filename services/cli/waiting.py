@@ -1,6 +1,6 @@
 """Waiting for many tasks with live progress: completion from ``as_completed`` (no polling, nothing missed),
-progress from the task records at the start and then a JetStream watch of the tasks' lifecycle events
-(display only)."""
+progress from the task records at the start (with a running task's earlier progress from the events stream) and
+then a JetStream watch of the tasks' lifecycle events (display only)."""
 
 from __future__ import annotations
 
@@ -14,14 +14,18 @@ from handoff.cli.exit_codes import Exit
 from handoff.cli.progress import ProgressBoard
 from handoff.client.client import HandoffClient
 from handoff.client.errors import HandoffUnavailableError, ResultTimeoutError
+from handoff.client.progress_history import EarlierProgress
 from handoff.client.retry import retry_transient
 from handoff.client.runs import watch_events
 from handoff.schemas import names
 from handoff.schemas.events import AnyEvent, TaskFinished
-from handoff.schemas.records import TaskRecord
+from handoff.schemas.records import TaskRecord, TaskState
 
 SEED_CONCURRENCY = 32
 MAX_TASK_FILTERS = 64
+EARLIER_PROGRESS_TASKS = 8
+"""A wait that finds at most this many tasks running shows what each reported before it started (more: each
+task's last progress alone)."""
 
 
 async def run_task_ids(client: HandoffClient, run_id: str) -> list[str]:
@@ -45,18 +49,27 @@ async def wait_with_progress(
     board = ProgressBoard.of(ids, quiet=quiet)
     finals: dict[str, TaskFinished] = {}
     # Progress comes from a JetStream watch (deliveries to this client's own inbox, which every role may
-    # subscribe to), started before the records are read so that nothing falls between the two.
+    # subscribe to), subscribed before the records are read so that nothing falls between the two; the board holds
+    # what it delivers until the records (and a running task's earlier progress) are shown.
     if run_id:
         filters = [names.run_events_filter(run_id)]
     elif len(ids) <= MAX_TASK_FILTERS:
         filters = [names.task_filter(t) for t in ids]
     else:
         filters = [names.ALL_TASK_EVENTS]  # the board ignores other tasks' events
-    follower = None if quiet else asyncio.create_task(_follow(watch_events(client, filters, from_start=False), board))
+    subscribed = asyncio.Event()
+    follower = None
+    if not quiet:
+        board.hold()
+        follower = asyncio.create_task(
+            _follow(watch_events(client, filters, from_start=False, subscribed=subscribed), board)
+        )
     timed_out: ResultTimeoutError | None = None
     try:
-        if not quiet:
+        if follower is not None:
+            await _until_subscribed(subscribed, follower)
             await _seed(client, board, ids)
+            board.release()
         board.render()
         async with aclosing(client.as_completed(ids, timeout_s)) as finishes:
             async for finished in finishes:
@@ -73,6 +86,15 @@ async def wait_with_progress(
     return finals, timed_out
 
 
+async def _until_subscribed(subscribed: asyncio.Event, follower: asyncio.Task[None]) -> None:
+    """Until the watch is subscribed, or has ended without (an outage: the results still come)."""
+    waiting = asyncio.create_task(subscribed.wait())
+    try:
+        await asyncio.wait({waiting, follower}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiting.cancel()
+
+
 async def _follow(events: AsyncGenerator[AnyEvent, None], board: ProgressBoard) -> None:
     """Display only: a watch that cannot start (an outage) leaves the board to the results."""
     try:
@@ -84,13 +106,19 @@ async def _follow(events: AsyncGenerator[AnyEvent, None], board: ProgressBoard) 
 
 
 async def _seed(client: HandoffClient, board: ProgressBoard, ids: list[str]) -> None:
-    """A wait started mid-run shows what the records know: running tasks with their replica and progress."""
+    """A wait started mid-run shows what the records know: running tasks with their replica and progress, and,
+    when few are running, what each reported before its last progress (read from the events stream)."""
     limit = asyncio.Semaphore(SEED_CONCURRENCY)
 
     async def one(task_id: str) -> TaskRecord | None:
         async with limit:
             return await client.lookups.task_record(task_id)
 
-    for record in await asyncio.gather(*(one(t) for t in ids)):
-        if record is not None:
-            board.seed(record)
+    records = [r for r in await asyncio.gather(*(one(t) for t in ids)) if r is not None]
+    running = [r for r in records if r.state == TaskState.RUNNING and r.last_progress is not None]
+    earlier: dict[str, EarlierProgress | None] = {}
+    if 0 < len(running) <= EARLIER_PROGRESS_TASKS:
+        found = await asyncio.gather(*(client.lookups.earlier_progress(r) for r in running))
+        earlier = {r.task_id: e for r, e in zip(running, found, strict=True)}
+    for record in records:
+        board.seed(record, earlier.get(record.task_id))

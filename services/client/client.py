@@ -66,15 +66,16 @@ class HandoffClient:
         self.nc = nc
         self.settings = settings or ClientSettings.from_env()
         self._owns_connection = owns_connection
-        self._lookups = Lookups(
-            nc.jetstream(),
-            concurrency=self.settings.lookup_concurrency,
-            give_up_after_s=self.settings.submit_timeout_s,
-        )
         self._submit_check: Decoder[TaskSubmitted] = Decoder(TaskSubmitted, max_bytes=nc.max_payload or None)
         # task id -> run of the submits this client made (bounded): their finishes need no owner look-up
         self._runs_submitted: OrderedDict[str, str | None] = OrderedDict()
         self._requests = Requests(nc)  # submits without nats-py's cost per request
+        self._lookups = Lookups(
+            nc.jetstream(),
+            concurrency=self.settings.lookup_concurrency,
+            give_up_after_s=self.settings.submit_timeout_s,
+            requests=self._requests,
+        )
         self._finishes = FinishFeed(
             nc.jetstream(),
             heartbeat_s=self.settings.watch_heartbeat_s,

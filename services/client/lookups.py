@@ -20,8 +20,12 @@ from nats.js.api import RawStreamMsg
 from nats.js.errors import KeyNotFoundError, NotFoundError
 from nats.js.kv import KeyValue
 
+from handoff.broker.batch_get import BatchGetUnsupported
+from handoff.broker.requests import Requests
+from handoff.client import progress_history
 from handoff.client.errors import UnknownTaskError
 from handoff.client.retry import retry_transient
+from handoff.common.broker_retry import TRANSIENT_BROKER_ERRORS
 from handoff.schemas import names
 from handoff.schemas.codec import DecodeError, Decoder
 from handoff.schemas.events import RunFinished, TaskEvent, TaskFinished, TaskSubmitted
@@ -35,13 +39,21 @@ _submitted: Decoder[TaskSubmitted] = Decoder(TaskSubmitted)
 _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 _any_task_event: Decoder[TaskEvent] = Decoder(TaskEvent)
 
+EARLIER_PROGRESS_TIMEOUT_S = 5.0
+"""How long a wait that starts late tries to read a running task's earlier progress (display only)."""
+NOT_READ: tuple[type[Exception], ...] = (BatchGetUnsupported, *TRANSIENT_BROKER_ERRORS)
+"""... and what ends that try with nothing shown: a server without batch gets, a broker not answering in time."""
+
 REMEMBERED_SUBMITS = 10_000
 """How many of its own submitted task ids a client remembers, to wait for their results without a look-up."""
 
 
 class Lookups:
-    def __init__(self, js: JetStreamContext, *, concurrency: int, give_up_after_s: float) -> None:
+    def __init__(
+        self, js: JetStreamContext, *, concurrency: int, give_up_after_s: float, requests: Requests | None = None
+    ) -> None:
         self._js = js
+        self._requests = requests  # batch direct gets (earlier progress); None: not read
         self._give_up_after_s = give_up_after_s
         self._limit = asyncio.Semaphore(concurrency)
         self._tasks_kv: KeyValue | None = None
@@ -155,6 +167,21 @@ class Lookups:
         if record is None:
             raise UnknownTaskError([task_id])
         return record
+
+    async def earlier_progress(self, record: TaskRecord) -> progress_history.EarlierProgress | None:
+        """What a running task reported before its record's last progress (``handoff.client.progress_history``);
+        None when the stream no longer holds it whole or cannot be read that way (no direct or batch gets). Display
+        only: tried once, for at most ``EARLIER_PROGRESS_TIMEOUT_S``; a broker that does not answer gives None (the
+        record's last progress is then what is shown)."""
+        requests = self._requests
+        if requests is None or not self._direct:
+            return None
+        try:
+            async with asyncio.timeout(EARLIER_PROGRESS_TIMEOUT_S):
+                return await progress_history.earlier_progress(requests, record)
+        except NOT_READ as exc:
+            log.info("earlier progress not read", task_id=record.task_id, error=f"{type(exc).__name__}: {exc}")
+            return None
 
     async def _last[T](self, subject: str, decoder: Decoder[T]) -> T | None:
         try:

@@ -31,10 +31,11 @@ _run_finished: Decoder[RunFinished] = Decoder(RunFinished)
 
 
 async def watch_events(
-    client: HandoffClient, filters: list[str], *, from_start: bool
+    client: HandoffClient, filters: list[str], *, from_start: bool, subscribed: asyncio.Event | None = None
 ) -> AsyncGenerator[AnyEvent, None]:
     """Decoded events on ``filters`` of the events stream as they happen (all stored ones first with
-    ``from_start``). Undecodable messages are logged with their reason and skipped."""
+    ``from_start``). Undecodable messages are logged with their reason and skipped. ``subscribed`` is set once the
+    subscription exists: every event stored from then on is delivered."""
     queue: asyncio.Queue[Msg] = asyncio.Queue()
 
     async def on_msg(msg: Msg) -> None:
@@ -49,6 +50,8 @@ async def watch_events(
         on_msg=on_msg,
         give_up_after_s=client.settings.submit_timeout_s,
     )
+    if subscribed is not None:
+        subscribed.set()
     try:
         while True:
             msg = await queue.get()

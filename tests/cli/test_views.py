@@ -16,6 +16,7 @@ from handoff.broker.embedded import EmbeddedNats
 from handoff.cli.progress import ProgressBoard, TaskLine
 from handoff.cli.result_cmd import summarize
 from handoff.cli.status_cmd import human
+from handoff.client.progress_history import EarlierProgress
 from handoff.common.clock import utcnow
 from handoff.schemas import names
 from handoff.schemas.codec import encode
@@ -165,3 +166,30 @@ def test_a_wait_off_a_terminal_seeded_from_an_agent_step_prints_a_glimpse_of_it_
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith('t1  running  agent_action: terminal: d="$(mktemp -d)"; echo eNq1') and line.endswith("…")
     assert len(line) == len("t1  running  ") + 70, line
+
+
+def test_a_late_wait_prints_at_most_the_last_ten_earlier_milestones_and_says_what_it_left_out_or_did_not_read(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """Twelve earlier milestones (and agent steps between them), the read cut 3 events before the record's last
+    progress: the first two milestones are counted, not printed; the unread ones are counted; then the running line."""
+    at = utcnow().replace(microsecond=0)
+    events = [
+        TaskProgress(task_id="t1", attempt=1, seq=seq, at=at, stage="round" if seq % 2 == 0 else "agent_action",
+                     message=f"step {seq}")
+        for seq in range(24)
+    ]  # fmt: skip
+    note = ProgressNote(attempt=1, seq=27, stage="validation", at=at, message="round 12: kept 1")
+    board = ProgressBoard(tasks={"t1": TaskLine("t1")}, tty=False)
+    record = TaskRecord(task_id="t1", state=TaskState.RUNNING, attempt=1, replica_id="gen-1", last_progress=note)
+    board.seed(record, EarlierProgress(events, later_unread=3))
+    stamp = at.strftime("%H:%M:%S")
+    assert capsys.readouterr().err.splitlines() == [
+        "t1  earlier  … 2 earlier milestone(s) not shown",
+        *(f"t1  earlier  {stamp}  round: step {seq}" for seq in range(4, 24, 2)),
+        "t1  earlier  … 3 later progress event(s) not read",
+        "t1  running  validation: round 12: kept 1",
+    ]
+    board.apply(TaskProgress(task_id="t1", attempt=1, seq=27, at=at, stage="validation", message="round 12: kept 1"))
+    board.apply(TaskProgress(task_id="t1", attempt=1, seq=28, at=at, stage="result", message="patch ready"))
+    assert capsys.readouterr().err.splitlines() == ["t1  running  result: patch ready"]

@@ -17,9 +17,15 @@ import pytest
 from nats.js.api import AckPolicy, ConsumerConfig
 from nats.js.errors import NotFoundError
 
+from handoff.broker.requests import Requests
 from handoff.client.consumer_names import ordered_config
+from handoff.client.progress_history import earlier_progress
+from handoff.common.clock import utcnow
 from handoff.schemas import names
+from handoff.schemas.codec import encode
+from handoff.schemas.events import TaskProgress, TaskStarted
 from handoff.schemas.names import EventType, Header
+from handoff.schemas.records import ProgressNote, TaskRecord, TaskState
 from handoff.schemas.topology import Topology, build_topology
 from tests.deploy.roles import RoleClient
 from tests.deploy.servers import NATS_DIR, ROLE_PASSWORDS, NatsProcess, single_server
@@ -143,6 +149,28 @@ async def test_pipeline_can_read_results_from_the_records_and_the_events_stream(
     )
     assert (await named.next_msg(timeout=5)).data == b"finished"
     await named.unsubscribe()
+    pipeline.assert_no_violations()
+
+
+async def test_pipeline_can_read_a_running_tasks_earlier_progress_with_direct_gets(
+    pipeline: RoleClient, admin: RoleClient
+) -> None:
+    """What a ``handoff wait`` started late reads: the task's start (a direct get), then its progress (one batch
+    direct get, no consumer)."""
+    task, run, at = new_id("t"), new_id("r"), utcnow()
+    started = TaskStarted(task_id=task, run_id=run, attempt=1, replica_id="gen-1", started_at=at)
+    await admin.js.publish(names.task_subject(run, task, EventType.STARTED), encode(started))
+    for seq in range(3):
+        event = TaskProgress(task_id=task, run_id=run, attempt=1, seq=seq, stage="round", at=at, message=f"{seq}")
+        await admin.js.publish(names.task_subject(run, task, EventType.PROGRESS), encode(event))
+    last = ProgressNote(attempt=1, seq=2, stage="round", at=at, message="2")
+    record = TaskRecord(task_id=task, run_id=run, state=TaskState.RUNNING, attempt=1, last_progress=last)
+    requests = Requests(pipeline.nc)
+    try:
+        earlier = await earlier_progress(requests, record)
+    finally:
+        await requests.close()
+    assert earlier is not None and [e.message for e in earlier.events] == ["0", "1"]
     pipeline.assert_no_violations()
 
 

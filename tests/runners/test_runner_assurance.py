@@ -552,3 +552,45 @@ async def test_a_re_admitted_test_that_fails_after_the_projects_own_tests_of_its
                                     cwd=original, env={**os.environ, "PYTHONPATH": str(original)},
                                     capture_output=True, text=True)  # fmt: skip
     assert plain.returncode == 0, plain.stdout
+
+
+async def test_when_one_re_admitted_test_is_dropped_again_the_others_are_said_re_admitted_once(
+    js: JetStreamContext, topology: Topology, grading_project: Path, tmp_path: Path, model_server: ScriptedModelServer
+) -> None:
+    """Two coverage-free tests kill one surviving mutant each: grade(70) the `>= 50` -> `== 50` one, grade(95) the
+    `>= 80` -> `== 80` one. grade(70), appended to the project's test file, fails after the project's own test there
+    (class state), so the rescue's validation drops it again; grade(95) stays re-admitted, and the progress says so
+    once (the choice made again among the rest is not a second re-admission)."""
+    (grading_project / TARGET).write_text(
+        'class Rules:\n    last = ""\n\n\ndef grade(score):\n    if score >= 80:\n        return "distinction"\n'
+        '    if score >= 50:\n        return "pass"\n    return "fail"\n'
+    )
+    (grading_project / EXISTING).write_text(
+        "from grading import Rules, grade\n\n\ndef test_the_boundary_score_passes():\n"
+        "    Rules.last = 'pass from 50'\n" + BOUNDARY_LAST_LINE
+    )
+    boundaries = (
+        "from grading import grade\n\n\ndef test_boundary_decides_pass_or_fail():\n    assert grade(50) == 'pass'\n"
+        "    assert grade(49) == 'fail'\n    assert grade(80) == 'distinction'\n"
+        "\n\ndef test_a_top_score_is_a_distinction():\n    assert grade(95) == 'distinction'\n"
+    )
+    seventy = "def test_another_passing_score():\n    assert grade(70) == 'pass'\n    assert Rules.last == ''\n"
+    model_server.policy = Script([in_workspace(GEN, lambda p: create_file(p, boundaries)),
+                                  in_workspace(EXISTING, lambda p: replace_in_file(
+                                      p, BOUNDARY_LAST_LINE, BOUNDARY_LAST_LINE + "\n\n" + seventy)),
+                                  finish("tests written")])  # fmt: skip
+    source = await upload_snapshot(js, grading_project)
+    progress = ProgressLog()
+    settings = _scoring(tmp_path, model_server, rescue_budget_s=120)
+    result = await OpenHandsTestRunner(settings).run(make_ctx(js, source, progress, targets=[TARGET]))
+
+    seventy_id, top_id = f"{EXISTING}::test_another_passing_score", f"{GEN}::test_a_top_score_is_a_distinction"
+    assert result.tests_rescued == [top_id] and result.tests_kept == [GOOD, top_id]
+    assert seventy_id in {d.test for d in result.tests_dropped}
+    said = [m for stage, m in progress.events if stage == "assurance" and m.startswith("re-admitted ")]
+    assert sorted(said) == sorted([
+        f"re-admitted {top_id}: kills a mutant the other tests miss: grading.py:6 ReplaceComparisonOperator_GtE_Eq",
+        f"re-admitted {seventy_id}: kills a mutant the other tests miss: grading.py:8 ReplaceComparisonOperator_GtE_Eq",
+        f"re-admitted test dropped again: {seventy_id}: " + next(d.reason for d in result.tests_dropped
+                                                                 if d.test == seventy_id),
+    ])  # fmt: skip

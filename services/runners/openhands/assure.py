@@ -272,18 +272,20 @@ class Assurance:
         said = f"{len(failing)} re-admitted test(s) dropped again: they fail beside the tests of their files"
         self.rescue_note = "; ".join(note for note in (self.rescue_note, said) if note)
         self.latest_rescue = (report, kept)
-        self._admit(report, kept)
+        self._admit(report, kept, said=before)  # the others were said re-admitted already (kills re-counted)
         rescued = {r.test for r in kept.rescued}
         return await self._rescued_files(tree, judged, rescued, also=before - rescued)
 
-    def _admit(self, report: MutationReport, found: RescueReport) -> None:
-        """The re-admitted tests join the kept ones, and their kills the score."""
+    def _admit(self, report: MutationReport, found: RescueReport, said: AbstractSet[str] = frozenset()) -> None:
+        """The re-admitted tests join the kept ones, and their kills the score; the progress says each once (not
+        again for those in ``said``)."""
         self.rescued += found.rescued
         self.mutation = rescored(report, found)
         for r in found.rescued:
             self.dropped.pop(r.test, None)
             self.kept.append(r.test)
-            self.emit("assurance", f"re-admitted {r.test}: {r.reason}")
+            if r.test not in said:
+                self.emit("assurance", f"re-admitted {r.test}: {r.reason}")
 
     async def _rescued_files(
         self, tree: Path, judged: Judged, rescued: set[str], also: AbstractSet[str] = frozenset()
