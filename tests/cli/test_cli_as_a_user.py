@@ -81,6 +81,7 @@ def sample_repo(root: Path) -> Path:
     return repo
 
 
+@pytest.mark.timeout(300)  # one user's whole session: a task, a cancel, a replay; ~110 s on two loaded cores
 def test_a_user_submits_waits_reads_the_patch_cancels_replays_and_checks_status(stack: Stack, tmp_path: Path) -> None:
     """up -> submit -> wait (progress) -> result --patch -> cancel -> dlq replay -> status --json, with exit codes."""
     repo = sample_repo(tmp_path)
