@@ -51,6 +51,20 @@ def find_tests(
     return found
 
 
+def test_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+    """The ``test*`` functions at the top of ``tree`` and in its classes, with their qualified names (``test_x``,
+    ``TestThing.test_x``), in file order: what the clean-ups of generated tests work on."""
+    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
+            found.append((node.name, node))
+        elif isinstance(node, ast.ClassDef):
+            found.extend((f"{node.name}.{item.name}", item) for item in node.body
+                         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                         and item.name.startswith("test"))  # fmt: skip
+    return found
+
+
 def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 

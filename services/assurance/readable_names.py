@@ -17,6 +17,8 @@ import keyword
 import re
 from collections.abc import Collection
 
+from handoff.assurance import generated_source
+
 # The names a generator numbers: its own ``var_N`` and those after a builtin type (``int_0``, ``none_type_2``).
 _NUMBERED = re.compile(
     r"(?:var|int|float|str|bool|bytes|bytearray|complex|none_type|list|dict|set|frozenset|tuple|object|range|type)_\d+"
@@ -38,7 +40,7 @@ def readable(source: str, skip: Collection[str] = ()) -> str:
         return source
     module_names = _bound_at_top(tree)
     edits: list[tuple[int, int, int, str]] = []  # line, start byte, end byte, new name
-    for qualname, function in _tests(tree):
+    for qualname, function in generated_source.test_functions(tree):
         if qualname not in skip:
             edits.extend(_renames(function, module_names))
     if not edits:
@@ -49,18 +51,6 @@ def readable(source: str, skip: Collection[str] = ()) -> str:
         text = encoded[line - 1]
         encoded[line - 1] = text[:start] + new.encode() + text[end:]
     return b"".join(encoded).decode()
-
-
-def _tests(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
-    found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
-    for node in tree.body:
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
-            found.append((node.name, node))
-        elif isinstance(node, ast.ClassDef):
-            found.extend((f"{node.name}.{item.name}", item) for item in node.body
-                         if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
-                         and item.name.startswith("test"))  # fmt: skip
-    return found
 
 
 def _bound_at_top(tree: ast.Module) -> set[str]:
@@ -135,10 +125,10 @@ def _name_for(
     if isinstance(value, ast.Call):
         callee = value.func
         name = callee.id if isinstance(callee, ast.Name) else callee.attr if isinstance(callee, ast.Attribute) else ""
-        name = name.lstrip("_")
+        name = name.strip("_")  # __ne__ -> ne_result
         if name[:1].isupper():
             return _snake(name)
-        if name.isidentifier() and not name.startswith("__"):
+        if name.isidentifier():
             return f"{name}_result"
         return None
     if isinstance(value, ast.Attribute) and not value.attr.startswith("_"):

@@ -20,6 +20,8 @@ def test_an_instance_is_named_after_its_class_and_a_result_after_its_callee() ->
             var_0 = stock_.StockLevel()
             var_1 = var_0.take(3)
             assert var_1 == 2
+            var_2 = var_0.__ne__(other=var_0)
+            assert var_2 is False
     """)
     assert readable(source) == _src("""
         import pkg.stock as stock_
@@ -29,6 +31,8 @@ def test_an_instance_is_named_after_its_class_and_a_result_after_its_callee() ->
             stock_level = stock_.StockLevel()
             take_result = stock_level.take(3)
             assert take_result == 2
+            ne_result = stock_level.__ne__(other=stock_level)
+            assert ne_result is False
     """)
 
 

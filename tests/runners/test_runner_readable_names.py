@@ -1,6 +1,6 @@
 """What the runner hands over reads as a reviewer would write it: the numbered locals of generated tests
-(``var_0``) are renamed and a ``match`` quoting CrossHair's stand-in types is taken out before the tests are judged
-and validated, and the project's own tests stay as written."""
+(``var_0``) are renamed, ``assert isinstance(x, C)`` after ``x = C()`` goes, and a ``match`` quoting CrossHair's
+stand-in types is taken out before the tests are judged and validated; the project's own tests stay as written."""
 
 from __future__ import annotations
 
@@ -41,6 +41,7 @@ GENERATED = """
 def test_codec_encode():
     str_0 = "x"
     var_0 = Codec(letter=str_0)
+    assert isinstance(var_0, Codec)
     var_1 = var_0.encode(3)
     assert var_1 == "xxx"
 
@@ -82,6 +83,7 @@ async def test_generated_tests_are_handed_over_with_readable_local_names_and_the
     patch = (await get_artifact(js, result.patch)).decode()
     assert '+    letter = "x"\n+    codec = Codec(letter=letter)\n+    encode_result = codec.encode(3)\n' in patch
     assert '+    assert encode_result == "xxx"\n' in patch
+    assert "isinstance" not in patch  # a class built its own instance: a check that cannot fail is taken out
     assert "+    number = -1\n+    codec = Codec()\n" in patch
     assert "+        codec.encode(number=number)\n" in patch
     # CrossHair's stand-in type in a message: the match goes, the test runs and adds nothing (it failed before)
