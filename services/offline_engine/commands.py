@@ -30,9 +30,19 @@ MODULE_RUN_SHARE = 0.75
 # Pynguin logs through Rich, which wraps at 80 columns off a terminal (its ERROR line and traceback cut in pieces)
 LOG_COLUMNS = 300
 # Pynguin: 40 % of the limit searching, 20 % choosing assertions by mutation analysis (bounded: it can take minutes),
-# the rest for its start-up; its reports go to the scratch folder, never into the workspace
+# the rest for its start-up; its reports go to the scratch folder, never into the workspace. A module of more than
+# MUTATION_STATEMENTS_PER_S statements (Python's `ast`) per second of that assertion time gets assertions from every
+# value its tests observe (SIMPLE) and BIG_SEARCH_SHARE of the limit searching: its mutants do not fit that time
+# (toolz 1.0.0's functoolz.py, 421 statements, 539 mutants: 96 checked in 12 s, which left 6 assertions in 46 tests),
+# and its fixed costs, start-up, analysis, mutants, minimisation, writing, took 82 s with the shares above, past the
+# 60 s limit, so the run was killed and wrote nothing
 ASSERTION_SHARE = 0.2
 SEARCH_SHARE = 0.4
+MUTATION_STATEMENTS_PER_S = 10
+BIG_SEARCH_SHARE = 0.25
+# with `<=N)` after it: exits 0 when the module on standard input has more than N statements, 1 when not or when it
+# does not parse
+_STATEMENTS = 'from ast import*;exit(sum(isinstance(n,stmt)for n in walk(parse(open(0,"rb").read())))'
 
 
 # the agent's terminal types the command into an interactive shell, whose line editing slows down with the line's
@@ -112,12 +122,10 @@ def engine_command(target: str, test_file: str, settings: OfflineEngineSettings)
             run = _crosshair(module, target, limit)
             inputs.append('crosshair="$d/crosshair.py"')
         else:
-            search = max(1, int(limit * SEARCH_SHARE))
-            assertions = max(1, int(limit * ASSERTION_SHARE))
-            run = (f"PYNGUIN_DANGER_AWARE=1 COLUMNS={LOG_COLUMNS} timeout -k 5 {limit} python -m pynguin "
-                   f'--project-path {q(root)} --module-name {q(module)} --output-path "$d/pynguin" '
-                   f'--maximum-search-time {search} --maximum-mutation-time {assertions} --report-dir "$d/report" '
-                   f'--seed 1 > "$d/pynguin.log" 2>&1')  # fmt: skip
+            run = (f"{_pynguin_budget(target, limit)}; PYNGUIN_DANGER_AWARE=1 COLUMNS={LOG_COLUMNS} timeout -k 5 "
+                   f"{limit} python -m pynguin --project-path {q(root)} --module-name {q(module)} --output-path "
+                   f'"$d/pynguin" --maximum-search-time $s $a --report-dir "$d/report" --seed 1 > "$d/pynguin.log" '
+                   "2>&1")  # fmt: skip
             inputs.append('pynguin="$(ls "$d"/pynguin/test_*.py 2>/dev/null | head -n 1)"')
         lines.append(f"{run}; ended {engine}")
     lines.append(f'python "$d/merge.py" --module {q(module)} --out {q(test_file)} {" ".join(inputs)}')
@@ -150,6 +158,20 @@ _REASON = (
 FAILURE_LINE = f'why() {{ python -c {shlex.quote(_REASON)} "$1"; }}'
 # `say TEXT`: one line of the engine's report, `offline engine: TEXT`
 SAY_LINE = 'say() { echo "offline engine: $*"; }'
+
+
+def _pynguin_budget(target: str, limit: int) -> str:
+    """Sets ``$s``, Pynguin's search time, and ``$a``, its assertion flags, for ``target``: mutation analysis within
+    ASSERTION_SHARE of the limit or, for a module too big for that (see ``MUTATION_STATEMENTS_PER_S``), SIMPLE
+    assertions and BIG_SEARCH_SHARE of the limit searching. A module that does not parse gets the former (Pynguin
+    then says why it cannot load it)."""
+    assertions = max(1, int(limit * ASSERTION_SHARE))
+    count = shlex.quote(f"{_STATEMENTS}<={assertions * MUTATION_STATEMENTS_PER_S})")
+    return (
+        f"python -c {count} <{shlex.quote(target)} 2>/dev/null && s={max(1, int(limit * BIG_SEARCH_SHARE))} "
+        f'a="--assertion-generation SIMPLE" || s={max(1, int(limit * SEARCH_SHARE))} '
+        f'a="--maximum-mutation-time {assertions}"'
+    )
 
 
 def _crosshair(module: str, target: str, limit: int) -> str:

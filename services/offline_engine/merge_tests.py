@@ -1,7 +1,7 @@
-"""Merge the pytest modules written by the offline engines into one test file (runs in the project's Python).
+"""Merges the offline engines' pytest modules into one test file.
 
-Standalone on purpose: it is copied into the task's sandbox and run with the project's interpreter, so it uses
-the standard library only. The result reads like one hand-written module:
+Standalone on purpose: it is copied into the task's sandbox and run with the project's interpreter (the project's
+Python), so it uses the standard library only. The result reads like one hand-written module:
 
 - one import block, at the top (after the module docstring and ``from __future__`` lines): the engines' imports
   deduplicated against each other and against the file's own; a name an engine uses as a module without importing

@@ -263,6 +263,64 @@ def test_a_module_too_big_for_one_crosshair_run_gives_the_tests_of_the_functions
     assert ran.returncode == 0 and f"{len(names)} passed" in ran.stdout, ran.stdout
 
 
+def ledger(count: int) -> str:
+    """A module of ``count`` functions of 11 statements each, with branches and a loop: many mutants."""
+    return "\n\n".join(f"""def rule_{i}(amount: int, rate: int) -> int:
+    if amount < {i}:
+        return amount * {i + 2}
+    total = 0
+    for step in range(rate % 5):
+        if step % 2 == {i % 2}:
+            total += amount - step
+        else:
+            total -= {i}
+    if total > {10 * i}:
+        return total // 2
+    return total + rate
+""" for i in range(count))  # fmt: skip
+
+
+def test_a_module_too_big_for_pynguins_assertion_time_gets_its_tests_within_the_limit(
+    project: Path, engine_venv: Path
+) -> None:
+    """toolz 1.0.0's functoolz.py (421 statements): Pynguin's start-up, analysis, mutants, minimisation and writing
+    took 82 s beside its 24 s search and 12 s of mutation analysis, so the 60 s limit killed it and it wrote nothing.
+    A module with more statements than mutation analysis checks in its time (440 here, over 40 at a 20 s limit) gets
+    SIMPLE assertions and a shorter search, and Pynguin writes asserting tests that pass, within the limit."""
+    (project / "pkg" / "big.py").write_text(ledger(40))
+    settings = OfflineEngineSettings(engines=("pynguin",), per_target_s=20)
+    done = run_in_terminal(engine_command("pkg/big.py", "tests/test_big.py", settings), project, engine_venv)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "timed out" not in done.stdout and "offline engine: pynguin: " in done.stdout, done.stdout
+    tree = ast.parse((project / "tests" / "test_big.py").read_text())
+    assert sum(isinstance(node, ast.Assert) for node in ast.walk(tree)) >= 10
+    ran = subprocess.run([engine_venv / "bin" / "python", "-m", "pytest", "-q", "-p", "no:cacheprovider",
+                          "tests/test_big.py"], cwd=project, env={**os.environ, "PYTHONPATH": str(project)},
+                         capture_output=True, text=True)  # fmt: skip
+    assert ran.returncode == 0 and " passed" in ran.stdout, ran.stdout
+
+
+def test_pynguin_chooses_assertions_by_mutation_analysis_for_a_small_module_and_simple_ones_for_a_big_one(
+    project: Path,
+) -> None:
+    """The flags the command gives Pynguin, as its shell sets them: the sample module (12 statements) keeps 40 % of
+    the limit searching and 20 % of mutation analysis; a module of 440 statements, more than 10 per second of that
+    analysis, gets SIMPLE assertions and 25 % searching; one that does not parse keeps the small module's flags."""
+    (project / "pkg" / "big.py").write_text(ledger(40))
+    (project / "pkg" / "bad.py").write_text("def broken(:\n")
+    flags = {}
+    for name in ("calc", "big", "bad"):
+        command = engine_command(f"pkg/{name}.py", f"tests/test_{name}.py",
+                                 OfflineEngineSettings(engines=("pynguin",), per_target_s=60))  # fmt: skip
+        budget = command[command.index("; python -c 'from ast") + 2 : command.index("; PYNGUIN_DANGER_AWARE")]
+        done = subprocess.run(["bash", "-c", f'{budget}; echo "--maximum-search-time $s $a"'], cwd=project,
+                              capture_output=True, text=True, check=True)  # fmt: skip
+        flags[name] = done.stdout.strip()
+    assert flags == {"calc": "--maximum-search-time 24 --maximum-mutation-time 12",
+                     "big": "--maximum-search-time 15 --assertion-generation SIMPLE",
+                     "bad": "--maximum-search-time 24 --maximum-mutation-time 12"}  # fmt: skip
+
+
 SCORES_MODULE = """from functools import cached_property
 
 
