@@ -36,7 +36,8 @@ log = structlog.get_logger(__name__)
 
 # 2: an environment may lack optional packages it was asked for (its record says so); one of format 1 never does,
 # and a replica of format 1 sharing the cache must not take a format 2 environment for complete
-KEY_FORMAT = 2
+# 3: built with its bytecode (``--compile-bytecode``); one of format 2 has none, so every read-only run recompiled it
+KEY_FORMAT = 3
 
 
 @dataclass(frozen=True, slots=True)

@@ -91,8 +91,11 @@ class Installer:
             file = dest / OVERRIDES_FILE
             await asyncio.to_thread(file.write_text, "".join(f"{line}\n" for line in overrides))
             options = ["--override", str(file)]
-        return await self._run([self.uv, "pip", "install", "--python", str(dest / "bin" / "python"),
-                                *self.index.uv_options(), *options, *TOOL_PACKAGES, *requirements],
+        # --compile-bytecode: the checks run the environment read-only (sandbox) and with PYTHONDONTWRITEBYTECODE,
+        # so bytecode not written now is compiled again by every run (about 1 s per pytest start)
+        return await self._run([self.uv, "pip", "install", "--compile-bytecode", "--python",
+                                str(dest / "bin" / "python"), *self.index.uv_options(), *options, *TOOL_PACKAGES,
+                                *requirements],
                                dest=dest, python=python)  # fmt: skip
 
     async def _run(self, argv: list[str], *, dest: Path, python: Path) -> str:

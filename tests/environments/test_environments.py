@@ -41,6 +41,24 @@ async def test_an_environment_holds_the_project_dependencies_and_the_test_tools_
         env.release()
 
 
+async def test_an_environment_is_built_with_its_bytecode_so_read_only_runs_do_not_compile_it_each_time(
+    environments: ProjectEnvironments, tmp_path: Path
+) -> None:
+    """The sandbox mounts the environment read-only and the checks run with PYTHONDONTWRITEBYTECODE: without the
+    bytecode written at build, every pytest run compiled pytest, coverage and the project's packages again."""
+    project = make_project(tmp_path / "p", ["toolz"])
+    env = await environments.prepare(project)
+    try:
+        code = (
+            "import importlib.util as u, os; print([os.path.exists(u.cache_from_source(u.find_spec(m).origin))"
+            " for m in ('toolz', 'pytest', '_pytest.main')])"
+        )
+        cached = run_python(env.python, code)
+        assert cached == "[True, True, True]"
+    finally:
+        env.release()
+
+
 async def test_the_second_task_with_the_same_dependencies_reuses_the_environment(
     environments: ProjectEnvironments, tmp_path: Path
 ) -> None:
