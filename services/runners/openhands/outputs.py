@@ -83,7 +83,8 @@ def summarize(
     if report.existing_tests_suffice:
         coverage = "; ".join(f"{c.target} {c.percent:g} %" if c.total_lines else f"{c.target} nothing to measure"
                              for c in report.coverage)  # fmt: skip
-        parts = [*first, existing_tests_suffice(goal_pct), f"Line coverage by the existing tests: {coverage}.",
+        said = existing_tests_suffice(goal_pct, written=not report.no_test_written)
+        parts = [*first, said, f"Line coverage by the existing tests: {coverage}.",
                  f"Validation rounds used: {rounds_used} of {rounds_total}."]  # fmt: skip
         return label + " ".join([*parts, *([] if sandboxed else [UNSANDBOXED_NOTE])])
     tests = ", ".join(report.test_files) or "none"
@@ -121,6 +122,8 @@ def rescued_words(rescued: int) -> str:
     return f", before the {rescued} test(s) re-admitted for the mutants they kill" if rescued else ""
 
 
-def existing_tests_suffice(goal_pct: float) -> str:
-    """What a task says when every generated test was dropped because the project's own tests reach the goal."""
-    return f"The project's existing tests already meet the coverage goal ({goal_pct:g} %): no test was added."
+def existing_tests_suffice(goal_pct: float, *, written: bool = False) -> str:
+    """What a task says when it adds no test and the project's own tests reach the goal; ``written``: tests were
+    written and every one was dropped (the dropped tests say why), which the goal alone does not explain."""
+    dropped = ", and none of the tests written was kept (see the dropped tests)" if written else ""
+    return f"The project's existing tests already meet the coverage goal ({goal_pct:g} %){dropped}: no test was added."
