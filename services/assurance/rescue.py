@@ -45,10 +45,19 @@ class RescueReport:
     note: str = ""
     kills: dict[str, list[Mutant]] = field(default_factory=dict)  # every passing candidate's kills, before the choice
     cases: dict[str, list[str]] = field(default_factory=dict)  # ... and its node ids
+    shared: dict[str, list[Mutant]] = field(default_factory=dict)
+    """Each passing candidate's other kills: mutants the project's own tests kill too (or were not run against).
+    No reason to re-admit a test, but a re-admitted test kills them all the same, and its score says so."""
 
     @property
     def killed(self) -> set[Mutant]:
+        """The mutants the re-admitted tests were re-admitted for."""
         return {m for r in self.rescued for m in r.kills}
+
+    @property
+    def killed_by_rescued(self) -> set[Mutant]:
+        """Every surviving mutant a re-admitted test kills, also those the project's own tests kill."""
+        return self.killed | {m for r in self.rescued for m in self.shared.get(r.test, [])}
 
     def without(self, dropped: Collection[str]) -> RescueReport:
         """The choice made again among the re-admitted tests not in ``dropped`` (none of the others joins): a
@@ -94,6 +103,7 @@ async def rescue_tests(
     versions = dict(project_versions or {})
     project = _ProjectSuite(bed, versions, sorted({*generated_files, *sources} - set(versions)))
     kills: dict[str, list[Mutant]] = {c: [] for c in passing}
+    shared: dict[str, list[Mutant]] = {c: [] for c in passing}
     tried, skipped, theirs, unchecked, note = 0, 0, 0, 0, ""
     originals: dict[str, str] = {}  # target -> its text, read once
     for mutant in survivors:
@@ -122,6 +132,9 @@ async def rescue_tests(
         if not killers:
             continue
         verdict = await project.kills(mutant, original, mutated, budget_s - (time.monotonic() - started))
+        if verdict is not False:  # None (not run against their tests) or True: no reason to re-admit, yet a kill
+            for c in killers:
+                shared[c].append(mutant)
         if verdict is None:  # the budget ran out (or their suite cannot finish): nothing says a candidate adds it
             unchecked += 1
             note = f"the {budget_s:g} s rescue budget ran out after {tried} of {len(survivors)} surviving mutants"
@@ -142,7 +155,7 @@ async def rescue_tests(
         said.append(f"{unchecked} mutant(s) a dropped test kills were not run against the project's own tests: "
                     "no test is re-admitted for them")  # fmt: skip
     return RescueReport(rescued=_greedy(passing, kills, cases), tried=tried, note="; ".join(said), kills=kills,
-                        cases=cases)  # fmt: skip
+                        cases=cases, shared=shared)  # fmt: skip
 
 
 @dataclass(slots=True)
@@ -215,14 +228,18 @@ class _ProjectSuite:
 
 
 def rescored(report: MutationReport, rescue: RescueReport) -> MutationReport:
-    """``report`` with the mutants the re-admitted tests kill counted as killed (no longer surviving)."""
-    killed = rescue.killed
-    if not killed:
+    """``report`` with the mutants the re-admitted tests kill counted as killed (no longer surviving): those they
+    were re-admitted for and those the project's own tests kill too, as the kept tests' kills count."""
+    if not rescue.killed:
         return report
+    killed = rescue.killed_by_rescued
     scores = [replace(s, killed=s.killed + sum(m in killed for m in s.survivors),
                       survivors=[m for m in s.survivors if m not in killed]) for s in report.scores]  # fmt: skip
     tests = len(rescue.rescued)
+    also = len(killed) - len(rescue.killed)
+    theirs = f" ({also} of them killed by the project's own tests too)" if also else ""
     note = f"{tests} test(s) dropped for adding no coverage re-admitted: they kill {len(killed)} surviving mutant(s)"
+    note += theirs
     return replace(report, scores=scores, note=f"{report.note}; {note}" if report.note else note)
 
 

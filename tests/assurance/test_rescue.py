@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, adds_no_coverage, judge_tests
-from handoff.assurance.mutation import Mutant, MutationReport, mutation_score
+from handoff.assurance.mutation import Mutant, MutationReport, TargetScore, mutation_score
 from handoff.assurance.rescue import Rescued, RescueReport, apply_diff, rescored, rescue_tests
 from handoff.assurance.settings import AssuranceSettings
 from handoff.assurance.testbed import TestBed
@@ -92,6 +92,8 @@ async def test_a_dropped_test_that_kills_only_what_the_projects_own_tests_kill_s
     assert found.tried == 1
     assert "1 mutant(s) a dropped test kills are killed by the project's own tests too" in found.note
     assert rescored(report, found) == report
+    (survivor,) = report.scores[0].survivors  # the kill is kept, should the test be re-admitted for another mutant
+    assert found.shared[f"{GEN}::test_another_passing_score"] == [survivor]
 
 
 # the project's own test kills the `>=` -> `==` mutant, but one run of it takes longer than the rescue budget leaves
@@ -211,6 +213,22 @@ def test_a_mutant_diff_applies_only_to_the_text_it_was_made_from() -> None:
     assert apply_diff(source, diff) == source.replace(">=", "==")
     assert apply_diff(source.replace("50", "60"), diff) is None
     assert apply_diff(source, "") is None
+
+
+def test_a_re_admitted_test_scores_every_mutant_it_kills_also_those_the_projects_tests_kill() -> None:
+    """Re-admitted for m1, which only it kills, test a kills m2 and m3 too, which the project's tests kill as well:
+    the score counts all three, as the kept tests' kills are counted (toolz dicttoolz: 2/73 said, 8/73 killed)."""
+    m1, m2, m3, m4 = (Mutant(target=TARGET, line=n, operator="Op", original="x", mutated="y") for n in (1, 2, 3, 4))
+    report = MutationReport(scores=[TargetScore(TARGET, killed=1, total=5, generated=5, survivors=[m1, m2, m3, m4])])
+    found = RescueReport(rescued=[Rescued(test="a", kills=[m1])], kills={"a": [m1], "b": []},
+                         cases={"a": ["a"], "b": ["b"]}, shared={"a": [m2, m3], "b": [m4]})  # fmt: skip
+
+    (after,) = rescored(report, found).scores
+
+    assert (after.killed, after.total, after.survivors) == (4, 5, [m4])
+    assert "they kill 3 surviving mutant(s) (2 of them killed by the project's own tests too)" in (
+        rescored(report, found).note
+    )
 
 
 def test_without_a_re_admitted_test_the_others_are_credited_with_the_mutants_they_kill_too() -> None:
