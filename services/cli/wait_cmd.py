@@ -78,11 +78,13 @@ def _report(
         unmeasured = [r for r in succeeded if r["goal_verdict"] == "not measured"]
         mutation = any(r["mutation_goal_pct"] is not None for r in short)
         goal = "the coverage or mutation goal" if mutation else "the coverage goal"
-        line = ", ".join(f"{n} {s}" for s, n in sorted(counts.items()))
-        line += f"; {len(short)} succeeded short of {goal}" if short else ""
-        # not measured is not met either (exit 0 all the same: the task succeeded); handoff result says why
-        line += f"; {len(unmeasured)} succeeded with the mutation goal not measured" if unmeasured else ""
-        print(line)
+        # of the succeeded ones (not more tasks): short of the goal, or not measured, which is not met either (exit 0
+        # all the same: the task succeeded); handoff result says why
+        of = [f"{len(short)} short of {goal}"] if short else []
+        of += [f"{len(unmeasured)} with the mutation goal not measured"] if unmeasured else []
+        said = {s: f"{n} {s}" + (f" ({', '.join(of)})" if s == TaskStatus.SUCCEEDED and of else "")
+                for s, n in counts.items()}  # fmt: skip
+        print(", ".join(said[s] for s in sorted(said)))
         for r in rows:
             result = quality.generation_result(finals.get(str(r["task_id"])))
             if r["status"] != TaskStatus.SUCCEEDED:

@@ -74,7 +74,7 @@ def test_handoff_wait_shows_a_coverage_cell_per_task_and_counts_goals_not_met(
     args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
     assert wait_cmd._report(args, ["t1", "t2"], finals, None) == Exit.OK
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "2 succeeded; 1 succeeded short of the coverage goal"
+    assert out[0] == "2 succeeded (1 short of the coverage goal)"
     assert out[1] == "  t1  succeeded  grading.py 100/100 % (GOAL NOT MET, kept 1, dropped 1)"
     assert out[2] == "  t2  succeeded  grading.py 100/100 % (goal met, kept 1, dropped 1)"
 
@@ -252,7 +252,7 @@ def test_a_mutation_goal_without_a_score_is_shown_as_not_measured_and_wait_names
 
     args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
     wait_cmd._report(args, ["t1"], {"t1": finished}, None)
-    assert capsys.readouterr().out.splitlines()[0] == "1 succeeded; 1 succeeded short of the coverage or mutation goal"
+    assert capsys.readouterr().out.splitlines()[0] == "1 succeeded (1 short of the coverage or mutation goal)"
     args.json = True
     wait_cmd._report(args, ["t1"], {"t1": finished}, None)
     (task,) = json.loads(capsys.readouterr().out)["tasks"]
@@ -282,7 +282,7 @@ def test_a_mutation_goal_measured_on_some_targets_only_is_not_reported_as_met(
     args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
     assert wait_cmd._report(args, ["t1"], {"t1": finished}, None) == Exit.OK
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "1 succeeded; 1 succeeded with the mutation goal not measured"
+    assert out[0] == "1 succeeded (1 with the mutation goal not measured)"
     assert "coverage goal met, MUTATION GOAL NOT MEASURED, kept 1, dropped 1)" in out[1]
 
 

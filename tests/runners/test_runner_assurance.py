@@ -296,7 +296,7 @@ async def test_a_mutation_goal_of_a_task_that_adds_nothing_is_reported_not_measu
     args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
     capsys.readouterr()  # the task's own log lines
     assert wait_cmd._report(args, ["t1"], {"t1": finished}, None) == Exit.OK
-    assert capsys.readouterr().out.splitlines()[0] == "1 succeeded; 1 succeeded with the mutation goal not measured"
+    assert capsys.readouterr().out.splitlines()[0] == "1 succeeded (1 with the mutation goal not measured)"
     args.json = True
     wait_cmd._report(args, ["t1"], {"t1": finished}, None)
     (task,) = json.loads(capsys.readouterr().out)["tasks"]
