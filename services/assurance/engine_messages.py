@@ -13,6 +13,8 @@ import ast
 import re
 from collections.abc import Collection
 
+from handoff.assurance import generated_source
+
 # CrossHair's proxies: SymbolicInt, SymbolicBoundedIntTuple, SymbolicObject, LazyIntSymbolicStr, SymbolicList ...
 _STAND_IN = re.compile(r"\b\w*Symbolic[A-Z]\w*|\bcrosshair\.")
 
@@ -27,7 +29,7 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
         tree = ast.parse(source)
     except (SyntaxError, ValueError):
         return source
-    offsets = _line_offsets(source)
+    offsets = generated_source.line_offsets(source)
     cuts: list[tuple[int, int]] = []
     for qualname, function in _functions(tree):
         if qualname in skip:
@@ -39,9 +41,9 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
                 value = keyword.value
                 if keyword.arg == "match" and isinstance(value, ast.Constant) and isinstance(value.value, str) \
                         and _STAND_IN.search(value.value):  # fmt: skip
-                    start = offsets[keyword.lineno - 1] + _chars(source, offsets, keyword.lineno, keyword.col_offset)
+                    start = generated_source.char_index(source, offsets, keyword.lineno, keyword.col_offset)
                     end_line, end_col = keyword.end_lineno or keyword.lineno, keyword.end_col_offset or 0
-                    end = offsets[end_line - 1] + _chars(source, offsets, end_line, end_col)
+                    end = generated_source.char_index(source, offsets, end_line, end_col)
                     comma = source.rfind(",", 0, start)
                     if comma != -1 and not source[comma + 1 : start].strip():
                         cuts.append((comma, end))
@@ -60,20 +62,6 @@ def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncF
             found.extend((f"{node.name}.{item.name}", item) for item in node.body
                          if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef))  # fmt: skip
     return found
-
-
-def _line_offsets(source: str) -> list[int]:
-    offsets, total = [], 0
-    for line in source.splitlines(keepends=True):
-        offsets.append(total)
-        total += len(line)
-    return [*offsets, total]
-
-
-def _chars(source: str, offsets: list[int], line: int, byte_col: int) -> int:
-    """The character column of ``byte_col`` (ast's UTF-8 offset) on ``line``."""
-    text = source[offsets[line - 1] : offsets[line]]
-    return len(text.encode()[:byte_col].decode(errors="replace"))
 
 
 def _called_name(func: ast.expr) -> str:

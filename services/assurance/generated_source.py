@@ -65,6 +65,21 @@ def test_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.As
     return found
 
 
+def line_offsets(source: str) -> list[int]:
+    """The index in ``source`` where each line starts, and its length last: for ``char_index``."""
+    offsets, total = [], 0
+    for line in source.splitlines(keepends=True):
+        offsets.append(total)
+        total += len(line)
+    return [*offsets, total]
+
+
+def char_index(source: str, offsets: list[int], line: int, byte_col: int) -> int:
+    """The index in ``source`` of ``ast``'s position (1-based line, UTF-8 byte column)."""
+    text = source[offsets[line - 1] : offsets[line]]
+    return offsets[line - 1] + len(text.encode()[:byte_col].decode(errors="replace"))
+
+
 def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 

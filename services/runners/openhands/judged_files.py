@@ -9,7 +9,14 @@ from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from handoff.assurance import built_type_checks, engine_messages, generated_source, readable_names, unused_code
+from handoff.assurance import (
+    built_type_checks,
+    dunder_calls,
+    engine_messages,
+    generated_source,
+    readable_names,
+    unused_code,
+)
 from handoff.assurance.coverage_runs import TargetCoverage
 from handoff.assurance.filters import FilterReport
 from handoff.runners.openhands.changes import ChangeSet
@@ -35,9 +42,9 @@ def restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str
 
 def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]]) -> None:
     """Before the round's tests are judged: no ``assert isinstance(x, C)`` right after ``x = C(...)``
-    (``built_type_checks``), readable names for their numbered locals (``readable_names``), and no ``match=`` quoting
-    a generator's stand-in types (``engine_messages``); the project's own tests of an extended file stay as they
-    are."""
+    (``built_type_checks``), readable names for their numbered locals (``readable_names``), operators for special
+    methods called by name (``dunder_calls``), and no ``match=`` quoting a generator's stand-in types
+    (``engine_messages``); the project's own tests of an extended file stay as they are."""
     for name in names:
         path = tree / name
         try:
@@ -46,7 +53,8 @@ def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tup
             continue  # the filters fail such a file as a whole
         own = originals[name][1] if name in originals else ()
         tidied = built_type_checks.without_built_type_checks(text, skip=own)
-        tidied = engine_messages.without_stand_in_matches(readable_names.readable(tidied, skip=own), skip=own)
+        tidied = dunder_calls.plain_operators(readable_names.readable(tidied, skip=own), skip=own)
+        tidied = engine_messages.without_stand_in_matches(tidied, skip=own)
         if tidied != text:
             path.write_text(tidied)
 

@@ -1,0 +1,88 @@
+"""A special method called by name in a generated test (``key.__ne__(other=key)``, ``key.__str__()``) written as the
+operator or builtin a reader expects (``key != key``, ``str(key)``).
+
+Pynguin calls dunders by name (toolz 1.0.0's ``sandbox/core.py``: 4 of 5 kept tests). Only the bound form on a
+local name is rewritten (``x.__op__(...)``, never ``Class.__op__(x)``, whose meaning differs for a subclass), with
+exactly the arguments the operator takes. The operator may differ from the direct call (``!=`` falls back to the
+other operand when ``__ne__`` returns ``NotImplemented``): the tests are rewritten before they are judged, so what is
+validated is what is handed over, and a test the rewrite changes fails and is dropped like any other.
+"""
+
+from __future__ import annotations
+
+import ast
+from collections.abc import Collection
+
+from handoff.assurance import generated_source
+
+_BINARY = {
+    "__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
+    "__add__": "+", "__sub__": "-", "__mul__": "*", "__truediv__": "/", "__floordiv__": "//", "__mod__": "%",
+    "__and__": "&", "__or__": "|", "__xor__": "^", "__lshift__": "<<", "__rshift__": ">>",
+}  # fmt: skip
+_BUILTIN = {"__str__": "str", "__repr__": "repr", "__hash__": "hash", "__len__": "len", "__bool__": "bool",
+            "__iter__": "iter", "__abs__": "abs", "__int__": "int", "__float__": "float"}  # fmt: skip
+_PLAIN = (ast.Name, ast.Attribute, ast.Constant, ast.Call, ast.Subscript, ast.List, ast.Tuple, ast.Dict, ast.Set)
+
+
+def plain_operators(source: str, skip: Collection[str] = ()) -> str:
+    """``source`` with such calls rewritten in its test functions but those named in ``skip``; a source that does
+    not parse, or has none, is returned as it is."""
+    if ".__" not in source:
+        return source
+    try:
+        tree = ast.parse(source)
+    except (SyntaxError, ValueError):
+        return source
+    offsets = generated_source.line_offsets(source)
+    edits: list[tuple[int, int, str]] = []
+    for qualname, function in generated_source.test_functions(tree):
+        if qualname in skip or any(isinstance(n, ast.Name) and n.id == "NotImplemented" for n in ast.walk(function)):
+            continue  # a test of what a special method returns itself (NotImplemented) is about the method
+        parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
+        for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
+            written = _operator_form(source, call, parents.get(call))
+            if written is None or _within_rewritten(source, call, parents):
+                continue
+            start = generated_source.char_index(source, offsets, call.lineno, call.col_offset)
+            end = generated_source.char_index(source, offsets, call.end_lineno or call.lineno, call.end_col_offset or 0)
+            edits.append((start, end, written))
+    text = source
+    for start, end, written in sorted(edits, reverse=True):
+        text = text[:start] + written + text[end:]
+    return text
+
+
+def _operator_form(source: str, call: ast.Call, parent: ast.AST | None) -> str | None:
+    func = call.func
+    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+        return None
+    if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
+        return None
+    receiver = func.value.id
+    args = [*call.args, *(k.value for k in call.keywords)]
+    if func.attr in _BUILTIN and not args:
+        return f"{_BUILTIN[func.attr]}({receiver})"
+    if func.attr not in _BINARY or len(args) != 1:
+        return None
+    other = ast.get_source_segment(source, args[0])
+    if other is None or "\n" in other:
+        return None
+    written = f"{receiver} {_BINARY[func.attr]} {other if isinstance(args[0], _PLAIN) else f'({other})'}"
+    # the call was an atom: where an operator could bind to its neighbours (``x.__eq__(y) is False``), parenthesised
+    alone = (
+        isinstance(parent, ast.Assign | ast.Expr | ast.Return | ast.keyword)
+        or (isinstance(parent, ast.Call) and call in parent.args)
+        or (isinstance(parent, ast.Assert) and parent.test is call)
+    )
+    return written if alone else f"({written})"
+
+
+def _within_rewritten(source: str, call: ast.Call, parents: dict[ast.AST, ast.AST]) -> bool:
+    """An enclosing call is rewritten too (from the source text, which holds this one as written): this one stays."""
+    node = parents.get(call)
+    while node is not None:
+        if isinstance(node, ast.Call) and _operator_form(source, node, parents.get(node)) is not None:
+            return True
+        node = parents.get(node)
+    return False
