@@ -59,7 +59,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         help="mutation score each module's kept tests should reach, 0-100 (default: none; the score is still "
         "measured): under it, the agent gets one more round on the surviving mutants",
     )
-    p.add_argument("--test-dir", default="tests", help="where the tests go, relative to the repo (default tests)")
+    p.add_argument(
+        "--test-dir",
+        default="tests",
+        help="where the tests go, relative to the repo (default tests: the project's own test folder, tests/ or "
+        "test/ or the one inside its package; tests/ if it has none)",
+    )
     p.add_argument("--instructions", default="", help="extra instructions for the agent")
     p.add_argument(
         "--python", metavar="X.Y", help="Python version of the project's environment (default: the generator's)"

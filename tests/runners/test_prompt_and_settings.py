@@ -10,7 +10,8 @@ import pytest
 
 from handoff.assurance.testbed import TestBed
 from handoff.common.env import SettingsError
-from handoff.runners.openhands.prompt import assign_test_files, conventions, parse_targets, task_prompt
+from handoff.runners.openhands.layout import assign_test_files
+from handoff.runners.openhands.prompt import conventions, parse_targets, task_prompt
 from handoff.runners.openhands.settings import RunnerSettings
 from handoff.schemas.events import GenerateTests, SourceSnapshot
 from tests.runners.conftest import API_KEY, SAMPLE
@@ -31,13 +32,75 @@ def test_each_target_gets_a_test_file_and_colliding_stems_get_their_package() ->
 
 def test_a_test_file_name_the_project_already_uses_elsewhere_is_given_as_that_file(tmp_path: Path) -> None:
     """hashids 1.3.1: test/test_hashids.py exists, so hashids.py is assigned that file, not a second
-    tests/test_hashids.py (pytest's default import mode cannot collect both); files in environments are ignored."""
+    tests/test_hashids.py (pytest's default import mode cannot collect both); files in environments are ignored,
+    and a new file goes into the project's test/ too."""
     (tmp_path / "test").mkdir()
     (tmp_path / "test" / "test_hashids.py").write_text("def test_x():\n    pass\n")
     (tmp_path / "venv" / "lib").mkdir(parents=True)
     (tmp_path / "venv" / "lib" / "test_calc.py").write_text("")
     assignments = assign_test_files(["hashids.py", "calc.py"], "tests", tmp_path)
-    assert [a.test_file for a in assignments] == ["test/test_hashids.py", "tests/test_calc.py"]
+    assert [a.test_file for a in assignments] == ["test/test_hashids.py", "test/test_calc.py"]
+
+
+def toolz_tree(root: Path, *files: str) -> Path:
+    """toolz 1.0.0's shape: the package with its tests inside (toolz/tests/), no top-level tests/."""
+    for name in ("toolz/__init__.py", "toolz/dicttoolz.py", "toolz/sandbox/__init__.py", "toolz/sandbox/core.py",
+                 "toolz/tests/test_dicttoolz.py", *files):  # fmt: skip
+        (root / name).parent.mkdir(parents=True, exist_ok=True)
+        (root / name).write_text("")
+    return root
+
+
+def test_a_package_that_keeps_its_tests_inside_gets_them_there_named_after_the_path_from_the_package(
+    tmp_path: Path,
+) -> None:
+    """toolz: dicttoolz.py extends toolz/tests/test_dicttoolz.py; sandbox/core.py gets a new
+    toolz/tests/test_sandbox_core.py (upstream's toolz/sandbox/tests/test_core.py shares no name with it)."""
+    workspace = toolz_tree(tmp_path)
+    assignments = assign_test_files(["toolz/dicttoolz.py", "toolz/sandbox/core.py"], "tests", workspace)
+    assert [a.test_file for a in assignments] == ["toolz/tests/test_dicttoolz.py", "toolz/tests/test_sandbox_core.py"]
+
+
+def test_the_test_folder_nearest_the_target_is_used_and_its_module_named_like_the_target_is_extended(
+    tmp_path: Path,
+) -> None:
+    """With toolz/sandbox/tests/ in the snapshot, sandbox/core.py's tests go there (its test_core.py extended),
+    while dicttoolz.py's stay in toolz/tests/."""
+    workspace = toolz_tree(tmp_path, "toolz/sandbox/tests/test_core.py")
+    assignments = assign_test_files(["toolz/sandbox/core.py", "toolz/dicttoolz.py"], "tests", workspace)
+    assert [a.test_file for a in assignments] == ["toolz/sandbox/tests/test_core.py", "toolz/tests/test_dicttoolz.py"]
+
+
+def test_a_top_level_tests_folder_comes_first_and_a_test_dir_the_task_names_is_used_as_given(tmp_path: Path) -> None:
+    """A top-level tests/ (src layout) wins over one inside the package; a test_dir other than the default
+    ``tests`` is used even where the project has another folder."""
+    workspace = toolz_tree(tmp_path, "tests/test_other.py")
+    assert [a.test_file for a in assign_test_files(["toolz/sandbox/core.py"], "tests", workspace)] == [
+        "tests/test_core.py"
+    ]
+    assert [a.test_file for a in assign_test_files(["toolz/sandbox/core.py"], "checks", workspace)] == [
+        "checks/test_core.py"
+    ]
+
+
+def test_the_prompt_says_how_a_package_test_folder_imports_the_code_under_test(tmp_path: Path) -> None:
+    """toolz/tests/ with an __init__.py whose modules import relatively: the prompt names the package and shows
+    their import to follow; without __init__.py it says the new module's name must be unique."""
+    workspace = toolz_tree(tmp_path)
+    (workspace / "toolz/tests/test_dicttoolz.py").write_text(
+        "from ..dicttoolz import merge\n\n\ndef test_m():\n    pass\n"
+    )
+    payload = GenerateTests(source=SOURCE, targets=["toolz/sandbox/core.py"])
+    assignments = assign_test_files(payload.targets, payload.test_dir, workspace)
+    unpackaged = task_prompt(payload, workspace, assignments)
+    assert "toolz/tests/ has no __init__.py: pytest imports its modules by file name" in unpackaged
+    (workspace / "toolz/tests/__init__.py").write_text("")
+    packaged = task_prompt(payload, workspace, assignments)
+    assert (
+        "toolz/tests/ is the package toolz.tests (it has an __init__.py); its test modules import the code under "
+        "test as toolz/tests/test_dicttoolz.py does: `from ..dicttoolz import merge`" in packaged
+    )
+    assert "conftest.py in toolz/tests/, and the" in packaged
 
 
 def test_the_prompt_names_workspace_targets_goal_and_instructions_and_parses_back(tmp_path: Path) -> None:

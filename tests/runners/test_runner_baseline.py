@@ -26,7 +26,7 @@ from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make
 
 ORDERING = Path(__file__).parents[1] / "assurance" / "projects" / "ordering"
 TARGET = "ordering.py"
-GEN = "tests/test_generated.py"
+GEN = "test/test_generated.py"  # the project keeps its tests in test/
 GOOD = "from ordering import order\n\n\ndef test_sorts_and_empty():\n    assert order([2, 1]) == [1, 2]\n" \
        "    assert order([]) == []\n"  # fmt: skip
 FAILING = "from ordering import order\n\n\ndef test_wrong():\n    assert order([2, 1]) == [2, 1]\n"

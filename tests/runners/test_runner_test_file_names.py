@@ -20,7 +20,7 @@ from handoff.schemas.events import ErrorCode
 from handoff.schemas.topology import Topology
 from handoff.scripted_model import ScriptedModelServer
 from handoff.scripted_model.replies import ChatRequest, Reply
-from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file
+from handoff.scripted_model.scripts import Script, create_file, finish, replace_in_file, run
 from tests.runners.conftest import ProgressLog, in_workspace, llm_settings, make_ctx, runner_settings
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(600)]  # real pytest and coverage runs, sandboxed
@@ -108,6 +108,7 @@ async def test_kept_tests_that_stop_the_projects_own_collection_fail_validation_
     (project / "codec.py").write_text(MODULE)
     (project / "test" / "test_codec_cases.py").write_text(OWN_TESTS)
     model_server.policy = Script([
+        run("mkdir -p tests"),  # a folder of its own: the task's test files go into the project's test/
         in_workspace("tests/test_codec_cases.py", lambda p: create_file(p, "from codec import encode\n" + GENERATED)),
         finish("tests written"),
     ])  # fmt: skip

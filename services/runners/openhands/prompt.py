@@ -6,12 +6,12 @@ lines) so that a scripted stand-in model can find the targets; real models simpl
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
+from handoff.runners.openhands.import_style import folder_note
+from handoff.runners.openhands.layout import Assignment, folders_of, is_test_name
 from handoff.schemas.events import GenerateTests
 
 TARGETS_HEADER = "Targets (module -> test file to write):"
@@ -19,56 +19,14 @@ WORKSPACE_LABEL = "Workspace:"
 _TARGET_LINE = re.compile(r"^- (?P<target>\S.*?) -> (?P<test>\S.*)$")
 MAX_EXAMPLE_LINES = 40
 MAX_LISTED_TESTS = 15
-# folders a project's test modules are not looked for in (environments, build output, caches)
-NOT_SEARCHED = frozenset({"node_modules", "site-packages", "build", "dist", "venv", "env", "__pycache__"})
 
 
-@dataclass(frozen=True, slots=True)
-class Assignment:
-    target: str
-    test_file: str
-
-
-def assign_test_files(targets: Sequence[str], test_dir: str, workspace: Path | None = None) -> list[Assignment]:
-    """``pkg/calc.py`` -> ``<test_dir>/test_calc.py``; stems that collide get their package in the name.
-
-    With ``workspace``, a name the project already uses for a test module elsewhere (``test/test_calc.py``) is
-    not given again: pytest's default import mode imports both as ``test_calc`` and stops collecting ("import file
-    mismatch"). The target's tests then extend the project's file instead."""
-    stems: dict[str, int] = {}
-    for target in targets:
-        stems[PurePosixPath(target).stem] = stems.get(PurePosixPath(target).stem, 0) + 1
-    taken = project_test_modules(workspace) if workspace is not None else {}
-    assignments = []
-    for target in targets:
-        path = PurePosixPath(target)
-        stem = path.stem if path.stem != "__init__" else (path.parent.name or "package")
-        if stems.get(path.stem, 0) > 1 or path.stem == "__init__":
-            parent = path.parent.name
-            stem = f"{parent}_{stem}" if parent and parent != stem else stem
-        name = f"test_{stem}.py"
-        test_file = taken.get(name) or str(PurePosixPath(test_dir) / name)
-        assignments.append(Assignment(target=target, test_file=test_file))
-    return assignments
-
-
-def project_test_modules(workspace: Path) -> dict[str, str]:
-    """The project's test modules by file name (``test_calc.py`` -> ``test/test_calc.py``, the first in path
-    order), hidden folders and environments not searched."""
-    found: dict[str, str] = {}
-    for folder, dirs, files in os.walk(workspace):
-        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and d not in NOT_SEARCHED)
-        for name in sorted(files):
-            if _is_test_name(name) and name not in found:
-                found[name] = (Path(folder) / name).relative_to(workspace).as_posix()
-    return found
-
-
-def conventions(workspace: Path, test_dir: str) -> str:
-    """A short description of the tests the project already has, with an excerpt of one of them."""
-    tests_root = workspace / test_dir
+def conventions(workspace: Path, test_dir: str, folders: Sequence[str] = ()) -> str:
+    """A short description of the tests the project already has, with an excerpt of one of them; ``folders``
+    (the test folders the targets' files are in, else ``test_dir``) are said to be packages or not."""
+    folders = list(folders) or [test_dir]
     existing = sorted(
-        p for p in workspace.rglob("*.py") if _is_test_name(p.name) and ".venv" not in p.parts and p.is_file()
+        p for p in workspace.rglob("*.py") if is_test_name(p.name) and ".venv" not in p.parts and p.is_file()
     )
     if not existing:
         return f"The project has no tests yet; create {test_dir}/ and use plain pytest functions."
@@ -79,8 +37,11 @@ def conventions(workspace: Path, test_dir: str) -> str:
         lines.append("Most use unittest.TestCase classes; pytest runs them. Follow their style.")
     else:
         lines.append("They are pytest-style tests; follow their style (plain functions, fixtures, assert).")
-    if (tests_root / "conftest.py").is_file():
-        lines.append(f"{test_dir}/conftest.py defines shared fixtures; read it and reuse them.")
+    for folder in folders:
+        if (workspace / folder / "conftest.py").is_file():
+            lines.append(f"{folder}/conftest.py defines shared fixtures; read it and reuse them.")
+        if note := folder_note(workspace, folder):
+            lines.append(note)
     sample = existing[0]
     excerpt = "\n".join(_read(sample).splitlines()[:MAX_EXAMPLE_LINES])
     lines += [f"Excerpt of {sample.relative_to(workspace)}:", "```python", excerpt, "```"]
@@ -92,6 +53,11 @@ def task_prompt(payload: GenerateTests, workspace: Path, assignments: Sequence[A
     targets = "\n".join(f"- {a.target} -> {a.test_file}" for a in assignments)
     instructions = f"\nAdditional instructions:\n{payload.instructions}\n" if payload.instructions.strip() else ""
     instructions = (f"\nTools:\n{tools}\n" if tools else "") + instructions
+    folders = folders_of(assignments)
+    if folders in ([], [payload.test_dir]):
+        where = f"files under {payload.test_dir}/ (test files and, if needed, a conftest.py)"
+    else:  # the project's own test folders: its other modules there are not the task's to change
+        where = f"test modules (test_*.py) and, if needed, a conftest.py in {', '.join(f + '/' for f in folders)},"
     return f"""Write {payload.framework} unit tests for the modules below.
 
 {WORKSPACE_LABEL} {workspace}
@@ -102,7 +68,7 @@ Goal: the tests must pass, and together reach at least {payload.coverage_goal_pc
 target module. Cover normal behaviour, edge cases and error paths.
 
 Rules:
-- Only create or change files under {payload.test_dir}/ (test files and, if needed, a conftest.py) and the
+- Only create or change {where} and the
   test files named above (a project's test file named above is extended: keep its tests). Do not
   change the modules under test: if one has a bug, write the test for its current behaviour and say so.
 - The file editor needs absolute paths inside the workspace, e.g. {workspace}/{assignments[0].test_file}.
@@ -111,7 +77,7 @@ Rules:
   system that gave you this task; if they fail there you will get the output and another chance.
 
 Project conventions:
-{conventions(workspace, payload.test_dir)}
+{conventions(workspace, payload.test_dir, folders)}
 {instructions}"""
 
 
@@ -157,10 +123,6 @@ def parse_targets(prompt: str) -> tuple[Path | None, list[Assignment]]:
             else:
                 assignments.append(Assignment(target=match["target"], test_file=match["test"]))
     return workspace, assignments
-
-
-def _is_test_name(name: str) -> bool:
-    return name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))
 
 
 def _read(path: Path) -> str:

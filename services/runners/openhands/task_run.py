@@ -36,10 +36,10 @@ from handoff.runners.openhands import task_result
 from handoff.runners.openhands import workspace as ws
 from handoff.runners.openhands.assure import Assurance
 from handoff.runners.openhands.changes import ChangeSet
+from handoff.runners.openhands.layout import Assignment, assign_test_files, describe, folders_of
 from handoff.runners.openhands.outputs import summarize
 from handoff.runners.openhands.progress import ProgressPump
 from handoff.runners.openhands.prompt import (
-    assign_test_files,
     coverage_prompt,
     feedback_prompt,
     mutation_prompt,
@@ -112,6 +112,7 @@ class TaskRun:
         self.build_outputs: BuildOutputs | None = None  # what the first materialisation wrote or found missing
         self.project_metadata: ProjectMetadata | None = None  # the distribution metadata written into the workspace
         self.engine_notes: list[str] = []  # engines installed otherwise than asked (fitted in or left out)
+        self.assignments: list[Assignment] = []  # each target's test file, in the project's test folder
 
     async def execute(self) -> TestGenerationResult:
         try:
@@ -131,8 +132,7 @@ class TaskRun:
         missing = [t for t in payload.targets if not (dirs.workspace / t).is_file()]
         if missing:
             raise PermanentFailure(ErrorCode.INVALID_TASK, f"targets not in the snapshot: {', '.join(missing)}")
-        if ws.ensure_test_dir(dirs.workspace, payload.test_dir):
-            emit("workspace", f"created the test directory {payload.test_dir}/ (the snapshot has none)")
+        emit("workspace", await asyncio.to_thread(self._place_tests, dirs.workspace))
         if not self.sandbox.enabled:
             emit("workspace", "UNSANDBOXED: HANDOFF_SANDBOX=none, the agent's commands run as the worker")
         project_env = self.project_env = await self._environment(dirs)
@@ -183,8 +183,7 @@ class TaskRun:
             tools = engines_line(self.settings.offline_engine.engines)
         elif not self.settings.scripted_model and self._hybrid_installed():  # a real model may run them too
             tools = HYBRID_HINT
-        assignments = assign_test_files(payload.targets, payload.test_dir, checker.dirs.workspace)
-        message = await asyncio.to_thread(task_prompt, payload, checker.dirs.workspace, assignments, tools=tools)
+        message = await asyncio.to_thread(task_prompt, payload, checker.dirs.workspace, self.assignments, tools=tools)
         engines = self.settings.offline_engine
         for number in range(1, rounds.total + 1):
             rounds.number = number
@@ -338,6 +337,14 @@ class TaskRun:
         for note in self.engine_notes:
             emit("environment", note)
         return env
+
+    def _place_tests(self, workspace: Path) -> str:
+        """Each target's test file, in the project's test folder (found, or created when it has none); the progress
+        line naming them."""
+        payload = self.payload
+        self.assignments = assign_test_files(payload.targets, payload.test_dir, workspace)
+        created = [folder for folder in folders_of(self.assignments) if ws.ensure_test_dir(workspace, folder)]
+        return describe(self.assignments, workspace, created=created, requested=payload.test_dir)
 
     def _hybrid_installed(self) -> bool:
         assert self.project_env is not None
