@@ -61,10 +61,16 @@ async def recorded(client: HandoffClient, last_seq: int) -> TaskRecord:
     raise AssertionError(f"the collector did not record progress {last_seq}")
 
 
+def wait_lines(capsys: pytest.CaptureFixture[str]) -> list[str]:
+    """What the wait printed to stderr since the last read: the collector's log records (JSON, on stderr when an
+    earlier test of the session set logging up so) are not the wait's."""
+    return [line for line in capsys.readouterr().err.splitlines() if not line.startswith('{"')]
+
+
 async def lines_once_seeded(capsys: pytest.CaptureFixture[str], seen: list[str]) -> None:
     """Collect stderr lines until the wait printed its running line."""
     for _ in range(200):
-        seen += capsys.readouterr().err.splitlines()
+        seen += wait_lines(capsys)
         if any("  running  " in line for line in seen):
             return
         await asyncio.sleep(0.05)
@@ -82,7 +88,7 @@ async def waited_late(
     await publish(js, [*later, finished(TASK, run_id=RUN, at=at)])
     finals, timed_out = await waiting
     assert timed_out is None and TASK in finals
-    return seen + capsys.readouterr().err.splitlines()
+    return seen + wait_lines(capsys)
 
 
 async def test_a_wait_started_after_a_tasks_first_milestones_prints_them_then_follows_the_task(
