@@ -20,9 +20,8 @@ def without_built_type_checks(source: str, skip: Collection[str] = ()) -> str:
     ``TestThing.test_x``). A source that does not parse, or has none, is returned as it is."""
     if "isinstance" not in source:
         return source
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = generated_source.parsed(source)
+    if tree is None:
         return source
     lines = source.splitlines(keepends=True)
     cut: set[int] = set()  # 0-based line numbers

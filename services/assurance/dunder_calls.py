@@ -33,9 +33,8 @@ def plain_operators(source: str, skip: Collection[str] = ()) -> str:
     not parse, or has none, is returned as it is."""
     if ".__" not in source:
         return source
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = generated_source.parsed(source)
+    if tree is None:
         return source
     offsets = generated_source.line_offsets(source)
     edits: list[tuple[int, int, str]] = []

@@ -25,9 +25,8 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
     such pattern, is returned as it is."""
     if not _STAND_IN.search(source):
         return source
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = generated_source.parsed(source)
+    if tree is None:
         return source
     offsets = generated_source.line_offsets(source)
     cuts: list[tuple[int, int]] = []

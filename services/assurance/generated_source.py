@@ -51,6 +51,14 @@ def find_tests(
     return found
 
 
+def parsed(source: str) -> ast.Module | None:
+    """``source``'s syntax tree; None when it does not parse (a clean-up then leaves the file as it is)."""
+    try:
+        return ast.parse(source)
+    except (SyntaxError, ValueError):
+        return None
+
+
 def test_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     """The ``test*`` functions at the top of ``tree`` and in its classes, with their qualified names (``test_x``,
     ``TestThing.test_x``), in file order: what the clean-ups of generated tests work on."""

@@ -34,9 +34,8 @@ def readable(source: str, skip: Collection[str] = ()) -> str:
     A source that does not parse is returned as it is."""
     if not _NUMBERED.search(source):
         return source
-    try:
-        tree = ast.parse(source)
-    except (SyntaxError, ValueError):
+    tree = generated_source.parsed(source)
+    if tree is None:
         return source
     module_names = _bound_at_top(tree)
     edits: list[tuple[int, int, int, str]] = []  # line, start byte, end byte, new name
