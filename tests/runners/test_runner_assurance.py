@@ -254,6 +254,10 @@ async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_w
         "The project's existing tests already meet the coverage goal (80 %), and none of the tests written was kept "
         "(see the dropped tests): no test was added." in result.summary
     )  # written and dropped: the goal alone is not why nothing was added
+    assert (
+        "validation: round 1: The project's existing tests already meet the coverage goal (80 %), and none of the "
+        "tests written was kept (see the dropped tests): no test was added." in progress.text()
+    )  # the round's progress line says it as the result does
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.rounds_used == 1
 
