@@ -22,7 +22,10 @@ of the other built-ins, and operators count as calls of the code when one of the
 namespace (module_names.py), its attribute a constant unless a call of the test changed it (``mod_.registry.add(3)``)
 or it is state the targets' code changes, read after a call (``mod_.reset(); assert mod_.COUNT == 0``:
 target_names.py). An attribute or item read from an object is that object's, except a property of a target's class
-(reading it runs the target's code: ``assert Rect(2, 3).area == 6`` checks ``area``); a comparison is the check.
+(reading it runs the target's code: ``assert Rect(2, 3).area == 6`` checks ``area``); a comparison is the check,
+and it runs the target's code when an operand is an object built of a target's class that defines the comparison
+(``assert Week(1, 2) != Week(1, 3)`` checks ``__ne__`` or ``__eq__``; ``self.assertLess(a, b)`` and
+``assertIn(x, box)`` likewise).
 So ``obj = Foo(3); assert isinstance(obj, Foo); obj.method()`` checks nothing the code computed: the assert comes
 before the call and sees only the object built. Statements are read in order, loop bodies twice.
 """
@@ -46,6 +49,22 @@ _EXPECTING = frozenset({"raises", "warns", "deprecated_call"})  # pytest.raises(
 _TRANSPARENT = frozenset({"isinstance", "issubclass", "type", "id", "callable", "hasattr", "getattr", "vars"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BUILTINS = frozenset(dir(builtins))
+# a comparison -> the methods that may decide it: of its left operand, of its right one (the reflected method)
+_COMPARED_BY: dict[type[ast.cmpop], tuple[frozenset[str], frozenset[str]]] = {
+    ast.Eq: (frozenset({"__eq__"}), frozenset({"__eq__"})),
+    ast.NotEq: (frozenset({"__ne__", "__eq__"}), frozenset({"__ne__", "__eq__"})),
+    ast.Lt: (frozenset({"__lt__"}), frozenset({"__gt__"})),
+    ast.LtE: (frozenset({"__le__"}), frozenset({"__ge__"})),
+    ast.Gt: (frozenset({"__gt__"}), frozenset({"__lt__"})),
+    ast.GtE: (frozenset({"__ge__"}), frozenset({"__le__"})),
+    ast.In: (frozenset(), frozenset({"__contains__"})),
+    ast.NotIn: (frozenset(), frozenset({"__contains__"})),
+}
+_ASSERT_COMPARES: dict[str, type[ast.cmpop]] = {
+    "assertEqual": ast.Eq, "assertEquals": ast.Eq, "assertNotEqual": ast.NotEq, "assertNotEquals": ast.NotEq,
+    "assertLess": ast.Lt, "assertLessEqual": ast.LtE, "assertGreater": ast.Gt, "assertGreaterEqual": ast.GtE,
+    "assertIn": ast.In, "assertNotIn": ast.NotIn,
+}  # fmt: skip
 
 
 class Checks(Enum):
@@ -72,6 +91,7 @@ class Module:
     helpers: Mapping[str, Helper] = field(default_factory=dict)
     classes: Collection[str] = frozenset()
     properties: Collection[str] = frozenset()
+    comparing: Mapping[str, Collection[str]] = field(default_factory=dict)  # class -> comparison methods it defines
     stdlib: Collection[str] = frozenset()
     builtins: Collection[str] = _BUILTINS
     modules: Container[str] = frozenset()  # dotted names that are modules: "mod_", "pkg", "pkg.sub" (module_names)
@@ -84,12 +104,14 @@ def module(
     properties: Collection[str] = (),
     project_modules: Container[str] = frozenset(),
     module_state: Collection[str] = (),
+    comparing: Mapping[str, Collection[str]] | None = None,
 ) -> Module:
     """The context of ``tree``'s tests; ``classes`` are the names of the classes the targets define, ``properties``
     the names of their properties (reading one runs code), ``project_modules`` the project's dotted module names
     (tree_modules.py: ``from pkg import mod`` binds a module when ``"pkg.mod"`` is one), ``module_state`` the
     module-level names of the targets their code changes (target_names.py: read after a call, they are its values;
-    any other module attribute is a constant, like a literal)."""
+    any other module attribute is a constant, like a literal), ``comparing`` the comparison methods each of the
+    targets' classes defines (target_names.py: comparing one of its objects runs them)."""
     imported: dict[str, bool] = {}  # name -> whether every import of it is from the standard library
     bound: set[str] = set()
     modules = module_names.Namespaces(module_names.bound_modules(tree, project_modules), project_modules)
@@ -111,6 +133,7 @@ def module(
     context = Module(
         classes=frozenset(classes),
         properties=frozenset(properties),
+        comparing=dict(comparing or {}),
         stdlib=stdlib,
         builtins=_BUILTINS - bound - set(imported),
         modules=modules,
@@ -149,6 +172,7 @@ class _Flow:
         self.context = context
         self.helpers = context.helpers
         self.derived: set[str] = set()
+        self.built: dict[str, str] = {}  # name -> the target's class it was built of (Foo(3)), while it is bound so
         self.checks = False  # a check that sees a value from the code (or an expected exception) was found
         self.weak = False  # a check was found that sees only built objects
         self.called = False  # the code under test was called (a constructor too): module state may have changed
@@ -165,8 +189,14 @@ class _Flow:
             self._expressions([node.test])
         elif isinstance(node, ast.Assign | ast.AnnAssign):
             self._expressions([node.value] if node.value else [])
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            built = self._class_built(node.value) if node.value is not None else None
+            for target in targets:
+                if isinstance(target, ast.Name):
+                    self.built.pop(target.id, None)
+                    if built is not None:
+                        self.built[target.id] = built
             if node.value is not None and self.is_derived(node.value):
-                targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 self.derived.update(name for t in targets for name in _bound(t))
         elif isinstance(node, ast.AugAssign):  # x += y calls x's operator
             self._expressions([node.value])
@@ -235,7 +265,12 @@ class _Flow:
                 if name.startswith(("assertRaises", "assertWarns")):
                     self._check(len(call.args) >= 2)  # self.assertRaises(E, f, ...): the callable is called
                 elif name.startswith("assert"):
-                    self._check(any(self.is_derived(a) for a in arguments))
+                    compared = _ASSERT_COMPARES.get(name)
+                    self._check(
+                        any(self.is_derived(a) for a in arguments)
+                        or (compared is not None and len(call.args) >= 2
+                            and self._compared_by_targets(compared, call.args[0], call.args[1]))
+                    )  # fmt: skip
                 elif name in _EXPECTING:
                     self._check(len(call.args) >= 2)  # pytest.raises(E, f, ...)
                 elif name == "fail" and isinstance(call.func, ast.Attribute):
@@ -287,7 +322,33 @@ class _Flow:
             return not (self._inert(node.left) and self._inert(node.right)) or self._any(node)
         if isinstance(node, ast.UnaryOp) and not isinstance(node.op, ast.Not):
             return not self._inert(node.operand) or self._any(node)
+        if isinstance(node, ast.Compare):
+            pairs = zip(node.ops, [node.left, *node.comparators[:-1]], node.comparators, strict=True)
+            if any(self._compared_by_targets(type(op), a, b) for op, a, b in pairs):
+                return True
         return self._any(node)
+
+    def _compared_by_targets(self, op: type[ast.cmpop], left: ast.expr, right: ast.expr) -> bool:
+        """Whether comparing ``left`` with ``right`` runs a comparison method of a target's class: one of them is an
+        object built of a class that defines a method deciding ``op`` (``a != b``: ``__ne__`` or ``__eq__``)."""
+        by_left, by_right = _COMPARED_BY.get(op, (frozenset(), frozenset()))
+        return any(
+            (built := self._class_of(operand)) is not None
+            and not methods.isdisjoint(self.context.comparing.get(built, ()))
+            for operand, methods in ((left, by_left), (right, by_right))
+        )
+
+    def _class_of(self, node: ast.expr) -> str | None:
+        """The target's class ``node`` is an object of, when it was built here (``Foo(3)``, or a name bound to one)."""
+        if isinstance(node, ast.Name):
+            return self.built.get(node.id)
+        return self._class_built(node)
+
+    def _class_built(self, node: ast.expr) -> str | None:
+        """The target's class a constructor call builds (``Foo(3)``, ``module_0.Foo(3)``), else None."""
+        if isinstance(node, ast.Call) and (name := _name(node.func)) in self.context.classes:
+            return name
+        return None
 
     def _runs_code(self, call: ast.Call) -> bool:
         """Whether a call counts as a call of the code under test (see the module's docstring)."""

@@ -1,5 +1,5 @@
 """A special method called by name in a generated test (``key.__str__()``, ``total.__add__(1)``) written as the
-builtin or operator a reader expects (``str(key)``, ``total + 1``); comparisons stay called by name (below).
+builtin or operator a reader expects (``str(key)``, ``total + 1``, ``key != other``).
 
 Pynguin calls dunders by name (toolz 1.0.0's ``sandbox/core.py``: ``__str__``, ``__repr__``, ``__ne__``). Only the
 bound form on a local name is rewritten (``x.__op__(...)``, never ``Class.__op__(x)``, whose meaning differs for a
@@ -16,12 +16,13 @@ from collections.abc import Collection
 
 from handoff.assurance import generated_source
 
-# Not the comparisons: the checks rule reads ``a != b`` of objects the test built as checking only what it built
-# (``assert Bits() == Bits('0')``), while ``a.__ne__(b)`` calls the project's method; written as ``!=``, Pynguin's
-# tests of a class's ``__eq__``/``__ne__`` were dropped (toolz's ``sandbox/core.py``: branch coverage 66.67 -> 33.33 %).
+# The comparisons too: the checks rule reads ``a != b`` of objects the test built as a call of the class's own
+# ``__ne__``/``__eq__`` where the target defines one (checks.py), as it reads ``a.__ne__(b)``; where it defines none,
+# ``object``'s identity comparison checks nothing of the project's, and the operator form says so.
 _BINARY = {
     "__add__": "+", "__sub__": "-", "__mul__": "*", "__truediv__": "/", "__floordiv__": "//", "__mod__": "%",
     "__and__": "&", "__or__": "|", "__xor__": "^", "__lshift__": "<<", "__rshift__": ">>",
+    "__eq__": "==", "__ne__": "!=", "__lt__": "<", "__le__": "<=", "__gt__": ">", "__ge__": ">=",
 }  # fmt: skip
 _BUILTIN = {"__str__": "str", "__repr__": "repr", "__hash__": "hash", "__len__": "len", "__bool__": "bool",
             "__iter__": "iter", "__abs__": "abs", "__int__": "int", "__float__": "float"}  # fmt: skip

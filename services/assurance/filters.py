@@ -106,7 +106,7 @@ async def judge_tests(
         try:
             functions = generated_source.find_tests(
                 (bed.root / name).read_text(), defined.classes, defined.signatures, defined.properties,
-                project_modules, defined.state,
+                project_modules, defined.state, defined.comparing,
             )  # fmt: skip
         except (SyntaxError, ValueError, UnicodeDecodeError) as err:
             judgements.append(Judgement(name, Verdict.FAILED, f"does not compile: {err}"))
@@ -327,12 +327,13 @@ class _Definitions:
     classes: set[str]  # building one is not a call of the code under test (checks.py)
     properties: set[str]  # reading one is
     state: set[str]  # module-level names their code changes: a check of one after a call sees what it did
+    comparing: dict[str, frozenset[str]]  # class -> the comparison methods it defines: comparing its objects runs them
     signatures: dict[str, declared_types.Signature]  # their annotated functions
 
 
 def _target_definitions(bed: TestBed, targets: Sequence[str]) -> _Definitions:
     """What the targets define; a target that cannot be read or parsed adds nothing."""
-    found = _Definitions(set(), set(), set(), {})
+    found = _Definitions(set(), set(), set(), {}, {})
     per_target = []
     for target in targets:
         try:
@@ -340,6 +341,8 @@ def _target_definitions(bed: TestBed, targets: Sequence[str]) -> _Definitions:
             found.classes.update(target_names.classes(source))
             found.properties.update(target_names.properties(source))
             found.state.update(target_names.module_state(source))
+            for name, methods in target_names.comparisons(source).items():
+                found.comparing[name] = found.comparing.get(name, frozenset()) | methods
             per_target.append(declared_types.signatures(source))
         except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
             continue

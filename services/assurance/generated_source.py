@@ -28,6 +28,7 @@ def find_tests(
     properties: Collection[str] = (),
     project_modules: Container[str] = frozenset(),
     module_state: Collection[str] = (),
+    comparing: Mapping[str, Collection[str]] | None = None,
 ) -> list[FoundTest]:
     """Top-level ``test*`` functions and the ``test*`` methods of top-level test classes, in file order.
 
@@ -35,10 +36,11 @@ def find_tests(
     (``class CacheKeysTest(unittest.TestCase)``, also through a base class defined earlier in the file). Methods
     a class inherits from elsewhere (a mixin in another module) are not in its body and are not found: the project's
     own tests of a file the generator extends are asked of pytest instead (``project_tests.py``). What the checks
-    are judged against (``classes``, ``properties``, ``project_modules``, ``module_state``): ``checks.module``.
+    are judged against (``classes``, ``properties``, ``project_modules``, ``module_state``, ``comparing``):
+    ``checks.module``.
     """
     tree = ast.parse(source)
-    context = checks.module(tree, classes, properties, project_modules, module_state)
+    context = checks.module(tree, classes, properties, project_modules, module_state, comparing)
     found = []
     case_classes: set[str] = set()  # classes of this file that derive from a unittest TestCase
     for node in tree.body:

@@ -1,7 +1,8 @@
 """What the checks (checks.py) learn from a target's source, read with ``ast`` (no project code is imported): the
-classes it defines (building one is not a call of the code), their properties (reading one runs it) and its module
-state, the module-level names its code changes: a check of one after a call of the code can see what the call did,
-a check of any other module constant cannot, whatever built-in it goes through (``len(timeparse_.MULTIPLIERS)``)."""
+classes it defines (building one is not a call of the code), their properties (reading one runs it), their
+comparison methods (comparing one of their objects runs them) and its module state, the module-level names its code
+changes: a check of one after a call of the code can see what the call did, a check of any other module constant
+cannot, whatever built-in it goes through (``len(timeparse_.MULTIPLIERS)``)."""
 
 from __future__ import annotations
 
@@ -23,6 +24,8 @@ _SCOPES = (*_FUNCTIONS, ast.ClassDef)
 _IMMUTABLE = (ast.Constant, ast.JoinedStr, ast.FormattedValue, ast.Tuple, ast.BinOp, ast.UnaryOp, ast.operator,
               ast.unaryop, ast.expr_context)  # fmt: skip
 _PROPERTY_DECORATORS = frozenset({"property", "cached_property", "getter"})
+_ORDERING = frozenset({"__lt__", "__le__", "__gt__", "__ge__"})
+_COMPARING = _ORDERING | {"__eq__", "__ne__", "__contains__"}
 
 
 def classes(source: str) -> set[str]:
@@ -42,6 +45,40 @@ def properties(source: str) -> set[str]:
                 ):
                     found.add(item.name)
     return found
+
+
+def comparisons(source: str) -> dict[str, frozenset[str]]:
+    """The comparison methods (``__eq__``, ``__ne__``, ``__lt__``, ..., ``__contains__``) each class of a target module
+    defines in its body or inherits from a class of the same module, by class name: comparing an object of one
+    (``a != b``, ``a < b``, ``x in a``) runs the target's code. ``functools.total_ordering`` completes the four
+    orderings from the one defined. Classes defining none are left out."""
+    tree = ast.parse(source)
+    own: dict[str, set[str]] = {}
+    bases: dict[str, list[str]] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            found = {
+                item.name
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name in _COMPARING
+            }
+            if found & _ORDERING and any(_last_name(d) == "total_ordering" for d in node.decorator_list):
+                found |= _ORDERING
+            own.setdefault(node.name, set()).update(found)
+            bases.setdefault(node.name, []).extend(_last_name(b) for b in node.bases)
+    result: dict[str, frozenset[str]] = {}
+    for name in own:
+        seen, stack, methods = set(), [name], set()
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in own:
+                continue
+            seen.add(current)
+            methods |= own[current]
+            stack.extend(bases[current])
+        if methods:
+            result[name] = frozenset(methods)
+    return result
 
 
 def module_state(source: str) -> set[str]:

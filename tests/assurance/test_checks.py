@@ -9,7 +9,7 @@ import pytest
 
 from handoff.assurance.checks import BUILT_ONLY, NO_CHECK, Checks
 from handoff.assurance.generated_source import find_tests
-from handoff.assurance.target_names import classes, module_state, properties
+from handoff.assurance.target_names import classes, comparisons, module_state, properties
 from handoff.assurance.tree_modules import TreeModules
 
 TARGET = """
@@ -352,3 +352,86 @@ def test_a_built_in_on_a_module_constant_after_calls_that_leave_it_is_no_check_o
 def test_a_check_on_module_state_a_call_changes_or_on_a_result_still_counts(body: str) -> None:
     (verdict,) = _judged(body, module_state(STATEFUL_TARGET)).values()
     assert verdict == Checks.VALUE
+
+
+COMPARING_TARGET = """
+import functools
+
+
+class Week:
+    def __init__(self, year, week):
+        self.year, self.week = year, week
+
+    def __eq__(self, other):
+        return (self.year, self.week) == (other.year, other.week)
+
+    def __ne__(self, other):
+        return not self == other
+
+
+class IsoWeek(Week):
+    pass
+
+
+@functools.total_ordering
+class Version:
+    def __init__(self, n):
+        self.n = n
+
+    def __lt__(self, other):
+        return self.n < other.n
+
+
+class Bag:
+    def __contains__(self, item):
+        return True
+
+
+class Plain:
+    def __init__(self, x):
+        self.x = x
+"""
+
+
+def test_the_comparison_methods_of_a_target_s_classes_are_found_inherited_and_completed_by_total_ordering() -> None:
+    assert comparisons(COMPARING_TARGET) == {
+        "Week": {"__eq__", "__ne__"},
+        "IsoWeek": {"__eq__", "__ne__"},
+        "Version": {"__lt__", "__le__", "__gt__", "__ge__"},
+        "Bag": {"__contains__"},
+    }
+
+
+def test_comparing_built_objects_of_a_class_that_defines_the_comparison_checks_its_code() -> None:
+    """isoweek 1.3.3: ``assert week != other`` of two built weeks runs the project's ``__ne__``; it was judged as
+    checking only built objects and dropped. A class without its own comparison (``Plain``: ``object.__eq__``, an
+    identity check) still checks nothing of the project's."""
+    body = (
+        "def test_ne():\n    week = Week(2020, 1)\n    other = Week(2020, 2)\n    assert week != other\n\n\n"
+        "def test_eq_inline():\n    assert IsoWeek(2020, 1) == module_0.IsoWeek(2020, 1)\n\n\n"
+        "def test_ordering_reflected():\n    assert 1 < 2 <= Version(3)\n\n\n"
+        "def test_contains():\n    bag = Bag()\n    assert 3 in bag\n\n\n"
+        "class TestCase(unittest.TestCase):\n"
+        "    def test_assert_equal(self):\n        self.assertEqual(Week(1, 2), Week(1, 2))\n\n"
+        "    def test_assert_less(self):\n        self.assertLess(Version(1), Version(2))\n\n"
+        "    def test_assert_in(self):\n        self.assertIn(3, Bag())\n\n"
+        "    def test_assert_equal_plain(self):\n        p = Plain(1)\n        self.assertEqual(p, p)\n\n\n"
+        "def test_plain():\n    a = Plain(1)\n    assert a == a\n\n\n"
+        "def test_rebound():\n    week = Week(2020, 1)\n    week = Plain(1)\n    assert week == week\n\n\n"
+        "def test_identity():\n    week = Week(2020, 1)\n    assert week is week\n"
+    )
+    source = COMPARING_TARGET
+    found = {t.qualname: t.checks for t in find_tests(HEAD + body, classes(source), comparing=comparisons(source))}
+    assert found == {
+        "test_ne": Checks.VALUE,
+        "test_eq_inline": Checks.VALUE,
+        "test_ordering_reflected": Checks.VALUE,
+        "test_contains": Checks.VALUE,
+        "TestCase.test_assert_equal": Checks.VALUE,
+        "TestCase.test_assert_less": Checks.VALUE,
+        "TestCase.test_assert_in": Checks.VALUE,
+        "TestCase.test_assert_equal_plain": Checks.BUILT_ONLY,
+        "test_plain": Checks.BUILT_ONLY,
+        "test_rebound": Checks.BUILT_ONLY,
+        "test_identity": Checks.BUILT_ONLY,
+    }

@@ -30,13 +30,25 @@ def test_builtins_and_arithmetic_are_written_as_a_reader_expects() -> None:
     """)
 
 
-def test_comparisons_stay_called_by_name_as_the_checks_rule_reads_them_as_calls_of_the_code() -> None:
-    """``key != key`` of a built object is judged as checking only what the test built; ``key.__ne__(key)`` calls
-    the project's method (toolz sandbox/core.py's ``__ne__`` tests were dropped when written as ``!=``)."""
-    source = (
-        "def test_key():\n    key = mod.Key()\n    ne_result = key.__ne__(other=key)\n    assert ne_result is False\n"
-    )
-    assert plain_operators(source) == source
+def test_comparisons_are_written_as_operators_and_parenthesised_where_they_could_chain() -> None:
+    """The checks rule reads ``key != key`` of a built object of a class defining ``__ne__`` as a call of it
+    (checks.py), so the comparison is written as a reader expects (toolz sandbox/core.py's ``__ne__`` tests)."""
+    source = _src("""
+        def test_key():
+            key = mod.Key()
+            ne_result = key.__ne__(other=key)
+            assert ne_result is False
+            assert key.__eq__(key) is True
+            assert key.__lt__(other=1)
+    """)
+    assert plain_operators(source) == _src("""
+        def test_key():
+            key = mod.Key()
+            ne_result = key != key
+            assert ne_result is False
+            assert (key == key) is True
+            assert key < 1
+    """)
 
 
 def test_calls_through_the_class_or_with_other_arguments_stay() -> None:

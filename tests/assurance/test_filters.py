@@ -337,6 +337,38 @@ async def test_a_test_that_only_asserts_the_object_it_built_is_dropped(make_bed:
     assert "test_asserts_only_the_object_it_built" not in left and "TestTally.test_double" in left
 
 
+WEEK = """class Week:
+    def __init__(self, year, week):
+        self.year, self.week = year, week
+
+    def __eq__(self, other):
+        return (self.year, self.week) == (other.year, other.week)
+
+    def __ne__(self, other):
+        return not self == other
+"""
+
+WEEK_TESTS = """from week import Week
+
+
+def test_weeks_differ():
+    week = Week(2020, 1)
+    other = Week(2020, 2)
+    assert week != other
+"""
+
+
+async def test_a_test_comparing_built_objects_of_a_class_that_defines_the_comparison_is_kept(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """isoweek 1.3.3: ``assert week != other`` of two weeks the test built runs the project's ``__ne__`` (and
+    ``__eq__``); it was dropped as checking only objects it built, though it covers both."""
+    bed = make_bed("grading", {"week.py": WEEK, GEN: WEEK_TESTS})
+    report = await judge_tests(bed, [GEN], ["week.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    assert [(j.test.split("::", 1)[1], j.verdict) for j in report.judgements] == [("test_weeks_differ", Verdict.KEPT)]
+
+
 SCALE = """FACTORS = {"s": 1, "m": 60}
 SEEN = []
 

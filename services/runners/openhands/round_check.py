@@ -78,7 +78,10 @@ class RoundCheck:
             if not judged.test_files and assurance.existing_tests_meet(payload.coverage_goal_pct):
                 assurance.keep(judged)  # nothing: the final coverage is the baseline
                 report = ValidationReport(ok=True, coverage=assurance.existing_coverage(), existing_tests_suffice=True)
-                emit("validation", f"round {round_no}: " + existing_tests_suffice(payload.coverage_goal_pct, written=True))
+                emit(
+                    "validation",
+                    f"round {round_no}: " + existing_tests_suffice(payload.coverage_goal_pct, written=True),
+                )
                 return HandOver(tree=handed.tree, patch=b"", changes=replace(handed.changes, accepted=[])), report
             if not judged.test_files:  # the round's own patch stays, for the failure's record
                 problem, listing = assurance.nothing_kept(judged, payload.coverage_goal_pct)
