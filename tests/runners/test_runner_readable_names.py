@@ -1,6 +1,7 @@
 """What the runner hands over reads as a reviewer would write it: the numbered locals of generated tests
 (``var_0``) are renamed, ``assert isinstance(x, C)`` after ``x = C()`` goes, and a ``match`` quoting CrossHair's
-stand-in types is taken out before the tests are judged and validated; the project's own tests stay as written."""
+stand-in types is taken out, comparisons are written as operators (``a != b``, ``x is not None``) before the tests
+are judged and validated; the project's own tests stay as written."""
 
 from __future__ import annotations
 
@@ -27,6 +28,9 @@ MODULE = """class Codec:
         if number < 0:
             raise ValueError("negative")
         return self.letter * number
+
+    def __eq__(self, other):
+        return isinstance(other, Codec) and other.letter == self.letter
 """
 OWN_TESTS = """from codec import Codec
 
@@ -46,6 +50,14 @@ def test_codec_encode():
     assert var_1 == "xxx"
     var_2 = var_1.__len__()
     assert var_2 == 3
+    assert var_0.encode(0) != None
+
+
+def test_codec_eq():
+    var_0 = Codec()
+    var_1 = Codec(letter="c")
+    var_2 = var_0.__ne__(var_1)
+    assert var_2 is True
 
 
 def test_codec_encode_1():
@@ -80,12 +92,16 @@ async def test_generated_tests_are_handed_over_with_readable_local_names_and_the
     )
 
     assert sorted(result.tests_kept) == ["tests/test_codec.py::test_codec_encode",
-                                         "tests/test_codec.py::test_codec_encode_1"]  # fmt: skip
+                                         "tests/test_codec.py::test_codec_encode_1",
+                                         "tests/test_codec.py::test_codec_eq"]  # fmt: skip
     assert result.patch is not None
     patch = (await get_artifact(js, result.patch)).decode()
     assert '+    letter = "x"\n+    codec = Codec(letter=letter)\n+    encode_result = codec.encode(3)\n' in patch
     assert '+    assert encode_result == "xxx"\n' in patch
     assert "+    len_result = len(encode_result)\n+    assert len_result == 3\n" in patch  # not .__len__()
+    assert "+    assert codec.encode(0) is not None\n" in patch  # not `!= None`
+    # a comparison of built objects of a class defining __eq__ is written as an operator, and kept as a check of it
+    assert "+    ne_result = codec != codec_2\n+    assert ne_result is True\n" in patch
     assert "isinstance" not in patch  # a class built its own instance: a check that cannot fail is taken out
     assert "+    number = -1\n+    codec = Codec()\n" in patch
     assert "+        codec.encode(number=number)\n" in patch

@@ -14,6 +14,7 @@ from handoff.assurance import (
     dunder_calls,
     engine_messages,
     generated_source,
+    none_comparisons,
     readable_names,
     unused_code,
 )
@@ -43,8 +44,9 @@ def restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str
 def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]]) -> None:
     """Before the round's tests are judged: no ``assert isinstance(x, C)`` right after ``x = C(...)``
     (``built_type_checks``), readable names for their numbered locals (``readable_names``), operators for special
-    methods called by name (``dunder_calls``), and no ``match=`` quoting a generator's stand-in types
-    (``engine_messages``); the project's own tests of an extended file stay as they are."""
+    methods called by name (``dunder_calls``), ``is None`` for ``== None`` (``none_comparisons``), and no ``match=``
+    quoting a generator's stand-in types (``engine_messages``); the project's own tests of an extended file stay as
+    they are."""
     for name in names:
         path = tree / name
         try:
@@ -54,6 +56,7 @@ def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tup
         own = originals[name][1] if name in originals else ()
         tidied = built_type_checks.without_built_type_checks(text, skip=own)
         tidied = dunder_calls.plain_operators(readable_names.readable(tidied, skip=own), skip=own)
+        tidied = none_comparisons.identity_checks(tidied, skip=own)
         tidied = engine_messages.without_stand_in_matches(tidied, skip=own)
         if tidied != text:
             path.write_text(tidied)
