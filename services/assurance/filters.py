@@ -272,17 +272,22 @@ def _minimise(kept: list[_Candidate], gains: Mapping[str, frozenset[_Piece]]) ->
 
     The greedy pass keeps a test for what it adds over the tests before it; a later test can run all of that and
     more (iso8601's ``test_pynguin_0`` within ``test_pynguin_1``). Tried smallest gain first (then in file order),
-    each against the union of the others still kept; the survivors' reasons are counted again in file order.
+    each against the union of the others still kept; the survivors' reasons are counted again in file order. A
+    dropped test is said covered by the tests kept in the end (what the tests dropped after it ran, they run too),
+    not by one dropped later.
     """
     alive = list(kept)
+    redundant = []
     for c in sorted(kept, key=lambda c: (len(gains[c.test]), kept.index(c))):
         others = [k for k in alive if k is not c]
         if not others or not gains[c.test] <= frozenset().union(*(gains[k.test] for k in others)):
             continue
-        covering = [k.function.qualname for k in others if gains[k.test] & gains[c.test]]
+        redundant.append(c)
+        alive.remove(c)
+    for c in redundant:
+        covering = [k.function.qualname for k in alive if gains[k.test] & gains[c.test]]
         shown = ", ".join(covering[:3]) + (f" and {len(covering) - 3} more" if len(covering) > 3 else "")
         c.drop(Verdict.USELESS, f"{REDUNDANT}: every line and branch it runs is run by {shown}")
-        alive.remove(c)
     seen: set[_Piece] = set()
     for c in alive:
         new = gains[c.test] - seen

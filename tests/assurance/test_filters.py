@@ -443,6 +443,49 @@ async def test_a_kept_test_whose_coverage_the_later_kept_tests_hold_is_dropped_a
     assert [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())] == ["test_pynguin_1"]
 
 
+LEVELS = """def level(n):
+    if n > 10:
+        return "high"
+    if n > 5:
+        return "mid"
+    return "low"
+"""
+
+LEVELS_TESTS = """from levels import level
+
+
+def test_high():
+    assert level(20) == "high"
+
+
+def test_high_and_mid():
+    assert level(20) == "high"
+    assert level(7) == "mid"
+
+
+def test_every_level():
+    assert level(20) == "high"
+    assert level(7) == "mid"
+    assert level(1) == "low"
+"""
+
+
+async def test_a_test_covered_by_others_is_said_covered_by_tests_that_are_kept_not_by_ones_dropped_after_it(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """toolz 1.0.0: ``test_equality_hash_key_eq`` was said covered by ``test_equality_hash_key_ne_1``, which the
+    minimisation dropped next. Each of a chain of tests, each running what the one before runs and more, is kept by
+    the greedy pass; the minimisation keeps the last, and both others name it alone."""
+    bed = make_bed("grading", {"levels.py": LEVELS, GEN: LEVELS_TESTS})
+    report = await judge_tests(bed, [GEN], ["levels.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.rsplit("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    said = "covered by the other kept tests: every line and branch it runs is run by test_every_level"
+    assert verdicts["test_high"] == (Verdict.USELESS, said)
+    assert verdicts["test_high_and_mid"] == (Verdict.USELESS, said)
+    assert verdicts["test_every_level"][0] == Verdict.KEPT
+
+
 async def test_kept_tests_that_each_run_something_the_others_do_not_are_all_kept(
     make_bed: Callable[..., TestBed],
 ) -> None:
