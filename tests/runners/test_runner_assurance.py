@@ -187,6 +187,7 @@ async def test_a_mutant_the_rescue_budget_left_unchecked_against_the_projects_te
     # grade(70) does kill the mutant: the progress does not then say no dropped test kills any
     said = [m for stage, m in progress.events if stage == "assurance" and "mutation rescue" in m]
     assert not any("no dropped test kills any" in m for m in said), said
+    assert said[0].startswith("mutation rescue: trying the 1 test(s) dropped for adding no coverage against"), said
     assert (
         "mutation rescue: no test re-admitted: none kills a mutant both the kept tests and the project's own tests "
         "were run against and miss (1 mutant(s) run)" in said

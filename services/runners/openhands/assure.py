@@ -222,8 +222,8 @@ class Assurance:
         survivors = sum(len(s.survivors) for s in report.scores)
         if not candidates or not survivors:
             return None
-        self.emit("assurance", f"mutation rescue: {len(candidates)} test(s) dropped for adding no coverage against "
-                               f"{survivors} surviving mutant(s), budget {budget_s:g} s")  # fmt: skip
+        self.emit("assurance", f"mutation rescue: trying the {len(candidates)} test(s) dropped for adding no coverage "
+                               f"against {survivors} surviving mutant(s), budget {budget_s:g} s")  # fmt: skip
         files = {test.split("::", 1)[0] for test in candidates}
         sources = {name: text for name, text in judged.sources.items() if name in files}
         try:
@@ -372,7 +372,7 @@ class Assurance:
         parts.append(f"Tests kept: {len(self.kept)}, dropped: {len(dropped)}.")
         if dropped:
             shown = "; ".join(f"{d.test} ({d.verdict.value}: {clipped(d.reason, 120)})" for d in dropped[:10])
-            parts.append(f"Dropped: {shown}{' …' if len(dropped) > 10 else ''}.")
+            parts.append(f"Dropped: {shown}{f' and {len(dropped) - 10} more' if len(dropped) > 10 else ''}.")
         return " ".join(parts)
 
     async def measure_baseline(self, tree: Path) -> None:

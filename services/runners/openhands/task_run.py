@@ -19,6 +19,7 @@ import structlog
 from handoff.artifacts.errors import SnapshotCorrupt, SnapshotMissing
 from handoff.artifacts.snapshots import materialize_snapshot
 from handoff.common.secrets import Redactor, process_redactor
+from handoff.common.text import clipped
 from handoff.environments import (
     BuildOutputs,
     EnvironmentBuildError,
@@ -274,11 +275,12 @@ class TaskRun:
                             sandboxed=self.sandbox.enabled, baseline_note=assurance.baseline_note(),
                             rescued=len(assurance.rescued))  # fmt: skip
         summary += " " + assurance.summary(payload.mutation_goal_pct) + rounds.note
-        said = " ".join(session.last_message.split())[:SAID_CHARS].rstrip(".")
+        said = clipped(" ".join(session.last_message.split()), SAID_CHARS).rstrip(".")
+        end = "" if said.endswith("…") else "."
         if report.no_test_written and said:  # "nothing added" is not "no test could be made"
-            summary += f" No test was written; the agent's last message: {said}."
+            summary += f" No test was written; the agent's last message: {said}{end}"
         elif self.settings.offline_engine is not None and said:  # what each engine gave, failed or timed out on
-            summary += f" The engines reported: {said.split('] ', 1)[-1] if said.startswith('[') else said}."
+            summary += f" The engines reported: {said.split('] ', 1)[-1] if said.startswith('[') else said}{end}"
         if self.engine_notes:
             summary += f" Engines: {'; '.join(self.engine_notes)}."
         if build_note := self._build_note():
