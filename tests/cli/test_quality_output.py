@@ -220,6 +220,16 @@ def test_result_says_the_kept_tests_own_coverage_was_measured_before_the_re_admi
     assert "  coverage grading.py by the kept tests alone (before the 2 re-admitted for mutants): line 55.2 %" in lines
 
 
+def test_the_kept_tests_own_coverage_shows_the_decimals_the_quality_line_shows() -> None:
+    """toolz 1.0.0: ``line 89.2 %`` by the kept tests alone beside ``line 32.43 -> 89.19 %`` on the quality line."""
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    alone = [TargetCoverage(target="core.py", percent=89.19, covered_lines=33, total_lines=37)]
+    lines = summarize(msgspec.structs.replace(finished, result=msgspec.structs.replace(finished.result,
+                                                                                        coverage=alone)))  # fmt: skip
+    assert "  coverage core.py by the kept tests alone: line 89.19 %" in lines
+
+
 def test_result_shows_a_mutation_goal_and_which_goal_was_not_met() -> None:
     """A task with a mutation goal of 90 %: the coverage goal was met, grading.py's 87.5 % is under the mutation
     goal, so goal_met is false; the goal line says which goal failed and by how much, not only the coverage goal."""
