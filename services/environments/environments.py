@@ -129,9 +129,13 @@ class ProjectEnvironments:
 
         async def build(dest: Path) -> dict[str, object]:
             if on_build is not None:
-                sources = ", ".join(deps.sources) or "no dependency files"
-                on_build(f"building (cold): Python {interpreter.version}, {len(deps.requirements)} requirement(s) "
-                         f"from {sources}, {len(extra) + len(optional)} extra package(s)")  # fmt: skip
+                declared = (
+                    f"{len(deps.requirements)} requirement(s) from {', '.join(deps.sources)}"
+                    if deps.sources
+                    else "no requirements declared by the project"
+                )  # a setup.py may be there, declaring none
+                on_build(f"building (cold): Python {interpreter.version}, {declared}, "
+                         f"{len(extra) + len(optional)} extra package(s)")  # fmt: skip
             await installer.create(dest, interpreter.path)
 
             async def install(requirements: list[str], overrides: list[str]) -> str:

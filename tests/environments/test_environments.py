@@ -41,6 +41,24 @@ async def test_an_environment_holds_the_project_dependencies_and_the_test_tools_
         env.release()
 
 
+async def test_a_cold_build_says_how_many_requirements_come_from_which_files_or_that_none_are_declared(
+    environments: ProjectEnvironments, tmp_path: Path
+) -> None:
+    """toolz 1.0.0 has a setup.py that declares no requirement: the build said ``0 requirement(s) from no dependency
+    files``, though the file is there."""
+    declaring = make_project(tmp_path / "p", ["toolz"])
+    silent = tmp_path / "s"
+    silent.mkdir()
+    (silent / "setup.py").write_text("from setuptools import setup\n\nsetup(name='silent', py_modules=['silent'])\n")
+    said: list[str] = []
+    for project in (declaring, silent):
+        env = await environments.prepare(project, on_build=said.append)
+        env.release()
+    assert len(said) == 2, said
+    assert ", 1 requirement(s) from pyproject.toml, " in said[0], said
+    assert ", no requirements declared by the project, " in said[1], said
+
+
 async def test_an_environment_is_built_with_its_bytecode_so_read_only_runs_do_not_compile_it_each_time(
     environments: ProjectEnvironments, tmp_path: Path
 ) -> None:
