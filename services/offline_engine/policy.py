@@ -37,7 +37,11 @@ class OfflineEnginePolicy:
         per_target_s = len(settings.engines) * (settings.per_target_s + 5) + SLACK_S
         if step < len(assignments):
             a = assignments[step]
-            return run(engine_command(a.target, a.test_file, settings), timeout_s=per_target_s)
+            said = (
+                f"{' and '.join(settings.engines)} on {a.target}, up to {settings.per_target_s:g} s each, "
+                f"tests into {a.test_file}"
+            )  # the progress line: the packed command itself is unreadable
+            return run(engine_command(a.target, a.test_file, settings), timeout_s=per_target_s, summary=said)
         if step == len(assignments):
             files = " ".join(a.test_file for a in assignments)
             return run(f"python -m pytest -q -p no:cacheprovider {files}", timeout_s=300)

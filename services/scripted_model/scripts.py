@@ -46,8 +46,8 @@ def replace_in_file(path: str, old: str, new: str) -> ToolCall:
     )
 
 
-def run(command: str, *, timeout_s: float | None = None) -> ToolCall:
-    arguments: dict[str, object] = {"command": command, "summary": f"run {command[:60]}"}
+def run(command: str, *, timeout_s: float | None = None, summary: str | None = None) -> ToolCall:
+    arguments: dict[str, object] = {"command": command, "summary": summary or f"run {command[:60]}"}
     if timeout_s is not None:
         arguments["timeout"] = timeout_s
     return ToolCall("terminal", arguments)

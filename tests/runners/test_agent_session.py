@@ -64,6 +64,28 @@ async def test_a_round_runs_the_real_tools_and_reports_actions_and_observations(
     assert any(stage == "agent_observation" and "(exit 0)" in message for stage, message in events), events
 
 
+async def test_a_command_too_long_for_a_progress_line_is_named_by_its_summary(tmp_path: Path) -> None:
+    """isoweek 1.3.3: the offline engine's packed command showed as ``terminal: d="$(mkte…``; a short command is
+    shown as it is, whatever summary it has."""
+    from openhands.sdk.testing import TestLLM
+
+    events: list[tuple[str, str]] = []
+    packed = "d=$(mktemp -d); " + "; ".join(f'echo part{i} >> "$d/out"' for i in range(20)) + '; rm -r "$d"'
+    llm = TestLLM.from_messages([
+        _call(1, "terminal", command=packed, summary="crosshair and pynguin on isoweek.py"),
+        _call(2, "terminal", command="echo short", summary="say something short"),
+        _call(3, "finish", message="ok"),
+    ])  # fmt: skip
+    session, dirs = _session(tmp_path, [llm], events)
+    try:
+        await session.run_round("run the engines")
+    finally:
+        ws.end_agent_processes(dirs)
+        await asyncio.to_thread(session.close)
+    actions = [message for stage, message in events if stage == "agent_action"]
+    assert actions[:2] == ["terminal: crosshair and pynguin on isoweek.py", "terminal: echo short"], actions
+
+
 async def test_a_rate_limited_model_hands_over_to_the_fallback(tmp_path: Path) -> None:
     """LLMRateLimitError from the first LLM switches the conversation to the second, which finishes."""
     from openhands.sdk.llm.exceptions import LLMRateLimitError

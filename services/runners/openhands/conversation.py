@@ -40,6 +40,7 @@ Emit = Callable[[str, str], None]
 INTERRUPT_GRACE_S = 0.5
 TOKEN_CHECK_S = 0.2  # how often a running round compares the conversation's tokens with the cap
 MAX_TOOL_ERROR_CHARS = 2000
+SHOWN_COMMAND_CHARS = 200  # a longer command (or one of several lines) is named by its summary in the progress
 _ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]|\x1b\][^\x07]*\x07")
 UNAVAILABLE = (LLMServiceUnavailableError, LLMTimeoutError, LLMNoResponseError)
 
@@ -240,6 +241,8 @@ def _telling_line(text: str, *, last: bool) -> str:
 
 
 def _describe_action(event: ActionEvent) -> str:
+    """The action as a progress line: its command, path or message; a command too long or too many lines to read on
+    one line (the offline engine's packed script) is named by the summary the model gave it, if any."""
     action = event.action
     if action is None:
         return f"{event.tool_name} (arguments not understood)"
@@ -249,6 +252,9 @@ def _describe_action(event: ActionEvent) -> str:
             continue
         if field == "command" and isinstance(getattr(action, "path", None), str):
             return f"{event.tool_name} {value} {action.path}"  # type: ignore[attr-defined]
+        summary = event.summary
+        if field == "command" and summary and (len(value) > SHOWN_COMMAND_CHARS or "\n" in value.strip()):
+            return f"{event.tool_name}: {summary}"
         return f"{event.tool_name}: {value}"
     return event.tool_name
 
