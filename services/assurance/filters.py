@@ -23,6 +23,8 @@ from handoff.schemas.events import Verdict
 
 NO_NEW_COVERAGE = "adds no line or branch coverage over the existing tests and the tests kept before it"
 REDUNDANT = "covered by the other kept tests"
+PER_PROCESS_HASH = ("which for a str or bytes differs from one Python process to the next (PYTHONHASHSEED): the "
+                    "value was the generator's")  # fmt: skip
 OUTSIDE_TYPES = "pins behaviour for input outside the function's declared types"
 MAX_REASON_CHARS = 300
 
@@ -189,6 +191,8 @@ def _judge_first(c: _Candidate, run: PytestRun) -> None:
         "error": "errors in setup or teardown",
         "xfailed": "is marked to fail (xfail) and fails as marked: it pins no behaviour",
     }.get(outcome, "did not run (skipped)")
+    if outcome == "failed" and c.function.hashes:  # what it pinned was one process's hash, not a behaviour
+        verb = f"fails, and it asserts a hash, {PER_PROCESS_HASH}"
     c.drop(Verdict.FAILED, f"{verb}: {detail}" if detail else verb)
 
 

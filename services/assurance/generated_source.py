@@ -19,6 +19,7 @@ class FoundTest:
     end: int  # last line, inclusive
     checks: Checks  # whether it checks a value from the code under test, only objects it built, or nothing (checks.py)
     outside_types: str = ""  # a call passing a literal its callee's annotation rules out (declared_types.py)
+    hashes: bool = False  # it computes a hash (``hash(x)``, ``x.__hash__()``): of a str or bytes, one per process
 
 
 def find_tests(
@@ -212,7 +213,16 @@ def _function(
 ) -> FoundTest:
     start, end = span(node)
     return FoundTest(qualname=qualname, start=start, end=end, checks=checks.judge(node, context),
-                     outside_types=declared_types.outside(node, signatures))  # fmt: skip
+                     outside_types=declared_types.outside(node, signatures), hashes=_hashes(node))  # fmt: skip
+
+
+def _hashes(node: ast.AST) -> bool:
+    return any(
+        isinstance(call, ast.Call)
+        and ((isinstance(call.func, ast.Name) and call.func.id == "hash")
+             or (isinstance(call.func, ast.Attribute) and call.func.attr == "__hash__"))
+        for call in ast.walk(node)
+    )  # fmt: skip
 
 
 def span(node: ast.stmt) -> tuple[int, int]:

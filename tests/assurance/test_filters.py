@@ -443,6 +443,34 @@ async def test_a_kept_test_whose_coverage_the_later_kept_tests_hold_is_dropped_a
     assert [f.qualname for f in generated_source.find_tests((bed.root / GEN).read_text())] == ["test_pynguin_1"]
 
 
+HASH_TESTS = """from grading import grade
+
+
+def test_pins_a_hash():
+    assert hash(grade(70)) == 5740354900026072187
+
+
+def test_pins_a_wrong_grade():
+    assert grade(70) == "fail"
+"""
+
+
+async def test_a_failing_test_that_asserts_a_hash_is_said_to_pin_one_process_s_hash(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """toolz 1.0.0: Pynguin's ``assert hash(key) == 8181678105951319533`` of a str key was dropped as ``fails:
+    assert 429489805137969580 == 8181678105951319533``, which reads as a bug of the project's."""
+    bed = make_bed("grading", {GEN: HASH_TESTS})
+    report = await judge_tests(bed, [GEN], [TARGET], settings=AssuranceSettings(reliability_runs=1))
+
+    reasons = {j.test.rsplit("::", 1)[1]: j.reason for j in report.judgements}
+    assert reasons["test_pins_a_hash"].startswith(
+        "fails, and it asserts a hash, which for a str or bytes differs from one Python process to the next "
+        "(PYTHONHASHSEED): the value was the generator's: "
+    ), reasons
+    assert reasons["test_pins_a_wrong_grade"].startswith("fails: "), reasons
+
+
 LEVELS = """def level(n):
     if n > 10:
         return "high"
