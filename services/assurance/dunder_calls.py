@@ -2,11 +2,12 @@
 builtin or operator a reader expects (``str(key)``, ``total + 1``, ``key != other``).
 
 Pynguin calls dunders by name (toolz 1.0.0's ``sandbox/core.py``: ``__str__``, ``__repr__``, ``__ne__``). Only the
-bound form on a local name is rewritten (``x.__op__(...)``, never ``Class.__op__(x)``, whose meaning differs for a
-subclass), with exactly the arguments the operator takes. The operator may differ from the direct call (``+`` falls
-back to the other operand's ``__radd__`` when ``__add__`` returns ``NotImplemented``): the tests are rewritten before
-they are judged, so what is validated is what is handed over, and a test the rewrite changes fails and is dropped
-like any other.
+bound form on a local name is rewritten (``x.__op__(...)``; a capitalised name is taken for a class), and a call
+through the class on an object built of that class there (``C.__str__(C(0))``: the object's own method, as ``str``
+calls it); never ``Class.__op__(x)``, whose meaning differs for a subclass. The arguments must be exactly those the
+operator takes. The operator may differ from the direct call (``+`` falls back to the other operand's ``__radd__``
+when ``__add__`` returns ``NotImplemented``): the tests are rewritten before they are judged, so what is validated is
+what is handed over, and a test the rewrite changes fails and is dropped like any other.
 """
 
 from __future__ import annotations
@@ -58,12 +59,22 @@ def plain_operators(source: str, skip: Collection[str] = ()) -> str:
 
 def _operator_form(source: str, call: ast.Call, parent: ast.AST | None) -> str | None:
     func = call.func
-    if not (isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name)):
+    if not isinstance(func, ast.Attribute):
         return None
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return None
-    receiver = func.value.id
     args = [*call.args, *(k.value for k in call.keywords)]
+    if isinstance(func.value, ast.Name) and not _built_of(source, func.value, call.args[:1]):
+        if func.value.id[:1].isupper():  # a class: ``Week.__eq__(w)`` is not ``Week == w``
+            return None
+        receiver = func.value.id
+    elif _built_of(source, func.value, call.args[:1]):  # C.__str__(C(0)): the object's own class, as str() calls it
+        built = ast.get_source_segment(source, call.args[0])
+        if built is None or "\n" in built:
+            return None
+        receiver, args = built, args[1:]
+    else:
+        return None
     if func.attr in _BUILTIN and not args:
         return f"{_BUILTIN[func.attr]}({receiver})"
     if func.attr not in _BINARY or len(args) != 1:
@@ -79,6 +90,14 @@ def _operator_form(source: str, call: ast.Call, parent: ast.AST | None) -> str |
         or (isinstance(parent, ast.Assert) and parent.test is call)
     )
     return written if alone else f"({written})"
+
+
+def _built_of(source: str, cls: ast.expr, first: list[ast.expr]) -> bool:
+    """Whether ``first`` is one argument, a constructor call of the class ``cls`` names (``C.__str__(C(0))``): then the
+    special method is the object's own, as the builtin or operator would call it."""
+    if not (first and isinstance(first[0], ast.Call) and isinstance(cls, ast.Name | ast.Attribute)):
+        return False
+    return ast.get_source_segment(source, first[0].func) == ast.get_source_segment(source, cls)
 
 
 def _within_rewritten(source: str, call: ast.Call, parents: dict[ast.AST, ast.AST]) -> bool:
