@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import shlex
 import signal
 
 import msgspec
@@ -64,6 +66,9 @@ async def run(args: argparse.Namespace) -> int:
         async with stack:
             changed = [str(c) for c in stack.changes if c.action != Action.UNCHANGED]
             print(f"Handoff is up: nats {stack.url}, 1 collector, {settings.generators} generator(s)", flush=True)
+            if data_dir := os.environ.get("HANDOFF_DATA_DIR"):  # not the default: other commands must be told
+                print(f"  clients: HANDOFF_DATA_DIR={shlex.quote(data_dir)} finds this stack "
+                      f"(or HANDOFF_NATS_URL={stack.url})", flush=True)  # fmt: skip
             if sandbox is not None:
                 state = "bubblewrap" if sandbox.enabled else "NONE - agents run UNSANDBOXED (HANDOFF_SANDBOX=none)"
                 print(f"  task sandbox: {state}", flush=True)

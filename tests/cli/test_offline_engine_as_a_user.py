@@ -109,6 +109,10 @@ def test_with_nothing_configured_up_submit_wait_give_asserting_tests_from_the_of
     printed = "".join(started)
     assert "no LLM configured: using the offline engine: crosshair+pynguin" in printed, printed
     assert "task sandbox: bubblewrap" in printed, printed
+    # a data dir of its own: the other commands must be given it (a user's submit went to the default, exit 4)
+    assert f"  clients: HANDOFF_DATA_DIR={tmp_path / 'data'} finds this stack (or HANDOFF_NATS_URL={stack.url})\n" in (
+        started
+    ), printed
     repo = module_repo(tmp_path)
 
     submitted = stack.handoff("submit", "--repo", str(repo), "calc/ranges.py", "--run-id", "offline", "--json")
