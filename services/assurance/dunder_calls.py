@@ -51,10 +51,7 @@ def plain_operators(source: str, skip: Collection[str] = ()) -> str:
             start = generated_source.char_index(source, offsets, call.lineno, call.col_offset)
             end = generated_source.char_index(source, offsets, call.end_lineno or call.lineno, call.end_col_offset or 0)
             edits.append((start, end, written))
-    text = source
-    for start, end, written in sorted(edits, reverse=True):
-        text = text[:start] + written + text[end:]
-    return text
+    return generated_source.with_edits(source, edits)
 
 
 def _operator_form(source: str, call: ast.Call, parent: ast.AST | None) -> str | None:

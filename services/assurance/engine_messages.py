@@ -29,7 +29,7 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
     if tree is None:
         return source
     offsets = generated_source.line_offsets(source)
-    cuts: list[tuple[int, int]] = []
+    cuts: list[tuple[int, int, str]] = []
     for qualname, function in _functions(tree):
         if qualname in skip:
             continue
@@ -45,11 +45,8 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
                     end = generated_source.char_index(source, offsets, end_line, end_col)
                     comma = source.rfind(",", 0, start)
                     if comma != -1 and not source[comma + 1 : start].strip():
-                        cuts.append((comma, end))
-    text = source
-    for start, end in sorted(cuts, reverse=True):
-        text = text[:start] + text[end:]
-    return text
+                        cuts.append((comma, end, ""))
+    return generated_source.with_edits(source, cuts)
 
 
 def _functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:

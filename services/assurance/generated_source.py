@@ -91,6 +91,17 @@ def char_index(source: str, offsets: list[int], line: int, byte_col: int) -> int
     return offsets[line - 1] + len(text.encode()[:byte_col].decode(errors="replace"))
 
 
+def with_edits(source: str, edits: list[tuple[int, int, str]]) -> str:
+    """``source`` with each ``(start, end, text)`` edit made, the characters ``start:end`` replaced by ``text``; an
+    edit overlapping one made already (a rewrite within a rewrite) is left out."""
+    text, last = source, len(source) + 1
+    for start, end, written in sorted(edits, reverse=True):
+        if end > last:
+            continue
+        text, last = text[:start] + written + text[end:], start
+    return text
+
+
 def remove_tests(source: str, qualnames: set[str]) -> str:
     """``source`` without the named test functions (decorators and the blank lines after each included).
 

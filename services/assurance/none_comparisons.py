@@ -55,12 +55,7 @@ def identity_checks(source: str, skip: Collection[str] = ()) -> str:
                 said = "is" if isinstance(node.ops[0], ast.Eq) else "is not"
                 edits.append((at(node.lineno, node.col_offset), at(node.end_lineno, node.end_col_offset),
                               f"{operand} {said} None"))  # fmt: skip
-    text, last = source, len(source) + 1
-    for start, end, written in sorted(edits, reverse=True):
-        if end > last:  # inside an edit already made (a comparison within a comparison): left as it is
-            continue
-        text, last = text[:start] + written + text[end:], start
-    return text
+    return generated_source.with_edits(source, edits)
 
 
 def _is_none(node: ast.expr) -> bool:
