@@ -61,15 +61,16 @@ def _operator_form(source: str, call: ast.Call, parent: ast.AST | None) -> str |
     if any(isinstance(a, ast.Starred) for a in call.args) or any(k.arg is None for k in call.keywords):
         return None
     args = [*call.args, *(k.value for k in call.keywords)]
-    if isinstance(func.value, ast.Name) and not _built_of(source, func.value, call.args[:1]):
+    built = generated_source.built_of(source, func.value, call.args)
+    if isinstance(func.value, ast.Name) and not built:
         if func.value.id[:1].isupper():  # a class: ``Week.__eq__(w)`` is not ``Week == w``
             return None
         receiver = func.value.id
-    elif _built_of(source, func.value, call.args[:1]):  # C.__str__(C(0)): the object's own class, as str() calls it
-        built = ast.get_source_segment(source, call.args[0])
-        if built is None or "\n" in built:
+    elif built:  # C.__str__(C(0)): the object's own class, as str() calls it
+        written = ast.get_source_segment(source, call.args[0])
+        if written is None or "\n" in written:
             return None
-        receiver, args = built, args[1:]
+        receiver, args = written, args[1:]
     else:
         return None
     if func.attr in _BUILTIN and not args:
@@ -87,14 +88,6 @@ def _operator_form(source: str, call: ast.Call, parent: ast.AST | None) -> str |
         or (isinstance(parent, ast.Assert) and parent.test is call)
     )
     return written if alone else f"({written})"
-
-
-def _built_of(source: str, cls: ast.expr, first: list[ast.expr]) -> bool:
-    """Whether ``first`` is one argument, a constructor call of the class ``cls`` names (``C.__str__(C(0))``): then the
-    special method is the object's own, as the builtin or operator would call it."""
-    if not (first and isinstance(first[0], ast.Call) and isinstance(cls, ast.Name | ast.Attribute)):
-        return False
-    return ast.get_source_segment(source, first[0].func) == ast.get_source_segment(source, cls)
 
 
 def _within_rewritten(source: str, call: ast.Call, parents: dict[ast.AST, ast.AST]) -> bool:

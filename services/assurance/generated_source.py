@@ -91,6 +91,14 @@ def char_index(source: str, offsets: list[int], line: int, byte_col: int) -> int
     return offsets[line - 1] + len(text.encode()[:byte_col].decode(errors="replace"))
 
 
+def built_of(source: str, cls: ast.expr, args: list[ast.expr]) -> bool:
+    """Whether the first of ``args`` is a constructor call of the class ``cls`` names, written the same way
+    (``C.m(C(0))``, ``mod_.C.m(mod_.C(0))``): a method called through the class on it is the object's own."""
+    if not (args and isinstance(args[0], ast.Call) and isinstance(cls, ast.Name | ast.Attribute)):
+        return False
+    return ast.get_source_segment(source, args[0].func) == ast.get_source_segment(source, cls)
+
+
 def with_edits(source: str, edits: list[tuple[int, int, str]]) -> str:
     """``source`` with each ``(start, end, text)`` edit made, the characters ``start:end`` replaced by ``text``; an
     edit overlapping one made already (a rewrite within a rewrite) is left out."""

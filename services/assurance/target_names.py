@@ -9,6 +9,7 @@ from __future__ import annotations
 import ast
 import builtins
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 # methods that only read (of str, bytes, the containers and compiled patterns): calling one changes nothing
 _READING = frozenset({
@@ -44,6 +45,37 @@ def properties(source: str) -> set[str]:
                     _last_name(d) in _PROPERTY_DECORATORS for d in item.decorator_list
                 ):
                     found.add(item.name)
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Members:
+    """What a class of a target defines in its body, by kind (special methods like ``__init__`` left out)."""
+
+    methods: frozenset[str] = frozenset()  # plain methods: ``C.m(obj)`` of one is ``obj.m()`` for an object of C
+    properties: frozenset[str] = frozenset()  # ``@property``, ``@cached_property``: read as ``obj.p``
+    classmethods: frozenset[str] = frozenset()  # ``@classmethod``: ``C.m(x)`` passes the class itself
+
+
+def members(source: str) -> dict[str, Members]:
+    """The plain methods, properties and classmethods each class of a target module defines, by class name."""
+    found: dict[str, Members] = {}
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.ClassDef):
+            continue
+        kinds: dict[str, set[str]] = {"methods": set(), "properties": set(), "classmethods": set()}
+        for item in node.body:
+            if not isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) or item.name.startswith("__"):
+                continue
+            decorators = {_last_name(d) for d in item.decorator_list}
+            if not decorators and (item.args.posonlyargs or item.args.args):  # it takes the object
+                kinds["methods"].add(item.name)
+            elif decorators and decorators <= _PROPERTY_DECORATORS:
+                kinds["properties"].add(item.name)
+            elif decorators == {"classmethod"}:
+                kinds["classmethods"].add(item.name)
+        if any(kinds.values()):
+            found[node.name] = Members(**{kind: frozenset(names) for kind, names in kinds.items()})
     return found
 
 

@@ -93,7 +93,7 @@ class Assurance:
         bed = self.bed(tree)
         originals = await asyncio.to_thread(self._originals, git_dir, tree, test_files, changes)
         # judged, validated and handed over tidied (names, engines' messages): what is checked is what is handed over
-        await asyncio.to_thread(judged_files.tidy_generated, tree, test_files, originals)
+        await asyncio.to_thread(judged_files.tidy_generated, tree, test_files, originals, self.targets)
         sources = await asyncio.to_thread(judged_files.texts, tree, test_files)
         own = await self._project_tests(bed, originals)
         report = await judge_tests(bed, test_files, self.targets, settings=self.settings,

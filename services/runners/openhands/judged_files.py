@@ -10,12 +10,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from handoff.assurance import (
+    bound_calls,
     built_type_checks,
     dunder_calls,
     engine_messages,
     generated_source,
     none_comparisons,
     readable_names,
+    target_names,
     unused_code,
 )
 from handoff.assurance.coverage_runs import TargetCoverage
@@ -41,12 +43,16 @@ def restore_unextended(tree: Path, originals: Mapping[str, tuple[bytes, list[str
     return restored
 
 
-def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]]) -> None:
+def tidy_generated(
+    tree: Path, names: Sequence[str], originals: Mapping[str, tuple[bytes, list[str]]], targets: Sequence[str] = ()
+) -> None:
     """Before the round's tests are judged: no ``assert isinstance(x, C)`` right after ``x = C(...)``
     (``built_type_checks``), readable names for their numbered locals (``readable_names``), operators for special
-    methods called by name (``dunder_calls``), ``is None`` for ``== None`` (``none_comparisons``), and no ``match=``
+    methods called by name (``dunder_calls``), methods of the ``targets``' classes called as a reader would rather
+    than through the class (``bound_calls``), ``is None`` for ``== None`` (``none_comparisons``), and no ``match=``
     quoting a generator's stand-in types (``engine_messages``); the project's own tests of an extended file stay as
     they are."""
+    classes = _target_classes(tree, targets)
     for name in names:
         path = tree / name
         try:
@@ -56,10 +62,25 @@ def tidy_generated(tree: Path, names: Sequence[str], originals: Mapping[str, tup
         own = originals[name][1] if name in originals else ()
         tidied = built_type_checks.without_built_type_checks(text, skip=own)
         tidied = dunder_calls.plain_operators(readable_names.readable(tidied, skip=own), skip=own)
+        tidied = bound_calls.on_the_object(tidied, classes, skip=own)
         tidied = none_comparisons.identity_checks(tidied, skip=own)
         tidied = engine_messages.without_stand_in_matches(tidied, skip=own)
         if tidied != text:
             path.write_text(tidied)
+
+
+def _target_classes(tree: Path, targets: Sequence[str]) -> dict[str, target_names.Members]:
+    """What each class of the targets defines, by class name (a target that cannot be read adds none; of two
+    classes of one name, the first target's)."""
+    found: dict[str, target_names.Members] = {}
+    for target in targets:
+        try:
+            members = target_names.members((tree / target).read_text())
+        except (OSError, SyntaxError, ValueError, UnicodeDecodeError):
+            continue
+        for cls, defined in members.items():
+            found.setdefault(cls, defined)
+    return found
 
 
 def tests_in(tree: Path, name: str) -> set[str]:
