@@ -9,9 +9,10 @@ goes on PYTHONPATH), so a package whose ``__init__`` imports that module could n
 Each such file missing from the tree is written the way the build would write it: a ``.py`` module defining
 ``__version__``/``version``, ``__version_tuple__``/``version_tuple`` and ``__commit_id__``/``commit_id`` (None: the
 snapshot has no commit), a ``.txt`` file holding the version alone, or the project's own template when it needs no
-more than ``{version}`` and ``{version_tuple}``. The version is the project's own fallback (setuptools_scm's
-``fallback_version``, hatch-vcs' ``fallback-version``), else a static ``[project] version``, else ``0.0.0+unknown``:
-without git metadata and without a fallback the build itself stops ("unable to detect version") rather than guess.
+more than ``{version}`` and ``{version_tuple}``. The version is an sdist's own (its ``PKG-INFO``, as the build reads
+it), else the project's fallback (setuptools_scm's ``fallback_version``, hatch-vcs' ``fallback-version``), else a
+static ``[project] version``, else ``0.0.0+unknown``: without git metadata and without a fallback the build itself
+stops ("unable to detect version") rather than guess.
 
 A file that cannot be written so (a template naming ``{scm_version...}``, a suffix the build has no default for, a
 folder the snapshot lacks) is named with the reason, so that a task failing on the import says what is missing.
@@ -62,9 +63,12 @@ class BuildOutputs:
         return "; ".join((*self.written, *self.missing))
 
 
-def read_version_files(pyproject: Mapping[str, object]) -> tuple[list[VersionFile], list[str]]:
+def read_version_files(
+    pyproject: Mapping[str, object], sdist: str | None = None
+) -> tuple[list[VersionFile], list[str]]:
     """The version files ``pyproject`` (a parsed pyproject.toml) has its build write, and the problems of settings
-    that name one in a form that cannot be used (not a string)."""
+    that name one in a form that cannot be used (not a string); ``sdist``: the version an sdist's PKG-INFO gives
+    (``sdist_version``), which the build takes when there is no git metadata."""
     tool = _table(pyproject, "tool")
     project = _table(pyproject, "project")
     scm = _table(tool, "setuptools_scm")
@@ -89,11 +93,11 @@ def read_version_files(pyproject: Mapping[str, object]) -> tuple[list[VersionFil
         found.append(VersionFile(path, setting, template, *version))
 
     if "setuptools_scm" in tool:
-        version = _scm_version(project, scm)
+        version = _scm_version(project, scm, sdist)
         for keys in SETUPTOOLS_SCM_FILES:
             add(scm, keys, f"setuptools_scm {keys[0]}", version)
     if hatch_version.get("source") == "vcs":
-        version = _hatch_vcs_version(project, hatch_version)
+        version = _hatch_vcs_version(project, hatch_version, sdist)
         for keys in SETUPTOOLS_SCM_FILES:
             add(raw, keys, f"hatch-vcs raw-options {keys[0]}", version)
         hook = _table(_table(_table(hatch, "build"), "hooks"), "vcs")
@@ -101,17 +105,18 @@ def read_version_files(pyproject: Mapping[str, object]) -> tuple[list[VersionFil
     return found, problems
 
 
-def project_version(pyproject: Mapping[str, object]) -> tuple[str, str]:
+def project_version(pyproject: Mapping[str, object], sdist: str | None = None) -> tuple[str, str]:
     """The version a build of the snapshot gives the project, chosen as for its version files, and where it came
-    from: setuptools_scm's or hatch-vcs' fallback, else a static ``[project] version``, else ``0.0.0+unknown``."""
+    from: an sdist's PKG-INFO (``sdist``), else setuptools_scm's or hatch-vcs' fallback, else a static ``[project]
+    version``, else ``0.0.0+unknown``."""
     tool = _table(pyproject, "tool")
     project = _table(pyproject, "project")
     hatch_version = _table(_table(tool, "hatch"), "version")
     if "setuptools_scm" in tool:
-        return _scm_version(project, _table(tool, "setuptools_scm"))
+        return _scm_version(project, _table(tool, "setuptools_scm"), sdist)
     if hatch_version.get("source") == "vcs":
-        return _hatch_vcs_version(project, hatch_version)
-    version, version_from = _version(project, None, "")
+        return _hatch_vcs_version(project, hatch_version, sdist)
+    version, version_from = _version(project, None, "", sdist)
     if version == UNKNOWN_VERSION:
         version_from = "no static version declared; a dynamic one is not read without a build"
     return version, version_from
@@ -151,7 +156,7 @@ def restore_build_outputs(root: Path) -> BuildOutputs:
     pyproject = read_pyproject(root)
     if pyproject is None:
         return BuildOutputs()
-    files, problems = read_version_files(pyproject)
+    files, problems = read_version_files(pyproject, sdist_version(root))
     written: list[str] = []
     missing = list(problems)
     for file in files:
@@ -190,17 +195,40 @@ def _target(root: Path, path: str) -> tuple[Path | None, str]:
     return folder / pure.name, ""
 
 
-def _scm_version(project: Mapping[str, object], scm: Mapping[str, object]) -> tuple[str, str]:
-    return _version(project, scm.get("fallback_version"), "setuptools_scm fallback_version")
+def sdist_version(root: Path) -> str | None:
+    """The ``Version`` an sdist's ``PKG-INFO`` at ``root`` declares (setuptools_scm and hatch-vcs read it when there
+    is no git metadata: an sdist has none), or None: no such file, or no valid version in its header."""
+    try:
+        header = (root / "PKG-INFO").read_text(encoding="utf-8", errors="replace").split("\n\n", 1)[0]
+    except OSError:
+        return None
+    for line in header.splitlines():
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "version":
+            try:
+                return str(Version(value.strip()))
+            except InvalidVersion:
+                return None
+    return None
 
 
-def _hatch_vcs_version(project: Mapping[str, object], hatch_version: Mapping[str, object]) -> tuple[str, str]:
+def _scm_version(project: Mapping[str, object], scm: Mapping[str, object], sdist: str | None) -> tuple[str, str]:
+    return _version(project, scm.get("fallback_version"), "setuptools_scm fallback_version", sdist)
+
+
+def _hatch_vcs_version(
+    project: Mapping[str, object], hatch_version: Mapping[str, object], sdist: str | None
+) -> tuple[str, str]:
     fallback = hatch_version.get("fallback-version", _table(hatch_version, "raw-options").get("fallback_version"))
-    return _version(project, fallback, "hatch-vcs fallback-version")
+    return _version(project, fallback, "hatch-vcs fallback-version", sdist)
 
 
-def _version(project: Mapping[str, object], fallback: object, fallback_setting: str) -> tuple[str, str]:
+def _version(
+    project: Mapping[str, object], fallback: object, fallback_setting: str, sdist: str | None
+) -> tuple[str, str]:
     """The version to write and where it came from."""
+    if sdist is not None:
+        return sdist, "the sdist's PKG-INFO"
     if isinstance(fallback, str) and fallback.strip():
         return fallback.strip(), fallback_setting
     declared = project.get("version")

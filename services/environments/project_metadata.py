@@ -25,7 +25,7 @@ from typing import TypeGuard
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from handoff.environments.build_outputs import UNKNOWN_VERSION, project_version, read_pyproject
+from handoff.environments.build_outputs import UNKNOWN_VERSION, project_version, read_pyproject, sdist_version
 
 METADATA_VERSION = "2.1"
 # a distribution name as the core metadata specification allows it
@@ -55,13 +55,13 @@ class Distribution:
     entry_points: dict[str, dict[str, str]]  # group -> name -> object reference
 
 
-def read_distribution(pyproject: Mapping[str, object]) -> Distribution | str | None:
+def read_distribution(pyproject: Mapping[str, object], sdist: str | None = None) -> Distribution | str | None:
     """The distribution ``pyproject`` (a parsed pyproject.toml) declares; a problem with its name or version; or
-    None when it declares no name."""
+    None when it declares no name. ``sdist``: the version an sdist's PKG-INFO gives (``sdist_version``)."""
     project = _table(pyproject, "project")
     poetry = _table(_table(pyproject, "tool"), "poetry")
     if "name" in project:
-        name, (version, version_from) = project["name"], project_version(pyproject)
+        name, (version, version_from) = project["name"], project_version(pyproject, sdist)
         groups = {"console_scripts": _table(project, "scripts"), "gui_scripts": _table(project, "gui-scripts")}
         groups |= {group: _table(_table(project, "entry-points"), group) for group in _table(project, "entry-points")}
     elif "name" in poetry:
@@ -120,7 +120,7 @@ def write_project_metadata(root: Path, *, installed_in: Iterable[Path] = ()) -> 
     pyproject = read_pyproject(root)
     if pyproject is None:
         return ProjectMetadata()
-    dist = read_distribution(pyproject)
+    dist = read_distribution(pyproject, sdist_version(root))
     if dist is None:
         return ProjectMetadata()
     if isinstance(dist, str):

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from handoff.environments.build_outputs import restore_build_outputs
 from handoff.environments.project_metadata import write_project_metadata
 
 PYPROJECT = """[project]
@@ -74,6 +75,23 @@ def test_the_version_is_the_static_one_else_the_scm_fallback(tmp_path: Path) -> 
     assert write_project_metadata(static).written == "mypkg 1.2.3 ([project] version)"
     assert write_project_metadata(scm).written == "mypkg 0.0.0.dev0 (setuptools_scm fallback_version)"
     assert ask(scm, "import importlib.metadata as md; print(md.version('mypkg'))").stdout.strip() == "0.0.0.dev0"
+
+
+def test_an_sdist_gets_the_version_its_pkg_info_declares_as_the_build_reads_it(tmp_path: Path) -> None:
+    """humanize 4.9.0 (hatch-vcs, no fallback): from its sdist the metadata said ``0.0.0+unknown (no git metadata in
+    the snapshot and no fallback version declared)`` though PKG-INFO says 4.9.0, which the build itself reads."""
+    pyproject = (
+        '[project]\nname = "humanize"\ndynamic = ["version"]\n[tool.hatch.version]\nsource = "vcs"\n'
+        '[tool.hatch.build.hooks.vcs]\nversion-file = "_version.py"\n'
+    )
+    root = project(tmp_path / "sdist", pyproject)
+    (root / "PKG-INFO").write_text(
+        "Metadata-Version: 2.1\nName: humanize\nVersion: 4.9.0\n\nVersion: 9.9.9 in the text\n"
+    )
+    assert write_project_metadata(root).written == "humanize 4.9.0 (the sdist's PKG-INFO)"
+    assert ask(root, "import importlib.metadata as md; print(md.version('humanize'))").stdout.strip() == "4.9.0"
+    restore_build_outputs(root)
+    assert "__version__ = version = '4.9.0'" in (root / "_version.py").read_text()
 
 
 def test_a_poetry_project_gets_its_name_and_version_from_tool_poetry(tmp_path: Path) -> None:
