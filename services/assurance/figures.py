@@ -20,9 +20,10 @@ def coverage_words(q: TargetQuality) -> str:
 
 
 def final_cell(q: TargetQuality) -> str:
-    """The final figures in a table cell: ``grading.py 100/87.5 %``, ``pretty.py 100 % (no branches)``."""
+    """The final figures in a table cell, each named: ``grading.py line 100 %, branch 87.5 %``, ``pretty.py line
+    100 % (no branches)`` (``98.77/95.45 %`` did not say which was which)."""
     if q.statements == 0:
         return f"{q.target} (nothing to measure)"
     if q.branches == 0:
-        return f"{q.target} {q.final_line_pct:g} % (no branches)"
-    return f"{q.target} {q.final_line_pct:g}/{q.final_branch_pct:g} %"
+        return f"{q.target} line {q.final_line_pct:g} % (no branches)"
+    return f"{q.target} line {q.final_line_pct:g} %, branch {q.final_branch_pct:g} %"

@@ -103,7 +103,7 @@ def short(result: TestGenerationResult) -> str:
     """One cell for a table of tasks: final line/branch % per target and whether the goal was met."""
     cells = [final_cell(q) for q in result.quality[:3]]
     if not cells:
-        cells = [f"{c.target} {c.percent:g} %" for c in result.coverage[:3]]
+        cells = [f"{c.target} line {c.percent:g} %" for c in result.coverage[:3]]
     more = " …" if max(len(result.quality), len(result.coverage)) > 3 else ""
     said = verdict(result)
     goal = SHORT_GOAL.get(said, "GOAL NOT MET")
@@ -112,7 +112,7 @@ def short(result: TestGenerationResult) -> str:
         if said != "met":  # a mutation goal: nothing kept, nothing scored
             goal = "coverage goal met by the existing tests, nothing added, MUTATION GOAL NOT MEASURED"
     counts = f"kept {len(result.tests_kept)}, dropped {len(result.tests_dropped)}"
-    return f"{baseline_flag(result)}{', '.join(cells)}{more} ({goal}, {counts})"
+    return f"{baseline_flag(result)}{'; '.join(cells)}{more} ({goal}, {counts})"
 
 
 BASELINE_FLAG = "[the project's own tests did not run; see handoff result] "

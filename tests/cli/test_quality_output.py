@@ -75,8 +75,8 @@ def test_handoff_wait_shows_a_coverage_cell_per_task_and_counts_goals_not_met(
     assert wait_cmd._report(args, ["t1", "t2"], finals, None) == Exit.OK
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "2 succeeded (1 short of the coverage goal)"
-    assert out[1] == "  t1  succeeded  grading.py 100/100 % (GOAL NOT MET, kept 1, dropped 1)"
-    assert out[2] == "  t2  succeeded  grading.py 100/100 % (goal met, kept 1, dropped 1)"
+    assert out[1] == "  t1  succeeded  grading.py line 100 %, branch 100 % (GOAL NOT MET, kept 1, dropped 1)"
+    assert out[2] == "  t2  succeeded  grading.py line 100 %, branch 100 % (goal met, kept 1, dropped 1)"
 
     args.json = True
     wait_cmd._report(args, ["t1"], finals, None)
@@ -89,7 +89,10 @@ def test_the_live_progress_line_of_a_finished_task_shows_its_coverage(capsys: py
     board = ProgressBoard.of(["t1"], quiet=False)
     board.tty = False
     board.finish(_finished("t1", goal_met=False))
-    assert capsys.readouterr().err == "t1  succeeded  grading.py 100/100 % (GOAL NOT MET, kept 1, dropped 1)\n"
+    assert (
+        capsys.readouterr().err
+        == "t1  succeeded  grading.py line 100 %, branch 100 % (GOAL NOT MET, kept 1, dropped 1)\n"
+    )
 
 
 def _nothing_added(task_id: str) -> TaskFinished:
@@ -130,8 +133,8 @@ def test_result_and_wait_say_plainly_when_the_existing_tests_already_meet_the_go
     args = argparse.Namespace(json=False, run_id="r1", timeout_s=10.0)
     assert wait_cmd._report(args, ["t1"], {"t1": _nothing_added("t1")}, None) == Exit.OK
     out = capsys.readouterr().out.splitlines()
-    assert out == ["1 succeeded", "  t1  succeeded  grading.py 100/100 % (goal met by the existing tests, nothing "
-                                  "added, kept 0, dropped 1)"]  # fmt: skip
+    assert out == ["1 succeeded", "  t1  succeeded  grading.py line 100 %, branch 100 % (goal met by the existing "
+                                  "tests, nothing added, kept 0, dropped 1)"]  # fmt: skip
 
 
 PARTIAL = (
@@ -165,7 +168,7 @@ def test_when_only_some_of_the_projects_test_modules_did_not_collect_result_and_
     wait_cmd._report(args, ["t1"], {"t1": _with_baseline_problem(PARTIAL)}, None)
     out = capsys.readouterr().out.splitlines()
     assert out[1] == ("  t1  succeeded  [some of the project's tests did not run; see handoff result] grading.py "
-                      "100/100 % (goal met, kept 1, dropped 1)")  # fmt: skip
+                      "line 100 %, branch 100 % (goal met, kept 1, dropped 1)")  # fmt: skip
 
 
 def test_when_none_of_the_projects_tests_ran_result_says_the_baseline_is_not_theirs_without_a_package_hint() -> None:

@@ -379,7 +379,7 @@ async def test_the_kept_alone_figure_of_an_extended_file_leaves_out_the_projects
     whole_file = await asyncio.to_thread(_line_coverage, applied, [EXISTING])
     assert alone != whole_file  # the project's own test in the file covers what the kept one does not
     assert f"Line coverage by the kept tests alone: {TARGET} {alone}." in result.summary
-    assert "1 tests collected, 1 passed, 0 failed." in result.summary
+    assert "1 test collected, 1 passed, 0 failed." in result.summary
     assert (result.tests_collected, result.tests_passed) == (1, 1)
 
 

@@ -70,7 +70,7 @@ async def test_a_task_adding_nothing_reports_the_baseline_as_its_final_coverage_
     assert "by the kept tests alone" not in shown
     assert "quality notes/pretty.py: line 100 -> 100 %, no branches" in shown
     assert "notes/pretty.py: line 100 -> 100 %, no branches" in result.summary
-    assert short(result).startswith("notes/pretty.py 100 % (no branches) (goal met by the existing tests")
+    assert short(result).startswith("notes/pretty.py line 100 % (no branches) (goal met by the existing tests")
 
 
 async def test_a_target_with_every_line_excluded_says_there_is_nothing_to_measure(

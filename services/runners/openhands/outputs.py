@@ -97,8 +97,8 @@ def summarize(
     parts = [
         *first,
         f"Wrote {len(report.test_files)} test file(s): {tests}.",
-        f"{report.collected} tests collected, {report.passed} passed, {report.failed} failed"
-        + (f" ({whose})." if report.run_whole else "."),
+        f"{report.collected} test{'' if report.collected == 1 else 's'} collected, {report.passed} passed, "
+        f"{report.failed} failed" + (f" ({whose})." if report.run_whole else "."),
         f"Line coverage by {whose}{rescued_words(rescued) if coverage != 'not measured' else ''}: {coverage}.",
         f"Coverage goal {goal_pct:g} % (line+branch, with the project's existing tests): {goal}.",
         f"Validation rounds used: {rounds_used} of {rounds_total}.",
