@@ -17,6 +17,7 @@ from handoff.assurance.coverage_runs import TargetCoverage, context_of, measure,
 from handoff.assurance.errors import CommandTimedOut
 from handoff.assurance.existing_suite import failed_tests, failures, pytest_says, some_ran
 from handoff.assurance.settings import AssuranceSettings
+from handoff.assurance.state_leaks import find_leaks
 from handoff.assurance.testbed import PytestRun, TestBed
 from handoff.assurance.tree_modules import TreeModules
 from handoff.schemas.events import Verdict
@@ -26,6 +27,7 @@ REDUNDANT = "covered by the other kept tests"
 PER_PROCESS_HASH = ("which for a str or bytes differs from one Python process to the next (PYTHONHASHSEED): the "
                     "value was the generator's")  # fmt: skip
 OUTSIDE_TYPES = "pins behaviour for input outside the function's declared types"
+LEAKS_STATE = "leaves changed state that other tests read: they pass without it"
 MAX_REASON_CHARS = 300
 
 
@@ -178,6 +180,16 @@ async def _first_run(bed: TestBed, candidates: list[_Candidate]) -> None:
         return
     for c in candidates:
         _judge_first(c, run)
+    # a test failing after another one changed state it reads: the other one is at fault (state_leaks.py)
+    failing = [c for c in candidates if any(run.outcomes.get(n) in ("failed", "error") for n in c.node_ids)]
+    passing = [c for c in candidates if c.verdict is None]
+    leaks = await find_leaks(bed, {c.test: c.node_ids for c in passing}, {c.test: c.node_ids for c in failing})
+    by_test = {c.test: c for c in candidates}
+    for test, victims in leaks.leaking.items():
+        shown = ", ".join(v.rsplit("::", 1)[-1] for v in victims[:3]) + (" …" if len(victims) > 3 else "")
+        by_test[test].drop(Verdict.FAILED, f"{LEAKS_STATE}: {len(victims)} other test(s) fail after it ({shown})")
+    for test in leaks.cleared:
+        by_test[test].verdict, by_test[test].reason = None, ""
 
 
 def _judge_first(c: _Candidate, run: PytestRun) -> None:

@@ -9,7 +9,7 @@ import pytest
 from handoff.assurance import generated_source
 from handoff.assurance.checks import BUILT_ONLY
 from handoff.assurance.coverage_delta import deltas, final_coverage, gaps
-from handoff.assurance.filters import NO_NEW_COVERAGE, Verdict, adds_no_coverage, judge_tests
+from handoff.assurance.filters import LEAKS_STATE, NO_NEW_COVERAGE, Verdict, adds_no_coverage, judge_tests
 from handoff.assurance.mutation import mutation_score
 from handoff.assurance.results import dropped_tests, kept_tests, round_counts, target_quality
 from handoff.assurance.settings import AssuranceSettings
@@ -469,6 +469,65 @@ async def test_a_failing_test_that_asserts_a_hash_is_said_to_pin_one_process_s_h
         "(PYTHONHASHSEED): the value was the generator's: "
     ), reasons
     assert reasons["test_pins_a_wrong_grade"].startswith("fails: "), reasons
+
+
+RULES = """RULES = ["a"]
+
+
+def add_rule(rule):
+    RULES.append(rule)
+    return len(RULES)
+
+
+def count():
+    return len(RULES)
+"""
+
+RULES_TESTS = """import rules
+from rules import add_rule, count
+
+
+def test_count_is_positive():
+    assert count() >= 1
+
+
+def test_add_rule():
+    assert add_rule("x") == 2
+
+
+def test_count_is_an_int():
+    assert isinstance(count(), int)
+
+
+def test_count_is_small():
+    assert count() < 100
+
+
+def test_count():
+    assert count() == 1
+
+
+def test_wrong_count():
+    assert count() == 5
+"""
+
+
+async def test_a_test_that_leaves_changed_state_is_failed_and_the_tests_it_broke_are_judged_without_it(
+    make_bed: Callable[..., TestBed],
+) -> None:
+    """inflection 0.5.1: a CrossHair test added a rule to the module's ``PLURALS`` and left it there; 15 tests run
+    after it that read the rules failed and were dropped as ``fails``. The test that leaves the state changed is the
+    one failed (found among the passing tests by halving them); the one it broke is judged on as if it had not run; a
+    test failing on its own stays failed."""
+    bed = make_bed("grading", {"rules.py": RULES, GEN: RULES_TESTS})
+    report = await judge_tests(bed, [GEN], ["rules.py"], settings=AssuranceSettings(reliability_runs=1))
+
+    verdicts = {j.test.rsplit("::", 1)[1]: (j.verdict, j.reason) for j in report.judgements}
+    assert verdicts["test_add_rule"] == (
+        Verdict.FAILED, f"{LEAKS_STATE}: 1 other test(s) fail after it (test_count)"
+    ), verdicts  # fmt: skip
+    assert verdicts["test_count"] == (Verdict.USELESS, NO_NEW_COVERAGE), verdicts  # judged on: it passed its runs
+    assert verdicts["test_wrong_count"][0] == Verdict.FAILED and verdicts["test_wrong_count"][1].startswith("fails:")
 
 
 LEVELS = """def level(n):
