@@ -314,6 +314,9 @@ class TestGenerationResult(Result, tag="generate_tests", frozen=True):
     files_produced: bool = False
     files: list[ArtifactRef] = []
     patch: ArtifactRef | None = None
+    written_patch: ArtifactRef | None = None
+    """The last round's tests as the generator wrote them, before they were judged (the dropped ones in it; not
+    validated): ``handoff result ID --written``. None from older generators, or when the round wrote nothing."""
     test_files: list[RelPath] = []
     tests_collected: Count = 0
     tests_passed: Count = 0

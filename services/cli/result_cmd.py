@@ -15,6 +15,7 @@ from handoff.cli.errors import CliError
 from handoff.cli.escape import printable
 from handoff.cli.exit_codes import Exit
 from handoff.client.client import HandoffClient
+from handoff.client.errors import ArtifactUnavailableError
 from handoff.client.patch_check import PatchPolicy
 from handoff.client.patches import PatchAlreadyApplied, PatchNotApplied, PatchRefused, apply_patch
 from handoff.common.text import clipped
@@ -31,6 +32,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     p.add_argument("--wait-s", type=float, default=0.0, help="wait this long for the task to finish (exit 3 if not)")
     out = p.add_mutually_exclusive_group()
     out.add_argument("--patch", action="store_true", help="print the patch (git apply-able) on stdout")
+    out.add_argument(
+        "--written", action="store_true",
+        help="print the last round's tests as the generator wrote them, before they were judged (the dropped ones "
+        "too; not validated: to read, not to apply)",
+    )  # fmt: skip
     out.add_argument(
         "--apply", type=Path, metavar="DIR",
         help="check the patch, apply it to this work tree (DIR is the tree's root) and verify the files are there",
@@ -106,6 +112,8 @@ def summarize(finished: TaskFinished) -> list[str]:
                 f"  dropped {printable(dropped.test)} ({dropped.verdict}): {printable(clipped(dropped.reason, 160))}"
             )
         lines += _more(len(result.tests_dropped), "dropped test(s)", finished.task_id)
+        if result.tests_dropped and result.written_patch is not None:
+            lines.append(f"  the tests as written, dropped ones too: handoff result {finished.task_id} --written")
         for path in result.test_files:
             lines.append(f"  test file {path}")
         for refused in result.refused[:SHOWN]:
@@ -165,6 +173,26 @@ def _unvalidated(finished: TaskFinished, ref: tuple[str, str], patch: bytes | No
     return Exit.TASK_FAILED
 
 
+async def _print_written(client: HandoffClient, finished: TaskFinished) -> int:
+    """``--written``: the stored patch of the last round as written, or why there is none (exit 1)."""
+    generated = quality.generation_result(finished)
+    ref = generated.written_patch if generated is not None else None
+    if ref is None:
+        raise CliError(Exit.TASK_FAILED, f"task {finished.task_id} has no tests as written stored (a task that wrote "
+                                         "none, or finished before they were kept; a failed task's last round: "
+                                         "--patch)")  # fmt: skip
+    try:
+        data = await client.fetch_artifact(ref)
+    except ArtifactUnavailableError as exc:
+        gone = f"task {finished.task_id}: the tests as written are no longer stored (artifacts expire after "
+        raise CliError(Exit.TASK_FAILED, f"{gone}HANDOFF_ARTIFACT_TTL_S): {exc}") from exc
+    sys.stdout.buffer.write(data)
+    sys.stdout.flush()
+    print(f"task {finished.task_id}: the last round's tests as written, before they were judged (not validated; "
+          f"what is handed over: handoff result {finished.task_id} --patch)", file=sys.stderr, flush=True)  # fmt: skip
+    return Exit.OK
+
+
 def _writer_line(result: TestGenerationResult) -> str:
     """Who wrote the tests: the offline engine (named as such, it is no model) or a model with its usage."""
     if result.summary.startswith(OFFLINE_PREFIX):
@@ -185,6 +213,8 @@ async def run(args: argparse.Namespace) -> int:
             if finished is None:
                 record = await client.status(args.task_id)
                 raise CliError(Exit.TIMEOUT, f"task {args.task_id} has not finished yet ({record.state})")
+        if args.written:
+            return await _print_written(client, finished)
         patch = None
         last_round = last_round_ref(finished)
         if args.patch or args.apply:

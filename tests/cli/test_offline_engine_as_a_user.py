@@ -123,6 +123,9 @@ def test_with_nothing_configured_up_submit_wait_give_asserting_tests_from_the_of
 
     shown = stack.handoff("result", task_id)
     assert shown.returncode == 0, shown.stderr
+    written = stack.handoff("result", task_id, "--written")
+    assert written.returncode == 0, written.stderr
+    assert "def test" in written.stdout and "before they were judged" in written.stderr, written
     assert "offline engine: crosshair+pynguin" in shown.stdout and "llm" not in shown.stdout.lower(), shown.stdout
     finished = json.loads(stack.handoff("result", task_id, "--json").stdout)
     result = finished["result"]

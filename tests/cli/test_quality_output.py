@@ -15,6 +15,7 @@ from handoff.cli.exit_codes import Exit
 from handoff.cli.progress import ProgressBoard
 from handoff.cli.result_cmd import summarize
 from handoff.schemas.events import (
+    ArtifactRef,
     DroppedTest,
     ErrorCode,
     RefusedChange,
@@ -55,6 +56,17 @@ def _finished(task_id: str, *, goal_met: bool) -> TaskFinished:
         ],
     )
     return TaskFinished(task_id=task_id, status=TaskStatus.SUCCEEDED, finished_at=datetime.now(UTC), result=result)
+
+
+def test_handoff_result_names_the_command_that_shows_the_dropped_tests_as_written() -> None:
+    """inflection 0.5.1: 31 tests dropped with reasons, and no way to read them: the workspace is gone."""
+    finished = _finished("t1", goal_met=True)
+    assert isinstance(finished.result, TestGenerationResult)
+    written = ArtifactRef(bucket="HANDOFF_ARTIFACTS", name="t1/1/written.diff", size_bytes=10, sha256="0" * 64)
+    with_written = msgspec.structs.replace(finished, result=msgspec.structs.replace(finished.result,
+                                                                                     written_patch=written))  # fmt: skip
+    assert "  the tests as written, dropped ones too: handoff result t1 --written" in summarize(with_written)
+    assert not any("--written" in line for line in summarize(finished))  # none stored (an older generator)
 
 
 def test_handoff_result_prints_coverage_delta_mutants_and_dropped_tests_with_reasons() -> None:

@@ -259,6 +259,9 @@ async def test_when_the_existing_tests_already_meet_the_goal_the_task_succeeds_w
         "validation: round 1: The project's existing tests already meet the coverage goal (80 %), and none of the "
         "tests written was kept (see the dropped tests): no test was added." in progress.text()
     )  # the round's progress line says it as the result does
+    # the dropped test is not lost to the reader: the round as written is stored beside the (empty) hand-over
+    assert result.written_patch is not None
+    assert "+def test_another_passing_score():" in (await get_artifact(js, result.written_patch)).decode()
     assert [(c.target, c.percent) for c in result.coverage] == [(TARGET, 100.0)]
     assert result.rounds_used == 1
 

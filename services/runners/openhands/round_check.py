@@ -55,6 +55,7 @@ class RoundCheck:
     emit: Callable[[str, str], None]
     materialize: Callable[[Path], Awaitable[None]]  # a fresh extraction of the task's snapshot into a folder
     snapshot_collection: int | None = None  # pytest's exit code collecting the snapshot, once it was needed
+    written: bytes = b""  # the last round's patch as the generator wrote it, before its tests were judged
 
     async def check(
         self, round_no: int, *, keep: set[Path], coverage_required: bool = True
@@ -63,6 +64,7 @@ class RoundCheck:
         validate what is kept; the coverage goal is judged on line+branch coverage over the existing tests."""
         payload, emit, dirs, assurance = self.payload, self.emit, self.dirs, self.assurance
         handed = await self.hand_over(round_no, keep=keep)
+        self.written = handed.patch
         test_files = select_test_files(handed.changes.accepted, payload.test_dir)
         judged = None
         if test_files:

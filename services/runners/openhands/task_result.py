@@ -9,15 +9,17 @@ import nats.errors
 from nats.js import JetStreamContext
 
 from handoff.artifacts.errors import ArtifactTooLarge, BucketMissing
+from handoff.artifacts.store import put_artifact
 from handoff.common.secrets import Redactor
 from handoff.environments import ProjectEnv
 from handoff.runners.base import PermanentFailure, TransientFailure
 from handoff.runners.openhands.assure import Assurance
 from handoff.runners.openhands.changes import ChangeSet
-from handoff.runners.openhands.outputs import Outputs, store_outputs
+from handoff.runners.openhands.outputs import PATCH_TYPE, Outputs, store_outputs
 from handoff.runners.openhands.round_check import HandOver
 from handoff.runners.openhands.validation import ValidationReport
 from handoff.schemas.events import (
+    ArtifactRef,
     ErrorCode,
     GenerateTests,
     LlmUsage,
@@ -38,6 +40,20 @@ async def store(js: JetStreamContext, handed: HandOver, *, prefix: str, redact: 
         raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, str(err)) from err
     except OSError as err:
         raise PermanentFailure(ErrorCode.WORKSPACE_ERROR, f"reading the results failed: {err}") from err
+    except (BucketMissing, nats.errors.Error, TimeoutError) as err:
+        raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"storing the results failed: {err!r}") from err
+
+
+async def store_written(js: JetStreamContext, written: bytes, *, prefix: str, redact: Redactor) -> ArtifactRef | None:
+    """The last round's patch as written, before judging, in the artifacts store; None when there is none, or when it
+    cannot be kept (it would carry a secret, or exceeds the artifact limit): what is handed over does not depend on
+    it, so a task never fails for it."""
+    if not written or redact.found_in(written):
+        return None
+    try:
+        return await put_artifact(js, f"{prefix}/written.diff", written, content_type=PATCH_TYPE)
+    except ArtifactTooLarge:
+        return None
     except (BucketMissing, nats.errors.Error, TimeoutError) as err:
         raise TransientFailure(ErrorCode.WORKSPACE_ERROR, f"storing the results failed: {err!r}") from err
 
@@ -126,6 +142,7 @@ def assemble(
     stopped: PermanentFailure | None,
     sandbox_mode: str,
     project_env: ProjectEnv,
+    written: ArtifactRef | None = None,
 ) -> TestGenerationResult:
     """The wire result of a task that handed something over (or found nothing to add). A mutation goal is met only
     when every target was scored and reached it: one not measured is never reported as met."""
@@ -135,6 +152,7 @@ def assemble(
         files_produced=bool(outputs.changes),
         files=outputs.files,
         patch=outputs.patch,
+        written_patch=written,
         test_files=report.test_files,
         tests_collected=report.collected,
         tests_passed=report.passed,

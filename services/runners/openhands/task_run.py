@@ -167,7 +167,7 @@ class TaskRun:
             await self._rescue(checker, rounds)
         if scored and rounds.stopped is None and self.settings.offline_engine is None:  # the engines cannot use it
             await self._mutation_round(checker, rounds)
-        return await self._result(rounds, assurance, project_env)
+        return await self._result(rounds, assurance, project_env, written=checker.written)
 
     async def _rounds(self, checker: RoundCheck) -> Rounds:
         """The agent's rounds until the goal is met or the rounds run out; a validated round is never lost."""
@@ -255,7 +255,9 @@ class TaskRun:
         rounds.best = (rounds.best[0], report, handed)
         rounds.report, rounds.handed = report, handed
 
-    async def _result(self, rounds: Rounds, assurance: Assurance, project_env: ProjectEnv) -> TestGenerationResult:
+    async def _result(
+        self, rounds: Rounds, assurance: Assurance, project_env: ProjectEnv, *, written: bytes = b""
+    ) -> TestGenerationResult:
         payload, session = self.payload, self.session
         assert session is not None
         usage = session.usage()
@@ -290,10 +292,11 @@ class TaskRun:
             note = self._metadata_note()
             summary += f" {note[0].upper()}{note[1:]}."
         self.pump.emit("result", summary)
+        written_ref = await task_result.store_written(self.ctx.js, written, prefix=prefix, redact=self.redact)
         return task_result.assemble(payload, summary=self.redact(summary), report=report, outputs=outputs,
                                     handed=handed, assurance=assurance, rounds_used=rounds.number, usage=usage,
                                     stopped=rounds.stopped, sandbox_mode=self.sandbox.mode.value,
-                                    project_env=project_env)  # fmt: skip
+                                    project_env=project_env, written=written_ref)  # fmt: skip
 
     async def _environment(self, dirs: ws.TaskDirs) -> ProjectEnv:
         """The project's own virtualenv (cached per replica); the only step of a task that may reach the network.
