@@ -63,8 +63,8 @@ def test_handoff_result_names_the_command_that_shows_the_dropped_tests_as_writte
     finished = _finished("t1", goal_met=True)
     assert isinstance(finished.result, TestGenerationResult)
     written = ArtifactRef(bucket="HANDOFF_ARTIFACTS", name="t1/1/written.diff", size_bytes=10, sha256="0" * 64)
-    with_written = msgspec.structs.replace(finished, result=msgspec.structs.replace(finished.result,
-                                                                                     written_patch=written))  # fmt: skip
+    result = msgspec.structs.replace(finished.result, written_patch=written)
+    with_written = msgspec.structs.replace(finished, result=result)
     assert "  the tests as written, dropped ones too: handoff result t1 --written" in summarize(with_written)
     assert not any("--written" in line for line in summarize(finished))  # none stored (an older generator)
 
