@@ -16,7 +16,7 @@ The tests are rewritten before they are judged: what is validated is what is han
 from __future__ import annotations
 
 import ast
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Collection, Mapping
 
 from handoff.assurance import generated_source
 from handoff.assurance.target_names import Members
@@ -30,27 +30,20 @@ def on_the_object(source: str, classes: Mapping[str, Members], skip: Collection[
     tree = generated_source.parsed(source)
     if tree is None:
         return source
-    offsets = generated_source.line_offsets(source)
-
-    def at(line: int | None, col: int | None) -> int:
-        return generated_source.char_index(source, offsets, line or 1, col or 0)
-
+    pos = generated_source.Positions(source)
     edits: list[tuple[int, int, str]] = []
-    for qualname, function in generated_source.test_functions(tree):
-        if qualname in skip:
-            continue
+    for _, function in generated_source.test_functions(tree, skip):
         for call in ast.walk(function):
             if not isinstance(call, ast.Call) or call.lineno != call.end_lineno:
                 continue
-            written = _written(source, call, classes, at)
+            written = _written(call, classes, pos)
             if written is not None:
-                edits.append((at(call.lineno, call.col_offset), at(call.end_lineno, call.end_col_offset), written))
+                edits.append((*pos.span(call), written))
     return generated_source.with_edits(source, edits)
 
 
-def _written(
-    source: str, call: ast.Call, classes: Mapping[str, Members], at: Callable[[int | None, int | None], int]
-) -> str | None:
+def _written(call: ast.Call, classes: Mapping[str, Members], pos: generated_source.Positions) -> str | None:
+    source = pos.source
     func = call.func
     if not isinstance(func, ast.Attribute) or any(isinstance(a, ast.Starred) for a in call.args) or not call.args:
         return None
@@ -60,7 +53,7 @@ def _written(
     written_first = ast.get_source_segment(source, first)
     if members is None or written_first is None:
         return None
-    rest = source[at(first.end_lineno, first.end_col_offset) : at(call.end_lineno, call.end_col_offset) - 1]
+    rest = source[pos.at(first.end_lineno, first.end_col_offset) : pos.span(call)[1] - 1]
     rest = rest.strip().removeprefix(",").strip().removesuffix(",").rstrip()
     if func.attr in members.methods and generated_source.built_of(source, cls, call.args):
         return f"{written_first}.{func.attr}({rest})"

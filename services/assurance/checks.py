@@ -39,7 +39,7 @@ from collections.abc import Collection, Container, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from enum import Enum
 
-from handoff.assurance import module_names
+from handoff.assurance import comparison_methods, module_names
 
 NO_CHECK = "checks nothing: no assert, pytest.raises/warns/fail or assert*() call"
 BUILT_ONLY = ("checks only objects it built: no assert sees the result of a call of the code under test other than "
@@ -49,22 +49,6 @@ _EXPECTING = frozenset({"raises", "warns", "deprecated_call"})  # pytest.raises(
 _TRANSPARENT = frozenset({"isinstance", "issubclass", "type", "id", "callable", "hasattr", "getattr", "vars"})
 _FUNCTIONS = (ast.FunctionDef, ast.AsyncFunctionDef)
 _BUILTINS = frozenset(dir(builtins))
-# a comparison -> the methods that may decide it: of its left operand, of its right one (the reflected method)
-_COMPARED_BY: dict[type[ast.cmpop], tuple[frozenset[str], frozenset[str]]] = {
-    ast.Eq: (frozenset({"__eq__"}), frozenset({"__eq__"})),
-    ast.NotEq: (frozenset({"__ne__", "__eq__"}), frozenset({"__ne__", "__eq__"})),
-    ast.Lt: (frozenset({"__lt__"}), frozenset({"__gt__"})),
-    ast.LtE: (frozenset({"__le__"}), frozenset({"__ge__"})),
-    ast.Gt: (frozenset({"__gt__"}), frozenset({"__lt__"})),
-    ast.GtE: (frozenset({"__ge__"}), frozenset({"__le__"})),
-    ast.In: (frozenset(), frozenset({"__contains__"})),
-    ast.NotIn: (frozenset(), frozenset({"__contains__"})),
-}
-_ASSERT_COMPARES: dict[str, type[ast.cmpop]] = {
-    "assertEqual": ast.Eq, "assertEquals": ast.Eq, "assertNotEqual": ast.NotEq, "assertNotEquals": ast.NotEq,
-    "assertLess": ast.Lt, "assertLessEqual": ast.LtE, "assertGreater": ast.Gt, "assertGreaterEqual": ast.GtE,
-    "assertIn": ast.In, "assertNotIn": ast.NotIn,
-}  # fmt: skip
 
 
 class Checks(Enum):
@@ -265,7 +249,7 @@ class _Flow:
                 if name.startswith(("assertRaises", "assertWarns")):
                     self._check(len(call.args) >= 2)  # self.assertRaises(E, f, ...): the callable is called
                 elif name.startswith("assert"):
-                    compared = _ASSERT_COMPARES.get(name)
+                    compared = comparison_methods.ASSERT_COMPARES.get(name)
                     self._check(
                         any(self.is_derived(a) for a in arguments)
                         or (compared is not None and len(call.args) >= 2
@@ -331,11 +315,12 @@ class _Flow:
     def _compared_by_targets(self, op: type[ast.cmpop], left: ast.expr, right: ast.expr) -> bool:
         """Whether comparing ``left`` with ``right`` runs a comparison method of a target's class: one of them is an
         object built of a class that defines a method deciding ``op`` (``a != b``: ``__ne__`` or ``__eq__``)."""
-        by_left, by_right = _COMPARED_BY.get(op, (frozenset(), frozenset()))
-        return any(
-            (built := self._class_of(operand)) is not None
-            and not methods.isdisjoint(self.context.comparing.get(built, ()))
-            for operand, methods in ((left, by_left), (right, by_right))
+        left_class, right_class = self._class_of(left), self._class_of(right)
+        comparing = self.context.comparing
+        return comparison_methods.decided_by(
+            op,
+            comparing.get(left_class, ()) if left_class else (),
+            comparing.get(right_class, ()) if right_class else (),
         )
 
     def _class_of(self, node: ast.expr) -> str | None:

@@ -38,19 +38,17 @@ def plain_operators(source: str, skip: Collection[str] = ()) -> str:
     tree = generated_source.parsed(source)
     if tree is None:
         return source
-    offsets = generated_source.line_offsets(source)
+    pos = generated_source.Positions(source)
     edits: list[tuple[int, int, str]] = []
-    for qualname, function in generated_source.test_functions(tree):
-        if qualname in skip or any(isinstance(n, ast.Name) and n.id == "NotImplemented" for n in ast.walk(function)):
+    for _, function in generated_source.test_functions(tree, skip):
+        if any(isinstance(n, ast.Name) and n.id == "NotImplemented" for n in ast.walk(function)):
             continue  # a test of what a special method returns itself (NotImplemented) is about the method
         parents = {child: node for node in ast.walk(function) for child in ast.iter_child_nodes(node)}
         for call in (n for n in ast.walk(function) if isinstance(n, ast.Call)):
             written = _operator_form(source, call, parents.get(call))
             if written is None or _within_rewritten(source, call, parents):
                 continue
-            start = generated_source.char_index(source, offsets, call.lineno, call.col_offset)
-            end = generated_source.char_index(source, offsets, call.end_lineno or call.lineno, call.end_col_offset or 0)
-            edits.append((start, end, written))
+            edits.append((*pos.span(call), written))
     return generated_source.with_edits(source, edits)
 
 

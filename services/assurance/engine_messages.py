@@ -28,7 +28,7 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
     tree = generated_source.parsed(source)
     if tree is None:
         return source
-    offsets = generated_source.line_offsets(source)
+    pos = generated_source.Positions(source)
     cuts: list[tuple[int, int, str]] = []
     for qualname, function in _functions(tree):
         if qualname in skip:
@@ -40,9 +40,7 @@ def without_stand_in_matches(source: str, skip: Collection[str] = ()) -> str:
                 value = keyword.value
                 if keyword.arg == "match" and isinstance(value, ast.Constant) and isinstance(value.value, str) \
                         and _STAND_IN.search(value.value):  # fmt: skip
-                    start = generated_source.char_index(source, offsets, keyword.lineno, keyword.col_offset)
-                    end_line, end_col = keyword.end_lineno or keyword.lineno, keyword.end_col_offset or 0
-                    end = generated_source.char_index(source, offsets, end_line, end_col)
+                    start, end = pos.span(keyword)
                     comma = source.rfind(",", 0, start)
                     if comma != -1 and not source[comma + 1 : start].strip():
                         cuts.append((comma, end, ""))

@@ -62,9 +62,12 @@ def parsed(source: str) -> ast.Module | None:
         return None
 
 
-def test_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
+def test_functions(
+    tree: ast.Module, skip: Collection[str] = ()
+) -> list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]]:
     """The ``test*`` functions at the top of ``tree`` and in its classes, with their qualified names (``test_x``,
-    ``TestThing.test_x``), in file order: what the clean-ups of generated tests work on."""
+    ``TestThing.test_x``), in file order, but those named in ``skip``: what the clean-ups of generated tests work on
+    (``skip``: the project's own tests of an extended file)."""
     found: list[tuple[str, ast.FunctionDef | ast.AsyncFunctionDef]] = []
     for node in tree.body:
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef) and node.name.startswith("test"):
@@ -73,22 +76,28 @@ def test_functions(tree: ast.Module) -> list[tuple[str, ast.FunctionDef | ast.As
             found.extend((f"{node.name}.{item.name}", item) for item in node.body
                          if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
                          and item.name.startswith("test"))  # fmt: skip
-    return found
+    return [(qualname, function) for qualname, function in found if qualname not in skip]
 
 
-def line_offsets(source: str) -> list[int]:
-    """The index in ``source`` where each line starts, and its length last: for ``char_index``."""
-    offsets, total = [], 0
-    for line in source.splitlines(keepends=True):
-        offsets.append(total)
-        total += len(line)
-    return [*offsets, total]
+class Positions:
+    """Indexes in ``source`` of ``ast``'s positions (1-based lines, UTF-8 byte columns), for edits of its text."""
 
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self._offsets, total = [], 0  # where each line starts, and the text's length last
+        for line in source.splitlines(keepends=True):
+            self._offsets.append(total)
+            total += len(line)
+        self._offsets.append(total)
 
-def char_index(source: str, offsets: list[int], line: int, byte_col: int) -> int:
-    """The index in ``source`` of ``ast``'s position (1-based line, UTF-8 byte column)."""
-    text = source[offsets[line - 1] : offsets[line]]
-    return offsets[line - 1] + len(text.encode()[:byte_col].decode(errors="replace"))
+    def at(self, line: int | None, byte_col: int | None) -> int:
+        line, byte_col = line or 1, byte_col or 0
+        text = self.source[self._offsets[line - 1] : self._offsets[line]]
+        return self._offsets[line - 1] + len(text.encode()[:byte_col].decode(errors="replace"))
+
+    def span(self, node: ast.expr | ast.keyword) -> tuple[int, int]:
+        """Where ``node``'s text starts and ends."""
+        return self.at(node.lineno, node.col_offset), self.at(node.end_lineno or node.lineno, node.end_col_offset)
 
 
 def built_of(source: str, cls: ast.expr, args: list[ast.expr]) -> bool:

@@ -27,15 +27,9 @@ def identity_checks(source: str, skip: Collection[str] = ()) -> str:
     tree = generated_source.parsed(source)
     if tree is None:
         return source
-    offsets = generated_source.line_offsets(source)
-
-    def at(line: int | None, col: int | None) -> int:
-        return generated_source.char_index(source, offsets, line or 1, col or 0)
-
+    pos = generated_source.Positions(source)
     edits: list[tuple[int, int, str]] = []
-    for qualname, function in generated_source.test_functions(tree):
-        if qualname in skip:
-            continue
+    for _, function in generated_source.test_functions(tree, skip):
         for node in ast.walk(function):
             if not (
                 isinstance(node, ast.Compare) and len(node.ops) == 1 and isinstance(node.ops[0], ast.Eq | ast.NotEq)
@@ -43,7 +37,7 @@ def identity_checks(source: str, skip: Collection[str] = ()) -> str:
                 continue
             left, right = node.left, node.comparators[0]
             if _is_none(right) and not _is_none(left):
-                start, end = at(left.end_lineno, left.end_col_offset), at(right.lineno, right.col_offset)
+                start, end = pos.at(left.end_lineno, left.end_col_offset), pos.at(right.lineno, right.col_offset)
                 between = source[start:end]
                 if "\n" in between or "#" in between:
                     continue
@@ -53,8 +47,7 @@ def identity_checks(source: str, skip: Collection[str] = ()) -> str:
                 if operand is None or "\n" in operand or isinstance(right, ast.Compare | ast.BoolOp | ast.IfExp):
                     continue
                 said = "is" if isinstance(node.ops[0], ast.Eq) else "is not"
-                edits.append((at(node.lineno, node.col_offset), at(node.end_lineno, node.end_col_offset),
-                              f"{operand} {said} None"))  # fmt: skip
+                edits.append((*pos.span(node), f"{operand} {said} None"))
     return generated_source.with_edits(source, edits)
 
 

@@ -39,9 +39,8 @@ def readable(source: str, skip: Collection[str] = ()) -> str:
         return source
     module_names = _bound_at_top(tree)
     edits: list[tuple[int, int, int, str]] = []  # line, start byte, end byte, new name
-    for qualname, function in generated_source.test_functions(tree):
-        if qualname not in skip:
-            edits.extend(_renames(function, module_names))
+    for _, function in generated_source.test_functions(tree, skip):
+        edits.extend(_renames(function, module_names))
     if not edits:
         return source
     lines = source.splitlines(keepends=True)

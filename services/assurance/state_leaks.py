@@ -42,7 +42,7 @@ async def find_leaks(
     for _ in range(MAX_LEAKS):
         if not suspects:
             break
-        culprit = await _bisect(bed, list(innocent), innocent, {t: failed[t] for t in suspects})
+        culprit = await _bisect(bed, innocent, {t: failed[t] for t in suspects})
         if culprit is None:
             break
         del innocent[culprit]
@@ -55,10 +55,10 @@ async def find_leaks(
     return StateLeaks(leaking={t: v for t, v in leaking.items() if v}, cleared=cleared)
 
 
-async def _bisect(
-    bed: TestBed, tests: list[str], nodes: Mapping[str, Sequence[str]], victims: Mapping[str, Sequence[str]]
-) -> str | None:
-    """The one test of ``tests`` after which some of ``victims`` fail; None when no single test does."""
+async def _bisect(bed: TestBed, nodes: Mapping[str, Sequence[str]], victims: Mapping[str, Sequence[str]]) -> str | None:
+    """The one test of ``nodes`` (test -> node ids, in run order) after which some of ``victims`` fail; None when no
+    single test does."""
+    tests = list(nodes)
     while len(tests) > 1:
         half = tests[: len(tests) // 2]
         broken = await _failing(bed, half, victims, nodes)

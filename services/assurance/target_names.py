@@ -11,6 +11,8 @@ import builtins
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+from handoff.assurance.comparison_methods import COMPARING, ORDERING
+
 # methods that only read (of str, bytes, the containers and compiled patterns): calling one changes nothing
 _READING = frozenset({
     "copy", "count", "decode", "difference", "encode", "endswith", "find", "findall", "finditer", "format",
@@ -25,8 +27,6 @@ _SCOPES = (*_FUNCTIONS, ast.ClassDef)
 _IMMUTABLE = (ast.Constant, ast.JoinedStr, ast.FormattedValue, ast.Tuple, ast.BinOp, ast.UnaryOp, ast.operator,
               ast.unaryop, ast.expr_context)  # fmt: skip
 _PROPERTY_DECORATORS = frozenset({"property", "cached_property", "getter"})
-_ORDERING = frozenset({"__lt__", "__le__", "__gt__", "__ge__"})
-_COMPARING = _ORDERING | {"__eq__", "__ne__", "__contains__"}
 
 
 def classes(source: str) -> set[str]:
@@ -92,10 +92,10 @@ def comparisons(source: str) -> dict[str, frozenset[str]]:
             found = {
                 item.name
                 for item in node.body
-                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name in _COMPARING
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef) and item.name in COMPARING
             }
-            if found & _ORDERING and any(_last_name(d) == "total_ordering" for d in node.decorator_list):
-                found |= _ORDERING
+            if found & ORDERING and any(_last_name(d) == "total_ordering" for d in node.decorator_list):
+                found |= ORDERING
             own.setdefault(node.name, set()).update(found)
             bases.setdefault(node.name, []).extend(_last_name(b) for b in node.bases)
     result: dict[str, frozenset[str]] = {}

@@ -47,7 +47,7 @@ async def store(js: JetStreamContext, handed: HandOver, *, prefix: str, redact: 
 async def store_written(js: JetStreamContext, written: bytes, *, prefix: str, redact: Redactor) -> ArtifactRef | None:
     """The last round's patch as written, before judging, in the artifacts store; None when there is none, or when it
     cannot be kept (it would carry a secret, or exceeds the artifact limit): what is handed over does not depend on
-    it, so a task never fails for it."""
+    it, so neither fails the task. A broker error is transient, as when the hand-over is stored."""
     if not written or redact.found_in(written):
         return None
     try:
